@@ -1,0 +1,81 @@
+namespace MetalSniper.Core.Orders;
+
+/// <summary>Something that happened to an order, reported by the gateway (past tense). Times are UTC.</summary>
+/// <param name="ClientOrderId">The order.</param>
+/// <param name="EventTimeUtc">When it happened at the venue.</param>
+/// <param name="ReceivedAtUtc">When we learned of it.</param>
+public abstract record OrderEvent(ClientOrderId ClientOrderId, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc);
+
+/// <summary>The gateway acknowledged the order; it is working.</summary>
+public sealed record OrderAccepted(ClientOrderId ClientOrderId, string BrokerOrderId, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>The gateway or venue refused the order.</summary>
+public sealed record OrderRejected(ClientOrderId ClientOrderId, string Reason, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>The order was cancelled.</summary>
+public sealed record OrderCancelled(ClientOrderId ClientOrderId, string Reason, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>The order's working parameters changed.</summary>
+public sealed record OrderModified(ClientOrderId ClientOrderId, decimal? StopPrice, decimal? LimitPrice, decimal Quantity, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>The order (partly) filled.</summary>
+/// <param name="ClientOrderId">The order.</param>
+/// <param name="Fill">The execution.</param>
+/// <param name="LeavesQuantity">Quantity still working after this fill (0 when complete).</param>
+/// <param name="EventTimeUtc">Venue time.</param>
+/// <param name="ReceivedAtUtc">When we learned of it.</param>
+public sealed record OrderFilled(ClientOrderId ClientOrderId, Fill Fill, decimal LeavesQuantity, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>A position as the broker reports it (for reconciliation).</summary>
+/// <param name="Symbol">Instrument.</param>
+/// <param name="Quantity">Signed quantity (+ long, − short).</param>
+/// <param name="AveragePrice">Average price in major units of the instrument currency.</param>
+public sealed record BrokerPosition(string Symbol, decimal Quantity, decimal AveragePrice);
+
+/// <summary>A working order as the broker reports it (for reconciliation).</summary>
+public sealed record BrokerOrder(ClientOrderId ClientOrderId, string Symbol, OrderSide Side, decimal Quantity, decimal FilledQuantity, OrderType Type, decimal? LimitPrice, decimal? StopPrice, OrderStatus Status);
+
+/// <summary>
+/// The order gateway (<c>&lt;Mode&gt;OrderGateway</c>: simulated, IB). A dumb pipe: it does not
+/// decide, size or gate. Pre-trade gates run in front of it. Events arrive on <see cref="Events"/>
+/// in the order the venue produced them.
+/// </summary>
+public interface IOrderGateway
+{
+    /// <summary>A short name for logs ("simulated", "ib-paper").</summary>
+    string Name { get; }
+
+    /// <summary>Order events (accepted, filled, cancelled, rejected, modified).</summary>
+    System.Threading.Channels.ChannelReader<OrderEvent> Events { get; }
+
+    /// <summary>Sends an order. Acknowledgement arrives on <see cref="Events"/>.</summary>
+    ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken);
+
+    /// <summary>Requests a cancel. A cancel for an unknown or finished order yields an <see cref="OrderRejected"/>-free no-op.</summary>
+    ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken);
+
+    /// <summary>Requests a modification of a working order.</summary>
+    ValueTask ModifyAsync(ModifyOrder modify, CancellationToken cancellationToken);
+
+    /// <summary>The broker's positions (for reconciliation). A timeout throws: unknown is not empty.</summary>
+    Task<IReadOnlyList<BrokerPosition>> GetPositionsAsync(CancellationToken cancellationToken);
+
+    /// <summary>The broker's working orders (for reconciliation). A timeout throws: unknown is not empty.</summary>
+    Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A gateway that matches orders against bars itself (the simulated broker). The execution
+/// service hands it each bar after the orders decided before that bar, so fills follow from the
+/// data alone.
+/// </summary>
+public interface IBarMatchingGateway : IOrderGateway
+{
+    /// <summary>Matches working orders against a completed bar and emits fills on <see cref="IOrderGateway.Events"/>.</summary>
+    void OnBar(MarketData.Bar bar);
+}

@@ -1,0 +1,139 @@
+using MetalSniper.Core.Instruments;
+
+namespace MetalSniper.Core.Sessions;
+
+/// <summary>Answers whether a venue is open for trading at an instant. Used by strategies and the market-open gate.</summary>
+public interface ITradingSessions
+{
+    /// <summary>True when <paramref name="venue"/> is in a regular trading session at <paramref name="utc"/>.</summary>
+    /// <exception cref="KeyNotFoundException">The venue is unknown.</exception>
+    bool IsOpen(string venue, DateTimeOffset utc);
+
+    /// <summary>The end of the session that contains <paramref name="utc"/>, or null when the venue is closed then.</summary>
+    DateTimeOffset? SessionEnd(string venue, DateTimeOffset utc);
+}
+
+/// <summary>
+/// A weekly session template in the venue's own time zone.
+/// </summary>
+/// <param name="Venue">Venue code (see <see cref="Venues"/>).</param>
+/// <param name="TimeZoneId">IANA time zone id of the venue's wall clock.</param>
+/// <param name="Open">Local opening time.</param>
+/// <param name="Close">Local closing time. When <paramref name="Close"/> ≤ <paramref name="Open"/> the session spans midnight (metals: 18:00 → 17:00 next day).</param>
+/// <param name="TradingDays">Days on which a session closes (for overnight sessions: the day the session ends).</param>
+/// <param name="ClosedOnGoodFriday">True when the venue is closed on Good Friday.</param>
+/// <param name="ClosedDates">Month/day holidays in the venue's calendar (25 Dec, 1 Jan, …).</param>
+public sealed record SessionTemplate(
+    string Venue,
+    string TimeZoneId,
+    TimeOnly Open,
+    TimeOnly Close,
+    IReadOnlySet<DayOfWeek> TradingDays,
+    bool ClosedOnGoodFriday,
+    IReadOnlyList<(int Month, int Day)> ClosedDates);
+
+/// <summary>
+/// Regular trading hours for the venues MetalSniper trades, from each exchange's published
+/// hours: spot metals ~24×5 (Sunday 18:00 to Friday 17:00 New York, daily break 17:00–18:00),
+/// LSE 08:00–16:30 London, JSE 09:00–17:00 Johannesburg, AEX 09:00–17:30 Amsterdam, NYSE
+/// 09:30–16:00 New York, IDEALPRO FX ~24×5 (17:15–17:00 New York). Closed on 25 Dec, 1 Jan and
+/// Good Friday. Other exchange holidays and half days are not modelled (listed in the README).
+/// Daylight saving is handled by converting to the venue's wall clock.
+/// </summary>
+public sealed class TradingSessionCalendar : ITradingSessions
+{
+    private static readonly DayOfWeek[] Weekdays = [DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday];
+    private readonly Dictionary<string, (SessionTemplate Template, TimeZoneInfo Zone)> _venues;
+
+    /// <summary>Creates a calendar from session templates.</summary>
+    /// <exception cref="TimeZoneNotFoundException">A template names a time zone this machine does not know.</exception>
+    public TradingSessionCalendar(IEnumerable<SessionTemplate> templates)
+    {
+        _venues = templates.ToDictionary(t => t.Venue, t => (t, TimeZoneInfo.FindSystemTimeZoneById(t.TimeZoneId)), StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The calendar with MetalSniper's venues.</summary>
+    public static TradingSessionCalendar CreateDefault()
+    {
+        (int, int)[] closed = [(12, 25), (1, 1)];
+        var weekdays = new HashSet<DayOfWeek>(Weekdays);
+        return new TradingSessionCalendar(
+        [
+            new SessionTemplate(Venues.Metals, "America/New_York", new TimeOnly(18, 0), new TimeOnly(17, 0), weekdays, true, closed),
+            new SessionTemplate(Venues.IdealPro, "America/New_York", new TimeOnly(17, 15), new TimeOnly(17, 0), weekdays, false, closed),
+            new SessionTemplate(Venues.Lse, "Europe/London", new TimeOnly(8, 0), new TimeOnly(16, 30), weekdays, true, closed),
+            new SessionTemplate(Venues.Jse, "Africa/Johannesburg", new TimeOnly(9, 0), new TimeOnly(17, 0), weekdays, true, closed),
+            new SessionTemplate(Venues.Aex, "Europe/Amsterdam", new TimeOnly(9, 0), new TimeOnly(17, 30), weekdays, true, closed),
+            new SessionTemplate(Venues.Nyse, "America/New_York", new TimeOnly(9, 30), new TimeOnly(16, 0), weekdays, true, closed),
+        ]);
+    }
+
+    /// <inheritdoc />
+    public bool IsOpen(string venue, DateTimeOffset utc) => SessionEnd(venue, utc) is not null;
+
+    /// <inheritdoc />
+    public DateTimeOffset? SessionEnd(string venue, DateTimeOffset utc)
+    {
+        if (!_venues.TryGetValue(venue, out var v))
+        {
+            throw new KeyNotFoundException($"unknown venue '{venue}' for trading sessions; known: {string.Join(", ", _venues.Keys)}");
+        }
+
+        var (t, zone) = v;
+        var local = TimeZoneInfo.ConvertTime(utc, zone);
+        var time = TimeOnly.FromDateTime(local.DateTime);
+        var date = DateOnly.FromDateTime(local.DateTime);
+        DateOnly sessionDay;
+        if (t.Close > t.Open)
+        {
+            if (time < t.Open || time >= t.Close)
+            {
+                return null;
+            }
+
+            sessionDay = date;
+        }
+        else
+        {
+            // Overnight session: [Open on day D-1, Close on day D). The session belongs to day D.
+            if (time >= t.Close && time < t.Open)
+            {
+                return null;
+            }
+
+            sessionDay = time >= t.Open ? date.AddDays(1) : date;
+        }
+
+        if (!t.TradingDays.Contains(sessionDay.DayOfWeek) || IsHoliday(t, sessionDay))
+        {
+            return null;
+        }
+
+        var closeLocal = sessionDay.ToDateTime(t.Close, DateTimeKind.Unspecified);
+        return new DateTimeOffset(closeLocal, zone.GetUtcOffset(closeLocal)).ToUniversalTime();
+    }
+
+    private static bool IsHoliday(SessionTemplate t, DateOnly day)
+    {
+        foreach (var (m, d) in t.ClosedDates)
+        {
+            if (day.Month == m && day.Day == d)
+            {
+                return true;
+            }
+        }
+
+        return t.ClosedOnGoodFriday && day == EasterSunday(day.Year).AddDays(-2);
+    }
+
+    /// <summary>Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher).</summary>
+    public static DateOnly EasterSunday(int year)
+    {
+        int a = year % 19, b = year / 100, c = year % 100, d = b / 4, e = b % 4;
+        int f = (b + 8) / 25, g = (b - f + 1) / 3, h = ((19 * a) + b - d - g + 15) % 30;
+        int i = c / 4, k = c % 4, l = (32 + (2 * e) + (2 * i) - h - k) % 7;
+        int m = (a + (11 * h) + (22 * l)) / 451;
+        int month = (h + l - (7 * m) + 114) / 31, day = ((h + l - (7 * m) + 114) % 31) + 1;
+        return new DateOnly(year, month, day);
+    }
+}

@@ -1,0 +1,296 @@
+using System.Globalization;
+using System.Threading.Channels;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Money;
+using MetalSniper.Core.Orders;
+using MetalSniper.Core.Positions;
+
+namespace MetalSniper.Core.Simulation;
+
+/// <summary>Per-instrument cost model of the simulated broker.</summary>
+/// <param name="DefaultSpread">Bid/ask spread in price units used when a bar carries none (USD per ounce for metals).</param>
+/// <param name="CommissionRate">Commission as a fraction of notional (IB tiered metals: gold 0.00015 = 1.5 bp, silver 0.0003 = 3.0 bp).</param>
+/// <param name="MinimumCommission">Minimum commission per order, in the instrument currency (IB: USD 2.00).</param>
+public sealed record SimulatedCostModel(decimal DefaultSpread, decimal CommissionRate, decimal MinimumCommission);
+
+/// <summary>
+/// A simulated broker that fills orders from bars. The fill model:
+/// <list type="bullet">
+/// <item>No look-ahead: an order is matched only against bars that open at or after its
+/// <see cref="SubmitOrder.DecisionTimeUtc"/> (a decision on bar t fills on bar t+1 or later).</item>
+/// <item>Bar prices are treated as mid prices. Buys pay half the spread, sells receive half the
+/// spread; the spread is the bar's own (<c>spread_points</c>) or the configured default.</item>
+/// <item>Market orders fill at the open of the next bar ± half spread ± slippage.</item>
+/// <item>Stop orders trigger when the bar trades through the stop; a bar that opens beyond the stop
+/// (a gap) fills at the open, not at the stop; then half spread and slippage are added.</item>
+/// <item>Limit orders fill at the limit or better (the open when it is better), half spread included, no slippage.</item>
+/// <item>No fill is ever outside the bar's [low, high]: costs that would push a price past the
+/// envelope are capped at it.</item>
+/// <item>IB-like commissions: rate × notional with a per-order minimum, in the instrument currency.</item>
+/// <item>Orders fill completely (the metals files carry no traded volume to size partial fills).</item>
+/// </list>
+/// It keeps its own position book (the broker side), separate from ours, for reconciliation.
+/// Not thread-safe: driven by the execution service's single loop.
+/// </summary>
+public sealed class SimulatedOrderGateway : IBarMatchingGateway
+{
+    private readonly IInstrumentCatalog _instruments;
+    private readonly IReadOnlyDictionary<string, SimulatedCostModel> _costs;
+    private readonly int _slippageTicks;
+    private readonly TimeProvider _clock;
+    private readonly Channel<OrderEvent> _events = Channel.CreateUnbounded<OrderEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly List<WorkingOrder> _working = [];
+    private readonly HashSet<ClientOrderId> _seen = [];
+    private readonly PositionBook _book;
+    private long _executionSequence;
+
+    /// <summary>Creates the simulated broker.</summary>
+    /// <param name="instruments">Instrument catalog.</param>
+    /// <param name="costs">Cost model per symbol; an instrument without one is rejected at submission.</param>
+    /// <param name="slippageTicks">Adverse slippage in ticks on market and stop fills (≥ 0).</param>
+    /// <param name="clock">Clock for receive times.</param>
+    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, SimulatedCostModel> costs, int slippageTicks, TimeProvider clock)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(slippageTicks);
+        _instruments = instruments;
+        _costs = costs;
+        _slippageTicks = slippageTicks;
+        _clock = clock;
+        _book = new PositionBook(instruments, Currency.Usd);
+    }
+
+    /// <inheritdoc />
+    public string Name => "simulated";
+
+    /// <inheritdoc />
+    public ChannelReader<OrderEvent> Events => _events.Reader;
+
+    /// <summary>The broker's own position book (not ours).</summary>
+    public IReadOnlyList<PositionSnapshot> BrokerPositions => _book.Snapshot();
+
+    /// <inheritdoc />
+    public ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var now = _clock.GetUtcNow();
+        if (!_seen.Add(order.ClientOrderId))
+        {
+            Emit(new OrderRejected(order.ClientOrderId, $"duplicate client order id {order.ClientOrderId}", now, now));
+            return ValueTask.CompletedTask;
+        }
+
+        var problem = Check(order);
+        if (problem is not null)
+        {
+            Emit(new OrderRejected(order.ClientOrderId, problem, now, now));
+            return ValueTask.CompletedTask;
+        }
+
+        _working.Add(new WorkingOrder(order));
+        Emit(new OrderAccepted(order.ClientOrderId, "SIM-" + order.ClientOrderId.Value, now, now));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cancel);
+        var i = _working.FindIndex(w => w.Order.ClientOrderId == cancel.ClientOrderId);
+        if (i >= 0)
+        {
+            _working.RemoveAt(i);
+            var now = _clock.GetUtcNow();
+            Emit(new OrderCancelled(cancel.ClientOrderId, cancel.Reason, now, now));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask ModifyAsync(ModifyOrder modify, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(modify);
+        var w = _working.Find(x => x.Order.ClientOrderId == modify.ClientOrderId);
+        var now = _clock.GetUtcNow();
+        if (w is null)
+        {
+            Emit(new OrderRejected(modify.ClientOrderId, "modify: order is not working", now, now));
+            return ValueTask.CompletedTask;
+        }
+
+        var changed = w.Order with
+        {
+            StopPrice = modify.NewStopPrice ?? w.Order.StopPrice,
+            LimitPrice = modify.NewLimitPrice ?? w.Order.LimitPrice,
+            Quantity = modify.NewQuantity ?? w.Order.Quantity,
+        };
+        var problem = Check(changed);
+        if (problem is not null)
+        {
+            Emit(new OrderRejected(modify.ClientOrderId, "modify: " + problem, now, now));
+            return ValueTask.CompletedTask;
+        }
+
+        w.Order = changed;
+        Emit(new OrderModified(changed.ClientOrderId, changed.StopPrice, changed.LimitPrice, changed.Quantity, now, now));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BrokerPosition>> GetPositionsAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<BrokerPosition>>(_book.Snapshot().Where(p => !p.IsFlat).Select(p => new BrokerPosition(p.Symbol, p.Quantity, p.AveragePrice)).ToArray());
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<BrokerOrder>>(_working.Select(w => new BrokerOrder(w.Order.ClientOrderId, w.Order.Symbol, w.Order.Side, w.Order.Quantity, 0m, w.Order.Type, w.Order.LimitPrice, w.Order.StopPrice, OrderStatus.Working)).ToArray());
+
+    /// <inheritdoc />
+    public void OnBar(Bar bar)
+    {
+        ArgumentNullException.ThrowIfNull(bar);
+        if (_working.Count == 0)
+        {
+            return;
+        }
+
+        List<(WorkingOrder Order, decimal Trigger)>? triggered = null;
+        foreach (var w in _working)
+        {
+            var o = w.Order;
+            if (o.Symbol != bar.Symbol || bar.OpenTimeUtc < o.DecisionTimeUtc)
+            {
+                continue; // other instrument, or a bar that was already under way when the order was decided
+            }
+
+            if (TryTrigger(o, bar, out var reference))
+            {
+                (triggered ??= []).Add((w, reference));
+            }
+        }
+
+        if (triggered is null)
+        {
+            return;
+        }
+
+        // Inside one bar the path is unknown: take the order whose trigger is nearest the open first.
+        triggered.Sort((a, b) => Math.Abs(a.Trigger - bar.Open).CompareTo(Math.Abs(b.Trigger - bar.Open)));
+        foreach (var (w, reference) in triggered)
+        {
+            _working.Remove(w);
+            Fill(w.Order, bar, reference);
+        }
+    }
+
+    private static bool TryTrigger(SubmitOrder o, Bar bar, out decimal reference)
+    {
+        reference = 0m;
+        switch (o.Type)
+        {
+            case OrderType.Market:
+                reference = bar.Open;
+                return true;
+            case OrderType.Stop when o.Side == OrderSide.Buy:
+                if (bar.High < o.StopPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Max(bar.Open, o.StopPrice.Value); // gap through: the open
+                return true;
+            case OrderType.Stop:
+                if (bar.Low > o.StopPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Min(bar.Open, o.StopPrice.Value);
+                return true;
+            case OrderType.Limit when o.Side == OrderSide.Buy:
+                if (bar.Low > o.LimitPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Min(bar.Open, o.LimitPrice.Value);
+                return true;
+            case OrderType.Limit:
+                if (bar.High < o.LimitPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Max(bar.Open, o.LimitPrice.Value);
+                return true;
+            default:
+                throw new InvalidOperationException($"order type {o.Type} is not supported by the simulated broker");
+        }
+    }
+
+    private void Fill(SubmitOrder o, Bar bar, decimal reference)
+    {
+        var instrument = _instruments.Get(o.Symbol);
+        var cost = _costs[o.Symbol];
+        var halfSpread = (bar.Spread ?? cost.DefaultSpread) / 2m;
+        var slippage = o.Type == OrderType.Limit ? 0m : _slippageTicks * instrument.TickSize;
+        var sign = o.Side.Sign();
+        var price = reference + (sign * (halfSpread + slippage));
+        if (o.Type == OrderType.Limit)
+        {
+            // A limit never fills worse than its limit.
+            price = o.Side == OrderSide.Buy ? Math.Min(price, o.LimitPrice!.Value) : Math.Max(price, o.LimitPrice!.Value);
+        }
+
+        price = Math.Clamp(instrument.RoundToTick(price), bar.Low, bar.High);
+        var notional = price * o.Quantity * instrument.Multiplier;
+        var commission = Math.Round(Math.Max(cost.MinimumCommission, notional * cost.CommissionRate), 2, MidpointRounding.AwayFromZero);
+        var now = _clock.GetUtcNow();
+        var executionId = string.Create(CultureInfo.InvariantCulture, $"SIMX-{++_executionSequence:D8}");
+        var fill = new Fill(executionId, o.ClientOrderId, o.Symbol, o.Side, o.Quantity, price, new Money.Money(commission, instrument.Currency), bar.OpenTimeUtc);
+        _book.Apply(fill);
+        Emit(new OrderFilled(o.ClientOrderId, fill, 0m, bar.OpenTimeUtc, now));
+    }
+
+    private string? Check(SubmitOrder order)
+    {
+        if (!_instruments.TryGet(order.Symbol, out var instrument))
+        {
+            return $"unknown instrument {order.Symbol}";
+        }
+
+        if (!_costs.ContainsKey(order.Symbol))
+        {
+            return $"no cost model configured for {order.Symbol}";
+        }
+
+        try
+        {
+            order.EnsureValid();
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
+
+        if (order.Quantity < instrument.MinimumQuantity || order.Quantity % instrument.QuantityStep != 0m)
+        {
+            return $"quantity {order.Quantity} is below the minimum {instrument.MinimumQuantity} or not a multiple of {instrument.QuantityStep}";
+        }
+
+        return null;
+    }
+
+    private void Emit(OrderEvent e)
+    {
+        if (!_events.Writer.TryWrite(e))
+        {
+            throw new InvalidOperationException("simulated broker event channel is closed");
+        }
+    }
+
+    private sealed class WorkingOrder(SubmitOrder order)
+    {
+        public SubmitOrder Order { get; set; } = order;
+    }
+}

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text;
+using Dapper;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Host.Persistence;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Risk.Gates;
+using MetalSniper.Risk.Sentinel;
+
+namespace MetalSniper.Host.Cli;
+
+/// <summary>The figures of a finished replay. Money in the base currency (USD), net of commissions.</summary>
+public sealed record ReplaySummary(
+    string RunId,
+    string Source,
+    string DatabasePath,
+    long BarsRead,
+    long BarsAccepted,
+    long BarsRejected,
+    IReadOnlyDictionary<BarRejectReason, long> RejectedByReason,
+    long BarsEvaluated,
+    long Decisions,
+    IReadOnlyDictionary<string, long> DecisionsByKind,
+    long OrdersSent,
+    long OrdersDenied,
+    IReadOnlyDictionary<DenyReason, long> DenialsByReason,
+    long OrdersRejected,
+    long Fills,
+    int Trades,
+    int WinningTrades,
+    decimal RealizedNetPnl,
+    decimal Commissions,
+    decimal EquityPnl,
+    decimal MaxDrawdown,
+    decimal? ProfitFactor,
+    IReadOnlyList<SentinelTrip> SentinelTrips,
+    TimeSpan WallTime)
+{
+    /// <summary>Accepted bars per wall-clock second.</summary>
+    public double BarsPerSecond => WallTime.TotalSeconds > 0 ? BarsAccepted / WallTime.TotalSeconds : 0;
+
+    /// <summary>Collects the figures from the finished run.</summary>
+    public static ReplaySummary From(RunContext run, IngestCounters ingest, PreTradeGatePipeline gates, RiskSentinel sentinel, string source, Database database, TimeSpan wall)
+    {
+        var (trades, equity, maxDd) = run.Trades.Snapshot();
+        var wins = trades.Where(t => t.NetPnl > 0).Sum(t => t.NetPnl);
+        var losses = -trades.Where(t => t.NetPnl < 0).Sum(t => t.NetPnl);
+        return new ReplaySummary(run.RunId, source, database.Path, ingest.Read, ingest.Accepted, ingest.Rejected, ingest.RejectedByReason(), run.BarsProcessed,
+            run.Decisions, run.DecisionsByKind, run.OrdersSent, run.OrdersDenied, gates.DenialsByReason(), run.OrdersRejected, run.Fills,
+            trades.Count, trades.Count(t => t.NetPnl > 0), trades.Sum(t => t.NetPnl), trades.Sum(t => t.Commissions), equity, maxDd,
+            losses > 0 ? wins / losses : null, sentinel.Trips, wall);
+    }
+
+    /// <summary>Checks the database of the run: integrity, every fill joined to its order and decision.</summary>
+    public static (string Integrity, long Fills, long OrphanFills, long Orders, long OrphanOrders) CheckDatabase(Database database, string runId)
+    {
+        using var c = database.OpenConnection();
+        var integrity = c.ExecuteScalar<string>("PRAGMA integrity_check") ?? "?";
+        var fills = c.ExecuteScalar<long>("SELECT COUNT(*) FROM fills f JOIN orders o ON o.client_order_id=f.client_order_id WHERE o.run_id=@runId", new { runId });
+        var orphanFills = c.ExecuteScalar<long>("SELECT COUNT(*) FROM fills f LEFT JOIN orders o ON o.client_order_id=f.client_order_id LEFT JOIN decisions d ON d.decision_id=o.decision_id WHERE d.decision_id IS NULL");
+        var orders = c.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE run_id=@runId", new { runId });
+        var orphanOrders = c.ExecuteScalar<long>("SELECT COUNT(*) FROM orders o LEFT JOIN decisions d ON d.decision_id=o.decision_id WHERE d.decision_id IS NULL");
+        return (integrity, fills, orphanFills, orders, orphanOrders);
+    }
+
+    /// <summary>A plain-text report.</summary>
+    public string Render()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder();
+        void Line(string label, string value) => sb.Append(inv, $"  {label,-28} {value}\n");
+        sb.Append("MetalSniper replay summary\n");
+        Line("run", RunId);
+        Line("source", Source);
+        Line("database", DatabasePath);
+        Line("bars read", BarsRead.ToString("N0", inv));
+        Line("bars accepted", BarsAccepted.ToString("N0", inv));
+        Line("bars rejected", BarsRejected.ToString("N0", inv) + (RejectedByReason.Count == 0 ? "" : " (" + string.Join(", ", RejectedByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
+        Line("bars evaluated by the brain", BarsEvaluated.ToString("N0", inv));
+        Line("decisions", Decisions.ToString("N0", inv));
+        foreach (var (kind, n) in DecisionsByKind)
+        {
+            Line("  " + kind, n.ToString("N0", inv));
+        }
+
+        Line("orders sent", OrdersSent.ToString("N0", inv));
+        Line("orders denied by gates", OrdersDenied.ToString("N0", inv) + (DenialsByReason.Count == 0 ? "" : " (" + string.Join(", ", DenialsByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
+        Line("orders rejected by broker", OrdersRejected.ToString("N0", inv));
+        Line("fills", Fills.ToString("N0", inv));
+        Line("trades (round trips)", string.Create(inv, $"{Trades:N0} ({WinningTrades:N0} winners, {(Trades > 0 ? 100.0 * WinningTrades / Trades : 0):0.0} %)"));
+        Line("realized P&L net of costs", string.Create(inv, $"{RealizedNetPnl:N2} USD (commissions {Commissions:N2} USD)"));
+        Line("equity P&L incl. open", string.Create(inv, $"{EquityPnl:N2} USD"));
+        Line("max drawdown (incl. open)", string.Create(inv, $"{MaxDrawdown:N2} USD"));
+        Line("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
+        Line("sentinel trips", SentinelTrips.Count.ToString(inv));
+        foreach (var t in SentinelTrips)
+        {
+            Line("  " + t.Kind, $"{t.AtUtc:O} {t.Detail}");
+        }
+
+        Line("wall time", WallTime.TotalSeconds.ToString("0.000", inv) + " s");
+        Line("throughput", BarsPerSecond.ToString("N0", inv) + " bars/s (full pipeline)");
+        return sb.ToString();
+    }
+}

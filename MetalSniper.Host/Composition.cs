@@ -1,0 +1,197 @@
+using System.Globalization;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Money;
+using MetalSniper.Core.Orders;
+using MetalSniper.Core.Replay;
+using MetalSniper.Core.Sessions;
+using MetalSniper.Core.Simulation;
+using MetalSniper.Core.Time;
+using MetalSniper.Host.Configuration;
+using MetalSniper.Host.Persistence;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Host.Services;
+using MetalSniper.Risk;
+using MetalSniper.Risk.Gates;
+using MetalSniper.Risk.Sentinel;
+using MetalSniper.Strategies;
+using MetalSniper.Strategies.Metals;
+using Microsoft.Extensions.Options;
+using Serilog;
+
+namespace MetalSniper.Host;
+
+/// <summary>How to build a host: where the configuration is, overrides from the command line, the mode.</summary>
+/// <param name="ConfigPath">The appsettings.json to load (null: ./appsettings.json, else the one beside the executable).</param>
+/// <param name="Mode">Service or replay.</param>
+/// <param name="DatabasePathOverride">Overrides <c>Persistence:DatabasePath</c>.</param>
+/// <param name="ConsoleLogLevel">Minimum level on the console.</param>
+/// <param name="ExtraSettings">Further key/value overrides (tests, CLI).</param>
+public sealed record HostSettings(
+    string? ConfigPath,
+    RunMode Mode,
+    string? DatabasePathOverride = null,
+    Serilog.Events.LogEventLevel ConsoleLogLevel = Serilog.Events.LogEventLevel.Information,
+    IReadOnlyDictionary<string, string?>? ExtraSettings = null);
+
+/// <summary>Composition root: configuration, logging and the service graph. Program.cs stays thin.</summary>
+public static class Composition
+{
+    /// <summary>Loads configuration: the JSON file, then environment variables prefixed <c>METALSNIPER_</c> (<c>METALSNIPER_Risk__DailyLossLimit</c>), then explicit overrides.</summary>
+    /// <exception cref="FileNotFoundException">No configuration file was found.</exception>
+    public static IConfigurationRoot LoadConfiguration(HostSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var path = ResolveConfigPath(settings.ConfigPath);
+        var builder = new ConfigurationBuilder()
+            .AddJsonFile(path, optional: false, reloadOnChange: false)
+            .AddEnvironmentVariables("METALSNIPER_");
+        var overrides = new Dictionary<string, string?>(settings.ExtraSettings ?? new Dictionary<string, string?>());
+        if (settings.DatabasePathOverride is not null)
+        {
+            overrides[$"{PersistenceOptions.SectionName}:DatabasePath"] = settings.DatabasePathOverride;
+        }
+
+        return builder.AddInMemoryCollection(overrides).Build();
+    }
+
+    /// <summary>Finds the configuration file.</summary>
+    public static string ResolveConfigPath(string? configPath)
+    {
+        if (configPath is not null)
+        {
+            return File.Exists(configPath) ? Path.GetFullPath(configPath) : throw new FileNotFoundException($"configuration file '{configPath}' not found", configPath);
+        }
+
+        foreach (var candidate in new[] { Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), Path.Combine(AppContext.BaseDirectory, "appsettings.json") })
+        {
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException("no appsettings.json in the working directory or beside the executable; pass --config");
+    }
+
+    /// <summary>Builds the host for a validated configuration.</summary>
+    public static IHost BuildHost(HostSettings settings, IConfigurationRoot configuration)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = Directory.GetCurrentDirectory() });
+        builder.Configuration.AddConfiguration(configuration);
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            o.ShutdownTimeout = TimeSpan.FromSeconds(30);
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
+        });
+        ConfigureLogging(builder, settings);
+        AddMetalSniper(builder.Services, settings.Mode);
+        builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
+        return builder.Build();
+    }
+
+    private static void ConfigureLogging(HostApplicationBuilder builder, HostSettings settings)
+    {
+        var logger = new LoggerConfiguration()
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(restrictedToMinimumLevel: settings.ConsoleLogLevel, formatProvider: CultureInfo.InvariantCulture,
+                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+            .CreateLogger();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSerilog(logger, dispose: true);
+    }
+
+    /// <summary>Registers the pipeline. The order of hosted services is the start order; they stop in reverse (ingest, brain, sentinel, hands, database).</summary>
+    public static void AddMetalSniper(IServiceCollection services, RunMode mode)
+    {
+        services.AddStrictOptions<BrokerOptions>(BrokerOptions.SectionName);
+        services.AddStrictOptions<MarketDataOptions>(MarketDataOptions.SectionName);
+        services.AddStrictOptions<SimulatedBrokerOptions>(SimulatedBrokerOptions.SectionName);
+        services.AddStrictOptions<RiskOptions>(RiskOptions.SectionName);
+        services.AddStrictOptions<AccountOptions>(AccountOptions.SectionName);
+        services.AddStrictOptions<PersistenceOptions>(PersistenceOptions.SectionName);
+        services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
+
+        var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
+        services.AddSingleton(new RunContext(runId, mode));
+        services.AddSingleton(new IdGenerator(runId));
+
+        // Replay time comes from the data; a live source would register TimeProvider.System here.
+        services.AddSingleton<ReplayTimeProvider>(_ => new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)));
+        services.AddSingleton<TimeProvider>(sp => sp.GetRequiredService<ReplayTimeProvider>());
+
+        services.AddSingleton<IInstrumentCatalog>(_ => InstrumentCatalog.CreateDefault());
+        services.AddSingleton<ITradingSessions>(_ => TradingSessionCalendar.CreateDefault());
+        services.AddSingleton<FxRateTable>();
+        services.AddSingleton<IFxRateProvider>(sp => sp.GetRequiredService<FxRateTable>());
+        services.AddSingleton<FxConverter>();
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value;
+            return new PipelineChannels(o.ChannelCapacity, 4096);
+        });
+
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
+            return new Database(o.DatabasePath, sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
+            return new PersistenceWriter(sp.GetRequiredService<Database>(), o.MaxBatchSize, o.QueueCapacity, sp.GetRequiredService<ILogger<PersistenceWriter>>());
+        });
+
+        services.AddSingleton<IngestCounters>();
+        services.AddSingleton<BarValidator>();
+        services.AddSingleton<IMarketDataSource>(sp => CreateReplaySource(sp, mode));
+
+        services.AddSingleton<IReadOnlyDictionary<string, SimulatedCostModel>>(sp =>
+            sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.Costs.ToDictionary(
+                kv => kv.Key, kv => new SimulatedCostModel(kv.Value.DefaultSpread, kv.Value.CommissionRate, kv.Value.MinimumCommission), StringComparer.OrdinalIgnoreCase));
+        services.AddSingleton(sp => new CostEstimator(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
+            sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks));
+        services.AddSingleton<IOrderGateway>(sp => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
+            sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>()));
+
+        services.AddSingleton<TradingHalts>();
+        services.AddSingleton(sp => new PreTradeGatePipeline([new EntryHaltGate(sp.GetRequiredService<TradingHalts>()), new ReduceOnlyGate(), new LockedProfitGate()]));
+        services.AddSingleton<ISentinelOutbox, SentinelOutbox>();
+        services.AddSingleton(sp =>
+        {
+            var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
+            var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
+            var settings = new SentinelSettings(risk.DailyLossLimit, new Currency(account.BaseCurrency), TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds), risk.TradingDayTimeZone, risk.TradingDayStart);
+            return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<TradingHalts>(), sp.GetRequiredService<IdGenerator>(), sp.GetRequiredService<ILogger<RiskSentinel>>());
+        });
+
+        services.AddSingleton<IStrategy>(sp =>
+            new MetalsHedgeStrategy(sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value, sp.GetRequiredService<IInstrumentCatalog>()));
+
+        services.AddHostedService<PersistenceService>();
+        services.AddSingleton<ExecutionService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
+        services.AddHostedService<SentinelService>();
+        services.AddSingleton<SignalService>();
+        services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
+        services.AddHostedService<IngestService>();
+    }
+
+    private static ReplayMarketDataSource CreateReplaySource(IServiceProvider sp, RunMode mode)
+    {
+        var o = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.Replay;
+        var directory = Path.GetFullPath(o.DataDirectory);
+        if (!Directory.Exists(directory))
+        {
+            throw new DirectoryNotFoundException($"replay data directory '{directory}' (MarketData:Replay:DataDirectory = '{o.DataDirectory}') does not exist; the recorded data lives in ../shared/data beside the repository");
+        }
+
+        var files = o.Files.Select(f => new ReplayFile(f.Symbol, Path.Combine(directory, f.Path), TimeSpan.FromMinutes(f.IntervalMinutes), f.SpreadPointSize)).ToList();
+        var pace = mode == RunMode.Service ? o.ServicePaceBarsPerSecond : o.PaceBarsPerSecond;
+        return new ReplayMarketDataSource(files, TimeProvider.System, pace);
+    }
+}

@@ -1,0 +1,163 @@
+using System.Collections;
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using Microsoft.Extensions.Options;
+
+namespace MetalSniper.Host.Configuration;
+
+/// <summary>
+/// Options validation that reports every error at once: unknown keys (a typo is an error, not a
+/// silently ignored setting) and DataAnnotations/<see cref="IValidatableObject"/> rules, recursively
+/// through nested objects, lists and dictionaries.
+/// </summary>
+internal sealed class StrictOptionsValidator<T>(IConfiguration configuration, string sectionName) : IValidateOptions<T>
+    where T : class
+{
+    public ValidateOptionsResult Validate(string? name, T options)
+    {
+        var errors = OptionsChecks.Check(configuration.GetSection(sectionName), options, sectionName);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+/// <summary>The checks behind <see cref="StrictOptionsValidator{T}"/>, usable without DI.</summary>
+internal static class OptionsChecks
+{
+    public static List<string> Check(IConfigurationSection section, object options, string path)
+    {
+        var errors = new List<string>();
+        UnknownKeys(section, options.GetType(), path, errors);
+        Annotations(options, path, errors, 0);
+        return errors;
+    }
+
+    private static bool IsScalar(Type t)
+    {
+        t = Nullable.GetUnderlyingType(t) ?? t;
+        return t.IsPrimitive || t.IsEnum || t == typeof(string) || t == typeof(decimal) || t == typeof(TimeSpan) || t == typeof(TimeOnly)
+            || t == typeof(DateOnly) || t == typeof(DateTimeOffset) || t == typeof(DateTime) || t == typeof(Uri) || t == typeof(Guid);
+    }
+
+    private static Type? DictionaryValueType(Type t) =>
+        t.IsGenericType && t.GetGenericTypeDefinition() is var g && (g == typeof(Dictionary<,>) || g == typeof(IDictionary<,>) || g == typeof(IReadOnlyDictionary<,>))
+            ? t.GetGenericArguments()[1]
+            : null;
+
+    private static Type? ElementType(Type t) =>
+        t.IsArray ? t.GetElementType()
+        : t.IsGenericType && t.GetGenericTypeDefinition() is var g && (g == typeof(List<>) || g == typeof(IList<>) || g == typeof(IReadOnlyList<>) || g == typeof(IEnumerable<>))
+            ? t.GetGenericArguments()[0]
+            : null;
+
+    private static void UnknownKeys(IConfigurationSection section, Type type, string path, List<string> errors)
+    {
+        var children = section.GetChildren().ToList();
+        if (IsScalar(type))
+        {
+            if (children.Count > 0)
+            {
+                errors.Add($"{path}: is a single value, but the configuration gives it keys ({string.Join(", ", children.Select(c => c.Key))})");
+            }
+
+            return;
+        }
+
+        if (DictionaryValueType(type) is { } valueType)
+        {
+            foreach (var c in children)
+            {
+                UnknownKeys(c, valueType, $"{path}:{c.Key}", errors);
+            }
+
+            return;
+        }
+
+        if (ElementType(type) is { } elementType)
+        {
+            foreach (var c in children)
+            {
+                UnknownKeys(c, elementType, $"{path}:{c.Key}", errors);
+            }
+
+            return;
+        }
+
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite || !IsScalar(p.PropertyType))
+            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        foreach (var c in children)
+        {
+            if (!properties.TryGetValue(c.Key, out var property))
+            {
+                errors.Add($"{path}:{c.Key}: unknown key (known keys: {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})");
+                continue;
+            }
+
+            UnknownKeys(c, property.PropertyType, $"{path}:{c.Key}", errors);
+        }
+    }
+
+    private static void Annotations(object value, string path, List<string> errors, int depth)
+    {
+        if (depth > 16)
+        {
+            return;
+        }
+
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(value, new ValidationContext(value), results, validateAllProperties: true);
+        foreach (var r in results)
+        {
+            var members = r.MemberNames.Any() ? string.Join(",", r.MemberNames) : "";
+            errors.Add($"{path}{(members.Length > 0 ? ":" + members : "")}: {r.ErrorMessage}");
+        }
+
+        foreach (var p in value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (IsScalar(p.PropertyType) || p.GetIndexParameters().Length > 0 || p.GetValue(value) is not { } child)
+            {
+                continue;
+            }
+
+            if (child is IDictionary dict)
+            {
+                foreach (DictionaryEntry e in dict)
+                {
+                    if (e.Value is { } v && !IsScalar(v.GetType()))
+                    {
+                        Annotations(v, $"{path}:{p.Name}:{e.Key}", errors, depth + 1);
+                    }
+                }
+            }
+            else if (child is IEnumerable list and not string)
+            {
+                var i = 0;
+                foreach (var item in list)
+                {
+                    if (item is not null && !IsScalar(item.GetType()))
+                    {
+                        Annotations(item, $"{path}:{p.Name}:{i}", errors, depth + 1);
+                    }
+
+                    i++;
+                }
+            }
+            else
+            {
+                Annotations(child, $"{path}:{p.Name}", errors, depth + 1);
+            }
+        }
+    }
+}
+
+/// <summary>Registration of strictly validated options.</summary>
+internal static class StrictOptionsExtensions
+{
+    /// <summary>Binds <typeparamref name="T"/> to <paramref name="sectionName"/>, validates it strictly, and validates on start.</summary>
+    public static IServiceCollection AddStrictOptions<T>(this IServiceCollection services, string sectionName)
+        where T : class
+    {
+        services.AddOptions<T>().BindConfiguration(sectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<T>>(sp => new StrictOptionsValidator<T>(sp.GetRequiredService<IConfiguration>(), sectionName));
+        return services;
+    }
+}

@@ -1,0 +1,159 @@
+using System.Data;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Host.Persistence;
+
+/// <summary>
+/// The SQLite database: WAL, foreign keys on, versioned schema migrations applied in order on
+/// open (each in its own transaction, recorded in <c>schema_version</c>). One writer connection
+/// belongs to <see cref="PersistenceWriter"/>; readers open their own connections.
+/// </summary>
+public sealed class Database
+{
+    private static readonly (int Version, string Description, string Sql)[] Migrations =
+    [
+        (1, "runs, decisions, orders, fills, positions, ingest rejections", """
+            CREATE TABLE runs (
+                run_id        TEXT PRIMARY KEY,
+                started_utc   TEXT NOT NULL,
+                ended_utc     TEXT,
+                mode          TEXT NOT NULL,
+                source        TEXT NOT NULL,
+                broker        TEXT NOT NULL,
+                exit_status   TEXT
+            );
+            CREATE TABLE decisions (
+                decision_id   TEXT PRIMARY KEY,
+                run_id        TEXT NOT NULL REFERENCES runs(run_id),
+                source        TEXT NOT NULL,
+                symbol        TEXT NOT NULL,
+                kind          TEXT NOT NULL,
+                outcome       TEXT NOT NULL CHECK (outcome IN ('Taken','Vetoed','Denied')),
+                reason        TEXT NOT NULL,
+                inputs_json   TEXT NOT NULL,
+                event_utc     TEXT NOT NULL,
+                recorded_utc  TEXT NOT NULL
+            );
+            CREATE INDEX ix_decisions_run ON decisions(run_id, event_utc);
+            CREATE TABLE orders (
+                client_order_id TEXT PRIMARY KEY,
+                decision_id     TEXT NOT NULL REFERENCES decisions(decision_id),
+                run_id          TEXT NOT NULL REFERENCES runs(run_id),
+                symbol          TEXT NOT NULL,
+                side            TEXT NOT NULL CHECK (side IN ('Buy','Sell')),
+                quantity        TEXT NOT NULL,
+                order_type      TEXT NOT NULL,
+                limit_price     TEXT,
+                stop_price      TEXT,
+                purpose         TEXT NOT NULL,
+                time_in_force   TEXT NOT NULL,
+                source          TEXT NOT NULL,
+                status          TEXT NOT NULL,
+                status_reason   TEXT,
+                broker_order_id TEXT,
+                decision_utc    TEXT NOT NULL,
+                created_utc     TEXT NOT NULL,
+                updated_utc     TEXT NOT NULL
+            );
+            CREATE INDEX ix_orders_decision ON orders(decision_id);
+            CREATE TABLE fills (
+                execution_id    TEXT PRIMARY KEY,
+                client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+                symbol          TEXT NOT NULL,
+                side            TEXT NOT NULL,
+                quantity        TEXT NOT NULL,
+                price           TEXT NOT NULL,
+                commission      TEXT NOT NULL,
+                commission_ccy  TEXT NOT NULL,
+                event_utc       TEXT NOT NULL,
+                received_utc    TEXT NOT NULL
+            );
+            CREATE INDEX ix_fills_order ON fills(client_order_id);
+            CREATE TABLE positions (
+                run_id          TEXT NOT NULL REFERENCES runs(run_id),
+                symbol          TEXT NOT NULL,
+                currency        TEXT NOT NULL,
+                quantity        TEXT NOT NULL,
+                average_price   TEXT NOT NULL,
+                realized_pnl    TEXT NOT NULL,
+                commissions     TEXT NOT NULL,
+                updated_utc     TEXT NOT NULL,
+                PRIMARY KEY (run_id, symbol)
+            );
+            CREATE TABLE ingest_rejections (
+                id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id    TEXT NOT NULL REFERENCES runs(run_id),
+                source    TEXT NOT NULL,
+                line      INTEGER NOT NULL,
+                symbol    TEXT NOT NULL,
+                reason    TEXT NOT NULL,
+                detail    TEXT NOT NULL
+            );
+            """),
+    ];
+
+    /// <summary>Opens (creating when needed) the database at <paramref name="path"/> and applies pending migrations.</summary>
+    /// <param name="path">Database file.</param>
+    /// <param name="clock">Clock for migration timestamps.</param>
+    /// <exception cref="InvalidOperationException">The file holds a schema newer than this build knows.</exception>
+    public Database(string path, TimeProvider clock)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+        var directory = System.IO.Path.GetDirectoryName(Path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        ConnectionString = new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, ForeignKeys = true }.ToString();
+        using var connection = OpenConnection();
+        connection.Execute("PRAGMA journal_mode=WAL;");
+        Migrate(connection, clock);
+    }
+
+    /// <summary>Full path of the database file.</summary>
+    public string Path { get; }
+
+    /// <summary>Connection string (foreign keys on).</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Latest schema version this build knows.</summary>
+    public static int LatestVersion => Migrations[^1].Version;
+
+    /// <summary>Opens a new connection with foreign keys on and a busy timeout.</summary>
+    public SqliteConnection OpenConnection()
+    {
+        var c = new SqliteConnection(ConnectionString);
+        c.Open();
+        c.Execute("PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA synchronous=NORMAL;");
+        return c;
+    }
+
+    /// <summary>The schema version in the file.</summary>
+    public int SchemaVersion()
+    {
+        using var c = OpenConnection();
+        return c.ExecuteScalar<int>("SELECT COALESCE(MAX(version),0) FROM schema_version");
+    }
+
+    private static void Migrate(SqliteConnection connection, TimeProvider clock)
+    {
+        connection.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_utc TEXT NOT NULL);");
+        var current = connection.ExecuteScalar<int>("SELECT COALESCE(MAX(version),0) FROM schema_version");
+        if (current > LatestVersion)
+        {
+            throw new InvalidOperationException($"database schema version {current} is newer than this build knows ({LatestVersion}); refusing to run against it");
+        }
+
+        foreach (var (version, description, sql) in Migrations.Where(m => m.Version > current))
+        {
+            using var tx = connection.BeginTransaction(IsolationLevel.Serializable);
+            connection.Execute(sql, transaction: tx);
+            connection.Execute("INSERT INTO schema_version(version, description, applied_utc) VALUES (@version, @description, @applied)",
+                new { version, description, applied = clock.GetUtcNow().ToString("O") }, tx);
+            tx.Commit();
+        }
+    }
+}

@@ -1,0 +1,332 @@
+using System.Threading.Channels;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.Money;
+using MetalSniper.Core.Orders;
+using MetalSniper.Core.Positions;
+using MetalSniper.Core.Time;
+using MetalSniper.Host.Persistence;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Risk.Gates;
+using MetalSniper.Risk.Sentinel;
+
+namespace MetalSniper.Host.Services;
+
+/// <summary>
+/// The hands: owns the order gateway and our position book. Drains the sentinel's priority lane
+/// before every command of the brain, runs the pre-trade gates where orders leave, persists each
+/// order before sending it (write-ahead), keeps the order state machine, applies fills to the book,
+/// publishes the book to the sentinel and reports every broker event to the brain. On stop it
+/// drains both lanes, so no command is left unprocessed and no order is left unacknowledged.
+/// </summary>
+public sealed class ExecutionService(
+    IOrderGateway gateway,
+    PipelineChannels channels,
+    PreTradeGatePipeline gates,
+    PersistenceWriter writer,
+    RiskSentinel sentinel,
+    IInstrumentCatalog instruments,
+    CostEstimator costs,
+    FxConverter fx,
+    RunContext run,
+    TimeProvider clock,
+    IHostApplicationLifetime lifetime,
+    ILogger<ExecutionService> logger) : PipelineService(run, lifetime, logger)
+{
+    private readonly PositionBook _book = new(instruments, Currency.Usd);
+    private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
+    private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
+    private DateTimeOffset _eventTime;
+    private long _bookVersion;
+    private long _heartbeat;
+
+    /// <summary>Commands processed (a heartbeat of the hands).</summary>
+    public long Heartbeat => Interlocked.Read(ref _heartbeat);
+
+    /// <summary>Our position book (read it only after the service stopped).</summary>
+    public PositionBook Book => _book;
+
+    /// <inheritdoc />
+    protected override string ServiceName => "execution";
+
+    /// <inheritdoc />
+    protected override async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var risk = channels.RiskCommands.Reader;
+        var normal = channels.Commands.Reader;
+        var drainedSignalled = false;
+        logger.LogInformation("Execution running against gateway {Gateway}", gateway.Name);
+        try
+        {
+            while (true)
+            {
+                if (risk.TryRead(out var riskCommand))
+                {
+                    await HandleAsync(riskCommand, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (normal.TryRead(out var command))
+                {
+                    await HandleAsync(command, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (DrainGateway())
+                {
+                    continue;
+                }
+
+                if (normal.Completion.IsCompleted && !drainedSignalled)
+                {
+                    drainedSignalled = true;
+                    channels.Reports.Writer.TryComplete();
+                    await writer.FlushAsync(stoppingToken).ConfigureAwait(false);
+                    logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
+                    Run.PipelineDrained.TrySetResult();
+                }
+
+                stoppingToken.ThrowIfCancellationRequested();
+                var waits = new List<Task<bool>>(3) { risk.WaitToReadAsync(stoppingToken).AsTask(), gateway.Events.WaitToReadAsync(stoppingToken).AsTask() };
+                if (!normal.Completion.IsCompleted)
+                {
+                    waits.Add(normal.WaitToReadAsync(stoppingToken).AsTask());
+                }
+
+                await Task.WhenAny(waits).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Graceful drain: finish every queued command (risk lane first) without the stopping token.
+            var drained = 0;
+            while (risk.TryRead(out var c) || normal.TryRead(out c))
+            {
+                await HandleAsync(c, CancellationToken.None).ConfigureAwait(false);
+                drained++;
+            }
+
+            DrainGateway();
+            channels.Reports.Writer.TryComplete();
+            var inFlight = _orders.Values.Count(o => o.Status == OrderStatus.PendingSubmit);
+            logger.LogInformation("Execution stopped: drained {Count} queued command(s); {InFlight} order(s) unacknowledged; {Working} working", drained, inFlight,
+                _orders.Values.Count(o => o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled));
+            throw;
+        }
+    }
+
+    private async ValueTask HandleAsync(ExecutionCommand command, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _heartbeat);
+        switch (command)
+        {
+            case ApplyBar { Bar: var bar }:
+                _marks[bar.Symbol] = bar.Close;
+                _eventTime = bar.CloseTimeUtc;
+                if (clock is ReplayTimeProvider replayClock)
+                {
+                    // In replay the broker side defines "now": the bar is complete at its close.
+                    replayClock.AdvanceTo(bar.CloseTimeUtc);
+                }
+
+                if (gateway is IBarMatchingGateway matching)
+                {
+                    matching.OnBar(bar);
+                }
+
+                DrainGateway();
+                MarkEquity();
+                channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
+                break;
+            case PlaceOrder place:
+                await PlaceAsync(place, ct).ConfigureAwait(false);
+                break;
+            case RecordDecision record:
+                await writer.EnqueueAsync(new PersistDecision(Run.RunId, record.Decision), ct).ConfigureAwait(false);
+                Run.CountDecision(record.Decision);
+                break;
+            case RequestCancel { Cancel: var cancel }:
+                if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
+                {
+                    await gateway.CancelAsync(cancel, ct).ConfigureAwait(false);
+                    DrainGateway();
+                }
+
+                break;
+            case RequestModify { Modify: var modify }:
+                if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
+                {
+                    await gateway.ModifyAsync(modify, ct).ConfigureAwait(false);
+                    DrainGateway();
+                }
+
+                break;
+            default:
+                throw new InvalidOperationException($"unknown execution command {command.GetType().Name}");
+        }
+    }
+
+    private async ValueTask PlaceAsync(PlaceOrder place, CancellationToken ct)
+    {
+        var order = place.Order;
+        var now = clock.GetUtcNow();
+        if (place.Decision is { } decision)
+        {
+            await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct).ConfigureAwait(false);
+            Run.CountDecision(decision);
+        }
+
+        if (order.Purpose == OrderPurpose.RiskFlatten)
+        {
+            // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
+            foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
+            {
+                await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct).ConfigureAwait(false);
+            }
+
+            DrainGateway();
+        }
+
+        var instrument = instruments.Get(order.Symbol);
+        var position = _book.Get(order.Symbol);
+        var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
+        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), _eventTime);
+        var denial = gates.Evaluate(context);
+        if (denial is not null)
+        {
+            var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
+            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now), ct).ConfigureAwait(false);
+            Run.CountOrderDenied();
+            logger.LogWarning("Order {ClientOrderId} {Purpose} {Side} {Quantity} {Symbol} {Reason}", order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
+            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
+            return;
+        }
+
+        // Write-ahead: the order is queued for persistence before it is sent.
+        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now), ct).ConfigureAwait(false);
+        _orders[order.ClientOrderId] = new OrderState(order);
+        Run.CountOrderSent();
+        await gateway.SubmitAsync(order, ct).ConfigureAwait(false);
+        DrainGateway();
+    }
+
+    private List<(decimal StopPrice, decimal Quantity)> ProtectiveStops(string symbol, PositionSnapshot position)
+    {
+        var stops = new List<(decimal, decimal)>();
+        if (position.IsFlat)
+        {
+            return stops;
+        }
+
+        var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+        foreach (var o in _orders.Values)
+        {
+            if (o.Order.Symbol == symbol && o.Order.Type == OrderType.Stop && o.Order.Side == reducingSide && o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled)
+            {
+                stops.Add((o.Order.StopPrice!.Value, o.Order.Quantity - o.Filled));
+            }
+        }
+
+        return stops;
+    }
+
+    /// <summary>Processes every event the gateway has produced. True when there was at least one.</summary>
+    private bool DrainGateway()
+    {
+        var any = false;
+        while (gateway.Events.TryRead(out var e))
+        {
+            any = true;
+            Apply(e);
+        }
+
+        return any;
+    }
+
+    private void Apply(OrderEvent e)
+    {
+        if (!_orders.TryGetValue(e.ClientOrderId, out var state))
+        {
+            logger.LogError("Gateway event {Event} for unknown order {ClientOrderId}; not ours, left to reconciliation", e.GetType().Name, e.ClientOrderId);
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        PersistCommand? status = null;
+        switch (e)
+        {
+            case OrderAccepted a:
+                state.Status = OrderStatus.Working;
+                status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Working, null, a.BrokerOrderId, null, null, null, now);
+                break;
+            case OrderRejected r:
+                state.Status = OrderStatus.Rejected;
+                Run.CountOrderRejected();
+                logger.LogWarning("Order {ClientOrderId} rejected by {Gateway}: {Reason}", e.ClientOrderId, gateway.Name, r.Reason);
+                status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Rejected, r.Reason, null, null, null, null, now);
+                break;
+            case OrderCancelled c:
+                state.Status = OrderStatus.Cancelled;
+                status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Cancelled, c.Reason, null, null, null, null, now);
+                break;
+            case OrderModified mod:
+                state.Order = state.Order with { StopPrice = mod.StopPrice, LimitPrice = mod.LimitPrice, Quantity = mod.Quantity };
+                status = new PersistOrderStatus(e.ClientOrderId, state.Status, null, null, mod.StopPrice, mod.LimitPrice, mod.Quantity, now);
+                break;
+            case OrderFilled f:
+                state.Filled += f.Fill.Quantity;
+                state.Status = f.LeavesQuantity == 0m ? OrderStatus.Filled : OrderStatus.PartiallyFilled;
+                var trade = _book.Apply(f.Fill);
+                if (trade is not null)
+                {
+                    Run.Trades.Add(trade);
+                }
+
+                Run.CountFill();
+                Enqueue(new PersistFill(f.Fill, now));
+                status = new PersistOrderStatus(e.ClientOrderId, state.Status, null, null, null, null, null, now);
+                Enqueue(status);
+                status = new PersistPosition(Run.RunId, _book.Get(f.Fill.Symbol), now);
+                sentinel.OnBook(new BookView(_book.Snapshot(), ++_bookVersion));
+                break;
+        }
+
+        if (status is not null)
+        {
+            Enqueue(status);
+        }
+
+        channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
+    }
+
+    private void Enqueue(PersistCommand command)
+    {
+        if (!writer.TryEnqueue(command))
+        {
+            // The queue is full: wait for room rather than lose a record (the hands pause; the sentinel's lane keeps its own queue).
+            writer.EnqueueAsync(command, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private void MarkEquity()
+    {
+        try
+        {
+            Run.Trades.Mark(_book.NetPnlInBase(_marks, fx).Amount);
+        }
+        catch (InvalidOperationException e)
+        {
+            logger.LogError(e, "Equity cannot be marked: {Message}", e.Message);
+            throw;
+        }
+    }
+
+    private sealed class OrderState(SubmitOrder order)
+    {
+        public SubmitOrder Order { get; set; } = order;
+
+        public OrderStatus Status { get; set; } = OrderStatus.PendingSubmit;
+
+        public decimal Filled { get; set; }
+    }
+}

@@ -1,0 +1,78 @@
+using MetalSniper.Core.MarketData;
+using MetalSniper.Host.Persistence;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Risk.Sentinel;
+
+namespace MetalSniper.Host.Services;
+
+/// <summary>
+/// Market-data ingest: reads the source, passes every record through the ingest boundary
+/// (<see cref="BarValidator"/>), persists and counts refusals by reason, gives each accepted bar's
+/// price to the sentinel first (it must not depend on the brain) and then to the brain.
+/// </summary>
+public sealed class IngestService(
+    IMarketDataSource source,
+    BarValidator validator,
+    PipelineChannels channels,
+    RiskSentinel sentinel,
+    PersistenceWriter writer,
+    TimeProvider clock,
+    RunContext run,
+    IHostApplicationLifetime lifetime,
+    ILogger<IngestService> logger) : PipelineService(run, lifetime, logger)
+{
+    private const int LoggedRejectionsPerReason = 20;
+    private readonly Dictionary<BarRejectReason, int> _logged = [];
+
+    /// <inheritdoc />
+    protected override string ServiceName => "ingest";
+
+    /// <inheritdoc />
+    protected override async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var bars = channels.Bars.Writer;
+        try
+        {
+            logger.LogInformation("Ingest reading {Source}", source.Name);
+            await foreach (var record in source.StreamAsync(stoppingToken).ConfigureAwait(false))
+            {
+                var receivedAt = source.IsReplay && record is RawBarRecord { Bar: var raw } ? raw.OpenTimeUtc + raw.Interval : clock.GetUtcNow();
+                var bar = validator.Validate(record, receivedAt, out var rejected);
+                if (bar is null)
+                {
+                    LogRejection(rejected!);
+                    await writer.EnqueueAsync(new PersistRejection(Run.RunId, rejected!), stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
+                if (!bars.TryWrite(bar))
+                {
+                    await bars.WriteAsync(bar, stoppingToken).ConfigureAwait(false);
+                }
+            }
+
+            var c = validator.Counters;
+            logger.LogInformation("Ingest finished {Source}: {Read} read, {Accepted} accepted, {Rejected} rejected", source.Name, c.Read, c.Accepted, c.Rejected);
+            Run.IngestCompleted.TrySetResult();
+        }
+        finally
+        {
+            bars.TryComplete();
+        }
+    }
+
+    private void LogRejection(BarRejected r)
+    {
+        _logged.TryGetValue(r.Reason, out var n);
+        _logged[r.Reason] = n + 1;
+        if (n < LoggedRejectionsPerReason)
+        {
+            logger.LogWarning("Ingest rejected {Source}:{Line} {Symbol}: {Reason} ({Detail})", r.Source, r.Line, r.Symbol, r.Reason, r.Detail);
+        }
+        else if (n == LoggedRejectionsPerReason)
+        {
+            logger.LogWarning("Ingest rejected more than {Count} records for {Reason}; further ones are counted and persisted, not logged", LoggedRejectionsPerReason, r.Reason);
+        }
+    }
+}

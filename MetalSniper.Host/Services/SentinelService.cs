@@ -1,0 +1,68 @@
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.Orders;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Risk.Sentinel;
+
+namespace MetalSniper.Host.Services;
+
+/// <summary>
+/// The sentinel's path to the gateway: its decisions and orders go on the priority lane (never
+/// behind market data or the brain), and the hands persist the decision before the order. Never blocks.
+/// </summary>
+public sealed class SentinelOutbox(PipelineChannels channels, ILogger<SentinelOutbox> logger) : ISentinelOutbox
+{
+    /// <inheritdoc />
+    public void Send(DecisionRecord decision, SubmitOrder order)
+    {
+        if (!channels.RiskCommands.Writer.TryWrite(new PlaceOrder(order, decision)))
+        {
+            logger.LogCritical("Risk lane closed: sentinel order {ClientOrderId} for {Symbol} could not be sent", order.ClientOrderId, order.Symbol);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Record(DecisionRecord decision)
+    {
+        if (!channels.RiskCommands.Writer.TryWrite(new RecordDecision(decision)))
+        {
+            logger.LogCritical("Risk lane closed: sentinel decision {Kind} could not be recorded: {Reason}", decision.Kind, decision.Reason);
+        }
+    }
+}
+
+/// <summary>Starts and stops the sentinel's dedicated thread with the host; a sentinel fault stops the host with a non-zero exit.</summary>
+public sealed class SentinelService(RiskSentinel sentinel, TimeProvider clock, RunContext run, IHostApplicationLifetime lifetime, ILogger<SentinelService> logger) : IHostedService, IDisposable
+{
+    private ITimer? _watch;
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        sentinel.Start();
+        logger.LogInformation("Risk sentinel started on dedicated thread {Thread}", sentinel.Thread?.Name);
+        _watch = clock.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _watch?.Dispose();
+        sentinel.Stop(TimeSpan.FromSeconds(5));
+        Check();
+        logger.LogInformation("Risk sentinel stopped after {Sweeps} sweeps", sentinel.Sweeps);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _watch?.Dispose();
+
+    private void Check()
+    {
+        if (sentinel.Fault is { } fault && run.Faults.All(f => f.Error != fault))
+        {
+            run.RecordFault("sentinel", fault);
+            lifetime.StopApplication();
+        }
+    }
+}

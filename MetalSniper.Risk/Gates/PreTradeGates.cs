@@ -1,0 +1,160 @@
+using System.Globalization;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.Orders;
+using MetalSniper.Core.Positions;
+
+namespace MetalSniper.Risk.Gates;
+
+/// <summary>Why a pre-trade gate refused an order. Logged, persisted and counted by reason.</summary>
+public enum DenyReason
+{
+    /// <summary>New entries and adds are halted (daily loss, kill switch).</summary>
+    EntriesHalted,
+
+    /// <summary>An add on a position whose stops do not lock in profit net of costs.</summary>
+    LockedProfitNotMet,
+
+    /// <summary>An add with no position to add to.</summary>
+    AddWithoutPosition,
+
+    /// <summary>An exit or risk order that would increase or flip the position.</summary>
+    ReduceOnlyViolation,
+}
+
+/// <summary>A gate's refusal: the typed reason and the values it saw.</summary>
+/// <param name="Gate">The gate's name.</param>
+/// <param name="Reason">The typed reason.</param>
+/// <param name="Detail">The rule and the values seen ("locked P&amp;L -12.40 USD ≤ 0 at stop 2350.00, avg 2351.10, qty 50").</param>
+public sealed record GateDenial(string Gate, DenyReason Reason, string Detail);
+
+/// <summary>What a gate sees about an order at the moment it would leave.</summary>
+/// <param name="Order">The order.</param>
+/// <param name="Instrument">Its instrument.</param>
+/// <param name="Position">Our current position in the instrument.</param>
+/// <param name="ProtectiveStops">Working stop orders that reduce the position: (stop price, quantity).</param>
+/// <param name="ExitCostPerUnit">Expected exit cost per unit in price units (half spread + slippage + commission per unit).</param>
+/// <param name="NowUtc">Clock time.</param>
+public sealed record PreTradeContext(
+    SubmitOrder Order,
+    Instrument Instrument,
+    PositionSnapshot Position,
+    IReadOnlyList<(decimal StopPrice, decimal Quantity)> ProtectiveStops,
+    decimal ExitCostPerUnit,
+    DateTimeOffset NowUtc);
+
+/// <summary>A hard pre-trade rule, enforced where orders leave (in front of the gateway), never inside a strategy.</summary>
+public interface IPreTradeGate
+{
+    /// <summary>The gate's name, for denials and counters.</summary>
+    string Name { get; }
+
+    /// <summary>Returns null to pass, or the denial.</summary>
+    GateDenial? Check(PreTradeContext context);
+}
+
+/// <summary>Denies entries and adds while <see cref="TradingHalts"/> says entries are halted. Exits, stops and risk orders pass.</summary>
+public sealed class EntryHaltGate(TradingHalts halts) : IPreTradeGate
+{
+    /// <inheritdoc />
+    public string Name => "entry-halt";
+
+    /// <inheritdoc />
+    public GateDenial? Check(PreTradeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Order.Purpose is not (OrderPurpose.Entry or OrderPurpose.Add))
+        {
+            return null;
+        }
+
+        var halt = halts.Current(context.NowUtc);
+        return halt is null ? null : new GateDenial(Name, DenyReason.EntriesHalted, $"entries halted until {halt.UntilUtc:O}: {halt.Reason}");
+    }
+}
+
+/// <summary>
+/// The locked-profit rule where orders leave: an add is allowed only when the existing
+/// position's protective stops lock in profit net of exit costs (see <see cref="LockedProfitRule"/>).
+/// </summary>
+public sealed class LockedProfitGate : IPreTradeGate
+{
+    /// <inheritdoc />
+    public string Name => "locked-profit";
+
+    /// <inheritdoc />
+    public GateDenial? Check(PreTradeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (context.Order.Purpose != OrderPurpose.Add)
+        {
+            return null;
+        }
+
+        var p = context.Position;
+        if (p.IsFlat || Math.Sign(p.Quantity) != context.Order.Side.Sign())
+        {
+            return new GateDenial(Name, DenyReason.AddWithoutPosition, string.Create(CultureInfo.InvariantCulture, $"add {context.Order.Side} {context.Order.Quantity} needs a position in the same direction, position is {p.Quantity}"));
+        }
+
+        var locked = LockedProfitRule.LockedPnl(p, context.ProtectiveStops, context.ExitCostPerUnit, context.Instrument.Multiplier);
+        if (locked is > 0m)
+        {
+            return null;
+        }
+
+        var stops = string.Join(", ", context.ProtectiveStops.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Quantity}@{s.StopPrice}")));
+        var detail = locked is null
+            ? string.Create(CultureInfo.InvariantCulture, $"position {p.Quantity} @ {p.AveragePrice} is not fully covered by stops [{stops}]")
+            : string.Create(CultureInfo.InvariantCulture, $"stops [{stops}] lock {locked:0.00} {p.Currency} ≤ 0 net of exit cost {context.ExitCostPerUnit}/unit on {p.Quantity} @ {p.AveragePrice}");
+        return new GateDenial(Name, DenyReason.LockedProfitNotMet, detail);
+    }
+}
+
+/// <summary>Exits and risk flattens are reduce-only: they may not increase or flip the position.</summary>
+public sealed class ReduceOnlyGate : IPreTradeGate
+{
+    /// <inheritdoc />
+    public string Name => "reduce-only";
+
+    /// <inheritdoc />
+    public GateDenial? Check(PreTradeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var o = context.Order;
+        if (o.Purpose is not (OrderPurpose.Exit or OrderPurpose.RiskFlatten))
+        {
+            return null;
+        }
+
+        var q = context.Position.Quantity;
+        var reduces = q != 0m && Math.Sign(q) == -o.Side.Sign() && o.Quantity <= Math.Abs(q);
+        return reduces ? null : new GateDenial(Name, DenyReason.ReduceOnlyViolation, string.Create(CultureInfo.InvariantCulture, $"{o.Purpose} {o.Side} {o.Quantity} would not reduce position {q}"));
+    }
+}
+
+/// <summary>Runs the gates in order; the first denial wins. Counts denials by reason. Thread-safe counters.</summary>
+public sealed class PreTradeGatePipeline(IEnumerable<IPreTradeGate> gates)
+{
+    private readonly IPreTradeGate[] _gates = gates.ToArray();
+    private readonly long[] _denials = new long[Enum.GetValues<DenyReason>().Length];
+
+    /// <summary>Evaluates every gate in order.</summary>
+    public GateDenial? Evaluate(PreTradeContext context)
+    {
+        foreach (var gate in _gates)
+        {
+            var denial = gate.Check(context);
+            if (denial is not null)
+            {
+                Interlocked.Increment(ref _denials[(int)denial.Reason]);
+                return denial;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Non-zero denial counts by reason.</summary>
+    public IReadOnlyDictionary<DenyReason, long> DenialsByReason() =>
+        Enum.GetValues<DenyReason>().Where(r => Interlocked.Read(ref _denials[(int)r]) > 0).ToDictionary(r => r, r => Interlocked.Read(ref _denials[(int)r]));
+}
