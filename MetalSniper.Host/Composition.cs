@@ -117,6 +117,7 @@ public static class Composition
 
         var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
         services.AddSingleton(new RunContext(runId, mode));
+        services.AddSingleton(new WallClock(TimeProvider.System));
         services.AddSingleton(new IdGenerator(runId));
 
         // Replay time comes from the data; a live source would register TimeProvider.System here.
@@ -137,12 +138,20 @@ public static class Composition
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
-            return new Database(o.DatabasePath, sp.GetRequiredService<TimeProvider>());
+            return new Database(o.DatabasePath, sp.GetRequiredService<WallClock>().Provider);
         });
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
-            return new PersistenceWriter(sp.GetRequiredService<Database>(), o.MaxBatchSize, o.QueueCapacity, sp.GetRequiredService<ILogger<PersistenceWriter>>());
+            var run = sp.GetRequiredService<RunContext>();
+            var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
+            return new PersistenceWriter(sp.GetRequiredService<Database>(), o.MaxBatchSize, o.QueueCapacity, sp.GetRequiredService<ILogger<PersistenceWriter>>(), e =>
+            {
+                // Nothing may trade unrecorded: a failed commit stops the host with a non-zero exit.
+                run.RecordFault("persistence", e);
+                run.PipelineDrained.TrySetException(e);
+                lifetime.StopApplication();
+            });
         });
 
         services.AddSingleton<IngestCounters>();
@@ -155,7 +164,7 @@ public static class Composition
         services.AddSingleton(sp => new CostEstimator(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
             sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks));
         services.AddSingleton<IOrderGateway>(sp => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
-            sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RunContext>().RunId));
 
         services.AddSingleton<TradingHalts>();
         services.AddSingleton(sp => new PreTradeGatePipeline([new EntryHaltGate(sp.GetRequiredService<TradingHalts>()), new ReduceOnlyGate(), new LockedProfitGate()]));
@@ -164,13 +173,18 @@ public static class Composition
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
-            var settings = new SentinelSettings(risk.DailyLossLimit, new Currency(account.BaseCurrency), TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds), risk.TradingDayTimeZone, risk.TradingDayStart);
+            var replay = sp.GetRequiredService<TimeProvider>() is ReplayTimeProvider;
+            var settings = new SentinelSettings(risk.DailyLossLimit, new Currency(account.BaseCurrency), TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds),
+                risk.TradingDayTimeZone, risk.TradingDayStart, SweepOnRequestOnly: replay);
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<TradingHalts>(), sp.GetRequiredService<IdGenerator>(), sp.GetRequiredService<ILogger<RiskSentinel>>());
         });
 
-        services.AddSingleton<IStrategy>(sp =>
-            new MetalsHedgeStrategy(sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value, sp.GetRequiredService<IInstrumentCatalog>()));
+        services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
+        {
+            var metals = sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value;
+            return metals.Enabled ? [new MetalsHedgeStrategy(metals, sp.GetRequiredService<IInstrumentCatalog>())] : [];
+        });
 
         services.AddHostedService<PersistenceService>();
         services.AddSingleton<ExecutionService>();
@@ -192,6 +206,6 @@ public static class Composition
 
         var files = o.Files.Select(f => new ReplayFile(f.Symbol, Path.Combine(directory, f.Path), TimeSpan.FromMinutes(f.IntervalMinutes), f.SpreadPointSize)).ToList();
         var pace = mode == RunMode.Service ? o.ServicePaceBarsPerSecond : o.PaceBarsPerSecond;
-        return new ReplayMarketDataSource(files, TimeProvider.System, pace);
+        return new ReplayMarketDataSource(files, sp.GetRequiredService<WallClock>().Provider, pace, o.FromUtc, o.ToUtc);
     }
 }

@@ -59,7 +59,4 @@ public interface IStrategy
 
     /// <summary>Called with each completed bar of one of <see cref="Symbols"/>.</summary>
     void OnBar(Bar bar, IStrategyContext context);
-
-    /// <summary>True when the strategy has orders working at the broker (the brain then waits for the broker's view of each bar before evaluating it).</summary>
-    bool HasWorkingOrders { get; }
 }

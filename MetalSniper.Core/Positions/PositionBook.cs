@@ -67,6 +67,23 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
     /// <summary>The base (account) currency.</summary>
     public Currency BaseCurrency => baseCurrency;
 
+    /// <summary>True when any instrument has an open quantity.</summary>
+    public bool HasOpenPositions
+    {
+        get
+        {
+            foreach (var s in _positions.Values)
+            {
+                if (s.Quantity != 0m)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Completed round trips in order of completion.</summary>
     public IReadOnlyList<ClosedTrade> ClosedTrades => _closedTrades;
 
@@ -146,6 +163,8 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
         private int _tradeDirection;
 
         public Instrument Instrument => instrument;
+
+        public decimal Quantity => _quantity;
 
         public PositionSnapshot Snapshot() => new(instrument.Symbol, instrument.Currency, _quantity, _averagePrice, _realized, _commissions, _openedAt);
 

@@ -26,14 +26,21 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     private readonly IReadOnlyList<ReplayFile> _files;
     private readonly TimeProvider _wallClock;
     private readonly double _paceBarsPerSecond;
+    private readonly DateTimeOffset? _fromUtc;
+    private readonly DateTimeOffset? _toUtc;
+    private long _outsideWindow;
 
     /// <summary>Creates the source.</summary>
     /// <param name="files">Files to merge.</param>
     /// <param name="wallClock">Real time, used only for pacing.</param>
     /// <param name="paceBarsPerSecond">0 = as fast as the pipeline takes them; otherwise bars per wall-clock second.</param>
+    /// <param name="fromUtc">Only bars opening at or after this time (null: from the start).</param>
+    /// <param name="toUtc">Only bars opening before this time (null: to the end).</param>
     /// <exception cref="FileNotFoundException">A file does not exist.</exception>
-    public ReplayMarketDataSource(IReadOnlyList<ReplayFile> files, TimeProvider wallClock, double paceBarsPerSecond)
+    public ReplayMarketDataSource(IReadOnlyList<ReplayFile> files, TimeProvider wallClock, double paceBarsPerSecond, DateTimeOffset? fromUtc = null, DateTimeOffset? toUtc = null)
     {
+        _fromUtc = fromUtc;
+        _toUtc = toUtc;
         ArgumentNullException.ThrowIfNull(files);
         if (files.Count == 0)
         {
@@ -56,6 +63,9 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
     /// <inheritdoc />
     public bool IsReplay => true;
+
+    /// <summary>Well-formed bars skipped because they lie outside the requested window (counted, not rejected).</summary>
+    public long OutsideWindow => Interlocked.Read(ref _outsideWindow);
 
     /// <inheritdoc />
     public string Name => "replay:" + string.Join('+', _files.Select(f => System.IO.Path.GetFileName(f.Path)));
@@ -99,6 +109,11 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
                 var record = heads[pick]!;
                 heads[pick] = readers[pick].Next();
+                if (record is RawBarRecord { Bar: var b } && ((_fromUtc is { } from && b.OpenTimeUtc < from) || (_toUtc is { } to && b.OpenTimeUtc >= to)))
+                {
+                    Interlocked.Increment(ref _outsideWindow);
+                    continue;
+                }
                 if (paceInterval > TimeSpan.Zero)
                 {
                     nextDue += (long)(paceInterval.TotalSeconds * _wallClock.TimestampFrequency);

@@ -8,6 +8,66 @@ using MetalSniper.Core.Positions;
 
 namespace MetalSniper.Core.Simulation;
 
+/// <summary>
+/// When an order triggers on a bar in the simulated broker (bar prices are mid prices). Shared with
+/// the brain, which uses it to know whether a bar could fill one of its working orders and so
+/// whether it must wait for the broker's view of that bar.
+/// </summary>
+public static class BarTriggers
+{
+    /// <summary>
+    /// True when the order triggers on <paramref name="bar"/>; <paramref name="reference"/> is the
+    /// price it triggers at before costs: the open for market orders and for gaps through a stop or
+    /// a limit, otherwise the stop or limit price.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An unknown order type.</exception>
+    public static bool TryTrigger(OrderType type, OrderSide side, decimal? limitPrice, decimal? stopPrice, Bar bar, out decimal reference)
+    {
+        ArgumentNullException.ThrowIfNull(bar);
+        reference = 0m;
+        switch (type)
+        {
+            case OrderType.Market:
+                reference = bar.Open;
+                return true;
+            case OrderType.Stop when side == OrderSide.Buy:
+                if (bar.High < stopPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Max(bar.Open, stopPrice.Value); // gap through: the open
+                return true;
+            case OrderType.Stop:
+                if (bar.Low > stopPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Min(bar.Open, stopPrice.Value);
+                return true;
+            case OrderType.Limit when side == OrderSide.Buy:
+                if (bar.Low > limitPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Min(bar.Open, limitPrice.Value);
+                return true;
+            case OrderType.Limit:
+                if (bar.High < limitPrice!.Value)
+                {
+                    return false;
+                }
+
+                reference = Math.Max(bar.Open, limitPrice.Value);
+                return true;
+            default:
+                throw new InvalidOperationException($"order type {type} is not supported by the simulated broker");
+        }
+    }
+}
+
 /// <summary>Per-instrument cost model of the simulated broker.</summary>
 /// <param name="DefaultSpread">Bid/ask spread in price units used when a bar carries none (USD per ounce for metals).</param>
 /// <param name="CommissionRate">Commission as a fraction of notional (IB tiered metals: gold 0.00015 = 1.5 bp, silver 0.0003 = 3.0 bp).</param>
@@ -43,6 +103,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     private readonly List<WorkingOrder> _working = [];
     private readonly HashSet<ClientOrderId> _seen = [];
     private readonly PositionBook _book;
+    private readonly string _executionPrefix;
     private long _executionSequence;
 
     /// <summary>Creates the simulated broker.</summary>
@@ -50,8 +111,11 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     /// <param name="costs">Cost model per symbol; an instrument without one is rejected at submission.</param>
     /// <param name="slippageTicks">Adverse slippage in ticks on market and stop fills (≥ 0).</param>
     /// <param name="clock">Clock for receive times.</param>
-    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, SimulatedCostModel> costs, int slippageTicks, TimeProvider clock)
+    /// <param name="executionIdPrefix">Prefix of execution ids, unique per broker session (the run id), so ids never repeat across runs.</param>
+    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, SimulatedCostModel> costs, int slippageTicks, TimeProvider clock, string executionIdPrefix)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(executionIdPrefix);
+        _executionPrefix = executionIdPrefix;
         ArgumentOutOfRangeException.ThrowIfNegative(slippageTicks);
         _instruments = instruments;
         _costs = costs;
@@ -183,50 +247,8 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         }
     }
 
-    private static bool TryTrigger(SubmitOrder o, Bar bar, out decimal reference)
-    {
-        reference = 0m;
-        switch (o.Type)
-        {
-            case OrderType.Market:
-                reference = bar.Open;
-                return true;
-            case OrderType.Stop when o.Side == OrderSide.Buy:
-                if (bar.High < o.StopPrice!.Value)
-                {
-                    return false;
-                }
-
-                reference = Math.Max(bar.Open, o.StopPrice.Value); // gap through: the open
-                return true;
-            case OrderType.Stop:
-                if (bar.Low > o.StopPrice!.Value)
-                {
-                    return false;
-                }
-
-                reference = Math.Min(bar.Open, o.StopPrice.Value);
-                return true;
-            case OrderType.Limit when o.Side == OrderSide.Buy:
-                if (bar.Low > o.LimitPrice!.Value)
-                {
-                    return false;
-                }
-
-                reference = Math.Min(bar.Open, o.LimitPrice.Value);
-                return true;
-            case OrderType.Limit:
-                if (bar.High < o.LimitPrice!.Value)
-                {
-                    return false;
-                }
-
-                reference = Math.Max(bar.Open, o.LimitPrice.Value);
-                return true;
-            default:
-                throw new InvalidOperationException($"order type {o.Type} is not supported by the simulated broker");
-        }
-    }
+    private static bool TryTrigger(SubmitOrder o, Bar bar, out decimal reference) =>
+        BarTriggers.TryTrigger(o.Type, o.Side, o.LimitPrice, o.StopPrice, bar, out reference);
 
     private void Fill(SubmitOrder o, Bar bar, decimal reference)
     {
@@ -246,7 +268,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         var notional = price * o.Quantity * instrument.Multiplier;
         var commission = Math.Round(Math.Max(cost.MinimumCommission, notional * cost.CommissionRate), 2, MidpointRounding.AwayFromZero);
         var now = _clock.GetUtcNow();
-        var executionId = string.Create(CultureInfo.InvariantCulture, $"SIMX-{++_executionSequence:D8}");
+        var executionId = string.Create(CultureInfo.InvariantCulture, $"{_executionPrefix}-X{++_executionSequence:D8}");
         var fill = new Fill(executionId, o.ClientOrderId, o.Symbol, o.Side, o.Quantity, price, new Money.Money(commission, instrument.Currency), bar.OpenTimeUtc);
         _book.Apply(fill);
         Emit(new OrderFilled(o.ClientOrderId, fill, 0m, bar.OpenTimeUtc, now));

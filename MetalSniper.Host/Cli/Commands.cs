@@ -147,10 +147,12 @@ public static class Commands
 
         var stopwatch = Stopwatch.StartNew();
         IHost host;
+        TimeSpan startup;
         try
         {
             host = Composition.BuildHost(settings, configuration!);
             await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            startup = stopwatch.Elapsed;
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -163,7 +165,7 @@ public static class Commands
             var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
             var drained = run.PipelineDrained.Task;
             await Task.WhenAny(drained, Task.Delay(Timeout.Infinite, lifetime.ApplicationStopping)).ConfigureAwait(false);
-            var wall = stopwatch.Elapsed;
+            var wall = stopwatch.Elapsed - startup;
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
             if (run.Faults.Count > 0 || !drained.IsCompletedSuccessfully)
             {
@@ -183,7 +185,7 @@ public static class Commands
             var sp = host.Services;
             var database = sp.GetRequiredService<Database>();
             var summary = ReplaySummary.From(run, sp.GetRequiredService<IngestCounters>(), sp.GetRequiredService<PreTradeGatePipeline>(), sp.GetRequiredService<RiskSentinel>(),
-                sp.GetRequiredService<IMarketDataSource>().Name, database, wall);
+                sp.GetRequiredService<IMarketDataSource>().Name, database, wall) with { StartupTime = startup };
             return (ExitCodes.Ok, summary);
         }
     }

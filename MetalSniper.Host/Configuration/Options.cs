@@ -47,6 +47,12 @@ public sealed class ReplayOptions : IValidatableObject
     [Range(0.0, 10_000_000.0)]
     public double ServicePaceBarsPerSecond { get; set; } = 2000;
 
+    /// <summary>Replay only bars opening at or after this UTC time (ISO-8601). Default: the start of the files.</summary>
+    public DateTimeOffset? FromUtc { get; set; }
+
+    /// <summary>Replay only bars opening before this UTC time (ISO-8601). Default: the end of the files.</summary>
+    public DateTimeOffset? ToUtc { get; set; }
+
     /// <summary>The files to replay (merged by time).</summary>
     [MinLength(1)]
     public List<ReplayFileOptions> Files { get; set; } = [];
@@ -54,6 +60,11 @@ public sealed class ReplayOptions : IValidatableObject
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (FromUtc is { } from && ToUtc is { } to && to <= from)
+        {
+            yield return new ValidationResult($"ToUtc ({to:O}) must be after FromUtc ({from:O})", [nameof(ToUtc)]);
+        }
+
         if (Files.Select(f => f.Symbol).Distinct(StringComparer.OrdinalIgnoreCase).Count() != Files.Count)
         {
             yield return new ValidationResult("each symbol may appear in one replay file only", [nameof(Files)]);

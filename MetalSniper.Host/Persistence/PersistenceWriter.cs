@@ -54,13 +54,20 @@ public sealed class PersistenceWriter : IAsyncDisposable
     private readonly ILogger<PersistenceWriter> _logger;
     private readonly Channel<PersistCommand> _queue;
     private readonly Task _loop;
+    private readonly Action<Exception> _onFault;
     private long _committed;
     private long _batches;
     private Exception? _fault;
 
     /// <summary>Creates the writer and starts its loop.</summary>
-    public PersistenceWriter(Database database, int maxBatchSize, int capacity, ILogger<PersistenceWriter> logger)
+    /// <param name="database">The database.</param>
+    /// <param name="maxBatchSize">Largest transaction.</param>
+    /// <param name="capacity">Queue capacity.</param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="onFault">Called once, from the writer loop, when a commit fails (the host stops trading).</param>
+    public PersistenceWriter(Database database, int maxBatchSize, int capacity, ILogger<PersistenceWriter> logger, Action<Exception> onFault)
     {
+        _onFault = onFault;
         _database = database;
         _maxBatch = maxBatchSize;
         _logger = logger;
@@ -115,11 +122,15 @@ public sealed class PersistenceWriter : IAsyncDisposable
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stops accepting commands, commits what is queued and waits for the loop.</summary>
+    /// <summary>
+    /// Stops accepting commands, commits what is queued and waits for the loop. Idempotent. A
+    /// failure of the loop is not rethrown here: it was logged, reported through the fault callback
+    /// and is kept in <see cref="Fault"/>.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        await _loop.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
     }
 
     private async Task Loop()
@@ -171,7 +182,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
                 (c as PersistFlush)?.Done.TrySetException(e);
             }
 
-            throw;
+            _onFault(e);
         }
     }
 

@@ -16,8 +16,8 @@ public sealed record ApplyBar(Bar Bar) : ExecutionCommand;
 /// </summary>
 public sealed record PlaceOrder(SubmitOrder Order, Core.Decisions.DecisionRecord? Decision = null) : ExecutionCommand;
 
-/// <summary>Persist a decision that sends no order (risk lane: sentinel trips).</summary>
-public sealed record RecordDecision(Core.Decisions.DecisionRecord Decision) : ExecutionCommand;
+/// <summary>Persist a halt decision and cancel every working entry and add order (risk lane: sentinel trips).</summary>
+public sealed record HaltEntries(Core.Decisions.DecisionRecord Decision) : ExecutionCommand;
 
 /// <summary>Cancel a working order.</summary>
 public sealed record RequestCancel(CancelOrder Cancel) : ExecutionCommand;
@@ -45,6 +45,9 @@ public sealed record BarApplied(string Symbol, DateTimeOffset BarCloseUtc) : Exe
 /// </summary>
 public sealed class PipelineChannels(int barCapacity, int commandCapacity)
 {
+    /// <summary>Capacity of <see cref="Bars"/>.</summary>
+    public int BarCapacity => barCapacity;
+
     /// <summary>Ingest → brain.</summary>
     public Channel<Bar> Bars { get; } = Channel.CreateBounded<Bar>(new BoundedChannelOptions(barCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
 

@@ -55,6 +55,7 @@ public sealed class ExecutionService(
         var risk = channels.RiskCommands.Reader;
         var normal = channels.Commands.Reader;
         var drainedSignalled = false;
+        Task<bool>? riskWait = null, gatewayWait = null, normalWait = null;
         logger.LogInformation("Execution running against gateway {Gateway}", gateway.Name);
         try
         {
@@ -87,13 +88,20 @@ public sealed class ExecutionService(
                 }
 
                 stoppingToken.ThrowIfCancellationRequested();
-                var waits = new List<Task<bool>>(3) { risk.WaitToReadAsync(stoppingToken).AsTask(), gateway.Events.WaitToReadAsync(stoppingToken).AsTask() };
-                if (!normal.Completion.IsCompleted)
+
+                // At most one outstanding wait per channel: single-reader channels keep a single waiter,
+                // and a second WaitToReadAsync while one is pending can lose a wake-up.
+                riskWait ??= risk.WaitToReadAsync(stoppingToken).AsTask();
+                gatewayWait ??= gateway.Events.WaitToReadAsync(stoppingToken).AsTask();
+                if (normalWait is null && !normal.Completion.IsCompleted)
                 {
-                    waits.Add(normal.WaitToReadAsync(stoppingToken).AsTask());
+                    normalWait = normal.WaitToReadAsync(stoppingToken).AsTask();
                 }
 
-                await Task.WhenAny(waits).ConfigureAwait(false);
+                await (normalWait is null ? Task.WhenAny(riskWait, gatewayWait) : Task.WhenAny(riskWait, gatewayWait, normalWait)).ConfigureAwait(false);
+                riskWait = Completed(riskWait);
+                gatewayWait = Completed(gatewayWait);
+                normalWait = Completed(normalWait);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -115,6 +123,18 @@ public sealed class ExecutionService(
         }
     }
 
+    /// <summary>Null when the wait has completed (observing a cancellation or fault rethrows it).</summary>
+    private static Task<bool>? Completed(Task<bool>? wait)
+    {
+        if (wait is not { IsCompleted: true })
+        {
+            return wait;
+        }
+
+        wait.GetAwaiter().GetResult();
+        return null;
+    }
+
     private async ValueTask HandleAsync(ExecutionCommand command, CancellationToken ct)
     {
         Interlocked.Increment(ref _heartbeat);
@@ -123,12 +143,16 @@ public sealed class ExecutionService(
             case ApplyBar { Bar: var bar }:
                 _marks[bar.Symbol] = bar.Close;
                 _eventTime = bar.CloseTimeUtc;
-                if (clock is ReplayTimeProvider replayClock)
+                var replay = clock as ReplayTimeProvider;
+                if (replay is not null)
                 {
-                    // In replay the broker side defines "now": the bar is complete at its close.
-                    replayClock.AdvanceTo(bar.CloseTimeUtc);
+                    // In replay the broker side defines "now" and what has happened: the bar is complete
+                    // at its close, and its price reaches the sentinel from here (ingest reads ahead).
+                    replay.AdvanceTo(bar.CloseTimeUtc);
+                    sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
                 }
 
+                var versionBefore = _bookVersion;
                 if (gateway is IBarMatchingGateway matching)
                 {
                     matching.OnBar(bar);
@@ -136,14 +160,29 @@ public sealed class ExecutionService(
 
                 DrainGateway();
                 MarkEquity();
+                if (replay is not null && (_bookVersion != versionBefore || _book.HasOpenPositions))
+                {
+                    // Replay must not outrun the sentinel while risk is on: it sweeps this bar before the next one.
+                    if (!sentinel.WaitForSweep(sentinel.RequestSweep(), TimeSpan.FromSeconds(10)))
+                    {
+                        throw new InvalidOperationException($"the risk sentinel did not sweep bar {bar.Symbol} {bar.CloseTimeUtc:O} within 10 s" + (sentinel.Fault is { } f ? ": " + f.Message : ""));
+                    }
+                }
+
                 channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
                 break;
             case PlaceOrder place:
                 await PlaceAsync(place, ct).ConfigureAwait(false);
                 break;
-            case RecordDecision record:
-                await writer.EnqueueAsync(new PersistDecision(Run.RunId, record.Decision), ct).ConfigureAwait(false);
-                Run.CountDecision(record.Decision);
+            case HaltEntries halt:
+                await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct).ConfigureAwait(false);
+                Run.CountDecision(halt.Decision);
+                foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal()).ToList())
+                {
+                    await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind), ct).ConfigureAwait(false);
+                }
+
+                DrainGateway();
                 break;
             case RequestCancel { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
@@ -169,6 +208,7 @@ public sealed class ExecutionService(
     private async ValueTask PlaceAsync(PlaceOrder place, CancellationToken ct)
     {
         var order = place.Order;
+        var position = _book.Get(order.Symbol);
         var now = clock.GetUtcNow();
         if (place.Decision is { } decision)
         {
@@ -185,12 +225,29 @@ public sealed class ExecutionService(
             }
 
             DrainGateway();
+
+            // A flatten closes the position that exists now, whatever the sender saw when it decided.
+            position = _book.Get(order.Symbol);
+            if (position.IsFlat)
+            {
+                await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct).ConfigureAwait(false);
+                logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
+                return;
+            }
+
+            var side = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+            if (side != order.Side || Math.Abs(position.Quantity) != order.Quantity)
+            {
+                logger.LogWarning("Flatten {ClientOrderId} for {Symbol} resized from {Side} {Quantity} to {NewSide} {NewQuantity}: the position changed after the decision",
+                    order.ClientOrderId, order.Symbol, order.Side, order.Quantity, side, Math.Abs(position.Quantity));
+                order = order with { Side = side, Quantity = Math.Abs(position.Quantity) };
+            }
         }
 
         var instrument = instruments.Get(order.Symbol);
-        var position = _book.Get(order.Symbol);
         var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
-        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), _eventTime);
+        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), _eventTime,
+            WorkingReduceQuantity(order.Symbol, position));
         var denial = gates.Evaluate(context);
         if (denial is not null)
         {
@@ -208,6 +265,27 @@ public sealed class ExecutionService(
         Run.CountOrderSent();
         await gateway.SubmitAsync(order, ct).ConfigureAwait(false);
         DrainGateway();
+    }
+
+    private decimal WorkingReduceQuantity(string symbol, PositionSnapshot position)
+    {
+        if (position.IsFlat)
+        {
+            return 0m;
+        }
+
+        var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+        var total = 0m;
+        foreach (var o in _orders.Values)
+        {
+            if (o.Order.Symbol == symbol && o.Order.Side == reducingSide && o.Order.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten
+                && o.Order.Type != OrderType.Stop && !o.Status.IsTerminal())
+            {
+                total += o.Order.Quantity - o.Filled;
+            }
+        }
+
+        return total;
     }
 
     private List<(decimal StopPrice, decimal Quantity)> ProtectiveStops(string symbol, PositionSnapshot position)

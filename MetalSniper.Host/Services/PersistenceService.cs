@@ -8,12 +8,12 @@ namespace MetalSniper.Host.Services;
 /// written after every other service stopped (it is registered first, so it stops last), then the
 /// writer commits everything queued and closes.
 /// </summary>
-public sealed class PersistenceService(PersistenceWriter writer, RunContext run, TimeProvider clock, MetalSniper.Core.MarketData.IMarketDataSource source, MetalSniper.Core.Orders.IOrderGateway gateway, ILogger<PersistenceService> logger) : IHostedService
+public sealed class PersistenceService(PersistenceWriter writer, RunContext run, WallClock wallClock, MetalSniper.Core.MarketData.IMarketDataSource source, MetalSniper.Core.Orders.IOrderGateway gateway, ILogger<PersistenceService> logger) : IHostedService
 {
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        await writer.EnqueueAsync(new PersistRunStarted(run.RunId, clock.GetUtcNow(), run.Mode.ToString(), source.Name, gateway.Name), cancellationToken).ConfigureAwait(false);
+        await writer.EnqueueAsync(new PersistRunStarted(run.RunId, wallClock.Provider.GetUtcNow(), run.Mode.ToString(), source.Name, gateway.Name), cancellationToken).ConfigureAwait(false);
         await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         logger.LogInformation("Database {Path} open (schema v{Version}), run {RunId}", writer.Database.Path, writer.Database.SchemaVersion(), run.RunId);
     }
@@ -24,11 +24,18 @@ public sealed class PersistenceService(PersistenceWriter writer, RunContext run,
         var status = run.Faults.Count == 0 ? "ok" : "faulted: " + string.Join("; ", run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"));
         if (writer.Fault is null)
         {
-            await writer.EnqueueAsync(new PersistRunEnded(run.RunId, clock.GetUtcNow(), status), CancellationToken.None).ConfigureAwait(false);
+            await writer.EnqueueAsync(new PersistRunEnded(run.RunId, wallClock.Provider.GetUtcNow(), status), CancellationToken.None).ConfigureAwait(false);
         }
 
         await writer.DisposeAsync().ConfigureAwait(false);
-        logger.LogInformation("Database closed: {Committed} records in {Batches} transactions", writer.Committed, writer.Batches);
+        if (writer.Fault is { } fault)
+        {
+            logger.LogCritical(fault, "Database closed after a failed commit: {Committed} records committed in {Batches} transactions", writer.Committed, writer.Batches);
+        }
+        else
+        {
+            logger.LogInformation("Database closed: {Committed} records in {Batches} transactions", writer.Committed, writer.Batches);
+        }
     }
 }
 

@@ -21,9 +21,9 @@ public sealed class SentinelOutbox(PipelineChannels channels, ILogger<SentinelOu
     }
 
     /// <inheritdoc />
-    public void Record(DecisionRecord decision)
+    public void HaltEntries(DecisionRecord decision)
     {
-        if (!channels.RiskCommands.Writer.TryWrite(new RecordDecision(decision)))
+        if (!channels.RiskCommands.Writer.TryWrite(new HaltEntries(decision)))
         {
             logger.LogCritical("Risk lane closed: sentinel decision {Kind} could not be recorded: {Reason}", decision.Kind, decision.Reason);
         }

@@ -28,13 +28,14 @@ public sealed class SignalService : PipelineService
     private readonly PositionBook _book;
     private readonly ILogger<SignalService> _logger;
     private readonly List<object> _pending = [];
+    private readonly WorkingOrderView _working = new();
     private long _heartbeat;
-    private Bar? _lastSent;
-    private (string, DateTimeOffset)? _lastApplied;
+    private long _barsSent;
+    private long _barsApplied;
 
     /// <summary>Creates the brain.</summary>
     public SignalService(
-        IEnumerable<IStrategy> strategies,
+        IReadOnlyList<IStrategy> strategies,
         PipelineChannels channels,
         PersistenceWriter writer,
         IInstrumentCatalog instruments,
@@ -50,7 +51,7 @@ public sealed class SignalService : PipelineService
     {
         _channels = channels;
         _writer = writer;
-        _strategies = strategies.ToArray();
+        _strategies = strategies;
         _book = new PositionBook(instruments, Core.Money.Currency.Usd);
         _logger = logger;
         _contexts = _strategies.Select(s => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, halts, costs, ids, clock)).ToArray();
@@ -80,10 +81,7 @@ public sealed class SignalService : PipelineService
 
             // The data ended: take the broker's view of the last bar, so late fills reach the strategies
             // while their reactions can still be sent.
-            while (_lastSent is { } last && _lastApplied != (last.Symbol, last.CloseTimeUtc))
-            {
-                Process(await _channels.Reports.Reader.ReadAsync(stoppingToken).ConfigureAwait(false));
-            }
+            await DrainUntilAppliedAsync(_barsSent, stoppingToken).ConfigureAwait(false);
         }
         finally
         {
@@ -112,29 +110,18 @@ public sealed class SignalService : PipelineService
     {
         var commands = _channels.Commands.Writer;
         var apply = new ApplyBar(bar);
-        _lastSent = bar;
+        _barsSent++;
         if (!commands.TryWrite(apply))
         {
             await commands.WriteAsync(apply, ct).ConfigureAwait(false);
         }
 
-        var mustWait = false;
-        foreach (var s in _strategies)
-        {
-            mustWait |= s.HasWorkingOrders && s.Symbols.Contains(bar.Symbol);
-        }
-
-        if (mustWait)
-        {
-            await DrainUntilAppliedAsync(bar, ct).ConfigureAwait(false);
-        }
-        else
-        {
-            while (_channels.Reports.Reader.TryRead(out var r))
-            {
-                Process(r);
-            }
-        }
+        // Before a decision on bar t the brain has consumed every broker report up to bar t-1 (usually already
+        // there: no wait), and up to bar t itself when the bar could fill one of our orders or while we hold a
+        // position (the sentinel may act on the bar). Reports are thus consumed at fixed points of the data,
+        // never "whenever they happen to arrive", and a replay makes identical decisions every time.
+        var mustSeeThisBar = _working.CouldFill(bar) || _book.HasOpenPositions;
+        await DrainUntilAppliedAsync(mustSeeThisBar ? _barsSent : _barsSent - 1, ct).ConfigureAwait(false);
 
         for (var i = 0; i < _strategies.Count; i++)
         {
@@ -151,10 +138,10 @@ public sealed class SignalService : PipelineService
         Interlocked.Increment(ref _heartbeat);
     }
 
-    private async ValueTask DrainUntilAppliedAsync(Bar bar, CancellationToken ct)
+    private async ValueTask DrainUntilAppliedAsync(long appliedCount, CancellationToken ct)
     {
         var reports = _channels.Reports.Reader;
-        while (true)
+        while (_barsApplied < appliedCount)
         {
             if (!reports.TryRead(out var r))
             {
@@ -162,18 +149,14 @@ public sealed class SignalService : PipelineService
             }
 
             Process(r);
-            if (_lastApplied == (bar.Symbol, bar.CloseTimeUtc))
-            {
-                return;
-            }
         }
     }
 
     private void Process(ExecutionReport report)
     {
-        if (report is BarApplied a)
+        if (report is BarApplied)
         {
-            _lastApplied = (a.Symbol, a.BarCloseUtc);
+            _barsApplied++;
             return;
         }
 
@@ -186,6 +169,8 @@ public sealed class SignalService : PipelineService
         {
             _book.Apply(f.Fill);
         }
+
+        _working.Apply(e);
 
         for (var i = 0; i < _strategies.Count; i++)
         {
@@ -211,6 +196,7 @@ public sealed class SignalService : PipelineService
                     Run.CountDecision(d);
                     break;
                 case ExecutionCommand c:
+                    _working.Sent(c);
                     if (!commands.TryWrite(c))
                     {
                         await commands.WriteAsync(c, ct).ConfigureAwait(false);
@@ -221,6 +207,77 @@ public sealed class SignalService : PipelineService
         }
 
         _pending.Clear();
+    }
+
+    /// <summary>
+    /// The brain's view of the orders it has working at the broker: enough to know, conservatively,
+    /// whether a bar could fill one of them. A market order, an order with a modification or cancel
+    /// not yet confirmed, or a stop/limit the bar trades through all mean "could fill": the brain
+    /// then waits for the broker's view of the bar. Every other bar streams through without a
+    /// round trip, and decisions still see every fill that happened before them.
+    /// </summary>
+    private sealed class WorkingOrderView
+    {
+        private readonly Dictionary<ClientOrderId, Entry> _orders = [];
+
+        public void Sent(ExecutionCommand command)
+        {
+            switch (command)
+            {
+                case PlaceOrder { Order: var o }:
+                    _orders[o.ClientOrderId] = new Entry(o) { Unconfirmed = true };
+                    break;
+                case RequestModify { Modify: var m } when _orders.TryGetValue(m.ClientOrderId, out var e):
+                    e.Unconfirmed = true;
+                    break;
+                case RequestCancel { Cancel: var c } when _orders.TryGetValue(c.ClientOrderId, out var e):
+                    e.Unconfirmed = true;
+                    break;
+            }
+        }
+
+        public void Apply(OrderEvent e)
+        {
+            if (!_orders.TryGetValue(e.ClientOrderId, out var entry))
+            {
+                return;
+            }
+
+            switch (e)
+            {
+                case OrderFilled { LeavesQuantity: 0m } or OrderCancelled or OrderRejected:
+                    _orders.Remove(e.ClientOrderId);
+                    break;
+                case OrderModified m:
+                    entry.Order = entry.Order with { StopPrice = m.StopPrice, LimitPrice = m.LimitPrice, Quantity = m.Quantity };
+                    entry.Unconfirmed = false;
+                    break;
+                case OrderAccepted:
+                    entry.Unconfirmed = false;
+                    break;
+            }
+        }
+
+        public bool CouldFill(Bar bar)
+        {
+            foreach (var e in _orders.Values)
+            {
+                if (e.Order.Symbol == bar.Symbol
+                    && (e.Unconfirmed || Core.Simulation.BarTriggers.TryTrigger(e.Order.Type, e.Order.Side, e.Order.LimitPrice, e.Order.StopPrice, bar, out _)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private sealed class Entry(SubmitOrder order)
+        {
+            public SubmitOrder Order { get; set; } = order;
+
+            public bool Unconfirmed { get; set; }
+        }
     }
 
     /// <summary>The strategies' window on the world; actions queue up in order and leave at the next flush.</summary>

@@ -34,13 +34,15 @@ public sealed record GateDenial(string Gate, DenyReason Reason, string Detail);
 /// <param name="ProtectiveStops">Working stop orders that reduce the position: (stop price, quantity).</param>
 /// <param name="ExitCostPerUnit">Expected exit cost per unit in price units (half spread + slippage + commission per unit).</param>
 /// <param name="NowUtc">Clock time.</param>
+/// <param name="WorkingReduceQuantity">Quantity of exit and flatten orders already working against the position (unconditional: market and limit), which the position will lose when they fill.</param>
 public sealed record PreTradeContext(
     SubmitOrder Order,
     Instrument Instrument,
     PositionSnapshot Position,
     IReadOnlyList<(decimal StopPrice, decimal Quantity)> ProtectiveStops,
     decimal ExitCostPerUnit,
-    DateTimeOffset NowUtc);
+    DateTimeOffset NowUtc,
+    decimal WorkingReduceQuantity = 0m);
 
 /// <summary>A hard pre-trade rule, enforced where orders leave (in front of the gateway), never inside a strategy.</summary>
 public interface IPreTradeGate
@@ -110,7 +112,10 @@ public sealed class LockedProfitGate : IPreTradeGate
     }
 }
 
-/// <summary>Exits and risk flattens are reduce-only: they may not increase or flip the position.</summary>
+/// <summary>
+/// Exits and risk flattens are reduce-only: they may not increase or flip the position, counting
+/// the exits already working (two exits racing for one position would otherwise overfill it).
+/// </summary>
 public sealed class ReduceOnlyGate : IPreTradeGate
 {
     /// <inheritdoc />
@@ -127,8 +132,10 @@ public sealed class ReduceOnlyGate : IPreTradeGate
         }
 
         var q = context.Position.Quantity;
-        var reduces = q != 0m && Math.Sign(q) == -o.Side.Sign() && o.Quantity <= Math.Abs(q);
-        return reduces ? null : new GateDenial(Name, DenyReason.ReduceOnlyViolation, string.Create(CultureInfo.InvariantCulture, $"{o.Purpose} {o.Side} {o.Quantity} would not reduce position {q}"));
+        var room = Math.Abs(q) - context.WorkingReduceQuantity;
+        var reduces = q != 0m && Math.Sign(q) == -o.Side.Sign() && o.Quantity <= room;
+        return reduces ? null : new GateDenial(Name, DenyReason.ReduceOnlyViolation,
+            string.Create(CultureInfo.InvariantCulture, $"{o.Purpose} {o.Side} {o.Quantity} would not reduce position {q} (exits already working: {context.WorkingReduceQuantity})"));
     }
 }
 

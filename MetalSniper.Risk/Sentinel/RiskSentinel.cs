@@ -15,7 +15,12 @@ namespace MetalSniper.Risk.Sentinel;
 /// <param name="SweepInterval">Time-driven sweep period (≤ 1 s).</param>
 /// <param name="TradingDayTimeZone">IANA zone of the trading-day boundary.</param>
 /// <param name="TradingDayStart">Local time the trading day starts (17:00 New York for metals).</param>
-public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurrency, TimeSpan SweepInterval, string TradingDayTimeZone, TimeOnly TradingDayStart);
+/// <param name="SweepOnRequestOnly">
+/// Replay: sweep only when the execution service asks (<see cref="RiskSentinel.RequestSweep"/>) after
+/// applying a bar, never on a price, book or timer signal in between, so every sweep sees a
+/// consistent state and trips are the same on every run. Live: false.
+/// </param>
+public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurrency, TimeSpan SweepInterval, string TradingDayTimeZone, TimeOnly TradingDayStart, bool SweepOnRequestOnly = false);
 
 /// <summary>Our book as the execution service last published it. Immutable; <see cref="Version"/> grows with every fill.</summary>
 /// <param name="Positions">Position snapshots.</param>
@@ -41,8 +46,11 @@ public interface ISentinelOutbox
     /// <summary>Records the decision and enqueues the reduce-only order on the priority lane. Must not block.</summary>
     void Send(DecisionRecord decision, SubmitOrder order);
 
-    /// <summary>Records a decision that sends no order (a halt, an unknown P&amp;L).</summary>
-    void Record(DecisionRecord decision);
+    /// <summary>
+    /// Records a halt decision and takes every working entry and add order off the market at once
+    /// (a resting entry stop must not open a position while entries are halted). Must not block.
+    /// </summary>
+    void HaltEntries(DecisionRecord decision);
 }
 
 /// <summary>
@@ -50,8 +58,8 @@ public interface ISentinelOutbox
 /// above-normal priority and shares no lock with the brain: prices arrive through a lock-free
 /// latest-price table, positions through an immutable <see cref="BookView"/> reference.
 /// It sweeps on every price of a held instrument (coalesced when prices arrive faster than a
-/// sweep) and at least every <see cref="SentinelSettings.SweepInterval"/> of the
-/// <see cref="TimeProvider"/>. First version: daily-loss limit → flatten everything with
+/// sweep; a price read ahead of the clock, as in replay, is swept when the clock reaches it) and
+/// at least every <see cref="SentinelSettings.SweepInterval"/> of the <see cref="TimeProvider"/>. First version: daily-loss limit → flatten everything with
 /// reduce-only market orders and halt entries until the next trading day. An unknown P&amp;L
 /// (missing price or FX rate of a held instrument) halts entries: it is never read as zero.
 /// </summary>
@@ -79,8 +87,11 @@ public sealed class RiskSentinel : IDisposable
     private int _signalled;
     private long _sweeps;
     private long _lastSweepTicks;
+    private long _requestedSweeps;
+    private long _completedSweeps;
     private DateOnly _tradingDay;
     private decimal _dayStartPnl;
+    private decimal? _lastPnl;
     private Exception? _fault;
 
     /// <summary>Creates the sentinel (not started).</summary>
@@ -109,6 +120,42 @@ public sealed class RiskSentinel : IDisposable
     /// <summary>Clock time of the last sweep.</summary>
     public DateTimeOffset LastSweepUtc => new(Interlocked.Read(ref _lastSweepTicks), TimeSpan.Zero);
 
+    /// <summary>
+    /// Asks for a sweep that sees everything published so far (prices, book) and returns its ticket
+    /// for <see cref="WaitForSweep"/>. Replay uses it after each applied bar so that the simulated
+    /// broker never runs ahead of the sentinel while risk is on: every bar is swept, and trips are
+    /// deterministic.
+    /// </summary>
+    public long RequestSweep()
+    {
+        var ticket = Interlocked.Increment(ref _requestedSweeps);
+        Signal();
+        return ticket;
+    }
+
+    /// <summary>
+    /// Waits until the sweep of <paramref name="ticket"/> (or a later one) has completed; its orders,
+    /// if any, are then already on the priority lane. Spins and yields without sleeping; bounded.
+    /// </summary>
+    /// <returns>False when the timeout passed or the sentinel has failed (the caller must treat it as a fault).</returns>
+    public bool WaitForSweep(long ticket, TimeSpan timeout)
+    {
+        var wall = TimeProvider.System;
+        var start = wall.GetTimestamp();
+        var spinner = default(SpinWait);
+        while (Interlocked.Read(ref _completedSweeps) < ticket)
+        {
+            if (Fault is not null || wall.GetElapsedTime(start) > timeout)
+            {
+                return false;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return true;
+    }
+
     /// <summary>Every intervention so far.</summary>
     public IReadOnlyList<SentinelTrip> Trips => _trips.ToArray();
 
@@ -129,7 +176,10 @@ public sealed class RiskSentinel : IDisposable
 
         _thread = new Thread(Run) { IsBackground = true, Name = "risk-sentinel", Priority = ThreadPriority.AboveNormal };
         _thread.Start();
-        _timer = _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
+        if (!_settings.SweepOnRequestOnly)
+        {
+            _timer = _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
+        }
     }
 
     /// <summary>
@@ -141,7 +191,7 @@ public sealed class RiskSentinel : IDisposable
     public void OnPrice(string symbol, decimal price, DateTimeOffset eventTimeUtc)
     {
         _incoming.GetOrAdd(symbol, static _ => new ConcurrentQueue<(decimal, DateTimeOffset)>()).Enqueue((price, eventTimeUtc));
-        if (_held.Contains(symbol))
+        if (!_settings.SweepOnRequestOnly && _held.Contains(symbol) && eventTimeUtc <= _clock.GetUtcNow())
         {
             Signal();
         }
@@ -153,7 +203,10 @@ public sealed class RiskSentinel : IDisposable
         ArgumentNullException.ThrowIfNull(book);
         Volatile.Write(ref _book, book);
         _held = new HashSet<string>(book.Positions.Where(p => !p.IsFlat).Select(p => p.Symbol), StringComparer.Ordinal);
-        Signal();
+        if (!_settings.SweepOnRequestOnly)
+        {
+            Signal();
+        }
     }
 
     /// <summary>Stops the thread and waits for it (bounded).</summary>
@@ -191,7 +244,9 @@ public sealed class RiskSentinel : IDisposable
             {
                 _wake.Wait(_stop.Token);
                 Interlocked.Exchange(ref _signalled, 0);
-                Sweep();
+                var ticket = Interlocked.Read(ref _requestedSweeps);
+                Sweep(_clock.GetUtcNow());
+                Interlocked.Exchange(ref _completedSweeps, ticket);
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -206,9 +261,8 @@ public sealed class RiskSentinel : IDisposable
     }
 
     /// <summary>One sweep over every position. Runs only on the sentinel thread.</summary>
-    private void Sweep()
+    private void Sweep(DateTimeOffset now)
     {
-        var now = _clock.GetUtcNow();
         Interlocked.Increment(ref _sweeps);
         Interlocked.Exchange(ref _lastSweepTicks, now.UtcTicks);
         foreach (var (symbol, queue) in _incoming)
@@ -227,19 +281,24 @@ public sealed class RiskSentinel : IDisposable
             var halt = NextTradingDayStart(now);
             if (_halts.Current(now) is null)
             {
-                Trip("PnlUnknown", $"P&L cannot be computed ({unknown}); entries halted until {halt:O}", now);
                 _halts.HaltEntries($"sentinel: P&L unknown ({unknown})", now, halt);
+                Trip("PnlUnknown", $"P&L cannot be computed ({unknown}); entries halted until {halt:O}", now, halt);
             }
 
             return;
         }
 
+        // The day's baseline is the equity at the last sweep before the boundary: equity cannot change
+        // while flat, and every bar is swept while a position is open, so the baseline does not depend on
+        // when the first sweep of the new day happens to run.
         var day = TradingDay(now);
         if (day != _tradingDay)
         {
             _tradingDay = day;
-            _dayStartPnl = pnl;
+            _dayStartPnl = _lastPnl ?? pnl;
         }
+
+        _lastPnl = pnl;
 
         var dayPnl = pnl - _dayStartPnl;
         if (dayPnl > -_settings.DailyLossLimit)
@@ -254,7 +313,7 @@ public sealed class RiskSentinel : IDisposable
         if (_halts.Current(now) is null || toFlatten.Count > 0)
         {
             _halts.HaltEntries("sentinel: daily loss limit: " + formula, now, until);
-            Trip("DailyLossFlatten", $"{formula}; flatten {toFlatten.Count} position(s), entries halted until {until:O}", now);
+            Trip("DailyLossFlatten", $"{formula}; flatten {toFlatten.Count} position(s), entries halted until {until:O}", now, until);
         }
 
         foreach (var p in toFlatten)
@@ -270,6 +329,7 @@ public sealed class RiskSentinel : IDisposable
                 ["bookVersion"] = book.Version.ToString(CultureInfo.InvariantCulture),
             };
             var decision = new DecisionRecord(decisionId, "sentinel", p.Symbol, "DailyLossFlatten", DecisionOutcome.Taken, formula, inputs, priceTime, now);
+            // The quantity is the sentinel's view; the execution service resizes a flatten to the position it holds when the order leaves.
             var order = new SubmitOrder(_ids.NextClientOrderId(), decisionId, p.Symbol, p.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(p.Quantity),
                 OrderType.Market, null, null, OrderPurpose.RiskFlatten, priceTime, TimeInForce.Gtc, "sentinel");
             _flattenSentAtVersion[p.Symbol] = book.Version;
@@ -318,9 +378,10 @@ public sealed class RiskSentinel : IDisposable
         return new DateTimeOffset(startLocal, _dayZone.GetUtcOffset(startLocal)).ToUniversalTime();
     }
 
-    private void Trip(string kind, string detail, DateTimeOffset now)
+    private void Trip(string kind, string detail, DateTimeOffset now, DateTimeOffset haltedUntil)
     {
         _trips.Enqueue(new SentinelTrip(kind, detail, now));
-        _outbox.Record(new DecisionRecord(_ids.NextDecisionId(), "sentinel", "*", kind, DecisionOutcome.Taken, detail, new Dictionary<string, string>(), now, now));
+        var inputs = new Dictionary<string, string> { ["haltedUntilUtc"] = haltedUntil.ToString("O", CultureInfo.InvariantCulture) };
+        _outbox.HaltEntries(new DecisionRecord(_ids.NextDecisionId(), "sentinel", "*", kind, DecisionOutcome.Taken, detail, inputs, now, now));
     }
 }

@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using MetalSniper.Host.Cli;
+using MetalSniper.Host.Pipeline;
+
+namespace MetalSniper.Host.Tests;
+
+public sealed class ConfigurationTests : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    [Fact]
+    public void RepositoryConfiguration_IsValid()
+    {
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(_env.WriteConfig(), RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Ok, errors.ToString());
+    }
+
+    [Fact]
+    public void BadConfiguration_ReportsEveryErrorAtOnce_WithExitCode78()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["Risk"]!["DailyLosLimit"] = 100;                      // typo: unknown key
+            j["Risk"]!["SweepIntervalMilliseconds"] = 5000;          // out of range (≤ 1000)
+            j["Strategies"]!["Metals"]!["SlowEma"] = 3;              // cross-field rule: must exceed FastEma
+            j["Persistance"] = new JsonObject { ["DatabasePath"] = "x" }; // typo: unknown section
+            j["SimulatedBroker"]!["Costs"]!["XAUUSD"]!["Comission"] = 1; // typo inside a dictionary entry
+            j["MarketData"]!["Replay"]!["Files"]![0]!["IntervalMinutes"] = 0; // out of range inside a list
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        var text = errors.ToString();
+        text.ShouldContain("6 error(s)");
+        text.ShouldContain("Risk:DailyLosLimit: unknown key");
+        text.ShouldContain("Risk:SweepIntervalMilliseconds");
+        text.ShouldContain("SlowEma must be > FastEma");
+        text.ShouldContain("Persistance: unknown configuration section");
+        text.ShouldContain("SimulatedBroker:Costs:XAUUSD:Comission: unknown key");
+        text.ShouldContain("MarketData:Replay:Files:0:IntervalMinutes");
+    }
+
+    [Fact]
+    public void EnvironmentVariableOverride_IsValidatedToo()
+    {
+        Environment.SetEnvironmentVariable("METALSNIPER_Risk__DailyLossLimit", "0");
+        try
+        {
+            var errors = new StringWriter();
+            Commands.LoadValidated(new HostSettings(_env.WriteConfig(), RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+            errors.ToString().ShouldContain("DailyLossLimit");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("METALSNIPER_Risk__DailyLossLimit", null);
+        }
+    }
+
+    [Fact]
+    public async Task MissingDataDirectory_FailsWithNoInputExitCodeAndThePath()
+    {
+        var config = _env.WriteConfig(j => j["MarketData"]!["Replay"]!["DataDirectory"] = "/nonexistent/metalsniper-data");
+        var errors = new StringWriter();
+        var (code, summary) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Fatal), errors, CancellationToken.None);
+        code.ShouldBe(ExitCodes.NoInput);
+        summary.ShouldBeNull();
+        errors.ToString().ShouldContain("/nonexistent/metalsniper-data");
+    }
+
+    [Fact]
+    public void MissingConfigFile_IsAConfigurationError()
+    {
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(Path.Combine(_env.Directory.FullName, "nope.json"), RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+    }
+}
