@@ -136,6 +136,16 @@ public static class Commands
         return run.Faults.Count == 0 ? ExitCodes.Ok : ExitCodes.Software;
     }
 
+    private static string Progress(IServiceProvider sp)
+    {
+        var channels = sp.GetRequiredService<PipelineChannels>();
+        return $"brain {sp.GetRequiredService<Services.SignalService>().Heartbeat}, hands {sp.GetRequiredService<Services.ExecutionService>().Heartbeat}, "
+            + $"sentinel {sp.GetRequiredService<RiskSentinel>().Sweeps}, ingest done {sp.GetRequiredService<RunContext>().IngestCompleted.Task.IsCompleted}, "
+            + $"bars queued {channels.Bars.Reader.Count}, commands queued {channels.Commands.Reader.Count}, risk lane empty {!channels.RiskCommands.Reader.TryPeek(out _)}, "
+            + $"reports empty {!channels.Reports.Reader.TryPeek(out _)}, reports closed {channels.Reports.Reader.Completion.IsCompleted}, "
+            + $"commands closed {channels.Commands.Reader.Completion.IsCompleted}";
+    }
+
     /// <summary>Runs a replay to the end of the data and returns the exit code and summary.</summary>
     public static async Task<(int Code, ReplaySummary? Summary)> RunReplayAsync(HostSettings settings, TextWriter error, CancellationToken cancellationToken)
     {
@@ -164,7 +174,22 @@ public static class Commands
             var run = host.Services.GetRequiredService<RunContext>();
             var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
             var drained = run.PipelineDrained.Task;
-            await Task.WhenAny(drained, Task.Delay(Timeout.Infinite, lifetime.ApplicationStopping)).ConfigureAwait(false);
+            var stopping = Task.Delay(Timeout.Infinite, lifetime.ApplicationStopping);
+            var lastProgress = Progress(host.Services);
+            while (await Task.WhenAny(drained, stopping, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false) is not { } done || (done != drained && done != stopping))
+            {
+                // A replay that stops moving is a failure, never a silent wait.
+                var progress = Progress(host.Services);
+                if (progress == lastProgress)
+                {
+                    error.WriteLine($"replay stalled: no progress for 5 s ({progress})");
+                    run.RecordFault("replay", new TimeoutException("replay stalled: " + progress));
+                    break;
+                }
+
+                lastProgress = progress;
+            }
+
             var wall = stopwatch.Elapsed - startup;
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
             if (run.Faults.Count > 0 || !drained.IsCompletedSuccessfully)

@@ -88,13 +88,15 @@ public sealed class ExecutionService(
                 }
 
                 stoppingToken.ThrowIfCancellationRequested();
-
                 // At most one outstanding wait per channel: single-reader channels keep a single waiter,
                 // and a second WaitToReadAsync while one is pending can lose a wake-up.
                 riskWait ??= risk.WaitToReadAsync(stoppingToken).AsTask();
                 gatewayWait ??= gateway.Events.WaitToReadAsync(stoppingToken).AsTask();
-                if (normalWait is null && !normal.Completion.IsCompleted)
+                if (normalWait is null && !drainedSignalled)
                 {
+                    // Until the drain is signalled, always wait on the brain's lane too: on a closed lane the wait
+                    // completes at once (false) and the loop signals the drain. Deciding from a second look at
+                    // Completion could miss a close that lands between the two looks and wait forever.
                     normalWait = normal.WaitToReadAsync(stoppingToken).AsTask();
                 }
 
