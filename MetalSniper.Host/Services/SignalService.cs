@@ -117,10 +117,12 @@ public sealed class SignalService : PipelineService
         }
 
         // Before a decision on bar t the brain has consumed every broker report up to bar t-1 (usually already
-        // there: no wait), and up to bar t itself when the bar could fill one of our orders or while we hold a
-        // position (the sentinel may act on the bar). Reports are thus consumed at fixed points of the data,
-        // never "whenever they happen to arrive", and a replay makes identical decisions every time.
-        var mustSeeThisBar = _working.CouldFill(bar) || _book.HasOpenPositions;
+        // there: no wait), and up to bar t itself when the bar could fill one of our orders. Reports are thus
+        // consumed at fixed points of the data, never "whenever they happen to arrive", and a replay makes
+        // identical decisions every time. What the sentinel does on bar t (a halt, a flatten) reaches the brain
+        // with bar t+1; meanwhile the gates where orders leave already enforce it (entry halt, reduce-only
+        // counting the working flatten), so nothing the brain sends in between can act against it.
+        var mustSeeThisBar = _working.CouldFill(bar);
         await DrainUntilAppliedAsync(mustSeeThisBar ? _barsSent : _barsSent - 1, ct).ConfigureAwait(false);
 
         for (var i = 0; i < _strategies.Count; i++)

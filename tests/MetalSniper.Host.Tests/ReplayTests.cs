@@ -151,6 +151,49 @@ public sealed class ReplayTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Replay_BadInputFile_RejectsAndRecordsEveryBadLineAndStillCompletes()
+    {
+        var path = Path.Combine(_env.Directory.FullName, "bad.csv");
+        File.WriteAllLines(path,
+        [
+            "time,open,high,low,close,volume",
+            "2025-09-02T10:00:00Z,3500,3501,3499,3500.5,0",
+            "2025-09-02T10:15:00Z,NaN,3501,3499,3500.5,0",
+            "2025-09-02T10:30:00Z,3500,3498,3499,3498.5,0",
+            "2025-09-02T10:45:00Z,-1,3501,3499,3500.5,0",
+            "2025-09-02T10:45:00Z,3500,3501,3499,3500.5,0",
+            "2025-09-02T10:45:00Z,3500,3501,3499,3500.5,0",
+            "2025-09-02T10:30:00Z,3500,3501,3499,3500.5,0",
+            "2025-09-02T11:00:00Z,3500,3501,3499",
+            "2025-09-02T11:15:00Z,3500,3501,3499,3500.5,0",
+        ]);
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["Files"] = new System.Text.Json.Nodes.JsonArray(
+                new System.Text.Json.Nodes.JsonObject { ["Symbol"] = "XAUUSD", ["Path"] = path, ["IntervalMinutes"] = 15 });
+        });
+        var errors = new StringWriter();
+        var (code, s) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Fatal), errors, CancellationToken.None);
+        code.ShouldBe(ExitCodes.Ok, errors.ToString());
+        s!.BarsRead.ShouldBe(9);
+        s.BarsAccepted.ShouldBe(3);
+        s.BarsEvaluated.ShouldBe(3);
+        s.RejectedByReason.ShouldBe(new Dictionary<Core.MarketData.BarRejectReason, long>
+        {
+            [Core.MarketData.BarRejectReason.MalformedLine] = 1,
+            [Core.MarketData.BarRejectReason.NotANumber] = 1,
+            [Core.MarketData.BarRejectReason.NonPositivePrice] = 1,
+            [Core.MarketData.BarRejectReason.HighBelowLow] = 1,
+            [Core.MarketData.BarRejectReason.DuplicateTimestamp] = 1,
+            [Core.MarketData.BarRejectReason.OutOfOrderTimestamp] = 1,
+        }, ignoreOrder: true);
+        s.Render().ShouldContain("NotANumber: 1");
+        using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        c.Query<(string Reason, long Line)>("SELECT reason, line FROM ingest_rejections ORDER BY line").ToList()
+            .ShouldBe([("NotANumber", 3), ("HighBelowLow", 4), ("NonPositivePrice", 5), ("DuplicateTimestamp", 7), ("OutOfOrderTimestamp", 8), ("MalformedLine", 9)]);
+    }
+
     // Golden figures for 2025-09-01 .. 2025-11-01 with the repository's appsettings.json.
     private const long GoldenDecisions = 1_582;
     private const long GoldenOrders = 481;
