@@ -104,7 +104,11 @@ public static class Composition
         builder.Logging.AddSerilog(logger, dispose: true);
     }
 
-    /// <summary>Registers the pipeline. The order of hosted services is the start order; they stop in reverse (ingest, brain, sentinel, hands, database).</summary>
+    /// <summary>
+    /// Registers the pipeline. The order of hosted services is the start order; they stop in reverse:
+    /// ingest, brain, hands (draining every queued command while the sentinel still watches), sentinel,
+    /// database.
+    /// </summary>
     public static void AddMetalSniper(IServiceCollection services, RunMode mode)
     {
         services.AddStrictOptions<BrokerOptions>(BrokerOptions.SectionName);
@@ -187,9 +191,9 @@ public static class Composition
         });
 
         services.AddHostedService<PersistenceService>();
+        services.AddHostedService<SentinelService>();
         services.AddSingleton<ExecutionService>();
         services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
-        services.AddHostedService<SentinelService>();
         services.AddSingleton<SignalService>();
         services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
         services.AddHostedService<IngestService>();

@@ -14,6 +14,13 @@ public sealed record OrderAccepted(ClientOrderId ClientOrderId, string BrokerOrd
 public sealed record OrderRejected(ClientOrderId ClientOrderId, string Reason, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
     : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
 
+/// <summary>
+/// A request about an order (a modify, a cancel, a repeated submit) was refused; the order itself is
+/// unchanged and keeps its status. Not to be confused with <see cref="OrderRejected"/>, which ends an order.
+/// </summary>
+public sealed record OrderRequestRejected(ClientOrderId ClientOrderId, string Request, string Reason, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
 /// <summary>The order was cancelled.</summary>
 public sealed record OrderCancelled(ClientOrderId ClientOrderId, string Reason, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
     : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);

@@ -140,7 +140,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         var now = _clock.GetUtcNow();
         if (!_seen.Add(order.ClientOrderId))
         {
-            Emit(new OrderRejected(order.ClientOrderId, $"duplicate client order id {order.ClientOrderId}", now, now));
+            Emit(new OrderRequestRejected(order.ClientOrderId, "submit", $"duplicate client order id {order.ClientOrderId}: the first order is unchanged", now, now));
             return ValueTask.CompletedTask;
         }
 
@@ -179,7 +179,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         var now = _clock.GetUtcNow();
         if (w is null)
         {
-            Emit(new OrderRejected(modify.ClientOrderId, "modify: order is not working", now, now));
+            Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", "the order is not working", now, now));
             return ValueTask.CompletedTask;
         }
 
@@ -192,7 +192,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         var problem = Check(changed);
         if (problem is not null)
         {
-            Emit(new OrderRejected(modify.ClientOrderId, "modify: " + problem, now, now));
+            Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", problem, now, now));
             return ValueTask.CompletedTask;
         }
 

@@ -44,7 +44,65 @@ public static class ConfigurationCheck
         Check<AccountOptions>(configuration, AccountOptions.SectionName, errors);
         Check<PersistenceOptions>(configuration, PersistenceOptions.SectionName, errors);
         Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
+        if (errors.Count == 0)
+        {
+            CrossSection(configuration, errors);
+        }
+
         return errors;
+    }
+
+    /// <summary>Rules that span sections: every traded symbol is known, priced by the broker and fed by the data source.</summary>
+    private static void CrossSection(IConfiguration configuration, List<string> errors)
+    {
+        var catalog = Core.Instruments.InstrumentCatalog.CreateDefault();
+        var metals = configuration.GetSection(MetalsStrategyOptions.SectionName).Get<MetalsStrategyOptions>() ?? new MetalsStrategyOptions();
+        var market = configuration.GetSection(MarketDataOptions.SectionName).Get<MarketDataOptions>() ?? new MarketDataOptions();
+        var broker = configuration.GetSection(SimulatedBrokerOptions.SectionName).Get<SimulatedBrokerOptions>() ?? new SimulatedBrokerOptions();
+        var risk = configuration.GetSection(RiskOptions.SectionName).Get<RiskOptions>() ?? new RiskOptions();
+        var account = configuration.GetSection(AccountOptions.SectionName).Get<AccountOptions>() ?? new AccountOptions();
+        var fed = new HashSet<string>(market.Replay.Files.Select(f => f.Symbol), StringComparer.OrdinalIgnoreCase);
+        var priced = new HashSet<string>(broker.Costs.Keys, StringComparer.OrdinalIgnoreCase);
+        foreach (var f in market.Replay.Files.Where(f => !catalog.TryGet(f.Symbol, out _)))
+        {
+            errors.Add($"MarketData:Replay:Files: symbol '{f.Symbol}' is not a known instrument");
+        }
+
+        if (metals.Enabled)
+        {
+            foreach (var symbol in metals.Symbols)
+            {
+                if (!catalog.TryGet(symbol, out _))
+                {
+                    errors.Add($"{MetalsStrategyOptions.SectionName}:Symbols: '{symbol}' is not a known instrument");
+                    continue;
+                }
+
+                if (!priced.Contains(symbol))
+                {
+                    errors.Add($"{MetalsStrategyOptions.SectionName}:Symbols: '{symbol}' has no cost model in {SimulatedBrokerOptions.SectionName}:Costs (its orders could not be priced)");
+                }
+
+                if (!fed.Contains(symbol))
+                {
+                    errors.Add($"{MetalsStrategyOptions.SectionName}:Symbols: '{symbol}' has no market data in {MarketDataOptions.SectionName}:Replay:Files (it would never trade)");
+                }
+            }
+        }
+
+        try
+        {
+            TimeZoneInfo.FindSystemTimeZoneById(risk.TradingDayTimeZone);
+        }
+        catch (TimeZoneNotFoundException)
+        {
+            errors.Add($"{RiskOptions.SectionName}:TradingDayTimeZone: '{risk.TradingDayTimeZone}' is not a time zone this machine knows (use an IANA id such as America/New_York)");
+        }
+
+        if (!string.Equals(account.BaseCurrency, "USD", StringComparison.Ordinal))
+        {
+            errors.Add($"{AccountOptions.SectionName}:BaseCurrency: only USD is supported in this version (was {account.BaseCurrency}); other base currencies need the FX feed");
+        }
     }
 
     private static void Check<T>(IConfiguration configuration, string sectionName, List<string> errors)

@@ -179,7 +179,9 @@ public sealed class ExecutionService(
             case HaltEntries halt:
                 await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct).ConfigureAwait(false);
                 Run.CountDecision(halt.Decision);
-                foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal()).ToList())
+                // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
+                // stop that now protects the survivor) stays: halting entries must not unprotect a position.
+                foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
                 {
                     await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind), ct).ConfigureAwait(false);
                 }
@@ -212,6 +214,14 @@ public sealed class ExecutionService(
         var order = place.Order;
         var position = _book.Get(order.Symbol);
         var now = clock.GetUtcNow();
+        if (_orders.ContainsKey(order.ClientOrderId))
+        {
+            // Idempotency: a client order id is sent once. The first order is untouched.
+            logger.LogError("Order {ClientOrderId} was submitted twice; the repeat is refused and the first order is unchanged", order.ClientOrderId);
+            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRequestRejected(order.ClientOrderId, "submit", "duplicate client order id", _eventTime, now), order.Source));
+            return;
+        }
+
         if (place.Decision is { } decision)
         {
             await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct).ConfigureAwait(false);
@@ -267,6 +277,12 @@ public sealed class ExecutionService(
         Run.CountOrderSent();
         await gateway.SubmitAsync(order, ct).ConfigureAwait(false);
         DrainGateway();
+    }
+
+    private bool Reduces(SubmitOrder order)
+    {
+        var q = _book.Get(order.Symbol).Quantity;
+        return q != 0m && order.Side.Sign() == -Math.Sign(q) && order.Quantity <= Math.Abs(q);
     }
 
     private decimal WorkingReduceQuantity(string symbol, PositionSnapshot position)
@@ -344,6 +360,9 @@ public sealed class ExecutionService(
                 Run.CountOrderRejected();
                 logger.LogWarning("Order {ClientOrderId} rejected by {Gateway}: {Reason}", e.ClientOrderId, gateway.Name, r.Reason);
                 status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Rejected, r.Reason, null, null, null, null, now);
+                break;
+            case OrderRequestRejected rr:
+                logger.LogWarning("{Gateway} refused the {Request} of order {ClientOrderId}: {Reason}; the order keeps status {Status}", gateway.Name, rr.Request, e.ClientOrderId, rr.Reason, state.Status);
                 break;
             case OrderCancelled c:
                 state.Status = OrderStatus.Cancelled;

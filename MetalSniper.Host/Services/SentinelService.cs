@@ -31,7 +31,7 @@ public sealed class SentinelOutbox(PipelineChannels channels, ILogger<SentinelOu
 }
 
 /// <summary>Starts and stops the sentinel's dedicated thread with the host; a sentinel fault stops the host with a non-zero exit.</summary>
-public sealed class SentinelService(RiskSentinel sentinel, TimeProvider clock, RunContext run, IHostApplicationLifetime lifetime, ILogger<SentinelService> logger) : IHostedService, IDisposable
+public sealed class SentinelService(RiskSentinel sentinel, WallClock wallClock, RunContext run, IHostApplicationLifetime lifetime, ILogger<SentinelService> logger) : IHostedService, IDisposable
 {
     private ITimer? _watch;
 
@@ -40,7 +40,7 @@ public sealed class SentinelService(RiskSentinel sentinel, TimeProvider clock, R
     {
         sentinel.Start();
         logger.LogInformation("Risk sentinel started on dedicated thread {Thread}", sentinel.Thread?.Name);
-        _watch = clock.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        _watch = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         return Task.CompletedTask;
     }
 

@@ -189,26 +189,35 @@ public sealed class SignalService : PipelineService
         }
 
         var commands = _channels.Commands.Writer;
-        foreach (var item in _pending)
+        var handed = 0;
+        try
         {
-            switch (item)
+            foreach (var item in _pending)
             {
-                case DecisionRecord d:
-                    await _writer.EnqueueAsync(new PersistDecision(Run.RunId, d), ct).ConfigureAwait(false);
-                    Run.CountDecision(d);
-                    break;
-                case ExecutionCommand c:
-                    _working.Sent(c);
-                    if (!commands.TryWrite(c))
-                    {
-                        await commands.WriteAsync(c, ct).ConfigureAwait(false);
-                    }
+                switch (item)
+                {
+                    case DecisionRecord d:
+                        await _writer.EnqueueAsync(new PersistDecision(Run.RunId, d), ct).ConfigureAwait(false);
+                        Run.CountDecision(d);
+                        break;
+                    case ExecutionCommand c:
+                        if (!commands.TryWrite(c))
+                        {
+                            await commands.WriteAsync(c, ct).ConfigureAwait(false);
+                        }
 
-                    break;
+                        _working.Sent(c);
+                        break;
+                }
+
+                handed++;
             }
         }
-
-        _pending.Clear();
+        finally
+        {
+            // Only what was handed over leaves the queue: an interrupted flush never repeats a record or a command.
+            _pending.RemoveRange(0, handed);
+        }
     }
 
     /// <summary>

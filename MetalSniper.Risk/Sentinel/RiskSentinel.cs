@@ -91,7 +91,7 @@ public sealed class RiskSentinel : IDisposable
     private long _completedSweeps;
     private DateOnly _tradingDay;
     private decimal _dayStartPnl;
-    private decimal? _lastPnl;
+    private decimal? _lastPnl = 0m; // the book starts empty: the first day's baseline is 0, not the first sweep's P&L
     private Exception? _fault;
 
     /// <summary>Creates the sentinel (not started).</summary>
@@ -367,7 +367,8 @@ public sealed class RiskSentinel : IDisposable
 
     private DateOnly TradingDay(DateTimeOffset utc)
     {
-        var local = TimeZoneInfo.ConvertTime(utc, _dayZone).DateTime;
+        // A sweep at exactly the boundary (the close of the session's last bar) still belongs to the closing day.
+        var local = TimeZoneInfo.ConvertTime(utc.AddTicks(-1), _dayZone).DateTime;
         return DateOnly.FromDateTime(local.Add(TimeSpan.FromDays(1) - _settings.TradingDayStart.ToTimeSpan()));
     }
 

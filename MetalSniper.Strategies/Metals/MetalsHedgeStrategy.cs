@@ -99,6 +99,13 @@ public sealed class MetalsHedgeStrategy : IStrategy
                 _orderSymbols.Remove(id);
                 OnOrderGone(s, id, orderEvent, context);
                 break;
+            case OrderModified m when id == s.StopOrder && m.StopPrice is { } confirmed:
+                s.ConfirmedStop = confirmed;
+                break;
+            case OrderRequestRejected when id == s.StopOrder:
+                // The broker kept the old stop: so does the strategy (the next bar may try again).
+                s.Stop = s.ConfirmedStop;
+                break;
         }
     }
 
@@ -345,6 +352,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             s.LegEntry = s.HedgeEntry;
             s.LastEntryPrice = s.HedgeEntry;
             s.Stop = s.HedgeEntry - (s.Direction * s.R);
+            s.ConfirmedStop = s.Stop;
             s.Extreme = f.Fill.Price;
             s.Phase = MetalsPhase.Running;
             s.BarsInPhase = 0;
@@ -504,6 +512,8 @@ public sealed class MetalsHedgeStrategy : IStrategy
         public decimal LastEntryPrice { get; set; }
 
         public decimal Stop { get; set; }
+
+        public decimal ConfirmedStop { get; set; }
 
         public ClientOrderId? StopOrder { get; set; }
 

@@ -106,7 +106,7 @@ public sealed class SimulatedOrderGatewayTests
         await g.SubmitAsync(order, default);
         var events = Drain(g);
         events[0].ShouldBeOfType<OrderAccepted>();
-        events[1].ShouldBeOfType<OrderRejected>().Reason.ShouldContain("duplicate");
+        events[1].ShouldBeOfType<OrderRequestRejected>().Reason.ShouldContain("duplicate"); // the first order keeps working
         g.OnBar(B(1, 2000m, 2001m, 1999m, 2000m));
         Drain(g).OfType<OrderFilled>().Single().Fill.Commission.Amount.ShouldBe(2.00m);
         g.BrokerPositions.Single().Quantity.ShouldBe(1m);

@@ -42,6 +42,25 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void CrossSectionMistakes_AreConfigurationErrors()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["Strategies"]!["Metals"]!["Symbols"] = new JsonArray("XAUUSD", "XAGUSD", "AAL.L", "NOPE");
+            j["Risk"]!["TradingDayTimeZone"] = "Mars/Olympus";
+            j["Account"]!["BaseCurrency"] = "EUR";
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        var text = errors.ToString();
+        text.ShouldContain("'AAL.L' has no cost model");
+        text.ShouldContain("'AAL.L' has no market data");
+        text.ShouldContain("'NOPE' is not a known instrument");
+        text.ShouldContain("Mars/Olympus");
+        text.ShouldContain("only USD is supported");
+    }
+
+    [Fact]
     public void EnvironmentVariableOverride_IsValidatedToo()
     {
         Environment.SetEnvironmentVariable("METALSNIPER_Risk__DailyLossLimit", "0");

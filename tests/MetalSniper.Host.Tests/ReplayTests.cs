@@ -136,19 +136,37 @@ public sealed class ReplayTests : IDisposable
         flattens.ShouldNotBeEmpty();
         flattens.ShouldAllBe(st => st == "Filled" || st == "Cancelled"); // cancelled = already flat when it left
         flattens.ShouldContain("Filled");
-        // No entry or add fills while halted (one bar of grace: the sentinel runs on its own thread, beside the hands).
-        var halts = c.Query<(string From, string Inputs)>("SELECT event_utc, inputs_json FROM decisions WHERE source='sentinel' AND symbol='*'").ToList();
+        // No fill opened or increased exposure while entries were halted (one bar of grace: the halt is set
+        // by the sweep of the bar it trips on). A hedge leg's stop that protects the survivor is an exit here.
+        var halts = c.Query<(string From, string Inputs)>("SELECT event_utc, inputs_json FROM decisions WHERE source='sentinel' AND symbol='*'")
+            .Select(h => (From: DateTimeOffset.Parse(h.From, System.Globalization.CultureInfo.InvariantCulture),
+                Until: DateTimeOffset.Parse(System.Text.Json.JsonDocument.Parse(h.Inputs).RootElement.GetProperty("haltedUntilUtc").GetString()!, System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
         halts.ShouldNotBeEmpty();
-        foreach (var (from, inputs) in halts)
+        var positions = new Dictionary<string, decimal>();
+        var fills = c.Query<(string Time, string Symbol, string Side, string Quantity)>(
+            "SELECT f.event_utc, f.symbol, f.side, f.quantity FROM fills f ORDER BY f.rowid").ToList();
+        foreach (var (time, symbol, side, quantity) in fills)
         {
-            var until = System.Text.Json.JsonDocument.Parse(inputs).RootElement.GetProperty("haltedUntilUtc").GetString();
-            var start = DateTimeOffset.Parse(from, System.Globalization.CultureInfo.InvariantCulture).AddMinutes(15).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture);
-            var end = DateTimeOffset.Parse(until!, System.Globalization.CultureInfo.InvariantCulture).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", System.Globalization.CultureInfo.InvariantCulture);
-            c.ExecuteScalar<long>("""
-                SELECT COUNT(*) FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
-                WHERE o.purpose IN ('Entry','Add') AND f.event_utc > @start AND f.event_utc < @end
-                """, new { start, end }).ShouldBe(0, $"entry filled during the halt {from} .. {until}");
+            var at = DateTimeOffset.Parse(time, System.Globalization.CultureInfo.InvariantCulture);
+            var before = positions.GetValueOrDefault(symbol);
+            var after = before + ((side == "Buy" ? 1 : -1) * decimal.Parse(quantity, System.Globalization.CultureInfo.InvariantCulture));
+            positions[symbol] = after;
+            var increased = Math.Abs(after) > Math.Abs(before) || Math.Sign(after) == -Math.Sign(before) && after != 0;
+            if (increased)
+            {
+                halts.ShouldNotContain(h => at > h.From.AddMinutes(15) && at < h.Until, $"{symbol} exposure grew from {before} to {after} at {time} while entries were halted");
+            }
         }
+
+        // A halt takes entries off the market but never a stop that protects a position: no order cancelled by a
+        // halt belonged to a hedge whose other leg had already been killed.
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE status='Cancelled' AND status_reason LIKE 'entries halted%'").ShouldBeGreaterThan(0);
+        c.ExecuteScalar<long>("""
+            SELECT COUNT(*) FROM orders o
+            WHERE o.status = 'Cancelled' AND o.status_reason LIKE 'entries halted%'
+              AND EXISTS (SELECT 1 FROM decisions k WHERE k.symbol = o.symbol AND k.kind = 'KillLeg' AND k.event_utc >= o.decision_utc AND k.event_utc <= o.updated_utc)
+            """).ShouldBe(0);
     }
 
     [Fact]
@@ -172,6 +190,7 @@ public sealed class ReplayTests : IDisposable
         {
             j["MarketData"]!["Replay"]!["Files"] = new System.Text.Json.Nodes.JsonArray(
                 new System.Text.Json.Nodes.JsonObject { ["Symbol"] = "XAUUSD", ["Path"] = path, ["IntervalMinutes"] = 15 });
+            j["Strategies"]!["Metals"]!["Symbols"] = new System.Text.Json.Nodes.JsonArray("XAUUSD");
         });
         var errors = new StringWriter();
         var (code, s) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Fatal), errors, CancellationToken.None);
