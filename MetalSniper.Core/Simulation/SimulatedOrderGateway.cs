@@ -105,6 +105,8 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     private readonly PositionBook _book;
     private readonly string _executionPrefix;
     private long _executionSequence;
+    private decimal _costsCappedByEnvelope;
+    private long _fillsCappedByEnvelope;
 
     /// <summary>Creates the simulated broker.</summary>
     /// <param name="instruments">Instrument catalog.</param>
@@ -129,6 +131,16 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
 
     /// <inheritdoc />
     public ChannelReader<OrderEvent> Events => _events.Reader;
+
+    /// <summary>
+    /// Spread and slippage that could not be charged because the fill price was capped at the bar's
+    /// high/low, in instrument currency (summed over instruments; all USD for metals). An optimistic
+    /// bias of the fill model, reported rather than hidden.
+    /// </summary>
+    public decimal CostsCappedByEnvelope => _costsCappedByEnvelope;
+
+    /// <summary>Fills whose price was capped at the bar's high/low.</summary>
+    public long FillsCappedByEnvelope => _fillsCappedByEnvelope;
 
     /// <summary>The broker's own position book (not ours).</summary>
     public IReadOnlyList<PositionSnapshot> BrokerPositions => _book.Snapshot();
@@ -264,7 +276,14 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
             price = o.Side == OrderSide.Buy ? Math.Min(price, o.LimitPrice!.Value) : Math.Max(price, o.LimitPrice!.Value);
         }
 
-        price = Math.Clamp(instrument.RoundToTick(price), bar.Low, bar.High);
+        var uncapped = instrument.RoundToTick(price);
+        price = Math.Clamp(uncapped, bar.Low, bar.High);
+        if (price != uncapped)
+        {
+            _fillsCappedByEnvelope++;
+            _costsCappedByEnvelope += Math.Abs(uncapped - price) * o.Quantity * instrument.Multiplier;
+        }
+
         var notional = price * o.Quantity * instrument.Multiplier;
         var commission = Math.Round(Math.Max(cost.MinimumCommission, notional * cost.CommissionRate), 2, MidpointRounding.AwayFromZero);
         var now = _clock.GetUtcNow();

@@ -210,7 +210,11 @@ public static class Commands
             var sp = host.Services;
             var database = sp.GetRequiredService<Database>();
             var summary = ReplaySummary.From(run, sp.GetRequiredService<IngestCounters>(), sp.GetRequiredService<PreTradeGatePipeline>(), sp.GetRequiredService<RiskSentinel>(),
-                sp.GetRequiredService<IMarketDataSource>().Name, database, wall) with { StartupTime = startup };
+                sp.GetRequiredService<IMarketDataSource>().Name, database, wall) with
+            {
+                StartupTime = startup,
+                CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Core.Simulation.SimulatedOrderGateway sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
+            };
             return (ExitCodes.Ok, summary);
         }
     }

@@ -36,6 +36,9 @@ public sealed record ReplaySummary(
     IReadOnlyList<SentinelTrip> SentinelTrips,
     TimeSpan WallTime)
 {
+    /// <summary>Fills whose price the simulated broker capped at the bar's high/low, and the spread/slippage (USD) not charged because of it.</summary>
+    public (long Fills, decimal Cost) CappedByEnvelope { get; init; }
+
     /// <summary>Host build and start (configuration, database open and migration, services started) before the first bar.</summary>
     public TimeSpan StartupTime { get; init; }
 
@@ -95,6 +98,7 @@ public sealed record ReplaySummary(
         Line("equity P&L incl. open", string.Create(inv, $"{EquityPnl:N2} USD"));
         Line("max drawdown (incl. open)", string.Create(inv, $"{MaxDrawdown:N2} USD"));
         Line("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
+        Line("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} USD on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
         Line("sentinel trips", SentinelTrips.Count.ToString(inv));
         foreach (var t in SentinelTrips)
         {

@@ -81,6 +81,8 @@ public sealed class SimulatedOrderGatewayTests
         fills.ShouldAllBe(f => f.Price >= 1998m && f.Price <= 2003m);
         fills.Single(f => f.Side == OrderSide.Buy).Price.ShouldBe(2003m);
         fills.Single(f => f.Side == OrderSide.Sell).Price.ShouldBe(1998m);
+        g.FillsCappedByEnvelope.ShouldBe(2);
+        g.CostsCappedByEnvelope.ShouldBe((2026m - 2003m) + (1999m - 1974m)); // uncapped: 2000 + 25 + 1.00 / 1999 − 25 − 1.00
     }
 
     [Fact]
