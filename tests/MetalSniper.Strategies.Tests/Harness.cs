@@ -49,6 +49,9 @@ internal sealed class Harness : IStrategyContext
 
     public bool Halted { get; set; }
 
+    /// <summary>When set, the broker refuses every modification (as IB does at times): the order stays as it was.</summary>
+    public bool RefuseModifies { get; set; }
+
     public DateTimeOffset NowUtc { get; private set; }
 
     public bool EntriesAllowed => !Halted;
@@ -134,7 +137,18 @@ internal sealed class Harness : IStrategyContext
         _pending.Add(() => Gateway.CancelAsync(new CancelOrder(order, decisionId, reason), default).AsTask().GetAwaiter().GetResult());
 
     public void Modify(string decisionId, ClientOrderId order, decimal? newStopPrice, decimal? newQuantity) =>
-        _pending.Add(() => Gateway.ModifyAsync(new ModifyOrder(order, decisionId, newStopPrice, null, newQuantity), default).AsTask().GetAwaiter().GetResult());
+        _pending.Add(() =>
+        {
+            if (RefuseModifies)
+            {
+                var refused = new OrderRequestRejected(order, "modify", "refused by the test broker", NowUtc, NowUtc);
+                Events.Add(refused);
+                Strategy.OnOrderEvent(refused, this);
+                return;
+            }
+
+            Gateway.ModifyAsync(new ModifyOrder(order, decisionId, newStopPrice, null, newQuantity), default).AsTask().GetAwaiter().GetResult();
+        });
 
     private void Deliver()
     {

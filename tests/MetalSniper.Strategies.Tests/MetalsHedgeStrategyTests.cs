@@ -120,6 +120,26 @@ public sealed class MetalsHedgeStrategyTests
     }
 
     [Fact]
+    public async Task RefusedStopModification_StrategyKeepsAgreeingWithTheBrokersStop()
+    {
+        var h = Hedged();
+        h.Bar(2001.5m, high: 2003m, low: 2000m); // long survivor, stop 1998 at the broker
+        h.RefuseModifies = true;
+        h.Bar(2004m, high: 2004.5m, low: 2002m); // the breakeven move is decided, the broker refuses it
+        h.Kinds.ShouldContain("MoveStop");
+        h.Events.OfType<OrderRequestRejected>().ShouldNotBeEmpty();
+        h.Strategy.StopOf("XAUUSD").ShouldBe(1998m);
+        (await h.Gateway.GetOpenOrdersAsync(default)).Single().StopPrice.ShouldBe(1998m);
+        h.Strategy.PhaseOf("XAUUSD").ShouldBe(MetalsPhase.Running); // still managed, still protected
+
+        h.RefuseModifies = false;
+        h.Bar(2005m, high: 2005.5m, low: 2003m); // the next move goes through
+        var stop = h.Strategy.StopOf("XAUUSD")!.Value;
+        stop.ShouldBeGreaterThan(1998m);
+        (await h.Gateway.GetOpenOrdersAsync(default)).Single().StopPrice.ShouldBe(stop);
+    }
+
+    [Fact]
     public void Survivor_StoppedOut_TradeEndsFlat()
     {
         var options = Harness.TestOptions();
