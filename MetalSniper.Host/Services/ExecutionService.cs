@@ -43,9 +43,6 @@ public sealed class ExecutionService(
     /// <summary>Commands processed (a heartbeat of the hands).</summary>
     public long Heartbeat => Interlocked.Read(ref _heartbeat);
 
-    /// <summary>Our position book (read it only after the service stopped).</summary>
-    public PositionBook Book => _book;
-
     /// <inheritdoc />
     protected override string ServiceName => "execution";
 

@@ -64,9 +64,6 @@ public sealed class MetalsHedgeStrategy : IStrategy
     /// <inheritdoc />
     public IReadOnlyCollection<string> Symbols => _states.Keys;
 
-    /// <summary>True when the strategy has orders working at the broker.</summary>
-    public bool HasWorkingOrders => _orderSymbols.Count > 0;
-
     /// <summary>The phase of a symbol (for tests and status).</summary>
     public MetalsPhase PhaseOf(string symbol) => _states[symbol].Phase;
 
