@@ -175,14 +175,22 @@ public static class Commands
             var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
             var drained = run.PipelineDrained.Task;
             var stopping = Task.Delay(Timeout.Infinite, lifetime.ApplicationStopping);
+            // A replay that stops moving is a failure, never a silent wait. The window allows for a paced replay.
+            var pace = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.MarketDataOptions>>().Value.Replay.PaceBarsPerSecond;
+            var window = TimeSpan.FromSeconds(pace > 0 ? Math.Max(5d, 10d / pace) : 5d);
             var lastProgress = Progress(host.Services);
-            while (await Task.WhenAny(drained, stopping, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false) is not { } done || (done != drained && done != stopping))
+            while (true)
             {
-                // A replay that stops moving is a failure, never a silent wait.
+                var done = await Task.WhenAny(drained, stopping, Task.Delay(window, CancellationToken.None)).ConfigureAwait(false);
+                if (done == drained || done == stopping)
+                {
+                    break;
+                }
+
                 var progress = Progress(host.Services);
                 if (progress == lastProgress)
                 {
-                    error.WriteLine($"replay stalled: no progress for 5 s ({progress})");
+                    error.WriteLine($"replay stalled: no progress for {window.TotalSeconds:0} s ({progress})");
                     run.RecordFault("replay", new TimeoutException("replay stalled: " + progress));
                     break;
                 }
@@ -209,10 +217,18 @@ public static class Commands
 
             var sp = host.Services;
             var database = sp.GetRequiredService<Database>();
+            var check = ReplaySummary.CheckDatabase(database, run.RunId);
+            if (check.Integrity != "ok" || check.OrphanFills != 0 || check.OrphanOrders != 0)
+            {
+                error.WriteLine($"database inconsistent after the replay: integrity '{check.Integrity}', {check.OrphanFills} fill(s) and {check.OrphanOrders} order(s) without their order/decision");
+                return (ExitCodes.IoError, null);
+            }
+
             var summary = ReplaySummary.From(run, sp.GetRequiredService<IngestCounters>(), sp.GetRequiredService<PreTradeGatePipeline>(), sp.GetRequiredService<RiskSentinel>(),
                 sp.GetRequiredService<IMarketDataSource>().Name, database, wall) with
             {
                 StartupTime = startup,
+                DatabaseCheck = check,
                 CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Core.Simulation.SimulatedOrderGateway sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
             };
             return (ExitCodes.Ok, summary);

@@ -39,6 +39,9 @@ public sealed record ReplaySummary(
     /// <summary>Fills whose price the simulated broker capped at the bar's high/low, and the spread/slippage (USD) not charged because of it.</summary>
     public (long Fills, decimal Cost) CappedByEnvelope { get; init; }
 
+    /// <summary>The database check after the run: integrity, fills and orders of the run, and orphans (any run).</summary>
+    public (string Integrity, long Fills, long OrphanFills, long Orders, long OrphanOrders) DatabaseCheck { get; init; }
+
     /// <summary>Host build and start (configuration, database open and migration, services started) before the first bar.</summary>
     public TimeSpan StartupTime { get; init; }
 
@@ -79,6 +82,7 @@ public sealed record ReplaySummary(
         Line("run", RunId);
         Line("source", Source);
         Line("database", DatabasePath);
+        Line("database check", string.Create(inv, $"integrity {DatabaseCheck.Integrity}; {DatabaseCheck.Orders:N0} orders and {DatabaseCheck.Fills:N0} fills of this run, {DatabaseCheck.OrphanOrders + DatabaseCheck.OrphanFills} without their decision/order"));
         Line("bars read", BarsRead.ToString("N0", inv));
         Line("bars accepted", BarsAccepted.ToString("N0", inv));
         Line("bars rejected", BarsRejected.ToString("N0", inv) + (RejectedByReason.Count == 0 ? "" : " (" + string.Join(", ", RejectedByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));

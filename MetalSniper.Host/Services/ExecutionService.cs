@@ -116,8 +116,9 @@ public sealed class ExecutionService(
             DrainGateway();
             channels.Reports.Writer.TryComplete();
             var inFlight = _orders.Values.Count(o => o.Status == OrderStatus.PendingSubmit);
-            logger.LogInformation("Execution stopped: drained {Count} queued command(s); {InFlight} order(s) unacknowledged; {Working} working", drained, inFlight,
-                _orders.Values.Count(o => o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled));
+            var working = _orders.Values.Count(o => o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled);
+            logger.Log(inFlight == 0 ? LogLevel.Information : LogLevel.Error,
+                "Execution stopped: drained {Count} queued command(s); {InFlight} order(s) unacknowledged; {Working} working", drained, inFlight, working);
             throw;
         }
     }
@@ -282,46 +283,36 @@ public sealed class ExecutionService(
         return q != 0m && order.Side.Sign() == -Math.Sign(q) && order.Quantity <= Math.Abs(q);
     }
 
-    private decimal WorkingReduceQuantity(string symbol, PositionSnapshot position)
+    /// <summary>Live orders of <paramref name="symbol"/> on the side that reduces <paramref name="position"/> (none when flat).</summary>
+    private IEnumerable<OrderState> ReducingOrders(string symbol, PositionSnapshot position)
     {
         if (position.IsFlat)
         {
-            return 0m;
-        }
-
-        var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
-        var total = 0m;
-        foreach (var o in _orders.Values)
-        {
-            if (o.Order.Symbol == symbol && o.Order.Side == reducingSide && o.Order.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten
-                && o.Order.Type != OrderType.Stop && !o.Status.IsTerminal())
-            {
-                total += o.Order.Quantity - o.Filled;
-            }
-        }
-
-        return total;
-    }
-
-    private List<(decimal StopPrice, decimal Quantity)> ProtectiveStops(string symbol, PositionSnapshot position)
-    {
-        var stops = new List<(decimal, decimal)>();
-        if (position.IsFlat)
-        {
-            return stops;
+            yield break;
         }
 
         var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
         foreach (var o in _orders.Values)
         {
-            if (o.Order.Symbol == symbol && o.Order.Type == OrderType.Stop && o.Order.Side == reducingSide && o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled)
+            if (o.Order.Symbol == symbol && o.Order.Side == reducingSide && !o.Status.IsTerminal())
             {
-                stops.Add((o.Order.StopPrice!.Value, o.Order.Quantity - o.Filled));
+                yield return o;
             }
         }
-
-        return stops;
     }
+
+    /// <summary>Unconditional exits and flattens already working: the position loses them when they fill.</summary>
+    private decimal WorkingReduceQuantity(string symbol, PositionSnapshot position) =>
+        ReducingOrders(symbol, position)
+            .Where(o => o.Order.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten && o.Order.Type != OrderType.Stop)
+            .Sum(o => o.Order.Quantity - o.Filled);
+
+    /// <summary>Working stops that protect the position: (stop price, remaining quantity).</summary>
+    private List<(decimal StopPrice, decimal Quantity)> ProtectiveStops(string symbol, PositionSnapshot position) =>
+        ReducingOrders(symbol, position)
+            .Where(o => o.Order.Type == OrderType.Stop && o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled)
+            .Select(o => (o.Order.StopPrice!.Value, o.Order.Quantity - o.Filled))
+            .ToList();
 
     /// <summary>Processes every event the gateway has produced. True when there was at least one.</summary>
     private bool DrainGateway()

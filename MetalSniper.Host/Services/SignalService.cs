@@ -110,11 +110,12 @@ public sealed class SignalService : PipelineService
     {
         var commands = _channels.Commands.Writer;
         var apply = new ApplyBar(bar);
-        _barsSent++;
         if (!commands.TryWrite(apply))
         {
             await commands.WriteAsync(apply, ct).ConfigureAwait(false);
         }
+
+        _barsSent++;
 
         // Before a decision on bar t the brain has consumed every broker report up to bar t-1 (usually already
         // there: no wait), and up to bar t itself when the bar could fill one of our orders. Reports are thus
