@@ -12,8 +12,9 @@ using MetalSniper.Host.Configuration;
 using MetalSniper.Host.Persistence;
 using MetalSniper.Host.Pipeline;
 using MetalSniper.Host.Services;
-using MetalSniper.Risk;
+using MetalSniper.Risk.Breakers;
 using MetalSniper.Risk.Gates;
+using MetalSniper.Risk.Halts;
 using MetalSniper.Risk.Sentinel;
 using MetalSniper.Strategies;
 using MetalSniper.Strategies.Metals;
@@ -34,6 +35,13 @@ public sealed record HostSettings(
     string? DatabasePathOverride = null,
     Serilog.Events.LogEventLevel ConsoleLogLevel = Serilog.Events.LogEventLevel.Information,
     IReadOnlyDictionary<string, string?>? ExtraSettings = null);
+
+/// <summary>Scopes of the kill-switch state in the halts store.</summary>
+public static class KillSwitchScopes
+{
+    /// <summary>The trading service (<c>run</c>): restored on every start, changed by the CLI's <c>kill</c> and <c>resume</c>.</summary>
+    public const string Service = "service";
+}
 
 /// <summary>Composition root: configuration, logging and the service graph. Program.cs stays thin.</summary>
 public static class Composition
@@ -117,6 +125,7 @@ public static class Composition
         services.AddStrictOptions<RiskOptions>(RiskOptions.SectionName);
         services.AddStrictOptions<AccountOptions>(AccountOptions.SectionName);
         services.AddStrictOptions<PersistenceOptions>(PersistenceOptions.SectionName);
+        services.AddStrictOptions<ExecutionOptions>(ExecutionOptions.SectionName);
         services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
         var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
@@ -170,18 +179,74 @@ public static class Composition
         services.AddSingleton<IOrderGateway>(sp => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
             sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RunContext>().RunId));
 
-        services.AddSingleton<TradingHalts>();
-        services.AddSingleton(sp => new PreTradeGatePipeline([new EntryHaltGate(sp.GetRequiredService<TradingHalts>()), new ReduceOnlyGate(), new LockedProfitGate()]));
+        // The kill switch is restored from the tamper-evident halts store before anything can send an order:
+        // the service's state survives restarts; a replay has a scope of its own and never inherits one.
+        services.AddSingleton(sp => new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider));
+        services.AddSingleton(sp => KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), mode == RunMode.Service ? KillSwitchScopes.Service : sp.GetRequiredService<RunContext>().RunId));
+        services.AddSingleton(sp =>
+        {
+            var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
+            var g = risk.Gates;
+            var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
+            return new GateLimits(new Currency(account.BaseCurrency), g.MaxOpenPositions, g.MaxPositionQuantity, g.MaxGrossExposure, g.MaxNetExposure, g.MaxQuoteAge,
+                g.MaxSpreadFraction, g.FatFingerBand, g.MaxOrdersPerWindow, g.OrderRateWindow, g.SourceCooldown, g.MaxOrderQuantity, g.MaxOrderNotional, risk.DailyLossLimit);
+        });
+        services.AddSingleton(sp =>
+        {
+            var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
+            var broker = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
+            var envOptIn = string.Equals(Environment.GetEnvironmentVariable(ExecutionOptions.LiveConfirmVariable), "yes", StringComparison.Ordinal);
+            return new ExecutionSafety(execution.Mode == "Live", execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: broker.Kind != "Simulated", BrokerPort: null);
+        });
+        services.AddSingleton(sp =>
+        {
+            var limits = sp.GetRequiredService<GateLimits>();
+            var fx = sp.GetRequiredService<FxConverter>();
+            IPreTradeGate[] gates =
+            [
+                new ExecutionModeGate(sp.GetRequiredService<ExecutionSafety>()),
+                new KillSwitchGate(sp.GetRequiredService<KillSwitch>()),
+                new OrderSanityGate(),
+                new ReduceOnlyGate(),
+                new DailyLossGate(limits, sp.GetRequiredService<RiskSentinel>()),
+                new MarketHoursGate(sp.GetRequiredService<ITradingSessions>()),
+                new QuoteGate(limits),
+                new FatFingerGate(limits),
+                new MaxOrderSizeGate(limits, fx),
+                new PositionLimitGate(limits),
+                new ExposureGate(limits, fx, sp.GetRequiredService<IInstrumentCatalog>()),
+                new LockedProfitGate(),
+                new DuplicateIntentGate(),
+                new SourceCooldownGate(limits),
+                new OrderRateGate(limits),
+            ];
+            return new PreTradeGatePipeline(gates);
+        });
         services.AddSingleton<ISentinelOutbox, SentinelOutbox>();
         services.AddSingleton(sp =>
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
             var replay = sp.GetRequiredService<TimeProvider>() is ReplayTimeProvider;
+            var b = risk.Breakers;
+            var breakers = b.Enabled
+                ? new CircuitBreakerSettings(b.MaxDrawdown, (KillLevel)b.DrawdownLevel, b.MaxConsecutiveLosses, b.SharpeFloor, b.SharpeWindow, b.SharpeMinTrades, b.MaxLegImbalance,
+                    b.Pairs.Select(p => p.Split('/')).Select(p => (p[0].Trim(), p[1].Trim())).ToList(), b.MaxFxRateAge, b.ConfirmObservations, b.ResetWindow, b.MaxTripsPer24h, (KillLevel)b.DefaultLevel, new Currency(account.BaseCurrency))
+                : null;
             var settings = new SentinelSettings(risk.DailyLossLimit, new Currency(account.BaseCurrency), TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds),
-                risk.TradingDayTimeZone, risk.TradingDayStart, SweepOnRequestOnly: replay);
+                risk.TradingDayTimeZone, risk.TradingDayStart, SweepOnRequestOnly: replay)
+            {
+                RapidLossAmount = risk.RapidLossAmount,
+                RapidLossWindow = risk.RapidLossWindow,
+                RapidLossPause = risk.RapidLossPause,
+                WatchdogTrailFraction = risk.WatchdogTrailFraction,
+                StaleDataAfter = risk.StaleDataAfter,
+                HeartbeatTimeout = risk.HeartbeatTimeout,
+                Breakers = breakers,
+            };
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<TradingHalts>(), sp.GetRequiredService<IdGenerator>(), sp.GetRequiredService<ILogger<RiskSentinel>>());
+                sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<KillSwitch>(), sp.GetRequiredService<ITradingSessions>(),
+                sp.GetRequiredService<IdGenerator>(), sp.GetRequiredService<ILogger<RiskSentinel>>());
         });
 
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
@@ -191,6 +256,7 @@ public static class Composition
         });
 
         services.AddHostedService<PersistenceService>();
+        services.AddHostedService<KillSwitchService>();
         services.AddHostedService<SentinelService>();
         services.AddSingleton<ExecutionService>();
         services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());

@@ -86,6 +86,30 @@ public sealed class FxConverter(IFxRateProvider rates)
         return false;
     }
 
+    /// <summary>
+    /// The as-of time (UTC) of the rate a conversion from <paramref name="from"/> to <paramref name="to"/>
+    /// would use: the oldest rate on the path (direct, inverse or via USD); null when no path exists.
+    /// Same currency: <see cref="DateTimeOffset.MaxValue"/> (never stale).
+    /// </summary>
+    public DateTimeOffset? RateAsOf(Currency from, Currency to)
+    {
+        if (from == to)
+        {
+            return DateTimeOffset.MaxValue;
+        }
+
+        var direct = rates.GetRate(from, to) ?? rates.GetRate(to, from);
+        if (direct is not null)
+        {
+            return direct.AsOfUtc;
+        }
+
+        var usd = Currency.Usd;
+        var a = rates.GetRate(from, usd) ?? rates.GetRate(usd, from);
+        var b = rates.GetRate(usd, to) ?? rates.GetRate(to, usd);
+        return from != usd && to != usd && a is not null && b is not null ? (a.AsOfUtc < b.AsOfUtc ? a.AsOfUtc : b.AsOfUtc) : null;
+    }
+
     private bool TryGetFactor(Currency from, Currency to, out decimal factor)
     {
         if (from == to)

@@ -60,6 +60,12 @@ public interface IOrderGateway
     /// <summary>Order events (accepted, filled, cancelled, rejected, modified).</summary>
     System.Threading.Channels.ChannelReader<OrderEvent> Events { get; }
 
+    /// <summary>
+    /// Messages per second the broker accepts and the share reserved for risk messages, or null when
+    /// the gateway has no message limit (the simulated broker). The execution side paces by it.
+    /// </summary>
+    (int PerSecond, int ReservedForRisk)? MessageLimit => null;
+
     /// <summary>Sends an order. Acknowledgement arrives on <see cref="Events"/>.</summary>
     ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken);
 

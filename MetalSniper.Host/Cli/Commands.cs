@@ -60,7 +60,106 @@ public static class Commands
         var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data (PERFORMANCE.md #1) and print the figures") { config, runs, json };
         bench.SetAction((p, ct) => Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(json), output, error, ct));
         root.Add(bench);
+
+        var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
+        var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
+        var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason };
+        kill.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (ks, now) =>
+        {
+            var l = p.GetValue(level);
+            if (l is < 1 or > 2)
+            {
+                error.WriteLine($"--level must be 1 or 2, was {l}");
+                return ExitCodes.Usage;
+            }
+
+            var raised = ks.Escalate((Risk.Halts.KillLevel)l, "operator:cli", p.GetValue(reason)!, now);
+            output.WriteLine(raised ? $"kill switch escalated to L{l}" : $"kill switch already latched at L{(int)ks.State.LatchedLevel} (≥ L{l}); nothing changed");
+            return ExitCodes.Ok;
+        }));
+        root.Add(kill);
+
+        var confirm = new Option<string?>("--confirm") { Description = "The confirmation code shown by 'resume' without --confirm (proves you saw the current state)" };
+        var resume = new Command("resume", "Lower the service's latched kill switch to L0: run once to see the state and the code, again with --confirm CODE") { config, db, reason, confirm };
+        resume.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (ks, now) =>
+        {
+            var killFile = Path.GetFullPath(LoadRisk(p.GetValue(config)).KillFilePath);
+            if (File.Exists(killFile))
+            {
+                error.WriteLine($"the kill file {killFile} exists: remove it first (while it exists the service escalates again at once)");
+                return ExitCodes.Usage;
+            }
+
+            var code = p.GetValue(confirm);
+            if (code is null)
+            {
+                output.WriteLine($"to resume, run again with: --confirm {ks.State.ConfirmationCode}");
+                return ExitCodes.Ok;
+            }
+
+            try
+            {
+                ks.Resume("operator:cli", p.GetValue(reason)!, code, now);
+            }
+            catch (InvalidOperationException e)
+            {
+                error.WriteLine("not resumed: " + e.Message);
+                return ExitCodes.Usage;
+            }
+
+            output.WriteLine("kill switch resumed to L0");
+            return ExitCodes.Ok;
+        }));
+        root.Add(resume);
+
+        var halts = new Command("halts", "Verify the halts store's hash chain and show the service's kill-switch state") { config, db };
+        halts.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (_, _) => ExitCodes.Ok));
+        root.Add(halts);
         return root;
+    }
+
+    private static RiskOptions LoadRisk(string? configPath)
+    {
+        var configuration = Composition.LoadConfiguration(new HostSettings(configPath, RunMode.Service));
+        return configuration.GetSection(RiskOptions.SectionName).Get<RiskOptions>() ?? new RiskOptions();
+    }
+
+    /// <summary>
+    /// Opens the service's kill switch from the halts store (verifying the whole chain), runs
+    /// <paramref name="action"/>, then prints the state. A chain that does not verify exits 65 and names
+    /// the first bad record.
+    /// </summary>
+    private static int KillSwitchCommand(HostSettings settings, TextWriter output, TextWriter error, Func<Risk.Halts.KillSwitch, DateTimeOffset, int> action)
+    {
+        var code = LoadValidated(settings, error, out var configuration);
+        if (code != ExitCodes.Ok)
+        {
+            return code;
+        }
+
+        try
+        {
+            var persistence = configuration!.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
+            var wall = TimeProvider.System;
+            var database = new Database(persistence.DatabasePath, wall);
+            using var store = new SqliteHaltStore(database, wall);
+            var verification = store.Verify();
+            output.WriteLine($"halts store {database.Path}: {verification.Records} record(s), chain {(verification.IsIntact ? "intact" : $"BROKEN at sequence {verification.FirstBadSequence}: {verification.Problem}")}");
+            if (!verification.IsIntact)
+            {
+                return ExitCodes.DataError;
+            }
+
+            var ks = Risk.Halts.KillSwitch.Restore(store, KillSwitchScopes.Service);
+            var result = action(ks, wall.GetUtcNow());
+            output.WriteLine(Services.KillSwitchService.Render(ks.State, wall.GetUtcNow()));
+            return result;
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"I/O error: {e.Message}");
+            return ExitCodes.IoError;
+        }
     }
 
     /// <summary>Loads and validates configuration; prints every error. Returns an exit code.</summary>
@@ -103,6 +202,7 @@ public static class Commands
         var (code, what) = e switch
         {
             OptionsValidationException => (ExitCodes.Config, "configuration error"),
+            Risk.Halts.HaltStoreTamperedException => (ExitCodes.DataError, "halts store tampered"),
             DirectoryNotFoundException or FileNotFoundException => (ExitCodes.NoInput, "input missing"),
             SqliteException or IOException or UnauthorizedAccessException => (ExitCodes.IoError, "I/O error"),
             _ => (ExitCodes.Software, "start-up failed"),
@@ -229,6 +329,7 @@ public static class Commands
             {
                 StartupTime = startup,
                 DatabaseCheck = check,
+                HaltRecords = sp.GetRequiredService<SqliteHaltStore>().ReadSince(0).Where(r => r.Draft.Scope == run.RunId).ToList(),
                 CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Core.Simulation.SimulatedOrderGateway sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
             };
             return (ExitCodes.Ok, summary);

@@ -9,6 +9,9 @@ public static class ExitCodes
     /// <summary>Command-line usage error (EX_USAGE).</summary>
     public const int Usage = 64;
 
+    /// <summary>Data error: a tamper-evident record does not verify (EX_DATAERR).</summary>
+    public const int DataError = 65;
+
     /// <summary>Input data missing or unreadable (EX_NOINPUT).</summary>
     public const int NoInput = 66;
 

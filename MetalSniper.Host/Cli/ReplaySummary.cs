@@ -42,6 +42,9 @@ public sealed record ReplaySummary(
     /// <summary>The database check after the run: integrity, fills and orders of the run, and orphans (any run).</summary>
     public (string Integrity, long Fills, long OrphanFills, long Orders, long OrphanOrders) DatabaseCheck { get; init; }
 
+    /// <summary>Every record this run wrote to the halts store (its own scope): pauses, clears and escalations, in order.</summary>
+    public IReadOnlyList<Risk.Halts.HaltRecord> HaltRecords { get; init; } = [];
+
     /// <summary>Host build and start (configuration, database open and migration, services started) before the first bar.</summary>
     public TimeSpan StartupTime { get; init; }
 
@@ -107,6 +110,14 @@ public sealed record ReplaySummary(
         foreach (var t in SentinelTrips)
         {
             Line("  " + t.Kind, $"{t.AtUtc:O} {t.Detail}");
+        }
+
+        Line("halts store", string.Create(inv, $"{HaltRecords.Count} record(s) of this run (tamper-evident chain)"));
+        foreach (var r in HaltRecords)
+        {
+            var d = r.Draft;
+            Line(string.Create(inv, $"  #{r.Sequence} {d.Action}"), string.Create(inv,
+                $"{d.AtUtc:O} {d.Key} L{(int)d.Level}{(d.UntilUtc is { } u ? $" until {u:O}" : d.Action == Risk.Halts.HaltAction.Pause ? " until cleared" : "")} ({d.Source})"));
         }
 
         Line("start-up", StartupTime.TotalSeconds.ToString("0.000", inv) + " s");

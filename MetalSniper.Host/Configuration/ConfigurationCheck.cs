@@ -13,7 +13,7 @@ public static class ConfigurationCheck
     public static IReadOnlyList<string> KnownSections { get; } =
     [
         BrokerOptions.SectionName, MarketDataOptions.SectionName, SimulatedBrokerOptions.SectionName, RiskOptions.SectionName,
-        AccountOptions.SectionName, PersistenceOptions.SectionName, "Strategies", "Serilog",
+        AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, "Strategies", "Serilog",
     ];
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
@@ -43,6 +43,7 @@ public static class ConfigurationCheck
         Check<RiskOptions>(configuration, RiskOptions.SectionName, errors);
         Check<AccountOptions>(configuration, AccountOptions.SectionName, errors);
         Check<PersistenceOptions>(configuration, PersistenceOptions.SectionName, errors);
+        Check<ExecutionOptions>(configuration, ExecutionOptions.SectionName, errors);
         Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
         if (errors.Count == 0)
         {
@@ -97,6 +98,23 @@ public static class ConfigurationCheck
         catch (TimeZoneNotFoundException)
         {
             errors.Add($"{RiskOptions.SectionName}:TradingDayTimeZone: '{risk.TradingDayTimeZone}' is not a time zone this machine knows (use an IANA id such as America/New_York)");
+        }
+
+        var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
+        var brokerKind = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
+        if (execution.Mode == "Live" && brokerKind.Kind == "Simulated")
+        {
+            errors.Add($"{ExecutionOptions.SectionName}:Mode: Live needs a live broker; {BrokerOptions.SectionName}:Kind is Simulated (paper only)");
+        }
+
+        foreach (var symbol in risk.Gates.MaxPositionQuantity.Keys.Concat(risk.Gates.MaxOrderQuantity.Keys).Where(s => !catalog.TryGet(s, out _)))
+        {
+            errors.Add($"{RiskOptions.SectionName}:Gates: '{symbol}' is not a known instrument");
+        }
+
+        foreach (var leg in risk.Breakers.Pairs.SelectMany(p => p.Split('/')).Where(s => !catalog.TryGet(s.Trim(), out _)))
+        {
+            errors.Add($"{RiskOptions.SectionName}:Breakers:Pairs: '{leg}' is not a known instrument");
         }
 
         if (!string.Equals(account.BaseCurrency, "USD", StringComparison.Ordinal))

@@ -91,6 +91,35 @@ public sealed class Database
                 detail    TEXT NOT NULL
             );
             """),
+        (2, "tamper-evident halts store, gate denials", """
+            CREATE TABLE halts (
+                seq           INTEGER PRIMARY KEY,
+                scope         TEXT NOT NULL,
+                action        TEXT NOT NULL CHECK (action IN ('Escalate','Resume','Pause','Clear')),
+                level         INTEGER NOT NULL CHECK (level BETWEEN 0 AND 2),
+                key           TEXT NOT NULL,
+                source        TEXT NOT NULL,
+                reason        TEXT NOT NULL,
+                at_utc        TEXT NOT NULL,
+                until_utc     TEXT,
+                recorded_utc  TEXT NOT NULL,
+                prev_hash     TEXT NOT NULL,
+                hash          TEXT NOT NULL
+            );
+            CREATE INDEX ix_halts_scope ON halts(scope, seq);
+            CREATE TABLE gate_denials (
+                id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id          TEXT NOT NULL REFERENCES runs(run_id),
+                client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+                decision_id     TEXT NOT NULL,
+                gate            TEXT NOT NULL,
+                reason          TEXT NOT NULL,
+                detail          TEXT NOT NULL,
+                values_json     TEXT NOT NULL,
+                at_utc          TEXT NOT NULL
+            );
+            CREATE INDEX ix_gate_denials_run ON gate_denials(run_id, reason);
+            """),
     ];
 
     /// <summary>Opens (creating when needed) the database at <paramref name="path"/> and applies pending migrations.</summary>

@@ -34,6 +34,9 @@ public sealed record PersistFill(Fill Fill, DateTimeOffset ReceivedUtc) : Persis
 /// <summary>The latest position of a symbol.</summary>
 public sealed record PersistPosition(string RunId, PositionSnapshot Position, DateTimeOffset UpdatedUtc) : PersistCommand;
 
+/// <summary>A pre-trade gate's refusal of an order (the order itself is persisted first with status Denied).</summary>
+public sealed record PersistGateDenial(string RunId, SubmitOrder Order, Risk.Gates.GateDenial Denial, DateTimeOffset AtUtc) : PersistCommand;
+
 /// <summary>A record refused at the ingest boundary.</summary>
 public sealed record PersistRejection(string RunId, BarRejected Rejection) : PersistCommand;
 
@@ -258,6 +261,10 @@ public sealed class PersistenceWriter : IAsyncDisposable
                         INSERT INTO positions(run_id, symbol, currency, quantity, average_price, realized_pnl, commissions, updated_utc) VALUES (@run,@symbol,@ccy,@qty,@avg,@realized,@comm,@updated)
                         ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl=excluded.realized_pnl, commissions=excluded.commissions, updated_utc=excluded.updated_utc
                         """, new { run = pp.RunId, symbol = p.Symbol, ccy = p.Currency.Code, qty = D(p.Quantity), avg = D(p.AveragePrice), realized = D(p.RealizedPnl), comm = D(p.Commissions), updated = T(pp.UpdatedUtc) }, tx);
+                    break;
+                case PersistGateDenial gd:
+                    _c.Execute("INSERT INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES (@run,@order,@decision,@gate,@reason,@detail,@values,@at)",
+                        new { run = gd.RunId, order = gd.Order.ClientOrderId.Value, decision = gd.Order.DecisionId, gate = gd.Denial.Gate, reason = gd.Denial.Reason.ToString(), detail = gd.Denial.Detail, values = JsonSerializer.Serialize(gd.Denial.Values, Json), at = T(gd.AtUtc) }, tx);
                     break;
                 case PersistRejection { Rejection: var r } pr:
                     _c.Execute("INSERT INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES (@run,@source,@line,@symbol,@reason,@detail)",

@@ -1,6 +1,8 @@
-using System.Threading.Channels;
+using System.Collections.Immutable;
+using System.Globalization;
 using MetalSniper.Core.Decisions;
 using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
@@ -8,6 +10,7 @@ using MetalSniper.Core.Time;
 using MetalSniper.Host.Persistence;
 using MetalSniper.Host.Pipeline;
 using MetalSniper.Risk.Gates;
+using MetalSniper.Risk.Halts;
 using MetalSniper.Risk.Sentinel;
 
 namespace MetalSniper.Host.Services;
@@ -16,8 +19,13 @@ namespace MetalSniper.Host.Services;
 /// The hands: owns the order gateway and our position book. Drains the sentinel's priority lane
 /// before every command of the brain, runs the pre-trade gates where orders leave, persists each
 /// order before sending it (write-ahead), keeps the order state machine, applies fills to the book,
-/// publishes the book to the sentinel and reports every broker event to the brain. On stop it
-/// drains both lanes, so no command is left unprocessed and no order is left unacknowledged.
+/// publishes the book to the sentinel and reports every broker event to the brain. It enforces the
+/// kill switch where orders leave: when the level rises to L1 or L2 it takes every working entry
+/// and add off the market (an order that reduces the position stays), and the gates refuse what
+/// the level forbids. Broker messages are paced by the gateway's message budget, whose reserved
+/// share only risk messages use. Its loop wakes at least once a second (a heartbeat the sentinel
+/// watches). On stop it drains both lanes and waits (bounded) for every sent order to be
+/// acknowledged, so no command is left unprocessed and no order is left in flight.
 /// </summary>
 public sealed class ExecutionService(
     IOrderGateway gateway,
@@ -25,14 +33,22 @@ public sealed class ExecutionService(
     PreTradeGatePipeline gates,
     PersistenceWriter writer,
     RiskSentinel sentinel,
+    KillSwitch killSwitch,
+    IdGenerator ids,
     IInstrumentCatalog instruments,
     CostEstimator costs,
     FxConverter fx,
     RunContext run,
     TimeProvider clock,
+    WallClock wallClock,
     IHostApplicationLifetime lifetime,
     ILogger<ExecutionService> logger) : PipelineService(run, lifetime, logger)
 {
+    private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
+    private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;
+    private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
+    private ImmutableList<decimal> _closedTradePnls = [];
+    private KillLevel _enforcedLevel;
     private readonly PositionBook _book = new(instruments, Currency.Usd);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
     private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
@@ -53,11 +69,14 @@ public sealed class ExecutionService(
         var normal = channels.Commands.Reader;
         var drainedSignalled = false;
         Task<bool>? riskWait = null, gatewayWait = null, normalWait = null;
+        Task? beatWait = null;
         logger.LogInformation("Execution running against gateway {Gateway}", gateway.Name);
         try
         {
             while (true)
             {
+                Interlocked.Increment(ref _heartbeat);
+                await EnforceKillLevelAsync(stoppingToken).ConfigureAwait(false);
                 if (risk.TryRead(out var riskCommand))
                 {
                     await HandleAsync(riskCommand, stoppingToken).ConfigureAwait(false);
@@ -97,7 +116,16 @@ public sealed class ExecutionService(
                     normalWait = normal.WaitToReadAsync(stoppingToken).AsTask();
                 }
 
-                await (normalWait is null ? Task.WhenAny(riskWait, gatewayWait) : Task.WhenAny(riskWait, gatewayWait, normalWait)).ConfigureAwait(false);
+                // The idle beat keeps the heartbeat moving and re-checks the kill switch when nothing arrives
+                // (one timer at a time, reused until it fires).
+                beatWait ??= Task.Delay(IdleBeat, wallClock.Provider, stoppingToken);
+                await (normalWait is null ? Task.WhenAny(riskWait, gatewayWait, beatWait) : Task.WhenAny(riskWait, gatewayWait, normalWait, beatWait)).ConfigureAwait(false);
+                if (beatWait.IsCompleted)
+                {
+                    stoppingToken.ThrowIfCancellationRequested();
+                    beatWait = null;
+                }
+
                 riskWait = Completed(riskWait);
                 gatewayWait = Completed(gatewayWait);
                 normalWait = Completed(normalWait);
@@ -113,7 +141,13 @@ public sealed class ExecutionService(
                 drained++;
             }
 
-            DrainGateway();
+            // In-flight orders get a bounded wait for their acknowledgement.
+            var deadline = wallClock.Provider.GetTimestamp();
+            while (DrainGateway() || (_orders.Values.Any(o => o.Status == OrderStatus.PendingSubmit) && wallClock.Provider.GetElapsedTime(deadline) < TimeSpan.FromSeconds(5)))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10), wallClock.Provider, CancellationToken.None).ConfigureAwait(false);
+            }
+
             channels.Reports.Writer.TryComplete();
             var inFlight = _orders.Values.Count(o => o.Status == OrderStatus.PendingSubmit);
             var working = _orders.Values.Count(o => o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled);
@@ -142,6 +176,8 @@ public sealed class ExecutionService(
         {
             case ApplyBar { Bar: var bar }:
                 _marks[bar.Symbol] = bar.Close;
+                var halfSpread = (bar.Spread ?? 0m) / 2m;
+                _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
                 _eventTime = bar.CloseTimeUtc;
                 var replay = clock as ReplayTimeProvider;
                 if (replay is not null)
@@ -179,16 +215,12 @@ public sealed class ExecutionService(
                 Run.CountDecision(halt.Decision);
                 // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
                 // stop that now protects the survivor) stays: halting entries must not unprotect a position.
-                foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
-                {
-                    await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind), ct).ConfigureAwait(false);
-                }
-
-                DrainGateway();
+                await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind, ct).ConfigureAwait(false);
                 break;
             case RequestCancel { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
                 {
+                    await PaceAsync(risk: true, ct).ConfigureAwait(false);
                     await gateway.CancelAsync(cancel, ct).ConfigureAwait(false);
                     DrainGateway();
                 }
@@ -197,6 +229,7 @@ public sealed class ExecutionService(
             case RequestModify { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
+                    await PaceAsync(risk: toModify.Order.Purpose is OrderPurpose.ProtectiveStop or OrderPurpose.RiskFlatten, ct).ConfigureAwait(false);
                     await gateway.ModifyAsync(modify, ct).ConfigureAwait(false);
                     DrainGateway();
                 }
@@ -231,6 +264,7 @@ public sealed class ExecutionService(
             // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
             foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
             {
+                await PaceAsync(risk: true, ct).ConfigureAwait(false);
                 await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct).ConfigureAwait(false);
             }
 
@@ -257,12 +291,19 @@ public sealed class ExecutionService(
         var instrument = instruments.Get(order.Symbol);
         var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
         var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), _eventTime,
-            WorkingReduceQuantity(order.Symbol, position));
+            WorkingReduceQuantity(order.Symbol, position))
+        {
+            Quote = _quotes.GetValueOrDefault(order.Symbol),
+            Book = _book.Snapshot(),
+            Marks = _marks,
+            WorkingEntryQuantity = WorkingEntries(),
+        };
         var denial = gates.Evaluate(context);
         if (denial is not null)
         {
             var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
             await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now), ct).ConfigureAwait(false);
+            await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct).ConfigureAwait(false);
             Run.CountOrderDenied();
             logger.LogWarning("Order {ClientOrderId} {Purpose} {Side} {Quantity} {Symbol} {Reason}", order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
             channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
@@ -273,8 +314,80 @@ public sealed class ExecutionService(
         await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now), ct).ConfigureAwait(false);
         _orders[order.ClientOrderId] = new OrderState(order);
         Run.CountOrderSent();
+        await PaceAsync(risk: order.Purpose is OrderPurpose.RiskFlatten or OrderPurpose.ProtectiveStop || order.Source == "sentinel", ct).ConfigureAwait(false);
         await gateway.SubmitAsync(order, ct).ConfigureAwait(false);
         DrainGateway();
+    }
+
+    /// <summary>
+    /// The kill switch where orders leave: when the level rises to L1 or above, every working entry and
+    /// add that does not reduce the position is cancelled at once (a resting entry stop must not open a
+    /// position while halted). The change is recorded as a decision first.
+    /// </summary>
+    private async ValueTask EnforceKillLevelAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var level = killSwitch.Level(now);
+        if (level == _enforcedLevel)
+        {
+            return;
+        }
+
+        var previous = _enforcedLevel;
+        _enforcedLevel = level;
+        var why = killSwitch.State.Describe(now);
+        logger.Log(level > previous ? LogLevel.Warning : LogLevel.Information, "Kill level L{Previous} -> L{Level} at the execution side: {Why}", (int)previous, (int)level, why);
+        if (level <= previous || level == KillLevel.Running)
+        {
+            return;
+        }
+
+        var decision = new DecisionRecord(ids.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
+            $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
+        await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct).ConfigureAwait(false);
+        Run.CountDecision(decision);
+        await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the survivor stays).</summary>
+    private async ValueTask CancelEntriesAsync(string decisionId, string reason, CancellationToken ct)
+    {
+        foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
+        {
+            await PaceAsync(risk: true, ct).ConfigureAwait(false);
+            await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct).ConfigureAwait(false);
+        }
+
+        DrainGateway();
+    }
+
+    /// <summary>Waits for the broker message budget (risk messages may use the reserved share). No-op for a gateway without a limit.</summary>
+    private async ValueTask PaceAsync(bool risk, CancellationToken ct)
+    {
+        if (_budget is null)
+        {
+            return;
+        }
+
+        while (!_budget.TryAcquire(risk, out var wait))
+        {
+            await Task.Delay(wait, wallClock.Provider, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Working entry and add orders per symbol, signed remaining quantity (buy &gt; 0).</summary>
+    private Dictionary<string, decimal> WorkingEntries()
+    {
+        var result = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (var o in _orders.Values)
+        {
+            if (o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order))
+            {
+                result[o.Order.Symbol] = result.GetValueOrDefault(o.Order.Symbol) + (o.Order.Side.Sign() * (o.Order.Quantity - o.Filled));
+            }
+        }
+
+        return result;
     }
 
     private bool Reduces(SubmitOrder order)
@@ -367,6 +480,14 @@ public sealed class ExecutionService(
                 if (trade is not null)
                 {
                     Run.Trades.Add(trade);
+                    if (fx.TryConvert(new Money(trade.NetPnl, trade.Currency), Currency.Usd, out var inBase))
+                    {
+                        _closedTradePnls = _closedTradePnls.Add(inBase.Amount);
+                    }
+                    else
+                    {
+                        logger.LogError("Closed trade of {Symbol} ({NetPnl} {Currency}) cannot be converted to the base currency: the breakers do not see it", trade.Symbol, trade.NetPnl, trade.Currency);
+                    }
                 }
 
                 Run.CountFill();
@@ -374,8 +495,13 @@ public sealed class ExecutionService(
                 status = new PersistOrderStatus(e.ClientOrderId, state.Status, null, null, null, null, null, now);
                 Enqueue(status);
                 status = new PersistPosition(Run.RunId, _book.Get(f.Fill.Symbol), now);
-                sentinel.OnBook(new BookView(_book.Snapshot(), ++_bookVersion));
+                PublishBook();
                 break;
+        }
+
+        if (state.Order.Purpose == OrderPurpose.RiskFlatten && e is OrderAccepted or OrderCancelled or OrderRejected)
+        {
+            PublishBook();
         }
 
         if (status is not null)
@@ -384,6 +510,14 @@ public sealed class ExecutionService(
         }
 
         channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
+    }
+
+    /// <summary>Publishes our book to the sentinel (after every fill and every change of a working flatten).</summary>
+    private void PublishBook()
+    {
+        var flattens = _orders.Values.Where(o => o.Order.Purpose == OrderPurpose.RiskFlatten && o.Status is OrderStatus.PendingSubmit or OrderStatus.Working or OrderStatus.PartiallyFilled)
+            .Select(o => o.Order.Symbol).ToHashSet(StringComparer.Ordinal);
+        sentinel.OnBook(new BookView(_book.Snapshot(), ++_bookVersion) { ClosedTradePnls = _closedTradePnls, WorkingFlattens = flattens });
     }
 
     private void Enqueue(PersistCommand command)

@@ -15,12 +15,18 @@ public abstract class PipelineService(RunContext run, IHostApplicationLifetime l
     /// <summary>The run.</summary>
     protected RunContext Run => run;
 
+    private volatile bool _running;
+
+    /// <summary>True while the service body runs (heartbeats are only expected then).</summary>
+    public bool IsRunning => _running;
+
     /// <summary>The service body.</summary>
     protected abstract Task RunAsync(CancellationToken stoppingToken);
 
     /// <inheritdoc />
     protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _running = true;
         try
         {
             await RunAsync(stoppingToken).ConfigureAwait(false);
@@ -36,6 +42,10 @@ public abstract class PipelineService(RunContext run, IHostApplicationLifetime l
             run.PipelineDrained.TrySetException(e);
             lifetime.StopApplication();
             throw;
+        }
+        finally
+        {
+            _running = false;
         }
     }
 }

@@ -6,7 +6,7 @@ using MetalSniper.Core.Positions;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Host.Persistence;
 using MetalSniper.Host.Pipeline;
-using MetalSniper.Risk;
+using MetalSniper.Risk.Halts;
 using MetalSniper.Strategies;
 
 namespace MetalSniper.Host.Services;
@@ -29,6 +29,8 @@ public sealed class SignalService : PipelineService
     private readonly ILogger<SignalService> _logger;
     private readonly List<object> _pending = [];
     private readonly WorkingOrderView _working = new();
+    private readonly WallClock _wallClock;
+    private Task? _idleBeat;
     private long _heartbeat;
     private long _barsSent;
     private long _barsApplied;
@@ -40,10 +42,11 @@ public sealed class SignalService : PipelineService
         PersistenceWriter writer,
         IInstrumentCatalog instruments,
         ITradingSessions sessions,
-        TradingHalts halts,
+        KillSwitch killSwitch,
         CostEstimator costs,
         IdGenerator ids,
         TimeProvider clock,
+        WallClock wallClock,
         RunContext run,
         IHostApplicationLifetime lifetime,
         ILogger<SignalService> logger)
@@ -54,10 +57,11 @@ public sealed class SignalService : PipelineService
         _strategies = strategies;
         _book = new PositionBook(instruments, Core.Money.Currency.Usd);
         _logger = logger;
-        _contexts = _strategies.Select(s => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, halts, costs, ids, clock)).ToArray();
+        _wallClock = wallClock;
+        _contexts = _strategies.Select(s => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, killSwitch, costs, ids, clock)).ToArray();
     }
 
-    /// <summary>Bars evaluated (a heartbeat of the brain).</summary>
+    /// <summary>A heartbeat of the brain: grows with every bar evaluated and at least once a second while idle.</summary>
     public long Heartbeat => Interlocked.Read(ref _heartbeat);
 
     /// <inheritdoc />
@@ -71,7 +75,7 @@ public sealed class SignalService : PipelineService
         _logger.LogInformation("Brain running {Count} strategies: {Strategies}", _strategies.Count, string.Join(", ", _strategies.Select(s => s.Name)));
         try
         {
-            while (await bars.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            while (await WaitForBarsAsync(bars, stoppingToken).ConfigureAwait(false))
             {
                 while (!stoppingToken.IsCancellationRequested && bars.TryRead(out var bar))
                 {
@@ -104,6 +108,32 @@ public sealed class SignalService : PipelineService
         }
 
         await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for bars, beating the heartbeat once a second while idle (a quiet market is not a dead brain).</summary>
+    private async ValueTask<bool> WaitForBarsAsync(System.Threading.Channels.ChannelReader<Bar> bars, CancellationToken ct)
+    {
+        var wait = bars.WaitToReadAsync(ct);
+        if (wait.IsCompleted)
+        {
+            return await wait.ConfigureAwait(false);
+        }
+
+        // One idle timer at a time, reused until it fires: waits for bars are frequent, idle seconds are not.
+        var task = wait.AsTask();
+        while (!task.IsCompleted)
+        {
+            _idleBeat ??= Task.Delay(TimeSpan.FromSeconds(1), _wallClock.Provider, ct);
+            await Task.WhenAny(task, _idleBeat).ConfigureAwait(false);
+            if (_idleBeat.IsCompleted)
+            {
+                ct.ThrowIfCancellationRequested();
+                _idleBeat = null;
+                Interlocked.Increment(ref _heartbeat);
+            }
+        }
+
+        return await task.ConfigureAwait(false);
     }
 
     private async ValueTask OnBarAsync(Bar bar, CancellationToken ct)
@@ -298,7 +328,7 @@ public sealed class SignalService : PipelineService
         string source,
         IInstrumentCatalog instruments,
         ITradingSessions sessions,
-        TradingHalts halts,
+        KillSwitch killSwitch,
         CostEstimator costs,
         IdGenerator ids,
         TimeProvider clock) : IStrategyContext
@@ -307,7 +337,7 @@ public sealed class SignalService : PipelineService
 
         public DateTimeOffset NowUtc => EventTime;
 
-        public bool EntriesAllowed => halts.Current(EventTime) is null;
+        public bool EntriesAllowed => killSwitch.State.LevelSeenBefore(EventTime) == KillLevel.Running;
 
         public PositionSnapshot Position(string symbol) => owner._book.Get(symbol);
 

@@ -1,5 +1,5 @@
 using MetalSniper.Core.Money;
-using MetalSniper.Risk.KillSwitch;
+using MetalSniper.Risk.Halts;
 
 namespace MetalSniper.Risk.Breakers;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using MetalSniper.Risk.KillSwitch;
+using MetalSniper.Risk.Halts;
 
 namespace MetalSniper.Risk.Breakers;
 

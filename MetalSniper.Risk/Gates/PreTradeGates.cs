@@ -1,5 +1,6 @@
 using System.Globalization;
 using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
 
@@ -8,8 +9,11 @@ namespace MetalSniper.Risk.Gates;
 /// <summary>Why a pre-trade gate refused an order. Logged, persisted and counted by reason.</summary>
 public enum DenyReason
 {
-    /// <summary>New entries and adds are halted (daily loss, kill switch).</summary>
-    EntriesHalted,
+    /// <summary>The kill switch is at L1 or above: no new entries or adds.</summary>
+    KillSwitchNoEntries,
+
+    /// <summary>The kill switch is at L2: only orders that reduce a position may leave.</summary>
+    KillSwitchFlatten,
 
     /// <summary>An add on a position whose stops do not lock in profit net of costs.</summary>
     LockedProfitNotMet,
@@ -19,13 +23,77 @@ public enum DenyReason
 
     /// <summary>An exit or risk order that would increase or flip the position.</summary>
     ReduceOnlyViolation,
+
+    /// <summary>Live execution without both opt-ins (configuration and environment variable), or a live mode against a paper-only broker.</summary>
+    LiveTradingNotEnabled,
+
+    /// <summary>Paper mode pointed at a live port (TWS 7496, IB Gateway 4001): fail closed.</summary>
+    PaperModeOnLivePort,
+
+    /// <summary>Opening a position in one more instrument than allowed.</summary>
+    MaxOpenPositions,
+
+    /// <summary>The position in the instrument would exceed its maximum size.</summary>
+    MaxPositionSize,
+
+    /// <summary>Today's loss has reached the daily limit (or is unknown).</summary>
+    DailyLossLimit,
+
+    /// <summary>Gross exposure (Σ |notional|, base currency) would exceed its cap.</summary>
+    GrossExposureCap,
+
+    /// <summary>Net exposure (|Σ signed notional|, base currency) would exceed its cap.</summary>
+    NetExposureCap,
+
+    /// <summary>A notional could not be converted to the base currency: FX fails closed.</summary>
+    FxRateUnavailable,
+
+    /// <summary>No quote for the instrument.</summary>
+    NoQuote,
+
+    /// <summary>A quote with a non-positive, crossed or non-finite price.</summary>
+    InvalidQuote,
+
+    /// <summary>A zero (or negative) bid.</summary>
+    ZeroBid,
+
+    /// <summary>The latest quote is older than allowed.</summary>
+    StaleQuote,
+
+    /// <summary>The bid/ask spread is wider than allowed.</summary>
+    SpreadTooWide,
+
+    /// <summary>A limit or entry stop price too far from the last price (fat finger).</summary>
+    FatFingerPrice,
+
+    /// <summary>The instrument's market is closed.</summary>
+    MarketClosed,
+
+    /// <summary>Too many orders in the rolling window.</summary>
+    OrderRateThrottle,
+
+    /// <summary>The same intent (decision, symbol, side, purpose, type) was already sent.</summary>
+    DuplicateIntent,
+
+    /// <summary>A new entry decision from the same source on the same instrument inside the cooldown.</summary>
+    SourceCooldown,
+
+    /// <summary>The order is larger than the maximum order size (quantity or notional).</summary>
+    MaxOrderSize,
+
+    /// <summary>The order itself is malformed (non-positive quantity or price).</summary>
+    InvalidOrder,
 }
 
 /// <summary>A gate's refusal: the typed reason and the values it saw.</summary>
 /// <param name="Gate">The gate's name.</param>
 /// <param name="Reason">The typed reason.</param>
 /// <param name="Detail">The rule and the values seen ("locked P&amp;L -12.40 USD ≤ 0 at stop 2350.00, avg 2351.10, qty 50").</param>
-public sealed record GateDenial(string Gate, DenyReason Reason, string Detail);
+public sealed record GateDenial(string Gate, DenyReason Reason, string Detail)
+{
+    /// <summary>The values the gate saw, by name (invariant culture), for the record.</summary>
+    public IReadOnlyDictionary<string, string> Values { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>What a gate sees about an order at the moment it would leave.</summary>
 /// <param name="Order">The order.</param>
@@ -33,7 +101,7 @@ public sealed record GateDenial(string Gate, DenyReason Reason, string Detail);
 /// <param name="Position">Our current position in the instrument.</param>
 /// <param name="ProtectiveStops">Working stop orders that reduce the position: (stop price, quantity).</param>
 /// <param name="ExitCostPerUnit">Expected exit cost per unit in price units (half spread + slippage + commission per unit).</param>
-/// <param name="NowUtc">Clock time.</param>
+/// <param name="NowUtc">Clock time (the replay clock in replay).</param>
 /// <param name="WorkingReduceQuantity">Quantity of exit and flatten orders already working against the position (unconditional: market and limit), which the position will lose when they fill.</param>
 public sealed record PreTradeContext(
     SubmitOrder Order,
@@ -42,7 +110,26 @@ public sealed record PreTradeContext(
     IReadOnlyList<(decimal StopPrice, decimal Quantity)> ProtectiveStops,
     decimal ExitCostPerUnit,
     DateTimeOffset NowUtc,
-    decimal WorkingReduceQuantity = 0m);
+    decimal WorkingReduceQuantity = 0m)
+{
+    /// <summary>The latest quote of the instrument (bid/ask in major units of its currency), null when none has arrived.</summary>
+    public Quote? Quote { get; init; }
+
+    /// <summary>Every position of the book (for exposure and open-position counts).</summary>
+    public IReadOnlyList<PositionSnapshot> Book { get; init; } = [];
+
+    /// <summary>Latest price per symbol (major units of the instrument currency), for notionals.</summary>
+    public IReadOnlyDictionary<string, decimal> Marks { get; init; } = new Dictionary<string, decimal>();
+
+    /// <summary>Working entry and add orders per symbol, signed quantity (buy &gt; 0): exposure that may still open.</summary>
+    public IReadOnlyDictionary<string, decimal> WorkingEntryQuantity { get; init; } = new Dictionary<string, decimal>();
+
+    /// <summary>True when the order reduces the current position (opposite side, no larger than it).</summary>
+    public bool Reduces => Position.Quantity != 0m && Order.Side.Sign() == -Math.Sign(Position.Quantity) && Order.Quantity <= Math.Abs(Position.Quantity);
+
+    /// <summary>True for orders that open or increase risk (entries and adds).</summary>
+    public bool OpensRisk => Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add;
+}
 
 /// <summary>A hard pre-trade rule, enforced where orders leave (in front of the gateway), never inside a strategy.</summary>
 public interface IPreTradeGate
@@ -52,25 +139,10 @@ public interface IPreTradeGate
 
     /// <summary>Returns null to pass, or the denial.</summary>
     GateDenial? Check(PreTradeContext context);
-}
 
-/// <summary>Denies entries and adds while <see cref="TradingHalts"/> says entries are halted. Exits, stops and risk orders pass.</summary>
-public sealed class EntryHaltGate(TradingHalts halts) : IPreTradeGate
-{
-    /// <inheritdoc />
-    public string Name => "entry-halt";
-
-    /// <inheritdoc />
-    public GateDenial? Check(PreTradeContext context)
+    /// <summary>Told when the order passed every gate and leaves (rate and duplicate gates count it here, never on a denied order).</summary>
+    void OnSent(PreTradeContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        if (context.Order.Purpose is not (OrderPurpose.Entry or OrderPurpose.Add))
-        {
-            return null;
-        }
-
-        var halt = halts.Current(context.NowUtc);
-        return halt is null ? null : new GateDenial(Name, DenyReason.EntriesHalted, $"entries halted until {halt.UntilUtc:O}: {halt.Reason}");
     }
 }
 
@@ -145,7 +217,10 @@ public sealed class PreTradeGatePipeline(IEnumerable<IPreTradeGate> gates)
     private readonly IPreTradeGate[] _gates = gates.ToArray();
     private readonly long[] _denials = new long[Enum.GetValues<DenyReason>().Length];
 
-    /// <summary>Evaluates every gate in order.</summary>
+    /// <summary>The gates, in order.</summary>
+    public IReadOnlyList<IPreTradeGate> Gates => _gates;
+
+    /// <summary>Evaluates every gate in order; when all pass, tells each gate the order leaves.</summary>
     public GateDenial? Evaluate(PreTradeContext context)
     {
         foreach (var gate in _gates)
@@ -156,6 +231,11 @@ public sealed class PreTradeGatePipeline(IEnumerable<IPreTradeGate> gates)
                 Interlocked.Increment(ref _denials[(int)denial.Reason]);
                 return denial;
             }
+        }
+
+        foreach (var gate in _gates)
+        {
+            gate.OnSent(context);
         }
 
         return null;

@@ -14,7 +14,7 @@ public sealed class ArchitectureTests
 
     [Fact]
     public void Risk_ReferencesCoreOnly_NeverStrategies() =>
-        OurReferences(typeof(Risk.TradingHalts).Assembly).ShouldBe(["MetalSniper.Core"]);
+        OurReferences(typeof(Risk.Halts.KillSwitch).Assembly).ShouldBe(["MetalSniper.Core"]);
 
     [Fact]
     public void Strategies_ReferenceCoreOnly_NeverRisk() =>
@@ -23,7 +23,7 @@ public sealed class ArchitectureTests
     [Fact]
     public void PublicTypesOfLibraries_AreSealedOrAbstractOrInterfaces()
     {
-        var offenders = new[] { typeof(Core.Orders.SubmitOrder).Assembly, typeof(Risk.TradingHalts).Assembly, typeof(Strategies.IStrategy).Assembly }
+        var offenders = new[] { typeof(Core.Orders.SubmitOrder).Assembly, typeof(Risk.Halts.KillSwitch).Assembly, typeof(Strategies.IStrategy).Assembly }
             .SelectMany(a => a.GetExportedTypes())
             .Where(t => t.IsClass && !t.IsSealed && !t.IsAbstract && !t.IsNested)
             .Select(t => t.FullName)

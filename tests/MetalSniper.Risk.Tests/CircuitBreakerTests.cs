@@ -1,7 +1,7 @@
 using System.Globalization;
 using MetalSniper.Core.Money;
 using MetalSniper.Risk.Breakers;
-using MetalSniper.Risk.KillSwitch;
+using MetalSniper.Risk.Halts;
 
 namespace MetalSniper.Risk.Tests;
 

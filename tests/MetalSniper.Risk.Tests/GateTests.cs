@@ -2,7 +2,10 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Sessions;
 using MetalSniper.Risk.Gates;
+using MetalSniper.Risk.Halts;
 
 namespace MetalSniper.Risk.Tests;
 
@@ -16,7 +19,16 @@ public sealed class GateTests
 
     private static PositionSnapshot Long(decimal qty, decimal avg) => new("XAUUSD", Currency.Usd, qty, avg, 0m, 0m, Now);
 
-    private static PreTradeContext Ctx(SubmitOrder o, PositionSnapshot p, params (decimal, decimal)[] stops) => new(o, Gold, p, stops, 0.25m, Now);
+    private static readonly GateLimits Limits = new(Currency.Usd, MaxOpenPositions: 2, new Dictionary<string, decimal> { ["XAUUSD"] = 50m }, MaxGrossExposure: 200_000m, MaxNetExposure: 150_000m,
+        MaxQuoteAge: TimeSpan.FromMinutes(30), MaxSpreadFraction: 0.005m, FatFingerBand: 0.05m, MaxOrdersPerWindow: 30, OrderRateWindow: TimeSpan.FromMinutes(1),
+        SourceCooldown: TimeSpan.FromMinutes(5), new Dictionary<string, decimal> { ["XAUUSD"] = 40m }, MaxOrderNotional: 150_000m, DailyLossLimit: 2000m);
+
+    private static PreTradeContext Ctx(SubmitOrder o, PositionSnapshot p, params (decimal, decimal)[] stops) => new(o, Gold, p, stops, 0.25m, Now)
+    {
+        Quote = new Quote("XAUUSD", 1999.8m, 2000.2m, Now.AddMinutes(-1), Now),
+        Marks = new Dictionary<string, decimal> { ["XAUUSD"] = 2000m, ["XAGUSD"] = 30m },
+        Book = p.IsFlat ? [] : [p],
+    };
 
     [Fact]
     public void LockedProfitGate_AddWhileStopDoesNotLockProfit_IsDeniedWithValues()
@@ -65,28 +77,19 @@ public sealed class GateTests
     }
 
     [Fact]
-    public void EntryHaltGate_DeniesEntriesAndAddsUntilTheHaltEnds_ExitsPass()
+    public void Pipeline_FirstDenialWins_IsCountedByReason_AndOnlyPassedOrdersCount()
     {
-        var halts = new TradingHalts();
-        var gate = new EntryHaltGate(halts);
-        gate.Check(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), Long(0, 0m))).ShouldBeNull();
-        halts.HaltEntries("daily loss", Now, Now.AddHours(1));
-        gate.Check(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), Long(0, 0m)))!.Reason.ShouldBe(DenyReason.EntriesHalted);
-        gate.Check(Ctx(Order(OrderPurpose.Add, OrderSide.Buy, 1), Long(1, 2000m)))!.Reason.ShouldBe(DenyReason.EntriesHalted);
-        gate.Check(Ctx(Order(OrderPurpose.Exit, OrderSide.Sell, 1), Long(1, 2000m))).ShouldBeNull();
-        halts.HaltEntries("shorter", Now, Now.AddMinutes(5)); // never shortens an active halt
-        halts.Current(Now.AddMinutes(30)).ShouldNotBeNull();
-        halts.Current(Now.AddHours(2)).ShouldBeNull();
-    }
-
-    [Fact]
-    public void Pipeline_FirstDenialWins_AndIsCountedByReason()
-    {
-        var halts = new TradingHalts();
-        halts.HaltEntries("test", Now, Now.AddHours(1));
-        var pipeline = new PreTradeGatePipeline([new EntryHaltGate(halts), new ReduceOnlyGate(), new LockedProfitGate()]);
-        pipeline.Evaluate(Ctx(Order(OrderPurpose.Add, OrderSide.Buy, 1), Long(0, 0m)))!.Reason.ShouldBe(DenyReason.EntriesHalted);
+        var kill = KillSwitch.Restore(new InMemoryHaltStore(), "t");
+        var rate = new OrderRateGate(Limits with { MaxOrdersPerWindow = 1 });
+        var pipeline = new PreTradeGatePipeline([new KillSwitchGate(kill), new ReduceOnlyGate(), new LockedProfitGate(), rate]);
+        kill.Escalate(KillLevel.NoEntries, "test", "test", Now);
+        pipeline.Evaluate(Ctx(Order(OrderPurpose.Add, OrderSide.Buy, 1), Long(0, 0m)))!.Reason.ShouldBe(DenyReason.KillSwitchNoEntries);
         pipeline.Evaluate(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), Long(0, 0m)));
-        pipeline.DenialsByReason()[DenyReason.EntriesHalted].ShouldBe(2);
+        pipeline.DenialsByReason()[DenyReason.KillSwitchNoEntries].ShouldBe(2);
+
+        // Denied orders were not counted by the throttle: the first order after the resume passes.
+        kill.Resume("operator:test", "done", kill.State.ConfirmationCode, Now);
+        pipeline.Evaluate(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), Long(0, 0m))).ShouldBeNull();
+        pipeline.Evaluate(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), Long(0, 0m)))!.Reason.ShouldBe(DenyReason.OrderRateThrottle);
     }
 }

@@ -4,7 +4,9 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
+using MetalSniper.Core.Sessions;
 using MetalSniper.Core.Time;
+using MetalSniper.Risk.Halts;
 using MetalSniper.Risk.Sentinel;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -26,13 +28,14 @@ public sealed class SentinelTests
         public void HaltEntries(DecisionRecord decision) => Records.Enqueue(decision);
     }
 
-    private static (RiskSentinel Sentinel, RecordingOutbox Outbox, TradingHalts Halts, ReplayTimeProvider Clock) Create(decimal limit)
+    private static (RiskSentinel Sentinel, RecordingOutbox Outbox, KillSwitch Halts, ReplayTimeProvider Clock) Create(decimal limit, Func<SentinelSettings, SentinelSettings>? tune = null)
     {
         var clock = new ReplayTimeProvider(T0);
         var outbox = new RecordingOutbox();
-        var halts = new TradingHalts();
-        var sentinel = new RiskSentinel(new SentinelSettings(limit, Currency.Usd, TimeSpan.FromMilliseconds(250), "America/New_York", new TimeOnly(17, 0)),
-            InstrumentCatalog.CreateDefault(), new FxConverter(new FxRateTable()), clock, outbox, halts, new IdGenerator("t"), NullLogger<RiskSentinel>.Instance);
+        var halts = KillSwitch.Restore(new InMemoryHaltStore(), "test");
+        var settings = new SentinelSettings(limit, Currency.Usd, TimeSpan.FromMilliseconds(250), "America/New_York", new TimeOnly(17, 0));
+        var sentinel = new RiskSentinel(tune?.Invoke(settings) ?? settings, InstrumentCatalog.CreateDefault(), new FxConverter(new FxRateTable()), clock, TimeProvider.System, outbox, halts,
+            TradingSessionCalendar.CreateDefault(), new IdGenerator("t"), NullLogger<RiskSentinel>.Instance);
         return (sentinel, outbox, halts, clock);
     }
 
@@ -78,8 +81,9 @@ public sealed class SentinelTests
         decision.Kind.ShouldBe("DailyLossFlatten");
         decision.Reason.ShouldContain("-510.00");
         order.DecisionId.ShouldBe(decision.DecisionId);
-        halts.Current(clock.GetUtcNow()).ShouldNotBeNull();
-        halts.Current(clock.GetUtcNow())!.UntilUtc.ShouldBe(new DateTimeOffset(2026, 3, 3, 22, 0, 0, TimeSpan.Zero)); // 17:00 New York
+        halts.Level(clock.GetUtcNow()).ShouldBe(KillLevel.Flatten);
+        halts.State.Pauses["daily-loss"].UntilUtc.ShouldBe(new DateTimeOffset(2026, 3, 3, 22, 0, 0, TimeSpan.Zero)); // 17:00 New York
+        sentinel.DayPnl.ShouldBe(-510m);
         sentinel.Trips.ShouldHaveSingleItem().Kind.ShouldBe("DailyLossFlatten");
 
         // The same book version is not flattened twice.
@@ -131,8 +135,14 @@ public sealed class SentinelTests
         sentinel.OnBook(new BookView([new PositionSnapshot("XAGUSD", Currency.Usd, 100m, 30m, 0m, 0m, T0)], 1));
         WaitFor(() => !outbox.Records.IsEmpty, "the unknown-P&L record");
         outbox.Records.First().Kind.ShouldBe("PnlUnknown");
-        halts.Current(clock.GetUtcNow()).ShouldNotBeNull();
+        halts.Level(clock.GetUtcNow()).ShouldBe(KillLevel.NoEntries);
+        sentinel.DayPnl.ShouldBeNull();
         outbox.Orders.ShouldBeEmpty();
+
+        // Once the price is known the pause clears by itself.
+        sentinel.OnPrice("XAGUSD", 30m, T0);
+        sentinel.OnBook(new BookView([new PositionSnapshot("XAGUSD", Currency.Usd, 100m, 30m, 0m, 0m, T0)], 2));
+        WaitFor(() => halts.Level(clock.GetUtcNow()) == KillLevel.Running, "the pause to clear");
     }
 
     [Fact]

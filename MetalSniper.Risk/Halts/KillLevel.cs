@@ -1,4 +1,4 @@
-namespace MetalSniper.Risk.KillSwitch;
+namespace MetalSniper.Risk.Halts;
 
 /// <summary>
 /// The kill-switch levels (SPEC "Kill switch"): what may still leave the execution side.

@@ -1,0 +1,100 @@
+using System.Data;
+using System.Globalization;
+using Dapper;
+using MetalSniper.Risk.Halts;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Host.Persistence;
+
+/// <summary>
+/// The halts store in the <c>halts</c> table of the database: one SHA-256 chain over every record
+/// (all scopes), appended inside <c>BEGIN IMMEDIATE</c> so the CLI and the running service can both
+/// append, with <c>synchronous=FULL</c> so an acknowledged record survives a power cut. The new
+/// record links to the stored tail, which is checked first: a tampered tail refuses the append.
+/// Thread-safe (one connection behind a lock; appends are rare).
+/// </summary>
+public sealed class SqliteHaltStore : IHaltStore, IDisposable
+{
+    private readonly SqliteConnection _connection;
+    private readonly TimeProvider _wallClock;
+    private readonly Lock _gate = new();
+
+    /// <summary>Opens the store on <paramref name="database"/>.</summary>
+    public SqliteHaltStore(Database database, TimeProvider wallClock)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _wallClock = wallClock;
+        _connection = database.OpenConnection();
+        _connection.Execute("PRAGMA synchronous=FULL;");
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        lock (_gate)
+        {
+            using var begin = _connection.CreateCommand();
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+            try
+            {
+                var tail = Query("SELECT * FROM halts ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
+                if (tail is not null && !string.Equals(HaltChain.ComputeHash(tail.Sequence, tail.Draft, tail.RecordedUtc, tail.PreviousHash), tail.Hash, StringComparison.Ordinal))
+                {
+                    throw new HaltStoreTamperedException(new HaltChainVerification(1, tail.Sequence, $"record {tail.Sequence} (the tail) does not match its hash"));
+                }
+
+                var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow());
+                _connection.Execute("""
+                    INSERT INTO halts(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
+                    VALUES (@seq, @scope, @action, @level, @key, @source, @reason, @at, @until, @recorded, @prev, @hash)
+                    """, new
+                {
+                    seq = record.Sequence, scope = draft.Scope, action = draft.Action.ToString(), level = (int)draft.Level, key = draft.Key, source = draft.Source, reason = draft.Reason,
+                    at = T(draft.AtUtc), until = draft.UntilUtc is { } u ? T(u) : null, recorded = T(record.RecordedUtc), prev = record.PreviousHash, hash = record.Hash,
+                });
+                var since = Query("SELECT * FROM halts WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+                using var commit = _connection.CreateCommand();
+                commit.CommandText = "COMMIT";
+                commit.ExecuteNonQuery();
+                return since;
+            }
+            catch
+            {
+                using var rollback = _connection.CreateCommand();
+                rollback.CommandText = "ROLLBACK";
+                rollback.ExecuteNonQuery();
+                throw;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<HaltRecord> ReadSince(long afterSequence)
+    {
+        lock (_gate)
+        {
+            return Query("SELECT * FROM halts WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+        }
+    }
+
+    /// <summary>Verifies the whole chain.</summary>
+    public HaltChainVerification Verify() => HaltChain.Verify(ReadSince(0));
+
+    /// <inheritdoc />
+    public void Dispose() => _connection.Dispose();
+
+    private List<HaltRecord> Query(string sql, object? args) =>
+        _connection.Query<Row>(sql, args).Select(r => new HaltRecord(r.seq,
+            new HaltDraft(r.scope, Enum.Parse<HaltAction>(r.action), (KillLevel)r.level, r.key, r.source, r.reason, P(r.at_utc), r.until_utc is null ? null : P(r.until_utc)),
+            P(r.recorded_utc), r.prev_hash, r.hash)).ToList();
+
+    private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset P(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+#pragma warning disable IDE1006, SA1300 // Dapper maps the column names.
+    private sealed record Row(long seq, string scope, string action, long level, string key, string source, string reason, string at_utc, string? until_utc, string recorded_utc, string prev_hash, string hash);
+#pragma warning restore IDE1006, SA1300
+}

@@ -1,0 +1,46 @@
+using MetalSniper.Risk.Halts;
+
+namespace MetalSniper.Risk.Tests;
+
+/// <summary>A halts store in memory with the same chain rules as the SQLite one (the SQLite store itself is tested in the host tests).</summary>
+public sealed class InMemoryHaltStore(TimeProvider? wall = null) : IHaltStore
+{
+    private readonly List<HaltRecord> _records = [];
+    private readonly Lock _gate = new();
+
+    public List<HaltRecord> Records
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _records];
+            }
+        }
+    }
+
+    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence)
+    {
+        lock (_gate)
+        {
+            _records.Add(HaltChain.Next(_records.LastOrDefault(), draft, (wall ?? TimeProvider.System).GetUtcNow()));
+            return _records.Where(r => r.Sequence > afterSequence).ToList();
+        }
+    }
+
+    public IReadOnlyList<HaltRecord> ReadSince(long afterSequence)
+    {
+        lock (_gate)
+        {
+            return _records.Where(r => r.Sequence > afterSequence).ToList();
+        }
+    }
+
+    public void Replace(int index, HaltRecord record)
+    {
+        lock (_gate)
+        {
+            _records[index] = record;
+        }
+    }
+}
