@@ -34,7 +34,11 @@ public sealed record HostSettings(
     RunMode Mode,
     string? DatabasePathOverride = null,
     Serilog.Events.LogEventLevel ConsoleLogLevel = Serilog.Events.LogEventLevel.Information,
-    IReadOnlyDictionary<string, string?>? ExtraSettings = null);
+    IReadOnlyDictionary<string, string?>? ExtraSettings = null)
+{
+    /// <summary>Runs after the standard registrations: replaces or decorates services (tests swap in strategies or wrap the gateway).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
+}
 
 /// <summary>Scopes of the kill-switch state in the halts store.</summary>
 public static class KillSwitchScopes
@@ -87,6 +91,17 @@ public static class Composition
     public static IHost BuildHost(HostSettings settings, IConfigurationRoot configuration)
     {
         ArgumentNullException.ThrowIfNull(settings);
+
+        // A blocked pool thread (a frozen strategy in the brain) must not hold up the hands, and with them the
+        // sentinel's flatten, by the pool's thread-injection delay (about 0.5 s per extra thread): keep enough
+        // worker threads ready from the start.
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        var wanted = Math.Max(16, Environment.ProcessorCount * 4);
+        if (workers < wanted)
+        {
+            ThreadPool.SetMinThreads(wanted, io);
+        }
+
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddConfiguration(configuration);
         builder.Services.Configure<HostOptions>(o =>
@@ -96,6 +111,7 @@ public static class Composition
         });
         ConfigureLogging(builder, settings);
         AddMetalSniper(builder.Services, settings.Mode);
+        settings.ConfigureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
         return builder.Build();
     }
@@ -227,7 +243,8 @@ public static class Composition
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
-            var replay = sp.GetRequiredService<TimeProvider>() is ReplayTimeProvider;
+            // A fast replay sweeps on request, bar by bar (deterministic); the service sweeps on its own timer and on prices.
+            var replay = mode == RunMode.Replay;
             var b = risk.Breakers;
             var breakers = b.Enabled
                 ? new CircuitBreakerSettings(b.MaxDrawdown, (KillLevel)b.DrawdownLevel, b.MaxConsecutiveLosses, b.SharpeFloor, b.SharpeWindow, b.SharpeMinTrades, b.MaxLegImbalance,

@@ -179,12 +179,12 @@ public sealed class ExecutionService(
                 var halfSpread = (bar.Spread ?? 0m) / 2m;
                 _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
                 _eventTime = bar.CloseTimeUtc;
-                var replay = clock as ReplayTimeProvider;
-                if (replay is not null)
+                var replay = Run.Mode == RunMode.Replay;
+                if (replay)
                 {
-                    // In replay the broker side defines "now" and what has happened: the bar is complete
+                    // In a fast replay the broker side defines "now" and what has happened: the bar is complete
                     // at its close, and its price reaches the sentinel from here (ingest reads ahead).
-                    replay.AdvanceTo(bar.CloseTimeUtc);
+                    (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
                     sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
                 }
 
@@ -196,7 +196,7 @@ public sealed class ExecutionService(
 
                 DrainGateway();
                 MarkEquity();
-                if (replay is not null && (_bookVersion != versionBefore || _book.HasOpenPositions))
+                if (replay && (_bookVersion != versionBefore || _book.HasOpenPositions))
                 {
                     // Replay must not outrun the sentinel while risk is on: it sweeps this bar before the next one.
                     if (!sentinel.WaitForSweep(sentinel.RequestSweep(), TimeSpan.FromSeconds(10)))

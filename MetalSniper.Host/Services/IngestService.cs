@@ -1,5 +1,6 @@
 using MetalSniper.Core.MarketData;
 using MetalSniper.Host.Persistence;
+using MetalSniper.Core.Time;
 using MetalSniper.Host.Pipeline;
 using MetalSniper.Risk.Sentinel;
 
@@ -45,11 +46,14 @@ public sealed class IngestService(
                     continue;
                 }
 
-                if (!source.IsReplay)
+                if (!source.IsReplay || Run.Mode == RunMode.Service)
                 {
-                    // Live: the sentinel gets every price straight from ingest, independent of the brain.
-                    // Replay reads ahead of the simulated broker, so there the execution service hands the
-                    // sentinel each bar as the broker side applies it.
+                    // Live, and the service on a paced replay: the feed is the market. It moves the clock and the
+                    // sentinel gets every price straight from ingest, independent of the brain (a frozen brain
+                    // does not freeze the market or the sentinel). A fast replay reads ahead of the simulated
+                    // broker, so there the execution service moves the clock and hands the sentinel each bar as
+                    // the broker side applies it.
+                    (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
                     sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
                 }
 

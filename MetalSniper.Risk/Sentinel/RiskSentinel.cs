@@ -131,6 +131,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     private readonly List<(HeartbeatWatch Watch, long Last, DateTimeOffset ChangedUtc, bool Tripped)> _heartbeats = [];
     private Thread? _thread;
     private ITimer? _timer;
+    private ITimer? _heartbeatTimer;
     private BookView _book = BookView.Empty;
     private volatile HashSet<string> _held = new(StringComparer.Ordinal);
     private int _signalled;
@@ -282,11 +283,10 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "risk-sentinel", Priority = ThreadPriority.AboveNormal };
         _thread.Start();
 
-        // Live: the timer drives sweeps on the trading clock. Replay: sweeps come on request, and a wall-clock
-        // timer only checks heartbeats (a stalled replay clock must not hide a stalled service).
-        _timer = _settings.SweepOnRequestOnly
-            ? (_heartbeats.Count > 0 ? _wallClock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval) : null)
-            : _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
+        // Live: a timer on the trading clock drives sweeps. Replay: sweeps come on request. Either way a
+        // wall-clock timer checks heartbeats (a stalled trading clock must not hide a stalled service).
+        _timer = _settings.SweepOnRequestOnly ? null : _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
+        _heartbeatTimer = _heartbeats.Count > 0 ? _wallClock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval) : null;
     }
 
     /// <summary>
@@ -320,6 +320,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     public void Stop(TimeSpan timeout)
     {
         _timer?.Dispose();
+        _heartbeatTimer?.Dispose();
         _stop.Cancel();
         if (_thread is { IsAlive: true } t && !t.Join(timeout))
         {

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Dapper;
+using MetalSniper.Core.Orders;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Risk.Halts;
+using MetalSniper.Risk.Sentinel;
+using MetalSniper.Strategies;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Xunit.Abstractions;
+
+namespace MetalSniper.Host.Tests;
+
+public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    [Fact]
+    public async Task BrainFrozen_SentinelStillFlattensALosingPositionWithinItsSweepPeriod_AndTheOrderReachesTheGateway()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
+            j["Risk"]!["DailyLossLimit"] = 5000;
+            j["Risk"]!["RapidLossAmount"] = 0;
+            j["Risk"]!["WatchdogTrailFraction"] = 0;
+            j["Risk"]!["SweepIntervalMilliseconds"] = 1000;
+            j["Risk"]!["HeartbeatTimeout"] = "00:00:02";
+            j["Risk"]!["Breakers"]!["Enabled"] = false;
+        });
+        var freezer = new FreezingStrategy("XAUUSD", 20m);
+        TappedGateway? gateway = null;
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
+        {
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<IReadOnlyList<IStrategy>>([freezer]);
+                TappedGateway.Install(s, g => gateway = g);
+            },
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            freezer.Frozen.Wait(TimeSpan.FromSeconds(30)).ShouldBeTrue("the strategy never opened its position and froze the brain");
+            var sentinel = host.Services.GetRequiredService<RiskSentinel>();
+            var clock = host.Services.GetRequiredService<TimeProvider>();
+
+            // The live feed (here: the test) sends a crash price of the held instrument; the brain is blocked.
+            var start = Stopwatch.GetTimestamp();
+            sentinel.OnPrice("XAUUSD", 1000m, clock.GetUtcNow());
+            (SubmitOrder Order, long Timestamp) flatten = default;
+            while (!gateway!.Submitted.Any(s => s.Order.Purpose == OrderPurpose.RiskFlatten))
+            {
+                Stopwatch.GetElapsedTime(start).ShouldBeLessThan(TimeSpan.FromSeconds(5), "no flatten reached the gateway");
+                await Task.Delay(1);
+            }
+
+            flatten = gateway.Submitted.First(s => s.Order.Purpose == OrderPurpose.RiskFlatten);
+            var latency = Stopwatch.GetElapsedTime(start, flatten.Timestamp);
+            output.WriteLine($"breach -> flatten at the gateway with the brain frozen: {latency.TotalMilliseconds:0.000} ms");
+            latency.ShouldBeLessThan(TimeSpan.FromSeconds(1), "the flatten must arrive within the sentinel's sweep period (1 s here)");
+            freezer.Release.IsSet.ShouldBeFalse();
+            flatten.Order.Side.ShouldBe(OrderSide.Sell);
+            flatten.Order.Quantity.ShouldBe(20m);
+            flatten.Order.Source.ShouldBe("sentinel");
+
+            // The frozen brain also stops beating: the sentinel latches L1 on its own.
+            var kill = host.Services.GetRequiredService<KillSwitch>();
+            var waited = Stopwatch.StartNew();
+            while (kill.State.LatchedLevel < KillLevel.NoEntries)
+            {
+                waited.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10), "the missed brain heartbeat was not detected");
+                await Task.Delay(50);
+            }
+
+            kill.State.LatchedReason.ShouldContain("missed heartbeat: brain");
+        }
+        finally
+        {
+            freezer.Release.Set();
+            await host.StopAsync(CancellationToken.None);
+        }
+
+        using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        foreach (var row in c.Query<(string, string, string, string, string)>("SELECT event_utc, recorded_utc, source, kind, reason FROM decisions ORDER BY rowid"))
+        {
+            output.WriteLine(row.ToString());
+        }
+
+        c.ExecuteScalar<string>("SELECT status FROM orders WHERE purpose='RiskFlatten'").ShouldNotBe("PendingSubmit");
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE purpose='RiskFlatten'").ShouldBe(1);
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions d JOIN orders o ON o.decision_id=d.decision_id WHERE d.kind='DailyLossFlatten'").ShouldBe(1);
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM halts WHERE scope='service' AND action='Escalate' AND source='sentinel:heartbeat'").ShouldBe(1);
+    }
+}
