@@ -6,6 +6,7 @@ using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Core.Time;
+using MetalSniper.Risk.Breakers;
 using MetalSniper.Risk.Halts;
 using MetalSniper.Risk.Sentinel;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -148,4 +149,195 @@ public sealed class SentinelTests
     [Fact]
     public void Sentinel_NonPositiveLimit_IsRefused() =>
         Should.Throw<ArgumentException>(() => Create(limit: 0m));
+}
+
+public sealed class SentinelChecksTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 3, 15, 0, 0, TimeSpan.Zero); // Tuesday 10:00 New York
+
+    private sealed class Outbox : ISentinelOutbox
+    {
+        public ConcurrentQueue<(DecisionRecord Decision, SubmitOrder Order)> Orders { get; } = new();
+
+        public ConcurrentQueue<DecisionRecord> Records { get; } = new();
+
+        public void Send(DecisionRecord decision, SubmitOrder order) => Orders.Enqueue((decision, order));
+
+        public void HaltEntries(DecisionRecord decision) => Records.Enqueue(decision);
+    }
+
+    private sealed record Rig(RiskSentinel Sentinel, Outbox Outbox, KillSwitch Kill, ReplayTimeProvider Clock, InMemoryHaltStore Store) : IDisposable
+    {
+        public void Dispose() => Sentinel.Dispose();
+
+        /// <summary>Replay-style: publish, then sweep and wait for it (deterministic).</summary>
+        public void Sweep(DateTimeOffset at, BookView? book = null, params (string Symbol, decimal Price)[] prices)
+        {
+            Clock.AdvanceTo(at);
+            foreach (var (symbol, price) in prices)
+            {
+                Sentinel.OnPrice(symbol, price, at);
+            }
+
+            if (book is not null)
+            {
+                Sentinel.OnBook(book);
+            }
+
+            Sentinel.WaitForSweep(Sentinel.RequestSweep(), TimeSpan.FromSeconds(5)).ShouldBeTrue();
+        }
+    }
+
+    private static Rig Create(Func<SentinelSettings, SentinelSettings> tune)
+    {
+        var clock = new ReplayTimeProvider(T0);
+        var store = new InMemoryHaltStore();
+        var kill = KillSwitch.Restore(store, "test");
+        var outbox = new Outbox();
+        var settings = tune(new SentinelSettings(100_000m, Currency.Usd, TimeSpan.FromMilliseconds(50), "America/New_York", new TimeOnly(17, 0), SweepOnRequestOnly: true));
+        var sentinel = new RiskSentinel(settings, InstrumentCatalog.CreateDefault(), new FxConverter(new FxRateTable()), clock, TimeProvider.System, outbox, kill,
+            TradingSessionCalendar.CreateDefault(), new IdGenerator("t"), NullLogger<RiskSentinel>.Instance);
+        return new Rig(sentinel, outbox, kill, clock, store);
+    }
+
+    private static BookView Long(decimal qty, decimal avg, long version, string symbol = "XAUUSD") =>
+        new([new PositionSnapshot(symbol, Currency.Usd, qty, avg, 0m, 0m, T0)], version);
+
+    [Fact]
+    public void RapidLoss_WithinTheWindow_CutsEverythingAndPausesAtL2()
+    {
+        using var rig = Create(s => s with { RapidLossAmount = 300m, RapidLossWindow = TimeSpan.FromMinutes(15), RapidLossPause = TimeSpan.FromHours(1) });
+        rig.Sentinel.Start();
+        rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2010m)); // +100
+        rig.Sweep(T0.AddMinutes(5), null, ("XAUUSD", 1995m)); // −50: a drop of 150
+        rig.Outbox.Orders.ShouldBeEmpty();
+        rig.Sweep(T0.AddMinutes(10), null, ("XAUUSD", 1979m)); // −210: a drop of 310 from the peak within 10 minutes
+        var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
+        decision.Kind.ShouldBe("RapidLossCut");
+        decision.Reason.ShouldContain("peak 100.00 − equity -210.00 = 310.00");
+        order.Purpose.ShouldBe(OrderPurpose.RiskFlatten);
+        rig.Kill.Level(T0.AddMinutes(10)).ShouldBe(KillLevel.Flatten);
+        rig.Kill.Level(T0.AddMinutes(70)).ShouldBe(KillLevel.Running);
+    }
+
+    [Fact]
+    public void RapidLoss_SpreadOverMoreThanTheWindow_DoesNotCut()
+    {
+        using var rig = Create(s => s with { RapidLossAmount = 300m, RapidLossWindow = TimeSpan.FromMinutes(15) });
+        rig.Sentinel.Start();
+        rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2010m));
+        rig.Sweep(T0.AddMinutes(20), null, ("XAUUSD", 1995m));
+        rig.Sweep(T0.AddMinutes(40), null, ("XAUUSD", 1980m));
+        rig.Sweep(T0.AddMinutes(60), null, ("XAUUSD", 1965m)); // 450 in an hour, never 300 within 15 minutes
+        rig.Outbox.Orders.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void WatchdogTrail_RetreatFromTheBestPriceSinceEntry_FlattensThatPositionOnly()
+    {
+        using var rig = Create(s => s with { WatchdogTrailFraction = 0.02m });
+        rig.Sentinel.Start();
+        var book = new BookView([new PositionSnapshot("XAUUSD", Currency.Usd, 10m, 2000m, 0m, 0m, T0), new PositionSnapshot("XAGUSD", Currency.Usd, -100m, 30m, 0m, 0m, T0)], 1);
+        rig.Sweep(T0, book, ("XAUUSD", 2000m), ("XAGUSD", 30m));
+        rig.Sweep(T0.AddMinutes(15), null, ("XAUUSD", 2100m), ("XAGUSD", 29.9m)); // new best 2100
+        rig.Sweep(T0.AddMinutes(30), null, ("XAUUSD", 2060m), ("XAGUSD", 30.2m)); // 1.9 % off the best: holds
+        rig.Outbox.Orders.ShouldBeEmpty();
+        rig.Sweep(T0.AddMinutes(45), null, ("XAUUSD", 2057m), ("XAGUSD", 30.2m)); // 2.05 % off the best
+        var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
+        order.Symbol.ShouldBe("XAUUSD");
+        decision.Kind.ShouldBe("WatchdogTrail");
+        decision.Reason.ShouldContain("best 2100");
+        rig.Kill.Level(T0.AddMinutes(45)).ShouldBe(KillLevel.Running); // a backstop exit, not a halt
+    }
+
+    [Fact]
+    public void StaleData_OnAHeldInstrumentWhileItsMarketIsOpen_PausesL1UntilFreshData()
+    {
+        using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
+        rig.Sentinel.Start();
+        rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2000m));
+        rig.Sweep(T0.AddMinutes(30), null, ("XAGUSD", 30m));
+        rig.Kill.Level(T0.AddMinutes(30)).ShouldBe(KillLevel.Running);
+        rig.Sweep(T0.AddMinutes(50), null, ("XAGUSD", 30m));
+        rig.Kill.Level(T0.AddMinutes(50)).ShouldBe(KillLevel.NoEntries);
+        rig.Outbox.Records.ShouldContain(r => r.Kind == "StaleData");
+        rig.Sweep(T0.AddMinutes(55), null, ("XAUUSD", 2001m));
+        rig.Kill.Level(T0.AddMinutes(55)).ShouldBe(KillLevel.Running);
+        rig.Store.Records.Select(r => r.Draft.Action).ShouldBe([HaltAction.Pause, HaltAction.Clear]);
+    }
+
+    [Fact]
+    public void StaleData_AcrossTheDailySessionBreak_IsNotStale()
+    {
+        using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
+        rig.Sentinel.Start();
+        var close = new DateTimeOffset(2026, 3, 3, 22, 0, 0, TimeSpan.Zero); // 17:00 New York: the metals' daily break
+        rig.Sweep(close, Long(10m, 2000m, 1), ("XAUUSD", 2000m));
+        rig.Sweep(close.AddMinutes(60), null, ("XAGUSD", 30m)); // 18:00 New York: open again, 60 minutes after the last price but 0 of them open
+        rig.Kill.Level(close.AddMinutes(60)).ShouldBe(KillLevel.Running);
+    }
+
+    [Fact]
+    public void MissedHeartbeat_LatchesTheKillSwitch_WhileTheServiceIsExpectedToBeat()
+    {
+        long brain = 0;
+        var running = true;
+        using var rig = Create(s => s with { HeartbeatTimeout = TimeSpan.FromMilliseconds(300) });
+        rig.Sentinel.Watch(new HeartbeatWatch("brain", () => Interlocked.Read(ref brain), () => Volatile.Read(ref running), KillLevel.NoEntries));
+        rig.Sentinel.Start();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < 600)
+        {
+            Interlocked.Increment(ref brain);
+            Thread.Sleep(20);
+        }
+
+        rig.Kill.State.LatchedLevel.ShouldBe(KillLevel.Running);
+        var deadline = Environment.TickCount64 + 5000;
+        while (rig.Kill.State.LatchedLevel == KillLevel.Running && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(20);
+        }
+
+        rig.Kill.State.LatchedLevel.ShouldBe(KillLevel.NoEntries);
+        rig.Kill.State.LatchedReason.ShouldContain("missed heartbeat: brain");
+        rig.Outbox.Records.ShouldContain(r => r.Kind == "MissedHeartbeat:brain");
+    }
+
+    [Fact]
+    public void KillSwitchAtL2_FlattensWhateverIsOpen()
+    {
+        using var rig = Create(s => s);
+        rig.Sentinel.Start();
+        rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2000m));
+        rig.Outbox.Orders.ShouldBeEmpty();
+        rig.Kill.Escalate(KillLevel.Flatten, "operator:test", "stop everything", T0);
+        rig.Sweep(T0.AddMinutes(1), null, ("XAUUSD", 2001m));
+        var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
+        decision.Kind.ShouldBe("KillSwitchFlatten");
+        order.Side.ShouldBe(OrderSide.Sell);
+
+        // While the flatten works at the broker the sentinel does not send another.
+        rig.Sweep(T0.AddMinutes(2), Long(10m, 2000m, 2) with { WorkingFlattens = new HashSet<string> { "XAUUSD" } }, ("XAUUSD", 2002m));
+        rig.Outbox.Orders.Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public void BreakerTrip_SetsItsPause_RecordsTheFormula_AndFlattensAtL2()
+    {
+        var breakers = new CircuitBreakerSettings(MaxDrawdown: 500m, DrawdownLevel: KillLevel.Flatten, MaxConsecutiveLosses: 3, SharpeFloor: -10m, SharpeWindow: 10, SharpeMinTrades: 10,
+            MaxLegImbalance: 1_000_000m, Pairs: [], MaxFxRateAge: TimeSpan.FromHours(1), ConfirmObservations: 2, ResetWindow: TimeSpan.FromHours(2), MaxTripsPer24h: 3, DefaultLevel: KillLevel.NoEntries, BaseCurrency: Currency.Usd);
+        using var rig = Create(s => s with { Breakers = breakers });
+        rig.Sentinel.Start();
+        rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2030m)); // peak +300
+        rig.Sweep(T0.AddMinutes(15), null, ("XAUUSD", 1979m)); // −210: drawdown 510, first breach
+        rig.Outbox.Orders.ShouldBeEmpty(); // one observation is not enough
+        rig.Sweep(T0.AddMinutes(30), null, ("XAUUSD", 1978m)); // confirmed
+        var (decision, _) = rig.Outbox.Orders.ShouldHaveSingleItem();
+        decision.Kind.ShouldBe("BreakerFlatten");
+        var trip = rig.Outbox.Records.Single(r => r.Kind == "Breaker:drawdown");
+        trip.Reason.ShouldContain("drawdown = peak 300.00");
+        trip.Inputs["level"].ShouldBe("L2");
+        rig.Kill.State.Pauses["breaker:drawdown"].UntilUtc.ShouldBe(T0.AddMinutes(150));
+    }
 }
