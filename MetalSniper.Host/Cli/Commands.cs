@@ -57,8 +57,12 @@ public static class Commands
 
         var runs = new Option<int>("--runs") { Description = "Repetitions of each scenario (median reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
-        var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data (PERFORMANCE.md #1) and print the figures") { config, runs, json };
-        bench.SetAction((p, ct) => Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(json), output, error, ct));
+        var sentinelBench = new Option<bool>("--sentinel") { Description = "Measure sentinel breach -> flatten latency, idle and loaded (PERFORMANCE.md #3) instead of throughput" };
+        var samples = new Option<int>("--samples") { Description = "Samples per scenario for --sentinel", DefaultValueFactory = _ => 500 };
+        var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data (PERFORMANCE.md #1), or with --sentinel the sentinel's flatten latency (#3), and print the figures") { config, runs, json, sentinelBench, samples };
+        bench.SetAction((p, ct) => p.GetValue(sentinelBench)
+            ? SentinelBench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Service, null, LogEventLevel.Error), p.GetValue(samples), p.GetValue(json), output, error, ct)
+            : Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(json), output, error, ct));
         root.Add(bench);
 
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };

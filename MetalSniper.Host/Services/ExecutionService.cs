@@ -290,7 +290,9 @@ public sealed class ExecutionService(
 
         var instrument = instruments.Get(order.Symbol);
         var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
-        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), _eventTime,
+        // Gates judge at the clock's "now": in a replay the broker side's time, live (and in the paced service) the
+        // market's, so a quote the brain decided on while it lagged behind the feed reads as stale.
+        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), now,
             WorkingReduceQuantity(order.Symbol, position))
         {
             Quote = _quotes.GetValueOrDefault(order.Symbol),

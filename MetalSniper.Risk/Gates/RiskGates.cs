@@ -502,7 +502,7 @@ public sealed class SourceCooldownGate(GateLimits limits) : IPreTradeGate
     {
         ArgumentNullException.ThrowIfNull(context);
         var o = context.Order;
-        if (o.Purpose != OrderPurpose.Entry || !_last.TryGetValue((o.Source, o.Symbol), out var last) || last.DecisionId == o.DecisionId)
+        if (limits.SourceCooldown <= TimeSpan.Zero || o.Purpose != OrderPurpose.Entry || !_last.TryGetValue((o.Source, o.Symbol), out var last) || last.DecisionId == o.DecisionId)
         {
             return null;
         }
