@@ -42,6 +42,36 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void RiskLimitMistakes_AreConfigurationErrors()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["Execution"]!["Mode"] = "Live";                                   // live against the simulated broker
+            j["Risk"]!["Gates"]!["MaxSpreadFracton"] = 0.01;                     // typo inside the nested section
+            j["Risk"]!["Gates"]!["MaxPositionQuantity"]!["GOLD"] = 10;           // unknown instrument
+            j["Risk"]!["Breakers"]!["SharpeMinTrades"] = 50;                     // > SharpeWindow (30)
+            j["Risk"]!["ReservedRiskMessagesPerSecond"] = 45;                    // not below the total
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        var text = errors.ToString();
+        text.ShouldContain("Risk:Gates:MaxSpreadFracton: unknown key");
+        text.ShouldContain("SharpeMinTrades (50) must be ≤ SharpeWindow (30)");
+        text.ShouldContain("ReservedRiskMessagesPerSecond (45) must be below BrokerMessagesPerSecond (45)");
+
+        // Cross-section rules run once each section is valid on its own.
+        var cross = _env.WriteConfig(j =>
+        {
+            j["Execution"]!["Mode"] = "Live";
+            j["Risk"]!["Gates"]!["MaxPositionQuantity"]!["GOLD"] = 10;
+        });
+        errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(cross, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        errors.ToString().ShouldContain("Live needs a live broker");
+        errors.ToString().ShouldContain("'GOLD' is not a known instrument");
+    }
+
+    [Fact]
     public void CrossSectionMistakes_AreConfigurationErrors()
     {
         var config = _env.WriteConfig(j =>
