@@ -69,6 +69,12 @@ public static class SentinelBench
 
         /// <summary>99th percentile of the sentinel's own part.</summary>
         public double SentinelP99 { get; init; }
+
+        /// <summary>Samples during which a gen0 (or higher) collection ran.</summary>
+        public int SamplesWithGc { get; init; }
+
+        /// <summary>99th percentile of the samples without a collection.</summary>
+        public double P99WithoutGc { get; init; }
     }
 
     private static async Task<Figures?> MeasureAsync(HostSettings settings, int samples, bool loaded, TextWriter output, CancellationToken ct)
@@ -128,6 +134,9 @@ public static class SentinelBench
             var pause0 = GC.GetTotalPauseDuration();
             var latencies = new List<double>(samples);
             var sentinelPart = new List<double>(samples);
+            var withoutGc = new List<double>(samples);
+            var lanePart = new List<double>(samples);
+            var hands = sp.GetRequiredService<Services.ExecutionService>();
             var price = 2900m;
             for (var i = 0; i < samples + 20; i++)
             {
@@ -150,6 +159,7 @@ public static class SentinelBench
                 // The bench thread blocks (no spinning) so it does not take a core from the system under test.
                 var before = tap!.Flattens.Count;
                 tap.Arrived.Reset();
+                var gcBefore = GC.CollectionCount(0);
                 var start = Stopwatch.GetTimestamp();
                 sentinel.OnPrice("XAUUSD", price * 0.97m, t);
                 if (!tap.Arrived.Wait(TimeSpan.FromSeconds(10), ct) || tap.Flattens.Count <= before)
@@ -164,6 +174,11 @@ public static class SentinelBench
                 {
                     latencies.Add(Stopwatch.GetElapsedTime(start, arrived).TotalMilliseconds);
                     sentinelPart.Add(Stopwatch.GetElapsedTime(start, outbox!.LastSend).TotalMilliseconds);
+                    lanePart.Add(Stopwatch.GetElapsedTime(outbox.LastSend, hands.LastRiskCommandTakenUp).TotalMilliseconds);
+                    if (GC.CollectionCount(0) == gcBefore)
+                    {
+                        withoutGc.Add(latencies[^1]);
+                    }
                 }
 
                 // Close it: the next bar fills the flatten.
@@ -183,16 +198,22 @@ public static class SentinelBench
 
             latencies.Sort();
             sentinelPart.Sort();
+            withoutGc.Sort();
+            lanePart.Sort();
             static double P(List<double> xs, double q) => xs[Math.Min(xs.Count - 1, (int)Math.Ceiling(q * xs.Count) - 1)];
             var f = new Figures(loaded ? "loaded" : "idle", latencies.Count, P(latencies, 0.50), P(latencies, 0.99), P(latencies, 0.999), latencies[^1], backlog)
             {
                 SentinelP50 = P(sentinelPart, 0.50),
                 SentinelP99 = P(sentinelPart, 0.99),
+                SamplesWithGc = latencies.Count - withoutGc.Count,
+                P99WithoutGc = withoutGc.Count > 0 ? P(withoutGc, 0.99) : double.NaN,
             };
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{f.Scenario,-6}: p50 {f.P50:0.000} ms, p99 {f.P99:0.000} ms, p99.9 {f.P999:0.000} ms, max {f.Max:0.000} ms ({f.Samples} samples{(loaded ? $"; brain saturated, {backlog:N0} bars still queued at the end" : "")})"));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"        of which price -> sentinel's order on the priority lane: p50 {f.SentinelP50:0.000} ms, p99 {f.SentinelP99:0.000} ms; the rest is the lane and the execution side"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"        priority lane -> taken up by the execution thread: p50 {P(lanePart, 0.5):0.000} ms, p99 {P(lanePart, 0.99):0.000} ms\n        {f.SamplesWithGc} sample(s) overlapped a garbage collection; p99 of the others {f.P99WithoutGc:0.000} ms"));
             return f;
         }
         finally

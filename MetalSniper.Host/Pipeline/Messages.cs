@@ -55,7 +55,8 @@ public sealed class PipelineChannels(int barCapacity, int commandCapacity)
     public Channel<ExecutionCommand> Commands { get; } = Channel.CreateBounded<ExecutionCommand>(new BoundedChannelOptions(commandCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
 
     /// <summary>Sentinel → hands (priority lane).</summary>
-    public Channel<ExecutionCommand> RiskCommands { get; } = Channel.CreateUnbounded<ExecutionCommand>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    /// <remarks>Synchronous continuations: the writer (the sentinel's thread) wakes the execution thread directly, without a thread-pool hop.</remarks>
+    public Channel<ExecutionCommand> RiskCommands { get; } = Channel.CreateUnbounded<ExecutionCommand>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = true });
 
     /// <summary>Hands → brain.</summary>
     public Channel<ExecutionReport> Reports { get; } = Channel.CreateUnbounded<ExecutionReport>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });

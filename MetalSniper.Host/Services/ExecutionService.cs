@@ -49,12 +49,16 @@ public sealed class ExecutionService(
     private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
+    private long _lastRiskDequeue;
     private readonly PositionBook _book = new(instruments, Currency.Usd);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
     private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
     private DateTimeOffset _eventTime;
     private long _bookVersion;
     private long _heartbeat;
+
+    /// <summary>Stopwatch timestamp at which the last priority-lane command was taken up (diagnostics: <c>bench --sentinel</c>).</summary>
+    public long LastRiskCommandTakenUp => Interlocked.Read(ref _lastRiskDequeue);
 
     /// <summary>Commands processed (a heartbeat of the hands).</summary>
     public long Heartbeat => Interlocked.Read(ref _heartbeat);
@@ -63,7 +67,17 @@ public sealed class ExecutionService(
     protected override string ServiceName => "execution";
 
     /// <inheritdoc />
-    protected override async Task RunAsync(CancellationToken stoppingToken)
+    /// <remarks>The loop runs on a dedicated thread (<see cref="DedicatedThread"/>); its awaits keep to that thread.</remarks>
+    protected override Task RunAsync(CancellationToken stoppingToken) =>
+        DedicatedThread.RunAsync("execution", () => RunOnThreadAsync(stoppingToken), problem =>
+        {
+            if (problem is not null)
+            {
+                logger.LogWarning("Execution thread priority: {Problem}", problem);
+            }
+        });
+
+    private async Task RunOnThreadAsync(CancellationToken stoppingToken)
     {
         var risk = channels.RiskCommands.Reader;
         var normal = channels.Commands.Reader;
@@ -76,16 +90,17 @@ public sealed class ExecutionService(
             while (true)
             {
                 Interlocked.Increment(ref _heartbeat);
-                await EnforceKillLevelAsync(stoppingToken).ConfigureAwait(false);
+                await EnforceKillLevelAsync(stoppingToken);
                 if (risk.TryRead(out var riskCommand))
                 {
-                    await HandleAsync(riskCommand, stoppingToken).ConfigureAwait(false);
+                    Interlocked.Exchange(ref _lastRiskDequeue, System.Diagnostics.Stopwatch.GetTimestamp());
+                    await HandleAsync(riskCommand, stoppingToken);
                     continue;
                 }
 
                 if (normal.TryRead(out var command))
                 {
-                    await HandleAsync(command, stoppingToken).ConfigureAwait(false);
+                    await HandleAsync(command, stoppingToken);
                     continue;
                 }
 
@@ -98,7 +113,7 @@ public sealed class ExecutionService(
                 {
                     drainedSignalled = true;
                     channels.Reports.Writer.TryComplete();
-                    await writer.FlushAsync(stoppingToken).ConfigureAwait(false);
+                    await writer.FlushAsync(stoppingToken);
                     logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
                     Run.PipelineDrained.TrySetResult();
                 }
@@ -119,7 +134,7 @@ public sealed class ExecutionService(
                 // The idle beat keeps the heartbeat moving and re-checks the kill switch when nothing arrives
                 // (one timer at a time, reused until it fires).
                 beatWait ??= Task.Delay(IdleBeat, wallClock.Provider, stoppingToken);
-                await (normalWait is null ? Task.WhenAny(riskWait, gatewayWait, beatWait) : Task.WhenAny(riskWait, gatewayWait, normalWait, beatWait)).ConfigureAwait(false);
+                await (normalWait is null ? Task.WhenAny(riskWait, gatewayWait, beatWait) : Task.WhenAny(riskWait, gatewayWait, normalWait, beatWait));
                 if (beatWait.IsCompleted)
                 {
                     stoppingToken.ThrowIfCancellationRequested();
@@ -137,7 +152,7 @@ public sealed class ExecutionService(
             var drained = 0;
             while (risk.TryRead(out var c) || normal.TryRead(out c))
             {
-                await HandleAsync(c, CancellationToken.None).ConfigureAwait(false);
+                await HandleAsync(c, CancellationToken.None);
                 drained++;
             }
 
@@ -145,7 +160,7 @@ public sealed class ExecutionService(
             var deadline = wallClock.Provider.GetTimestamp();
             while (DrainGateway() || (_orders.Values.Any(o => o.Status == OrderStatus.PendingSubmit) && wallClock.Provider.GetElapsedTime(deadline) < TimeSpan.FromSeconds(5)))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(10), wallClock.Provider, CancellationToken.None).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(10), wallClock.Provider, CancellationToken.None);
             }
 
             channels.Reports.Writer.TryComplete();
@@ -208,20 +223,20 @@ public sealed class ExecutionService(
                 channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
                 break;
             case PlaceOrder place:
-                await PlaceAsync(place, ct).ConfigureAwait(false);
+                await PlaceAsync(place, ct);
                 break;
             case HaltEntries halt:
-                await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct).ConfigureAwait(false);
+                await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct);
                 Run.CountDecision(halt.Decision);
                 // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
                 // stop that now protects the survivor) stays: halting entries must not unprotect a position.
-                await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind, ct).ConfigureAwait(false);
+                await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind, ct);
                 break;
             case RequestCancel { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
                 {
-                    await PaceAsync(risk: true, ct).ConfigureAwait(false);
-                    await gateway.CancelAsync(cancel, ct).ConfigureAwait(false);
+                    await PaceAsync(risk: true, ct);
+                    await gateway.CancelAsync(cancel, ct);
                     DrainGateway();
                 }
 
@@ -229,8 +244,8 @@ public sealed class ExecutionService(
             case RequestModify { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
-                    await PaceAsync(risk: toModify.Order.Purpose is OrderPurpose.ProtectiveStop or OrderPurpose.RiskFlatten, ct).ConfigureAwait(false);
-                    await gateway.ModifyAsync(modify, ct).ConfigureAwait(false);
+                    await PaceAsync(risk: toModify.Order.Purpose is OrderPurpose.ProtectiveStop or OrderPurpose.RiskFlatten, ct);
+                    await gateway.ModifyAsync(modify, ct);
                     DrainGateway();
                 }
 
@@ -255,7 +270,7 @@ public sealed class ExecutionService(
 
         if (place.Decision is { } decision)
         {
-            await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct).ConfigureAwait(false);
+            await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
             Run.CountDecision(decision);
         }
 
@@ -264,8 +279,8 @@ public sealed class ExecutionService(
             // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
             foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
             {
-                await PaceAsync(risk: true, ct).ConfigureAwait(false);
-                await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct).ConfigureAwait(false);
+                await PaceAsync(risk: true, ct);
+                await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct);
             }
 
             DrainGateway();
@@ -274,7 +289,7 @@ public sealed class ExecutionService(
             position = _book.Get(order.Symbol);
             if (position.IsFlat)
             {
-                await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct).ConfigureAwait(false);
+                await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
                 logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
                 return;
             }
@@ -304,8 +319,8 @@ public sealed class ExecutionService(
         if (denial is not null)
         {
             var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
-            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now), ct).ConfigureAwait(false);
-            await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct).ConfigureAwait(false);
+            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now), ct);
+            await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
             Run.CountOrderDenied();
             logger.LogWarning("Order {ClientOrderId} {Purpose} {Side} {Quantity} {Symbol} {Reason}", order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
             channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
@@ -313,11 +328,11 @@ public sealed class ExecutionService(
         }
 
         // Write-ahead: the order is queued for persistence before it is sent.
-        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now), ct).ConfigureAwait(false);
+        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now), ct);
         _orders[order.ClientOrderId] = new OrderState(order);
         Run.CountOrderSent();
-        await PaceAsync(risk: order.Purpose is OrderPurpose.RiskFlatten or OrderPurpose.ProtectiveStop || order.Source == "sentinel", ct).ConfigureAwait(false);
-        await gateway.SubmitAsync(order, ct).ConfigureAwait(false);
+        await PaceAsync(risk: order.Purpose is OrderPurpose.RiskFlatten or OrderPurpose.ProtectiveStop || order.Source == "sentinel", ct);
+        await gateway.SubmitAsync(order, ct);
         DrainGateway();
     }
 
@@ -346,9 +361,9 @@ public sealed class ExecutionService(
 
         var decision = new DecisionRecord(ids.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
             $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
-        await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct).ConfigureAwait(false);
+        await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
         Run.CountDecision(decision);
-        await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct).ConfigureAwait(false);
+        await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
     }
 
     /// <summary>Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the survivor stays).</summary>
@@ -356,8 +371,8 @@ public sealed class ExecutionService(
     {
         foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
-            await PaceAsync(risk: true, ct).ConfigureAwait(false);
-            await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct).ConfigureAwait(false);
+            await PaceAsync(risk: true, ct);
+            await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct);
         }
 
         DrainGateway();
@@ -373,7 +388,7 @@ public sealed class ExecutionService(
 
         while (!_budget.TryAcquire(risk, out var wait))
         {
-            await Task.Delay(wait, wallClock.Provider, ct).ConfigureAwait(false);
+            await Task.Delay(wait, wallClock.Provider, ct);
         }
     }
 

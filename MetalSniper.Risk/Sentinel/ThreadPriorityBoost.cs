@@ -11,7 +11,7 @@ namespace MetalSniper.Risk.Sentinel;
 /// task with a shorter slice may preempt the running one; no privilege needed) and a lower nice value
 /// (needs CAP_SYS_NICE; skipped without it). The effect is measured by <c>metalsniper bench --sentinel</c>.
 /// </summary>
-internal static class ThreadPriorityBoost
+public static class ThreadPriorityBoost
 {
     private const int SysSchedSetattrX64 = 314;
     private const int SysSchedSetattrArm64 = 274;
