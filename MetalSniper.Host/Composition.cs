@@ -197,7 +197,7 @@ public static class Composition
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.
-        services.AddSingleton(sp => new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider));
+        services.AddSingleton(sp => new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: mode == RunMode.Service));
         services.AddSingleton(sp => KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), mode == RunMode.Service ? KillSwitchScopes.Service : sp.GetRequiredService<RunContext>().RunId));
         services.AddSingleton(sp =>
         {

@@ -9,7 +9,8 @@ namespace MetalSniper.Host.Persistence;
 /// <summary>
 /// The halts store in the <c>halts</c> table of the database: one SHA-256 chain over every record
 /// (all scopes), appended inside <c>BEGIN IMMEDIATE</c> so the CLI and the running service can both
-/// append, with <c>synchronous=FULL</c> so an acknowledged record survives a power cut. The new
+/// append, with <c>synchronous=FULL</c> so an acknowledged record survives a power cut (a replay's
+/// store uses <c>NORMAL</c>: its records are committed in order but not fsynced one by one). The new
 /// record links to the stored tail, which is checked first: a tampered tail refuses the append.
 /// Thread-safe (one connection behind a lock; appends are rare).
 /// </summary>
@@ -20,12 +21,15 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     private readonly Lock _gate = new();
 
     /// <summary>Opens the store on <paramref name="database"/>.</summary>
-    public SqliteHaltStore(Database database, TimeProvider wallClock)
+    /// <param name="database">The database.</param>
+    /// <param name="wallClock">Clock for <see cref="HaltRecord.RecordedUtc"/>.</param>
+    /// <param name="durable">True (the service, the CLI): every append is fsynced before it returns. False (a fast replay): committed without a per-record fsync.</param>
+    public SqliteHaltStore(Database database, TimeProvider wallClock, bool durable = true)
     {
         ArgumentNullException.ThrowIfNull(database);
         _wallClock = wallClock;
         _connection = database.OpenConnection();
-        _connection.Execute("PRAGMA synchronous=FULL;");
+        _connection.Execute(durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
     }
 
     /// <inheritdoc />

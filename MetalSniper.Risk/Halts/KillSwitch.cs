@@ -24,11 +24,16 @@ public sealed record ActivePause(string Key, KillLevel Level, DateTimeOffset Sin
 /// <param name="LastHash">Its hash: the confirmation a resume must quote is derived from it.</param>
 public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, DateTimeOffset? LatchedSinceUtc, ImmutableDictionary<string, ActivePause> Pauses, long LastSequence, string LastHash)
 {
+    // A flat copy of the pauses, made once per Pauses instance: Level is read on every command of the execution
+    // side and every decision of the brain. One reference holds both (a "with" copy carries the cache along, so
+    // it is checked against the dictionary it was made from).
+    private FlatPauses? _flat;
+
     /// <summary>The effective level at <paramref name="nowUtc"/>: the highest of the latched level and every active pause.</summary>
     public KillLevel Level(DateTimeOffset nowUtc)
     {
         var level = LatchedLevel;
-        foreach (var p in Pauses.Values)
+        foreach (var p in Flat())
         {
             if (p.Level > level && p.IsActive(nowUtc))
             {
@@ -48,7 +53,7 @@ public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, Dat
     public KillLevel LevelSeenBefore(DateTimeOffset eventTimeUtc)
     {
         var level = LatchedLevel;
-        foreach (var p in Pauses.Values)
+        foreach (var p in Flat())
         {
             if (p.Level > level && p.SinceUtc < eventTimeUtc && p.IsActive(eventTimeUtc))
             {
@@ -72,6 +77,20 @@ public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, Dat
             .Select(p => $"{p.Key} L{(int)p.Level} until {(p.UntilUtc is { } u ? u.ToString("O", System.Globalization.CultureInfo.InvariantCulture) : "cleared")}: {p.Reason}"));
         return string.Join("; ", parts);
     }
+
+    private ActivePause[] Flat()
+    {
+        var cache = Volatile.Read(ref _flat);
+        if (cache is null || !ReferenceEquals(cache.Of, Pauses))
+        {
+            cache = new FlatPauses(Pauses, [.. Pauses.Values]);
+            Volatile.Write(ref _flat, cache);
+        }
+
+        return cache.Pauses;
+    }
+
+    private sealed record FlatPauses(ImmutableDictionary<string, ActivePause> Of, ActivePause[] Pauses);
 
     /// <summary>The code an operator must quote to resume: the first 8 hex digits of the last record's hash, so a confirmation is only valid for the state the operator saw.</summary>
     public string ConfirmationCode => LastHash[..8];

@@ -130,6 +130,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     private readonly Dictionary<string, long> _flattenSentAtVersion = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Direction, decimal Best)> _watermarks = new(StringComparer.Ordinal);
     private readonly Queue<(DateTimeOffset AtUtc, decimal Pnl)> _recentPnl = new();
+    private readonly Dictionary<string, string> _staleKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<SentinelTrip> _trips = new();
     private readonly List<(HeartbeatWatch Watch, long Last, DateTimeOffset ChangedUtc, bool Tripped)> _heartbeats = [];
     private Thread? _thread;
@@ -506,7 +507,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
             return;
         }
 
-        var newTrades = book.ClosedTradePnls.Count > _tradesSeen ? book.ClosedTradePnls.Skip(_tradesSeen).ToList() : [];
+        IReadOnlyList<decimal> newTrades = book.ClosedTradePnls.Count > _tradesSeen ? book.ClosedTradePnls.Skip(_tradesSeen).ToList() : Array.Empty<decimal>();
         _tradesSeen = book.ClosedTradePnls.Count;
         var notionals = new Dictionary<string, decimal>(StringComparer.Ordinal);
         var rates = new List<FxRateInUse>();
@@ -580,10 +581,16 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
 
         foreach (var p in book.Positions)
         {
-            var key = "stale-data:" + p.Symbol;
-            var venue = _instruments.Get(p.Symbol).Exchange;
+            var key = StaleKey(p.Symbol);
             var last = _prices.TryGetValue(p.Symbol, out var px) ? px.TimeUtc : (DateTimeOffset?)null;
-            var stale = !p.IsFlat && _sessions.IsOpen(venue, now) && (last is null || (now - last.Value > _settings.StaleDataAfter && OpenTimeSince(venue, last.Value, now) > _settings.StaleDataAfter));
+            var stale = !p.IsFlat && (last is null || now - last.Value > _settings.StaleDataAfter);
+            if (stale)
+            {
+                // Only an old price costs a look at the calendar: open now, and open long enough since the price.
+                var venue = _instruments.Get(p.Symbol).Exchange;
+                stale = _sessions.IsOpen(venue, now) && (last is null || OpenTimeSince(venue, last.Value, now) > _settings.StaleDataAfter);
+            }
+
             if (stale)
             {
                 var age = last is { } l ? (now - l).ToString() : "never";
@@ -597,6 +604,17 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
                 _logger.LogInformation("Sentinel: data for {Symbol} is fresh again (or the position closed); stale-data pause cleared", p.Symbol);
             }
         }
+    }
+
+    private string StaleKey(string symbol)
+    {
+        if (!_staleKeys.TryGetValue(symbol, out var key))
+        {
+            key = "stale-data:" + symbol;
+            _staleKeys[symbol] = key;
+        }
+
+        return key;
     }
 
     /// <summary>
