@@ -88,9 +88,9 @@ public sealed class SentinelTests
         sentinel.Trips.ShouldHaveSingleItem().Kind.ShouldBe("DailyLossFlatten");
 
         // The same book version is not flattened twice.
+        var sweeps = sentinel.Sweeps;
         clock.AdvanceTo(T0.AddMinutes(2));
         sentinel.OnPrice("XAUUSD", 1940m, T0.AddMinutes(2));
-        var sweeps = sentinel.Sweeps;
         WaitFor(() => sentinel.Sweeps > sweeps, "another sweep");
         outbox.Orders.Count.ShouldBe(1);
     }
@@ -282,11 +282,11 @@ public sealed class SentinelChecksTests
     {
         long brain = 0;
         var running = true;
-        using var rig = Create(s => s with { HeartbeatTimeout = TimeSpan.FromMilliseconds(300) });
+        using var rig = Create(s => s with { HeartbeatTimeout = TimeSpan.FromMilliseconds(500) });
         rig.Sentinel.Watch(new HeartbeatWatch("brain", () => Interlocked.Read(ref brain), () => Volatile.Read(ref running), KillLevel.NoEntries));
         rig.Sentinel.Start();
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        while (sw.ElapsedMilliseconds < 600)
+        while (sw.ElapsedMilliseconds < 1000)
         {
             Interlocked.Increment(ref brain);
             Thread.Sleep(20);
