@@ -49,6 +49,7 @@ public sealed class ExecutionService(
     private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
+    private ExecutionCommand? _deferred;
     private long _lastRiskDequeue;
     private readonly PositionBook _book = new(instruments, Currency.Usd);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
@@ -83,7 +84,7 @@ public sealed class ExecutionService(
         var normal = channels.Commands.Reader;
         var drainedSignalled = false;
         Task<bool>? riskWait = null, gatewayWait = null, normalWait = null;
-        Task? beatWait = null;
+        Task? beatWait = null, paceWait = null;
         logger.LogInformation("Execution running against gateway {Gateway}", gateway.Name);
         try
         {
@@ -94,14 +95,34 @@ public sealed class ExecutionService(
                 if (risk.TryRead(out var riskCommand))
                 {
                     Interlocked.Exchange(ref _lastRiskDequeue, System.Diagnostics.Stopwatch.GetTimestamp());
+                    if (OpensRisk(riskCommand))
+                    {
+                        await PaceAsync(risk: false, stoppingToken);
+                    }
+
                     await HandleAsync(riskCommand, stoppingToken);
                     continue;
                 }
 
-                if (normal.TryRead(out var command))
+                // An entry or add that finds the general share of the broker budget spent waits here, in order,
+                // while the loop keeps serving the priority lane: entries can never hold up a risk message.
+                if (_deferred is null && normal.TryRead(out var next))
                 {
-                    await HandleAsync(command, stoppingToken);
-                    continue;
+                    _deferred = next;
+                }
+
+                if (_deferred is { } command)
+                {
+                    if (_budget is not null && OpensRisk(command) && !_budget.TryAcquire(risk: false, out var retryAfter))
+                    {
+                        paceWait ??= Task.Delay(retryAfter, wallClock.Provider, stoppingToken);
+                    }
+                    else
+                    {
+                        _deferred = null;
+                        await HandleAsync(command, stoppingToken);
+                        continue;
+                    }
                 }
 
                 if (DrainGateway())
@@ -109,7 +130,7 @@ public sealed class ExecutionService(
                     continue;
                 }
 
-                if (normal.Completion.IsCompleted && !drainedSignalled)
+                if (_deferred is null && normal.Completion.IsCompleted && !drainedSignalled)
                 {
                     drainedSignalled = true;
                     channels.Reports.Writer.TryComplete();
@@ -123,7 +144,7 @@ public sealed class ExecutionService(
                 // and a second WaitToReadAsync while one is pending can lose a wake-up.
                 riskWait ??= risk.WaitToReadAsync(stoppingToken).AsTask();
                 gatewayWait ??= gateway.Events.WaitToReadAsync(stoppingToken).AsTask();
-                if (normalWait is null && !drainedSignalled)
+                if (normalWait is null && !drainedSignalled && _deferred is null)
                 {
                     // Until the drain is signalled, always wait on the brain's lane too: on a closed lane the wait
                     // completes at once (false) and the loop signals the drain. Deciding from a second look at
@@ -134,7 +155,13 @@ public sealed class ExecutionService(
                 // The idle beat keeps the heartbeat moving and re-checks the kill switch when nothing arrives
                 // (one timer at a time, reused until it fires).
                 beatWait ??= Task.Delay(IdleBeat, wallClock.Provider, stoppingToken);
-                await (normalWait is null ? Task.WhenAny(riskWait, gatewayWait, beatWait) : Task.WhenAny(riskWait, gatewayWait, normalWait, beatWait));
+                await Task.WhenAny(new[] { riskWait, gatewayWait, normalWait, beatWait, paceWait }.OfType<Task>());
+                if (paceWait is { IsCompleted: true })
+                {
+                    stoppingToken.ThrowIfCancellationRequested();
+                    paceWait = null;
+                }
+
                 if (beatWait.IsCompleted)
                 {
                     stoppingToken.ThrowIfCancellationRequested();
@@ -148,8 +175,22 @@ public sealed class ExecutionService(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Graceful drain: finish every queued command (risk lane first) without the stopping token.
+            // Graceful drain: finish every queued command (risk lane first, then a deferred entry) without the stopping token.
             var drained = 0;
+            if (_deferred is { } deferred)
+            {
+                _deferred = null;
+                while (risk.TryRead(out var r))
+                {
+                    await HandleAsync(r, CancellationToken.None);
+                    drained++;
+                }
+
+                await PaceAsync(risk: false, CancellationToken.None);
+                await HandleAsync(deferred, CancellationToken.None);
+                drained++;
+            }
+
             while (risk.TryRead(out var c) || normal.TryRead(out c))
             {
                 await HandleAsync(c, CancellationToken.None);
@@ -244,7 +285,7 @@ public sealed class ExecutionService(
             case RequestModify { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
-                    await PaceAsync(risk: toModify.Order.Purpose is OrderPurpose.ProtectiveStop or OrderPurpose.RiskFlatten, ct);
+                    await PaceAsync(risk: !OpensRisk(toModify.Order) || Reduces(toModify.Order), ct);
                     await gateway.ModifyAsync(modify, ct);
                     DrainGateway();
                 }
@@ -331,7 +372,12 @@ public sealed class ExecutionService(
         await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now), ct);
         _orders[order.ClientOrderId] = new OrderState(order);
         Run.CountOrderSent();
-        await PaceAsync(risk: order.Purpose is OrderPurpose.RiskFlatten or OrderPurpose.ProtectiveStop || order.Source == "sentinel", ct);
+        if (!OpensRisk(order))
+        {
+            // Entries and adds took their message from the general share before they were handled.
+            await PaceAsync(risk: true, ct);
+        }
+
         await gateway.SubmitAsync(order, ct);
         DrainGateway();
     }
@@ -377,6 +423,11 @@ public sealed class ExecutionService(
 
         DrainGateway();
     }
+
+    /// <summary>Entries and adds: the only orders that may not use the reserved share of the broker budget.</summary>
+    private static bool OpensRisk(SubmitOrder order) => order.Purpose is OrderPurpose.Entry or OrderPurpose.Add;
+
+    private static bool OpensRisk(ExecutionCommand command) => command is PlaceOrder { Order: var o } && OpensRisk(o);
 
     /// <summary>Waits for the broker message budget (risk messages may use the reserved share). No-op for a gateway without a limit.</summary>
     private async ValueTask PaceAsync(bool risk, CancellationToken ct)

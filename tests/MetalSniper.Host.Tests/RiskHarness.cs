@@ -13,6 +13,8 @@ internal sealed class TappedGateway(IBarMatchingGateway inner) : IBarMatchingGat
 {
     public ConcurrentQueue<(SubmitOrder Order, long Timestamp)> Submitted { get; } = new();
 
+    public ConcurrentQueue<(CancelOrder Cancel, long Timestamp)> Cancelled { get; } = new();
+
     public string Name => inner.Name;
 
     public System.Threading.Channels.ChannelReader<OrderEvent> Events => inner.Events;
@@ -25,7 +27,11 @@ internal sealed class TappedGateway(IBarMatchingGateway inner) : IBarMatchingGat
         return inner.SubmitAsync(order, cancellationToken);
     }
 
-    public ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken) => inner.CancelAsync(cancel, cancellationToken);
+    public ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken)
+    {
+        Cancelled.Enqueue((cancel, Stopwatch.GetTimestamp()));
+        return inner.CancelAsync(cancel, cancellationToken);
+    }
 
     public ValueTask ModifyAsync(ModifyOrder modify, CancellationToken cancellationToken) => inner.ModifyAsync(modify, cancellationToken);
 
@@ -80,6 +86,35 @@ internal sealed class FreezingStrategy(string symbol, decimal quantity) : IStrat
         {
             Frozen.Set();
             Release.Wait(TimeSpan.FromSeconds(60));
+        }
+    }
+}
+
+/// <summary>A strategy that places a burst of resting entry orders on its first open bar (far enough from the market not to fill).</summary>
+internal sealed class BurstStrategy(string symbol, int orders) : IStrategy
+{
+    private bool _done;
+
+    public string Name => "burst";
+
+    public IReadOnlyCollection<string> Symbols => [symbol];
+
+    public void OnOrderEvent(OrderEvent orderEvent, IStrategyContext context)
+    {
+    }
+
+    public void OnBar(Bar bar, IStrategyContext context)
+    {
+        if (_done || !context.IsMarketOpen(symbol, bar.CloseTimeUtc))
+        {
+            return;
+        }
+
+        _done = true;
+        for (var i = 0; i < orders; i++)
+        {
+            var d = context.Decide(symbol, "TestBurst", DecisionOutcome.Taken, $"test: resting entry {i}", new Dictionary<string, string>(), bar.CloseTimeUtc);
+            context.Submit(d, symbol, OrderSide.Buy, 1m, OrderType.Limit, Math.Round(bar.Close * 0.97m, 2), null, OrderPurpose.Entry, bar.CloseTimeUtc);
         }
     }
 }

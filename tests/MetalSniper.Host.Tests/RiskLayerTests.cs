@@ -97,4 +97,68 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions d JOIN orders o ON o.decision_id=d.decision_id WHERE d.kind='DailyLossFlatten'").ShouldBe(1);
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM halts WHERE scope='service' AND action='Escalate' AND source='sentinel:heartbeat'").ShouldBe(1);
     }
+
+    [Fact]
+    public async Task BrokerBudget_EntriesArePacedByTheGeneralShare_ARiskMessageOvertakesThemAtOnce()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
+            j["Risk"]!["Gates"]!["SourceCooldown"] = "00:00:00";
+            j["Risk"]!["Gates"]!["MaxQuoteAge"] = "1.00:00:00"; // the feed moves market time on while entries wait for the budget
+        });
+        TappedGateway? gateway = null;
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
+        {
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<IReadOnlyList<IStrategy>>([new BurstStrategy("XAUUSD", 8)]);
+                TappedGateway.Install(s, g => gateway = g, inner => new TappedGateway(inner) { MessageLimit = (4, 2) }); // 2 msg/s general, 2 reserved
+            },
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            while (gateway is null || gateway.Submitted.Count < 2)
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "the first entries never reached the gateway");
+                await Task.Delay(5);
+            }
+
+            // The general share is spent; six entries wait. A cancel (a risk message) must not wait behind them.
+            var first = gateway.Submitted.First().Order.ClientOrderId;
+            var channels = host.Services.GetRequiredService<PipelineChannels>();
+            var start = Stopwatch.GetTimestamp();
+            channels.RiskCommands.Writer.TryWrite(new RequestCancel(new CancelOrder(first, "test-cancel", "test: risk message"))).ShouldBeTrue();
+            while (gateway.Cancelled.IsEmpty)
+            {
+                Stopwatch.GetElapsedTime(start).ShouldBeLessThan(TimeSpan.FromSeconds(2), "the cancel waited behind the paced entries");
+                await Task.Delay(1);
+            }
+
+            var cancelLatency = Stopwatch.GetElapsedTime(start, gateway.Cancelled.First().Timestamp);
+            var entriesAtCancel = gateway.Submitted.Count(x => x.Timestamp <= gateway.Cancelled.First().Timestamp);
+            output.WriteLine($"cancel reached the gateway after {cancelLatency.TotalMilliseconds:0.0} ms with {entriesAtCancel} of 8 entries sent");
+            entriesAtCancel.ShouldBeLessThan(8);
+            cancelLatency.ShouldBeLessThan(TimeSpan.FromMilliseconds(250));
+
+            while (gateway.Submitted.Count < 8)
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30), "the paced entries never all went out");
+                await Task.Delay(10);
+            }
+
+            var sent = gateway.Submitted.Select(x => x.Timestamp).ToList();
+            var spread = Stopwatch.GetElapsedTime(sent[0], sent[^1]);
+            output.WriteLine($"8 entries went out over {spread.TotalSeconds:0.00} s");
+            spread.ShouldBeGreaterThan(TimeSpan.FromSeconds(2.5)); // 2 at once, then 6 at 2 per second
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
 }
