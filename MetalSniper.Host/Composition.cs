@@ -92,16 +92,6 @@ public static class Composition
     {
         ArgumentNullException.ThrowIfNull(settings);
 
-        // A blocked pool thread (a frozen strategy in the brain) must not hold up the hands, and with them the
-        // sentinel's flatten, by the pool's thread-injection delay (about 0.5 s per extra thread): keep enough
-        // worker threads ready from the start.
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        var wanted = Math.Max(16, Environment.ProcessorCount * 4);
-        if (workers < wanted)
-        {
-            ThreadPool.SetMinThreads(wanted, io);
-        }
-
         var builder = new HostApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ContentRootPath = Directory.GetCurrentDirectory() });
         builder.Configuration.AddConfiguration(configuration);
         builder.Services.Configure<HostOptions>(o =>
@@ -197,8 +187,14 @@ public static class Composition
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.
-        services.AddSingleton(sp => new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: mode == RunMode.Service));
-        services.AddSingleton(sp => KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), mode == RunMode.Service ? KillSwitchScopes.Service : sp.GetRequiredService<RunContext>().RunId));
+        services.AddSingleton(sp => mode == RunMode.Service
+            ? new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: true, SqliteHaltStore.ServiceTable)
+            : new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: false, SqliteHaltStore.ReplayTable));
+        services.AddSingleton(sp => mode == RunMode.Service
+            // A live feed restores everything; a replayed feed starts its market time over on every start, so only
+            // the latched level comes back (old timed pauses would return when the replay reaches their dates).
+            ? KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: !sp.GetRequiredService<IMarketDataSource>().IsReplay)
+            : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), sp.GetRequiredService<RunContext>().RunId));
         services.AddSingleton(sp =>
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;

@@ -145,7 +145,7 @@ public static class Commands
         {
             var persistence = configuration!.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
             var wall = TimeProvider.System;
-            var database = new Database(persistence.DatabasePath, wall);
+            var database = Database.OpenExisting(persistence.DatabasePath, wall);
             using var store = new SqliteHaltStore(database, wall);
             var verification = store.Verify();
             output.WriteLine($"halts store {database.Path}: {verification.Records} record(s), chain {(verification.IsIntact ? "intact" : $"BROKEN at sequence {verification.FirstBadSequence}: {verification.Problem}")}");
@@ -159,10 +159,20 @@ public static class Commands
             output.WriteLine(Services.KillSwitchService.Render(ks.State, wall.GetUtcNow()));
             return result;
         }
+        catch (FileNotFoundException e)
+        {
+            error.WriteLine(e.Message);
+            return ExitCodes.NoInput;
+        }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"I/O error: {e.Message}");
             return ExitCodes.IoError;
+        }
+        catch (Risk.Halts.HaltStoreTamperedException e)
+        {
+            error.WriteLine(e.Message);
+            return ExitCodes.DataError;
         }
     }
 

@@ -91,7 +91,7 @@ public sealed class Database
                 detail    TEXT NOT NULL
             );
             """),
-        (2, "tamper-evident halts store, gate denials", """
+        (2, "tamper-evident halts stores (service, replays), gate denials", """
             CREATE TABLE halts (
                 seq           INTEGER PRIMARY KEY,
                 scope         TEXT NOT NULL,
@@ -107,6 +107,21 @@ public sealed class Database
                 hash          TEXT NOT NULL
             );
             CREATE INDEX ix_halts_scope ON halts(scope, seq);
+            CREATE TABLE replay_halts (
+                seq           INTEGER PRIMARY KEY,
+                scope         TEXT NOT NULL,
+                action        TEXT NOT NULL CHECK (action IN ('Escalate','Resume','Pause','Clear')),
+                level         INTEGER NOT NULL CHECK (level BETWEEN 0 AND 2),
+                key           TEXT NOT NULL,
+                source        TEXT NOT NULL,
+                reason        TEXT NOT NULL,
+                at_utc        TEXT NOT NULL,
+                until_utc     TEXT,
+                recorded_utc  TEXT NOT NULL,
+                prev_hash     TEXT NOT NULL,
+                hash          TEXT NOT NULL
+            );
+            CREATE INDEX ix_replay_halts_scope ON replay_halts(scope, seq);
             CREATE TABLE gate_denials (
                 id              INTEGER PRIMARY KEY AUTOINCREMENT,
                 run_id          TEXT NOT NULL REFERENCES runs(run_id),
@@ -140,6 +155,16 @@ public sealed class Database
         using var connection = OpenConnection();
         connection.Execute("PRAGMA journal_mode=WAL;");
         Migrate(connection, clock);
+    }
+
+    /// <summary>Opens an existing database (the CLI: a kill must reach the database the service uses, never a new empty one).</summary>
+    /// <exception cref="FileNotFoundException">No database file at <paramref name="path"/>.</exception>
+    public static Database OpenExisting(string path, TimeProvider clock)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        return File.Exists(full)
+            ? new Database(full, clock)
+            : throw new FileNotFoundException($"no database at {full}: is this the path the service uses (Persistence:DatabasePath, --db, working directory)?", full);
     }
 
     /// <summary>Full path of the database file.</summary>

@@ -16,24 +16,49 @@ namespace MetalSniper.Host.Persistence;
 /// </summary>
 public sealed class SqliteHaltStore : IHaltStore, IDisposable
 {
+    /// <summary>The service's chain (restored on every start; the CLI acts on it).</summary>
+    public const string ServiceTable = "halts";
+
+    /// <summary>The replays' chain: a backtest never touches the service's chain or its confirmation code.</summary>
+    public const string ReplayTable = "replay_halts";
+
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _wallClock;
     private readonly Lock _gate = new();
+    private readonly string _table;
+    private readonly string _anchorPath;
 
     /// <summary>Opens the store on <paramref name="database"/>.</summary>
     /// <param name="database">The database.</param>
     /// <param name="wallClock">Clock for <see cref="HaltRecord.RecordedUtc"/>.</param>
     /// <param name="durable">True (the service, the CLI): every append is fsynced before it returns. False (a fast replay): committed without a per-record fsync.</param>
-    public SqliteHaltStore(Database database, TimeProvider wallClock, bool durable = true)
+    /// <param name="table"><see cref="ServiceTable"/> or <see cref="ReplayTable"/>.</param>
+    /// <remarks>
+    /// Truncation (deleting the newest records) leaves a chain that still links, so the store also keeps an
+    /// anchor outside the database, <c>{database}.{table}.anchor</c> ("sequence hash" of the newest record it
+    /// wrote, fsynced); a chain shorter than its anchor, or whose record at the anchor's sequence has another
+    /// hash, does not verify.
+    /// </remarks>
+    public SqliteHaltStore(Database database, TimeProvider wallClock, bool durable = true, string table = ServiceTable)
     {
         ArgumentNullException.ThrowIfNull(database);
+        if (table is not (ServiceTable or ReplayTable))
+        {
+            throw new ArgumentException($"unknown halts table '{table}'", nameof(table));
+        }
+
         _wallClock = wallClock;
+        _table = table;
+        _anchorPath = database.Path + "." + table + ".anchor";
         _connection = database.OpenConnection();
         _connection.Execute(durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
     }
 
+    /// <summary>The anchor file beside the database.</summary>
+    public string AnchorPath => _anchorPath;
+
     /// <inheritdoc />
-    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence)
+    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence, string? expectedTailHash = null)
     {
         ArgumentNullException.ThrowIfNull(draft);
         lock (_gate)
@@ -43,25 +68,32 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             begin.ExecuteNonQuery();
             try
             {
-                var tail = Query("SELECT * FROM halts ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
+                var tail = Query($"SELECT * FROM {_table} ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
                 if (tail is not null && !string.Equals(HaltChain.ComputeHash(tail.Sequence, tail.Draft, tail.RecordedUtc, tail.PreviousHash), tail.Hash, StringComparison.Ordinal))
                 {
                     throw new HaltStoreTamperedException(new HaltChainVerification(1, tail.Sequence, $"record {tail.Sequence} (the tail) does not match its hash"));
                 }
 
+                CheckAnchor(tail);
+                if (expectedTailHash is not null && !string.Equals(tail?.Hash ?? HaltChain.Genesis, expectedTailHash, StringComparison.Ordinal))
+                {
+                    throw new HaltStoreChangedException($"the last record is now #{tail?.Sequence} {tail?.Hash[..8]}, not the one confirmed");
+                }
+
                 var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow());
-                _connection.Execute("""
-                    INSERT INTO halts(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
+                _connection.Execute($"""
+                    INSERT INTO {_table}(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
                     VALUES (@seq, @scope, @action, @level, @key, @source, @reason, @at, @until, @recorded, @prev, @hash)
                     """, new
                 {
                     seq = record.Sequence, scope = draft.Scope, action = draft.Action.ToString(), level = (int)draft.Level, key = draft.Key, source = draft.Source, reason = draft.Reason,
                     at = T(draft.AtUtc), until = draft.UntilUtc is { } u ? T(u) : null, recorded = T(record.RecordedUtc), prev = record.PreviousHash, hash = record.Hash,
                 });
-                var since = Query("SELECT * FROM halts WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+                var since = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
                 using var commit = _connection.CreateCommand();
                 commit.CommandText = "COMMIT";
                 commit.ExecuteNonQuery();
+                WriteAnchor(record);
                 return since;
             }
             catch
@@ -79,12 +111,79 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     {
         lock (_gate)
         {
-            return Query("SELECT * FROM halts WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+            var max = _connection.ExecuteScalar<long?>($"SELECT MAX(seq) FROM {_table}") ?? 0;
+            if (max < afterSequence)
+            {
+                throw new HaltStoreTamperedException(new HaltChainVerification(max, max + 1, $"the chain ends at record {max} but record {afterSequence} was read before (records were deleted)"));
+            }
+
+            var records = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+            CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT * FROM {_table} WHERE seq = @max", new { max }).SingleOrDefault());
+            return records;
         }
     }
 
-    /// <summary>Verifies the whole chain.</summary>
-    public HaltChainVerification Verify() => HaltChain.Verify(ReadSince(0));
+    /// <summary>Verifies the whole chain, and that it is not shorter than its anchor.</summary>
+    public HaltChainVerification Verify()
+    {
+        try
+        {
+            return HaltChain.Verify(ReadSince(0));
+        }
+        catch (HaltStoreTamperedException e)
+        {
+            return e.Verification;
+        }
+    }
+
+    /// <summary>The anchor must not be newer than the chain, and the record at its sequence must carry its hash.</summary>
+    private void CheckAnchor(HaltRecord? tail)
+    {
+        if (!File.Exists(_anchorPath))
+        {
+            return;
+        }
+
+        var parts = File.ReadAllText(_anchorPath).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
+        {
+            throw new HaltStoreTamperedException(new HaltChainVerification(0, 0, $"the anchor {_anchorPath} is unreadable"));
+        }
+
+        var last = tail?.Sequence ?? 0;
+        if (last < seq)
+        {
+            throw new HaltStoreTamperedException(new HaltChainVerification(last, last + 1, $"the chain ends at record {last} but its anchor says record {seq} was written (records were deleted)"));
+        }
+
+        var anchored = last == seq ? tail : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault();
+        if (anchored is null || !string.Equals(anchored.Hash, parts[1], StringComparison.Ordinal))
+        {
+            throw new HaltStoreTamperedException(new HaltChainVerification(seq, seq, $"record {seq} does not carry the hash its anchor recorded"));
+        }
+    }
+
+    private void WriteAnchor(HaltRecord record)
+    {
+        // Another process may have anchored a newer record meanwhile: never move the anchor back.
+        if (File.Exists(_anchorPath)
+            && File.ReadAllText(_anchorPath).Split(' ') is [var s, _]
+            && long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var existing) && existing > record.Sequence)
+        {
+            return;
+        }
+
+        var temp = _anchorPath + ".tmp";
+        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        using (var w = new StreamWriter(f))
+        {
+            w.Write(string.Create(CultureInfo.InvariantCulture, $"{record.Sequence} {record.Hash}"));
+            w.Flush();
+            f.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, _anchorPath, overwrite: true);
+    }
 
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();

@@ -332,6 +332,7 @@ public sealed class ExecutionService(
             {
                 await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
                 logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
+                PublishBook();
                 return;
             }
 
@@ -365,6 +366,13 @@ public sealed class ExecutionService(
             Run.CountOrderDenied();
             logger.LogWarning("Order {ClientOrderId} {Purpose} {Side} {Quantity} {Symbol} {Reason}", order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
             channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
+            if (order.Purpose == OrderPurpose.RiskFlatten)
+            {
+                // The sentinel sends one flatten per book version: a refused one must let it try again.
+                logger.LogError("Risk flatten {ClientOrderId} for {Symbol} was refused: {Reason}", order.ClientOrderId, order.Symbol, reason);
+                PublishBook();
+            }
+
             return;
         }
 

@@ -24,6 +24,7 @@ public sealed class KillSwitchService(
     private readonly string _killFile = Path.GetFullPath(options.Value.KillFilePath);
     private ITimer? _timer;
     private int _busy;
+    private volatile bool _stopping;
 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
@@ -34,16 +35,27 @@ public sealed class KillSwitchService(
         logger.Log(level == KillLevel.Running ? LogLevel.Information : LogLevel.Warning,
             "Kill switch ({Scope}) restored from the halts store at record {Sequence}: L{Level}{Why}; kill file {KillFile}",
             killSwitch.Scope, state.LastSequence, (int)level, level == KillLevel.Running ? "" : " — " + state.Describe(now), _killFile);
+        if (run.Mode == RunMode.Replay)
+        {
+            // A backtest has its own kill-switch scope and chain: the operator's kill file and CLI act on the service.
+            return Task.CompletedTask;
+        }
+
         Check();
         _timer = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         return Task.CompletedTask;
     }
 
     /// <inheritdoc />
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
+        _stopping = true;
         _timer?.Dispose();
-        return Task.CompletedTask;
+        // A check in progress finishes before the store can be disposed under it.
+        while (Volatile.Read(ref _busy) == 1)
+        {
+            await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <inheritdoc />
@@ -57,7 +69,7 @@ public sealed class KillSwitchService(
         {
             text = File.ReadAllText(path).Trim();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return (KillLevel.Flatten, $"kill file unreadable ({e.Message}): L2");
         }
@@ -72,7 +84,7 @@ public sealed class KillSwitchService(
 
     private void Check()
     {
-        if (Interlocked.Exchange(ref _busy, 1) == 1)
+        if (_stopping || Interlocked.Exchange(ref _busy, 1) == 1)
         {
             return;
         }
@@ -89,7 +101,7 @@ public sealed class KillSwitchService(
                 }
             }
         }
-        catch (Exception e) when (e is HaltStoreTamperedException or Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is HaltStoreTamperedException or HaltStoreWriteException or Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
             // The kill switch cannot be trusted or updated: nothing may trade.
             logger.LogCritical(e, "Kill switch watcher failed: {Message}; stopping the host", e.Message);

@@ -62,10 +62,13 @@ public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, 
 
     private void Check()
     {
-        if (sentinel.Fault is { } fault && run.Faults.All(f => f.Error != fault))
+        foreach (var fault in new[] { sentinel.Fault, sentinel.StoreFault })
         {
-            run.RecordFault("sentinel", fault);
-            lifetime.StopApplication();
+            if (fault is not null && run.Faults.All(f => f.Error != fault))
+            {
+                run.RecordFault("sentinel", fault);
+                lifetime.StopApplication();
+            }
         }
     }
 }

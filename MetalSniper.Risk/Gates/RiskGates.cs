@@ -16,7 +16,7 @@ namespace MetalSniper.Risk.Gates;
 /// <param name="MaxQuoteAge">A quote older than this (clock time − quote event time) is stale.</param>
 /// <param name="MaxSpreadFraction">Largest (ask − bid) / mid for an entry.</param>
 /// <param name="FatFingerBand">Largest |price − last| / last for a limit price, or an entry's stop price.</param>
-/// <param name="MaxOrdersPerWindow">Orders (entries, adds, exits) per <paramref name="OrderRateWindow"/>; protective stops and risk flattens are exempt (they use the reserved share).</param>
+/// <param name="MaxOrdersPerWindow">Entries and adds per <paramref name="OrderRateWindow"/>; orders that reduce risk are exempt.</param>
 /// <param name="OrderRateWindow">The rolling window of the throttle.</param>
 /// <param name="SourceCooldown">Least time between two entry decisions of one source on one instrument.</param>
 /// <param name="MaxOrderQuantity">Largest entry/add quantity per order, per symbol (instrument units); unlisted symbols are limited by notional only.</param>
@@ -393,9 +393,9 @@ public sealed class MarketHoursGate(ITradingSessions sessions) : IPreTradeGate
 }
 
 /// <summary>
-/// Order-rate throttle: at most N entries, adds and exits per rolling window of the clock. Protective
-/// stops and risk flattens are exempt: the broker message budget keeps a reserved share for them.
-/// Single-threaded (the execution side).
+/// Order-rate throttle: at most N entries and adds per rolling window of the clock. Orders that reduce
+/// risk (exits, protective stops, flattens) are never throttled: a burst of entries must not block a
+/// way out; the broker message budget keeps a reserved share for them. Single-threaded (the execution side).
 /// </summary>
 public sealed class OrderRateGate(GateLimits limits) : IPreTradeGate
 {
@@ -429,7 +429,7 @@ public sealed class OrderRateGate(GateLimits limits) : IPreTradeGate
         }
     }
 
-    private static bool Exempt(PreTradeContext c) => c.Order.Purpose is OrderPurpose.ProtectiveStop or OrderPurpose.RiskFlatten;
+    private static bool Exempt(PreTradeContext c) => !c.OpensRisk;
 
     private void Expire(DateTimeOffset now)
     {

@@ -133,12 +133,20 @@ public interface IHaltStore
     /// sequence above <paramref name="afterSequence"/> in order, the new one last (so a caller also
     /// learns what other processes appended since it last looked).
     /// </summary>
-    /// <exception cref="HaltStoreTamperedException">The tail the new record would link to does not verify.</exception>
-    IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence);
+    /// <param name="draft">The record.</param>
+    /// <param name="afterSequence">The last sequence the caller has seen.</param>
+    /// <param name="expectedTailHash">When given, the append happens only if the chain's last record still has this hash (checked inside the store's transaction: an operator's confirmed resume can never land after a change they did not see).</param>
+    /// <exception cref="HaltStoreTamperedException">The tail the new record would link to does not verify, or the chain is shorter than its anchor.</exception>
+    /// <exception cref="HaltStoreChangedException">The tail is not <paramref name="expectedTailHash"/>.</exception>
+    IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence, string? expectedTailHash = null);
 
     /// <summary>Records with a sequence above <paramref name="afterSequence"/>, in order.</summary>
+    /// <exception cref="HaltStoreTamperedException">The chain holds fewer records than <paramref name="afterSequence"/>, or fewer than its anchor (rows were deleted).</exception>
     IReadOnlyList<HaltRecord> ReadSince(long afterSequence);
 }
+
+/// <summary>The chain changed between the operator's look and the append: the confirmation no longer matches what is stored.</summary>
+public sealed class HaltStoreChangedException(string message) : Exception(message);
 
 /// <summary>The halts store's chain does not verify: the kill-switch state cannot be trusted, so nothing may trade.</summary>
 public sealed class HaltStoreTamperedException(HaltChainVerification verification)

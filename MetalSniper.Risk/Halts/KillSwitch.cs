@@ -11,8 +11,8 @@ namespace MetalSniper.Risk.Halts;
 /// <param name="Reason">Why, with the values seen.</param>
 public sealed record ActivePause(string Key, KillLevel Level, DateTimeOffset SinceUtc, DateTimeOffset? UntilUtc, string Source, string Reason)
 {
-    /// <summary>True while the pause holds at <paramref name="nowUtc"/>.</summary>
-    public bool IsActive(DateTimeOffset nowUtc) => UntilUtc is not { } until || nowUtc < until;
+    /// <summary>True while the pause holds at <paramref name="nowUtc"/>: from its start until its end (or until cleared).</summary>
+    public bool IsActive(DateTimeOffset nowUtc) => nowUtc >= SinceUtc && (UntilUtc is not { } until || nowUtc < until);
 }
 
 /// <summary>An immutable view of the kill switch, safe to read from any thread without a lock.</summary>
@@ -137,7 +137,12 @@ public sealed class KillSwitch
     /// <param name="store">The halts store.</param>
     /// <param name="scope">The scope to restore.</param>
     /// <exception cref="HaltStoreTamperedException">The chain does not verify.</exception>
-    public static KillSwitch Restore(IHaltStore store, string scope)
+    /// <param name="restorePauses">
+    /// False drops keyed pauses of earlier processes and restores only the latched level: for the service on a
+    /// replayed feed, whose market time starts over on every start (an old daily-loss pause would come back
+    /// into force when the replay reaches its dates again). Live: true.
+    /// </param>
+    public static KillSwitch Restore(IHaltStore store, string scope, bool restorePauses = true)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
@@ -150,6 +155,11 @@ public sealed class KillSwitch
         }
 
         ks.ApplyAll(records);
+        if (!restorePauses)
+        {
+            ks._state = ks._state with { Pauses = ks._state.Pauses.Clear() };
+        }
+
         return ks;
     }
 
@@ -164,7 +174,7 @@ public sealed class KillSwitch
                 return false;
             }
 
-            Append(new HaltDraft(Scope, HaltAction.Escalate, level, "kill", source, reason, nowUtc, null));
+            AppendOrHoldInMemory(new HaltDraft(Scope, HaltAction.Escalate, level, "kill", source, reason, nowUtc, null));
             return true;
         }
     }
@@ -182,7 +192,7 @@ public sealed class KillSwitch
                 return false;
             }
 
-            Append(new HaltDraft(Scope, HaltAction.Pause, level, key, source, reason, nowUtc, untilUtc));
+            AppendOrHoldInMemory(new HaltDraft(Scope, HaltAction.Pause, level, key, source, reason, nowUtc, untilUtc));
             return true;
         }
     }
@@ -209,8 +219,10 @@ public sealed class KillSwitch
     }
 
     /// <summary>
-    /// The operator's explicit resume: lowers the latched level to L0. Self-lifting pauses keep running
-    /// to their end (they are listed by <see cref="KillState.Describe"/>).
+    /// The operator's explicit resume: lowers the latched level to L0 and lifts the pauses that last until
+    /// their condition clears (stale data, unknown P&amp;L: the sentinel sets them again at once if the
+    /// condition still holds, and a restart may leave one behind that nothing else would lift). Timed pauses
+    /// (daily loss, breakers) keep running to their end; <see cref="KillState.Describe"/> lists them.
     /// </summary>
     /// <param name="source">Who ("operator:cli").</param>
     /// <param name="reason">Why (required).</param>
@@ -223,7 +235,8 @@ public sealed class KillSwitch
         lock (_write)
         {
             Refresh();
-            if (_state.LatchedLevel == KillLevel.Running)
+            var conditional = _state.Pauses.Values.Where(p => p.UntilUtc is null).Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
+            if (_state.LatchedLevel == KillLevel.Running && conditional.Count == 0)
             {
                 throw new InvalidOperationException("the kill switch is not latched (L0); nothing to resume" + (_state.Describe(nowUtc) is { Length: > 0 } d ? "; still in force: " + d : ""));
             }
@@ -233,7 +246,26 @@ public sealed class KillSwitch
                 throw new InvalidOperationException($"confirmation '{confirmation}' does not match the current state (code {_state.ConfirmationCode}); look at the state again and confirm what you see");
             }
 
-            Append(new HaltDraft(Scope, HaltAction.Resume, KillLevel.Running, "kill", source, reason, nowUtc, null));
+            var expected = _state.LastHash;
+            try
+            {
+                if (_state.LatchedLevel > KillLevel.Running)
+                {
+                    ApplyAll(_store.Append(new HaltDraft(Scope, HaltAction.Resume, KillLevel.Running, "kill", source, reason, nowUtc, null), _state.LastSequence, expected));
+                    expected = _state.LastHash;
+                }
+
+                foreach (var key in conditional)
+                {
+                    ApplyAll(_store.Append(new HaltDraft(Scope, HaltAction.Clear, KillLevel.Running, key, source, "operator resume: " + reason, nowUtc, null), _state.LastSequence, expected));
+                    expected = _state.LastHash;
+                }
+            }
+            catch (HaltStoreChangedException e)
+            {
+                Refresh();
+                throw new InvalidOperationException($"the halts store changed while resuming ({e.Message}); look at the state again (code now {_state.ConfirmationCode})", e);
+            }
         }
     }
 
@@ -247,7 +279,36 @@ public sealed class KillSwitch
         }
     }
 
-    private void Append(HaltDraft draft) => ApplyAll(_store.Append(draft, _state.LastSequence));
+    /// <summary>
+    /// Records a halt; when the store cannot be written, the halt still takes effect in memory (halting is
+    /// the safe side) and the failure is rethrown as <see cref="HaltStoreWriteException"/> for the caller to raise.
+    /// </summary>
+    private void AppendOrHoldInMemory(HaltDraft draft)
+    {
+        try
+        {
+            Append(draft);
+        }
+        catch (Exception e) when (e is not HaltStoreTamperedException)
+        {
+            var s = _state;
+            _state = draft.Action == HaltAction.Escalate
+                ? s with { LatchedLevel = draft.Level, LatchedReason = $"{draft.Source}: {draft.Reason} (NOT RECORDED: {e.Message})", LatchedSinceUtc = draft.AtUtc }
+                : s with { Pauses = s.Pauses.SetItem(draft.Key, new ActivePause(draft.Key, draft.Level, draft.AtUtc, draft.UntilUtc, draft.Source, draft.Reason + " (NOT RECORDED)")) };
+            throw new HaltStoreWriteException($"halt {draft.Action} {draft.Key} L{(int)draft.Level} is in force but could not be recorded: {e.Message}", e);
+        }
+    }
+
+    private void Append(HaltDraft draft)
+    {
+        var records = _store.Append(draft, _state.LastSequence);
+        if (records.Count == 0 || records[^1].Draft != draft)
+        {
+            throw new HaltStoreTamperedException(new HaltChainVerification(records.Count, _state.LastSequence + 1, "the store did not return the record just appended"));
+        }
+
+        ApplyAll(records);
+    }
 
     private void ApplyAll(IReadOnlyList<HaltRecord> records)
     {
@@ -280,3 +341,6 @@ public sealed class KillSwitch
         Volatile.Write(ref _state, s);
     }
 }
+
+/// <summary>A halt took effect in memory but the halts store could not record it: the host must say so loudly and stop trading.</summary>
+public sealed class HaltStoreWriteException(string message, Exception inner) : Exception(message, inner);

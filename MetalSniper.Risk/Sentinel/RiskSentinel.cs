@@ -149,6 +149,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     private decimal? _lastPnl = 0m; // the book starts empty: the first day's baseline is 0, not the first sweep's P&L
     private DayPnlSnapshot _dayPnl = new(0m, DateTimeOffset.MaxValue);
     private Exception? _fault;
+    private Exception? _storeFault;
 
     /// <summary>Creates the sentinel (not started).</summary>
     /// <param name="settings">Limits.</param>
@@ -271,6 +272,9 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
 
     /// <summary>Every intervention so far.</summary>
     public IReadOnlyList<SentinelTrip> Trips => _trips.ToArray();
+
+    /// <summary>A halt the store could not record (it is in force in memory); the host treats it as fatal.</summary>
+    public Exception? StoreFault => Volatile.Read(ref _storeFault);
 
     /// <summary>The exception that stopped the sentinel thread, if any (the host treats it as fatal).</summary>
     public Exception? Fault => Volatile.Read(ref _fault);
@@ -409,17 +413,21 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
         var (pnl, unknown) = TotalPnl(book);
         if (unknown is not null)
         {
+            // Unknown is not zero: entries stop, and every check that needs P&L waits; the checks that do not
+            // (the L2 flatten, the watchdog trail, stale data) still run.
             Volatile.Write(ref _dayPnl, new DayPnlSnapshot(null, DateTimeOffset.MaxValue));
-            if (_kill.Pause("pnl-unknown", KillLevel.NoEntries, null, "sentinel", $"P&L cannot be computed ({unknown}): unknown is not zero", now))
+            if (Halt(() => _kill.Pause("pnl-unknown", KillLevel.NoEntries, null, "sentinel", $"P&L cannot be computed ({unknown}): unknown is not zero", now)))
             {
                 Trip("PnlUnknown", $"P&L cannot be computed ({unknown}); entries halted until it is known", now, KillLevel.NoEntries, null);
             }
 
+            CheckKillLevel(book, now);
+            CheckWatchdog(book, now);
             CheckStaleData(book, now);
             return;
         }
 
-        if (_kill.Clear("pnl-unknown", "sentinel", "P&L computable again", now))
+        if (Halt(() => _kill.Clear("pnl-unknown", "sentinel", "P&L computable again", now)))
         {
             _logger.LogInformation("Sentinel: P&L is known again; the pnl-unknown pause is cleared");
         }
@@ -444,7 +452,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
             var until = NextTradingDayStart(now);
             var formula = string.Create(inv, $"day P&L = equity P&L {pnl:0.00} − day-start {_dayStartPnl:0.00} = {dayPnl:0.00} {_settings.BaseCurrency} ≤ −{_settings.DailyLossLimit:0.00}");
             var flattened = FlattenAll(book, "DailyLossFlatten", formula, now, new() { ["dayPnl"] = dayPnl.ToString("0.00", inv), ["limit"] = _settings.DailyLossLimit.ToString("0.00", inv) });
-            if (_kill.Pause("daily-loss", KillLevel.Flatten, until, "sentinel", formula, now) || flattened > 0)
+            if (Halt(() => _kill.Pause("daily-loss", KillLevel.Flatten, until, "sentinel", formula, now)) || flattened > 0)
             {
                 Trip("DailyLossFlatten", $"{formula}; flatten {flattened} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
             }
@@ -452,19 +460,43 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
 
         CheckRapidLoss(book, pnl, now);
         CheckBreakers(book, pnl, now);
-
-        if (_kill.Level(now) == KillLevel.Flatten)
-        {
-            var why = _kill.State.Describe(now);
-            var n = FlattenAll(book, "KillSwitchFlatten", "kill switch at L2: " + why, now, new() { ["level"] = "L2" });
-            if (n > 0)
-            {
-                _trips.Enqueue(new SentinelTrip("KillSwitchFlatten", $"flatten {n} position(s): {why}", now));
-            }
-        }
-
+        CheckKillLevel(book, now);
         CheckWatchdog(book, now);
         CheckStaleData(book, now);
+    }
+
+    /// <summary>At L2, whatever is open is flattened (whoever set L2: operator, kill file, breaker, daily loss).</summary>
+    private void CheckKillLevel(BookView book, DateTimeOffset now)
+    {
+        if (_kill.Level(now) != KillLevel.Flatten)
+        {
+            return;
+        }
+
+        var why = _kill.State.Describe(now);
+        var n = FlattenAll(book, "KillSwitchFlatten", "kill switch at L2: " + why, now, new() { ["level"] = "L2" });
+        if (n > 0)
+        {
+            _trips.Enqueue(new SentinelTrip("KillSwitchFlatten", $"flatten {n} position(s): {why}", now));
+        }
+    }
+
+    /// <summary>
+    /// Records a halt. A store that cannot be written leaves the halt in force in memory (the safe side) and
+    /// is kept in <see cref="StoreFault"/>, which the host treats as fatal after the flattens already sent.
+    /// </summary>
+    private bool Halt(Func<bool> write)
+    {
+        try
+        {
+            return write();
+        }
+        catch (HaltStoreWriteException e)
+        {
+            Volatile.Write(ref _storeFault, e);
+            _logger.LogCritical(e, "Sentinel: {Message}", e.Message);
+            return true;
+        }
     }
 
     private void CheckRapidLoss(BookView book, decimal pnl, DateTimeOffset now)
@@ -491,7 +523,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
         var formula = string.Create(inv, $"rapid loss = peak {peak:0.00} − equity {pnl:0.00} = {drop:0.00} {_settings.BaseCurrency} within {_settings.RapidLossWindow} ≥ {_settings.RapidLossAmount:0.00}");
         var until = now + _settings.RapidLossPause;
         var n = FlattenAll(book, "RapidLossCut", formula, now, new() { ["drop"] = drop.ToString("0.00", inv), ["window"] = _settings.RapidLossWindow.ToString() });
-        if (_kill.Pause("rapid-loss", KillLevel.Flatten, until, "sentinel", formula, now) || n > 0)
+        if (Halt(() => _kill.Pause("rapid-loss", KillLevel.Flatten, until, "sentinel", formula, now)) || n > 0)
         {
             Trip("RapidLossCut", $"{formula}; flatten {n} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
         }
@@ -528,9 +560,10 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
 
         foreach (var trip in _breakers.Observe(new BreakerObservation(now, pnl, newTrades, notionals, rates)))
         {
+            // The flatten leaves first, then the record: a slow or failing store must not hold up an exit.
             var key = "breaker:" + trip.Breaker;
-            _kill.Pause(key, trip.Level, trip.PausedUntilUtc, "breaker", trip.Formula, now);
             var flattened = trip.Level == KillLevel.Flatten ? FlattenAll(book, "BreakerFlatten", trip.Formula, now, new(trip.Inputs)) : 0;
+            Halt(() => _kill.Pause(key, trip.Level, trip.PausedUntilUtc, "breaker", trip.Formula, now));
             Trip("Breaker:" + trip.Breaker,
                 $"{trip.Formula}; L{(int)trip.Level} until {trip.PausedUntilUtc:O}{(trip.PausedForDay ? " (paused for the day: too many trips in 24 h)" : "")}{(flattened > 0 ? $"; flatten {flattened} position(s)" : "")}",
                 now, trip.Level, trip.PausedUntilUtc, trip.Inputs);
@@ -594,14 +627,24 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
             if (stale)
             {
                 var age = last is { } l ? (now - l).ToString() : "never";
-                if (_kill.Pause(key, KillLevel.NoEntries, null, "sentinel", $"held {p.Symbol} has no price for {age} (> {_settings.StaleDataAfter}) while its market is open", now))
+                if (Halt(() => _kill.Pause(key, KillLevel.NoEntries, null, "sentinel", $"held {p.Symbol} has no price for {age} (> {_settings.StaleDataAfter}) while its market is open", now)))
                 {
                     Trip("StaleData", $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {_settings.StaleDataAfter}; L1 until fresh", now, KillLevel.NoEntries, null);
                 }
             }
-            else if (_kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now))
+            else if (Halt(() => _kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now)))
             {
                 _logger.LogInformation("Sentinel: data for {Symbol} is fresh again (or the position closed); stale-data pause cleared", p.Symbol);
+            }
+        }
+
+        // A stale-data pause for an instrument no longer held (one restored from before a restart, say) has no condition left.
+        foreach (var pause in _kill.State.Pauses.Values)
+        {
+            if (pause.Key.StartsWith("stale-data:", StringComparison.Ordinal)
+                && !book.Positions.Any(p => !p.IsFlat && string.Equals(StaleKey(p.Symbol), pause.Key, StringComparison.Ordinal)))
+            {
+                Halt(() => _kill.Clear(pause.Key, "sentinel", "instrument not held", now));
             }
         }
     }
@@ -658,15 +701,16 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
             }
 
             var silent = wall - changed;
-            if (tripped || silent <= _settings.HeartbeatTimeout)
+            if (silent <= _settings.HeartbeatTimeout || (tripped && _kill.State.LatchedLevel >= watch.Level))
             {
+                // Still tripped and still latched: nothing to add. A resume while the service is still silent escalates again.
                 continue;
             }
 
             _heartbeats[i] = (watch, last, changed, true);
             var reason = $"missed heartbeat: {watch.Name} silent for {silent.TotalSeconds:0.0} s (> {_settings.HeartbeatTimeout.TotalSeconds:0.0} s, counter {last})";
             _logger.LogCritical("Sentinel: {Reason}; kill switch to L{Level}", reason, (int)watch.Level);
-            if (_kill.Escalate(watch.Level, "sentinel:heartbeat", reason, now))
+            if (Halt(() => _kill.Escalate(watch.Level, "sentinel:heartbeat", reason, now)))
             {
                 Trip("MissedHeartbeat:" + watch.Name, reason, now, watch.Level, null);
             }

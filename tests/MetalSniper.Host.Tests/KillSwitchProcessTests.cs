@@ -193,9 +193,13 @@ public sealed partial class KillSwitchProcessTests : IDisposable
         stopped.Code.ShouldBe(0, stopped.Err);
     }
 
+    /// <summary>Creates the database the service would (the CLI never creates one).</summary>
+    private void CreateDatabase() => _ = new MetalSniper.Host.Persistence.Database(_env.DatabasePath, TimeProvider.System);
+
     [Fact]
     public async Task TamperedHaltsRecord_IsNamedBySequence_AndTheServiceRefusesToStart()
     {
+        CreateDatabase();
         (await Cli("kill", "--level", "1", "--reason", "first")).Code.ShouldBe(0);
         (await Cli("kill", "--level", "2", "--reason", "second")).Code.ShouldBe(0);
         using (var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False"))
@@ -211,6 +215,34 @@ public sealed partial class KillSwitchProcessTests : IDisposable
         code.ShouldBe(65);
         err.ShouldContain("halts store tampered");
         err.ShouldContain("sequence 1");
+    }
+
+    [Fact]
+    public async Task DeletingTheNewestHaltsRecords_IsDetectedByTheAnchor()
+    {
+        CreateDatabase();
+        (await Cli("kill", "--level", "1", "--reason", "first")).Code.ShouldBe(0);
+        (await Cli("kill", "--level", "2", "--reason", "second")).Code.ShouldBe(0);
+        using (var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False"))
+        {
+            c.Execute("DELETE FROM halts WHERE seq=2"); // what is left still links: only the anchor can tell
+        }
+
+        var check = await Cli("halts");
+        check.Code.ShouldBe(65, check.Out + check.Err);
+        check.Out.ShouldContain("records were deleted");
+        var (code, _, err) = await Cli("run");
+        code.ShouldBe(65);
+        err.ShouldContain("halts store tampered");
+    }
+
+    [Fact]
+    public async Task Kill_AgainstADatabaseThatDoesNotExist_IsRefusedInsteadOfCreatingOne()
+    {
+        var (code, _, err) = await Cli("kill", "--level", "2", "--reason", "wrong directory");
+        code.ShouldBe(66);
+        err.ShouldContain("no database at");
+        File.Exists(_env.DatabasePath).ShouldBeFalse();
     }
 
     [GeneratedRegex("--confirm ([0-9a-f]{8})")]

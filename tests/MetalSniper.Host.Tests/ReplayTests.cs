@@ -140,7 +140,7 @@ public sealed class ReplayTests : IDisposable
         // Every trip is in the summary and in the tamper-evident halts store of this run, which verifies.
         s.SentinelTrips.ShouldContain(t => t.Kind.StartsWith("Breaker:", StringComparison.Ordinal));
         var records = c.Query<(string Action, string Key, long Level, string At, string? Until)>(
-            "SELECT action, key, level, at_utc, until_utc FROM halts WHERE scope=@run ORDER BY seq", new { run = s.RunId }).ToList();
+            "SELECT action, key, level, at_utc, until_utc FROM replay_halts WHERE scope=@run ORDER BY seq", new { run = s.RunId }).ToList();
         records.Count(r => r.Action == "Pause").ShouldBe(s.SentinelTrips.Count(t => t.Kind is not ("KillSwitchFlatten" or "WatchdogTrail")));
         s.HaltRecords.Count.ShouldBe(records.Count);
         s.Render().ShouldContain("halts store");

@@ -19,10 +19,15 @@ public sealed class InMemoryHaltStore(TimeProvider? wall = null) : IHaltStore
         }
     }
 
-    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence)
+    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence, string? expectedTailHash = null)
     {
         lock (_gate)
         {
+            if (expectedTailHash is not null && (_records.LastOrDefault()?.Hash ?? HaltChain.Genesis) != expectedTailHash)
+            {
+                throw new HaltStoreChangedException("the tail changed");
+            }
+
             _records.Add(HaltChain.Next(_records.LastOrDefault(), draft, (wall ?? TimeProvider.System).GetUtcNow()));
             return _records.Where(r => r.Sequence > afterSequence).ToList();
         }

@@ -97,4 +97,54 @@ public sealed class KillSwitchTests
         ex.Verification.FirstBadSequence.ShouldBe(2);
         ex.Message.ShouldContain("sequence 2");
     }
+
+    [Fact]
+    public void Resume_AlsoLiftsPausesThatWaitForAConditionToClear_TimedPausesKeepRunning()
+    {
+        var kill = KillSwitch.Restore(new InMemoryHaltStore(), "service");
+        kill.Pause("stale-data:XAUUSD", KillLevel.NoEntries, null, "sentinel", "left behind", Now);
+        kill.Pause("daily-loss", KillLevel.Flatten, Now.AddHours(2), "sentinel", "day loss", Now);
+        kill.Resume("operator:test", "reviewed", kill.State.ConfirmationCode, Now);
+        kill.State.Pauses.Keys.ShouldBe(["daily-loss"]);
+        kill.Level(Now.AddHours(1)).ShouldBe(KillLevel.Flatten);
+        kill.Level(Now.AddHours(2)).ShouldBe(KillLevel.Running);
+    }
+
+    [Fact]
+    public void Resume_WithTheCodeOfAStateThatChangedSince_IsRefused()
+    {
+        var store = new InMemoryHaltStore();
+        var operatorView = KillSwitch.Restore(store, "service");
+        operatorView.Escalate(KillLevel.NoEntries, "operator:cli", "first", Now);
+        var code = operatorView.State.ConfirmationCode;
+        KillSwitch.Restore(store, "service").Escalate(KillLevel.Flatten, "sentinel:heartbeat", "hands silent", Now); // another process, meanwhile
+        Should.Throw<InvalidOperationException>(() => operatorView.Resume("operator:cli", "ok", code, Now)).Message.ShouldContain("does not match");
+        operatorView.Level(Now).ShouldBe(KillLevel.Flatten);
+    }
+
+    [Fact]
+    public void StoreThatCannotWrite_LeavesTheHaltInForce_AndSaysSo()
+    {
+        var kill = KillSwitch.Restore(new FailingStore(), "service");
+        var e = Should.Throw<HaltStoreWriteException>(() => kill.Escalate(KillLevel.Flatten, "operator:test", "disk full", Now));
+        e.Message.ShouldContain("could not be recorded");
+        kill.Level(Now).ShouldBe(KillLevel.Flatten);
+        kill.State.LatchedReason.ShouldContain("NOT RECORDED");
+    }
+
+    [Fact]
+    public void PauseFromTheFutureOfTheClock_IsNotInForce()
+    {
+        var kill = KillSwitch.Restore(new InMemoryHaltStore(), "service");
+        kill.Pause("daily-loss", KillLevel.Flatten, Now.AddHours(5), "sentinel", "later", Now.AddHours(1));
+        kill.Level(Now).ShouldBe(KillLevel.Running);
+        kill.Level(Now.AddHours(2)).ShouldBe(KillLevel.Flatten);
+    }
+
+    private sealed class FailingStore : IHaltStore
+    {
+        public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence, string? expectedTailHash = null) => throw new IOException("disk full");
+
+        public IReadOnlyList<HaltRecord> ReadSince(long afterSequence) => [];
+    }
 }

@@ -183,7 +183,7 @@ public sealed class RiskGateTests
     }
 
     [Fact]
-    public void OrderRateGate_ThrottlesWithinTheWindow_RiskOrdersExempt_WindowRolls()
+    public void OrderRateGate_ThrottlesEntriesWithinTheWindow_OrdersThatReduceAreExempt_WindowRolls()
     {
         var pipeline = new PreTradeGatePipeline([new OrderRateGate(Limits)]);
         for (var i = 0; i < 3; i++)
@@ -191,9 +191,10 @@ public sealed class RiskGateTests
             pipeline.Evaluate(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), now: Now.AddSeconds(i))).ShouldBeNull();
         }
 
-        var d = pipeline.Evaluate(Ctx(Order(OrderPurpose.Exit, OrderSide.Sell, 1), Pos(1), now: Now.AddSeconds(10)))!;
+        var d = pipeline.Evaluate(Ctx(Order(OrderPurpose.Add, OrderSide.Buy, 1), Pos(1), now: Now.AddSeconds(10)))!;
         d.Reason.ShouldBe(DenyReason.OrderRateThrottle);
         d.Detail.ShouldContain("3 orders");
+        pipeline.Evaluate(Ctx(Order(OrderPurpose.Exit, OrderSide.Sell, 1), Pos(1), now: Now.AddSeconds(10))).ShouldBeNull(); // a way out is never throttled
         pipeline.Evaluate(Ctx(Order(OrderPurpose.RiskFlatten, OrderSide.Sell, 1), Pos(1), now: Now.AddSeconds(10))).ShouldBeNull();
         pipeline.Evaluate(Ctx(Order(OrderPurpose.ProtectiveStop, OrderSide.Sell, 1, OrderType.Stop, stop: 1990m), Pos(1), now: Now.AddSeconds(10))).ShouldBeNull();
         pipeline.Evaluate(Ctx(Order(OrderPurpose.Entry, OrderSide.Buy, 1), now: Now.AddSeconds(60))).ShouldBeNull(); // the first one left the window

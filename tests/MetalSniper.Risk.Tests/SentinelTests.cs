@@ -340,4 +340,29 @@ public sealed class SentinelChecksTests
         trip.Inputs["level"].ShouldBe("L2");
         rig.Kill.State.Pauses["breaker:drawdown"].UntilUtc.ShouldBe(T0.AddMinutes(150));
     }
+
+    [Fact]
+    public void UnknownPnl_DoesNotStopTheL2Flatten()
+    {
+        using var rig = Create(s => s);
+        rig.Sentinel.Start();
+        rig.Kill.Escalate(KillLevel.Flatten, "operator:test", "stop everything", T0);
+        rig.Sweep(T0, new BookView([new PositionSnapshot("XAGUSD", Currency.Usd, 100m, 30m, 0m, 0m, T0)], 1)); // no XAGUSD price: P&L unknown
+        rig.Sentinel.DayPnl.ShouldBeNull();
+        var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
+        decision.Kind.ShouldBe("KillSwitchFlatten");
+        order.Symbol.ShouldBe("XAGUSD");
+        order.Side.ShouldBe(OrderSide.Sell);
+    }
+
+    [Fact]
+    public void StaleDataPause_ForAnInstrumentNoLongerHeld_IsCleared()
+    {
+        using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
+        rig.Kill.Pause("stale-data:XAUUSD", KillLevel.NoEntries, null, "sentinel", "left over from before a restart", T0);
+        rig.Sentinel.Start();
+        rig.Sweep(T0.AddMinutes(1), new BookView([], 1));
+        rig.Kill.Level(T0.AddMinutes(1)).ShouldBe(KillLevel.Running);
+        rig.Store.Records.Select(r => r.Draft.Action).ShouldBe([HaltAction.Pause, HaltAction.Clear]);
+    }
 }
