@@ -21,7 +21,7 @@ public static class DedicatedThread
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
-            onPriority(Risk.Sentinel.ThreadPriorityBoost.TryBoostCurrentThread(0));
+            onPriority(Risk.Sentinel.ThreadPriorityBoost.TryBoostCurrentThread(-10));
             var context = new Context();
             SynchronizationContext.SetSynchronizationContext(context);
             Task task;

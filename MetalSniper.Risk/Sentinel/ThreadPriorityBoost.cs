@@ -18,8 +18,10 @@ public static class ThreadPriorityBoost
     private const uint SchedOther = 0;
 
     /// <summary>Tries to shorten the calling thread's slice and lower its nice value (Linux only).</summary>
+    /// <param name="nice">Nice value (−20..19; negative needs CAP_SYS_NICE).</param>
+    /// <param name="sliceNanoseconds">EEVDF slice (<c>sched_runtime</c>): short for a thread that mostly sleeps and must run the moment it wakes (the sentinel); 0 keeps the default, better for a thread that is often busy (the execution side).</param>
     /// <returns>What could not be applied (null when everything was, or when not on Linux).</returns>
-    public static string? TryBoostCurrentThread(int nice)
+    public static string? TryBoostCurrentThread(int nice, ulong sliceNanoseconds = 100_000)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -38,7 +40,7 @@ public static class ThreadPriorityBoost
         }
 
         var tid = GetTid();
-        var attr = new SchedAttr { Size = (uint)Marshal.SizeOf<SchedAttr>(), Policy = SchedOther, Nice = nice, Runtime = 100_000 };
+        var attr = new SchedAttr { Size = (uint)Marshal.SizeOf<SchedAttr>(), Policy = SchedOther, Nice = nice, Runtime = sliceNanoseconds };
         if (SchedSetattr(number, tid, ref attr, 0) == 0)
         {
             return null;
@@ -50,7 +52,7 @@ public static class ThreadPriorityBoost
         attr.Nice = 0;
         if (SchedSetattr(number, tid, ref attr, 0) == 0)
         {
-            return $"nice {nice} refused (errno {first}: grant CAP_SYS_NICE to lower it); short 0.1 ms slice applied";
+            return $"nice {nice} refused (errno {first}: grant CAP_SYS_NICE to lower it); slice {sliceNanoseconds / 1000.0:0.#} µs applied";
         }
 
         return $"sched_setattr(tid {tid}) failed with errno {first} then {Marshal.GetLastPInvokeError()}; the thread keeps the default slice and nice";
