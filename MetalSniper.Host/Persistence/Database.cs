@@ -91,37 +91,7 @@ public sealed class Database
                 detail    TEXT NOT NULL
             );
             """),
-        (2, "tamper-evident halts stores (service, replays), gate denials", """
-            CREATE TABLE halts (
-                seq           INTEGER PRIMARY KEY,
-                scope         TEXT NOT NULL,
-                action        TEXT NOT NULL CHECK (action IN ('Escalate','Resume','Pause','Clear')),
-                level         INTEGER NOT NULL CHECK (level BETWEEN 0 AND 2),
-                key           TEXT NOT NULL,
-                source        TEXT NOT NULL,
-                reason        TEXT NOT NULL,
-                at_utc        TEXT NOT NULL,
-                until_utc     TEXT,
-                recorded_utc  TEXT NOT NULL,
-                prev_hash     TEXT NOT NULL,
-                hash          TEXT NOT NULL
-            );
-            CREATE INDEX ix_halts_scope ON halts(scope, seq);
-            CREATE TABLE replay_halts (
-                seq           INTEGER PRIMARY KEY,
-                scope         TEXT NOT NULL,
-                action        TEXT NOT NULL CHECK (action IN ('Escalate','Resume','Pause','Clear')),
-                level         INTEGER NOT NULL CHECK (level BETWEEN 0 AND 2),
-                key           TEXT NOT NULL,
-                source        TEXT NOT NULL,
-                reason        TEXT NOT NULL,
-                at_utc        TEXT NOT NULL,
-                until_utc     TEXT,
-                recorded_utc  TEXT NOT NULL,
-                prev_hash     TEXT NOT NULL,
-                hash          TEXT NOT NULL
-            );
-            CREATE INDEX ix_replay_halts_scope ON replay_halts(scope, seq);
+        (2, "tamper-evident halts stores (service, replays), gate denials", HaltsTable("halts") + HaltsTable("replay_halts") + """
             CREATE TABLE gate_denials (
                 id              INTEGER PRIMARY KEY AUTOINCREMENT,
                 run_id          TEXT NOT NULL REFERENCES runs(run_id),
@@ -136,6 +106,26 @@ public sealed class Database
             CREATE INDEX ix_gate_denials_run ON gate_denials(run_id, reason);
             """),
     ];
+
+    /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>
+    private static string HaltsTable(string name) => $"""
+        CREATE TABLE {name} (
+            seq           INTEGER PRIMARY KEY,
+            scope         TEXT NOT NULL,
+            action        TEXT NOT NULL CHECK (action IN ('Escalate','Resume','Pause','Clear')),
+            level         INTEGER NOT NULL CHECK (level BETWEEN 0 AND 2),
+            key           TEXT NOT NULL,
+            source        TEXT NOT NULL,
+            reason        TEXT NOT NULL,
+            at_utc        TEXT NOT NULL,
+            until_utc     TEXT,
+            recorded_utc  TEXT NOT NULL,
+            prev_hash     TEXT NOT NULL,
+            hash          TEXT NOT NULL
+        );
+        CREATE INDEX ix_{name}_scope ON {name}(scope, seq);
+
+        """;
 
     /// <summary>Opens (creating when needed) the database at <paramref name="path"/> and applies pending migrations.</summary>
     /// <param name="path">Database file.</param>
