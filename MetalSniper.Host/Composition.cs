@@ -132,6 +132,8 @@ public static class Composition
         services.AddStrictOptions<AccountOptions>(AccountOptions.SectionName);
         services.AddStrictOptions<PersistenceOptions>(PersistenceOptions.SectionName);
         services.AddStrictOptions<ExecutionOptions>(ExecutionOptions.SectionName);
+        services.AddStrictOptions<JournalOptions>(JournalOptions.SectionName);
+        services.AddStrictOptions<OperatorOptions>(OperatorOptions.SectionName);
         services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
         var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
@@ -172,6 +174,26 @@ public static class Composition
                 lifetime.StopApplication();
             });
         });
+
+        services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<JournalOptions>>().Value;
+            var db = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
+            var run = sp.GetRequiredService<RunContext>();
+            var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
+            var path = o.Path.Length > 0 ? o.Path
+                : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db.DatabasePath))!, mode == RunMode.Service ? "journal.db" : "journal-replay.db");
+            return new Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
+                sp.GetRequiredService<WallClock>().Provider, e =>
+                {
+                    // Nothing may happen unrecorded: a failed journal commit stops the host with a non-zero exit.
+                    run.RecordFault("journal", e);
+                    run.PipelineDrained.TrySetException(e);
+                    lifetime.StopApplication();
+                }, sp.GetRequiredService<ILogger<Journal.DecisionJournal>>());
+        });
+        services.AddSingleton(sp => new Alerts.AlertHub(sp.GetRequiredService<Journal.DecisionJournal>(), sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Alerts.AlertHub>>()));
+        services.AddSingleton<Alerts.IAlertSink>(sp => sp.GetRequiredService<Alerts.AlertHub>());
 
         services.AddSingleton<IngestCounters>();
         services.AddSingleton<BarValidator>();
@@ -269,6 +291,7 @@ public static class Composition
         });
 
         services.AddHostedService<PersistenceService>();
+        services.AddHostedService<Journal.JournalService>();
         services.AddHostedService<KillSwitchService>();
         services.AddHostedService<SentinelService>();
         services.AddSingleton<ExecutionService>();

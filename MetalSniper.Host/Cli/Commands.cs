@@ -116,10 +116,60 @@ public static class Commands
         }));
         root.Add(resume);
 
+        var journalPath = new Option<string?>("--path") { Description = "The journal file (default: the service's, beside the database)" };
+        var journal = new Command("journal", "The hash-chained decision journal");
+        var verify = new Command("verify", "Verify the whole chain; name the first entry that does not verify (exit 65)") { config, db, journalPath };
+        verify.SetAction(p => VerifyJournal(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), p.GetValue(journalPath), output, error));
+        journal.Add(verify);
+        root.Add(journal);
+
         var halts = new Command("halts", "Verify the halts store's hash chain and show the service's kill-switch state") { config, db };
         halts.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (_, _) => ExitCodes.Ok));
         root.Add(halts);
         return root;
+    }
+
+    /// <summary>The service's journal path for a configuration: <c>Journal:Path</c>, or <c>journal.db</c> beside the database.</summary>
+    public static string ServiceJournalPath(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var o = configuration.GetSection(JournalOptions.SectionName).Get<JournalOptions>() ?? new JournalOptions();
+        var db = configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
+        return o.Path.Length > 0 ? Path.GetFullPath(o.Path) : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db.DatabasePath))!, "journal.db");
+    }
+
+    private static int VerifyJournal(HostSettings settings, string? path, TextWriter output, TextWriter error)
+    {
+        var code = LoadValidated(settings, error, out var configuration);
+        if (code != ExitCodes.Ok)
+        {
+            return code;
+        }
+
+        var file = path is not null ? Path.GetFullPath(path) : ServiceJournalPath(configuration!);
+        try
+        {
+            var v = Journal.DecisionJournal.VerifyFile(file);
+            var rate = v.Elapsed.TotalSeconds > 0 ? v.Entries / v.Elapsed.TotalSeconds : 0;
+            if (v.IsIntact)
+            {
+                output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"journal {file}: {v.Entries:N0} entries, chain intact ({v.Elapsed.TotalMilliseconds:0} ms, {rate:N0} entries/s)"));
+                return ExitCodes.Ok;
+            }
+
+            output.WriteLine($"journal {file}: BROKEN at sequence {v.FirstBadSequence}: {v.Problem}");
+            return ExitCodes.DataError;
+        }
+        catch (FileNotFoundException e)
+        {
+            error.WriteLine(e.Message);
+            return ExitCodes.NoInput;
+        }
+        catch (SqliteException e)
+        {
+            error.WriteLine($"I/O error: {e.Message}");
+            return ExitCodes.IoError;
+        }
     }
 
     private static RiskOptions LoadRisk(string? configPath)
@@ -217,6 +267,7 @@ public static class Commands
         {
             OptionsValidationException => (ExitCodes.Config, "configuration error"),
             Risk.Halts.HaltStoreTamperedException => (ExitCodes.DataError, "halts store tampered"),
+            Journal.JournalBrokenException => (ExitCodes.DataError, "decision journal broken"),
             DirectoryNotFoundException or FileNotFoundException => (ExitCodes.NoInput, "input missing"),
             SqliteException or IOException or UnauthorizedAccessException => (ExitCodes.IoError, "I/O error"),
             _ => (ExitCodes.Software, "start-up failed"),

@@ -13,7 +13,8 @@ public static class ConfigurationCheck
     public static IReadOnlyList<string> KnownSections { get; } =
     [
         BrokerOptions.SectionName, MarketDataOptions.SectionName, SimulatedBrokerOptions.SectionName, RiskOptions.SectionName,
-        AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, "Strategies", "Serilog",
+        AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, JournalOptions.SectionName, OperatorOptions.SectionName,
+        "Strategies", "Serilog",
     ];
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
@@ -44,6 +45,8 @@ public static class ConfigurationCheck
         Check<AccountOptions>(configuration, AccountOptions.SectionName, errors);
         Check<PersistenceOptions>(configuration, PersistenceOptions.SectionName, errors);
         Check<ExecutionOptions>(configuration, ExecutionOptions.SectionName, errors);
+        Check<JournalOptions>(configuration, JournalOptions.SectionName, errors);
+        Check<OperatorOptions>(configuration, OperatorOptions.SectionName, errors);
         Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
         if (errors.Count == 0)
         {

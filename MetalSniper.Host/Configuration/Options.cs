@@ -393,3 +393,58 @@ public sealed class PersistenceOptions
     [Range(16, 10_000_000)]
     public int QueueCapacity { get; set; } = 65536;
 }
+
+/// <summary>The hash-chained decision journal (section <c>Journal</c>).</summary>
+public sealed class JournalOptions
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Journal";
+
+    /// <summary>The journal file. Empty (default): beside the database, <c>journal.db</c> for the service and <c>journal-replay.db</c> for replays.</summary>
+    public string Path { get; set; } = "";
+
+    /// <summary>Entries at the end of the chain verified at every start (the anchor is always checked; <c>journal verify</c> checks all). Default 10,000.</summary>
+    [Range(0, 100_000_000)]
+    public int VerifyTailEntries { get; set; } = 10_000;
+
+    /// <summary>Largest group commit. Default 1024.</summary>
+    [Range(1, 100_000)]
+    public int MaxBatch { get; set; } = 1024;
+
+    /// <summary>WAL checkpoint period in seconds (off the commit path). Default 30.</summary>
+    [Range(1, 3600)]
+    public int CheckpointSeconds { get; set; } = 30;
+}
+
+/// <summary>The operator window: health, JSON APIs, kill/resume, the dashboard (section <c>Operator</c>).</summary>
+public sealed class OperatorOptions : IValidatableObject
+{
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "Operator";
+
+    /// <summary>The environment variable holding the bearer token for <c>POST /api/kill</c> and <c>/api/resume</c> (never in a file). Without it those endpoints refuse everything.</summary>
+    public const string TokenVariable = "OPERATOR_API_TOKEN";
+
+    /// <summary>Whether the window runs (with <c>run</c>; replays never open it). Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Where it listens. Default <c>http://127.0.0.1:5080</c>; port 0 picks a free port (tests).</summary>
+    [Required]
+    public string Url { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>Allow a non-loopback address (put a TLS proxy in front). Default false.</summary>
+    public bool AllowRemote { get; set; }
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
+        {
+            yield return new ValidationResult($"Url '{Url}' must be an absolute http:// URL", [nameof(Url)]);
+        }
+        else if (!AllowRemote && !(uri.IsLoopback || uri.Host is "127.0.0.1" or "[::1]" or "localhost"))
+        {
+            yield return new ValidationResult($"Url '{Url}' is not a loopback address; set AllowRemote only behind a TLS proxy", [nameof(Url)]);
+        }
+    }
+}

@@ -105,6 +105,9 @@ public sealed class Database
             );
             CREATE INDEX ix_gate_denials_run ON gate_denials(run_id, reason);
             """),
+        (3, "orders carry the sequence of their journal entry", """
+            ALTER TABLE orders ADD COLUMN journal_seq INTEGER;
+            """),
     ];
 
     /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>

@@ -23,7 +23,11 @@ public sealed record PersistRunEnded(string RunId, DateTimeOffset EndedUtc, stri
 public sealed record PersistDecision(string RunId, DecisionRecord Decision) : PersistCommand;
 
 /// <summary>A new order, written before it is sent (or with status Denied when a gate refused it).</summary>
-public sealed record PersistOrder(string RunId, SubmitOrder Order, OrderStatus Status, string? Reason, DateTimeOffset CreatedUtc) : PersistCommand;
+public sealed record PersistOrder(string RunId, SubmitOrder Order, OrderStatus Status, string? Reason, DateTimeOffset CreatedUtc) : PersistCommand
+{
+    /// <summary>The sequence of the order's entry in the decision journal (written before the order).</summary>
+    public long? JournalSequence { get; init; }
+}
 
 /// <summary>An order status change.</summary>
 public sealed record PersistOrderStatus(ClientOrderId ClientOrderId, OrderStatus Status, string? Reason, string? BrokerOrderId, decimal? StopPrice, decimal? LimitPrice, decimal? Quantity, DateTimeOffset UpdatedUtc) : PersistCommand;
@@ -216,9 +220,9 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _c = connection;
             _decision = Prepare("INSERT INTO decisions(decision_id, run_id, source, symbol, kind, outcome, reason, inputs_json, event_utc, recorded_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
             _order = Prepare("""
-                INSERT INTO orders(client_order_id, decision_id, run_id, symbol, side, quantity, order_type, limit_price, stop_price, purpose, time_in_force, source, status, status_reason, decision_utc, created_utc, updated_utc)
-                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16)
-                """, 16);
+                INSERT INTO orders(client_order_id, decision_id, run_id, symbol, side, quantity, order_type, limit_price, stop_price, purpose, time_in_force, source, status, status_reason, decision_utc, created_utc, updated_utc, journal_seq)
+                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$17)
+                """, 17);
             _fill = Prepare("INSERT INTO fills(execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
         }
 
@@ -239,7 +243,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
                     break;
                 case PersistOrder { Order: var o } po:
                     Run(_order, o.ClientOrderId.Value, o.DecisionId, po.RunId, o.Symbol, o.Side.ToString(), D(o.Quantity), o.Type.ToString(), D(o.LimitPrice), D(o.StopPrice),
-                        o.Purpose.ToString(), o.TimeInForce.ToString(), o.Source, po.Status.ToString(), po.Reason, T(o.DecisionTimeUtc), T(po.CreatedUtc));
+                        o.Purpose.ToString(), o.TimeInForce.ToString(), o.Source, po.Status.ToString(), po.Reason, T(o.DecisionTimeUtc), T(po.CreatedUtc), po.JournalSequence);
                     break;
                 case PersistFill { Fill: var f } pf:
                     Run(_fill, f.ExecutionId, f.ClientOrderId.Value, f.Symbol, f.Side.ToString(), D(f.Quantity), D(f.Price), D(f.Commission.Amount), f.Commission.Currency.Code, T(f.EventTimeUtc), T(pf.ReceivedUtc));

@@ -85,7 +85,14 @@ public sealed class RunContext(string runId, RunMode mode)
     internal void CountBar() => Interlocked.Increment(ref _barsProcessed);
 
     /// <summary>Records a service fault.</summary>
-    public void RecordFault(string service, Exception error) => _faults.Enqueue((service, error));
+    public void RecordFault(string service, Exception error)
+    {
+        _faults.Enqueue((service, error));
+        FaultRecorded?.Invoke(service, error);
+    }
+
+    /// <summary>Raised on the recording thread for every fault (the journal service turns it into a RED alert).</summary>
+    public event Action<string, Exception>? FaultRecorded;
 }
 
 /// <summary>

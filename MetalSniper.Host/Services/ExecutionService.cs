@@ -41,6 +41,8 @@ public sealed class ExecutionService(
     RunContext run,
     TimeProvider clock,
     WallClock wallClock,
+    Journal.DecisionJournal journal,
+    Alerts.AlertHub alerts,
     IHostApplicationLifetime lifetime,
     ILogger<ExecutionService> logger) : PipelineService(run, lifetime, logger)
 {
@@ -267,6 +269,7 @@ public sealed class ExecutionService(
                 await PlaceAsync(place, ct);
                 break;
             case HaltEntries halt:
+                journal.Append("Decision", halt.Decision.DecisionId, halt.Decision.Source, halt.Decision);
                 await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct);
                 Run.CountDecision(halt.Decision);
                 // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
@@ -276,6 +279,7 @@ public sealed class ExecutionService(
             case RequestCancel { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
                 {
+                    journal.Append("CancelRequested", toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
                     await PaceAsync(risk: true, ct);
                     await gateway.CancelAsync(cancel, ct);
                     DrainGateway();
@@ -285,6 +289,7 @@ public sealed class ExecutionService(
             case RequestModify { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
+                    journal.Append("ModifyRequested", toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
                     await PaceAsync(risk: !OpensRisk(toModify.Order) || Reduces(toModify.Order), ct);
                     await gateway.ModifyAsync(modify, ct);
                     DrainGateway();
@@ -311,6 +316,7 @@ public sealed class ExecutionService(
 
         if (place.Decision is { } decision)
         {
+            journal.Append("Decision", decision.DecisionId, decision.Source, decision);
             await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
             Run.CountDecision(decision);
         }
@@ -320,8 +326,10 @@ public sealed class ExecutionService(
             // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
             foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
             {
+                var cancel = new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten");
+                journal.Append("CancelRequested", w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
                 await PaceAsync(risk: true, ct);
-                await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct);
+                await gateway.CancelAsync(cancel, ct);
             }
 
             DrainGateway();
@@ -361,7 +369,8 @@ public sealed class ExecutionService(
         if (denial is not null)
         {
             var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
-            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now), ct);
+            var denied = journal.Append("GateDenial", order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
+            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
             await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
             Run.CountOrderDenied();
             logger.LogWarning("Order {ClientOrderId} {Purpose} {Side} {Quantity} {Symbol} {Reason}", order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
@@ -376,8 +385,16 @@ public sealed class ExecutionService(
             return;
         }
 
-        // Write-ahead: the order is queued for persistence before it is sent.
-        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now), ct);
+        // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
+        // journal entry is durable; a risk flatten does not wait for a disk (its entry is already first in the
+        // chain and commits with the next group); a replay keeps the order without the fsync.
+        var submitted = journal.Append("OrderSubmitted", order.DecisionId, order.ClientOrderId.Value, order);
+        if (Run.Mode == RunMode.Service && order.Purpose != OrderPurpose.RiskFlatten)
+        {
+            await submitted.Durable;
+        }
+
+        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now) { JournalSequence = submitted.Sequence }, ct);
         _orders[order.ClientOrderId] = new OrderState(order);
         Run.CountOrderSent();
         if (!OpensRisk(order))
@@ -415,6 +432,7 @@ public sealed class ExecutionService(
 
         var decision = new DecisionRecord(ids.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
             $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
+        journal.Append("Decision", decision.DecisionId, decision.Source, decision);
         await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
         Run.CountDecision(decision);
         await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
@@ -425,8 +443,10 @@ public sealed class ExecutionService(
     {
         foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
+            var cancel = new CancelOrder(w.Order.ClientOrderId, decisionId, reason);
+            journal.Append("CancelRequested", w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
             await PaceAsync(risk: true, ct);
-            await gateway.CancelAsync(new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct);
+            await gateway.CancelAsync(cancel, ct);
         }
 
         DrainGateway();
@@ -525,6 +545,7 @@ public sealed class ExecutionService(
         }
 
         var now = clock.GetUtcNow();
+        journal.Append(e.GetType().Name, state.Order.DecisionId, e.ClientOrderId.Value, e);
         PersistCommand? status = null;
         switch (e)
         {
@@ -567,6 +588,12 @@ public sealed class ExecutionService(
                 }
 
                 Run.CountFill();
+                if (Run.Mode == RunMode.Service)
+                {
+                    alerts.Raise(Alerts.AlertLevel.Info, "Fill", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"{f.Fill.Side} {f.Fill.Quantity} {f.Fill.Symbol} @ {f.Fill.Price} ({state.Order.Purpose}, {state.Order.Source}); position {_book.Get(f.Fill.Symbol).Quantity}"));
+                }
+
                 Enqueue(new PersistFill(f.Fill, now));
                 status = new PersistOrderStatus(e.ClientOrderId, state.Status, null, null, null, null, null, now);
                 Enqueue(status);

@@ -30,6 +30,7 @@ public sealed class SignalService : PipelineService
     private readonly List<object> _pending = [];
     private readonly WorkingOrderView _working = new();
     private readonly WallClock _wallClock;
+    private readonly Journal.DecisionJournal _journal;
     private Task? _idleBeat;
     private long _heartbeat;
     private long _barsSent;
@@ -47,6 +48,7 @@ public sealed class SignalService : PipelineService
         IdGenerator ids,
         TimeProvider clock,
         WallClock wallClock,
+        Journal.DecisionJournal journal,
         RunContext run,
         IHostApplicationLifetime lifetime,
         ILogger<SignalService> logger)
@@ -58,6 +60,7 @@ public sealed class SignalService : PipelineService
         _book = new PositionBook(instruments, Core.Money.Currency.Usd);
         _logger = logger;
         _wallClock = wallClock;
+        _journal = journal;
         _contexts = _strategies.Select(s => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, killSwitch, costs, ids, clock)).ToArray();
     }
 
@@ -228,6 +231,8 @@ public sealed class SignalService : PipelineService
                 switch (item)
                 {
                     case DecisionRecord d:
+                        // Every intent and veto is journaled before the commands it causes leave the brain.
+                        _journal.Append("Decision", d.DecisionId, d.Source, d);
                         await _writer.EnqueueAsync(new PersistDecision(Run.RunId, d), ct).ConfigureAwait(false);
                         Run.CountDecision(d);
                         break;

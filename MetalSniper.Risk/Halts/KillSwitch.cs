@@ -122,6 +122,12 @@ public sealed class KillSwitch
         _state = new KillState(KillLevel.Running, "", null, ImmutableDictionary<string, ActivePause>.Empty.WithComparers(StringComparer.Ordinal), 0, HaltChain.Genesis);
     }
 
+    /// <summary>
+    /// Raised for every record of this scope as it is applied (written here or read from another process), on the
+    /// applying thread. Handlers must not block (the sentinel may be the caller).
+    /// </summary>
+    public event Action<HaltRecord>? Recorded;
+
     /// <summary>Whose state this is (<c>service</c>, or a replay's run id).</summary>
     public string Scope { get; }
 
@@ -312,6 +318,7 @@ public sealed class KillSwitch
 
     private void ApplyAll(IReadOnlyList<HaltRecord> records)
     {
+        var applied = new List<HaltRecord>();
         var s = _state;
         foreach (var r in records)
         {
@@ -328,6 +335,8 @@ public sealed class KillSwitch
                 continue;
             }
 
+            applied.Add(r);
+
             s = d.Action switch
             {
                 HaltAction.Escalate when d.Level > s.LatchedLevel => s with { LatchedLevel = d.Level, LatchedReason = $"{d.Source}: {d.Reason}", LatchedSinceUtc = d.AtUtc },
@@ -339,6 +348,10 @@ public sealed class KillSwitch
         }
 
         Volatile.Write(ref _state, s);
+        foreach (var r in applied)
+        {
+            Recorded?.Invoke(r);
+        }
     }
 }
 

@@ -103,7 +103,7 @@ public sealed class ReplayTests : IDisposable
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE status = 'PendingSubmit'").ShouldBe(0);
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions").ShouldBe(s.Decisions);
         c.ExecuteScalar<string>("SELECT exit_status FROM runs").ShouldBe("ok");
-        c.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version").ShouldBe(2);
+        c.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version").ShouldBe(MetalSniper.Host.Persistence.Database.LatestVersion);
         // Every filled order's fills add up to its quantity.
         c.ExecuteScalar<long>("""
             SELECT COUNT(*) FROM orders o WHERE o.status = 'Filled'

@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Dapper;
+using MetalSniper.Host.Cli;
+using MetalSniper.Host.Journal;
+using MetalSniper.Host.Pipeline;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MetalSniper.Host.Tests;
+
+public sealed class JournalTests : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    private string JournalPath => Path.Combine(_env.Directory.FullName, "journal.db");
+
+    private DecisionJournal Open(int verifyTail = 10_000) =>
+        new(JournalPath, durable: true, verifyTail, 256, TimeSpan.FromSeconds(30), TimeProvider.System, e => throw new InvalidOperationException("journal fault in test", e), NullLogger.Instance);
+
+    private async Task Fill(int entries)
+    {
+        await using var j = Open();
+        JournalTicket last = default;
+        for (var i = 1; i <= entries; i++)
+        {
+            last = j.Append(i % 3 == 0 ? "OrderSubmitted" : "Decision", $"D{i}", $"C{i}", new { Index = i, Reason = "test entry" });
+        }
+
+        await last.Durable;
+    }
+
+    private void Execute(string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={JournalPath};Pooling=False");
+        c.Execute(sql);
+    }
+
+    [Fact]
+    public async Task IntactJournal_Verifies_AndReopensWhereItStopped()
+    {
+        await Fill(500);
+        var v = DecisionJournal.VerifyFile(JournalPath);
+        v.IsIntact.ShouldBeTrue(v.Problem);
+        v.Entries.ShouldBe(500);
+        await using var j = Open();
+        j.CommittedSequence.ShouldBe(500);
+        (await Task.WhenAll(j.Append("Decision", "D501", "", new { }).Durable.ContinueWith(_ => true))).ShouldAllBe(x => x);
+        j.Append("Decision", "D502", "", new { }).Sequence.ShouldBe(502);
+    }
+
+    [Theory]
+    [InlineData("edit", 137)]
+    [InlineData("delete", 250)]
+    [InlineData("reorder", 42)]
+    public async Task OneTamperedRow_IsDetectedAtItsSequence(string tamper, long at)
+    {
+        await Fill(400);
+        switch (tamper)
+        {
+            case "edit":
+                Execute($"UPDATE journal SET payload='{{\"Index\":{at},\"Reason\":\"nothing to see\"}}' WHERE seq={at}");
+                break;
+            case "delete":
+                Execute($"DELETE FROM journal WHERE seq={at}");
+                break;
+            default:
+                // Swap the contents of two neighbours, keeping the sequence numbers in order.
+                Execute($"""
+                    UPDATE journal SET seq=-1 WHERE seq={at};
+                    UPDATE journal SET seq={at} WHERE seq={at + 1};
+                    UPDATE journal SET seq={at + 1} WHERE seq=-1;
+                    """);
+                break;
+        }
+
+        var v = DecisionJournal.VerifyFile(JournalPath);
+        v.IsIntact.ShouldBeFalse();
+        v.FirstBadSequence.ShouldBe(at);
+
+        // The CLI names it too, with exit code 65.
+        var output = new StringWriter();
+        var code = await Commands.Build(output, new StringWriter()).Parse(["journal", "verify", "--path", JournalPath, "--config", _env.WriteConfig()]).InvokeAsync();
+        code.ShouldBe(ExitCodes.DataError);
+        output.ToString().ShouldContain($"BROKEN at sequence {at}");
+    }
+
+    [Fact]
+    public async Task BrokenTail_RefusesToOpen_SoNothingTrades()
+    {
+        await Fill(100);
+        Execute("UPDATE journal SET kind='Decision' WHERE seq=99 AND kind<>'Decision'; UPDATE journal SET causation_id='forged' WHERE seq=99");
+        var e = Should.Throw<JournalBrokenException>(() => Open());
+        e.Verification.FirstBadSequence.ShouldBe(99);
+    }
+
+    [Fact]
+    public async Task DeletingTheNewestEntries_IsCaughtByTheAnchor()
+    {
+        await Fill(100);
+        Execute("DELETE FROM journal WHERE seq > 95");
+        DecisionJournal.VerifyFile(JournalPath).Problem.ShouldNotBeNull().ShouldContain("entries were deleted");
+        Should.Throw<JournalBrokenException>(() => Open()).Message.ShouldContain("entries were deleted");
+    }
+
+    [Fact]
+    public async Task Replay_EveryOrderHasItsJournalEntryBeforeIt_AndTheChainVerifies()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-01T00:00:00Z";
+            j["MarketData"]!["Replay"]!["ToUtc"] = "2025-10-01T00:00:00Z";
+        });
+        var errors = new StringWriter();
+        var (code, summary) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
+        code.ShouldBe(ExitCodes.Ok, errors.ToString());
+        var journalFile = Path.Combine(_env.Directory.FullName, "journal-replay.db");
+        DecisionJournal.VerifyFile(journalFile).IsIntact.ShouldBeTrue();
+
+        using var db = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        db.Open();
+        db.Execute($"ATTACH DATABASE '{journalFile}' AS j");
+        var orders = db.ExecuteScalar<long>("SELECT COUNT(*) FROM orders");
+        orders.ShouldBe(summary!.OrdersSent + summary.OrdersDenied + db.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE status='Cancelled' AND status_reason LIKE 'not sent%'"));
+        // Every order row points at its own journal entry (an order or a gate denial of that client order id) ...
+        db.ExecuteScalar<long>("""
+            SELECT COUNT(*) FROM orders o JOIN j.journal e ON e.seq = o.journal_seq
+            WHERE e.causation_id = o.client_order_id AND e.kind IN ('OrderSubmitted','GateDenial')
+            """).ShouldBe(db.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE journal_seq IS NOT NULL"));
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE journal_seq IS NULL AND status_reason NOT LIKE 'not sent%'").ShouldBe(0);
+        // ... after its decision, and before anything the broker said about it.
+        db.ExecuteScalar<long>("""
+            SELECT COUNT(*) FROM orders o JOIN j.journal d ON d.kind='Decision' AND d.correlation_id = o.decision_id
+            WHERE d.seq > o.journal_seq
+            """).ShouldBe(0);
+        db.ExecuteScalar<long>("""
+            SELECT COUNT(*) FROM orders o JOIN j.journal ev ON ev.causation_id = o.client_order_id AND ev.kind LIKE 'Order%' AND ev.kind <> 'OrderSubmitted'
+            WHERE ev.seq < o.journal_seq
+            """).ShouldBe(0);
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM j.journal WHERE kind='OrderFilled'").ShouldBe(summary.Fills);
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM j.journal WHERE kind='Decision'").ShouldBe(summary.Decisions);
+    }
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
+    private static extern int SendSignal(int pid, int signal);
+
+    [Fact]
+    public async Task KilledWithSigkill_LeavesAChainThatVerifies_AndTheServiceStartsAgain()
+    {
+        var config = _env.WriteConfig(j => j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 2000);
+        var dll = Path.Combine(AppContext.BaseDirectory, "metalsniper.dll");
+        var journalFile = Path.Combine(_env.Directory.FullName, "journal.db");
+        for (var round = 0; round < 2; round++)
+        {
+            var psi = new ProcessStartInfo("dotnet", ["exec", dll, "run", "--config", config, "--db", _env.DatabasePath])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                WorkingDirectory = _env.Directory.FullName,
+            };
+            using var process = Process.Start(psi)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            _ = process.StandardOutput.ReadToEndAsync();
+            var sw = Stopwatch.StartNew();
+            var before = Entries(journalFile);
+            while (Entries(journalFile) < before + 300)
+            {
+                process.HasExited.ShouldBeFalse($"the service exited: {(process.HasExited ? await stderr : "")}");
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60));
+                await Task.Delay(50);
+            }
+
+            SendSignal(process.Id, 9).ShouldBe(0); // mid-stream: the writer is committing groups while the brain trades
+            process.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
+            var v = DecisionJournal.VerifyFile(journalFile);
+            v.IsIntact.ShouldBeTrue($"round {round}: {v.Problem}");
+            v.Entries.ShouldBeGreaterThan(before);
+        }
+    }
+
+    private static long Entries(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        try
+        {
+            using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+            return c.ExecuteScalar<long?>("SELECT MAX(seq) FROM journal") ?? 0;
+        }
+        catch (SqliteException)
+        {
+            return 0;
+        }
+    }
+}
