@@ -299,6 +299,12 @@ public static class Composition
         services.AddSingleton<SignalService>();
         services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
         services.AddHostedService<IngestService>();
+
+        services.AddSingleton(_ => Operator.OperatorToken.FromEnvironment());
+        services.AddSingleton<Operator.OperatorConsole>();
+        services.AddSingleton<Operator.IOperatorConsole>(sp => sp.GetRequiredService<Operator.OperatorConsole>());
+        services.AddSingleton<Operator.OperatorWindowService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Operator.OperatorWindowService>());
     }
 
     private static ReplayMarketDataSource CreateReplaySource(IServiceProvider sp, RunMode mode)

@@ -82,7 +82,7 @@ public sealed class JournalService(
     KillSwitch killSwitch,
     RunContext run,
     IConfiguration configuration,
-    TimeProvider clock,
+    WallClock wallClock,
     ILogger<JournalService> logger) : IHostedService
 {
     /// <inheritdoc />
@@ -145,7 +145,7 @@ public sealed class JournalService(
             HaltAction.Pause => (d.Level == KillLevel.Flatten ? AlertLevel.Red : AlertLevel.Yellow, $"{d.Key} L{(int)d.Level} {(d.UntilUtc is { } u ? "until " + u.ToString("O", CultureInfo.InvariantCulture) : "until cleared")}: {d.Reason}"),
             _ => (AlertLevel.Info, $"{d.Key} cleared: {d.Reason}"),
         };
-        alerts.Raise(new Alert(level, d.Key.StartsWith("breaker:", StringComparison.Ordinal) ? "BreakerTrip" : "KillSwitch", text, clock.GetUtcNow()));
+        alerts.Raise(new Alert(level, d.Key.StartsWith("breaker:", StringComparison.Ordinal) ? "BreakerTrip" : "KillSwitch", text, wallClock.Provider.GetUtcNow()));
     }
 
     private void OnFault(string service, Exception error) =>

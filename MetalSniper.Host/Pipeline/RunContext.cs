@@ -84,6 +84,9 @@ public sealed class RunContext(string runId, RunMode mode)
 
     internal void CountBar() => Interlocked.Increment(ref _barsProcessed);
 
+    /// <summary>The equity curve (equity P&amp;L incl. open, base currency) at most one point per market hour, the latest 2,000.</summary>
+    public EquityCurve Equity { get; } = new();
+
     /// <summary>Records a service fault.</summary>
     public void RecordFault(string service, Exception error)
     {
@@ -134,6 +137,48 @@ public sealed class TradeStatistics
         lock (_gate)
         {
             return (_trades.ToArray(), _equity, _maxDrawdown);
+        }
+    }
+}
+
+/// <summary>A thinned equity curve for the operator window: one point per market hour (the last value of the hour), the latest 2,000. Thread-safe.</summary>
+public sealed class EquityCurve
+{
+    private const int Kept = 2000;
+    private readonly Lock _gate = new();
+    private readonly Queue<(DateTimeOffset TimeUtc, decimal Equity)> _points = new();
+    private (DateTimeOffset TimeUtc, decimal Equity)? _last;
+
+    /// <summary>Adds a mark; keeps it when an hour has passed since the last kept point, else updates that point's value.</summary>
+    public void Add(DateTimeOffset timeUtc, decimal equity)
+    {
+        lock (_gate)
+        {
+            if (_last is { } l && timeUtc - l.TimeUtc < TimeSpan.FromHours(1))
+            {
+                _last = (l.TimeUtc, equity);
+                return;
+            }
+
+            if (_last is { } kept)
+            {
+                _points.Enqueue(kept);
+                while (_points.Count > Kept)
+                {
+                    _points.Dequeue();
+                }
+            }
+
+            _last = (timeUtc, equity);
+        }
+    }
+
+    /// <summary>The points so far, oldest first (the newest, still open hour last).</summary>
+    public IReadOnlyList<(DateTimeOffset TimeUtc, decimal Equity)> Points()
+    {
+        lock (_gate)
+        {
+            return [.. _points, .. _last is { } l ? new[] { l } : []];
         }
     }
 }

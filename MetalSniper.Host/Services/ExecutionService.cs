@@ -52,6 +52,7 @@ public sealed class ExecutionService(
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
     private ExecutionCommand? _deferred;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, decimal> _publicMarks = new(StringComparer.Ordinal);
     private long _lastRiskDequeue;
     private readonly PositionBook _book = new(instruments, Currency.Usd);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
@@ -62,6 +63,9 @@ public sealed class ExecutionService(
 
     /// <summary>Stopwatch timestamp at which the last priority-lane command was taken up (diagnostics: <c>bench --sentinel</c>).</summary>
     public long LastRiskCommandTakenUp => Interlocked.Read(ref _lastRiskDequeue);
+
+    /// <summary>Latest price per symbol (major units), for readers outside the execution thread (the operator window).</summary>
+    public IReadOnlyDictionary<string, decimal> Marks => _publicMarks;
 
     /// <summary>Commands processed (a heartbeat of the hands).</summary>
     public long Heartbeat => Interlocked.Read(ref _heartbeat);
@@ -234,6 +238,7 @@ public sealed class ExecutionService(
         {
             case ApplyBar { Bar: var bar }:
                 _marks[bar.Symbol] = bar.Close;
+                _publicMarks[bar.Symbol] = bar.Close;
                 var halfSpread = (bar.Spread ?? 0m) / 2m;
                 _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
                 _eventTime = bar.CloseTimeUtc;
@@ -636,7 +641,9 @@ public sealed class ExecutionService(
     {
         try
         {
-            Run.Trades.Mark(_book.NetPnlInBase(_marks, fx).Amount);
+            var equity = _book.NetPnlInBase(_marks, fx).Amount;
+            Run.Trades.Mark(equity);
+            Run.Equity.Add(_eventTime, equity);
         }
         catch (InvalidOperationException e)
         {

@@ -70,7 +70,19 @@ internal sealed class FreezingStrategy(string symbol, decimal quantity) : IStrat
 
     public IReadOnlyCollection<string> Symbols => [symbol];
 
-    public void OnOrderEvent(OrderEvent orderEvent, IStrategyContext context) => _filled |= orderEvent is OrderFilled;
+    /// <summary>Orders of ours the gates or the broker refused (the strategy tries again on the next bar).</summary>
+    public int Refused { get; private set; }
+
+    public void OnOrderEvent(OrderEvent orderEvent, IStrategyContext context)
+    {
+        _filled |= orderEvent is OrderFilled;
+        if (orderEvent is OrderRejected && !_filled)
+        {
+            // A gate can refuse the first try (a quote gone stale while the feed ran ahead at start-up): try again.
+            Refused++;
+            _submitted = false;
+        }
+    }
 
     public void OnBar(Bar bar, IStrategyContext context)
     {

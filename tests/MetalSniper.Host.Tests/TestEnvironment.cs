@@ -24,6 +24,7 @@ internal sealed class TestEnvironment : IDisposable
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryRoot, "appsettings.json")))!.AsObject();
         json["MarketData"]!["Replay"]!["DataDirectory"] = SharedData;
         json["Serilog"]!["WriteTo"]![0]!["Args"]!["path"] = Path.Combine(Directory.FullName, "log", "metalsniper-.log");
+        json["Operator"]!["Url"] = "http://127.0.0.1:0"; // tests run services side by side: any free port
         edit?.Invoke(json);
         var path = Path.Combine(Directory.FullName, "appsettings.json");
         File.WriteAllText(path, json.ToJsonString());

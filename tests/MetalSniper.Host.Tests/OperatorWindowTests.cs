@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MetalSniper.Host.Operator;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Strategies;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Xunit.Abstractions;
+
+namespace MetalSniper.Host.Tests;
+
+public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
+{
+    private const string Token = "test-operator-token-1234";
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    private async Task<(IHost Host, Uri Address, FreezingStrategy Freezer)> StartAsync(string? token)
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 200;
+            j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
+            j["Risk"]!["HeartbeatTimeout"] = "00:00:00"; // the brain is frozen on purpose here
+        });
+        var freezer = new FreezingStrategy("XAUUSD", 20m);
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
+        {
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<IReadOnlyList<IStrategy>>([freezer]);
+                s.AddSingleton(new OperatorToken(token));
+            },
+        };
+        var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        await host.StartAsync(CancellationToken.None);
+        var address = host.Services.GetRequiredService<OperatorWindowService>().Address.ShouldNotBeNull();
+        freezer.Frozen.Wait(TimeSpan.FromSeconds(30)).ShouldBeTrue("the position never opened");
+        return (host, address, freezer);
+    }
+
+    private static async Task StopAsync(IHost host, FreezingStrategy freezer)
+    {
+        freezer.Release.Set();
+        await host.StopAsync(CancellationToken.None);
+        host.Dispose();
+    }
+
+    [Fact]
+    public async Task Health_Apis_AndKillNeedTheBearerToken()
+    {
+        var (host, address, freezer) = await StartAsync(Token);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = address };
+            (await http.GetAsync("/health/live")).StatusCode.ShouldBe(HttpStatusCode.OK);
+            var ready = await http.GetAsync("/health/ready");
+            ready.StatusCode.ShouldBe(HttpStatusCode.OK, await ready.Content.ReadAsStringAsync());
+
+            var positions = await http.GetFromJsonAsync<JsonElement>("/api/positions");
+            positions.EnumerateArray().ShouldContain(p => p.GetProperty("symbol").GetString() == "XAUUSD" && p.GetProperty("quantity").GetDecimal() == 20m);
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
+            (await http.GetFromJsonAsync<JsonElement>("/api/journal?tail=5")).GetArrayLength().ShouldBe(5);
+            (await http.GetFromJsonAsync<JsonElement>("/api/decisions")).EnumerateArray().ShouldContain(d => d.GetProperty("kind").GetString() == "TestEntry");
+
+            // No token, a wrong token: refused, nothing changes.
+            (await http.PostAsJsonAsync("/api/kill", new { level = 2, reason = "no token" })).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+            using (var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/kill") { Content = JsonContent.Create(new { level = 2, reason = "wrong token" }) })
+            {
+                wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "not-the-token");
+                (await http.SendAsync(wrong)).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);
+            }
+
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
+
+            // With the token: L1, then the two-step resume.
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+            (await http.PostAsJsonAsync("/api/kill", new { level = 1, reason = "test: from the operator window" })).StatusCode.ShouldBe(HttpStatusCode.OK);
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L1");
+            var first = await (await http.PostAsJsonAsync("/api/resume", new { reason = "test" })).Content.ReadFromJsonAsync<JsonElement>();
+            var code = first.GetProperty("confirmationCode").GetString()!;
+            (await http.PostAsJsonAsync("/api/resume", new { reason = "test", confirm = "00000000" })).StatusCode.ShouldBe(HttpStatusCode.Conflict);
+            (await http.PostAsJsonAsync("/api/resume", new { reason = "test", confirm = code })).StatusCode.ShouldBe(HttpStatusCode.OK);
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
+            (await http.GetFromJsonAsync<JsonElement>("/api/alerts")).EnumerateArray().ShouldContain(a => a.GetProperty("kind").GetString() == "KillSwitch");
+        }
+        finally
+        {
+            await StopAsync(host, freezer);
+        }
+    }
+
+    [Fact]
+    public async Task WithoutAConfiguredToken_KillAndResumeAreDisabled_AndTheFallbackIsAlerted()
+    {
+        var (host, address, freezer) = await StartAsync(token: null);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = address };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "anything");
+            (await http.PostAsJsonAsync("/api/kill", new { level = 2, reason = "x" })).StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+            (await http.GetFromJsonAsync<JsonElement>("/api/alerts")).EnumerateArray().ShouldContain(a => a.GetProperty("kind").GetString() == "Fallback");
+        }
+        finally
+        {
+            await StopAsync(host, freezer);
+        }
+    }
+
+    [Fact]
+    public async Task Dashboard_InHeadlessChromium_ShowsThePositionAndTheKillLevel_AndTakesAScreenshot()
+    {
+        const string chromium = "/usr/bin/chromium";
+        File.Exists(chromium).ShouldBeTrue("Debian's chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)");
+        var (host, address, freezer) = await StartAsync(Token);
+        try
+        {
+            using (var http = new HttpClient { BaseAddress = address })
+            {
+                http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+                (await http.PostAsJsonAsync("/api/kill", new { level = 1, reason = "test: dashboard shows the level" })).EnsureSuccessStatusCode();
+            }
+
+            var dom = await Chromium(chromium, "--dump-dom", address);
+            dom.ShouldContain("data-loaded=\"true\"", customMessage: "the page's script did not load the APIs");
+            dom.ShouldContain("<span id=\"kill-level\" class=\"badge L1\">L1</span>");
+            dom.ShouldContain("<td>XAUUSD</td><td class=\"num\">20.0000</td>");
+            dom.ShouldContain("paper via Simulated");
+
+            var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");
+            File.Delete(screenshot);
+            await Chromium(chromium, $"--screenshot={screenshot}", address);
+            new FileInfo(screenshot).Length.ShouldBeGreaterThan(10_000);
+            output.WriteLine($"screenshot: {screenshot}");
+        }
+        finally
+        {
+            await StopAsync(host, freezer);
+        }
+    }
+
+    private static async Task<string> Chromium(string chromium, string what, Uri address)
+    {
+        var profile = Directory.CreateTempSubdirectory("ms-chromium-");
+        try
+        {
+            var psi = new ProcessStartInfo(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", $"--user-data-dir={profile.FullName}",
+                "--window-size=1400,1000", "--virtual-time-budget=6000", what, address.ToString()])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            using var p = Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            if (!p.WaitForExit(TimeSpan.FromSeconds(60)))
+            {
+                p.Kill(entireProcessTree: true);
+                throw new TimeoutException("chromium did not finish within 60 s: " + await stderr);
+            }
+
+            p.ExitCode.ShouldBe(0, await stderr);
+            return await stdout;
+        }
+        finally
+        {
+            profile.Delete(recursive: true);
+        }
+    }
+}
