@@ -59,8 +59,11 @@ public static class Commands
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
         var sentinelBench = new Option<bool>("--sentinel") { Description = "Measure sentinel breach -> flatten latency, idle and loaded (PERFORMANCE.md #3) instead of throughput" };
         var samples = new Option<int>("--samples") { Description = "Samples per scenario for --sentinel", DefaultValueFactory = _ => 500 };
-        var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data (PERFORMANCE.md #1), or with --sentinel the sentinel's flatten latency (#3), and print the figures") { config, runs, json, sentinelBench, samples };
-        bench.SetAction((p, ct) => p.GetValue(sentinelBench)
+        var journalBench = new Option<bool>("--journal") { Description = "Measure the decision journal: durable append latency, entries/s, verify speed (PERFORMANCE.md #4)" };
+        var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data (PERFORMANCE.md #1); with --sentinel the sentinel's flatten latency (#3); with --journal the journal (#4)")
+            { config, runs, json, sentinelBench, samples, journalBench };
+        bench.SetAction((p, ct) => p.GetValue(journalBench) ? JournalBench.RunAsync(100_000, p.GetValue(json), output, ct)
+            : p.GetValue(sentinelBench)
             ? SentinelBench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Service, null, LogEventLevel.Error), p.GetValue(samples), p.GetValue(json), output, error, ct)
             : Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(json), output, error, ct));
         root.Add(bench);

@@ -60,8 +60,8 @@ public sealed class JournalBrokenException(JournalVerification verification)
 
 /// <summary>A journal entry's place and its durability.</summary>
 /// <param name="Sequence">The entry's sequence number (assigned at append, in append order).</param>
-/// <param name="Durable">Completes when the entry is committed (fsynced when the journal is durable); faults when the journal failed.</param>
-public readonly record struct JournalTicket(long Sequence, Task Durable);
+/// <param name="Durable">Completes when the entry is committed (fsynced when the journal is durable) with the <see cref="TimeProvider.GetTimestamp"/> of the commit; faults when the journal failed.</param>
+public readonly record struct JournalTicket(long Sequence, Task<long> Durable);
 
 /// <summary>
 /// The hash-chained decision journal: its own SQLite file (WAL; <c>synchronous=FULL</c> for the service so an
@@ -81,14 +81,16 @@ public sealed class DecisionJournal : IAsyncDisposable
     private readonly bool _durable;
     private readonly int _maxBatch;
     private readonly TimeProvider _wallClock;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = true });
     private readonly Lock _append = new();
     private readonly Thread _writer;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _checkpoints;
     private readonly Action<Exception> _onFault;
     private readonly ILogger _logger;
+    private static readonly TimeSpan AnchorInterval = TimeSpan.FromMilliseconds(100);
     private long _nextSequence;
+    private long _anchorWritten;
     private long _committed;
     private long _batches;
     private Exception? _fault;
@@ -175,7 +177,7 @@ public sealed class DecisionJournal : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(kind);
         var json = payload as string ?? JsonSerializer.Serialize(payload, payload.GetType(), Json);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_append)
         {
             if (Fault is { } f)
@@ -363,17 +365,26 @@ public sealed class DecisionJournal : IAsyncDisposable
 
                 var lastSeq = batch[^1].Sequence;
                 LastHash = prev;
-                WriteAnchor(lastSeq, prev);
                 Interlocked.Exchange(ref _committed, lastSeq);
                 Interlocked.Increment(ref _batches);
+                var committedAt = _wallClock.GetTimestamp();
                 foreach (var p in batch)
                 {
-                    p.Done.TrySetResult();
+                    p.Done.TrySetResult(committedAt);
                 }
 
                 batch.Clear();
+
+                // The anchor trails the chain (it only has to be no newer than it) and stays off the commit path:
+                // rewritten at most every 100 ms, fsynced at each checkpoint.
+                if (_wallClock.GetElapsedTime(_anchorWritten) >= AnchorInterval || reader.Completion.IsCompleted)
+                {
+                    WriteAnchor(lastSeq, prev, flush: false);
+                    _anchorWritten = _wallClock.GetTimestamp();
+                }
             }
 
+            WriteAnchor(Interlocked.Read(ref _committed), prev, flush: _durable);
             _stopped.TrySetResult();
         }
         catch (Exception e)
@@ -399,13 +410,18 @@ public sealed class DecisionJournal : IAsyncDisposable
         }
     }
 
-    private void WriteAnchor(long seq, string hash)
+    private void WriteAnchor(long seq, string hash, bool flush)
     {
+        if (seq == 0)
+        {
+            return;
+        }
+
         var temp = _anchorPath + ".tmp";
         using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             f.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{seq} {hash}")));
-            if (_durable)
+            if (flush)
             {
                 f.Flush(flushToDisk: true);
             }
@@ -420,15 +436,20 @@ public sealed class DecisionJournal : IAsyncDisposable
         {
             using var c = Open();
             c.Execute("PRAGMA wal_checkpoint(PASSIVE);");
+            if (_durable && File.Exists(_anchorPath))
+            {
+                using var f = new FileStream(_anchorPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+                f.Flush(flushToDisk: true);
+            }
         }
-        catch (SqliteException e)
+        catch (Exception e) when (e is SqliteException or IOException)
         {
-            // A busy checkpoint is retried on the next tick; the WAL keeps every committed entry meanwhile.
+            // A busy checkpoint (or an anchor being replaced) is retried on the next tick; the WAL keeps every committed entry meanwhile.
             _logger.LogWarning("Journal checkpoint failed, retried on the next tick: {Message}", e.Message);
         }
     }
 
-    private sealed record Pending(long Sequence, DateTimeOffset AtUtc, string Kind, string CorrelationId, string CausationId, string Payload, TaskCompletionSource Done);
+    private sealed record Pending(long Sequence, DateTimeOffset AtUtc, string Kind, string CorrelationId, string CausationId, string Payload, TaskCompletionSource<long> Done);
 
 #pragma warning disable IDE1006, SA1300 // Dapper maps the column names.
     private sealed record Row(long seq, string at_utc, string kind, string correlation_id, string causation_id, string payload, string prev_hash, string hash)
