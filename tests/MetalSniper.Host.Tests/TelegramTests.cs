@@ -1,0 +1,648 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
+using MetalSniper.Host.Alerts;
+using MetalSniper.Host.Pipeline;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MetalSniper.Host.Tests;
+
+/// <summary>
+/// The Telegram notifier and command poller against a fake Bot API on 127.0.0.1 (real HTTP). Every test ends by checking that
+/// no captured log entry holds the token or its secret part.
+/// </summary>
+public sealed class TelegramTests : IAsyncLifetime
+{
+    private const string Token = "123456:SECRET-TOKEN-abc";
+    private const string Secret = "SECRET-TOKEN-abc";
+    private const long AlertChat = -100_200_300;
+    private const long Operator = 42;
+    private const long Stranger = 666;
+
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly CapturingLoggerProvider _logs = new();
+    private readonly WallClock _wall = new(TimeProvider.System);
+    private readonly List<IAsyncDisposable> _asyncDisposables = [];
+    private readonly List<IDisposable> _disposables = [];
+    private FakeTelegramServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await FakeTelegramServer.StartAsync(Token);
+
+    public async Task DisposeAsync()
+    {
+        foreach (var d in Enumerable.Reverse(_asyncDisposables))
+        {
+            await d.DisposeAsync();
+        }
+
+        foreach (var d in Enumerable.Reverse(_disposables))
+        {
+            d.Dispose();
+        }
+
+        await _server.DisposeAsync();
+        _logs.DisposeFactory();
+        AssertNoTokenInLogs();
+    }
+
+    // ---- Notifier: delivery, rate, retries, queue -------------------------------------------------------------------
+
+    [Fact]
+    public async Task Notifier_RaisedAlerts_ReachTheChatInOrder_WithLevelMarkers()
+    {
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "bought 2 oz XAUUSD @ 2400.10"));
+        notifier.Raise(Alert(AlertLevel.Yellow, "BreakerTrip", "3 consecutive losses"));
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2: daily loss 2000 USD"));
+
+        var messages = await WaitForMessages(3);
+        messages.ShouldAllBe(m => m.ChatId == AlertChat && m.DisableWebPagePreview);
+        messages[0].Text.ShouldStartWith("ℹ️ INFO Fill");
+        messages[0].Text.ShouldContain("bought 2 oz XAUUSD @ 2400.10");
+        messages[1].Text.ShouldStartWith("🟡 YELLOW BreakerTrip");
+        messages[2].Text.ShouldStartWith("🔴 RED KillSwitch");
+        messages[2].Text.ShouldContain("L2: daily loss 2000 USD");
+        await WaitUntil(() => notifier.Sent == 3);
+        notifier.Status().ShouldBe(new TelegramNotifierStatus(true, 3, 0, 0, 0, 0, 0, 0, null, null));
+        _server.WrongTokenRequests.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Notifier_FiveAlertsAtTwoPerSecond_AreSpacedHalfASecondApart()
+    {
+        var notifier = Notifier(Api(o => o.MessagesPerSecond = 2));
+        await notifier.StartAsync(CancellationToken.None);
+
+        var raisedAt = _server.Now;
+        for (var i = 0; i < 5; i++)
+        {
+            notifier.Raise(Alert(AlertLevel.Info, "Fill", $"fill {i}"));
+        }
+
+        var messages = await WaitForMessages(5);
+        messages.Select(m => m.Text[(m.Text.LastIndexOf('\n') + 1)..]).ShouldBe(["fill 0", "fill 1", "fill 2", "fill 3", "fill 4"]);
+        var gaps = messages.Zip(messages.Skip(1), (a, b) => (b.At - a.At).TotalSeconds).ToList();
+        gaps.ShouldAllBe(g => g >= 0.4, $"gaps {string.Join(", ", gaps)}"); // 0.5 s at the client; arrivals jitter a little
+        (messages[^1].At - raisedAt).TotalSeconds.ShouldBeInRange(2.0, 4.0);    // the fifth token exists 2 s after the first
+    }
+
+    [Fact]
+    public async Task Notifier_429_WaitsRetryAfterFromTheBody_BeforeTheHeader()
+    {
+        _server.FailSends(1, 429, retryAfterBody: 1, retryAfterHeader: 3);
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2"));
+
+        await WaitForMessages(1);
+        var attempts = _server.Attempts;
+        attempts.Select(a => a.Status).ShouldBe([429, 200]);
+        (attempts[1].At - attempts[0].At).TotalSeconds.ShouldBeInRange(0.98, 1.9); // 1 s from the body, not 3 s from the header
+        await WaitUntil(() => notifier.Sent == 1);
+        notifier.Retries.ShouldBe(1);
+        notifier.Failed.ShouldBe(0);
+        _logs.WithEvent(7106).ShouldHaveSingleItem().Value("Delay").ShouldBe(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Notifier_429WithoutParameters_WaitsTheRetryAfterHeader()
+    {
+        _server.FailSends(1, 429, retryAfterBody: null, retryAfterHeader: 1);
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Yellow, "Disconnect", "broker link down"));
+
+        await WaitForMessages(1);
+        var attempts = _server.Attempts;
+        (attempts[1].At - attempts[0].At).TotalSeconds.ShouldBeInRange(0.98, 1.9);
+        await WaitUntil(() => notifier.Sent == 1);
+        notifier.Retries.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Notifier_ServerErrors_AreRetriedWithBackoff_UntilDelivered()
+    {
+        _server.FailSends(2, 500);
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Red, "CrashLoop", "3 restarts in 5 min"));
+
+        await WaitForMessages(1);
+        _server.Attempts.Select(a => a.Status).ShouldBe([500, 500, 200]);
+        await WaitUntil(() => notifier.Sent == 1);
+        notifier.Retries.ShouldBe(2);
+        notifier.Failed.ShouldBe(0);
+        notifier.LastError.ShouldNotBeNull().ShouldContain("500");
+    }
+
+    [Fact]
+    public async Task Notifier_AfterMaxAttempts_CountsFailed_AndKeepsDeliveringLaterAlerts()
+    {
+        _server.FailSends(3, 500);
+        var notifier = Notifier(Api(o => o.MaxAttempts = 3));
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Red, "Lost", "never arrives"));
+        notifier.Raise(Alert(AlertLevel.Info, "Later", "arrives"));
+
+        var messages = await WaitForMessages(1);
+        messages[0].Text.ShouldStartWith("ℹ️ INFO Later");
+        _server.Attempts.Count.ShouldBe(4);
+        await WaitUntil(() => notifier.Sent == 1);
+        notifier.Failed.ShouldBe(1);
+        notifier.Retries.ShouldBe(2);
+        var failed = _logs.WithEvent(7107).ShouldHaveSingleItem();
+        failed.Level.ShouldBe(LogLevel.Warning);
+        failed.Value("Level").ShouldBe(AlertLevel.Red);
+        failed.Value("Kind").ShouldBe("Lost");
+        failed.Value("Attempts").ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task Notifier_BadRequest_IsNotRetried()
+    {
+        _server.FailSends(1, 400);
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "x"));
+
+        await WaitUntil(() => notifier.Failed == 1);
+        notifier.Retries.ShouldBe(0);
+        _server.Attempts.Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Notifier_Raise_NeverBlocks_WhenTelegramIsUnreachable_AndDropsTheOldest()
+    {
+        var notifier = Notifier(Api(o => o.BaseUrl = FakeTelegramServer.ClosedPortUrl()));
+        await notifier.StartAsync(CancellationToken.None);
+
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 10_000; i++)
+        {
+            notifier.Raise(Alert(AlertLevel.Info, "Fill", $"fill {i}"));
+        }
+
+        clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(1));
+        notifier.Queued.ShouldBeLessThanOrEqualTo(1000);
+        notifier.Dropped.ShouldBeGreaterThanOrEqualTo(8990); // all but the queue and the few the loop took
+        _logs.WithEvent(7103).Count().ShouldBe(1); // one warning for the whole burst
+        await WaitUntil(() => notifier.Retries >= 2);  // connection refused, retried
+        notifier.LastError.ShouldNotBeNull();
+
+        clock.Restart();
+        await notifier.DisposeAsync();
+        clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(2));
+        notifier.Sent.ShouldBe(0);
+        (notifier.Dropped + notifier.Failed).ShouldBe(10_000);
+        notifier.Queued.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Notifier_FullQueue_DropsTheOldestNonRed_AndKeepsRed()
+    {
+        var notifier = Notifier(Api(o => o.QueueCapacity = 3));
+
+        // Not started: the queue fills. R1 I1 I2 | I3 drops I1 | R2 drops I2 | I4 drops I3 → R1 R2 I4.
+        foreach (var (level, kind) in new[] { (AlertLevel.Red, "R1"), (AlertLevel.Info, "I1"), (AlertLevel.Info, "I2"), (AlertLevel.Info, "I3"), (AlertLevel.Red, "R2"), (AlertLevel.Info, "I4") })
+        {
+            notifier.Raise(Alert(level, kind, kind));
+        }
+
+        notifier.Dropped.ShouldBe(3);
+        notifier.Queued.ShouldBe(3);
+        await notifier.StartAsync(CancellationToken.None);
+
+        var messages = await WaitForMessages(3);
+        messages.Select(m => m.Text.Split(' ')[2]).ShouldBe(["R1", "R2", "I4"]);
+    }
+
+    [Fact]
+    public async Task Notifier_QueueFullOfRed_DropsAnArrivingNonRed_ThenTheOldestRed()
+    {
+        var notifier = Notifier(Api(o => o.QueueCapacity = 2));
+
+        foreach (var (level, kind) in new[] { (AlertLevel.Red, "R1"), (AlertLevel.Red, "R2"), (AlertLevel.Yellow, "Y1"), (AlertLevel.Red, "R3") })
+        {
+            notifier.Raise(Alert(level, kind, kind));
+        }
+
+        notifier.Dropped.ShouldBe(2);
+        await notifier.StartAsync(CancellationToken.None);
+
+        var messages = await WaitForMessages(2);
+        messages.Select(m => m.Text.Split(' ')[2]).ShouldBe(["R2", "R3"]);
+    }
+
+    [Fact]
+    public async Task Notifier_Stop_DeliversWhatIsQueued()
+    {
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+        notifier.Raise(Alert(AlertLevel.Info, "Stopping", "host stopping"));
+        notifier.Raise(Alert(AlertLevel.Info, "Stopping", "last words"));
+
+        using var deadline = new CancellationTokenSource(Patience);
+        await notifier.StopAsync(deadline.Token);
+
+        _server.Messages.Count.ShouldBe(2);
+        notifier.Sent.ShouldBe(2);
+        notifier.Dropped.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Notifier_BelowMinimumLevel_IsFiltered()
+    {
+        var notifier = Notifier(Api(o => o.MinimumLevel = AlertLevel.Yellow));
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "quiet"));
+        notifier.Raise(Alert(AlertLevel.Yellow, "Fallback", "loud"));
+
+        var messages = await WaitForMessages(1);
+        messages[0].Text.ShouldStartWith("🟡 YELLOW Fallback");
+        notifier.Filtered.ShouldBe(1);
+    }
+
+    [Theory]
+    [InlineData(true, null)]
+    [InlineData(true, "")]
+    [InlineData(false, Token)]
+    public async Task Notifier_WithoutTokenOrDisabled_WritesAlertsToTheLog(bool enabled, string? token)
+    {
+        var notifier = Notifier(Api(o => o.Enabled = enabled, token));
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Yellow, "ConfigChange", "Risk:DailyLossLimit 2000 → 1500"));
+
+        notifier.ToTelegram.ShouldBeFalse();
+        notifier.Logged.ShouldBe(1);
+        notifier.Sent.ShouldBe(0);
+        var entry = _logs.WithEvent(7100).ShouldHaveSingleItem();
+        entry.Level.ShouldBe(LogLevel.Warning);
+        entry.Value("Level").ShouldBe(AlertLevel.Yellow);
+        entry.Value("Kind").ShouldBe("ConfigChange");
+        entry.Value("Text").ShouldBe("Risk:DailyLossLimit 2000 → 1500");
+        _logs.WithEvent(7102).ShouldHaveSingleItem().Level.ShouldBe(enabled ? LogLevel.Warning : LogLevel.Information);
+        _server.Attempts.ShouldBeEmpty(); // no send loop exists in this mode
+    }
+
+    // ---- Command poller ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Poller_StatusFromAnAllowedUser_GetsTheConsoleText_AndIsAcknowledged()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        var id = _server.AddMessage(Operator, Operator, "/status");
+        await poller.StartAsync(CancellationToken.None);
+
+        var reply = (await WaitForMessages(1)).Single();
+        reply.ChatId.ShouldBe(Operator);
+        reply.Text.ShouldBe("Paper · L0 running · P&L +12.50 USD");
+        console.Calls.ShouldBe(["Status"]);
+        await WaitUntil(() => _server.PollOffsets.Contains(id + 1)); // the next poll confirms the update
+        _server.PollOffsets[0].ShouldBe(0);
+        poller.Commands.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Poller_Positions_GetsThePositionsText()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, AlertChat, "/positions");
+        await poller.StartAsync(CancellationToken.None);
+
+        var reply = (await WaitForMessages(1)).Single();
+        reply.ChatId.ShouldBe(AlertChat);
+        reply.Text.ShouldBe("XAUUSD +2 oz @ 2400.10, P&L +12.50");
+    }
+
+    [Fact]
+    public async Task Poller_KillWithLevelAndReason_CallsKill()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, Operator, "/kill 2 test");
+        _server.AddMessage(Operator, Operator, "/kill@MetalSniperBot 1");
+        _server.AddMessage(Operator, Operator, "/kill 3");
+        await poller.StartAsync(CancellationToken.None);
+
+        var replies = await WaitForMessages(3);
+        console.Calls.ShouldBe(["Kill(2,test,operator:telegram:42)", "Kill(1,telegram,operator:telegram:42)"]);
+        replies[0].Text.ShouldBe("Kill switch at L2: test");
+        replies[2].Text.ShouldStartWith("Usage: /kill 1|2");
+    }
+
+    [Fact]
+    public async Task Poller_ResumeThenResumeWithTheCode_CallsResumeWithoutThenWithTheCode()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, Operator, "/resume");
+        await poller.StartAsync(CancellationToken.None);
+
+        var first = (await WaitForMessages(1)).Single();
+        first.Text.ShouldContain(FakeOperatorConsole.Code);
+        _server.AddMessage(Operator, Operator, $"/resume {FakeOperatorConsole.Code} checked the book");
+
+        var second = (await WaitForMessages(2))[1];
+        second.Text.ShouldBe("Resumed: L0");
+        console.Calls.ShouldBe([
+            "Resume(null,telegram,operator:telegram:42)",
+            $"Resume({FakeOperatorConsole.Code},checked the book,operator:telegram:42)",
+        ]);
+    }
+
+    [Fact]
+    public async Task Poller_CommandFromAStranger_IsIgnored_WithoutReply_AndLogged()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Stranger, Stranger, "/kill 2 secret-reason");
+        await poller.StartAsync(CancellationToken.None);
+
+        await WaitUntil(() => poller.Ignored == 1);
+        var entry = _logs.WithEvent(7125).ShouldHaveSingleItem();
+        entry.Value("UserId").ShouldBe(Stranger);
+        entry.Value("Command").ShouldBe("/kill");
+        _logs.Entries.ShouldAllBe(e => !e.Everything.Contains("secret-reason"));
+
+        _server.AddMessage(Operator, Operator, "/status"); // the loop goes on
+        (await WaitForMessages(1)).Single().ChatId.ShouldBe(Operator);
+        console.Calls.ShouldBe(["Status"]);
+        _server.Messages.ShouldAllBe(m => m.ChatId != Stranger);
+    }
+
+    [Fact]
+    public async Task Poller_UnknownCommand_GetsTheHelpText()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, Operator, "/flatten everything");
+        var last = _server.AddMessage(Operator, Operator, "hello"); // plain text: no answer
+        await poller.StartAsync(CancellationToken.None);
+
+        var reply = (await WaitForMessages(1)).Single();
+        reply.Text.ShouldStartWith("Unknown command /flatten.");
+        reply.Text.ShouldContain("/resume CODE");
+        await WaitUntil(() => _server.PollOffsets.Contains(last + 1));
+        _server.Messages.Count.ShouldBe(1);
+        console.Calls.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Poller_StaleCommand_IsNotExecuted_AndTheSenderIsAskedAgain()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, Operator, "/kill 2", TimeProvider.System.GetUtcNow().AddHours(-1));
+        await poller.StartAsync(CancellationToken.None);
+
+        var reply = (await WaitForMessages(1)).Single();
+        reply.Text.ShouldStartWith("Ignored /kill");
+        reply.Text.ShouldContain("Send it again");
+        console.Calls.ShouldBeEmpty();
+        poller.Stale.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Poller_FailedPolls_BackOff_AndRecover()
+    {
+        _server.FailPolls(2, 500);
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, Operator, "/status");
+        await poller.StartAsync(CancellationToken.None);
+
+        (await WaitForMessages(1)).Single().Text.ShouldContain("L0 running");
+        poller.PollFailures.ShouldBe(2);
+        _logs.WithEvent(7124).ShouldHaveSingleItem();
+        poller.IsRunning.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Poller_Stop_EndsAnOpenLongPollPromptly()
+    {
+        var poller = Poller(Api(o => o.PollTimeoutSeconds = 20), new FakeOperatorConsole());
+        await poller.StartAsync(CancellationToken.None);
+        await WaitUntil(() => _server.PollsInProgress == 1);
+
+        var clock = Stopwatch.StartNew();
+        using var deadline = new CancellationTokenSource(Patience);
+        await poller.StopAsync(deadline.Token);
+
+        clock.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(1));
+        poller.IsRunning.ShouldBeFalse();
+        poller.PollFailures.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Poller_WithoutToken_DoesNotPoll()
+    {
+        var poller = Poller(Api(token: null), new FakeOperatorConsole());
+        await poller.StartAsync(CancellationToken.None);
+
+        poller.IsRunning.ShouldBeFalse();
+        _logs.WithEvent(7120).ShouldHaveSingleItem();
+        _server.PollOffsets.ShouldBeEmpty(); // no poll loop was started
+    }
+
+    // ---- The token ----------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Token_NeverAppearsInLogs_OnConnectionRefused_ServerErrors_And429()
+    {
+        var closed = FakeTelegramServer.ClosedPortUrl();
+        var refusedNotifier = Notifier(Api(o => { o.BaseUrl = closed; o.MaxAttempts = 2; }));
+        var refusedPoller = Poller(Api(o => o.BaseUrl = closed), new FakeOperatorConsole());
+        _server.FailSends(2, 500);
+        _server.FailSends(1, 429, retryAfterBody: 0);
+        _server.FailPolls(1, 500);
+        var notifier = Notifier(Api(o => o.MaxAttempts = 2));
+        var poller = Poller(Api(), new FakeOperatorConsole());
+
+        foreach (var service in new IHostedService[] { refusedNotifier, refusedPoller, notifier, poller })
+        {
+            await service.StartAsync(CancellationToken.None);
+        }
+
+        refusedNotifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "refused"));
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "500 twice: failed"));
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "429 then ok"));
+        await WaitUntil(() => refusedNotifier.Failed == 1 && notifier.Failed == 1 && notifier.Sent == 1
+            && refusedPoller.PollFailures >= 1 && poller.PollFailures == 1 && _server.PollOffsets.Count >= 2);
+
+        _logs.WithEvent(7106).Count().ShouldBeGreaterThanOrEqualTo(3);  // retries: refused, 500, 429
+        _logs.WithEvent(7107).Count().ShouldBe(2);                      // failures: refused, 500
+        _logs.WithEvent(7123).Count().ShouldBeGreaterThanOrEqualTo(2);  // poll failures: refused, 500
+        _logs.Entries.ShouldContain(e => e.Everything.Contains("127.0.0.1")); // the failures do say where
+        refusedNotifier.LastError.ShouldNotBeNull().ShouldNotContain(Secret);
+        refusedPoller.LastError.ShouldNotBeNull().ShouldNotContain(Secret);
+        AssertNoTokenInLogs();
+    }
+
+    [Fact]
+    public void Token_Redact_ReplacesTheTokenAndItsSecretPart_RawAndEscaped()
+    {
+        var api = Api();
+        api.Redact($"GET http://x/bot{Token}/getUpdates").ShouldBe("GET http://x/bot***/getUpdates");
+        api.Redact($"bot{Uri.EscapeDataString(Token)}").ShouldBe("bot***");
+        api.Redact("x 123456%3asecret-token-ABC y").ShouldBe("x *** y");
+        api.Redact("secret=SECRET-TOKEN-abc").ShouldBe("secret=***");
+        api.Redact("nothing here").ShouldBe("nothing here");
+        api.Redact(null).ShouldBe("");
+        Api(token: null).Redact("no token").ShouldBe("no token");
+        api.Describe(new HttpRequestException($"failed {Token}", new IOException(Secret))).ShouldBe("HttpRequestException: failed *** → IOException: ***");
+    }
+
+    // ---- Options and parsing ------------------------------------------------------------------------------------
+
+    [Fact]
+    public void TelegramOptions_Defaults_AreValid_AndMistakesAreAllReported()
+    {
+        Validate(new TelegramOptions()).ShouldBeEmpty();
+        var defaults = new TelegramOptions();
+        defaults.Enabled.ShouldBeFalse();
+        defaults.BaseUrl.ShouldBe("https://api.telegram.org");
+        defaults.MessagesPerSecond.ShouldBe(1);
+        defaults.PollTimeoutSeconds.ShouldBe(25);
+        defaults.QueueCapacity.ShouldBe(1000);
+        defaults.MaxAttempts.ShouldBe(5);
+        defaults.MinimumLevel.ShouldBe(AlertLevel.Info);
+
+        // DataAnnotations checks the ranges first and the cross-field rules only once those pass (as the strict options validator does).
+        var rangeErrors = Validate(new TelegramOptions { MessagesPerSecond = 0, MaxAttempts = 0, QueueCapacity = 0, PollTimeoutSeconds = 100 });
+        rangeErrors.Count.ShouldBe(4, string.Join("\n", rangeErrors));
+        var errors = Validate(new TelegramOptions
+        {
+            Enabled = true,
+            ChatId = 0,
+            BaseUrl = "ftp://api.telegram.org",
+            AllowedUserIds = [42, -5],
+            MinimumLevel = (AlertLevel)7,
+            RetryBaseDelay = TimeSpan.Zero,
+            CommandMaxAge = TimeSpan.Zero,
+        });
+        errors.Count.ShouldBe(6, string.Join("\n", errors));
+        errors.ShouldContain(e => e.Contains("ChatId must be set"));
+        errors.ShouldContain(e => e.Contains("was -5"));
+    }
+
+    [Fact]
+    public void TelegramOptions_Token_ComesFromTelegramBotToken_Trimmed()
+    {
+        // The process environment is not touched here: hosts other tests start inherit it.
+        TelegramOptions.TokenVariable.ShouldBe("TELEGRAM_BOT_TOKEN");
+        TelegramOptions.CleanToken($"  {Token} ").ShouldBe(Token);
+        TelegramOptions.CleanToken(" ").ShouldBeNull();
+        TelegramOptions.CleanToken(null).ShouldBeNull();
+    }
+
+    [Theory]
+    [InlineData("/status", "/status")]
+    [InlineData("/Kill@MetalSniperBot 2 why", "/kill")]
+    [InlineData("/resume\n1a2b3c4d", "/resume")]
+    [InlineData("/a\u202Eb{x}", "/a?b?x?")]
+    public void TelegramCommandPoller_CommandName_IsLowerCaseWithoutTheBotName_AndSafeToLog(string text, string expected) =>
+        TelegramCommandPoller.CommandName(text).ShouldBe(expected);
+
+    [Theory]
+    [InlineData("1a2b3c4d", true)]
+    [InlineData("1A2B3C4D", true)]
+    [InlineData("1a2b3c4", false)]
+    [InlineData("1a2b3c4g", false)]
+    [InlineData("because", false)]
+    public void TelegramCommandPoller_ConfirmationCode_IsEightHexDigits(string word, bool isCode) =>
+        TelegramCommandPoller.IsConfirmationCode(word).ShouldBe(isCode);
+
+    [Fact]
+    public void TelegramBotApi_Truncate_CutsLongTextsBelowTelegramsLimit()
+    {
+        TelegramBotApi.Truncate("short").ShouldBe("short");
+        var cut = TelegramBotApi.Truncate(new string('x', 10_000));
+        cut.Length.ShouldBe(TelegramBotApi.MaxTextLength);
+        cut.ShouldEndWith("…");
+    }
+
+    // ---- Helpers ------------------------------------------------------------------------------------------------
+
+    private static Alert Alert(AlertLevel level, string kind, string text) => new(level, kind, text, TimeProvider.System.GetUtcNow());
+
+    private static List<string> Validate(TelegramOptions options)
+    {
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+        return [.. results.Select(r => r.ErrorMessage ?? "")];
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > Patience)
+            {
+                throw new TimeoutException("condition not met within " + Patience);
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    private async Task<IReadOnlyList<FakeSend>> WaitForMessages(int count)
+    {
+        await WaitUntil(() => _server.Messages.Count >= count);
+        return _server.Messages;
+    }
+
+    private void AssertNoTokenInLogs()
+    {
+        foreach (var entry in _logs.Entries)
+        {
+            entry.Everything.ShouldNotContain(Secret, Case.Insensitive);
+            entry.Everything.ShouldNotContain(Token, Case.Insensitive);
+        }
+    }
+
+    private TelegramBotApi Api(Action<TelegramOptions>? edit = null, string? token = Token)
+    {
+        var options = new TelegramOptions
+        {
+            Enabled = true,
+            BaseUrl = _server.BaseUrl,
+            ChatId = AlertChat,
+            AllowedUserIds = [Operator],
+            MessagesPerSecond = 30,
+            PollTimeoutSeconds = 2,
+            RetryBaseDelay = TimeSpan.FromMilliseconds(50),
+        };
+        edit?.Invoke(options);
+        Validate(options).ShouldBeEmpty();
+        var api = new TelegramBotApi(options, token, _wall, new SocketsHttpHandler { UseProxy = false });
+        _disposables.Add(api);
+        return api;
+    }
+
+    private TelegramNotifier Notifier(TelegramBotApi api)
+    {
+        var notifier = new TelegramNotifier(api, _wall, _logs.Logger<TelegramNotifier>());
+        _asyncDisposables.Add(notifier);
+        return notifier;
+    }
+
+    private TelegramCommandPoller Poller(TelegramBotApi api, FakeOperatorConsole console)
+    {
+        var poller = new TelegramCommandPoller(api, console, _wall, _logs.Logger<TelegramCommandPoller>());
+        _asyncDisposables.Add(poller);
+        return poller;
+    }
+}
