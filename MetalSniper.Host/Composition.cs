@@ -134,6 +134,7 @@ public static class Composition
         services.AddStrictOptions<ExecutionOptions>(ExecutionOptions.SectionName);
         services.AddStrictOptions<JournalOptions>(JournalOptions.SectionName);
         services.AddStrictOptions<OperatorOptions>(OperatorOptions.SectionName);
+        services.AddStrictOptions<Alerts.TelegramOptions>(Alerts.TelegramOptions.SectionName);
         services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
         var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
@@ -299,6 +300,17 @@ public static class Composition
         services.AddSingleton<SignalService>();
         services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
         services.AddHostedService<IngestService>();
+
+        if (mode == RunMode.Service)
+        {
+            // Alerts and commands over Telegram: the service only (a backtest never messages the operator's phone).
+            services.AddSingleton(sp => new Alerts.TelegramBotApi(sp.GetRequiredService<IOptions<Alerts.TelegramOptions>>().Value,
+                Alerts.TelegramOptions.TokenFromEnvironment(), sp.GetRequiredService<WallClock>()));
+            services.AddSingleton<Alerts.TelegramNotifier>();
+            services.AddHostedService<Alerts.AlertDelivery>();
+            services.AddHostedService(sp => sp.GetRequiredService<Alerts.TelegramNotifier>());
+            services.AddHostedService<Alerts.TelegramCommandPoller>();
+        }
 
         services.AddSingleton(_ => Operator.OperatorToken.FromEnvironment());
         services.AddSingleton<Operator.OperatorConsole>();

@@ -14,7 +14,7 @@ public static class ConfigurationCheck
     [
         BrokerOptions.SectionName, MarketDataOptions.SectionName, SimulatedBrokerOptions.SectionName, RiskOptions.SectionName,
         AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, JournalOptions.SectionName, OperatorOptions.SectionName,
-        "Strategies", "Serilog",
+        Alerts.TelegramOptions.SectionName, "Strategies", "Serilog",
     ];
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
@@ -47,6 +47,7 @@ public static class ConfigurationCheck
         Check<ExecutionOptions>(configuration, ExecutionOptions.SectionName, errors);
         Check<JournalOptions>(configuration, JournalOptions.SectionName, errors);
         Check<OperatorOptions>(configuration, OperatorOptions.SectionName, errors);
+        Check<Alerts.TelegramOptions>(configuration, Alerts.TelegramOptions.SectionName, errors);
         Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
         if (errors.Count == 0)
         {

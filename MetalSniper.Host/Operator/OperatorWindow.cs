@@ -37,6 +37,7 @@ public sealed class OperatorWindowService(
     RunContext run,
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
+    IServiceProvider services,
     ILogger<OperatorWindowService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly byte[]? _token = token.Value is { Length: > 0 } t ? Encoding.UTF8.GetBytes(t) : null;
@@ -182,7 +183,7 @@ public sealed class OperatorWindowService(
             ordersDenied = run.OrdersDenied,
             fills = run.Fills,
             journal = new { committed = journal.CommittedSequence, fault = journal.Fault?.Message },
-            alerts = new { raised = alerts.Raised, deliveryErrors = alerts.DeliveryErrors },
+            alerts = new { raised = alerts.Raised, deliveryErrors = alerts.DeliveryErrors, telegram = services.GetService<TelegramNotifier>()?.Status() },
             faults = run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"),
         };
     }
