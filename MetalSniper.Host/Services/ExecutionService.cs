@@ -80,7 +80,7 @@ public sealed class ExecutionService(
         {
             if (problem is not null)
             {
-                logger.LogWarning("Execution thread priority: {Problem}", problem);
+                alerts.Fallback("execution thread", "priority not fully applied: " + problem);
             }
         });
 
@@ -378,7 +378,7 @@ public sealed class ExecutionService(
             await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
             await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
             Run.CountOrderDenied();
-            logger.LogWarning("Order {ClientOrderId} {Purpose} {Side} {Quantity} {Symbol} {Reason}", order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
+            HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
             channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
             if (order.Purpose == OrderPurpose.RiskFlatten)
             {
@@ -561,7 +561,7 @@ public sealed class ExecutionService(
             case OrderRejected r:
                 state.Status = OrderStatus.Rejected;
                 Run.CountOrderRejected();
-                logger.LogWarning("Order {ClientOrderId} rejected by {Gateway}: {Reason}", e.ClientOrderId, gateway.Name, r.Reason);
+                HotLog.OrderRejected(logger, e.ClientOrderId, gateway.Name, r.Reason);
                 status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Rejected, r.Reason, null, null, null, null, now);
                 break;
             case OrderRequestRejected rr:

@@ -86,7 +86,7 @@ public sealed class IngestService(
         _logged[r.Reason] = n + 1;
         if (n < LoggedRejectionsPerReason)
         {
-            logger.LogWarning("Ingest rejected {Source}:{Line} {Symbol}: {Reason} ({Detail})", r.Source, r.Line, r.Symbol, r.Reason, r.Detail);
+            HotLog.BarRejected(logger, r.Source, r.Line, r.Symbol, r.Reason, r.Detail);
         }
         else if (n == LoggedRejectionsPerReason)
         {

@@ -31,7 +31,7 @@ public sealed class SentinelOutbox(PipelineChannels channels, ILogger<SentinelOu
 }
 
 /// <summary>Starts and stops the sentinel's dedicated thread with the host; a sentinel fault stops the host with a non-zero exit.</summary>
-public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, ExecutionService hands, WallClock wallClock, RunContext run, IHostApplicationLifetime lifetime, ILogger<SentinelService> logger) : IHostedService, IDisposable
+public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, ExecutionService hands, Alerts.AlertHub alerts, WallClock wallClock, RunContext run, IHostApplicationLifetime lifetime, ILogger<SentinelService> logger) : IHostedService, IDisposable
 {
     private ITimer? _watch;
 
@@ -42,6 +42,11 @@ public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, 
         sentinel.Watch(new HeartbeatWatch("brain", () => brain.Heartbeat, () => brain.IsRunning, Risk.Halts.KillLevel.NoEntries));
         sentinel.Watch(new HeartbeatWatch("hands", () => hands.Heartbeat, () => hands.IsRunning, Risk.Halts.KillLevel.Flatten));
         sentinel.Start();
+        if (sentinel.WaitForPriority(TimeSpan.FromSeconds(1)) && sentinel.PriorityProblem is { } problem)
+        {
+            alerts.Fallback("risk sentinel", "thread priority not fully applied: " + problem);
+        }
+
         logger.LogInformation("Risk sentinel started on dedicated thread {Thread}", sentinel.Thread?.Name);
         _watch = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         return Task.CompletedTask;

@@ -109,7 +109,7 @@ public sealed record HeartbeatWatch(string Name, Func<long> Read, Func<bool> Exp
 /// heartbeats of the brain and the hands (latched escalation). Its orders go to
 /// <see cref="ISentinelOutbox"/> (the priority lane) and every intervention is recorded.
 /// </summary>
-public sealed class RiskSentinel : IDayPnlView, IDisposable
+public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 {
     private readonly SentinelSettings _settings;
     private readonly IInstrumentCatalog _instruments;
@@ -126,6 +126,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     private readonly ConcurrentDictionary<string, ConcurrentQueue<(decimal Price, DateTimeOffset TimeUtc)>> _incoming = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (decimal Price, DateTimeOffset TimeUtc)> _prices = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly ManualResetEventSlim _priorityApplied = new(false);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, long> _flattenSentAtVersion = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Direction, decimal Best)> _watermarks = new(StringComparer.Ordinal);
@@ -273,6 +274,12 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     /// <summary>Every intervention so far.</summary>
     public IReadOnlyList<SentinelTrip> Trips => _trips.ToArray();
 
+    /// <summary>What the OS refused when the sentinel's thread asked for its priority (null: applied or not on Linux). A fallback the host reports.</summary>
+    public string? PriorityProblem { get; private set; }
+
+    /// <summary>Waits (bounded) until the thread has asked for its priority; true when it has.</summary>
+    public bool WaitForPriority(TimeSpan timeout) => _priorityApplied.Wait(timeout);
+
     /// <summary>A halt the store could not record (it is in force in memory); the host treats it as fatal.</summary>
     public Exception? StoreFault => Volatile.Read(ref _storeFault);
 
@@ -345,6 +352,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
         Stop(TimeSpan.FromSeconds(5));
         _wake.Dispose();
         _stop.Dispose();
+        _priorityApplied.Dispose();
     }
 
     private void Signal()
@@ -360,11 +368,14 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
         if (ThreadPriorityBoost.TryBoostCurrentThread(_settings.LinuxNice) is { } problem)
         {
             _logger.LogWarning("Risk sentinel thread priority: {Problem}", problem);
+            PriorityProblem = problem;
         }
         else if (OperatingSystem.IsLinux())
         {
             _logger.LogInformation("Risk sentinel thread at nice {Nice} with a 0.1 ms slice", _settings.LinuxNice);
         }
+
+        _priorityApplied.Set();
 
         try
         {
@@ -754,7 +765,7 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
             OrderType.Market, null, null, OrderPurpose.RiskFlatten, priceTime, TimeInForce.Gtc, "sentinel");
         _flattenSentAtVersion[p.Symbol] = book.Version;
         _outbox.Send(decision, order);
-        _logger.LogWarning("Sentinel {Kind}: flattening {Symbol} {Quantity}: {Formula}", kind, p.Symbol, p.Quantity, formula);
+        LogFlatten(_logger, kind, p.Symbol, p.Quantity, formula);
         return true;
     }
 
@@ -801,6 +812,9 @@ public sealed class RiskSentinel : IDayPnlView, IDisposable
     }
 
     private sealed record DayPnlSnapshot(decimal? Value, DateTimeOffset ValidUntilUtc);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Sentinel {Kind}: flattening {Symbol} {Quantity}: {Formula}")]
+    private static partial void LogFlatten(ILogger logger, string kind, string symbol, decimal quantity, string formula);
 
     private void Trip(string kind, string detail, DateTimeOffset now, KillLevel level, DateTimeOffset? until, IReadOnlyDictionary<string, string>? values = null)
     {

@@ -5,6 +5,7 @@ using MetalSniper.Host.Cli;
 using MetalSniper.Host.Journal;
 using MetalSniper.Host.Pipeline;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MetalSniper.Host.Tests;
@@ -196,5 +197,55 @@ public sealed class JournalTests : IDisposable
         {
             return 0;
         }
+    }
+}
+
+public sealed class ConfigChangeTests : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    private async Task Run(decimal dailyLoss)
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T00:00:00Z";
+            j["MarketData"]!["Replay"]!["ToUtc"] = "2025-09-03T00:00:00Z";
+            j["Risk"]!["DailyLossLimit"] = dailyLoss;
+        });
+        var errors = new StringWriter();
+        var (code, _) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
+        code.ShouldBe(ExitCodes.Ok, errors.ToString());
+    }
+
+    [Fact]
+    public async Task ChangedConfiguration_IsJournaled_WithTheChangedKeysNamed()
+    {
+        await Run(2000m);
+        await Run(2000m);
+        await Run(1500m);
+        using var c = new SqliteConnection($"Data Source={Path.Combine(_env.Directory.FullName, "journal-replay.db")};Pooling=False");
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM journal WHERE kind='ConfigLoaded'").ShouldBe(3);
+        var changed = c.Query<string>("SELECT payload FROM journal WHERE kind='ConfigChanged'").ToList();
+        changed.Count.ShouldBe(1); // the second run had the same configuration
+        changed[0].ShouldContain("Risk:DailyLossLimit: 2000 -\\u003E 1500");
+        c.Query<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("ConfigChange") && p.Contains("Risk:DailyLossLimit"));
+    }
+
+    [Fact]
+    public void Fingerprint_MasksSecrets_AndNamesChangedSecretsWithoutTheirValues()
+    {
+        IConfiguration Config(string token) => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Telegram:BotToken"] = token,
+            ["Risk:DailyLossLimit"] = "2000",
+        }).Build();
+        var a = ConfigFingerprint.Of(Config("123:SECRET-A"), ["Telegram", "Risk"]);
+        var b = ConfigFingerprint.Of(Config("123:SECRET-B"), ["Telegram", "Risk"]);
+        a.Settings["Telegram:BotToken"].ShouldStartWith(ConfigFingerprint.Masked);
+        a.Settings["Telegram:BotToken"].ShouldNotContain("SECRET");
+        var changes = b.ChangesSince(a);
+        changes.ShouldBe(["Telegram:BotToken changed (secret)"]);
     }
 }
