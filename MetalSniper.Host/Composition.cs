@@ -312,11 +312,18 @@ public static class Composition
             services.AddHostedService<Alerts.TelegramCommandPoller>();
         }
 
+        services.AddSingleton(_ => Supervision.SystemdNotifier.FromEnvironment());
+        services.AddSingleton(_ => Supervision.SystemdWatchdog.FromEnvironment());
         services.AddSingleton(_ => Operator.OperatorToken.FromEnvironment());
         services.AddSingleton<Operator.OperatorConsole>();
         services.AddSingleton<Operator.IOperatorConsole>(sp => sp.GetRequiredService<Operator.OperatorConsole>());
         services.AddSingleton<Operator.OperatorWindowService>();
         services.AddHostedService(sp => sp.GetRequiredService<Operator.OperatorWindowService>());
+        if (mode == RunMode.Service)
+        {
+            services.AddSingleton<Supervision.SystemdService>();
+            services.AddHostedService(sp => sp.GetRequiredService<Supervision.SystemdService>());
+        }
     }
 
     private static ReplayMarketDataSource CreateReplaySource(IServiceProvider sp, RunMode mode)

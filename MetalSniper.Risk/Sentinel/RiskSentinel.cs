@@ -141,6 +141,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private volatile HashSet<string> _held = new(StringComparer.Ordinal);
     private int _signalled;
     private long _sweeps;
+    private long _loops;
     private long _lastSweepTicks;
     private long _requestedSweeps;
     private long _completedSweeps;
@@ -197,6 +198,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
     /// <summary>The book as the sentinel last received it (diagnostics and benchmarks).</summary>
     public BookView Book => Volatile.Read(ref _book);
+
+    /// <summary>Turns of the sentinel's loop (a sweep or a heartbeat check): the process watchdog pings only while this moves.</summary>
+    public long Loops => Interlocked.Read(ref _loops);
 
     /// <summary>Clock time of the last sweep.</summary>
     public DateTimeOffset LastSweepUtc => new(Interlocked.Read(ref _lastSweepTicks), TimeSpan.Zero);
@@ -304,7 +308,8 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         // Live: a timer on the trading clock drives sweeps. Replay: sweeps come on request. Either way a
         // wall-clock timer checks heartbeats (a stalled trading clock must not hide a stalled service).
         _timer = _settings.SweepOnRequestOnly ? null : _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
-        _heartbeatTimer = _heartbeats.Count > 0 ? _wallClock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval) : null;
+        // The wall-clock beat also keeps the loop turning (and the process watchdog fed) when the market is quiet.
+        _heartbeatTimer = _wallClock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
     }
 
     /// <summary>
@@ -383,6 +388,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             {
                 _wake.Wait(_stop.Token);
                 Interlocked.Exchange(ref _signalled, 0);
+                Interlocked.Increment(ref _loops);
                 var ticket = Interlocked.Read(ref _requestedSweeps);
                 if (!_settings.SweepOnRequestOnly || ticket > Interlocked.Read(ref _completedSweeps))
                 {

@@ -1,0 +1,108 @@
+using System.Globalization;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Risk.Halts;
+using MetalSniper.Risk.Sentinel;
+
+namespace MetalSniper.Host.Supervision;
+
+/// <summary>
+/// The systemd side of the service: <c>READY=1</c> once every hosted service has started (preflight ran before the
+/// host was built, and the kill switch and the journal were restored before anything could trade);
+/// <c>WATCHDOG=1</c> at half the watchdog interval, but only while the risk sentinel's loop is turning (a frozen
+/// sentinel stops the pings and systemd restarts the process); <c>STATUS=</c> lines with the kill level and the
+/// counters; <c>STOPPING=1</c> when the stop begins. Starts last, stops first.
+/// </summary>
+public sealed class SystemdService(
+    SystemdNotifier notifier,
+    SystemdWatchdog watchdog,
+    RiskSentinel sentinel,
+    KillSwitch killSwitch,
+    RunContext run,
+    TimeProvider clock,
+    WallClock wallClock,
+    IHostApplicationLifetime lifetime,
+    ILogger<SystemdService> logger) : IHostedService, IDisposable
+{
+    private readonly TimeSpan _ping = watchdog.PingInterval;
+    private ITimer? _timer;
+    private ITimer? _status;
+    private long _lastLoops = -1;
+    private bool _stalledLogged;
+
+    /// <summary>Watchdog pings sent.</summary>
+    public long WatchdogPings { get; private set; }
+
+    /// <inheritdoc />
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!notifier.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            Send("READY=1\nSTATUS=" + Status());
+            logger.LogInformation("systemd notified READY on {Socket}; watchdog ping every {Ping}", notifier.Target, _ping);
+        });
+        lifetime.ApplicationStopping.Register(() => Send("STOPPING=1\nSTATUS=stopping: draining in-flight orders"));
+        _timer = wallClock.Provider.CreateTimer(_ => Watchdog(), null, _ping, _ping);
+        _status = wallClock.Provider.CreateTimer(_ => Send("STATUS=" + Status()), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _timer?.Dispose();
+        _status?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _status?.Dispose();
+    }
+
+    private void Watchdog()
+    {
+        // The sentinel's loop turns at least every sweep interval on the wall clock while its thread lives.
+        var loops = sentinel.Loops;
+        if (loops == _lastLoops || sentinel.Fault is not null)
+        {
+            if (!_stalledLogged)
+            {
+                logger.LogCritical("Risk sentinel loop has not turned since the last watchdog ping ({Loops}); withholding WATCHDOG=1 so systemd restarts the process", loops);
+                _stalledLogged = true;
+            }
+
+            return;
+        }
+
+        _lastLoops = loops;
+        _stalledLogged = false;
+        Send("WATCHDOG=1");
+        WatchdogPings++;
+    }
+
+    private string Status() => string.Create(CultureInfo.InvariantCulture,
+        $"L{(int)killSwitch.Level(clock.GetUtcNow())}, {run.BarsProcessed} bars, {run.OrdersSent} orders, {run.Fills} fills, {run.Faults.Count} faults");
+
+    private void Send(string state)
+    {
+        if (notifier.Notify(state) is { } problem)
+        {
+            logger.LogError("{Problem}", problem);
+        }
+    }
+}
+
+/// <summary>How often the watchdog is pinged: half of systemd's <c>WATCHDOG_USEC</c>, 5 s without it.</summary>
+/// <param name="PingInterval">The ping period.</param>
+public sealed record SystemdWatchdog(TimeSpan PingInterval)
+{
+    /// <summary>From the environment.</summary>
+    public static SystemdWatchdog FromEnvironment() => new(SystemdNotifier.WatchdogIntervalFromEnvironment() is { } w ? w / 2 : TimeSpan.FromSeconds(5));
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.Orders;
+using MetalSniper.Host.Pipeline;
+using MetalSniper.Host.Supervision;
+using MetalSniper.Risk.Sentinel;
+using MetalSniper.Strategies;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Xunit.Abstractions;
+
+namespace MetalSniper.Host.Tests;
+
+public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    /// <summary>The real outbox, with a switch that blocks the calling thread (the sentinel's) on its next send.</summary>
+    private sealed class StallingOutbox(ISentinelOutbox inner) : ISentinelOutbox
+    {
+        public volatile bool Stall;
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public ManualResetEventSlim Stalled { get; } = new();
+
+        public void Send(DecisionRecord decision, SubmitOrder order)
+        {
+            if (Stall)
+            {
+                Stalled.Set();
+                Release.Wait(TimeSpan.FromSeconds(60));
+            }
+
+            inner.Send(decision, order);
+        }
+
+        public void HaltEntries(DecisionRecord decision) => inner.HaltEntries(decision);
+    }
+
+    [Fact]
+    public async Task NotifySocket_SeesReadyWatchdogAndStoppingInOrder_AndPingsStopWhileTheSentinelIsStalled()
+    {
+        var socketPath = Path.Combine(_env.Directory.FullName, "notify.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        var received = new List<(string Message, long At)>();
+        var receiving = Task.Run(() =>
+        {
+            var buffer = new byte[4096];
+            while (true)
+            {
+                int n;
+                try
+                {
+                    n = listener.Receive(buffer);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                lock (received)
+                {
+                    received.Add((Encoding.UTF8.GetString(buffer, 0, n), Stopwatch.GetTimestamp()));
+                }
+            }
+        });
+
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
+            j["Risk"]!["HeartbeatTimeout"] = "00:00:00";
+            j["Risk"]!["DailyLossLimit"] = 5000;
+        });
+        var freezer = new FreezingStrategy("XAUUSD", 20m);
+        StallingOutbox? outbox = null;
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
+        {
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<IReadOnlyList<IStrategy>>([freezer]);
+                s.AddSingleton(new SystemdNotifier(socketPath));
+                s.AddSingleton(new SystemdWatchdog(TimeSpan.FromMilliseconds(100)));
+                s.AddSingleton<ISentinelOutbox>(sp => outbox = new StallingOutbox(ActivatorUtilities.CreateInstance<Services.SentinelOutbox>(sp)));
+            },
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        await host.StartAsync(CancellationToken.None);
+        List<string> Messages()
+        {
+            lock (received)
+            {
+                return [.. received.Select(r => r.Message)];
+            }
+        }
+
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            while (Messages().Count(m => m == "WATCHDOG=1") < 5)
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "no watchdog pings: " + string.Join(" | ", Messages()));
+                await Task.Delay(20);
+            }
+
+            freezer.Frozen.Wait(TimeSpan.FromSeconds(30)).ShouldBeTrue();
+
+            // Stall the sentinel's own thread: a crash price makes it flatten, and its send blocks.
+            outbox!.Stall = true;
+            host.Services.GetRequiredService<RiskSentinel>().OnPrice("XAUUSD", 1000m, host.Services.GetRequiredService<TimeProvider>().GetUtcNow());
+            outbox.Stalled.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue("the sentinel never reached its send");
+            await Task.Delay(150); // a ping already due may still go out
+            var before = Messages().Count(m => m == "WATCHDOG=1");
+            await Task.Delay(1000); // ten ping intervals
+            var after = Messages().Count(m => m == "WATCHDOG=1");
+            output.WriteLine($"watchdog pings while stalled: {after - before}");
+            after.ShouldBe(before, "the watchdog kept pinging with the sentinel stalled");
+
+            outbox.Release.Set();
+            sw.Restart();
+            while (Messages().Count(m => m == "WATCHDOG=1") == after)
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5), "pings did not resume after the stall");
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            outbox?.Release.Set();
+            freezer.Release.Set();
+            await host.StopAsync(CancellationToken.None);
+        }
+
+        var messages = Messages();
+        listener.Close();
+        await receiving;
+        output.WriteLine(string.Join(Environment.NewLine, messages.Select(m => m.Replace('\n', ' '))));
+        var ready = messages.FindIndex(m => m.StartsWith("READY=1", StringComparison.Ordinal));
+        var firstPing = messages.FindIndex(m => m == "WATCHDOG=1");
+        var stopping = messages.FindIndex(m => m.StartsWith("STOPPING=1", StringComparison.Ordinal));
+        ready.ShouldBeGreaterThanOrEqualTo(0);
+        messages[ready].ShouldContain("STATUS=L0");
+        firstPing.ShouldBeGreaterThan(ready);
+        stopping.ShouldBeGreaterThan(firstPing);
+        messages.Skip(stopping + 1).ShouldNotContain("READY=1");
+    }
+}
