@@ -135,6 +135,8 @@ public static class Composition
         services.AddStrictOptions<JournalOptions>(JournalOptions.SectionName);
         services.AddStrictOptions<OperatorOptions>(OperatorOptions.SectionName);
         services.AddStrictOptions<Alerts.TelegramOptions>(Alerts.TelegramOptions.SectionName);
+        services.AddStrictOptions<Supervision.SupervisionOptions>(Supervision.SupervisionOptions.SectionName);
+        services.AddSingleton<Supervision.Supervisor>();
         services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
         var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();

@@ -301,7 +301,7 @@ public static class Commands
         await host.WaitForShutdownAsync(CancellationToken.None).ConfigureAwait(false);
         var run = host.Services.GetRequiredService<RunContext>();
         host.Dispose();
-        return run.Faults.Count == 0 ? ExitCodes.Ok : ExitCodes.Software;
+        return ExitCodes.ForRun(run);
     }
 
     private static string Progress(IServiceProvider sp)

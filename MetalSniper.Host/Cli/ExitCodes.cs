@@ -21,6 +21,13 @@ public static class ExitCodes
     /// <summary>I/O error: database or files (EX_IOERR).</summary>
     public const int IoError = 74;
 
+    /// <summary>The exit code of a finished service run: 70 when any service failed for good, else 0.</summary>
+    public static int ForRun(Pipeline.RunContext run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return run.Faults.Count == 0 ? Ok : Software;
+    }
+
     /// <summary>Configuration error (EX_CONFIG).</summary>
     public const int Config = 78;
 }

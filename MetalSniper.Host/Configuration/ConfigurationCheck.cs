@@ -14,7 +14,7 @@ public static class ConfigurationCheck
     [
         BrokerOptions.SectionName, MarketDataOptions.SectionName, SimulatedBrokerOptions.SectionName, RiskOptions.SectionName,
         AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, JournalOptions.SectionName, OperatorOptions.SectionName,
-        Alerts.TelegramOptions.SectionName, "Strategies", "Serilog",
+        Alerts.TelegramOptions.SectionName, Supervision.SupervisionOptions.SectionName, "Strategies", "Serilog",
     ];
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
@@ -48,6 +48,7 @@ public static class ConfigurationCheck
         Check<JournalOptions>(configuration, JournalOptions.SectionName, errors);
         Check<OperatorOptions>(configuration, OperatorOptions.SectionName, errors);
         Check<Alerts.TelegramOptions>(configuration, Alerts.TelegramOptions.SectionName, errors);
+        Check<Supervision.SupervisionOptions>(configuration, Supervision.SupervisionOptions.SectionName, errors);
         Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
         if (errors.Count == 0)
         {

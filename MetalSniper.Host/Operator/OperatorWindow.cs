@@ -194,6 +194,7 @@ public sealed class OperatorWindowService(
         new("sentinel", sentinel.Fault is null && sentinel.StoreFault is null, sentinel.Fault?.Message ?? sentinel.StoreFault?.Message ?? $"{sentinel.Sweeps} sweeps"),
         new("kill-switch", true, $"L{(int)killSwitch.Level(clock.GetUtcNow())}"),
         new("services", run.Faults.Count == 0, run.Faults.Count == 0 ? "no faults" : string.Join("; ", run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"))),
+        .. services.GetRequiredService<Supervision.Supervisor>().States.Select(kv => new Component(kv.Key, kv.Value is Supervision.ComponentState.Ready or Supervision.ComponentState.Stopped, kv.Value.ToString())),
     ];
 
     private IEnumerable<dynamic> Query(string sql, int? limit)

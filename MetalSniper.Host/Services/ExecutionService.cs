@@ -43,8 +43,8 @@ public sealed class ExecutionService(
     WallClock wallClock,
     Journal.DecisionJournal journal,
     Alerts.AlertHub alerts,
-    IHostApplicationLifetime lifetime,
-    ILogger<ExecutionService> logger) : PipelineService(run, lifetime, logger)
+    Supervision.Supervisor supervisor,
+    ILogger<ExecutionService> logger) : PipelineService(run, supervisor)
 {
     private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
     private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;

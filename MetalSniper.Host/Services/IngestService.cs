@@ -19,14 +19,18 @@ public sealed class IngestService(
     PersistenceWriter writer,
     TimeProvider clock,
     RunContext run,
-    IHostApplicationLifetime lifetime,
-    ILogger<IngestService> logger) : PipelineService(run, lifetime, logger)
+    Supervision.Supervisor supervisor,
+    ILogger<IngestService> logger) : PipelineService(run, supervisor)
 {
     private const int LoggedRejectionsPerReason = 20;
     private readonly Dictionary<BarRejectReason, int> _logged = [];
 
     /// <inheritdoc />
     protected override string ServiceName => "ingest";
+
+    /// <inheritdoc />
+    /// <remarks>A replayed file would be read again from its start: a fault there is final. A live feed reconnects (issue 5).</remarks>
+    protected override bool Restartable => !source.IsReplay;
 
     /// <inheritdoc />
     protected override async Task RunAsync(CancellationToken stoppingToken)

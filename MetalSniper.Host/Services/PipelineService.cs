@@ -3,11 +3,12 @@ using MetalSniper.Host.Pipeline;
 namespace MetalSniper.Host.Services;
 
 /// <summary>
-/// Base of the pipeline's background services: a fault is logged as critical, recorded in the
-/// <see cref="RunContext"/> (so the process exits non-zero: it never fails politely) and stops
-/// the host.
+/// Base of the pipeline's background services, run under the <see cref="Supervision.Supervisor"/>: in the service a
+/// fault restarts the body with backoff; a crash loop (or any fault in a replay, or in a service that cannot restart)
+/// is recorded in the <see cref="RunContext"/> (so the process exits non-zero: it never fails politely), latches the
+/// kill switch for a crash loop, and stops the host.
 /// </summary>
-public abstract class PipelineService(RunContext run, IHostApplicationLifetime lifetime, ILogger logger) : BackgroundService
+public abstract class PipelineService(RunContext run, Supervision.Supervisor supervisor) : BackgroundService
 {
     /// <summary>The service's name in logs and faults.</summary>
     protected abstract string ServiceName { get; }
@@ -20,8 +21,11 @@ public abstract class PipelineService(RunContext run, IHostApplicationLifetime l
     /// <summary>True while the service body runs (heartbeats are only expected then).</summary>
     public bool IsRunning => _running;
 
-    /// <summary>The service body.</summary>
+    /// <summary>The service body. Called again after a fault when <see cref="Restartable"/>.</summary>
     protected abstract Task RunAsync(CancellationToken stoppingToken);
+
+    /// <summary>Whether the body may be run again after a fault. Default true.</summary>
+    protected virtual bool Restartable => true;
 
     /// <inheritdoc />
     protected sealed override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -29,19 +33,11 @@ public abstract class PipelineService(RunContext run, IHostApplicationLifetime l
         _running = true;
         try
         {
-            await RunAsync(stoppingToken).ConfigureAwait(false);
+            await supervisor.RunAsync(ServiceName, RunAsync, Restartable, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Orderly stop.
-        }
-        catch (Exception e)
-        {
-            run.RecordFault(ServiceName, e);
-            logger.LogCritical(e, "{Service} failed; stopping the host", ServiceName);
-            run.PipelineDrained.TrySetException(e);
-            lifetime.StopApplication();
-            throw;
         }
         finally
         {

@@ -50,9 +50,9 @@ public sealed class SignalService : PipelineService
         WallClock wallClock,
         Journal.DecisionJournal journal,
         RunContext run,
-        IHostApplicationLifetime lifetime,
+        Supervision.Supervisor supervisor,
         ILogger<SignalService> logger)
-        : base(run, lifetime, logger)
+        : base(run, supervisor)
     {
         _channels = channels;
         _writer = writer;
@@ -76,6 +76,7 @@ public sealed class SignalService : PipelineService
         var bars = _channels.Bars.Reader;
         var commands = _channels.Commands.Writer;
         _logger.LogInformation("Brain running {Count} strategies: {Strategies}", _strategies.Count, string.Join(", ", _strategies.Select(s => s.Name)));
+        var ended = false;
         try
         {
             while (await WaitForBarsAsync(bars, stoppingToken).ConfigureAwait(false))
@@ -89,12 +90,22 @@ public sealed class SignalService : PipelineService
             // The data ended: take the broker's view of the last bar, so late fills reach the strategies
             // while their reactions can still be sent.
             await DrainUntilAppliedAsync(_barsSent, stoppingToken).ConfigureAwait(false);
+            ended = true;
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            ended = true;
+            throw;
         }
         finally
         {
-            // Whatever was decided is recorded and handed over, even when stopping.
+            // Whatever was decided is recorded and handed over, even when stopping. After a fault the lane to the
+            // hands stays open: the supervisor may restart the brain, which goes on from the next bar.
             await FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            commands.TryComplete();
+            if (ended)
+            {
+                commands.TryComplete();
+            }
         }
 
         // Acknowledgements of the last commands, until the hands close the report lane.

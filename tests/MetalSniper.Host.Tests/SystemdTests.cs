@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using MetalSniper.Core.Decisions;
 using MetalSniper.Core.Orders;
+using MetalSniper.Host.Cli;
 using MetalSniper.Host.Pipeline;
 using MetalSniper.Host.Supervision;
 using MetalSniper.Risk.Sentinel;
@@ -149,5 +150,75 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
         firstPing.ShouldBeGreaterThan(ready);
         stopping.ShouldBeGreaterThan(firstPing);
         messages.Skip(stopping + 1).ShouldNotContain("READY=1");
+    }
+}
+
+/// <summary>A strategy whose code throws on every bar: the brain faults again and again.</summary>
+internal sealed class ThrowingStrategy : IStrategy
+{
+    public int Calls;
+
+    public string Name => "thrower";
+
+    public IReadOnlyCollection<string> Symbols => ["XAUUSD"];
+
+    public void OnOrderEvent(OrderEvent orderEvent, IStrategyContext context)
+    {
+    }
+
+    public void OnBar(Core.MarketData.Bar bar, IStrategyContext context)
+    {
+        Interlocked.Increment(ref Calls);
+        throw new InvalidOperationException("test: strategy bug");
+    }
+}
+
+public sealed class SupervisionTests : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    [Fact]
+    public async Task FaultingService_IsRestartedWithBackoff_ACrashLoopLatchesL2_RaisesRed_AndExitsNonZero()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 200;
+            j["Supervision"]!["CrashLoopFaults"] = 3;
+            j["Supervision"]!["RestartDelay"] = "00:00:00.2";
+        });
+        var thrower = new ThrowingStrategy();
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Fatal)
+        {
+            ConfigureServices = s => s.AddSingleton<IReadOnlyList<IStrategy>>([thrower]),
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        var start = Stopwatch.StartNew();
+        await host.StartAsync(CancellationToken.None);
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var wait = Stopwatch.StartNew();
+        while (!lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            wait.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "the crash loop did not stop the host");
+            await Task.Delay(20);
+        }
+
+        var elapsed = start.Elapsed;
+        await host.StopAsync(CancellationToken.None);
+
+        var run = host.Services.GetRequiredService<RunContext>();
+        run.Faults.ShouldContain(f => f.Service == "signal");
+        ExitCodes.ForRun(run).ShouldBe(ExitCodes.Software);
+        thrower.Calls.ShouldBe(3); // the first try and two restarts
+        host.Services.GetRequiredService<Supervisor>().States["signal"].ShouldBe(ComponentState.Faulted);
+        elapsed.ShouldBeGreaterThan(TimeSpan.FromSeconds(0.2 + 0.4) * 0.5); // two backoffs (0.2 s, 0.4 s, with jitter)
+
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        Dapper.SqlMapper.ExecuteScalar<string>(c, "SELECT level || ' ' || source FROM halts WHERE scope='service' AND action='Escalate'").ShouldBe("2 supervisor");
+        using var j = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_env.Directory.FullName, "journal.db")};Pooling=False");
+        var alerts = Dapper.SqlMapper.Query<string>(j, "SELECT payload FROM journal WHERE kind='Alert'").ToList();
+        alerts.Count(a => a.Contains("\"Kind\":\"ServiceRestart\"")).ShouldBe(2);
+        alerts.ShouldContain(a => a.Contains("\"Kind\":\"CrashLoop\"") && a.Contains("\"Level\":2"));
     }
 }
