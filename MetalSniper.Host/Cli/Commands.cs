@@ -24,9 +24,26 @@ public static class Commands
 
         var root = new RootCommand("MetalSniper: an autonomous gold/silver trading system (see README.md)");
 
-        var run = new Command("run", "Run the service until SIGTERM/Ctrl+C (with no broker configured: the simulated broker on a paced replay of the recorded data)") { config, db };
-        run.SetAction((p, ct) => RunServiceAsync(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), error));
+        var run = new Command("run", "Run the service until SIGTERM/Ctrl+C (with no broker configured: the simulated broker on a paced replay of the recorded data); preflight first") { config, db };
+        run.SetAction((p, ct) => RunServiceAsync(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error));
         root.Add(run);
+
+        var preflight = new Command("preflight", "Check everything that must hold before the service trades, print every result, exit with the first failure's code") { config, db };
+        preflight.SetAction(p =>
+        {
+            var settings = new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db));
+            var code = LoadValidated(settings, error, out var configuration);
+            if (code != ExitCodes.Ok)
+            {
+                return code;
+            }
+
+            var sw = Stopwatch.StartNew();
+            var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System);
+            output.WriteLine(Supervision.Preflight.Render(checks, sw.Elapsed));
+            return Supervision.Preflight.ExitCode(checks);
+        });
+        root.Add(preflight);
 
         var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose };
         replay.SetAction(async (p, ct) =>
@@ -279,11 +296,31 @@ public static class Commands
         return code;
     }
 
-    private static async Task<int> RunServiceAsync(HostSettings settings, TextWriter error)
+    private static async Task<int> RunServiceAsync(HostSettings settings, TextWriter output, TextWriter error)
     {
+        var started = Stopwatch.StartNew();
         var code = LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
         {
+            return code;
+        }
+
+        // Preflight before anything is built: every result printed, the first failure's code returned and journaled.
+        var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System);
+        var preflightTime = started.Elapsed;
+        code = Supervision.Preflight.ExitCode(checks);
+        (code == ExitCodes.Ok ? output : error).WriteLine(Supervision.Preflight.Render(checks, preflightTime));
+        if (code != ExitCodes.Ok)
+        {
+            try
+            {
+                JournalPreflightFailure(configuration!, checks);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SqliteException or InvalidOperationException)
+            {
+                error.WriteLine($"the failed preflight could not be journaled either: {e.Message}");
+            }
+
             return code;
         }
 
@@ -292,6 +329,8 @@ public static class Commands
         {
             host = Composition.BuildHost(settings, configuration!);
             await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
+                "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms)", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -302,6 +341,29 @@ public static class Commands
         var run = host.Services.GetRequiredService<RunContext>();
         host.Dispose();
         return ExitCodes.ForRun(run);
+    }
+
+    /// <summary>A failed preflight is a RED alert in the journal when the journal itself is sound (it may be what failed).</summary>
+    private static void JournalPreflightFailure(IConfiguration configuration, IReadOnlyList<Supervision.PreflightCheck> checks)
+    {
+        if (checks.FirstOrDefault(c => c.Name == "journal") is not { Ok: true })
+        {
+            return;
+        }
+
+        var path = ServiceJournalPath(configuration);
+        var failed = checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").ToArray();
+        var journal = new Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        try
+        {
+            journal.Append("PreflightFailed", "", "", new { Failed = failed });
+            journal.Append("Alert", "Preflight", "", new Alerts.Alert(Alerts.AlertLevel.Red, "Preflight", "preflight failed: " + string.Join("; ", failed), TimeProvider.System.GetUtcNow()));
+            journal.FlushAsync().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            journal.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 
     private static string Progress(IServiceProvider sp)

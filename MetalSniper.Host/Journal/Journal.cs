@@ -248,6 +248,42 @@ public sealed class DecisionJournal : IAsyncDisposable
         return anchor ?? new JournalVerification(count, null, null, TimeProvider.System.GetElapsedTime(start));
     }
 
+    /// <summary>Verifies the newest <paramref name="tail"/> entries of the journal at <paramref name="path"/> and its anchor, read-only.</summary>
+    /// <param name="path">The journal file.</param>
+    /// <param name="tail">Entries to check at the end.</param>
+    /// <param name="lastEntryUtc">Time of the newest entry (null when empty).</param>
+    public static JournalVerification VerifyTailOfFile(string path, int tail, out DateTimeOffset? lastEntryUtc)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        c.Open();
+        var rows = c.Query<Row>("SELECT * FROM (SELECT * FROM journal ORDER BY seq DESC LIMIT @n) ORDER BY seq", new { n = tail + 1 }).Select(r => r.ToEntry()).ToList();
+        lastEntryUtc = rows.Count > 0 ? rows[^1].AtUtc : null;
+        var last = rows.Count > 0 ? rows[^1].Sequence : 0;
+        var anchor = CheckAnchor(full + ".anchor", last, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry());
+        if (anchor is not null)
+        {
+            return anchor;
+        }
+
+        var start = rows.Count > tail ? 1 : 0;
+        var prev = start == 1 ? rows[0].Hash : (rows.Count > 0 && rows[0].Sequence == 1 ? JournalEntry.Genesis : null);
+        long checkedCount = 0;
+        for (var i = start; i < rows.Count; i++)
+        {
+            checkedCount++;
+            var e = rows[i];
+            if ((i > 0 && e.Sequence != rows[i - 1].Sequence + 1) || (prev is not null && !e.Verifies(prev)) || (prev is null && !e.Verifies(e.PreviousHash)))
+            {
+                return new JournalVerification(checkedCount, e.Sequence, "the journal's tail does not verify (edited, deleted or reordered)", TimeSpan.Zero);
+            }
+
+            prev = e.Hash;
+        }
+
+        return new JournalVerification(checkedCount, null, null, TimeSpan.Zero);
+    }
+
     /// <summary>Stops taking entries, commits what is queued, stops the writer. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {

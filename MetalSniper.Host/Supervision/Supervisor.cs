@@ -27,6 +27,10 @@ public sealed class SupervisionOptions
 
     /// <summary>Longest restart delay. Default 30 s.</summary>
     public TimeSpan MaxRestartDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Free space the database's disk must have at preflight, in MB. Default 200.</summary>
+    [Range(0, 10_000_000)]
+    public int MinFreeDiskMegabytes { get; set; } = 200;
 }
 
 /// <summary>What a supervised service is doing (shown in health and logs).</summary>

@@ -1,0 +1,209 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dapper;
+using MetalSniper.Host.Cli;
+using MetalSniper.Host.Configuration;
+using MetalSniper.Host.Journal;
+using MetalSniper.Host.Persistence;
+using MetalSniper.Host.Pipeline;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Host.Supervision;
+
+/// <summary>One preflight check.</summary>
+/// <param name="Name">What was checked.</param>
+/// <param name="Ok">Whether it passed (a skipped check passes and says why).</param>
+/// <param name="Detail">The values seen, or what is wrong and how to fix it.</param>
+/// <param name="ExitCode">The sysexits code a failure exits with (0 when it passed).</param>
+public sealed record PreflightCheck(string Name, bool Ok, string Detail, int ExitCode);
+
+/// <summary>
+/// Everything that must hold before anything trades, checked in order with every result reported (not just the
+/// first failure): configuration (all errors at once, 78), database directory writable and database migrated and
+/// passing <c>integrity_check</c> (74), free disk space (74), the halts store's chain (65), the decision journal's
+/// tail (65), the broker reachable with port and execution mode consistent (69 / 78), model parity (skipped while
+/// no model is configured), and clock sanity (71). The service runs it before the host is built; the
+/// <c>preflight</c> command runs it alone.
+/// </summary>
+public static class Preflight
+{
+    /// <summary>Exit code for a clock that cannot be trusted (EX_OSERR).</summary>
+    public const int ClockExitCode = 71;
+
+    /// <summary>Exit code for an unreachable broker (EX_UNAVAILABLE).</summary>
+    public const int UnavailableExitCode = 69;
+
+    /// <summary>Runs every check. The first failure's exit code is the run's.</summary>
+    public static IReadOnlyList<PreflightCheck> Run(IConfiguration configuration, TimeProvider wallClock)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var checks = new List<PreflightCheck>();
+        var errors = ConfigurationCheck.Validate(configuration);
+        checks.Add(errors.Count == 0
+            ? new PreflightCheck("configuration", true, "valid", 0)
+            : new PreflightCheck("configuration", false, $"{errors.Count} error(s): {string.Join("; ", errors)}", ExitCodes.Config));
+        if (errors.Count > 0)
+        {
+            return checks;
+        }
+
+        var persistence = configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
+        var supervision = configuration.GetSection(SupervisionOptions.SectionName).Get<SupervisionOptions>() ?? new SupervisionOptions();
+        var dbPath = Path.GetFullPath(persistence.DatabasePath);
+        var dir = Path.GetDirectoryName(dbPath)!;
+        var dbOk = CheckDatabase(dbPath, dir, wallClock, checks);
+        checks.Add(CheckDisk(dir, supervision.MinFreeDiskMegabytes));
+        if (dbOk)
+        {
+            checks.Add(CheckHalts(dbPath, wallClock));
+        }
+
+        var journalPath = Commands.ServiceJournalPath(configuration);
+        var journal = CheckJournal(journalPath, out var lastEntryUtc);
+        checks.Add(journal);
+        checks.Add(CheckBroker(configuration));
+        checks.Add(new PreflightCheck("model parity", true, "skipped: no models configured", 0));
+        checks.Add(CheckClock(wallClock, lastEntryUtc));
+        return checks;
+    }
+
+    /// <summary>The exit code of a preflight: the first failure's, or 0.</summary>
+    public static int ExitCode(IReadOnlyList<PreflightCheck> checks) => checks.FirstOrDefault(c => !c.Ok)?.ExitCode ?? ExitCodes.Ok;
+
+    /// <summary>A table for the console.</summary>
+    public static string Render(IReadOnlyList<PreflightCheck> checks, TimeSpan elapsed)
+    {
+        ArgumentNullException.ThrowIfNull(checks);
+        var lines = checks.Select(c => $"  {(c.Ok ? "ok  " : "FAIL")} {c.Name,-16} {c.Detail}{(c.Ok ? "" : $" (exit {c.ExitCode})")}");
+        return $"preflight ({elapsed.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms):\n" + string.Join("\n", lines);
+    }
+
+    private static bool CheckDatabase(string dbPath, string dir, TimeProvider wallClock, List<PreflightCheck> checks)
+    {
+        try
+        {
+            Directory.CreateDirectory(dir);
+            var probe = Path.Combine(dir, $".preflight-{Environment.ProcessId}.tmp");
+            File.WriteAllText(probe, "ok");
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            checks.Add(new PreflightCheck("database", false, $"the database directory {dir} is not writable: {e.Message}", ExitCodes.IoError));
+            return false;
+        }
+
+        try
+        {
+            var db = new Database(dbPath, wallClock);
+            using var c = db.OpenConnection();
+            var integrity = c.ExecuteScalar<string>("PRAGMA integrity_check") ?? "?";
+            if (integrity != "ok")
+            {
+                checks.Add(new PreflightCheck("database", false, $"{dbPath}: integrity_check says '{integrity}'", ExitCodes.IoError));
+                return false;
+            }
+
+            checks.Add(new PreflightCheck("database", true, $"{dbPath}: writable, schema v{db.SchemaVersion()}, integrity ok", 0));
+            return true;
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            checks.Add(new PreflightCheck("database", false, $"{dbPath}: {e.Message}", ExitCodes.IoError));
+            return false;
+        }
+    }
+
+    private static PreflightCheck CheckDisk(string dir, int minFreeMegabytes)
+    {
+        try
+        {
+            var free = new DriveInfo(Path.GetPathRoot(Path.GetFullPath(dir)) ?? "/").AvailableFreeSpace / (1024 * 1024);
+            var mount = FindMount(dir);
+            free = mount is not null ? new DriveInfo(mount).AvailableFreeSpace / (1024 * 1024) : free;
+            return free >= minFreeMegabytes
+                ? new PreflightCheck("disk space", true, $"{free:N0} MB free (≥ {minFreeMegabytes:N0})", 0)
+                : new PreflightCheck("disk space", false, $"{free:N0} MB free on the database's disk, below {minFreeMegabytes:N0} MB (Supervision:MinFreeDiskMegabytes)", ExitCodes.IoError);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return new PreflightCheck("disk space", false, $"cannot read the free space of {dir}: {e.Message}", ExitCodes.IoError);
+        }
+    }
+
+    /// <summary>The mount point holding <paramref name="dir"/> (the longest matching drive root), or null.</summary>
+    private static string? FindMount(string dir)
+    {
+        var full = Path.GetFullPath(dir);
+        return DriveInfo.GetDrives().Where(d => d.IsReady && full.StartsWith(d.RootDirectory.FullName, StringComparison.Ordinal))
+            .OrderByDescending(d => d.RootDirectory.FullName.Length).Select(d => d.RootDirectory.FullName).FirstOrDefault();
+    }
+
+    private static PreflightCheck CheckHalts(string dbPath, TimeProvider wallClock)
+    {
+        try
+        {
+            using var store = new SqliteHaltStore(Database.OpenExisting(dbPath, wallClock), wallClock);
+            var v = store.Verify();
+            return v.IsIntact
+                ? new PreflightCheck("halts store", true, $"{v.Records:N0} record(s), chain intact", 0)
+                : new PreflightCheck("halts store", false, $"does not verify at sequence {v.FirstBadSequence}: {v.Problem}", ExitCodes.DataError);
+        }
+        catch (Exception e) when (e is SqliteException or IOException)
+        {
+            return new PreflightCheck("halts store", false, e.Message, ExitCodes.IoError);
+        }
+    }
+
+    private static PreflightCheck CheckJournal(string path, out DateTimeOffset? lastEntryUtc)
+    {
+        lastEntryUtc = null;
+        if (!File.Exists(path))
+        {
+            return new PreflightCheck("journal", true, $"{path}: new (no entries yet)", 0);
+        }
+
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            var v = DecisionJournal.VerifyTailOfFile(path, 10_000, out lastEntryUtc);
+            return v.IsIntact
+                ? new PreflightCheck("journal", true, $"{path}: tail of {v.Entries:N0} entries and the anchor verified ({sw.ElapsedMilliseconds} ms)", 0)
+                : new PreflightCheck("journal", false, $"{path}: does not verify at sequence {v.FirstBadSequence}: {v.Problem}", ExitCodes.DataError);
+        }
+        catch (SqliteException e)
+        {
+            return new PreflightCheck("journal", false, $"{path}: {e.Message}", ExitCodes.IoError);
+        }
+    }
+
+    private static PreflightCheck CheckBroker(IConfiguration configuration)
+    {
+        var broker = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
+        var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
+        if (broker.Kind == "Simulated")
+        {
+            return execution.Mode == "Live"
+                ? new PreflightCheck("broker", false, "live mode needs a live broker; the simulated broker is paper only", ExitCodes.Config)
+                : new PreflightCheck("broker", true, "the embedded simulated broker (paper)", 0);
+        }
+
+        return new PreflightCheck("broker", false, $"broker kind {broker.Kind} has no client in this version", UnavailableExitCode);
+    }
+
+    private static PreflightCheck CheckClock(TimeProvider wallClock, DateTimeOffset? lastEntryUtc)
+    {
+        var now = wallClock.GetUtcNow();
+        if (now.Year is < 2020 or > 2100)
+        {
+            return new PreflightCheck("clock", false, $"the system clock reads {now:O}: not a plausible date", ClockExitCode);
+        }
+
+        if (lastEntryUtc is { } last && now < last - TimeSpan.FromMinutes(5))
+        {
+            return new PreflightCheck("clock", false, $"the system clock ({now:O}) is behind the journal's last entry ({last:O}) by more than 5 minutes: it went backwards", ClockExitCode);
+        }
+
+        return new PreflightCheck("clock", true, $"{now:yyyy-MM-dd HH:mm:ss} UTC{(lastEntryUtc is { } l ? $", after the journal's last entry ({l:yyyy-MM-dd HH:mm:ss})" : "")}", 0);
+    }
+}

@@ -1,0 +1,93 @@
+using Dapper;
+using MetalSniper.Host.Cli;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Host.Tests;
+
+public sealed class PreflightTests : IDisposable
+{
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    private static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await Commands.Build(output, error).Parse(args).InvokeAsync();
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Preflight_OnAFreshMachine_PassesEveryCheck()
+    {
+        var (code, output, error) = await Cli("preflight", "--config", _env.WriteConfig(), "--db", _env.DatabasePath);
+        code.ShouldBe(0, output + error);
+        foreach (var check in new[] { "configuration", "database", "disk space", "halts store", "journal", "broker", "model parity", "clock" })
+        {
+            output.ShouldContain("ok   " + check);
+        }
+    }
+
+    [Fact]
+    public async Task BadConfiguration_Exits78_WithEveryError()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["Risk"]!["DailyLosLimit"] = 1;
+            j["Supervision"]!["CrashLoopFaults"] = 0;
+        });
+        var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
+        code.ShouldBe(ExitCodes.Config);
+        error.ShouldContain("Risk:DailyLosLimit: unknown key");
+        error.ShouldContain("Supervision:CrashLoopFaults");
+    }
+
+    [Fact]
+    public async Task UnwritableDatabaseDirectory_Exits74_NamingTheDirectory()
+    {
+        var db = "/proc/1/metalsniper-preflight-test/test.db"; // a directory nobody (root included) can create
+        var (code, _, error) = await Cli("run", "--config", _env.WriteConfig(), "--db", db);
+        code.ShouldBe(ExitCodes.IoError);
+        error.ShouldContain("FAIL database");
+        error.ShouldContain("/proc/1/metalsniper-preflight-test is not writable");
+    }
+
+    [Fact]
+    public async Task BrokenJournal_Exits65_NamingTheEntry_AndNothingStarts()
+    {
+        var config = _env.WriteConfig();
+        var journal = Path.Combine(_env.Directory.FullName, "journal.db");
+        await using (var j = new Journal.DecisionJournal(journal, true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                j.Append("Decision", $"D{i}", "", new { i });
+            }
+
+            await j.FlushAsync();
+        }
+
+        using (var c = new SqliteConnection($"Data Source={journal};Pooling=False"))
+        {
+            c.Execute("UPDATE journal SET payload='{\"i\":99}' WHERE seq=7");
+        }
+
+        var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
+        code.ShouldBe(ExitCodes.DataError);
+        error.ShouldContain("FAIL journal");
+        error.ShouldContain("sequence 7");
+        using var db = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM runs").ShouldBe(0); // no run started
+    }
+
+    [Fact]
+    public async Task FailedPreflight_IsARedAlertInTheJournal_WhenTheJournalIsSound()
+    {
+        var db = "/proc/1/metalsniper-preflight-test/test.db";
+        var config = _env.WriteConfig(j => j["Journal"]!["Path"] = Path.Combine(_env.Directory.FullName, "journal.db"));
+        (await Cli("run", "--config", config, "--db", db)).Code.ShouldBe(ExitCodes.IoError);
+        using var c = new SqliteConnection($"Data Source={Path.Combine(_env.Directory.FullName, "journal.db")};Pooling=False");
+        c.Query<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("\"Kind\":\"Preflight\"") && p.Contains("\"Level\":2"));
+    }
+}
