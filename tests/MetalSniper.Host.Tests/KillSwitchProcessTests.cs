@@ -213,7 +213,7 @@ public sealed partial class KillSwitchProcessTests : IDisposable
 
         var (code, _, err) = await Cli("run");
         code.ShouldBe(65);
-        err.ShouldContain("halts store tampered");
+        err.ShouldContain("FAIL halts store");
         err.ShouldContain("sequence 1");
     }
 
@@ -233,7 +233,8 @@ public sealed partial class KillSwitchProcessTests : IDisposable
         check.Out.ShouldContain("records were deleted");
         var (code, _, err) = await Cli("run");
         code.ShouldBe(65);
-        err.ShouldContain("halts store tampered");
+        err.ShouldContain("FAIL halts store");
+        err.ShouldContain("records were deleted");
     }
 
     [Fact]
