@@ -23,7 +23,7 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
     {
         var config = _env.WriteConfig(j =>
         {
-            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5; // few feed prices to race the test's crash price
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["DailyLossLimit"] = 5000;
             j["Risk"]!["RapidLossAmount"] = 0;

@@ -74,7 +74,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
 
         var config = _env.WriteConfig(j =>
         {
-            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5; // few feed prices to race the test's crash price
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["HeartbeatTimeout"] = "00:00:00";
             j["Risk"]!["DailyLossLimit"] = 5000;
@@ -113,9 +113,18 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
             freezer.Frozen.Wait(TimeSpan.FromSeconds(30)).ShouldBeTrue();
 
             // Stall the sentinel's own thread: a crash price makes it flatten, and its send blocks.
+            // The price stays down (a feed price arriving in the same sweep could otherwise hide a single crash tick).
             outbox!.Stall = true;
-            host.Services.GetRequiredService<RiskSentinel>().OnPrice("XAUUSD", 1000m, host.Services.GetRequiredService<TimeProvider>().GetUtcNow());
-            outbox.Stalled.Wait(TimeSpan.FromSeconds(10)).ShouldBeTrue("the sentinel never reached its send");
+            var sentinel = host.Services.GetRequiredService<RiskSentinel>();
+            var marketClock = host.Services.GetRequiredService<TimeProvider>();
+            sw.Restart();
+            while (!outbox.Stalled.IsSet)
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10), "the sentinel never reached its send");
+                sentinel.OnPrice("XAUUSD", 1000m, marketClock.GetUtcNow());
+                await Task.Delay(10);
+            }
+
             await Task.Delay(150); // a ping already due may still go out
             var before = Messages().Count(m => m == "WATCHDOG=1");
             await Task.Delay(1000); // ten ping intervals
