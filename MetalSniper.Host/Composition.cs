@@ -184,8 +184,7 @@ public static class Composition
             var db = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
             var run = sp.GetRequiredService<RunContext>();
             var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
-            var path = o.Path.Length > 0 ? o.Path
-                : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db.DatabasePath))!, mode == RunMode.Service ? "journal.db" : "journal-replay.db");
+            var path = o.Resolve(db.DatabasePath, mode);
             return new Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
                 sp.GetRequiredService<WallClock>().Provider, e =>
                 {

@@ -155,7 +155,7 @@ public static class Commands
         ArgumentNullException.ThrowIfNull(configuration);
         var o = configuration.GetSection(JournalOptions.SectionName).Get<JournalOptions>() ?? new JournalOptions();
         var db = configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
-        return o.Path.Length > 0 ? Path.GetFullPath(o.Path) : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db.DatabasePath))!, "journal.db");
+        return o.Resolve(db.DatabasePath, RunMode.Service);
     }
 
     private static int VerifyJournal(HostSettings settings, string? path, TextWriter output, TextWriter error)

@@ -403,6 +403,11 @@ public sealed class JournalOptions
     /// <summary>The journal file. Empty (default): beside the database, <c>journal.db</c> for the service and <c>journal-replay.db</c> for replays.</summary>
     public string Path { get; set; } = "";
 
+    /// <summary>The journal file to use: <see cref="Path"/>, or beside <paramref name="databasePath"/> for the mode.</summary>
+    public string Resolve(string databasePath, Pipeline.RunMode mode) =>
+        Path.Length > 0 ? System.IO.Path.GetFullPath(Path)
+            : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(databasePath))!, mode == Pipeline.RunMode.Service ? "journal.db" : "journal-replay.db");
+
     /// <summary>Entries at the end of the chain verified at every start (the anchor is always checked; <c>journal verify</c> checks all). Default 10,000.</summary>
     [Range(0, 100_000_000)]
     public int VerifyTailEntries { get; set; } = 10_000;

@@ -332,28 +332,10 @@ public sealed class DecisionJournal : IAsyncDisposable
         return (new JournalVerification(checkedCount, null, null, _wallClock.GetElapsedTime(start)), lastSeq, last?.Hash ?? JournalEntry.Genesis);
     }
 
-    private static JournalVerification? CheckAnchor(string anchorPath, long lastSequence, Func<long, JournalEntry?> entryAt)
-    {
-        if (!File.Exists(anchorPath))
-        {
-            return null;
-        }
-
-        var parts = File.ReadAllText(anchorPath).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
-        {
-            return new JournalVerification(0, 0, $"the anchor {anchorPath} is unreadable", TimeSpan.Zero);
-        }
-
-        if (lastSequence < seq)
-        {
-            return new JournalVerification(lastSequence, lastSequence + 1, $"the journal ends at entry {lastSequence} but its anchor says entry {seq} was committed (entries were deleted)", TimeSpan.Zero);
-        }
-
-        return entryAt(seq) is { } e && string.Equals(e.Hash, parts[1], StringComparison.Ordinal)
-            ? null
-            : new JournalVerification(seq, seq, $"entry {seq} does not carry the hash its anchor recorded", TimeSpan.Zero);
-    }
+    private static JournalVerification? CheckAnchor(string anchorPath, long lastSequence, Func<long, JournalEntry?> entryAt) =>
+        Persistence.AnchorFile.Check(anchorPath, lastSequence, seq => entryAt(seq)?.Hash, "the journal", "entry", "entries") is { } p
+            ? new JournalVerification(lastSequence, p.Sequence, p.Problem, TimeSpan.Zero)
+            : null;
 
     private void WriterLoop()
     {
@@ -448,22 +430,10 @@ public sealed class DecisionJournal : IAsyncDisposable
 
     private void WriteAnchor(long seq, string hash, bool flush)
     {
-        if (seq == 0)
+        if (seq > 0)
         {
-            return;
+            Persistence.AnchorFile.Write(_anchorPath, seq, hash, flush, neverBackwards: false);
         }
-
-        var temp = _anchorPath + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            f.Write(Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{seq} {hash}")));
-            if (flush)
-            {
-                f.Flush(flushToDisk: true);
-            }
-        }
-
-        File.Move(temp, _anchorPath, overwrite: true);
     }
 
     private void Checkpoint()

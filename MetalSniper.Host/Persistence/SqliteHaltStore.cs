@@ -139,51 +139,17 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     /// <summary>The anchor must not be newer than the chain, and the record at its sequence must carry its hash.</summary>
     private void CheckAnchor(HaltRecord? tail)
     {
-        if (!File.Exists(_anchorPath))
-        {
-            return;
-        }
-
-        var parts = File.ReadAllText(_anchorPath).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var seq))
-        {
-            throw new HaltStoreTamperedException(new HaltChainVerification(0, 0, $"the anchor {_anchorPath} is unreadable"));
-        }
-
         var last = tail?.Sequence ?? 0;
-        if (last < seq)
+        var problem = AnchorFile.Check(_anchorPath, last,
+            seq => seq == last ? tail?.Hash : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault()?.Hash, "the chain", "record", "records");
+        if (problem is { } p)
         {
-            throw new HaltStoreTamperedException(new HaltChainVerification(last, last + 1, $"the chain ends at record {last} but its anchor says record {seq} was written (records were deleted)"));
-        }
-
-        var anchored = last == seq ? tail : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault();
-        if (anchored is null || !string.Equals(anchored.Hash, parts[1], StringComparison.Ordinal))
-        {
-            throw new HaltStoreTamperedException(new HaltChainVerification(seq, seq, $"record {seq} does not carry the hash its anchor recorded"));
+            throw new HaltStoreTamperedException(new HaltChainVerification(last, p.Sequence, p.Problem));
         }
     }
 
-    private void WriteAnchor(HaltRecord record)
-    {
-        // Another process may have anchored a newer record meanwhile: never move the anchor back.
-        if (File.Exists(_anchorPath)
-            && File.ReadAllText(_anchorPath).Split(' ') is [var s, _]
-            && long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var existing) && existing > record.Sequence)
-        {
-            return;
-        }
-
-        var temp = _anchorPath + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var w = new StreamWriter(f))
-        {
-            w.Write(string.Create(CultureInfo.InvariantCulture, $"{record.Sequence} {record.Hash}"));
-            w.Flush();
-            f.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, _anchorPath, overwrite: true);
-    }
+    /// <summary>Anchors the newest record, fsynced; never moves the anchor back (another process may have written a newer one).</summary>
+    private void WriteAnchor(HaltRecord record) => AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: true, neverBackwards: true);
 
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();

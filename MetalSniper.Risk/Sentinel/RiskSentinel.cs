@@ -444,7 +444,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             return;
         }
 
-        if (Halt(() => _kill.Clear("pnl-unknown", "sentinel", "P&L computable again", now)))
+        if (_kill.State.Pauses.ContainsKey("pnl-unknown") && Halt(() => _kill.Clear("pnl-unknown", "sentinel", "P&L computable again", now)))
         {
             _logger.LogInformation("Sentinel: P&L is known again; the pnl-unknown pause is cleared");
         }
@@ -649,7 +649,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
                     Trip("StaleData", $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {_settings.StaleDataAfter}; L1 until fresh", now, KillLevel.NoEntries, null);
                 }
             }
-            else if (Halt(() => _kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now)))
+            else if (_kill.State.Pauses.ContainsKey(key) && Halt(() => _kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now)))
             {
                 _logger.LogInformation("Sentinel: data for {Symbol} is fresh again (or the position closed); stale-data pause cleared", p.Symbol);
             }
