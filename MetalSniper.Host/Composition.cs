@@ -36,6 +36,12 @@ public sealed record HostSettings(
     Serilog.Events.LogEventLevel ConsoleLogLevel = Serilog.Events.LogEventLevel.Information,
     IReadOnlyDictionary<string, string?>? ExtraSettings = null)
 {
+    /// <summary>
+    /// The run id to use (letters, digits, '-', '_'; at most 40 characters). Null: a new one from the time and a
+    /// random suffix. A replay given the id of an unfinished run resumes it (<see cref="Pipeline.RunResume"/>).
+    /// </summary>
+    public string? RunId { get; init; }
+
     /// <summary>Runs after the standard registrations: replaces or decorates services (tests swap in strategies or wrap the gateway).</summary>
     public Action<IServiceCollection>? ConfigureServices { get; init; }
 }
@@ -100,7 +106,7 @@ public static class Composition
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
         ConfigureLogging(builder, settings);
-        AddMetalSniper(builder.Services, settings.Mode);
+        AddMetalSniper(builder.Services, settings.Mode, settings.RunId);
         settings.ConfigureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
         return builder.Build();
@@ -123,7 +129,7 @@ public static class Composition
     /// ingest, brain, hands (draining every queued command while the sentinel still watches), sentinel,
     /// database.
     /// </summary>
-    public static void AddMetalSniper(IServiceCollection services, RunMode mode)
+    public static void AddMetalSniper(IServiceCollection services, RunMode mode, string? runIdOverride = null)
     {
         services.AddStrictOptions<BrokerOptions>(BrokerOptions.SectionName);
         services.AddStrictOptions<MarketDataOptions>(MarketDataOptions.SectionName);
@@ -139,10 +145,11 @@ public static class Composition
         services.AddSingleton<Supervision.Supervisor>();
         services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
-        var runId = TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
+        var runId = runIdOverride ?? TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
         services.AddSingleton(new RunContext(runId, mode));
         services.AddSingleton(new WallClock(TimeProvider.System));
         services.AddSingleton(new IdGenerator(runId));
+        services.AddSingleton(sp => RunResume.Detect(sp.GetRequiredService<Database>(), runId, mode));
 
         // Replay time comes from the data; a live source would register TimeProvider.System here.
         services.AddSingleton<ReplayTimeProvider>(_ => new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)));
@@ -185,7 +192,7 @@ public static class Composition
             var run = sp.GetRequiredService<RunContext>();
             var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
             var path = o.Resolve(db.DatabasePath, mode);
-            return new Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
+            var journal = new Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
                 sp.GetRequiredService<WallClock>().Provider, e =>
                 {
                     // Nothing may happen unrecorded: a failed journal commit stops the host with a non-zero exit.
@@ -193,8 +200,19 @@ public static class Composition
                     run.PipelineDrained.TrySetException(e);
                     lifetime.StopApplication();
                 }, sp.GetRequiredService<ILogger<Journal.DecisionJournal>>());
+            var resume = sp.GetRequiredService<RunResume>();
+            if (resume.IsResume)
+            {
+                // Re-execution meets the entries of the earlier attempts again: they are matched, not repeated.
+                journal.MatchEarlierEntriesOf(runId);
+            }
+
+            return journal;
         });
-        services.AddSingleton(sp => new Alerts.AlertHub(sp.GetRequiredService<Journal.DecisionJournal>(), sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Alerts.AlertHub>>()));
+        // A replay's alerts carry the market time they happened at (the replay clock): the same replay raises the same
+        // alerts, so a resumed replay meets its earlier alerts in the journal instead of repeating them.
+        services.AddSingleton(sp => new Alerts.AlertHub(sp.GetRequiredService<Journal.DecisionJournal>(),
+            mode == RunMode.Replay ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Alerts.AlertHub>>()));
         services.AddSingleton<Alerts.IAlertSink>(sp => sp.GetRequiredService<Alerts.AlertHub>());
 
         services.AddSingleton<IngestCounters>();
@@ -206,8 +224,17 @@ public static class Composition
                 kv => kv.Key, kv => new SimulatedCostModel(kv.Value.DefaultSpread, kv.Value.CommissionRate, kv.Value.MinimumCommission), StringComparer.OrdinalIgnoreCase));
         services.AddSingleton(sp => new CostEstimator(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
             sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks));
-        services.AddSingleton<IOrderGateway>(sp => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
-            sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<RunContext>().RunId));
+        // The simulated broker keeps its own side in its own file beside the database and is restored from it on start.
+        services.AddSingleton(sp =>
+        {
+            var database = sp.GetRequiredService<Database>();
+            var store = new Simulation.SimulatedBrokerStore(Path.Combine(Path.GetDirectoryName(database.Path)!, "simulated-broker.db"), durable: mode == RunMode.Service);
+            return new Simulation.DurableSimulatedBroker(store, runId,
+                () => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
+                    sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId),
+                recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Simulation.DurableSimulatedBroker>>());
+        });
+        services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Simulation.DurableSimulatedBroker>());
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.
@@ -218,7 +245,10 @@ public static class Composition
             // A live feed restores everything; a replayed feed starts its market time over on every start, so only
             // the latched level comes back (old timed pauses would return when the replay reaches their dates).
             ? KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: !sp.GetRequiredService<IMarketDataSource>().IsReplay)
-            : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), sp.GetRequiredService<RunContext>().RunId));
+            : sp.GetRequiredService<RunResume>().IsResume
+                // A resumed replay re-executes from the start: its kill switch starts fresh and meets its own earlier records again.
+                ? KillSwitch.ForReexecution(sp.GetRequiredService<SqliteHaltStore>(), runId)
+                : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), runId));
         services.AddSingleton(sp =>
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
@@ -283,7 +313,7 @@ public static class Composition
             };
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<KillSwitch>(), sp.GetRequiredService<ITradingSessions>(),
-                sp.GetRequiredService<IdGenerator>(), sp.GetRequiredService<ILogger<RiskSentinel>>());
+                sp.GetRequiredService<IdGenerator>().ForSource("S"), sp.GetRequiredService<ILogger<RiskSentinel>>());
         });
 
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>

@@ -39,15 +39,33 @@ public sealed record DecisionRecord(
 
 /// <summary>
 /// Generates the run-scoped ids of decisions and client orders. Thread-safe. Ids are
-/// "{run}-D{n}" and "{run}-O{n}": unique across restarts because the run tag is new every start.
+/// "{tag}-D{n}" and "{tag}-O{n}". Each deciding component takes its own generator from
+/// <see cref="ForSource"/> ("{run}-B" the brain, "{run}-S" the sentinel, "{run}-K" the kill switch at
+/// the execution side), so a component's ids depend only on its own sequence of decisions: a replay
+/// re-executed after a crash gives every decision and order the id it had before, and a resend of an
+/// order carries the same idempotent client order id.
 /// </summary>
 public sealed class IdGenerator(string runTag)
 {
     private long _decisions;
     private long _orders;
 
-    /// <summary>The run tag.</summary>
+    /// <summary>The tag (the run id, or the run id and the source).</summary>
     public string RunTag => runTag;
+
+    /// <summary>A generator of its own for one deciding component: ids "{run}-{source}-D{n}".</summary>
+    /// <param name="source">A short tag (letters only), e.g. "B", "S", "K".</param>
+    /// <exception cref="ArgumentException">The tag is empty or not letters.</exception>
+    public IdGenerator ForSource(string source)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(source);
+        if (!source.All(char.IsAsciiLetter))
+        {
+            throw new ArgumentException($"a source tag is ASCII letters only, was '{source}'", nameof(source));
+        }
+
+        return new IdGenerator($"{runTag}-{source}");
+    }
 
     /// <summary>A new decision id.</summary>
     public string NextDecisionId() => $"{runTag}-D{Interlocked.Increment(ref _decisions):D7}";

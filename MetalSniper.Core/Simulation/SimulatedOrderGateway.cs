@@ -142,6 +142,35 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     /// <summary>Fills whose price was capped at the bar's high/low.</summary>
     public long FillsCappedByEnvelope => _fillsCappedByEnvelope;
 
+    /// <summary>Executions so far (the number in the newest execution id).</summary>
+    public long ExecutionSequence => _executionSequence;
+
+    /// <summary>
+    /// Restores the broker's own state from its records (crash recovery of a persisted simulated broker): every
+    /// client order id it ever accepted, the orders still working, its executions (its positions follow from them)
+    /// and the execution counter. Only on a fresh instance.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The instance has already been used.</exception>
+    public void Restore(IEnumerable<ClientOrderId> seen, IEnumerable<SubmitOrder> working, IEnumerable<Fill> fills, long executionSequence)
+    {
+        ArgumentNullException.ThrowIfNull(seen);
+        ArgumentNullException.ThrowIfNull(working);
+        ArgumentNullException.ThrowIfNull(fills);
+        if (_seen.Count != 0 || _executionSequence != 0)
+        {
+            throw new InvalidOperationException("the simulated broker can only be restored before it is used");
+        }
+
+        _seen.UnionWith(seen);
+        _working.AddRange(working.Select(o => new WorkingOrder(o)));
+        foreach (var f in fills)
+        {
+            _book.Apply(f);
+        }
+
+        _executionSequence = executionSequence;
+    }
+
     /// <summary>The broker's own position book (not ours).</summary>
     public IReadOnlyList<PositionSnapshot> BrokerPositions => _book.Snapshot();
 

@@ -45,10 +45,21 @@ public static class Commands
         });
         root.Add(preflight);
 
-        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose };
+        var runIdOption = new Option<string?>("--run-id")
+        {
+            Description = "Give the replay this run id; the same command after a crash (or kill -9) resumes the unfinished run with that id and ends with the result an uninterrupted run would have had",
+        };
+        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption };
         replay.SetAction(async (p, ct) =>
         {
-            var settings = new HostSettings(p.GetValue(config), RunMode.Replay, p.GetValue(db), p.GetValue(verbose) ? LogEventLevel.Information : LogEventLevel.Warning);
+            var runId = p.GetValue(runIdOption);
+            if (runId is not null && !RunResume.IsValidRunId(runId))
+            {
+                error.WriteLine($"error: --run-id '{runId}' is not a valid run id (1-40 characters: letters, digits, '-', '_')");
+                return ExitCodes.Usage;
+            }
+
+            var settings = new HostSettings(p.GetValue(config), RunMode.Replay, p.GetValue(db), p.GetValue(verbose) ? LogEventLevel.Information : LogEventLevel.Warning) { RunId = runId };
             var (code, summary) = await RunReplayAsync(settings, error, ct).ConfigureAwait(false);
             if (summary is not null)
             {
@@ -288,6 +299,8 @@ public static class Commands
             OptionsValidationException => (ExitCodes.Config, "configuration error"),
             Risk.Halts.HaltStoreTamperedException => (ExitCodes.DataError, "halts store tampered"),
             Journal.JournalBrokenException => (ExitCodes.DataError, "decision journal broken"),
+            RunIdConflictException => (ExitCodes.Usage, "run id conflict"),
+            Simulation.BrokerRecoveryException => (ExitCodes.DataError, "simulated broker recovery failed"),
             DirectoryNotFoundException or FileNotFoundException => (ExitCodes.NoInput, "input missing"),
             SqliteException or IOException or UnauthorizedAccessException => (ExitCodes.IoError, "I/O error"),
             _ => (ExitCodes.Software, "start-up failed"),
@@ -454,13 +467,21 @@ public static class Commands
                 return (ExitCodes.IoError, null);
             }
 
+            var brokerCheck = ReplaySummary.CheckBroker(database, sp.GetRequiredService<Simulation.DurableSimulatedBroker>(), sp.GetRequiredService<RunResume>());
+            if (!brokerCheck.PositionsAgree || brokerCheck.SubmittedTwice != 0)
+            {
+                error.WriteLine($"reconciliation with the simulated broker failed after the replay: ours {brokerCheck.Ours}, broker {brokerCheck.Theirs}, {brokerCheck.SubmittedTwice} client order id(s) submitted twice");
+                return (ExitCodes.DataError, null);
+            }
+
             var summary = ReplaySummary.From(run, sp.GetRequiredService<IngestCounters>(), sp.GetRequiredService<PreTradeGatePipeline>(), sp.GetRequiredService<RiskSentinel>(),
                 sp.GetRequiredService<IMarketDataSource>().Name, database, wall) with
             {
                 StartupTime = startup,
                 DatabaseCheck = check,
+                BrokerCheck = brokerCheck,
                 HaltRecords = sp.GetRequiredService<SqliteHaltStore>().ReadSince(0).Where(r => r.Draft.Scope == run.RunId).ToList(),
-                CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Core.Simulation.SimulatedOrderGateway sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
+                CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Simulation.DurableSimulatedBroker sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
             };
             return (ExitCodes.Ok, summary);
         }

@@ -75,6 +75,27 @@ public sealed record ReplaySummary(
         return (integrity, fills, orphanFills, orders, orphanOrders);
     }
 
+    /// <summary>Our positions against the simulated broker's own records after the run, and how the run got there.</summary>
+    public BrokerReconciliation? BrokerCheck { get; init; }
+
+    /// <summary>Compares the run's positions (our database) with the simulated broker's (its own file).</summary>
+    public static BrokerReconciliation CheckBroker(Database database, Simulation.DurableSimulatedBroker broker, Pipeline.RunResume resume)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(broker);
+        ArgumentNullException.ThrowIfNull(resume);
+        using var c = database.OpenConnection();
+        var ours = c.Query<(string Symbol, string Quantity)>("SELECT symbol, quantity FROM positions WHERE run_id=@run", new { run = resume.RunId })
+            .Select(p => (p.Symbol, Quantity: decimal.Parse(p.Quantity, NumberStyles.Number, CultureInfo.InvariantCulture)))
+            .Where(p => p.Quantity != 0m)
+            .ToDictionary(p => p.Symbol, p => p.Quantity, StringComparer.Ordinal);
+        var theirs = broker.Store.Positions(resume.RunId);
+        var (requests, twice) = broker.Store.RequestCounts(resume.RunId);
+        static string Show(IReadOnlyDictionary<string, decimal> p) => p.Count == 0 ? "flat" : string.Join(", ", p.OrderBy(x => x.Key, StringComparer.Ordinal).Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.Value}")));
+        var agree = ours.Count == theirs.Count && ours.All(p => theirs.TryGetValue(p.Key, out var q) && q == p.Value);
+        return new BrokerReconciliation(agree, Show(ours), Show(theirs), requests, twice, resume.Attempt, broker.RequestsMatched);
+    }
+
     /// <summary>A plain-text report.</summary>
     public string Render()
     {
@@ -86,6 +107,15 @@ public sealed record ReplaySummary(
         Line("source", Source);
         Line("database", DatabasePath);
         Line("database check", string.Create(inv, $"integrity {DatabaseCheck.Integrity}; {DatabaseCheck.Orders:N0} orders and {DatabaseCheck.Fills:N0} fills of this run, {DatabaseCheck.OrphanOrders + DatabaseCheck.OrphanFills} without their decision/order"));
+        if (BrokerCheck is { } b)
+        {
+            Line("broker reconciliation", string.Create(inv, $"{(b.PositionsAgree ? "positions agree" : "POSITIONS DIFFER")}: ours {b.Ours}; broker {b.Theirs}; {b.Requests:N0} requests, {b.SubmittedTwice} client order id(s) submitted twice"));
+            if (b.Attempt > 1)
+            {
+                Line("resumed", string.Create(inv, $"attempt {b.Attempt}: re-executed from the start; {b.RequestsAnsweredAgain:N0} requests the broker had answered before the crash were answered by its shadow"));
+            }
+        }
+
         Line("bars read", BarsRead.ToString("N0", inv));
         Line("bars accepted", BarsAccepted.ToString("N0", inv));
         Line("bars rejected", BarsRejected.ToString("N0", inv) + (RejectedByReason.Count == 0 ? "" : " (" + string.Join(", ", RejectedByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
@@ -126,3 +156,13 @@ public sealed record ReplaySummary(
         return sb.ToString();
     }
 }
+
+/// <summary>Our positions against the simulated broker's own records at the end of a run.</summary>
+/// <param name="PositionsAgree">True when every symbol's quantity is the same on both sides.</param>
+/// <param name="Ours">Our positions (from the database).</param>
+/// <param name="Theirs">The broker's (from its own file).</param>
+/// <param name="Requests">Requests the broker received over the whole run (all attempts).</param>
+/// <param name="SubmittedTwice">Client order ids the broker received more than one submit for (must be 0).</param>
+/// <param name="Attempt">Which attempt of the run finished it.</param>
+/// <param name="RequestsAnsweredAgain">Requests of this attempt the shadow answered (the broker had them before the crash).</param>
+public sealed record BrokerReconciliation(bool PositionsAgree, string Ours, string Theirs, long Requests, long SubmittedTwice, int Attempt, long RequestsAnsweredAgain);

@@ -94,6 +94,9 @@ public sealed class DecisionJournal : IAsyncDisposable
     private long _committed;
     private long _batches;
     private Exception? _fault;
+    private Dictionary<string, Queue<long>>? _earlier;
+    private int _toMatch;
+    private long _matched;
 
     /// <summary>Opens (creating when needed) the journal at <paramref name="path"/>, verifies its tail and starts the writer.</summary>
     /// <param name="path">The journal file.</param>
@@ -165,6 +168,54 @@ public sealed class DecisionJournal : IAsyncDisposable
     /// <summary>Group commits so far.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
+    /// <summary>Entries of earlier attempts still waiting to be met again by a resumed run (0 when not resuming).</summary>
+    public int EntriesToMatch => Volatile.Read(ref _toMatch);
+
+    /// <summary>Appends a resumed run met as entries of its earlier attempts (not written again).</summary>
+    public long EntriesMatched => Interlocked.Read(ref _matched);
+
+    /// <summary>
+    /// For a resumed run that re-executes from the start: loads every entry since the run's first
+    /// <c>RunStarted</c>; from now on an append whose kind, correlation, causation and payload equal such an
+    /// entry (counted as a multiset) is not written again, and its ticket carries the earlier sequence, already
+    /// durable. Everything else is appended as usual, after the earlier entries, so the chain is never rewritten.
+    /// </summary>
+    /// <param name="runId">The run being resumed.</param>
+    /// <returns>The number of earlier entries loaded.</returns>
+    public int MatchEarlierEntriesOf(string runId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(runId);
+        using var c = Open();
+        var first = c.ExecuteScalar<long?>("SELECT MIN(seq) FROM journal WHERE kind='RunStarted' AND correlation_id=@runId", new { runId });
+        var earlier = new Dictionary<string, Queue<long>>(StringComparer.Ordinal);
+        var count = 0;
+        if (first is { } from)
+        {
+            foreach (var (seq, kind, correlation, causation, payload) in c.Query<(long, string, string, string, string)>(
+                "SELECT seq, kind, correlation_id, causation_id, payload FROM journal WHERE seq >= @from ORDER BY seq", new { from }))
+            {
+                var key = MatchKey(kind, correlation, causation, payload);
+                if (!earlier.TryGetValue(key, out var q))
+                {
+                    earlier[key] = q = new Queue<long>(1);
+                }
+
+                q.Enqueue(seq);
+                count++;
+            }
+        }
+
+        lock (_append)
+        {
+            _earlier = earlier;
+            _toMatch = count;
+        }
+
+        return count;
+    }
+
+    private static string MatchKey(string kind, string correlation, string causation, string payload) => string.Concat(kind, "\0", correlation, "\0", causation, "\0", payload);
+
     /// <summary>The failure that stopped the writer, if any.</summary>
     public Exception? Fault => Volatile.Read(ref _fault);
 
@@ -183,6 +234,13 @@ public sealed class DecisionJournal : IAsyncDisposable
             if (Fault is { } f)
             {
                 throw new InvalidOperationException("the decision journal has failed: " + f.Message, f);
+            }
+
+            if (_earlier is { } earlier && earlier.TryGetValue(MatchKey(kind, correlationId ?? "", causationId ?? "", json), out var matches) && matches.TryDequeue(out var earlierSeq))
+            {
+                _toMatch--;
+                _matched++;
+                return new JournalTicket(earlierSeq, Task.FromResult(earlierSeq));
             }
 
             var seq = _nextSequence++;

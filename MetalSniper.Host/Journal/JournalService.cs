@@ -81,6 +81,7 @@ public sealed class JournalService(
     AlertHub alerts,
     KillSwitch killSwitch,
     RunContext run,
+    RunResume resume,
     IConfiguration configuration,
     WallClock wallClock,
     ILogger<JournalService> logger) : IHostedService
@@ -91,6 +92,13 @@ public sealed class JournalService(
         logger.LogInformation("Decision journal {Path}: tail of {Entries} entries verified in {Elapsed} ms; next entry {Next}",
             journal.Path, journal.TailVerification.Entries, journal.TailVerification.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture), journal.CommittedSequence + 1);
         journal.Append("RunStarted", run.RunId, "", new { run.RunId, Mode = run.Mode.ToString(), Version = typeof(JournalService).Assembly.GetName().Version?.ToString() });
+        if (resume.IsResume)
+        {
+            // The earlier attempts' entries stay as they are; re-execution matches them and appends only what is new.
+            journal.Append("RunResumed", run.RunId, "", new { run.RunId, resume.Attempt, StartedUtc = wallClock.Provider.GetUtcNow() });
+            logger.LogWarning("Run {RunId} resumes (attempt {Attempt}): re-executing from the start of the data; {Existing} earlier journal entries to match", run.RunId, resume.Attempt, journal.EntriesToMatch);
+        }
+
         JournalConfiguration();
         killSwitch.Recorded += OnHalt;
         run.FaultRecorded += OnFault;
@@ -104,7 +112,14 @@ public sealed class JournalService(
         run.FaultRecorded -= OnFault;
         if (journal.Fault is null)
         {
-            journal.Append("RunEnded", run.RunId, "", new { run.RunId, Faults = run.Faults.Select(f => $"{f.Service}: {f.Error.Message}").ToArray() });
+            journal.Append("RunEnded", run.RunId, "", new
+            {
+                run.RunId,
+                resume.Attempt,
+                DataEnded = run.PipelineDrained.Task.IsCompletedSuccessfully,
+                Faults = run.Faults.Select(f => $"{f.Service}: {f.Error.Message}").ToArray(),
+                journal.EntriesMatched,
+            });
             await journal.FlushAsync().WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
         }
     }
@@ -145,7 +160,8 @@ public sealed class JournalService(
             HaltAction.Pause => (d.Level == KillLevel.Flatten ? AlertLevel.Red : AlertLevel.Yellow, $"{d.Key} L{(int)d.Level} {(d.UntilUtc is { } u ? "until " + u.ToString("O", CultureInfo.InvariantCulture) : "until cleared")}: {d.Reason}"),
             _ => (AlertLevel.Info, $"{d.Key} cleared: {d.Reason}"),
         };
-        alerts.Raise(new Alert(level, d.Key.StartsWith("breaker:", StringComparison.Ordinal) ? "BreakerTrip" : "KillSwitch", text, wallClock.Provider.GetUtcNow()));
+        // The hub's clock: wall time for the service, market time for a replay (the same replay raises the same alerts).
+        alerts.Raise(level, d.Key.StartsWith("breaker:", StringComparison.Ordinal) ? "BreakerTrip" : "KillSwitch", text);
     }
 
     private void OnFault(string service, Exception error) =>

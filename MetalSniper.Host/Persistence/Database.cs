@@ -108,6 +108,17 @@ public sealed class Database
         (3, "orders carry the sequence of their journal entry", """
             ALTER TABLE orders ADD COLUMN journal_seq INTEGER;
             """),
+        (4, "run attempts (a crashed replay resumes under its run id); writes a re-execution repeats are idempotent", """
+            CREATE TABLE run_attempts (
+                run_id        TEXT NOT NULL REFERENCES runs(run_id),
+                attempt       INTEGER NOT NULL CHECK (attempt >= 1),
+                started_utc   TEXT NOT NULL,
+                PRIMARY KEY (run_id, attempt)
+            );
+            INSERT INTO run_attempts(run_id, attempt, started_utc) SELECT run_id, 1, started_utc FROM runs;
+            CREATE UNIQUE INDEX ux_gate_denials_order ON gate_denials(client_order_id);
+            CREATE UNIQUE INDEX ux_ingest_rejections_line ON ingest_rejections(run_id, source, line, reason);
+            """),
     ];
 
     /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>

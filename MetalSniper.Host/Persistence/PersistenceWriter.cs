@@ -14,7 +14,12 @@ namespace MetalSniper.Host.Persistence;
 public abstract record PersistCommand;
 
 /// <summary>Start of a run.</summary>
-public sealed record PersistRunStarted(string RunId, DateTimeOffset StartedUtc, string Mode, string Source, string Broker) : PersistCommand;
+/// <remarks>Every start of a run is an attempt (the first, or a resume after a crash); the run row is written once.</remarks>
+public sealed record PersistRunStarted(string RunId, DateTimeOffset StartedUtc, string Mode, string Source, string Broker) : PersistCommand
+{
+    /// <summary>1 for a new run; 2, 3, ... for resumes of the same run.</summary>
+    public int Attempt { get; init; } = 1;
+}
 
 /// <summary>End of a run.</summary>
 public sealed record PersistRunEnded(string RunId, DateTimeOffset EndedUtc, string ExitStatus) : PersistCommand;
@@ -218,12 +223,12 @@ public sealed class PersistenceWriter : IAsyncDisposable
         public Statements(SqliteConnection connection)
         {
             _c = connection;
-            _decision = Prepare("INSERT INTO decisions(decision_id, run_id, source, symbol, kind, outcome, reason, inputs_json, event_utc, recorded_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
+            _decision = Prepare("INSERT OR IGNORE INTO decisions(decision_id, run_id, source, symbol, kind, outcome, reason, inputs_json, event_utc, recorded_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
             _order = Prepare("""
-                INSERT INTO orders(client_order_id, decision_id, run_id, symbol, side, quantity, order_type, limit_price, stop_price, purpose, time_in_force, source, status, status_reason, decision_utc, created_utc, updated_utc, journal_seq)
+                INSERT OR IGNORE INTO orders(client_order_id, decision_id, run_id, symbol, side, quantity, order_type, limit_price, stop_price, purpose, time_in_force, source, status, status_reason, decision_utc, created_utc, updated_utc, journal_seq)
                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$17)
                 """, 17);
-            _fill = Prepare("INSERT INTO fills(execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
+            _fill = Prepare("INSERT OR IGNORE INTO fills(execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
         }
 
         public void Bind(SqliteTransaction tx)
@@ -267,16 +272,17 @@ public sealed class PersistenceWriter : IAsyncDisposable
                         """, new { run = pp.RunId, symbol = p.Symbol, ccy = p.Currency.Code, qty = D(p.Quantity), avg = D(p.AveragePrice), realized = D(p.RealizedPnl), comm = D(p.Commissions), updated = T(pp.UpdatedUtc) }, tx);
                     break;
                 case PersistGateDenial gd:
-                    _c.Execute("INSERT INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES (@run,@order,@decision,@gate,@reason,@detail,@values,@at)",
+                    _c.Execute("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES (@run,@order,@decision,@gate,@reason,@detail,@values,@at)",
                         new { run = gd.RunId, order = gd.Order.ClientOrderId.Value, decision = gd.Order.DecisionId, gate = gd.Denial.Gate, reason = gd.Denial.Reason.ToString(), detail = gd.Denial.Detail, values = JsonSerializer.Serialize(gd.Denial.Values, Json), at = T(gd.AtUtc) }, tx);
                     break;
                 case PersistRejection { Rejection: var r } pr:
-                    _c.Execute("INSERT INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES (@run,@source,@line,@symbol,@reason,@detail)",
+                    _c.Execute("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES (@run,@source,@line,@symbol,@reason,@detail)",
                         new { run = pr.RunId, source = r.Source, line = r.Line, symbol = r.Symbol, reason = r.Reason.ToString(), detail = r.Detail }, tx);
                     break;
                 case PersistRunStarted rs:
-                    _c.Execute("INSERT INTO runs(run_id, started_utc, mode, source, broker) VALUES (@id,@started,@mode,@source,@broker)",
+                    _c.Execute("INSERT OR IGNORE INTO runs(run_id, started_utc, mode, source, broker) VALUES (@id,@started,@mode,@source,@broker)",
                         new { id = rs.RunId, started = T(rs.StartedUtc), mode = rs.Mode, source = rs.Source, broker = rs.Broker }, tx);
+                    _c.Execute("INSERT INTO run_attempts(run_id, attempt, started_utc) VALUES (@id,@attempt,@started)", new { id = rs.RunId, attempt = rs.Attempt, started = T(rs.StartedUtc) }, tx);
                     break;
                 case PersistRunEnded re:
                     _c.Execute("UPDATE runs SET ended_utc=@ended, exit_status=@status WHERE run_id=@id", new { ended = T(re.EndedUtc), status = re.ExitStatus, id = re.RunId }, tx);

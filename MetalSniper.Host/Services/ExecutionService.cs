@@ -49,6 +49,7 @@ public sealed class ExecutionService(
     private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
     private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;
     private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
+    private readonly IdGenerator _killSwitchIds = ids.ForSource("K");
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
     private ExecutionCommand? _deferred;
@@ -435,7 +436,7 @@ public sealed class ExecutionService(
             return;
         }
 
-        var decision = new DecisionRecord(ids.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
+        var decision = new DecisionRecord(_killSwitchIds.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
             $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
         journal.Append("Decision", decision.DecisionId, decision.Source, decision);
         await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);

@@ -61,7 +61,7 @@ public sealed class SignalService : PipelineService
         _logger = logger;
         _wallClock = wallClock;
         _journal = journal;
-        _contexts = _strategies.Select(s => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, killSwitch, costs, ids, clock)).ToArray();
+        _contexts = _strategies.Select(s => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, killSwitch, costs, ids.ForSource("B"), clock, run.Mode == RunMode.Replay)).ToArray();
     }
 
     /// <summary>A heartbeat of the brain: grows with every bar evaluated and at least once a second while idle.</summary>
@@ -347,7 +347,8 @@ public sealed class SignalService : PipelineService
         KillSwitch killSwitch,
         CostEstimator costs,
         IdGenerator ids,
-        TimeProvider clock) : IStrategyContext
+        TimeProvider clock,
+        bool replay) : IStrategyContext
     {
         public DateTimeOffset EventTime { get; set; }
 
@@ -366,7 +367,9 @@ public sealed class SignalService : PipelineService
         public string Decide(string symbol, string kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc)
         {
             var id = ids.NextDecisionId();
-            owner._pending.Add(new DecisionRecord(id, source, symbol, kind, outcome, reason, inputs, eventTimeUtc, clock.GetUtcNow()));
+            // A fast replay's clock is moved by the broker side, which lags the brain by a variable amount: there the
+            // decision is recorded at its event time, so a re-executed replay records exactly the same decision.
+            owner._pending.Add(new DecisionRecord(id, source, symbol, kind, outcome, reason, inputs, eventTimeUtc, replay ? EventTime : clock.GetUtcNow()));
             return id;
         }
 

@@ -114,6 +114,8 @@ public sealed class KillSwitch
     private readonly IHaltStore _store;
     private readonly Lock _write = new();
     private KillState _state;
+    private Queue<HaltRecord>? _earlier;
+    private string? _divergence;
 
     private KillSwitch(IHaltStore store, string scope)
     {
@@ -168,6 +170,50 @@ public sealed class KillSwitch
 
         return ks;
     }
+
+    /// <summary>
+    /// For a run that is re-executed from its start after a crash (a resumed replay): the state starts fresh
+    /// (L0, no pauses) while the chain is verified and followed to its end, and the scope's earlier records are
+    /// expected again, in order. A write whose draft equals the next expected record takes effect from that
+    /// record (no new record is written); the first write that differs ends the matching (it is appended, and
+    /// <see cref="ReexecutionDivergence"/> says where re-execution left the earlier path).
+    /// </summary>
+    /// <exception cref="HaltStoreTamperedException">The chain does not verify.</exception>
+    public static KillSwitch ForReexecution(IHaltStore store, string scope)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentException.ThrowIfNullOrWhiteSpace(scope);
+        var records = store.ReadSince(0);
+        var verification = HaltChain.Verify(records);
+        if (!verification.IsIntact)
+        {
+            throw new HaltStoreTamperedException(verification);
+        }
+
+        var ks = new KillSwitch(store, scope);
+        if (records.Count > 0)
+        {
+            ks._state = ks._state with { LastSequence = records[^1].Sequence, LastHash = records[^1].Hash };
+        }
+
+        ks._earlier = new Queue<HaltRecord>(records.Where(r => string.Equals(r.Draft.Scope, scope, StringComparison.Ordinal)));
+        return ks;
+    }
+
+    /// <summary>Earlier records of a re-executed run not yet met again (0 otherwise).</summary>
+    public int EarlierRecordsPending
+    {
+        get
+        {
+            lock (_write)
+            {
+                return _earlier?.Count ?? 0;
+            }
+        }
+    }
+
+    /// <summary>Null while a re-execution follows its earlier records; else the first write that differed.</summary>
+    public string? ReexecutionDivergence => Volatile.Read(ref _divergence);
 
     /// <summary>Raises the latched level (never lowers it). Recorded before it takes effect.</summary>
     /// <returns>True when the level rose; false when it already was at or above <paramref name="level"/>.</returns>
@@ -307,6 +353,21 @@ public sealed class KillSwitch
 
     private void Append(HaltDraft draft)
     {
+        if (_earlier is { Count: > 0 } earlier)
+        {
+            if (earlier.Peek().Draft == draft)
+            {
+                // Re-execution met its own earlier record: it takes effect again, nothing is written twice.
+                var met = earlier.Dequeue();
+                Volatile.Write(ref _state, Effect(_state, met.Draft));
+                Recorded?.Invoke(met);
+                return;
+            }
+
+            Volatile.Write(ref _divergence, $"expected record {earlier.Peek().Sequence} ({earlier.Peek().Draft.Action} {earlier.Peek().Draft.Key} at {earlier.Peek().Draft.AtUtc:O}), got {draft.Action} {draft.Key} at {draft.AtUtc:O}");
+            earlier.Clear();
+        }
+
         var records = _store.Append(draft, _state.LastSequence);
         if (records.Count == 0 || records[^1].Draft != draft)
         {
@@ -315,6 +376,15 @@ public sealed class KillSwitch
 
         ApplyAll(records);
     }
+
+    private static KillState Effect(KillState s, HaltDraft d) => d.Action switch
+    {
+        HaltAction.Escalate when d.Level > s.LatchedLevel => s with { LatchedLevel = d.Level, LatchedReason = $"{d.Source}: {d.Reason}", LatchedSinceUtc = d.AtUtc },
+        HaltAction.Resume => s with { LatchedLevel = KillLevel.Running, LatchedReason = "", LatchedSinceUtc = d.AtUtc },
+        HaltAction.Pause => s with { Pauses = s.Pauses.SetItem(d.Key, new ActivePause(d.Key, d.Level, d.AtUtc, d.UntilUtc, d.Source, d.Reason)) },
+        HaltAction.Clear => s with { Pauses = s.Pauses.Remove(d.Key) },
+        _ => s,
+    };
 
     private void ApplyAll(IReadOnlyList<HaltRecord> records)
     {
@@ -336,15 +406,7 @@ public sealed class KillSwitch
             }
 
             applied.Add(r);
-
-            s = d.Action switch
-            {
-                HaltAction.Escalate when d.Level > s.LatchedLevel => s with { LatchedLevel = d.Level, LatchedReason = $"{d.Source}: {d.Reason}", LatchedSinceUtc = d.AtUtc },
-                HaltAction.Resume => s with { LatchedLevel = KillLevel.Running, LatchedReason = "", LatchedSinceUtc = d.AtUtc },
-                HaltAction.Pause => s with { Pauses = s.Pauses.SetItem(d.Key, new ActivePause(d.Key, d.Level, d.AtUtc, d.UntilUtc, d.Source, d.Reason)) },
-                HaltAction.Clear => s with { Pauses = s.Pauses.Remove(d.Key) },
-                _ => s,
-            };
+            s = Effect(s, d);
         }
 
         Volatile.Write(ref _state, s);

@@ -26,6 +26,49 @@ public sealed class KillSwitchTests
     }
 
     [Fact]
+    public void ForReexecution_StartsFresh_MeetsItsEarlierRecordsWithoutWriting_ThenAppendsWhatIsNew()
+    {
+        var store = new InMemoryHaltStore();
+        var first = KillSwitch.Restore(store, "run-7");
+        first.Pause("breaker:drawdown", KillLevel.Flatten, Now.AddHours(4), "breaker", "dd 6,000", Now);
+        first.Clear("breaker:drawdown", "breaker", "reset", Now.AddHours(2));
+        first.Pause("stale-data:XAGUSD", KillLevel.NoEntries, null, "sentinel", "no price", Now.AddHours(6));
+        store.Records.Count.ShouldBe(3);
+
+        // The run is killed; its re-execution starts at L0 and meets the same records in the same order.
+        var again = KillSwitch.ForReexecution(store, "run-7");
+        var seen = new List<long>();
+        again.Recorded += r => seen.Add(r.Sequence);
+        again.Level(Now).ShouldBe(KillLevel.Running);
+        again.EarlierRecordsPending.ShouldBe(3);
+        again.Pause("breaker:drawdown", KillLevel.Flatten, Now.AddHours(4), "breaker", "dd 6,000", Now).ShouldBeTrue();
+        again.Level(Now).ShouldBe(KillLevel.Flatten);
+        again.Clear("breaker:drawdown", "breaker", "reset", Now.AddHours(2)).ShouldBeTrue();
+        again.Pause("stale-data:XAGUSD", KillLevel.NoEntries, null, "sentinel", "no price", Now.AddHours(6)).ShouldBeTrue();
+        store.Records.Count.ShouldBe(3); // nothing written twice
+        seen.ShouldBe([1, 2, 3]);
+        again.ReexecutionDivergence.ShouldBeNull();
+
+        // Past the earlier records it appends as usual, after them in the chain.
+        again.Clear("stale-data:XAGUSD", "sentinel", "fresh", Now.AddHours(7)).ShouldBeTrue();
+        store.Records.Count.ShouldBe(4);
+        HaltChain.Verify(store.Records).IsIntact.ShouldBeTrue();
+        KillSwitch.Restore(store, "run-7").Level(Now.AddHours(7)).ShouldBe(KillLevel.Running);
+    }
+
+    [Fact]
+    public void ForReexecution_ARecordThatDiffers_EndsTheMatchingAndSaysWhere()
+    {
+        var store = new InMemoryHaltStore();
+        KillSwitch.Restore(store, "run-8").Pause("daily-loss", KillLevel.Flatten, Now.AddHours(8), "sentinel", "loss 2,000", Now);
+        var again = KillSwitch.ForReexecution(store, "run-8");
+        again.Pause("daily-loss", KillLevel.Flatten, Now.AddHours(8), "sentinel", "loss 2,100", Now).ShouldBeTrue();
+        again.ReexecutionDivergence!.ShouldContain("expected record 1");
+        store.Records.Count.ShouldBe(2);
+        again.Level(Now).ShouldBe(KillLevel.Flatten);
+    }
+
+    [Fact]
     public void Pauses_LiftByThemselves_AndTheEffectiveLevelIsTheHighest()
     {
         var kill = KillSwitch.Restore(new InMemoryHaltStore(), "service");
