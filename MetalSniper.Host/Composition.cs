@@ -234,7 +234,9 @@ public static class Composition
                     sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId),
                 recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Simulation.DurableSimulatedBroker>>());
         });
-        services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Simulation.DurableSimulatedBroker>());
+        services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Kind == "Simulated"
+            ? sp.GetRequiredService<Simulation.DurableSimulatedBroker>()
+            : throw new InvalidOperationException("Broker:Kind InteractiveBrokers: the IB order gateway is not wired into this build yet"));
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.

@@ -8,9 +8,106 @@ public sealed class BrokerOptions
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "Broker";
 
-    /// <summary>The broker: <c>Simulated</c> (default, the embedded paper broker). Interactive Brokers arrives with its own issue.</summary>
-    [AllowedValues("Simulated")]
+    /// <summary>The broker: <c>Simulated</c> (default, the embedded paper broker) or <c>InteractiveBrokers</c> (TWS / IB Gateway over the socket API).</summary>
+    [AllowedValues("Simulated", "InteractiveBrokers")]
     public string Kind { get; set; } = "Simulated";
+
+    /// <summary>Connection to TWS / IB Gateway (used when <see cref="Kind"/> is <c>InteractiveBrokers</c>).</summary>
+    [Required]
+    public InteractiveBrokersOptions InteractiveBrokers { get; set; } = new();
+}
+
+/// <summary>
+/// TWS / IB Gateway connection (section <c>Broker:InteractiveBrokers</c>). Ports: IB Gateway 4002 paper, 4001 live;
+/// TWS 7497 paper, 7496 live (TWS-PROTOCOL.md §8.1). A paper configuration on a live port fails closed.
+/// </summary>
+public sealed class InteractiveBrokersOptions : IValidatableObject
+{
+    /// <summary>Host of TWS / IB Gateway. Default 127.0.0.1 (in docker-compose: the gateway's service name).</summary>
+    [Required]
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>API port. Default 4002 (IB Gateway, paper).</summary>
+    [Range(1, 65535)]
+    public int Port { get; set; } = 4002;
+
+    /// <summary>API client id (unique per connection to the same gateway; 0 also binds orders placed in TWS). Default 17.</summary>
+    [Range(0, 999_999)]
+    public int ClientId { get; set; } = 17;
+
+    /// <summary>The account to trade (e.g. DU1234567 for paper). Empty: the single account the gateway manages (more than one is an error).</summary>
+    [RegularExpression("^$|^[A-Z0-9]{4,20}$")]
+    public string Account { get; set; } = "";
+
+    /// <summary>Handshake timeout (connect, server version, nextValidId and managedAccounts). Default 10 s.</summary>
+    [Range(1, 300)]
+    public int ConnectTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>After a (re)connect, entries wait this long in RECONNECT_WARMUP (reconciliation done, data settling) before FULLY_LIVE. Default 60 s.</summary>
+    [Range(0, 3600)]
+    public int ReconnectWarmupSeconds { get; set; } = 60;
+
+    /// <summary>First reconnect delay; it doubles per failure up to <see cref="ReconnectMaxDelaySeconds"/>, with ±20 % jitter. Default 1 s.</summary>
+    [Range(0.1, 600)]
+    public double ReconnectMinDelaySeconds { get; set; } = 1;
+
+    /// <summary>Longest reconnect delay. Default 60 s.</summary>
+    [Range(1, 3600)]
+    public double ReconnectMaxDelaySeconds { get; set; } = 60;
+
+    /// <summary>Heartbeat (<c>reqCurrentTime</c>) period; it runs while disconnected too. A reply missing for two periods marks a half-open link. Default 10 s.</summary>
+    [Range(1, 600)]
+    public int HeartbeatSeconds { get; set; } = 10;
+
+    /// <summary>Reconciliation queries (open orders, completed orders, executions, positions, account) must answer within this. Default 30 s; a timeout is "unknown", never "empty".</summary>
+    [Range(1, 600)]
+    public int ReconcileTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Windows in which no order is submitted (IB's nightly reset, the gateway's daily restart), "HH:mm-HH:mm" in
+    /// <see cref="QuietWindowTimeZone"/>; a window may cross midnight. Default the nightly reset 23:40-00:10 New York.
+    /// </summary>
+    public List<string> QuietWindows { get; set; } = ["23:40-00:10"];
+
+    /// <summary>Time zone of <see cref="QuietWindows"/> (IANA). Default America/New_York.</summary>
+    [Required]
+    public string QuietWindowTimeZone { get; set; } = "America/New_York";
+
+    /// <summary>Market data type: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen. Default 1.</summary>
+    [Range(1, 4)]
+    public int MarketDataType { get; set; } = 1;
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ReconnectMaxDelaySeconds < ReconnectMinDelaySeconds)
+        {
+            yield return new ValidationResult($"ReconnectMaxDelaySeconds ({ReconnectMaxDelaySeconds}) must be at least ReconnectMinDelaySeconds ({ReconnectMinDelaySeconds})", [nameof(ReconnectMaxDelaySeconds)]);
+        }
+
+        foreach (var w in QuietWindows)
+        {
+            if (!TryParseWindow(w, out _, out _))
+            {
+                yield return new ValidationResult($"QuietWindows: '{w}' is not \"HH:mm-HH:mm\"", [nameof(QuietWindows)]);
+            }
+        }
+
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(QuietWindowTimeZone, out _))
+        {
+            yield return new ValidationResult($"QuietWindowTimeZone: unknown time zone '{QuietWindowTimeZone}'", [nameof(QuietWindowTimeZone)]);
+        }
+    }
+
+    /// <summary>Parses "HH:mm-HH:mm".</summary>
+    public static bool TryParseWindow(string text, out TimeOnly start, out TimeOnly end)
+    {
+        start = end = default;
+        var parts = text?.Split('-') ?? [];
+        return parts.Length == 2
+            && TimeOnly.TryParseExact(parts[0].Trim(), "HH:mm", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out start)
+            && TimeOnly.TryParseExact(parts[1].Trim(), "HH:mm", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out end);
+    }
 }
 
 /// <summary>Where market data comes from (section <c>MarketData</c>).</summary>

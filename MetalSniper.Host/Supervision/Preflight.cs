@@ -188,7 +188,32 @@ public static class Preflight
                 : new PreflightCheck("broker", true, "the embedded simulated broker (paper)", 0);
         }
 
-        return new PreflightCheck("broker", false, $"broker kind {broker.Kind} has no client in this version", UnavailableExitCode);
+        var ib = broker.InteractiveBrokers;
+        var livePort = Risk.Gates.ExecutionSafety.LivePorts.Contains(ib.Port);
+        if (execution.Mode == "Paper" && livePort)
+        {
+            return new PreflightCheck("broker", false, $"paper mode but {ib.Host}:{ib.Port} is a live port (TWS 7496 / IB Gateway 4001): fails closed; use 4002 (Gateway) or 7497 (TWS) for paper", ExitCodes.Config);
+        }
+
+        if (execution.Mode == "Live" && !livePort)
+        {
+            return new PreflightCheck("broker", false, $"live mode but {ib.Host}:{ib.Port} is not a live port (4001 / 7496)", ExitCodes.Config);
+        }
+
+        // Reachable: the API port accepts a TCP connection within the connect timeout (the handshake follows at start).
+        var timeout = TimeSpan.FromSeconds(Math.Min(ib.ConnectTimeoutSeconds, 5));
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            using var cts = new CancellationTokenSource(timeout);
+            socket.ConnectAsync(ib.Host, ib.Port, cts.Token).AsTask().GetAwaiter().GetResult();
+            return new PreflightCheck("broker", true, $"Interactive Brokers at {ib.Host}:{ib.Port} accepts connections ({execution.Mode.ToLowerInvariant()} port, client id {ib.ClientId}{(ib.Account.Length > 0 ? ", account " + ib.Account : "")})", 0);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            var why = e is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0} s" : e.Message;
+            return new PreflightCheck("broker", false, $"Interactive Brokers unreachable at {ib.Host}:{ib.Port}: {why} (is TWS / IB Gateway running with the API enabled on that port?)", UnavailableExitCode);
+        }
     }
 
     private static PreflightCheck CheckClock(TimeProvider wallClock, DateTimeOffset? lastEntryUtc)

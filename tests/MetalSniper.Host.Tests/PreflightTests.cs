@@ -44,6 +44,62 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
+    public async Task BrokerUnreachable_Exits69_NamingHostAndPort()
+    {
+        // A port that was just free on loopback: nothing listens there.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["Kind"] = "InteractiveBrokers",
+            ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = port },
+        });
+        var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
+        code.ShouldBe(Supervision.Preflight.UnavailableExitCode);
+        error.ShouldContain("FAIL broker");
+        error.ShouldContain($"Interactive Brokers unreachable at 127.0.0.1:{port}");
+    }
+
+    [Fact]
+    public async Task PaperModeOnALivePort_Exits78_FailingClosed()
+    {
+        var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["Kind"] = "InteractiveBrokers",
+            ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Port"] = 4001 },
+        });
+        var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+        code.ShouldBe(ExitCodes.Config);
+        (output + error).ShouldContain("paper mode but 127.0.0.1:4001 is a live port");
+    }
+
+    [Fact]
+    public async Task BrokerListening_PassesTheBrokerCheck()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["Kind"] = "InteractiveBrokers",
+                ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Port"] = port },
+            });
+            var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+            code.ShouldBe(0, output + error);
+            output.ShouldContain($"ok   broker");
+            output.ShouldContain($"127.0.0.1:{port} accepts connections");
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    [Fact]
     public async Task UnwritableDatabaseDirectory_Exits74_NamingTheDirectory()
     {
         var db = "/proc/1/metalsniper-preflight-test/test.db"; // a directory nobody (root included) can create
