@@ -106,7 +106,10 @@ public static class Composition
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.StopHost;
         });
         ConfigureLogging(builder, settings);
-        AddMetalSniper(builder.Services, settings.Mode, settings.RunId);
+        // A replay is a backtest: always the simulated broker on recorded data, whatever the broker section says.
+        var broker = settings.Mode == RunMode.Service ? configuration[$"{BrokerOptions.SectionName}:Kind"] ?? "Simulated" : "Simulated";
+        var source = settings.Mode == RunMode.Service ? configuration[$"{MarketDataOptions.SectionName}:Source"] ?? "Replay" : "Replay";
+        AddMetalSniper(builder.Services, settings.Mode, settings.RunId, broker, source);
         settings.ConfigureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
         return builder.Build();
@@ -129,7 +132,7 @@ public static class Composition
     /// ingest, brain, hands (draining every queued command while the sentinel still watches), sentinel,
     /// database.
     /// </summary>
-    public static void AddMetalSniper(IServiceCollection services, RunMode mode, string? runIdOverride = null)
+    public static void AddMetalSniper(IServiceCollection services, RunMode mode, string? runIdOverride = null, string brokerKind = "Simulated", string marketDataSource = "Replay")
     {
         services.AddStrictOptions<BrokerOptions>(BrokerOptions.SectionName);
         services.AddStrictOptions<MarketDataOptions>(MarketDataOptions.SectionName);
@@ -153,7 +156,9 @@ public static class Composition
 
         // Replay time comes from the data; a live source would register TimeProvider.System here.
         services.AddSingleton<ReplayTimeProvider>(_ => new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero)));
-        services.AddSingleton<TimeProvider>(sp => sp.GetRequiredService<ReplayTimeProvider>());
+        // A live feed runs on the system clock; recorded data on the clock the data moves.
+        var liveData = marketDataSource == "InteractiveBrokers";
+        services.AddSingleton<TimeProvider>(sp => liveData ? TimeProvider.System : sp.GetRequiredService<ReplayTimeProvider>());
 
         services.AddSingleton<IInstrumentCatalog>(_ => InstrumentCatalog.CreateDefault());
         services.AddSingleton<ITradingSessions>(_ => TradingSessionCalendar.CreateDefault());
@@ -212,12 +217,19 @@ public static class Composition
         // A replay's alerts carry the market time they happened at (the replay clock): the same replay raises the same
         // alerts, so a resumed replay meets its earlier alerts in the journal instead of repeating them.
         services.AddSingleton(sp => new Alerts.AlertHub(sp.GetRequiredService<Journal.DecisionJournal>(),
-            mode == RunMode.Replay ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Alerts.AlertHub>>()));
+            mode == RunMode.Replay ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Alerts.AlertHub>>())
+        {
+            // Every alert says which account and mode it is about.
+            Identity = mode == RunMode.Service ? () => sp.GetRequiredService<Brokers.BrokerIdentity>().Describe() : null,
+        });
         services.AddSingleton<Alerts.IAlertSink>(sp => sp.GetRequiredService<Alerts.AlertHub>());
 
         services.AddSingleton<IngestCounters>();
         services.AddSingleton<BarValidator>();
-        services.AddSingleton<IMarketDataSource>(sp => CreateReplaySource(sp, mode));
+        if (!liveData)
+        {
+            services.AddSingleton<IMarketDataSource>(sp => CreateReplaySource(sp, mode));
+        }
 
         services.AddSingleton<IReadOnlyDictionary<string, SimulatedCostModel>>(sp =>
             sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.Costs.ToDictionary(
@@ -234,9 +246,21 @@ public static class Composition
                     sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId),
                 recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Simulation.DurableSimulatedBroker>>());
         });
-        services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IOptions<BrokerOptions>>().Value.Kind == "Simulated"
-            ? sp.GetRequiredService<Simulation.DurableSimulatedBroker>()
-            : throw new InvalidOperationException("Broker:Kind InteractiveBrokers: the IB order gateway is not wired into this build yet"));
+        if (brokerKind == "InteractiveBrokers")
+        {
+            Brokers.InteractiveBrokersServices.Add(services, liveData);
+            services.AddSingleton(sp => new Brokers.BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp)));
+        }
+        else
+        {
+            if (liveData)
+            {
+                throw new OptionsValidationException(MarketDataOptions.SectionName, typeof(MarketDataOptions), ["MarketData:Source InteractiveBrokers needs Broker:Kind InteractiveBrokers"]);
+            }
+
+            services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Simulation.DurableSimulatedBroker>());
+            services.AddSingleton(sp => new Brokers.BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == "Live" ? "LIVE" : "paper") + " · simulated broker"));
+        }
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.
@@ -264,7 +288,8 @@ public static class Composition
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
             var broker = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
             var envOptIn = string.Equals(Environment.GetEnvironmentVariable(ExecutionOptions.LiveConfirmVariable), "yes", StringComparison.Ordinal);
-            return new ExecutionSafety(execution.Mode == "Live", execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: broker.Kind != "Simulated", BrokerPort: null);
+            return new ExecutionSafety(execution.Mode == "Live", execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: brokerKind != "Simulated",
+                BrokerPort: brokerKind == "InteractiveBrokers" ? broker.InteractiveBrokers.Port : null);
         });
         services.AddSingleton(sp =>
         {
@@ -273,6 +298,7 @@ public static class Composition
             IPreTradeGate[] gates =
             [
                 new ExecutionModeGate(sp.GetRequiredService<ExecutionSafety>()),
+                new BrokerReadinessGate(sp.GetRequiredService<IOrderGateway>()),
                 new KillSwitchGate(sp.GetRequiredService<KillSwitch>()),
                 new OrderSanityGate(),
                 new ReduceOnlyGate(),

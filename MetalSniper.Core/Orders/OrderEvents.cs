@@ -38,6 +38,19 @@ public sealed record OrderModified(ClientOrderId ClientOrderId, decimal? StopPri
 public sealed record OrderFilled(ClientOrderId ClientOrderId, Fill Fill, decimal LeavesQuantity, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
     : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
 
+/// <summary>
+/// The broker holds a position this run has no record of (found at the first reconciliation after a start: the
+/// previous run's, or one opened outside the system). Our book takes it over at the broker's average price; the
+/// risk sentinel manages it from then on. <see cref="OrderEvent.ClientOrderId"/> is "adopted:{symbol}".
+/// </summary>
+/// <param name="Symbol">Instrument.</param>
+/// <param name="Quantity">Signed quantity (+ long, − short).</param>
+/// <param name="AveragePrice">The broker's average price, major units of the instrument currency.</param>
+/// <param name="EventTimeUtc">When the broker reported it.</param>
+/// <param name="ReceivedAtUtc">When we learned of it.</param>
+public sealed record BrokerPositionAdopted(string Symbol, decimal Quantity, decimal AveragePrice, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(new ClientOrderId("adopted:" + Symbol), EventTimeUtc, ReceivedAtUtc);
+
 /// <summary>A position as the broker reports it (for reconciliation).</summary>
 /// <param name="Symbol">Instrument.</param>
 /// <param name="Quantity">Signed quantity (+ long, − short).</param>
@@ -65,6 +78,13 @@ public interface IOrderGateway
     /// the gateway has no message limit (the simulated broker). The execution side paces by it.
     /// </summary>
     (int PerSecond, int ReservedForRisk)? MessageLimit => null;
+
+    /// <summary>
+    /// Why the broker cannot take <paramref name="order"/> now (a link being reconciled or warming up, a lost link for
+    /// an entry, a reset window), or null when it can. A pre-trade gate asks before the order leaves; the simulated
+    /// broker is always ready.
+    /// </summary>
+    string? SubmissionBlocked(SubmitOrder order, DateTimeOffset nowUtc) => null;
 
     /// <summary>Sends an order. Acknowledgement arrives on <see cref="Events"/>.</summary>
     ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken);

@@ -16,6 +16,9 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
     private long _raised;
     private long _deliveryErrors;
 
+    /// <summary>Describes the broker, account and mode; when set, every alert's text starts with it in brackets (the service).</summary>
+    public Func<string>? Identity { get; init; }
+
     /// <summary>Alerts raised so far.</summary>
     public long Raised => Interlocked.Read(ref _raised);
 
@@ -38,6 +41,11 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
     public void Raise(Alert alert)
     {
         ArgumentNullException.ThrowIfNull(alert);
+        if (Identity is { } identity && !alert.Text.StartsWith('['))
+        {
+            alert = alert with { Text = $"[{identity()}] {alert.Text}" };
+        }
+
         Interlocked.Increment(ref _raised);
         _recent.Enqueue(alert);
         while (_recent.Count > Kept && _recent.TryDequeue(out _))

@@ -343,7 +343,8 @@ public static class Commands
             host = Composition.BuildHost(settings, configuration!);
             await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
             host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
-                "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms)", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds);
+                "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,
+                host.Services.GetRequiredService<Brokers.BrokerIdentity>().Describe());
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -116,9 +116,13 @@ public sealed class MarketDataOptions
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "MarketData";
 
-    /// <summary>The source: <c>Replay</c> (default: recorded real data).</summary>
-    [AllowedValues("Replay")]
+    /// <summary>The source: <c>Replay</c> (default: recorded real data) or <c>InteractiveBrokers</c> (live bars; needs <c>Broker:Kind</c> InteractiveBrokers).</summary>
+    [AllowedValues("Replay", "InteractiveBrokers")]
     public string Source { get; set; } = "Replay";
+
+    /// <summary>Live bars from Interactive Brokers (used when <see cref="Source"/> is <c>InteractiveBrokers</c>).</summary>
+    [Required]
+    public IbMarketDataOptions InteractiveBrokers { get; set; } = new();
 
     /// <summary>Replay settings.</summary>
     [Required]
@@ -127,6 +131,18 @@ public sealed class MarketDataOptions
     /// <summary>Capacity of the ingest → brain bar channel. Full-mode policy: Wait (backpressure: ingest slows down, nothing is dropped). Default 8192, range 16–1,048,576.</summary>
     [Range(16, 1_048_576)]
     public int ChannelCapacity { get; set; } = 8192;
+}
+
+/// <summary>Live bars from Interactive Brokers (section <c>MarketData:InteractiveBrokers</c>).</summary>
+public sealed class IbMarketDataOptions
+{
+    /// <summary>Symbols to stream (instrument catalog symbols). Default XAUUSD and XAGUSD.</summary>
+    [MinLength(1)]
+    public List<string> Symbols { get; set; } = ["XAUUSD", "XAGUSD"];
+
+    /// <summary>Bar size in minutes: 1, 5, 15, 30 or 60 (the strategy's bars). Default 15.</summary>
+    [AllowedValues(1, 5, 15, 30, 60)]
+    public int BarMinutes { get; set; } = 15;
 }
 
 /// <summary>Replay of recorded files.</summary>

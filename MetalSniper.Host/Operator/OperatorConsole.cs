@@ -19,11 +19,10 @@ public sealed class OperatorConsole(
     RunContext run,
     IInstrumentCatalog instruments,
     TimeProvider clock,
-    Microsoft.Extensions.Options.IOptions<Configuration.ExecutionOptions> execution,
-    Microsoft.Extensions.Options.IOptions<Configuration.BrokerOptions> broker) : IOperatorConsole
+    Brokers.BrokerIdentity broker) : IOperatorConsole
 {
-    /// <summary>"paper" or "live", with the broker.</summary>
-    public string Mode => $"{(execution.Value.Mode == "Live" ? "LIVE" : "paper")} via {broker.Value.Kind}";
+    /// <summary>Mode, broker and account ("paper · IB DU1234567 at 127.0.0.1:4002 (client 17) FULLY_LIVE").</summary>
+    public string Mode => broker.Describe();
 
     /// <summary>The open positions with their latest mark and unrealized P&amp;L (instrument currency).</summary>
     public IReadOnlyList<PositionRow> Positions()

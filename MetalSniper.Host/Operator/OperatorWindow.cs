@@ -95,7 +95,7 @@ public sealed class OperatorWindowService(
         {
             var components = Components();
             var ready = lifetime.ApplicationStarted.IsCancellationRequested && components.All(c => c.Ok);
-            return Results.Json(new { ready, components }, statusCode: ready ? 200 : 503);
+            return Results.Json(new { ready, broker = console.Mode, components }, statusCode: ready ? 200 : 503);
         });
         app.MapGet("/api/status", () => Results.Json(Status()));
         app.MapGet("/api/positions", () => Results.Json(console.Positions()));

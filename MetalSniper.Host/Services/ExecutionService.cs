@@ -544,6 +544,12 @@ public sealed class ExecutionService(
 
     private void Apply(OrderEvent e)
     {
+        if (e is BrokerPositionAdopted adopted)
+        {
+            Adopt(adopted);
+            return;
+        }
+
         if (!_orders.TryGetValue(e.ClientOrderId, out var state))
         {
             logger.LogError("Gateway event {Event} for unknown order {ClientOrderId}; not ours, left to reconciliation", e.GetType().Name, e.ClientOrderId);
@@ -619,6 +625,31 @@ public sealed class ExecutionService(
         }
 
         channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
+    }
+
+    /// <summary>
+    /// A position the broker holds that this run has no record of (found at the first reconciliation): our book takes
+    /// it over at the broker's average price (no fill row: nothing traded now), it is journaled and alerted, and the
+    /// sentinel manages it from here (the strategies do not know it).
+    /// </summary>
+    private void Adopt(BrokerPositionAdopted a)
+    {
+        var now = clock.GetUtcNow();
+        var current = _book.Get(a.Symbol).Quantity;
+        var delta = a.Quantity - current;
+        journal.Append("PositionAdopted", a.ClientOrderId.Value, gateway.Name, a);
+        if (delta == 0m)
+        {
+            return;
+        }
+
+        var instrument = instruments.Get(a.Symbol);
+        _book.Apply(new Fill($"{a.ClientOrderId.Value}:{now.UtcTicks}", a.ClientOrderId, a.Symbol, delta > 0 ? OrderSide.Buy : OrderSide.Sell, Math.Abs(delta), a.AveragePrice,
+            new Money(0m, instrument.Currency), a.EventTimeUtc));
+        alerts.Raise(Alerts.AlertLevel.Yellow, "PositionAdopted", string.Create(CultureInfo.InvariantCulture,
+            $"{gateway.Name} holds {a.Quantity} {a.Symbol} @ {a.AveragePrice} that this run has no record of: adopted into our book (was {current}); the sentinel manages it, no strategy does"));
+        Enqueue(new PersistPosition(Run.RunId, _book.Get(a.Symbol), now));
+        PublishBook();
     }
 
     /// <summary>Publishes our book to the sentinel (after every fill and every change of a working flatten).</summary>

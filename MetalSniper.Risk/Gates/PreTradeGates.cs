@@ -30,6 +30,9 @@ public enum DenyReason
     /// <summary>Paper mode pointed at a live port (TWS 7496, IB Gateway 4001): fail closed.</summary>
     PaperModeOnLivePort,
 
+    /// <summary>The broker link cannot take the order now (reconciling, warming up after a reconnect, link lost for an entry, reset window).</summary>
+    BrokerNotReady,
+
     /// <summary>Opening a position in one more instrument than allowed.</summary>
     MaxOpenPositions,
 

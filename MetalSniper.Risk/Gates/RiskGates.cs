@@ -50,6 +50,25 @@ public sealed record ExecutionSafety(bool LiveMode, bool LiveOptInConfigured, bo
     public static IReadOnlySet<int> LivePorts { get; } = new HashSet<int> { 7496, 4001 };
 }
 
+/// <summary>
+/// The broker link where orders leave: asks the gateway whether it can take the order now (IB: reconciliation done,
+/// warm-up over for entries, link up for entries, outside the reset windows). Risk exits pass a degraded link.
+/// </summary>
+public sealed class BrokerReadinessGate(Core.Orders.IOrderGateway gateway) : IPreTradeGate
+{
+    /// <inheritdoc />
+    public string Name => "broker-link";
+
+    /// <inheritdoc />
+    public GateDenial? Check(PreTradeContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return gateway.SubmissionBlocked(context.Order, context.NowUtc) is { } why
+            ? new GateDenial(Name, DenyReason.BrokerNotReady, $"{gateway.Name}: {why}") { Values = new Dictionary<string, string> { ["gateway"] = gateway.Name, ["purpose"] = context.Order.Purpose.ToString() } }
+            : null;
+    }
+}
+
 /// <summary>The kill switch where orders leave: L1 denies entries and adds; L2 lets out only what reduces a position.</summary>
 public sealed class KillSwitchGate(KillSwitch killSwitch) : IPreTradeGate
 {

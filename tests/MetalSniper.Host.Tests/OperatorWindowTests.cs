@@ -129,7 +129,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             dom.ShouldContain("data-loaded=\"true\"", customMessage: "the page's script did not load the APIs");
             dom.ShouldContain("<span id=\"kill-level\" class=\"badge L1\">L1</span>");
             dom.ShouldContain("<td>XAUUSD</td><td class=\"num\">20.0000</td>");
-            dom.ShouldContain("paper via Simulated");
+            dom.ShouldContain("paper · simulated broker");
 
             var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");
             File.Delete(screenshot);

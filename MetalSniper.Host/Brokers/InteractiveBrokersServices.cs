@@ -1,0 +1,136 @@
+using System.Globalization;
+using Dapper;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Orders;
+using MetalSniper.Host.Configuration;
+using MetalSniper.Host.Persistence;
+using MetalSniper.InteractiveBrokers.Adapters;
+using MetalSniper.InteractiveBrokers.Client;
+using MetalSniper.InteractiveBrokers.Connection;
+using Microsoft.Extensions.Options;
+
+namespace MetalSniper.Host.Brokers;
+
+/// <summary>Which broker, account and mode this process uses: in the start-up banner, the health API and every alert.</summary>
+/// <param name="Describe">The current description, e.g. "paper · IB DU1234567 at 127.0.0.1:4002 (client 17) FULLY_LIVE".</param>
+public sealed record BrokerIdentity(Func<string> Describe);
+
+/// <summary>Registration of the Interactive Brokers session, order gateway and market data source.</summary>
+public static class InteractiveBrokersServices
+{
+    /// <summary>Registers the IB session (one connection for the process), its hosted service and the order gateway; and the live bar source when <c>MarketData:Source</c> is InteractiveBrokers.</summary>
+    public static void Add(IServiceCollection services, bool liveMarketData)
+    {
+        services.AddSingleton(sp =>
+        {
+            var ib = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers;
+            var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
+            var wall = sp.GetRequiredService<Pipeline.WallClock>().Provider;
+            var client = new TwsClient(new TwsClientOptions
+            {
+                MessagesPerSecond = 45,
+                ReservedMessagesPerSecond = Math.Min(risk.ReservedRiskMessagesPerSecond, 44),
+                HeartbeatInterval = TimeSpan.FromSeconds(ib.HeartbeatSeconds),
+                HeartbeatTimeout = TimeSpan.FromSeconds(ib.HeartbeatSeconds * 2),
+            }, wall, sp.GetRequiredService<ILogger<TwsClient>>());
+            var windows = ib.QuietWindows.Select(w => InteractiveBrokersOptions.TryParseWindow(w, out var a, out var b) ? (a, b) : throw new OptionsValidationException(nameof(InteractiveBrokersOptions), typeof(InteractiveBrokersOptions), [$"QuietWindows: '{w}'"])).ToList();
+            var machine = new IbConnectionStateMachine(TimeSpan.FromSeconds(ib.ReconnectWarmupSeconds), windows, TimeZoneInfo.FindSystemTimeZoneById(ib.QuietWindowTimeZone));
+            return new IbSession(new IbSessionSettings(ib.Host, ib.Port, ib.ClientId, ib.Account, TimeSpan.FromSeconds(ib.ConnectTimeoutSeconds),
+                TimeSpan.FromSeconds(ib.ReconnectMinDelaySeconds), TimeSpan.FromSeconds(ib.ReconnectMaxDelaySeconds), TimeSpan.FromSeconds(ib.ReconcileTimeoutSeconds), ib.MarketDataType),
+                client, machine, wall, sp.GetRequiredService<ILogger<IbSession>>());
+        });
+        services.AddSingleton(sp =>
+        {
+            var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
+            var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
+            using var c = sp.GetRequiredService<Database>().OpenConnection();
+            var known = c.Query<string>("SELECT execution_id FROM fills").ToList();
+            return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == "Live" ? "live" : "paper",
+                (Math.Min(risk.BrokerMessagesPerSecond, 40), risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Pipeline.WallClock>().Provider,
+                sp.GetRequiredService<ILogger<IbOrderGateway>>());
+        });
+        services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IbOrderGateway>());
+        services.AddHostedService<IbSessionService>();
+        if (liveMarketData)
+        {
+            services.AddSingleton<IMarketDataSource>(sp =>
+            {
+                var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
+                return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.Symbols, TimeSpan.FromMinutes(md.BarMinutes),
+                    sp.GetRequiredService<ILogger<IbMarketDataSource>>());
+            });
+        }
+    }
+
+    /// <summary>The identity text of an IB process.</summary>
+    public static string Describe(IServiceProvider sp)
+    {
+        var ib = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers;
+        var mode = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == "Live" ? "LIVE" : "paper";
+        var session = sp.GetRequiredService<IbSession>();
+        var account = session.Account.Length > 0 ? session.Account : ib.Account.Length > 0 ? ib.Account : "account not yet known";
+        return string.Create(CultureInfo.InvariantCulture, $"{mode} · IB {account} at {ib.Host}:{ib.Port} (client {ib.ClientId}) {session.Machine.State(TimeProvider.System.GetUtcNow())}");
+    }
+}
+
+/// <summary>
+/// Runs the IB session for the life of the host: connection and reconnection, reconciliation, the state machine. Its
+/// state changes are journaled (<c>BrokerLink</c>) and alerted (a lost link RED once per disconnection, restored and
+/// FULLY_LIVE as info), as are the gateway's problems (external orders or fills, reconciliation failures, client id in use).
+/// It also books executions whose commission report never came, once a second.
+/// </summary>
+public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, Journal.DecisionJournal journal, Alerts.AlertHub alerts, Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
+    : BackgroundService
+{
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        session.Machine.Changed += OnChanged;
+        session.Problem += OnProblem;
+        gateway.Problem += OnGatewayProblem;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), wallClock.Provider);
+        var flusher = Task.Run(async () =>
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                gateway.FlushOverdueFills();
+                session.Machine.State(wallClock.Provider.GetUtcNow()); // lets the warm-up end on time (and be journaled)
+            }
+        }, stoppingToken);
+        try
+        {
+            await session.RunAsync(stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            session.Machine.Changed -= OnChanged;
+            session.Problem -= OnProblem;
+            gateway.Problem -= OnGatewayProblem;
+            try
+            {
+                await flusher.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                logger.LogDebug("IB fill flusher stopped");
+            }
+        }
+    }
+
+    private void OnChanged(IbStateChange change)
+    {
+        journal.Append("BrokerLink", change.To.ToString(), change.From.ToString(), change);
+        var level = change.To switch
+        {
+            IbConnectionState.ExecutionDegraded => Alerts.AlertLevel.Red,
+            IbConnectionState.DataOnly when change.From == IbConnectionState.ExecutionDegraded => Alerts.AlertLevel.Yellow,
+            _ => Alerts.AlertLevel.Info,
+        };
+        alerts.Raise(level, "BrokerLink", $"IB link {change.From} -> {change.To}: {change.Reason}");
+    }
+
+    private void OnProblem(string text) => alerts.Raise(Alerts.AlertLevel.Red, "Broker", text);
+
+    private void OnGatewayProblem(string text, bool red) => alerts.Raise(red ? Alerts.AlertLevel.Red : Alerts.AlertLevel.Yellow, "Broker", text);
+}

@@ -1,0 +1,197 @@
+using Microsoft.Extensions.Logging;
+using System.Globalization;
+using System.Threading.Channels;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
+using MetalSniper.InteractiveBrokers.Wire;
+
+namespace MetalSniper.InteractiveBrokers.Adapters;
+
+/// <summary>
+/// Live bars from Interactive Brokers: for each instrument a <c>reqHistoricalData</c> with <c>keepUpToDate</c>
+/// (TWS-PROTOCOL.md §4.1, §4.6: message 90 updates the bar that is forming) in the strategy's bar size, MIDPOINT
+/// (spot metals and FX have no trades). A bar is complete when an update for the next bar time arrives; it is then
+/// yielded with its open time and interval, like a recorded bar, and goes through the same validation at ingest.
+/// Subscriptions are made anew (new request ids) after every handshake and after 1101 (data lost). The history of
+/// the first answer is not replayed into the strategy (it starts cold); the forming bar seeds the first update.
+/// </summary>
+public sealed class IbMarketDataSource : IMarketDataSource
+{
+    private readonly IbSession _session;
+    private readonly IInstrumentCatalog _instruments;
+    private readonly IReadOnlyList<string> _symbols;
+    private readonly TimeSpan _interval;
+    private readonly ILogger<IbMarketDataSource> _logger;
+    private readonly Channel<MarketDataRecord> _records = Channel.CreateUnbounded<MarketDataRecord>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, string> _requests = [];
+    private readonly Dictionary<string, TwsBar> _forming = new(StringComparer.Ordinal);
+    private long _line;
+
+    /// <summary>Creates the source; it subscribes on every connect of <paramref name="session"/>.</summary>
+    /// <param name="session">The IB session.</param>
+    /// <param name="instruments">Instrument catalog.</param>
+    /// <param name="symbols">Symbols to stream.</param>
+    /// <param name="interval">Bar size: 1, 5, 15 or 30 minutes, or 1 hour.</param>
+    /// <param name="logger">Logger.</param>
+    /// <exception cref="ArgumentException">A bar size IB does not offer.</exception>
+    public IbMarketDataSource(IbSession session, IInstrumentCatalog instruments, IReadOnlyList<string> symbols, TimeSpan interval, ILogger<IbMarketDataSource> logger)
+    {
+        _session = session ?? throw new ArgumentNullException(nameof(session));
+        _instruments = instruments ?? throw new ArgumentNullException(nameof(instruments));
+        _symbols = symbols ?? throw new ArgumentNullException(nameof(symbols));
+        _interval = interval;
+        _logger = logger;
+        BarSize = BarSizeSetting(interval);
+        session.EventReceived += OnEvent;
+        session.Connected += SubscribeAsync;
+        session.Machine.ResubscribeNeeded += why =>
+        {
+            if (why == "1101")
+            {
+                _ = SubscribeAsync(CancellationToken.None);
+            }
+        };
+    }
+
+    /// <inheritdoc />
+    public string Name => "ib:" + string.Join('+', _symbols);
+
+    /// <inheritdoc />
+    public bool IsReplay => false;
+
+    /// <summary>IB's bar size setting for the interval.</summary>
+    public string BarSize { get; }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<MarketDataRecord> StreamAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var r in _records.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return r;
+        }
+    }
+
+    /// <summary>IB's bar size text for an interval.</summary>
+    /// <exception cref="ArgumentException">Not one of 1, 5, 15, 30 minutes or 1 hour.</exception>
+    public static string BarSizeSetting(TimeSpan interval) => interval.TotalMinutes switch
+    {
+        1 => "1 min",
+        5 => "5 mins",
+        15 => "15 mins",
+        30 => "30 mins",
+        60 => "1 hour",
+        _ => throw new ArgumentException($"no IB bar size for {interval}", nameof(interval)),
+    };
+
+    private Task SubscribeAsync(CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            foreach (var reqId in _requests.Keys)
+            {
+                TrySend(TwsRequests.CancelHistoricalData(reqId));
+            }
+
+            _requests.Clear();
+            _forming.Clear();
+            foreach (var symbol in _symbols)
+            {
+                var reqId = _session.NextRequestId();
+                _requests[reqId] = symbol;
+                var duration = _interval >= TimeSpan.FromMinutes(30) ? "2 D" : "1 D";
+                TrySend(TwsRequests.ReqHistoricalData(reqId, IbContracts.For(_instruments.Get(symbol)), "", BarSize, duration, false, "MIDPOINT", 2, true));
+                _logger.LogInformation("Subscribed {Symbol} {BarSize} MIDPOINT bars (request {ReqId}, keepUpToDate)", symbol, BarSize, reqId);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void OnEvent(TwsEvent e)
+    {
+        switch (e)
+        {
+            case HistoricalDataEvent h:
+                lock (_gate)
+                {
+                    if (_requests.TryGetValue(h.ReqId, out var symbol) && h.Bars.Count > 0)
+                    {
+                        _forming[symbol] = h.Bars[^1];
+                    }
+                }
+
+                break;
+            case HistoricalDataUpdateEvent u:
+                lock (_gate)
+                {
+                    if (!_requests.TryGetValue(u.ReqId, out var symbol))
+                    {
+                        return;
+                    }
+
+                    if (_forming.TryGetValue(symbol, out var forming) && forming.Date != u.Bar.Date && Time(u.Bar.Date) > Time(forming.Date))
+                    {
+                        Complete(symbol, forming);
+                    }
+
+                    _forming[symbol] = u.Bar;
+                }
+
+                break;
+            case ErrorEvent err when err.Id > 0:
+                lock (_gate)
+                {
+                    if (_requests.TryGetValue(err.Id, out var symbol))
+                    {
+                        _logger.LogError("IB market data request {ReqId} for {Symbol} failed: {Code} {Message}", err.Id, symbol, err.Code, err.Message);
+                    }
+                }
+
+                break;
+        }
+    }
+
+    private void Complete(string symbol, TwsBar bar)
+    {
+        var open = Time(bar.Date);
+        var raw = new RawBar(Name, ++_line, symbol, open, _interval, bar.Open, bar.High, bar.Low, bar.Close, bar.Volume is { } v && v > 0 ? (double)v : 0d, null);
+        if (!_records.Writer.TryWrite(new RawBarRecord(raw)))
+        {
+            throw new InvalidOperationException("IB market data channel is closed");
+        }
+    }
+
+    /// <summary>Bar time: epoch seconds (formatDate 2) or "yyyyMMdd HH:mm:ss[ zone]" / "yyyyMMdd".</summary>
+    private static DateTimeOffset Time(string date)
+    {
+        var t = date.Trim();
+        if (long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var epoch) && t.Length >= 9)
+        {
+            return DateTimeOffset.FromUnixTimeSeconds(epoch);
+        }
+
+        var parts = t.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length >= 2 && DateTime.TryParseExact($"{parts[0]} {parts[1]}", "yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        {
+            var zone = parts.Length >= 3 && TimeZoneInfo.TryFindSystemTimeZoneById(parts[2], out var z) ? z : TimeZoneInfo.Utc;
+            return new DateTimeOffset(TimeZoneInfo.ConvertTimeToUtc(local, zone), TimeSpan.Zero);
+        }
+
+        return DateTime.TryParseExact(parts.FirstOrDefault(), "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var day)
+            ? new DateTimeOffset(day, TimeSpan.Zero)
+            : throw new FormatException($"IB bar time '{date}' is not epoch seconds or yyyyMMdd HH:mm:ss");
+    }
+
+    private void TrySend(TwsOutgoingMessage message)
+    {
+        try
+        {
+            _session.Client.Send(message);
+        }
+        catch (Client.TwsNotConnectedException e)
+        {
+            _logger.LogWarning("IB market data request not sent ({Message}); it is made again on the next connect", e.Message);
+        }
+    }
+}

@@ -1,0 +1,647 @@
+using Microsoft.Extensions.Logging;
+using System.Globalization;
+using System.Threading.Channels;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.Money;
+using MetalSniper.Core.Orders;
+using MetalSniper.InteractiveBrokers.Client;
+using MetalSniper.InteractiveBrokers.Wire;
+
+namespace MetalSniper.InteractiveBrokers.Adapters;
+
+/// <summary>
+/// The order gateway to Interactive Brokers (IB-NOTES.md, TWS-PROTOCOL.md §4.5, §7, §8.5). A dumb pipe with IB's rules:
+/// <list type="bullet">
+/// <item><b>Identity.</b> Our client order id goes in <c>orderRef</c> (persisted by the execution side before the
+/// order reaches this gateway) and is the key for every callback; IB's numeric order id (from the client's counter,
+/// which never rolls back within the process even when <c>nextValidId</c> does) and the <c>permId</c> are mapped when
+/// known. A client order id is sent once: a repeat is refused, never re-sent.</item>
+/// <item><b>Reconciliation</b> after every handshake, before any order: open orders (ours are re-mapped by orderRef;
+/// others are reported as external), executions (fills that happened while the link was down are recovered,
+/// each execution once), positions against what we booked (the first reconciliation of a process adopts IB's
+/// positions; later ones must agree) and the account summary. A query that times out is unknown, never empty: the
+/// reconciliation fails and orders stay refused (DATA_ONLY) until it succeeds; a mismatch is a RED problem.</item>
+/// <item><b>Readiness</b> (<see cref="SubmissionBlocked"/>): the connection state machine — entries only when
+/// FULLY_LIVE, risk exits also while warming up or degraded, nothing in DATA_ONLY or inside a reset window.</item>
+/// <item><b>Fills</b>: an execution is reported once its commission report arrived (or after a grace period with
+/// commission 0 and a warning); executions are de-duplicated by execId across reconnects and restarts.</item>
+/// </list>
+/// Thread-safe: requests come from the execution thread, callbacks from the session's event loop.
+/// </summary>
+public sealed class IbOrderGateway : IOrderGateway
+{
+    private static readonly TimeSpan CommissionGrace = TimeSpan.FromSeconds(3);
+    private readonly IbSession _session;
+    private readonly IInstrumentCatalog _instruments;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<IbOrderGateway> _logger;
+    private readonly Channel<OrderEvent> _events = Channel.CreateUnbounded<OrderEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly Lock _gate = new();
+    private readonly Dictionary<ClientOrderId, IbOrder> _orders = [];
+    private readonly Dictionary<int, IbOrder> _byIbId = [];
+    private readonly HashSet<string> _executions;
+    private readonly Dictionary<string, (ExecDetailsEvent Exec, IbOrder Order, DateTimeOffset At)> _awaitingCommission = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CommissionReportEvent> _commissions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, decimal> _netFilled = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, decimal> _adopted = new(StringComparer.Ordinal);
+    private readonly (int PerSecond, int Reserved) _limit;
+    private bool _reconciledOnce;
+
+    /// <summary>Creates the gateway on <paramref name="session"/>.</summary>
+    /// <param name="session">The IB session (this gateway reconciles on its every connect).</param>
+    /// <param name="instruments">Our instruments (contracts come from them).</param>
+    /// <param name="mode">"paper" or "live" (for the name and the logs).</param>
+    /// <param name="messageLimit">Messages per second the execution side may use for orders and the share reserved for risk messages (below the client's wire pacer, which also carries data requests and heartbeats).</param>
+    /// <param name="knownExecutionIds">Executions already booked (from the database): never reported again.</param>
+    /// <param name="clock">Clock.</param>
+    /// <param name="logger">Logger.</param>
+    public IbOrderGateway(IbSession session, IInstrumentCatalog instruments, string mode, (int PerSecond, int Reserved) messageLimit, IEnumerable<string> knownExecutionIds,
+        TimeProvider clock, ILogger<IbOrderGateway> logger)
+    {
+        _session = session ?? throw new ArgumentNullException(nameof(session));
+        _instruments = instruments ?? throw new ArgumentNullException(nameof(instruments));
+        _clock = clock;
+        _logger = logger;
+        _limit = messageLimit;
+        _executions = new HashSet<string>(knownExecutionIds ?? [], StringComparer.Ordinal);
+        Name = "ib-" + mode;
+        session.EventReceived += OnEvent;
+        session.Connected += ReconcileAsync;
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public ChannelReader<OrderEvent> Events => _events.Reader;
+
+    /// <inheritdoc />
+    public (int PerSecond, int ReservedForRisk)? MessageLimit => _limit;
+
+    /// <summary>Reconciliations that succeeded.</summary>
+    public int Reconciliations { get; private set; }
+
+    /// <summary>Fills recovered by reconciliation (they happened while the link was down).</summary>
+    public int RecoveredFills { get; private set; }
+
+    /// <summary>The last reconciliation's outcome, for the health API.</summary>
+    public string LastReconciliation { get; private set; } = "not yet";
+
+    /// <summary>Raised for what the operator must hear about: external orders or fills, a reconciliation mismatch or failure.</summary>
+    public event Action<string, bool>? Problem;
+
+    /// <inheritdoc />
+    public string? SubmissionBlocked(SubmitOrder order, DateTimeOffset nowUtc)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        return _session.Machine.SubmissionBlocked(OpensRisk(order), nowUtc);
+    }
+
+    /// <inheritdoc />
+    public ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(order);
+        var now = _clock.GetUtcNow();
+        lock (_gate)
+        {
+            if (_orders.ContainsKey(order.ClientOrderId))
+            {
+                Emit(new OrderRequestRejected(order.ClientOrderId, "submit", $"duplicate client order id {order.ClientOrderId}: the first order is unchanged, nothing re-sent", now, now));
+                return ValueTask.CompletedTask;
+            }
+
+            if (SubmissionBlocked(order, now) is { } blocked)
+            {
+                Emit(new OrderRejected(order.ClientOrderId, "not sent to IB: " + blocked, now, now));
+                return ValueTask.CompletedTask;
+            }
+
+            var instrument = _instruments.Get(order.Symbol);
+            var ib = new IbOrder(order, _session.Client.NextOrderId(), IbContracts.For(instrument));
+            _orders[order.ClientOrderId] = ib;
+            _byIbId[ib.IbId] = ib;
+            try
+            {
+                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, ToTws(ib.Order)), priority: !OpensRisk(order));
+            }
+            catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException)
+            {
+                ib.Terminal = true;
+                Emit(new OrderRejected(order.ClientOrderId, $"not sent to IB: {e.Message}", now, now));
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(cancel);
+        lock (_gate)
+        {
+            if (!_orders.TryGetValue(cancel.ClientOrderId, out var ib) || ib.Terminal)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            try
+            {
+                _session.Client.Send(TwsRequests.CancelOrder(ib.IbId), priority: true);
+            }
+            catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException)
+            {
+                var now = _clock.GetUtcNow();
+                Emit(new OrderRequestRejected(cancel.ClientOrderId, "cancel", $"not sent to IB: {e.Message}", now, now));
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask ModifyAsync(ModifyOrder modify, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(modify);
+        var now = _clock.GetUtcNow();
+        lock (_gate)
+        {
+            if (!_orders.TryGetValue(modify.ClientOrderId, out var ib) || ib.Terminal)
+            {
+                Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", "the order is not working at IB", now, now));
+                return ValueTask.CompletedTask;
+            }
+
+            var changed = ib.Order with
+            {
+                StopPrice = modify.NewStopPrice ?? ib.Order.StopPrice,
+                LimitPrice = modify.NewLimitPrice ?? ib.Order.LimitPrice,
+                Quantity = modify.NewQuantity ?? ib.Order.Quantity,
+            };
+            try
+            {
+                // A modify is placeOrder with the same id and every field (TWS-PROTOCOL.md §7).
+                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, ToTws(changed)), priority: !OpensRisk(changed));
+                ib.PendingModify = changed;
+            }
+            catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException)
+            {
+                Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", $"not sent to IB: {e.Message}", now, now));
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<BrokerPosition>> GetPositionsAsync(CancellationToken cancellationToken)
+    {
+        var items = await _session.CollectAsync(TwsRequests.ReqPositions(), e => e is PositionEvent, e => e is PositionEndEvent, _session.Settings.ReconcileTimeout, "IB positions", cancellationToken).ConfigureAwait(false);
+        TrySend(TwsRequests.CancelPositions());
+        var result = new List<BrokerPosition>();
+        foreach (var p in items.Cast<PositionEvent>().Where(p => p.Account == _session.Account && p.Position != 0m))
+        {
+            var symbol = IbContracts.SymbolOf(p.Contract, _instruments);
+            if (symbol is null)
+            {
+                Problem?.Invoke($"IB position in {p.Contract.Symbol} {p.Contract.SecType} {p.Contract.Currency} ({p.Position}) is not one of our instruments: external", false);
+                continue;
+            }
+
+            var multiplier = _instruments.Get(symbol).Multiplier;
+            result.Add(new BrokerPosition(symbol, p.Position, (decimal)p.AvgCost / (multiplier == 0m ? 1m : multiplier)));
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken)
+    {
+        var items = await _session.CollectAsync(TwsRequests.ReqOpenOrders(), e => e is OpenOrderEvent, e => e is OpenOrderEndEvent, _session.Settings.ReconcileTimeout, "IB open orders", cancellationToken).ConfigureAwait(false);
+        var result = new List<BrokerOrder>();
+        foreach (var o in items.Cast<OpenOrderEvent>())
+        {
+            var symbol = IbContracts.SymbolOf(o.Contract, _instruments) ?? o.Contract.Symbol;
+            var type = o.Order.OrderType switch { TwsOrderType.Limit => OrderType.Limit, TwsOrderType.Stop => OrderType.Stop, _ => OrderType.Market };
+            result.Add(new BrokerOrder(new ClientOrderId(o.Order.OrderRef.Length > 0 ? o.Order.OrderRef : $"ib:{o.OrderId}"), symbol, o.Order.Action == TwsOrderAction.Buy ? OrderSide.Buy : OrderSide.Sell,
+                o.Order.TotalQuantity, o.Order.FilledQuantity ?? 0m, type, (decimal?)o.Order.LmtPrice, (decimal?)o.Order.AuxPrice, o.State.Status is "Submitted" or "PreSubmitted" ? OrderStatus.Working : OrderStatus.PendingSubmit));
+        }
+
+        return result;
+    }
+
+    /// <summary>Reports executions whose commission report never came (after a grace period, with commission 0). Called by the host's timer.</summary>
+    public void FlushOverdueFills()
+    {
+        var now = _clock.GetUtcNow();
+        lock (_gate)
+        {
+            foreach (var (execId, pending) in _awaitingCommission.Where(p => now - p.Value.At > CommissionGrace).ToList())
+            {
+                _logger.LogWarning("IB execution {ExecId} of {ClientOrderId}: no commission report within {Grace} s; booked with commission 0", execId, pending.Order.Order.ClientOrderId, CommissionGrace.TotalSeconds);
+                _awaitingCommission.Remove(execId);
+                EmitFill(pending.Exec, pending.Order, null, now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reconciliation after a handshake (TWS-PROTOCOL.md §8.5): open orders, executions, positions, account. Success starts the
+    /// warm-up; a timeout or a mismatch keeps orders refused and is reported.
+    /// </summary>
+    private async Task ReconcileAsync(CancellationToken ct)
+    {
+        var machine = _session.Machine;
+        while (!ct.IsCancellationRequested && _session.Client.IsConnected && machine.ReconciliationPending)
+        {
+            var (ok, detail) = await ReconcileOnceAsync(ct).ConfigureAwait(false);
+            machine.OnReconciled(ok, detail, _clock.GetUtcNow());
+            LastReconciliation = (ok ? "ok: " : "FAILED: ") + detail;
+            if (ok)
+            {
+                Reconciliations++;
+                _logger.LogInformation("IB reconciliation succeeded: {Detail}", detail);
+                return;
+            }
+
+            _logger.LogError("IB reconciliation failed: {Detail}; orders stay refused, retrying in 10 s", detail);
+            Problem?.Invoke("IB reconciliation failed, orders refused: " + detail, true);
+            await Task.Delay(TimeSpan.FromSeconds(10), _clock, ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<(bool Ok, string Detail)> ReconcileOnceAsync(CancellationToken ct)
+    {
+        var timeout = _session.Settings.ReconcileTimeout;
+        try
+        {
+            // Open orders: ours are re-mapped by orderRef as they arrive (OnEvent); the rest are external.
+            var open = await GetOpenOrdersAsync(ct).ConfigureAwait(false);
+            var external = open.Where(o => !IsOurs(o.ClientOrderId)).ToList();
+            foreach (var o in external)
+            {
+                Problem?.Invoke($"IB has an order that is not ours: {o.ClientOrderId} {o.Side} {o.Quantity} {o.Symbol} {o.Type}: booked as external, left alone", false);
+            }
+
+            // Executions of the account (IB keeps the current day's): ours not yet reported are recovered by OnEvent.
+            var before = RecoveredFills;
+            var reqId = _session.NextRequestId();
+            await _session.CollectAsync(TwsRequests.ReqExecutions(reqId, new TwsExecutionFilter { AccountCode = _session.Account }),
+                e => e is ExecDetailsEvent d && d.ReqId == reqId, e => e is ExecDetailsEndEvent end && end.ReqId == reqId, timeout, "IB executions", ct).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(200), _clock, ct).ConfigureAwait(false); // commission reports trail the executions
+            FlushOverdueFills();
+
+            // Positions against what we booked: the first reconciliation of the process adopts IB's.
+            var positions = await GetPositionsAsync(ct).ConfigureAwait(false);
+            var mismatches = new List<string>();
+            lock (_gate)
+            {
+                if (!_reconciledOnce)
+                {
+                    foreach (var p in positions)
+                    {
+                        _adopted[p.Symbol] = p.Quantity - _netFilled.GetValueOrDefault(p.Symbol);
+                        if (_adopted[p.Symbol] != 0m)
+                        {
+                            var now = _clock.GetUtcNow();
+                            Emit(new BrokerPositionAdopted(p.Symbol, p.Quantity, p.AveragePrice, now, now));
+                        }
+                    }
+
+                    _reconciledOnce = true;
+                }
+                else
+                {
+                    var symbols = positions.Select(p => p.Symbol).Concat(_netFilled.Keys).Concat(_adopted.Keys).Distinct(StringComparer.Ordinal);
+                    foreach (var s in symbols)
+                    {
+                        var theirs = positions.FirstOrDefault(p => p.Symbol == s)?.Quantity ?? 0m;
+                        var ours = _adopted.GetValueOrDefault(s) + _netFilled.GetValueOrDefault(s);
+                        if (theirs != ours)
+                        {
+                            mismatches.Add(string.Create(CultureInfo.InvariantCulture, $"{s} ours {ours}, IB {theirs}"));
+                        }
+                    }
+                }
+            }
+
+            var account = await AccountSummaryAsync(ct).ConfigureAwait(false);
+            var detail = string.Create(CultureInfo.InvariantCulture,
+                $"{open.Count} open order(s) ({external.Count} external), {RecoveredFills - before} fill(s) recovered, positions [{string.Join(", ", positions.Select(p => $"{p.Symbol} {p.Quantity}"))}], {account}");
+            return mismatches.Count == 0 ? (true, detail) : (false, "positions differ: " + string.Join("; ", mismatches) + " — " + detail);
+        }
+        catch (Exception e) when (e is TimeoutException or TwsNotConnectedException)
+        {
+            return (false, e.Message);
+        }
+    }
+
+    private async Task<string> AccountSummaryAsync(CancellationToken ct)
+    {
+        var reqId = _session.NextRequestId();
+        var items = await _session.CollectAsync(TwsRequests.ReqAccountSummary(reqId, "All", "NetLiquidation,TotalCashValue,BuyingPower"),
+            e => e is AccountSummaryEvent a && a.ReqId == reqId, e => e is AccountSummaryEndEvent end && end.ReqId == reqId, _session.Settings.ReconcileTimeout, "IB account summary", ct).ConfigureAwait(false);
+        TrySend(TwsRequests.CancelAccountSummary(reqId));
+        var mine = items.Cast<AccountSummaryEvent>().Where(a => a.Account == _session.Account).ToList();
+        return mine.Count == 0 ? $"account {_session.Account}: no summary" : $"account {_session.Account}: " + string.Join(", ", mine.Select(a => $"{a.Tag} {a.Value} {a.Currency}"));
+    }
+
+    private void OnEvent(TwsEvent e)
+    {
+        var now = _clock.GetUtcNow();
+        lock (_gate)
+        {
+            switch (e)
+            {
+                case OpenOrderEvent o:
+                    OnOpenOrder(o, now);
+                    break;
+                case OrderStatusEvent s when _byIbId.TryGetValue(s.OrderId, out var ib):
+                    OnStatus(ib, s, now);
+                    break;
+                case ExecDetailsEvent d:
+                    OnExecution(d, now);
+                    break;
+                case CommissionReportEvent c:
+                    _commissions[c.ExecId] = c;
+                    if (_awaitingCommission.Remove(c.ExecId, out var pending))
+                    {
+                        EmitFill(pending.Exec, pending.Order, c, now);
+                    }
+
+                    break;
+                case ErrorEvent err when err.Id > 0 && _byIbId.TryGetValue(err.Id, out var ib):
+                    OnOrderError(ib, err, now);
+                    break;
+            }
+        }
+    }
+
+    private void OnOpenOrder(OpenOrderEvent o, DateTimeOffset now)
+    {
+        IbOrder? ib = null;
+        if (o.Order.OrderRef.Length > 0 && _orders.TryGetValue(new ClientOrderId(o.Order.OrderRef), out var byRef))
+        {
+            ib = byRef;
+        }
+        else if (_byIbId.TryGetValue(o.OrderId, out var byId) && o.Order.OrderRef.Length == 0)
+        {
+            ib = byId;
+        }
+
+        if (ib is null)
+        {
+            return; // not ours (reported once per reconciliation)
+        }
+
+        if (ib.IbId != o.OrderId)
+        {
+            _byIbId[o.OrderId] = ib; // the same order under the id IB reports (after a reconnect)
+        }
+
+        ib.PermId = o.Order.PermId != 0 ? o.Order.PermId : ib.PermId;
+        if (ib.PendingModify is { } changed && Matches(o.Order, changed))
+        {
+            ib.Order = changed;
+            ib.PendingModify = null;
+            Emit(new OrderModified(ib.Order.ClientOrderId, changed.StopPrice, changed.LimitPrice, changed.Quantity, now, now));
+        }
+
+        if (o.State.Status is "Submitted" or "PreSubmitted")
+        {
+            Accept(ib, now);
+        }
+    }
+
+    private void OnStatus(IbOrder ib, OrderStatusEvent s, DateTimeOffset now)
+    {
+        ib.PermId = s.PermId != 0 ? s.PermId : ib.PermId;
+        switch (s.Status)
+        {
+            case "Submitted" or "PreSubmitted":
+                Accept(ib, now);
+                break;
+            case "Cancelled" or "ApiCancelled" when !ib.Terminal && ib.CumQty < ib.Order.Quantity:
+                ib.Terminal = true;
+                Emit(new OrderCancelled(ib.Order.ClientOrderId, ib.LastError ?? "cancelled at IB", now, now));
+                break;
+            case "Inactive" when !ib.Terminal:
+                ib.Terminal = true;
+                Emit(new OrderRejected(ib.Order.ClientOrderId, ib.LastError ?? "IB reports the order inactive", now, now));
+                break;
+        }
+    }
+
+    private void OnOrderError(IbOrder ib, ErrorEvent err, DateTimeOffset now)
+    {
+        var text = $"IB {err.Code}: {err.Message}";
+        if (err.Code is >= 2100 and < 2200)
+        {
+            _logger.LogInformation("IB notice on order {ClientOrderId}: {Text}", ib.Order.ClientOrderId, text);
+            return;
+        }
+
+        ib.LastError = text;
+        if (err.Code == 202)
+        {
+            return; // the Cancelled status follows and ends the order
+        }
+
+        if (ib.PendingModify is not null)
+        {
+            ib.PendingModify = null;
+            Emit(new OrderRequestRejected(ib.Order.ClientOrderId, "modify", text, now, now));
+            return;
+        }
+
+        if (err.Code is 10147 or 161 or 10148)
+        {
+            Emit(new OrderRequestRejected(ib.Order.ClientOrderId, "cancel", text, now, now));
+            return;
+        }
+
+        if (!ib.Accepted && !ib.Terminal)
+        {
+            ib.Terminal = true;
+            Emit(new OrderRejected(ib.Order.ClientOrderId, text, now, now));
+            return;
+        }
+
+        _logger.LogWarning("IB error on working order {ClientOrderId}: {Text}", ib.Order.ClientOrderId, text);
+    }
+
+    private void OnExecution(ExecDetailsEvent d, DateTimeOffset now)
+    {
+        var x = d.Execution;
+        if (x.AccountNumber.Length > 0 && _session.Account.Length > 0 && x.AccountNumber != _session.Account)
+        {
+            return;
+        }
+
+        if (_executions.Contains(x.ExecId) || _awaitingCommission.ContainsKey(x.ExecId))
+        {
+            return; // reported before (a reconciliation sees the day's executions again)
+        }
+
+        IbOrder? ib = null;
+        if (x.OrderRef.Length > 0)
+        {
+            _orders.TryGetValue(new ClientOrderId(x.OrderRef), out ib);
+        }
+        else if (x.ClientId == _session.Settings.ClientId)
+        {
+            _byIbId.TryGetValue(x.OrderId, out ib);
+        }
+
+        if (ib is null)
+        {
+            _executions.Add(x.ExecId);
+            Problem?.Invoke($"IB execution {x.ExecId} ({x.Side} {x.Shares} {d.Contract.Symbol} @ {x.Price}, orderRef '{x.OrderRef}') is not of an order of this run: external", false);
+            return;
+        }
+
+        if (d.ReqId != -1)
+        {
+            RecoveredFills++;
+            _logger.LogWarning("IB execution {ExecId} of {ClientOrderId} recovered by reconciliation (it happened while the link was down or before the callback)", x.ExecId, ib.Order.ClientOrderId);
+        }
+
+        if (_commissions.TryGetValue(x.ExecId, out var commission))
+        {
+            EmitFill(d, ib, commission, now);
+        }
+        else
+        {
+            _awaitingCommission[x.ExecId] = (d, ib, now);
+        }
+    }
+
+    private void EmitFill(ExecDetailsEvent d, IbOrder ib, CommissionReportEvent? commission, DateTimeOffset now)
+    {
+        var x = d.Execution;
+        if (!_executions.Add(x.ExecId))
+        {
+            return;
+        }
+
+        Accept(ib, now);
+        var instrument = _instruments.Get(ib.Order.Symbol);
+        var side = x.Side == "BOT" ? OrderSide.Buy : OrderSide.Sell;
+        var quantity = x.Shares;
+        ib.CumQty = Math.Max(ib.CumQty + quantity, x.CumQty);
+        var currency = commission is { Currency.Length: 3 } ? new Currency(commission.Currency) : instrument.Currency;
+        var fill = new Fill(x.ExecId, ib.Order.ClientOrderId, ib.Order.Symbol, side, quantity, (decimal)x.Price,
+            new Money(Math.Round((decimal)(commission?.Commission ?? 0d), 2, MidpointRounding.AwayFromZero), currency), ParseTime(x.Time, now));
+        _netFilled[ib.Order.Symbol] = _netFilled.GetValueOrDefault(ib.Order.Symbol) + (side.Sign() * quantity);
+        var leaves = Math.Max(0m, ib.Order.Quantity - ib.CumQty);
+        if (leaves == 0m)
+        {
+            ib.Terminal = true;
+        }
+
+        Emit(new OrderFilled(ib.Order.ClientOrderId, fill, leaves, fill.EventTimeUtc, now));
+    }
+
+    private void Accept(IbOrder ib, DateTimeOffset now)
+    {
+        if (ib.Accepted)
+        {
+            return;
+        }
+
+        ib.Accepted = true;
+        Emit(new OrderAccepted(ib.Order.ClientOrderId, ib.PermId != 0 ? $"{ib.IbId}/{ib.PermId}" : ib.IbId.ToString(CultureInfo.InvariantCulture), now, now));
+    }
+
+    private bool IsOurs(ClientOrderId id)
+    {
+        lock (_gate)
+        {
+            return _orders.ContainsKey(id);
+        }
+    }
+
+    private void TrySend(TwsOutgoingMessage message)
+    {
+        try
+        {
+            _session.Client.Send(message);
+        }
+        catch (TwsNotConnectedException e)
+        {
+            _logger.LogDebug("IB request not sent ({Message})", e.Message);
+        }
+    }
+
+    private static bool Matches(TwsOrderInfo reported, SubmitOrder changed) =>
+        reported.TotalQuantity == changed.Quantity
+        && (changed.LimitPrice is null || Near(reported.LmtPrice, changed.LimitPrice.Value))
+        && (changed.StopPrice is null || Near(reported.AuxPrice, changed.StopPrice.Value));
+
+    private static bool Near(double? reported, decimal wanted) => reported is { } r && Math.Abs((decimal)r - wanted) < 0.0000001m;
+
+    private TwsOrder ToTws(SubmitOrder o) => new()
+    {
+        Action = o.Side == OrderSide.Buy ? TwsOrderAction.Buy : TwsOrderAction.Sell,
+        TotalQuantity = o.Quantity,
+        OrderType = o.Type switch { OrderType.Limit => TwsOrderType.Limit, OrderType.Stop => TwsOrderType.Stop, _ => TwsOrderType.Market },
+        LmtPrice = o.Type == OrderType.Limit ? (double)o.LimitPrice!.Value : null,
+        AuxPrice = o.Type == OrderType.Stop ? (double)o.StopPrice!.Value : null,
+        Tif = o.TimeInForce == TimeInForce.Day ? "DAY" : "GTC",
+        Account = _session.Account,
+        OrderRef = o.ClientOrderId.Value,
+        Transmit = true,
+        OutsideRth = true,
+    };
+
+    private static bool OpensRisk(SubmitOrder order) => order.Purpose is OrderPurpose.Entry or OrderPurpose.Add;
+
+    /// <summary>IB execution time: "yyyyMMdd  HH:mm:ss" (local to TWS, optionally with a zone) or "yyyyMMdd-HH:mm:ss" (UTC).</summary>
+    private static DateTimeOffset ParseTime(string text, DateTimeOffset fallback)
+    {
+        var t = text.Trim();
+        if (DateTime.TryParseExact(t, "yyyyMMdd-HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var utc))
+        {
+            return new DateTimeOffset(utc, TimeSpan.Zero);
+        }
+
+        var parts = t.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length >= 2 && DateTime.TryParseExact($"{parts[0]} {parts[1]}", "yyyyMMdd HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        {
+            var zone = parts.Length >= 3 && TimeZoneInfo.TryFindSystemTimeZoneById(parts[2], out var z) ? z : TimeZoneInfo.Utc;
+            return new DateTimeOffset(TimeZoneInfo.ConvertTimeToUtc(local, zone), TimeSpan.Zero);
+        }
+
+        return fallback;
+    }
+
+    private void Emit(OrderEvent e)
+    {
+        if (!_events.Writer.TryWrite(e))
+        {
+            throw new InvalidOperationException("IB gateway event channel is closed");
+        }
+    }
+
+    private sealed class IbOrder(SubmitOrder order, int ibId, TwsContract contract)
+    {
+        public SubmitOrder Order { get; set; } = order;
+
+        public int IbId { get; } = ibId;
+
+        public TwsContract Contract { get; } = contract;
+
+        public long PermId { get; set; }
+
+        public decimal CumQty { get; set; }
+
+        public bool Accepted { get; set; }
+
+        public bool Terminal { get; set; }
+
+        public string? LastError { get; set; }
+
+        public SubmitOrder? PendingModify { get; set; }
+    }
+}

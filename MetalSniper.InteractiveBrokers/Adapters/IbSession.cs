@@ -1,0 +1,309 @@
+using Microsoft.Extensions.Logging;
+using MetalSniper.InteractiveBrokers.Client;
+using MetalSniper.InteractiveBrokers.Connection;
+using MetalSniper.InteractiveBrokers.Wire;
+
+namespace MetalSniper.InteractiveBrokers.Adapters;
+
+/// <summary>Where and how the session connects.</summary>
+/// <param name="Host">TWS / IB Gateway host.</param>
+/// <param name="Port">API port.</param>
+/// <param name="ClientId">API client id.</param>
+/// <param name="Account">The account to trade; empty: the single managed account.</param>
+/// <param name="ConnectTimeout">Handshake timeout.</param>
+/// <param name="ReconnectMinDelay">First reconnect delay (doubles per failure, jittered).</param>
+/// <param name="ReconnectMaxDelay">Longest reconnect delay.</param>
+/// <param name="ReconcileTimeout">Each reconciliation query's deadline (a timeout is "unknown", never "empty").</param>
+/// <param name="MarketDataType">1 live, 2 frozen, 3 delayed, 4 delayed-frozen.</param>
+public sealed record IbSessionSettings(string Host, int Port, int ClientId, string Account, TimeSpan ConnectTimeout, TimeSpan ReconnectMinDelay, TimeSpan ReconnectMaxDelay,
+    TimeSpan ReconcileTimeout, int MarketDataType);
+
+/// <summary>
+/// One connection to TWS / IB Gateway for the whole process: it connects and reconnects (capped exponential backoff
+/// with jitter; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
+/// loop and hands every event to the listeners (<see cref="EventReceived"/>) and to pending request collectors, drives
+/// the <see cref="IbConnectionStateMachine"/> (handshake, lost link, 1100/1101/1102, farm notices), and after every
+/// handshake runs the <see cref="Connected"/> handlers (reconciliation, resubscription) off the event loop.
+/// </summary>
+public sealed class IbSession : IAsyncDisposable
+{
+    private readonly IbSessionSettings _settings;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<IbSession> _logger;
+    private readonly Lock _collectorsGate = new();
+    private readonly List<Collector> _collectors = [];
+    private readonly Random _jitter = new();
+    private TaskCompletionSource _linkDown = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _requestId = 10_000;
+    private string _account = "";
+
+    /// <summary>Creates the session (it connects when <see cref="RunAsync"/> runs).</summary>
+    public IbSession(IbSessionSettings settings, TwsClient client, IbConnectionStateMachine machine, TimeProvider clock, ILogger<IbSession> logger)
+    {
+        _settings = settings ?? throw new ArgumentNullException(nameof(settings));
+        Client = client ?? throw new ArgumentNullException(nameof(client));
+        Machine = machine ?? throw new ArgumentNullException(nameof(machine));
+        _clock = clock;
+        _logger = logger;
+    }
+
+    /// <summary>The wire client.</summary>
+    public TwsClient Client { get; }
+
+    /// <summary>The connection state machine.</summary>
+    public IbConnectionStateMachine Machine { get; }
+
+    /// <summary>Settings.</summary>
+    public IbSessionSettings Settings => _settings;
+
+    /// <summary>The account traded (known after the first handshake).</summary>
+    public string Account => Volatile.Read(ref _account);
+
+    /// <summary>Successful handshakes so far.</summary>
+    public int Connections { get; private set; }
+
+    /// <summary>Every event from TWS, on the session's event loop (handlers must not block).</summary>
+    public event Action<TwsEvent>? EventReceived;
+
+    /// <summary>After every handshake, in order, off the event loop (reconciliation, resubscription). A handler that throws fails that round: logged, retried on the next connect.</summary>
+    public event Func<CancellationToken, Task>? Connected;
+
+    /// <summary>Raised for problems the operator must hear about (client id in use, account missing, pacing violation).</summary>
+    public event Action<string>? Problem;
+
+    /// <summary>A new request id (for reqMktData, reqHistoricalData, reqExecutions, reqAccountSummary).</summary>
+    public int NextRequestId() => Interlocked.Increment(ref _requestId);
+
+    /// <summary>Runs the event loop and the connection loop until <paramref name="cancellationToken"/> fires.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var pump = Task.Run(() => PumpAsync(cancellationToken), CancellationToken.None);
+        var attempt = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (Client.State != TwsLinkState.Disconnected)
+                {
+                    await Task.WhenAny(Volatile.Read(ref _linkDown).Task, Task.Delay(Timeout.Infinite, cancellationToken)).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    Volatile.Write(ref _linkDown, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                    var info = await Client.ConnectAsync(_settings.Host, _settings.Port, _settings.ClientId, _settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
+                    attempt = 0;
+                    Connections++;
+                    if (!ChooseAccount(info.ManagedAccounts))
+                    {
+                        await Client.DisconnectAsync().ConfigureAwait(false);
+                        await Task.Delay(_settings.ReconnectMaxDelay, _clock, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    _logger.LogInformation("Connected to IB at {Host}:{Port} as client {ClientId}: server {Version}, account {Account}, next order id {NextId}",
+                        _settings.Host, _settings.Port, _settings.ClientId, info.ServerVersion, Account, info.NextValidOrderId);
+                    Client.Send(TwsRequests.ReqMarketDataType(_settings.MarketDataType));
+                    Machine.OnConnected(_clock.GetUtcNow());
+                    await RunConnectedHandlersAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (TwsConnectionException e)
+                {
+                    attempt++;
+                    var delay = IbConnectionStateMachine.ReconnectDelay(attempt, _settings.ReconnectMinDelay, _settings.ReconnectMaxDelay, _jitter);
+                    if (e is ClientIdInUseException)
+                    {
+                        Problem?.Invoke($"IB client id {_settings.ClientId} is in use at {_settings.Host}:{_settings.Port} (error 326): another process holds it; retrying in {delay.TotalSeconds:0.0} s");
+                    }
+
+                    _logger.LogWarning("IB connect attempt {Attempt} to {Host}:{Port} failed ({Failure}): {Message}; next try in {Delay} ms",
+                        attempt, _settings.Host, _settings.Port, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
+                    await Task.Delay(delay, _clock, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stopping
+        }
+        finally
+        {
+            if (Client.State != TwsLinkState.Disconnected)
+            {
+                await Client.DisconnectAsync().ConfigureAwait(false);
+            }
+
+            await pump.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="request"/> and collects the events it answers with until the end marker. A timeout or a lost
+    /// link is an exception: an unanswered query is unknown, never empty.
+    /// </summary>
+    /// <exception cref="TimeoutException">No end marker within <paramref name="timeout"/>.</exception>
+    /// <exception cref="TwsNotConnectedException">Not connected.</exception>
+    public async Task<IReadOnlyList<TwsEvent>> CollectAsync(TwsOutgoingMessage request, Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        var collector = new Collector(isItem, isEnd);
+        lock (_collectorsGate)
+        {
+            _collectors.Add(collector);
+        }
+
+        try
+        {
+            Client.Send(request, priority: true);
+            var down = Volatile.Read(ref _linkDown).Task;
+            var done = await Task.WhenAny(collector.Done.Task, down, Task.Delay(timeout, _clock, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (done == collector.Done.Task)
+            {
+                return collector.Items;
+            }
+
+            throw done == down
+                ? new TimeoutException($"{what}: the link went down before the answer was complete ({collector.Items.Count} items so far): unknown, not empty")
+                : new TimeoutException($"{what}: no complete answer within {timeout.TotalSeconds:0} s ({collector.Items.Count} items so far): unknown, not empty");
+        }
+        finally
+        {
+            lock (_collectorsGate)
+            {
+                _collectors.Remove(collector);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync() => await Client.DisposeAsync().ConfigureAwait(false);
+
+    private bool ChooseAccount(IReadOnlyList<string> managed)
+    {
+        if (_settings.Account.Length > 0)
+        {
+            if (!managed.Contains(_settings.Account, StringComparer.Ordinal))
+            {
+                Problem?.Invoke($"IB account {_settings.Account} is not managed by this login (managed: {string.Join(", ", managed)}); not trading");
+                return false;
+            }
+
+            Volatile.Write(ref _account, _settings.Account);
+            return true;
+        }
+
+        if (managed.Count != 1)
+        {
+            Problem?.Invoke($"IB login manages {managed.Count} accounts ({string.Join(", ", managed)}): set Broker:InteractiveBrokers:Account; not trading");
+            return false;
+        }
+
+        Volatile.Write(ref _account, managed[0]);
+        return true;
+    }
+
+    private async Task RunConnectedHandlersAsync(CancellationToken ct)
+    {
+        if (Connected is not { } handlers)
+        {
+            return;
+        }
+
+        foreach (var handler in handlers.GetInvocationList().Cast<Func<CancellationToken, Task>>())
+        {
+            try
+            {
+                await handler(ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                _logger.LogError(e, "After connecting to IB, {Handler} failed: {Message}", handler.Method.Name, e.Message);
+            }
+        }
+    }
+
+    private async Task PumpAsync(CancellationToken ct)
+    {
+        try
+        {
+            await foreach (var e in Client.Events.ReadAllAsync(ct).ConfigureAwait(false))
+            {
+                Dispatch(e);
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // stopping
+        }
+    }
+
+    private void Dispatch(TwsEvent e)
+    {
+        var now = _clock.GetUtcNow();
+        switch (e)
+        {
+            case DisconnectedEvent d:
+                Machine.OnDisconnected($"link lost: {d.Reason} {d.Detail}", now);
+                Volatile.Read(ref _linkDown).TrySetResult();
+                break;
+            case ErrorEvent { Id: -1 } err:
+                if (!Machine.OnSystemCode(err.Code, err.Message, now) && err.Code == 100)
+                {
+                    Problem?.Invoke($"IB pacing violation (error 100): {err.Message}");
+                }
+
+                break;
+            case ErrorEvent { Code: 100 } pacing:
+                Problem?.Invoke($"IB pacing violation (error 100): {pacing.Message}");
+                break;
+        }
+
+        lock (_collectorsGate)
+        {
+            foreach (var c in _collectors)
+            {
+                c.Offer(e);
+            }
+        }
+
+        try
+        {
+            EventReceived?.Invoke(e);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A listener's bug must not stop the event loop (it would freeze every order callback); it is loud instead.
+            _logger.LogError(ex, "An IB event listener failed on {Event}: {Message}", e.GetType().Name, ex.Message);
+            Problem?.Invoke($"an IB event listener failed on {e.GetType().Name}: {ex.Message}");
+        }
+    }
+
+    private sealed class Collector(Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd)
+    {
+        public List<TwsEvent> Items { get; } = [];
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Offer(TwsEvent e)
+        {
+            if (Done.Task.IsCompleted)
+            {
+                return;
+            }
+
+            if (isItem(e))
+            {
+                Items.Add(e);
+            }
+            else if (isEnd(e))
+            {
+                Done.TrySetResult();
+            }
+        }
+    }
+}
