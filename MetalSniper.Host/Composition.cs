@@ -249,7 +249,10 @@ public static class Composition
         if (brokerKind == "InteractiveBrokers")
         {
             Brokers.InteractiveBrokersServices.Add(services, liveData);
-            services.AddSingleton(sp => new Brokers.BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp)));
+            services.AddSingleton(sp => new Brokers.BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
+            {
+                Reconciled = () => sp.GetRequiredService<MetalSniper.InteractiveBrokers.Adapters.IbOrderGateway>().Reconciliations > 0,
+            });
         }
         else
         {

@@ -14,7 +14,11 @@ namespace MetalSniper.Host.Brokers;
 
 /// <summary>Which broker, account and mode this process uses: in the start-up banner, the health API and every alert.</summary>
 /// <param name="Describe">The current description, e.g. "paper · IB DU1234567 at 127.0.0.1:4002 (client 17) FULLY_LIVE".</param>
-public sealed record BrokerIdentity(Func<string> Describe);
+public sealed record BrokerIdentity(Func<string> Describe)
+{
+    /// <summary>True once our books were reconciled with the broker at least once (systemd READY waits for it). The simulated broker: at once.</summary>
+    public Func<bool> Reconciled { get; init; } = () => true;
+}
 
 /// <summary>Registration of the Interactive Brokers session, order gateway and market data source.</summary>
 public static class InteractiveBrokersServices
@@ -37,7 +41,8 @@ public static class InteractiveBrokersServices
             var windows = ib.QuietWindows.Select(w => InteractiveBrokersOptions.TryParseWindow(w, out var a, out var b) ? (a, b) : throw new OptionsValidationException(nameof(InteractiveBrokersOptions), typeof(InteractiveBrokersOptions), [$"QuietWindows: '{w}'"])).ToList();
             var machine = new IbConnectionStateMachine(TimeSpan.FromSeconds(ib.ReconnectWarmupSeconds), windows, TimeZoneInfo.FindSystemTimeZoneById(ib.QuietWindowTimeZone));
             return new IbSession(new IbSessionSettings(ib.Host, ib.Port, ib.ClientId, ib.Account, TimeSpan.FromSeconds(ib.ConnectTimeoutSeconds),
-                TimeSpan.FromSeconds(ib.ReconnectMinDelaySeconds), TimeSpan.FromSeconds(ib.ReconnectMaxDelaySeconds), TimeSpan.FromSeconds(ib.ReconcileTimeoutSeconds), ib.MarketDataType),
+                TimeSpan.FromSeconds(ib.ReconnectMinDelaySeconds), TimeSpan.FromSeconds(ib.ReconnectMaxDelaySeconds), TimeSpan.FromSeconds(ib.ReconcileTimeoutSeconds), ib.MarketDataType,
+                Paper: sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode != "Live"),
                 client, machine, wall, sp.GetRequiredService<ILogger<IbSession>>());
         });
         services.AddSingleton(sp =>

@@ -6,7 +6,7 @@ using MetalSniper.Risk.Sentinel;
 namespace MetalSniper.Host.Supervision;
 
 /// <summary>
-/// The systemd side of the service: <c>READY=1</c> once every hosted service has started (preflight ran before the
+/// The systemd side of the service: <c>READY=1</c> once every hosted service has started and the broker was reconciled (preflight ran before the
 /// host was built, and the kill switch and the journal were restored before anything could trade);
 /// <c>WATCHDOG=1</c> at half the watchdog interval, but only while the risk sentinel's loop is turning (a frozen
 /// sentinel stops the pings and systemd restarts the process); <c>STATUS=</c> lines with the kill level and the
@@ -21,11 +21,14 @@ public sealed class SystemdService(
     TimeProvider clock,
     WallClock wallClock,
     IHostApplicationLifetime lifetime,
+    Brokers.BrokerIdentity broker,
     ILogger<SystemdService> logger) : IHostedService, IDisposable
 {
     private readonly TimeSpan _ping = watchdog.PingInterval;
     private ITimer? _timer;
     private ITimer? _status;
+    private ITimer? _ready;
+    private int _readySent;
     private long _lastLoops = -1;
     private bool _stalledLogged;
 
@@ -40,20 +43,40 @@ public sealed class SystemdService(
             return Task.CompletedTask;
         }
 
-        lifetime.ApplicationStarted.Register(() =>
-        {
-            Send("READY=1\nSTATUS=" + Status());
-            logger.LogInformation("systemd notified READY on {Socket}; watchdog ping every {Ping}", notifier.Target, _ping);
-        });
+        // READY only once every service started and our books were reconciled with the broker (IB: after the first
+        // successful reconciliation; until then systemd's start timeout runs and STATUS says what we wait for).
+        lifetime.ApplicationStarted.Register(() => _ready = wallClock.Provider.CreateTimer(_ => NotifyReadyWhenReconciled(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(250)));
         lifetime.ApplicationStopping.Register(() => Send("STOPPING=1\nSTATUS=stopping: draining in-flight orders"));
         _timer = wallClock.Provider.CreateTimer(_ => Watchdog(), null, _ping, _ping);
         _status = wallClock.Provider.CreateTimer(_ => Send("STATUS=" + Status()), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
         return Task.CompletedTask;
     }
 
+    private void NotifyReadyWhenReconciled()
+    {
+        if (Volatile.Read(ref _readySent) != 0)
+        {
+            return;
+        }
+
+        if (!broker.Reconciled())
+        {
+            Send("STATUS=waiting for the first reconciliation with the broker: " + broker.Describe());
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _readySent, 1) == 0)
+        {
+            _ready?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Send("READY=1\nSTATUS=" + Status());
+            logger.LogInformation("systemd notified READY on {Socket} ({Broker}); watchdog ping every {Ping}", notifier.Target, broker.Describe(), _ping);
+        }
+    }
+
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken)
     {
+        _ready?.Dispose();
         _timer?.Dispose();
         _status?.Dispose();
         return Task.CompletedTask;
@@ -62,6 +85,7 @@ public sealed class SystemdService(
     /// <inheritdoc />
     public void Dispose()
     {
+        _ready?.Dispose();
         _timer?.Dispose();
         _status?.Dispose();
     }

@@ -15,8 +15,9 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// <param name="ReconnectMaxDelay">Longest reconnect delay.</param>
 /// <param name="ReconcileTimeout">Each reconciliation query's deadline (a timeout is "unknown", never "empty").</param>
 /// <param name="MarketDataType">1 live, 2 frozen, 3 delayed, 4 delayed-frozen.</param>
+/// <param name="Paper">True in paper mode: the account must be a paper account (IB's start with "D": DU…, DF…); false in live mode: it must not be one. Whatever the port says (a container may relay a live port on another number).</param>
 public sealed record IbSessionSettings(string Host, int Port, int ClientId, string Account, TimeSpan ConnectTimeout, TimeSpan ReconnectMinDelay, TimeSpan ReconnectMaxDelay,
-    TimeSpan ReconcileTimeout, int MarketDataType);
+    TimeSpan ReconcileTimeout, int MarketDataType, bool Paper = true);
 
 /// <summary>
 /// One connection to TWS / IB Gateway for the whole process: it connects and reconnects (capped exponential backoff
@@ -184,6 +185,26 @@ public sealed class IbSession : IAsyncDisposable
     public async ValueTask DisposeAsync() => await Client.DisposeAsync().ConfigureAwait(false);
 
     private bool ChooseAccount(IReadOnlyList<string> managed)
+    {
+        if (!ChooseAccountOf(managed))
+        {
+            return false;
+        }
+
+        var paperAccount = Account.StartsWith('D');
+        if (paperAccount != _settings.Paper)
+        {
+            Problem?.Invoke(_settings.Paper
+                ? $"paper mode but IB account {Account} is a live account (paper accounts start with D): fails closed, not trading"
+                : $"live mode but IB account {Account} is a paper account: not trading");
+            Volatile.Write(ref _account, "");
+            return false;
+        }
+
+        return true;
+    }
+
+    private bool ChooseAccountOf(IReadOnlyList<string> managed)
     {
         if (_settings.Account.Length > 0)
         {
