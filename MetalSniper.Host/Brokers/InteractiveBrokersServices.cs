@@ -38,7 +38,7 @@ public static class InteractiveBrokersServices
                 HeartbeatInterval = TimeSpan.FromSeconds(ib.HeartbeatSeconds),
                 HeartbeatTimeout = TimeSpan.FromSeconds(ib.HeartbeatSeconds * 2),
             }, wall, sp.GetRequiredService<ILogger<TwsClient>>());
-            var windows = ib.QuietWindows.Select(w => InteractiveBrokersOptions.TryParseWindow(w, out var a, out var b) ? (a, b) : throw new OptionsValidationException(nameof(InteractiveBrokersOptions), typeof(InteractiveBrokersOptions), [$"QuietWindows: '{w}'"])).ToList();
+            var windows = ib.EffectiveQuietWindows.Select(w => InteractiveBrokersOptions.TryParseWindow(w, out var a, out var b) ? (a, b) : throw new OptionsValidationException(nameof(InteractiveBrokersOptions), typeof(InteractiveBrokersOptions), [$"QuietWindows: '{w}'"])).ToList();
             var machine = new IbConnectionStateMachine(TimeSpan.FromSeconds(ib.ReconnectWarmupSeconds), windows, TimeZoneInfo.FindSystemTimeZoneById(ib.QuietWindowTimeZone));
             return new IbSession(new IbSessionSettings(ib.Host, ib.Port, ib.ClientId, ib.Account, TimeSpan.FromSeconds(ib.ConnectTimeoutSeconds),
                 TimeSpan.FromSeconds(ib.ReconnectMinDelaySeconds), TimeSpan.FromSeconds(ib.ReconnectMaxDelaySeconds), TimeSpan.FromSeconds(ib.ReconcileTimeoutSeconds), ib.MarketDataType,
@@ -62,7 +62,7 @@ public static class InteractiveBrokersServices
             services.AddSingleton<IMarketDataSource>(sp =>
             {
                 var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
-                return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.Symbols, TimeSpan.FromMinutes(md.BarMinutes),
+                return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
                     sp.GetRequiredService<ILogger<IbMarketDataSource>>());
             });
         }

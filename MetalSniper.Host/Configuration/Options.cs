@@ -67,7 +67,11 @@ public sealed class InteractiveBrokersOptions : IValidatableObject
     /// Windows in which no order is submitted (IB's nightly reset, the gateway's daily restart), "HH:mm-HH:mm" in
     /// <see cref="QuietWindowTimeZone"/>; a window may cross midnight. Default the nightly reset 23:40-00:10 New York.
     /// </summary>
-    public List<string> QuietWindows { get; set; } = ["23:40-00:10"];
+    /// <remarks>Null (not configured): the default. A configured list replaces it (configuration binding would append to a non-empty default).</remarks>
+    public List<string>? QuietWindows { get; set; }
+
+    /// <summary>The windows in force: the configured ones, else the nightly reset 23:40-00:10.</summary>
+    public IReadOnlyList<string> EffectiveQuietWindows => QuietWindows is { Count: > 0 } configured ? configured : ["23:40-00:10"];
 
     /// <summary>Time zone of <see cref="QuietWindows"/> (IANA). Default America/New_York.</summary>
     [Required]
@@ -85,7 +89,7 @@ public sealed class InteractiveBrokersOptions : IValidatableObject
             yield return new ValidationResult($"ReconnectMaxDelaySeconds ({ReconnectMaxDelaySeconds}) must be at least ReconnectMinDelaySeconds ({ReconnectMinDelaySeconds})", [nameof(ReconnectMaxDelaySeconds)]);
         }
 
-        foreach (var w in QuietWindows)
+        foreach (var w in EffectiveQuietWindows)
         {
             if (!TryParseWindow(w, out _, out _))
             {
@@ -136,9 +140,11 @@ public sealed class MarketDataOptions
 /// <summary>Live bars from Interactive Brokers (section <c>MarketData:InteractiveBrokers</c>).</summary>
 public sealed class IbMarketDataOptions
 {
-    /// <summary>Symbols to stream (instrument catalog symbols). Default XAUUSD and XAGUSD.</summary>
-    [MinLength(1)]
-    public List<string> Symbols { get; set; } = ["XAUUSD", "XAGUSD"];
+    /// <summary>Symbols to stream (instrument catalog symbols). Null (not configured): XAUUSD and XAGUSD; a configured list replaces the default.</summary>
+    public List<string>? Symbols { get; set; }
+
+    /// <summary>The symbols in force.</summary>
+    public IReadOnlyList<string> EffectiveSymbols => Symbols is { Count: > 0 } configured ? configured : ["XAUUSD", "XAGUSD"];
 
     /// <summary>Bar size in minutes: 1, 5, 15, 30 or 60 (the strategy's bars). Default 15.</summary>
     [AllowedValues(1, 5, 15, 30, 60)]

@@ -91,10 +91,11 @@ public sealed class IbOrderGateway : IOrderGateway
     public event Action<string, bool>? Problem;
 
     /// <inheritdoc />
+    /// <remarks>The link's state, warm-up and quiet windows are judged on the gateway's (wall) clock, whatever the caller's clock says (a replayed feed runs on market time).</remarks>
     public string? SubmissionBlocked(SubmitOrder order, DateTimeOffset nowUtc)
     {
         ArgumentNullException.ThrowIfNull(order);
-        return _session.Machine.SubmissionBlocked(OpensRisk(order), nowUtc);
+        return _session.Machine.SubmissionBlocked(OpensRisk(order), _clock.GetUtcNow());
     }
 
     /// <inheritdoc />
@@ -169,6 +170,12 @@ public sealed class IbOrderGateway : IOrderGateway
             if (!_orders.TryGetValue(modify.ClientOrderId, out var ib) || ib.Terminal)
             {
                 Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", "the order is not working at IB", now, now));
+                return ValueTask.CompletedTask;
+            }
+
+            if (_session.Machine.State(now) is Connection.IbConnectionState.DataOnly or Connection.IbConnectionState.Disconnected)
+            {
+                Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", $"not sent to IB: {_session.Machine.State(now)} (reconciling)", now, now));
                 return ValueTask.CompletedTask;
             }
 
@@ -292,6 +299,9 @@ public sealed class IbOrderGateway : IOrderGateway
             await Task.Delay(TimeSpan.FromMilliseconds(200), _clock, ct).ConfigureAwait(false); // commission reports trail the executions
             FlushOverdueFills();
 
+            // Our orders IB no longer lists as open: their end is in the completed orders; one IB has no record of never reached it.
+            var resolved = await ResolveMissingOrdersAsync(open, ct).ConfigureAwait(false);
+
             // Positions against what we booked: the first reconciliation of the process adopts IB's.
             var positions = await GetPositionsAsync(ct).ConfigureAwait(false);
             var mismatches = new List<string>();
@@ -328,13 +338,72 @@ public sealed class IbOrderGateway : IOrderGateway
 
             var account = await AccountSummaryAsync(ct).ConfigureAwait(false);
             var detail = string.Create(CultureInfo.InvariantCulture,
-                $"{open.Count} open order(s) ({external.Count} external), {RecoveredFills - before} fill(s) recovered, positions [{string.Join(", ", positions.Select(p => $"{p.Symbol} {p.Quantity}"))}], {account}");
+                $"{open.Count} open order(s) ({external.Count} external), {RecoveredFills - before} fill(s) recovered, {resolved}, positions [{string.Join(", ", positions.Select(p => $"{p.Symbol} {p.Quantity}"))}], {account}");
             return mismatches.Count == 0 ? (true, detail) : (false, "positions differ: " + string.Join("; ", mismatches) + " — " + detail);
         }
         catch (Exception e) when (e is TimeoutException or TwsNotConnectedException)
         {
             return (false, e.Message);
         }
+    }
+
+    /// <summary>
+    /// Resolves every order of ours that is neither finished here nor open at IB (TWS-PROTOCOL.md §8.5): a completed order
+    /// gives its final status (cancelled or inactive: ended here too; filled: its executions were recovered above); an order
+    /// IB has no record of was lost in flight (queued when the link dropped) and is ended as rejected. Loud either way.
+    /// </summary>
+    private async Task<string> ResolveMissingOrdersAsync(IReadOnlyList<BrokerOrder> open, CancellationToken ct)
+    {
+        List<IbOrder> missing;
+        lock (_gate)
+        {
+            var openIds = open.Select(o => o.ClientOrderId).ToHashSet();
+            missing = _orders.Values.Where(o => !o.Terminal && !openIds.Contains(o.Order.ClientOrderId)).ToList();
+        }
+
+        if (missing.Count == 0)
+        {
+            return "no order to resolve";
+        }
+
+        var completed = (await _session.CollectAsync(TwsRequests.ReqCompletedOrders(apiOnly: true), e => e is CompletedOrderEvent, e => e is CompletedOrdersEndEvent,
+            _session.Settings.ReconcileTimeout, "IB completed orders", ct).ConfigureAwait(false)).Cast<CompletedOrderEvent>().ToList();
+        var now = _clock.GetUtcNow();
+        int cancelled = 0, lost = 0, filled = 0;
+        lock (_gate)
+        {
+            foreach (var ib in missing.Where(o => !o.Terminal))
+            {
+                var done = completed.LastOrDefault(c => c.Order.OrderRef == ib.Order.ClientOrderId.Value);
+                var status = done?.State.Status ?? "";
+                if (done is null)
+                {
+                    ib.Terminal = true;
+                    lost++;
+                    Emit(new OrderRejected(ib.Order.ClientOrderId, "lost: IB lists it neither open nor completed (it never reached IB; queued when the link dropped)", now, now));
+                    Problem?.Invoke($"order {ib.Order.ClientOrderId} ({ib.Order.Purpose} {ib.Order.Side} {ib.Order.Quantity} {ib.Order.Symbol}) never reached IB: ended as rejected; check protection", true);
+                }
+                else if (status is "Filled")
+                {
+                    filled++;
+                    if (ib.CumQty < ib.Order.Quantity)
+                    {
+                        Problem?.Invoke($"order {ib.Order.ClientOrderId} is Filled at IB but only {ib.CumQty} of {ib.Order.Quantity} were reported as executions", true);
+                    }
+                }
+                else
+                {
+                    ib.Terminal = true;
+                    cancelled++;
+                    Emit(status is "Inactive"
+                        ? new OrderRejected(ib.Order.ClientOrderId, $"IB reports it {status} ({done.State.CompletedStatus})", now, now)
+                        : new OrderCancelled(ib.Order.ClientOrderId, $"ended at IB while we were away: {status} {done.State.CompletedStatus}".TrimEnd(), now, now));
+                    Problem?.Invoke($"order {ib.Order.ClientOrderId} ({ib.Order.Purpose} {ib.Order.Symbol}) ended at IB while we were away: {status}", false);
+                }
+            }
+        }
+
+        return $"{missing.Count} order(s) resolved from completed orders ({cancelled} ended, {filled} filled, {lost} lost)";
     }
 
     private async Task<string> AccountSummaryAsync(CancellationToken ct)
