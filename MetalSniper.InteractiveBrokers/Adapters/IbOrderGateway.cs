@@ -247,6 +247,7 @@ public sealed class IbOrderGateway : IOrderGateway
             foreach (var (execId, pending) in _awaitingCommission.Where(p => now - p.Value.At > CommissionGrace).ToList())
             {
                 _logger.LogWarning("IB execution {ExecId} of {ClientOrderId}: no commission report within {Grace} s; booked with commission 0", execId, pending.Order.Order.ClientOrderId, CommissionGrace.TotalSeconds);
+                Problem?.Invoke($"IB execution {execId} of {pending.Order.Order.ClientOrderId}: no commission report within {CommissionGrace.TotalSeconds:0} s; booked with commission 0 (P&L overstated by the missing commission)", false);
                 _awaitingCommission.Remove(execId);
                 EmitFill(pending.Exec, pending.Order, null, now);
             }
