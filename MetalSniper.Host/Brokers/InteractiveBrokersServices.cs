@@ -99,8 +99,17 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                gateway.FlushOverdueFills();
-                session.Machine.State(wallClock.Provider.GetUtcNow()); // lets the warm-up end on time (and be journaled)
+                try
+                {
+                    gateway.FlushOverdueFills();
+                    session.Machine.State(wallClock.Provider.GetUtcNow()); // lets the warm-up end on time (and be journaled)
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A tick that fails must not end the loop unnoticed (overdue fills would stay unbooked): loud, and the next tick tries again.
+                    logger.LogError(e, "IB housekeeping tick failed: {Message}", e.Message);
+                    alerts.Raise(Alerts.AlertLevel.Red, "Broker", "IB housekeeping failed (overdue fills, warm-up): " + e.Message);
+                }
             }
         }, stoppingToken);
         try

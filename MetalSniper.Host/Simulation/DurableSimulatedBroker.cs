@@ -107,21 +107,21 @@ public sealed class DurableSimulatedBroker : IBarMatchingGateway, IDisposable
     public ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(order);
-        return Request("submit", order.ClientOrderId, b => b.SubmitAsync(order, cancellationToken), order, cancellationToken);
+        return Request("submit", order.ClientOrderId, b => b.SubmitAsync(order, cancellationToken), order);
     }
 
     /// <inheritdoc />
     public ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(cancel);
-        return Request("cancel", cancel.ClientOrderId, b => b.CancelAsync(cancel, cancellationToken), null, cancellationToken);
+        return Request("cancel", cancel.ClientOrderId, b => b.CancelAsync(cancel, cancellationToken), null);
     }
 
     /// <inheritdoc />
     public ValueTask ModifyAsync(ModifyOrder modify, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(modify);
-        return Request("modify", modify.ClientOrderId, b => b.ModifyAsync(modify, cancellationToken), null, cancellationToken);
+        return Request("modify", modify.ClientOrderId, b => b.ModifyAsync(modify, cancellationToken), null);
     }
 
     /// <inheritdoc />
@@ -161,7 +161,7 @@ public sealed class DurableSimulatedBroker : IBarMatchingGateway, IDisposable
     /// <inheritdoc />
     public void Dispose() => _store.Dispose();
 
-    private async ValueTask Request(string kind, ClientOrderId id, Func<SimulatedOrderGateway, ValueTask> send, SubmitOrder? order, CancellationToken ct)
+    private async ValueTask Request(string kind, ClientOrderId id, Func<SimulatedOrderGateway, ValueTask> send, SubmitOrder? order)
     {
         CatchUpIfDone();
         _messages++;
@@ -185,7 +185,6 @@ public sealed class DurableSimulatedBroker : IBarMatchingGateway, IDisposable
         var outcome = Outcome(kind, _drained);
         _store.Record(_session, new BrokerMessage(_messages, kind, id.Value, outcome), kind == "submit" && outcome != "duplicate" ? order : null, _drained, _bars, _broker.ExecutionSequence, _clock.GetUtcNow());
         Publish();
-        ct.ThrowIfCancellationRequested();
     }
 
     /// <summary>

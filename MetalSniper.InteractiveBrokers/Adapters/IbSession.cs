@@ -254,7 +254,16 @@ public sealed class IbSession : IAsyncDisposable
         {
             await foreach (var e in Client.Events.ReadAllAsync(ct).ConfigureAwait(false))
             {
-                Dispatch(e);
+                try
+                {
+                    Dispatch(e);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // Nothing may stop the event loop (it would freeze every order callback while the link looks fine): loud instead.
+                    _logger.LogError(ex, "Handling the IB event {Event} failed: {Message}", e.GetType().Name, ex.Message);
+                    Problem?.Invoke($"handling the IB event {e.GetType().Name} failed: {ex.Message}");
+                }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -292,16 +301,7 @@ public sealed class IbSession : IAsyncDisposable
             }
         }
 
-        try
-        {
-            EventReceived?.Invoke(e);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // A listener's bug must not stop the event loop (it would freeze every order callback); it is loud instead.
-            _logger.LogError(ex, "An IB event listener failed on {Event}: {Message}", e.GetType().Name, ex.Message);
-            Problem?.Invoke($"an IB event listener failed on {e.GetType().Name}: {ex.Message}");
-        }
+        EventReceived?.Invoke(e);
     }
 
     private sealed class Collector(Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd)
