@@ -1,0 +1,83 @@
+using System.Security.Cryptography;
+using System.Text;
+using Dapper;
+using MetalSniper.Host.Cli;
+using MetalSniper.Host.Pipeline;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Host.Tests;
+
+/// <summary>
+/// The replay of the whole recorded metals year (XAUUSD + XAGUSD, 15-minute bars) pinned row by row: every decision,
+/// order, fill, halts record and final position, with the run id masked. Pinned before the host was split into rooms
+/// (issue 12); a change in any row is a change in behaviour and must be explained, not re-pinned silently.
+/// </summary>
+public sealed class GoldenYearTests : IDisposable
+{
+    // SHA-256 of the canonical dump below, taken from the replay of the unsplit host (commit 1d92906).
+    private const string GoldenSha256 = "cb728cd8176e6a18d50b63fd9bd3383148e53e052ada194487093137f3f36a96";
+
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    [Fact]
+    public async Task GoldenReplay_RealMetalsYear_SameDecisionsOrdersFillsPositionsAndHalts()
+    {
+        var config = _env.WriteConfig();
+        var errors = new StringWriter();
+        var (code, s) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
+        code.ShouldBe(ExitCodes.Ok, errors.ToString());
+        s.ShouldNotBeNull();
+        (s.Decisions, s.OrdersSent, s.Fills, s.Trades, s.WinningTrades).ShouldBe((9_212L, 2_744L, 2_382L, 1_004, 232));
+        Math.Round(s.RealizedNetPnl, 2).ShouldBe(-22_933.33m);
+
+        var dump = CanonicalDump(_env.DatabasePath);
+        var sha = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(dump)));
+        if (sha != GoldenSha256)
+        {
+            File.WriteAllText(Path.Combine(Path.GetTempPath(), "metalsniper-golden-year.actual.txt"), dump);
+        }
+
+        sha.ShouldBe(GoldenSha256, "the canonical dump differs; it was written to metalsniper-golden-year.actual.txt in the temp directory");
+    }
+
+    /// <summary>The rows of the run, one line each, fields joined by '|' (NULL as empty), the run id replaced by RUN.</summary>
+    internal static string CanonicalDump(string db)
+    {
+        using var c = new SqliteConnection($"Data Source={db};Pooling=False;Mode=ReadOnly");
+        c.Open();
+        var run = c.ExecuteScalar<string>("SELECT run_id FROM runs LIMIT 1")!;
+        string[] queries =
+        [
+            "SELECT decision_id,source,symbol,kind,outcome,reason,inputs_json,event_utc FROM decisions ORDER BY decision_id",
+            "SELECT client_order_id,decision_id,symbol,side,quantity,order_type,limit_price,stop_price,purpose,time_in_force,source,status,status_reason,broker_order_id,decision_utc FROM orders ORDER BY client_order_id",
+            "SELECT execution_id,client_order_id,symbol,side,quantity,price,commission,commission_ccy,event_utc FROM fills ORDER BY execution_id",
+            "SELECT action,level,key,source,reason,at_utc,until_utc FROM replay_halts ORDER BY seq",
+            "SELECT symbol,currency,quantity,average_price,realized_pnl,commissions FROM positions ORDER BY symbol",
+        ];
+        var sb = new StringBuilder();
+        foreach (var q in queries)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = q;
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                for (var i = 0; i < r.FieldCount; i++)
+                {
+                    if (i > 0)
+                    {
+                        sb.Append('|');
+                    }
+
+                    sb.Append(r.IsDBNull(i) ? string.Empty : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture));
+                }
+
+                sb.Append('\n');
+            }
+        }
+
+        return sb.ToString().Replace(run, "RUN", StringComparison.Ordinal);
+    }
+}
