@@ -4,22 +4,25 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
-using MetalSniper.Core.Replay;
+using MetalSniper.Backtest;
 using MetalSniper.Core.Sessions;
-using MetalSniper.Core.Simulation;
 using MetalSniper.Core.Time;
 using MetalSniper.Host.Configuration;
-using MetalSniper.Host.Persistence;
-using MetalSniper.Host.Pipeline;
-using MetalSniper.Host.Services;
-using MetalSniper.Risk.Breakers;
+using MetalSniper.Persistence;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Engine.Services;
+using MetalSniper.Sentinel.Breakers;
 using MetalSniper.Risk.Gates;
-using MetalSniper.Risk.Halts;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
 using MetalSniper.Strategies;
 using MetalSniper.Strategies.Metals;
 using Microsoft.Extensions.Options;
 using Serilog;
+using MetalSniper.Core.Costs;
+using MetalSniper.Engine.Configuration;
+using MetalSniper.Operator;
+using MetalSniper.Operator.Window;
 
 namespace MetalSniper.Host;
 
@@ -38,7 +41,7 @@ public sealed record HostSettings(
 {
     /// <summary>
     /// The run id to use (letters, digits, '-', '_'; at most 40 characters). Null: a new one from the time and a
-    /// random suffix. A replay given the id of an unfinished run resumes it (<see cref="Pipeline.RunResume"/>).
+    /// random suffix. A replay given the id of an unfinished run resumes it (<see cref="Engine.Pipeline.RunResume"/>).
     /// </summary>
     public string? RunId { get; init; }
 
@@ -143,9 +146,9 @@ public static class Composition
         services.AddStrictOptions<ExecutionOptions>(ExecutionOptions.SectionName);
         services.AddStrictOptions<JournalOptions>(JournalOptions.SectionName);
         services.AddStrictOptions<OperatorOptions>(OperatorOptions.SectionName);
-        services.AddStrictOptions<Alerts.TelegramOptions>(Alerts.TelegramOptions.SectionName);
-        services.AddStrictOptions<Supervision.SupervisionOptions>(Supervision.SupervisionOptions.SectionName);
-        services.AddSingleton<Supervision.Supervisor>();
+        services.AddStrictOptions<Operator.Telegram.TelegramOptions>(Operator.Telegram.TelegramOptions.SectionName);
+        services.AddStrictOptions<Engine.Pipeline.SupervisionOptions>(Engine.Pipeline.SupervisionOptions.SectionName);
+        services.AddSingleton<Engine.Pipeline.Supervisor>();
         services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
         var runId = runIdOverride ?? TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
@@ -197,14 +200,14 @@ public static class Composition
             var run = sp.GetRequiredService<RunContext>();
             var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
             var path = o.Resolve(db.DatabasePath, mode);
-            var journal = new Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
+            var journal = new Persistence.Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
                 sp.GetRequiredService<WallClock>().Provider, e =>
                 {
                     // Nothing may happen unrecorded: a failed journal commit stops the host with a non-zero exit.
                     run.RecordFault("journal", e);
                     run.PipelineDrained.TrySetException(e);
                     lifetime.StopApplication();
-                }, sp.GetRequiredService<ILogger<Journal.DecisionJournal>>());
+                }, sp.GetRequiredService<ILogger<Persistence.Journal.DecisionJournal>>());
             var resume = sp.GetRequiredService<RunResume>();
             if (resume.IsResume)
             {
@@ -216,13 +219,13 @@ public static class Composition
         });
         // A replay's alerts carry the market time they happened at (the replay clock): the same replay raises the same
         // alerts, so a resumed replay meets its earlier alerts in the journal instead of repeating them.
-        services.AddSingleton(sp => new Alerts.AlertHub(sp.GetRequiredService<Journal.DecisionJournal>(),
-            mode == RunMode.Replay ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Alerts.AlertHub>>())
+        services.AddSingleton(sp => new Engine.Alerts.AlertHub(sp.GetRequiredService<Persistence.Journal.DecisionJournal>(),
+            mode == RunMode.Replay ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Engine.Alerts.AlertHub>>())
         {
             // Every alert says which account and mode it is about.
-            Identity = mode == RunMode.Service ? () => sp.GetRequiredService<Brokers.BrokerIdentity>().Describe() : null,
+            Identity = mode == RunMode.Service ? () => sp.GetRequiredService<BrokerIdentity>().Describe() : null,
         });
-        services.AddSingleton<Alerts.IAlertSink>(sp => sp.GetRequiredService<Alerts.AlertHub>());
+        services.AddSingleton<Core.Alerts.IAlertSink>(sp => sp.GetRequiredService<Engine.Alerts.AlertHub>());
 
         services.AddSingleton<IngestCounters>();
         services.AddSingleton<BarValidator>();
@@ -231,25 +234,25 @@ public static class Composition
             services.AddSingleton<IMarketDataSource>(sp => CreateReplaySource(sp, mode));
         }
 
-        services.AddSingleton<IReadOnlyDictionary<string, SimulatedCostModel>>(sp =>
+        services.AddSingleton<IReadOnlyDictionary<string, CostModel>>(sp =>
             sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.Costs.ToDictionary(
-                kv => kv.Key, kv => new SimulatedCostModel(kv.Value.DefaultSpread, kv.Value.CommissionRate, kv.Value.MinimumCommission), StringComparer.OrdinalIgnoreCase));
-        services.AddSingleton(sp => new CostEstimator(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
+                kv => kv.Key, kv => new CostModel(kv.Value.DefaultSpread, kv.Value.CommissionRate, kv.Value.MinimumCommission), StringComparer.OrdinalIgnoreCase));
+        services.AddSingleton(sp => new CostEstimator(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, CostModel>>(),
             sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks));
         // The simulated broker keeps its own side in its own file beside the database and is restored from it on start.
         services.AddSingleton(sp =>
         {
             var database = sp.GetRequiredService<Database>();
-            var store = new Simulation.SimulatedBrokerStore(Path.Combine(Path.GetDirectoryName(database.Path)!, "simulated-broker.db"), durable: mode == RunMode.Service);
-            return new Simulation.DurableSimulatedBroker(store, runId,
-                () => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, SimulatedCostModel>>(),
+            var store = new Backtest.SimulatedBrokerStore(Path.Combine(Path.GetDirectoryName(database.Path)!, "simulated-broker.db"), durable: mode == RunMode.Service);
+            return new Backtest.DurableSimulatedBroker(store, runId,
+                () => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, CostModel>>(),
                     sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId),
-                recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Simulation.DurableSimulatedBroker>>());
+                recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Backtest.DurableSimulatedBroker>>());
         });
         if (brokerKind == "InteractiveBrokers")
         {
             Brokers.InteractiveBrokersServices.Add(services, liveData);
-            services.AddSingleton(sp => new Brokers.BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
+            services.AddSingleton(sp => new BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
             {
                 Reconciled = () => sp.GetRequiredService<MetalSniper.InteractiveBrokers.Adapters.IbOrderGateway>().Reconciliations > 0,
             });
@@ -261,8 +264,8 @@ public static class Composition
                 throw new OptionsValidationException(MarketDataOptions.SectionName, typeof(MarketDataOptions), ["MarketData:Source InteractiveBrokers needs Broker:Kind InteractiveBrokers"]);
             }
 
-            services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Simulation.DurableSimulatedBroker>());
-            services.AddSingleton(sp => new Brokers.BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == "Live" ? "LIVE" : "paper") + " · simulated broker"));
+            services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
+            services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == "Live" ? "LIVE" : "paper") + " · simulated broker"));
         }
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
@@ -354,7 +357,8 @@ public static class Composition
         });
 
         services.AddHostedService<PersistenceService>();
-        services.AddHostedService<Journal.JournalService>();
+        services.AddSingleton(new Engine.Services.JournaledConfiguration(Configuration.ConfigurationCheck.KnownSections));
+        services.AddHostedService<Engine.Services.JournalService>();
         services.AddHostedService<KillSwitchService>();
         services.AddHostedService<SentinelService>();
         services.AddSingleton<ExecutionService>();
@@ -366,21 +370,21 @@ public static class Composition
         if (mode == RunMode.Service)
         {
             // Alerts and commands over Telegram: the service only (a backtest never messages the operator's phone).
-            services.AddSingleton(sp => new Alerts.TelegramBotApi(sp.GetRequiredService<IOptions<Alerts.TelegramOptions>>().Value,
-                Alerts.TelegramOptions.TokenFromEnvironment(), sp.GetRequiredService<WallClock>()));
-            services.AddSingleton<Alerts.TelegramNotifier>();
-            services.AddHostedService<Alerts.AlertDelivery>();
-            services.AddHostedService(sp => sp.GetRequiredService<Alerts.TelegramNotifier>());
-            services.AddHostedService<Alerts.TelegramCommandPoller>();
+            services.AddSingleton(sp => new Operator.Telegram.TelegramBotApi(sp.GetRequiredService<IOptions<Operator.Telegram.TelegramOptions>>().Value,
+                Operator.Telegram.TelegramOptions.TokenFromEnvironment(), sp.GetRequiredService<WallClock>()));
+            services.AddSingleton<Operator.Telegram.TelegramNotifier>();
+            services.AddHostedService<Operator.Telegram.AlertDelivery>();
+            services.AddHostedService(sp => sp.GetRequiredService<Operator.Telegram.TelegramNotifier>());
+            services.AddHostedService<Operator.Telegram.TelegramCommandPoller>();
         }
 
         services.AddSingleton(_ => Supervision.SystemdNotifier.FromEnvironment());
         services.AddSingleton(_ => Supervision.SystemdWatchdog.FromEnvironment());
-        services.AddSingleton(_ => Operator.OperatorToken.FromEnvironment());
+        services.AddSingleton(_ => Operator.Window.OperatorToken.FromEnvironment());
         services.AddSingleton<Operator.OperatorConsole>();
         services.AddSingleton<Operator.IOperatorConsole>(sp => sp.GetRequiredService<Operator.OperatorConsole>());
-        services.AddSingleton<Operator.OperatorWindowService>();
-        services.AddHostedService(sp => sp.GetRequiredService<Operator.OperatorWindowService>());
+        services.AddSingleton<Operator.Window.OperatorWindowService>();
+        services.AddHostedService(sp => sp.GetRequiredService<Operator.Window.OperatorWindowService>());
         if (mode == RunMode.Service)
         {
             services.AddSingleton<Supervision.SystemdService>();

@@ -4,21 +4,14 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Orders;
 using MetalSniper.Host.Configuration;
-using MetalSniper.Host.Persistence;
+using MetalSniper.Persistence;
 using MetalSniper.InteractiveBrokers.Adapters;
 using MetalSniper.InteractiveBrokers.Client;
 using MetalSniper.InteractiveBrokers.Connection;
 using Microsoft.Extensions.Options;
+using MetalSniper.Engine.Configuration;
 
 namespace MetalSniper.Host.Brokers;
-
-/// <summary>Which broker, account and mode this process uses: in the start-up banner, the health API and every alert.</summary>
-/// <param name="Describe">The current description, e.g. "paper · IB DU1234567 at 127.0.0.1:4002 (client 17) FULLY_LIVE".</param>
-public sealed record BrokerIdentity(Func<string> Describe)
-{
-    /// <summary>True once our books were reconciled with the broker at least once (systemd READY waits for it). The simulated broker: at once.</summary>
-    public Func<bool> Reconciled { get; init; } = () => true;
-}
 
 /// <summary>Registration of the Interactive Brokers session, order gateway and market data source.</summary>
 public static class InteractiveBrokersServices
@@ -30,7 +23,7 @@ public static class InteractiveBrokersServices
         {
             var ib = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers;
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
-            var wall = sp.GetRequiredService<Pipeline.WallClock>().Provider;
+            var wall = sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider;
             var client = new TwsClient(new TwsClientOptions
             {
                 MessagesPerSecond = 45,
@@ -52,7 +45,7 @@ public static class InteractiveBrokersServices
             using var c = sp.GetRequiredService<Database>().OpenConnection();
             var known = c.Query<string>("SELECT execution_id FROM fills").ToList();
             return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == "Live" ? "live" : "paper",
-                (Math.Min(risk.BrokerMessagesPerSecond, 40), risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Pipeline.WallClock>().Provider,
+                (Math.Min(risk.BrokerMessagesPerSecond, 40), risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
                 sp.GetRequiredService<ILogger<IbOrderGateway>>());
         });
         services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IbOrderGateway>());
@@ -85,7 +78,7 @@ public static class InteractiveBrokersServices
 /// FULLY_LIVE as info), as are the gateway's problems (external orders or fills, reconciliation failures, client id in use).
 /// It also books executions whose commission report never came, once a second.
 /// </summary>
-public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, Journal.DecisionJournal journal, Alerts.AlertHub alerts, Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
+public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, Persistence.Journal.DecisionJournal journal, Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
     : BackgroundService
 {
     /// <inheritdoc />
@@ -108,7 +101,7 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
                 {
                     // A tick that fails must not end the loop unnoticed (overdue fills would stay unbooked): loud, and the next tick tries again.
                     logger.LogError(e, "IB housekeeping tick failed: {Message}", e.Message);
-                    alerts.Raise(Alerts.AlertLevel.Red, "Broker", "IB housekeeping failed (overdue fills, warm-up): " + e.Message);
+                    alerts.Raise(Core.Alerts.AlertLevel.Red, "Broker", "IB housekeeping failed (overdue fills, warm-up): " + e.Message);
                 }
             }
         }, stoppingToken);
@@ -137,14 +130,14 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
         journal.Append("BrokerLink", change.To.ToString(), change.From.ToString(), change);
         var level = change.To switch
         {
-            IbConnectionState.ExecutionDegraded => Alerts.AlertLevel.Red,
-            IbConnectionState.DataOnly when change.From == IbConnectionState.ExecutionDegraded => Alerts.AlertLevel.Yellow,
-            _ => Alerts.AlertLevel.Info,
+            IbConnectionState.ExecutionDegraded => Core.Alerts.AlertLevel.Red,
+            IbConnectionState.DataOnly when change.From == IbConnectionState.ExecutionDegraded => Core.Alerts.AlertLevel.Yellow,
+            _ => Core.Alerts.AlertLevel.Info,
         };
         alerts.Raise(level, "BrokerLink", $"IB link {change.From} -> {change.To}: {change.Reason}");
     }
 
-    private void OnProblem(string text) => alerts.Raise(Alerts.AlertLevel.Red, "Broker", text);
+    private void OnProblem(string text) => alerts.Raise(Core.Alerts.AlertLevel.Red, "Broker", text);
 
-    private void OnGatewayProblem(string text, bool red) => alerts.Raise(red ? Alerts.AlertLevel.Red : Alerts.AlertLevel.Yellow, "Broker", text);
+    private void OnGatewayProblem(string text, bool red) => alerts.Raise(red ? Core.Alerts.AlertLevel.Red : Core.Alerts.AlertLevel.Yellow, "Broker", text);
 }

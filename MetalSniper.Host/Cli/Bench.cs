@@ -4,7 +4,8 @@ using System.Runtime;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Cli;
 

@@ -2,13 +2,15 @@ using System.CommandLine;
 using System.Diagnostics;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Host.Configuration;
-using MetalSniper.Host.Persistence;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Persistence;
+using MetalSniper.Engine.Pipeline;
 using MetalSniper.Risk.Gates;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Sentinel;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Serilog.Events;
+using MetalSniper.Engine.Configuration;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Cli;
 
@@ -108,7 +110,7 @@ public static class Commands
                 return ExitCodes.Usage;
             }
 
-            var raised = ks.Escalate((Risk.Halts.KillLevel)l, "operator:cli", p.GetValue(reason)!, now);
+            var raised = ks.Escalate((Sentinel.Halts.KillLevel)l, "operator:cli", p.GetValue(reason)!, now);
             output.WriteLine(raised ? $"kill switch escalated to L{l}" : $"kill switch already latched at L{(int)ks.State.LatchedLevel} (≥ L{l}); nothing changed");
             return ExitCodes.Ok;
         }));
@@ -180,7 +182,7 @@ public static class Commands
         var file = path is not null ? Path.GetFullPath(path) : ServiceJournalPath(configuration!);
         try
         {
-            var v = Journal.DecisionJournal.VerifyFile(file);
+            var v = Persistence.Journal.DecisionJournal.VerifyFile(file);
             var rate = v.Elapsed.TotalSeconds > 0 ? v.Entries / v.Elapsed.TotalSeconds : 0;
             if (v.IsIntact)
             {
@@ -214,7 +216,7 @@ public static class Commands
     /// <paramref name="action"/>, then prints the state. A chain that does not verify exits 65 and names
     /// the first bad record.
     /// </summary>
-    private static int KillSwitchCommand(HostSettings settings, TextWriter output, TextWriter error, Func<Risk.Halts.KillSwitch, DateTimeOffset, int> action)
+    private static int KillSwitchCommand(HostSettings settings, TextWriter output, TextWriter error, Func<Sentinel.Halts.KillSwitch, DateTimeOffset, int> action)
     {
         var code = LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
@@ -235,9 +237,9 @@ public static class Commands
                 return ExitCodes.DataError;
             }
 
-            var ks = Risk.Halts.KillSwitch.Restore(store, KillSwitchScopes.Service);
+            var ks = Sentinel.Halts.KillSwitch.Restore(store, KillSwitchScopes.Service);
             var result = action(ks, wall.GetUtcNow());
-            output.WriteLine(Services.KillSwitchService.Render(ks.State, wall.GetUtcNow()));
+            output.WriteLine(Engine.Services.KillSwitchService.Render(ks.State, wall.GetUtcNow()));
             return result;
         }
         catch (FileNotFoundException e)
@@ -250,7 +252,7 @@ public static class Commands
             error.WriteLine($"I/O error: {e.Message}");
             return ExitCodes.IoError;
         }
-        catch (Risk.Halts.HaltStoreTamperedException e)
+        catch (Sentinel.Halts.HaltStoreTamperedException e)
         {
             error.WriteLine(e.Message);
             return ExitCodes.DataError;
@@ -297,10 +299,10 @@ public static class Commands
         var (code, what) = e switch
         {
             OptionsValidationException => (ExitCodes.Config, "configuration error"),
-            Risk.Halts.HaltStoreTamperedException => (ExitCodes.DataError, "halts store tampered"),
-            Journal.JournalBrokenException => (ExitCodes.DataError, "decision journal broken"),
+            Sentinel.Halts.HaltStoreTamperedException => (ExitCodes.DataError, "halts store tampered"),
+            Persistence.Journal.JournalBrokenException => (ExitCodes.DataError, "decision journal broken"),
             RunIdConflictException => (ExitCodes.Usage, "run id conflict"),
-            Simulation.BrokerRecoveryException => (ExitCodes.DataError, "simulated broker recovery failed"),
+            Backtest.BrokerRecoveryException => (ExitCodes.DataError, "simulated broker recovery failed"),
             DirectoryNotFoundException or FileNotFoundException => (ExitCodes.NoInput, "input missing"),
             SqliteException or IOException or UnauthorizedAccessException => (ExitCodes.IoError, "I/O error"),
             _ => (ExitCodes.Software, "start-up failed"),
@@ -344,7 +346,7 @@ public static class Commands
             await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
             host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
                 "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,
-                host.Services.GetRequiredService<Brokers.BrokerIdentity>().Describe());
+                host.Services.GetRequiredService<BrokerIdentity>().Describe());
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -367,11 +369,11 @@ public static class Commands
 
         var path = ServiceJournalPath(configuration);
         var failed = checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").ToArray();
-        var journal = new Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         try
         {
             journal.Append("PreflightFailed", "", "", new { Failed = failed });
-            journal.Append("Alert", "Preflight", "", new Alerts.Alert(Alerts.AlertLevel.Red, "Preflight", "preflight failed: " + string.Join("; ", failed), TimeProvider.System.GetUtcNow()));
+            journal.Append("Alert", "Preflight", "", new Core.Alerts.Alert(Core.Alerts.AlertLevel.Red, "Preflight", "preflight failed: " + string.Join("; ", failed), TimeProvider.System.GetUtcNow()));
             journal.FlushAsync().GetAwaiter().GetResult();
         }
         finally
@@ -383,7 +385,7 @@ public static class Commands
     private static string Progress(IServiceProvider sp)
     {
         var channels = sp.GetRequiredService<PipelineChannels>();
-        return $"brain {sp.GetRequiredService<Services.SignalService>().Heartbeat}, hands {sp.GetRequiredService<Services.ExecutionService>().Heartbeat}, "
+        return $"brain {sp.GetRequiredService<Engine.Services.SignalService>().Heartbeat}, hands {sp.GetRequiredService<Engine.Services.ExecutionService>().Heartbeat}, "
             + $"sentinel {sp.GetRequiredService<RiskSentinel>().Sweeps}, ingest done {sp.GetRequiredService<RunContext>().IngestCompleted.Task.IsCompleted}, "
             + $"bars queued {channels.Bars.Reader.Count}, commands queued {channels.Commands.Reader.Count}, risk lane empty {!channels.RiskCommands.Reader.TryPeek(out _)}, "
             + $"reports empty {!channels.Reports.Reader.TryPeek(out _)}, reports closed {channels.Reports.Reader.Completion.IsCompleted}, "
@@ -468,7 +470,7 @@ public static class Commands
                 return (ExitCodes.IoError, null);
             }
 
-            var brokerCheck = ReplaySummary.CheckBroker(database, sp.GetRequiredService<Simulation.DurableSimulatedBroker>(), sp.GetRequiredService<RunResume>());
+            var brokerCheck = ReplaySummary.CheckBroker(database, sp.GetRequiredService<Backtest.DurableSimulatedBroker>(), sp.GetRequiredService<RunResume>());
             if (!brokerCheck.PositionsAgree || brokerCheck.SubmittedTwice != 0)
             {
                 error.WriteLine($"reconciliation with the simulated broker failed after the replay: ours {brokerCheck.Ours}, broker {brokerCheck.Theirs}, {brokerCheck.SubmittedTwice} client order id(s) submitted twice");
@@ -482,7 +484,7 @@ public static class Commands
                 DatabaseCheck = check,
                 BrokerCheck = brokerCheck,
                 HaltRecords = sp.GetRequiredService<SqliteHaltStore>().ReadSince(0).Where(r => r.Draft.Scope == run.RunId).ToList(),
-                CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Simulation.DurableSimulatedBroker sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
+                CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Backtest.DurableSimulatedBroker sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
             };
             return (ExitCodes.Ok, summary);
         }

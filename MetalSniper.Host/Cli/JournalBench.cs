@@ -2,8 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using MetalSniper.Core.Decisions;
-using MetalSniper.Host.Journal;
+using MetalSniper.Persistence.Journal;
 using Microsoft.Extensions.Logging.Abstractions;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Cli;
 

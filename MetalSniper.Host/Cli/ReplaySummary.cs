@@ -2,10 +2,11 @@ using System.Globalization;
 using System.Text;
 using Dapper;
 using MetalSniper.Core.MarketData;
-using MetalSniper.Host.Persistence;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Persistence;
+using MetalSniper.Engine.Pipeline;
 using MetalSniper.Risk.Gates;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Sentinel;
+using MetalSniper.Core.Orders;
 
 namespace MetalSniper.Host.Cli;
 
@@ -43,7 +44,7 @@ public sealed record ReplaySummary(
     public (string Integrity, long Fills, long OrphanFills, long Orders, long OrphanOrders) DatabaseCheck { get; init; }
 
     /// <summary>Every record this run wrote to the halts store (its own scope): pauses, clears and escalations, in order.</summary>
-    public IReadOnlyList<Risk.Halts.HaltRecord> HaltRecords { get; init; } = [];
+    public IReadOnlyList<Sentinel.Halts.HaltRecord> HaltRecords { get; init; } = [];
 
     /// <summary>Host build and start (configuration, database open and migration, services started) before the first bar.</summary>
     public TimeSpan StartupTime { get; init; }
@@ -79,7 +80,7 @@ public sealed record ReplaySummary(
     public BrokerReconciliation? BrokerCheck { get; init; }
 
     /// <summary>Compares the run's positions (our database) with the simulated broker's (its own file).</summary>
-    public static BrokerReconciliation CheckBroker(Database database, Simulation.DurableSimulatedBroker broker, Pipeline.RunResume resume)
+    public static BrokerReconciliation CheckBroker(Database database, Backtest.DurableSimulatedBroker broker, Engine.Pipeline.RunResume resume)
     {
         ArgumentNullException.ThrowIfNull(database);
         ArgumentNullException.ThrowIfNull(broker);
@@ -147,7 +148,7 @@ public sealed record ReplaySummary(
         {
             var d = r.Draft;
             Line(string.Create(inv, $"  #{r.Sequence} {d.Action}"), string.Create(inv,
-                $"{d.AtUtc:O} {d.Key} L{(int)d.Level}{(d.UntilUtc is { } u ? $" until {u:O}" : d.Action == Risk.Halts.HaltAction.Pause ? " until cleared" : "")} ({d.Source})"));
+                $"{d.AtUtc:O} {d.Key} L{(int)d.Level}{(d.UntilUtc is { } u ? $" until {u:O}" : d.Action == Sentinel.Halts.HaltAction.Pause ? " until cleared" : "")} ({d.Source})"));
         }
 
         Line("start-up", StartupTime.TotalSeconds.ToString("0.000", inv) + " s");

@@ -7,9 +7,10 @@ using MetalSniper.Core.Decisions;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Time;
-using MetalSniper.Host.Pipeline;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Sentinel;
 using MetalSniper.Strategies;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Cli;
 
@@ -107,7 +108,7 @@ public static class SentinelBench
                 {
                     services.AddSingleton<IMarketDataSource>(source);
                     services.AddSingleton<IReadOnlyList<IStrategy>>(loaded ? [new CpuBurner("XAGUSD", TimeSpan.FromMicroseconds(50))] : []);
-                    services.AddSingleton<ISentinelOutbox>(sp => outbox = new OutboxTap(ActivatorUtilities.CreateInstance<Services.SentinelOutbox>(sp)));
+                    services.AddSingleton<ISentinelOutbox>(sp => outbox = new OutboxTap(ActivatorUtilities.CreateInstance<Engine.Services.SentinelOutbox>(sp)));
                     var original = services.Last(d => d.ServiceType == typeof(IOrderGateway));
                     services.Remove(original);
                     services.AddSingleton<IOrderGateway>(sp => tap = new GatewayTap((IBarMatchingGateway)original.ImplementationFactory!(sp)));
@@ -136,7 +137,7 @@ public static class SentinelBench
             var sentinelPart = new List<double>(samples);
             var withoutGc = new List<double>(samples);
             var lanePart = new List<double>(samples);
-            var hands = sp.GetRequiredService<Services.ExecutionService>();
+            var hands = sp.GetRequiredService<Engine.Services.ExecutionService>();
             var price = 2900m;
             for (var i = 0; i < samples + 20; i++)
             {

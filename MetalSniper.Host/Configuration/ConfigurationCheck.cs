@@ -1,4 +1,7 @@
 using MetalSniper.Strategies.Metals;
+using MetalSniper.Engine.Configuration;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Operator;
 
 namespace MetalSniper.Host.Configuration;
 
@@ -14,7 +17,7 @@ public static class ConfigurationCheck
     [
         BrokerOptions.SectionName, MarketDataOptions.SectionName, SimulatedBrokerOptions.SectionName, RiskOptions.SectionName,
         AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, JournalOptions.SectionName, OperatorOptions.SectionName,
-        Alerts.TelegramOptions.SectionName, Supervision.SupervisionOptions.SectionName, "Strategies", "Serilog",
+        Operator.Telegram.TelegramOptions.SectionName, Engine.Pipeline.SupervisionOptions.SectionName, "Strategies", "Serilog",
     ];
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
@@ -47,8 +50,8 @@ public static class ConfigurationCheck
         Check<ExecutionOptions>(configuration, ExecutionOptions.SectionName, errors);
         Check<JournalOptions>(configuration, JournalOptions.SectionName, errors);
         Check<OperatorOptions>(configuration, OperatorOptions.SectionName, errors);
-        Check<Alerts.TelegramOptions>(configuration, Alerts.TelegramOptions.SectionName, errors);
-        Check<Supervision.SupervisionOptions>(configuration, Supervision.SupervisionOptions.SectionName, errors);
+        Check<Operator.Telegram.TelegramOptions>(configuration, Operator.Telegram.TelegramOptions.SectionName, errors);
+        Check<Engine.Pipeline.SupervisionOptions>(configuration, Engine.Pipeline.SupervisionOptions.SectionName, errors);
         Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
         if (errors.Count == 0)
         {

@@ -3,10 +3,11 @@ using System.Globalization;
 using Dapper;
 using MetalSniper.Host.Cli;
 using MetalSniper.Host.Configuration;
-using MetalSniper.Host.Journal;
-using MetalSniper.Host.Persistence;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Persistence.Journal;
+using MetalSniper.Persistence;
+using MetalSniper.Engine.Pipeline;
 using Microsoft.Data.Sqlite;
+using MetalSniper.Engine.Configuration;
 
 namespace MetalSniper.Host.Supervision;
 

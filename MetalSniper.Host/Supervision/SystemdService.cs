@@ -1,7 +1,7 @@
 using System.Globalization;
-using MetalSniper.Host.Pipeline;
-using MetalSniper.Risk.Halts;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
 
 namespace MetalSniper.Host.Supervision;
 
@@ -21,7 +21,7 @@ public sealed class SystemdService(
     TimeProvider clock,
     WallClock wallClock,
     IHostApplicationLifetime lifetime,
-    Brokers.BrokerIdentity broker,
+    BrokerIdentity broker,
     ILogger<SystemdService> logger) : IHostedService, IDisposable
 {
     private readonly TimeSpan _ping = watchdog.PingInterval;

@@ -3,7 +3,8 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Sessions;
-using MetalSniper.Risk.Halts;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
 
 namespace MetalSniper.Risk.Gates;
 
@@ -229,15 +230,6 @@ public sealed class DailyLossGate(GateLimits limits, IDayPnlView dayPnl) : IPreT
     }
 }
 
-/// <summary>Today's P&amp;L in the base currency as the sentinel last computed it; null when unknown.</summary>
-public interface IDayPnlView
-{
-    /// <summary>
-    /// Realized + unrealized − commissions since the start of the trading day containing
-    /// <paramref name="nowUtc"/>, base currency; null when unknown.
-    /// </summary>
-    decimal? DayPnlAt(DateTimeOffset nowUtc);
-}
 
 /// <summary>
 /// Gross and net exposure caps for entries and adds, in the base currency, after the order and with

@@ -2,7 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using MetalSniper.Core.Instruments;
 using MetalSniper.Core.MarketData;
-using MetalSniper.Core.Replay;
+using MetalSniper.Backtest;
 
 namespace MetalSniper.Core.Tests;
 

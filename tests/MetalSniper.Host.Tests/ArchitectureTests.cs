@@ -14,7 +14,7 @@ public sealed class ArchitectureTests
 
     [Fact]
     public void Risk_ReferencesCoreOnly_NeverStrategies() =>
-        OurReferences(typeof(Risk.Halts.KillSwitch).Assembly).ShouldBe(["MetalSniper.Core"]);
+        OurReferences(typeof(Sentinel.Halts.KillSwitch).Assembly).ShouldBe(["MetalSniper.Core"]);
 
     [Fact]
     public void Strategies_ReferenceCoreOnly_NeverRisk() =>
@@ -27,7 +27,7 @@ public sealed class ArchitectureTests
     [Fact]
     public void PublicTypesOfLibraries_AreSealedOrAbstractOrInterfaces()
     {
-        var offenders = new[] { typeof(Core.Orders.SubmitOrder).Assembly, typeof(Risk.Halts.KillSwitch).Assembly, typeof(Strategies.IStrategy).Assembly, typeof(InteractiveBrokers.Client.TwsClient).Assembly }
+        var offenders = new[] { typeof(Core.Orders.SubmitOrder).Assembly, typeof(Sentinel.Halts.KillSwitch).Assembly, typeof(Strategies.IStrategy).Assembly, typeof(InteractiveBrokers.Client.TwsClient).Assembly }
             .SelectMany(a => a.GetExportedTypes())
             .Where(t => t.IsClass && !t.IsSealed && !t.IsAbstract && !t.IsNested)
             .Where(t => !t.Assembly.GetExportedTypes().Any(d => d.BaseType == t)) // a base of a small exception family is open by design

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MetalSniper.Host.Cli;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
 

@@ -2,8 +2,9 @@ using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using MetalSniper.Host.Cli;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
 using Microsoft.Data.Sqlite;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
 

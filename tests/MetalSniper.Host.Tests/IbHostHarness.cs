@@ -6,7 +6,7 @@ using Dapper;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Time;
 using MetalSniper.FakeTws;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
 using MetalSniper.InteractiveBrokers.Adapters;
 using MetalSniper.InteractiveBrokers.Connection;
 using Microsoft.Data.Sqlite;

@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using MetalSniper.Core.Time;
 using MetalSniper.FakeTws;
 using MetalSniper.Host.Configuration;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
 using MetalSniper.InteractiveBrokers.Connection;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

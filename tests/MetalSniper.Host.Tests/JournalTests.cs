@@ -2,11 +2,13 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Dapper;
 using MetalSniper.Host.Cli;
-using MetalSniper.Host.Journal;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Persistence.Journal;
+using MetalSniper.Engine.Pipeline;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
+using MetalSniper.Engine.Services;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
 

@@ -194,7 +194,7 @@ public sealed partial class KillSwitchProcessTests : IDisposable
     }
 
     /// <summary>Creates the database the service would (the CLI never creates one).</summary>
-    private void CreateDatabase() => _ = new MetalSniper.Host.Persistence.Database(_env.DatabasePath, TimeProvider.System);
+    private void CreateDatabase() => _ = new MetalSniper.Persistence.Database(_env.DatabasePath, TimeProvider.System);
 
     [Fact]
     public async Task TamperedHaltsRecord_IsNamedBySequence_AndTheServiceRefusesToStart()

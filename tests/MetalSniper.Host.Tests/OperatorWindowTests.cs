@@ -3,12 +3,13 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using MetalSniper.Host.Operator;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Operator;
+using MetalSniper.Engine.Pipeline;
 using MetalSniper.Strategies;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Xunit.Abstractions;
+using MetalSniper.Operator.Window;
 
 namespace MetalSniper.Host.Tests;
 

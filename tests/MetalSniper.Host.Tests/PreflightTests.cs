@@ -1,6 +1,7 @@
 using Dapper;
 using MetalSniper.Host.Cli;
 using Microsoft.Data.Sqlite;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
 
@@ -114,7 +115,7 @@ public sealed class PreflightTests : IDisposable
     {
         var config = _env.WriteConfig();
         var journal = Path.Combine(_env.Directory.FullName, "journal.db");
-        await using (var j = new Journal.DecisionJournal(journal, true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
+        await using (var j = new Persistence.Journal.DecisionJournal(journal, true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
         {
             for (var i = 0; i < 20; i++)
             {

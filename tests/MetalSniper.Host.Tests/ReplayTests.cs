@@ -1,7 +1,8 @@
 using Dapper;
 using MetalSniper.Host.Cli;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
 using Microsoft.Data.Sqlite;
+using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
 
@@ -103,7 +104,7 @@ public sealed class ReplayTests : IDisposable
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM orders WHERE status = 'PendingSubmit'").ShouldBe(0);
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions").ShouldBe(s.Decisions);
         c.ExecuteScalar<string>("SELECT exit_status FROM runs").ShouldBe("ok");
-        c.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version").ShouldBe(MetalSniper.Host.Persistence.Database.LatestVersion);
+        c.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version").ShouldBe(MetalSniper.Persistence.Database.LatestVersion);
         // Every filled order's fills add up to its quantity.
         c.ExecuteScalar<long>("""
             SELECT COUNT(*) FROM orders o WHERE o.status = 'Filled'
@@ -144,7 +145,7 @@ public sealed class ReplayTests : IDisposable
         records.Count(r => r.Action == "Pause").ShouldBe(s.SentinelTrips.Count(t => t.Kind is not ("KillSwitchFlatten" or "WatchdogTrail")));
         s.HaltRecords.Count.ShouldBe(records.Count);
         s.Render().ShouldContain("halts store");
-        Risk.Halts.HaltChain.Verify(s.HaltRecords).IsIntact.ShouldBeTrue();
+        Sentinel.Halts.HaltChain.Verify(s.HaltRecords).IsIntact.ShouldBeTrue();
 
         // No fill opened or increased exposure while a halt was in force: the pause is set by the sweep of the bar
         // it trips on, and the execution side takes working entries off the market before the next bar is matched.

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Dapper;
 using MetalSniper.Core.Orders;
-using MetalSniper.Host.Pipeline;
-using MetalSniper.Risk.Halts;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
 using MetalSniper.Strategies;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;

@@ -4,9 +4,9 @@ using System.Text;
 using MetalSniper.Core.Decisions;
 using MetalSniper.Core.Orders;
 using MetalSniper.Host.Cli;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Engine.Pipeline;
 using MetalSniper.Host.Supervision;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Sentinel;
 using MetalSniper.Strategies;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -88,7 +88,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
                 s.AddSingleton<IReadOnlyList<IStrategy>>([freezer]);
                 s.AddSingleton(new SystemdNotifier(socketPath));
                 s.AddSingleton(new SystemdWatchdog(TimeSpan.FromMilliseconds(100)));
-                s.AddSingleton<ISentinelOutbox>(sp => outbox = new StallingOutbox(ActivatorUtilities.CreateInstance<Services.SentinelOutbox>(sp)));
+                s.AddSingleton<ISentinelOutbox>(sp => outbox = new StallingOutbox(ActivatorUtilities.CreateInstance<Engine.Services.SentinelOutbox>(sp)));
             },
         };
         using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));

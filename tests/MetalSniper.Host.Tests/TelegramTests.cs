@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
-using MetalSniper.Host.Alerts;
-using MetalSniper.Host.Pipeline;
+using MetalSniper.Operator.Telegram;
+using MetalSniper.Engine.Pipeline;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using MetalSniper.Core.Alerts;
 
 namespace MetalSniper.Host.Tests;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using MetalSniper.Core.Money;
-using MetalSniper.Risk.Breakers;
-using MetalSniper.Risk.Halts;
+using MetalSniper.Sentinel.Breakers;
+using MetalSniper.Sentinel.Halts;
 
 namespace MetalSniper.Risk.Tests;
 

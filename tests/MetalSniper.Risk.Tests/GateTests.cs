@@ -5,7 +5,7 @@ using MetalSniper.Core.Positions;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Risk.Gates;
-using MetalSniper.Risk.Halts;
+using MetalSniper.Sentinel.Halts;
 
 namespace MetalSniper.Risk.Tests;
 

@@ -1,4 +1,4 @@
-using MetalSniper.Risk.Halts;
+using MetalSniper.Sentinel.Halts;
 
 namespace MetalSniper.Risk.Tests;
 

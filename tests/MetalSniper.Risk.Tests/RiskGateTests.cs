@@ -5,7 +5,8 @@ using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Risk.Gates;
-using MetalSniper.Risk.Halts;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
 
 namespace MetalSniper.Risk.Tests;
 

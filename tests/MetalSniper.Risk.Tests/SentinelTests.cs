@@ -6,9 +6,9 @@ using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Core.Time;
-using MetalSniper.Risk.Breakers;
-using MetalSniper.Risk.Halts;
-using MetalSniper.Risk.Sentinel;
+using MetalSniper.Sentinel.Breakers;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MetalSniper.Risk.Tests;

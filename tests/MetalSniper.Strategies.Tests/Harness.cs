@@ -4,8 +4,9 @@ using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
 using MetalSniper.Core.Sessions;
-using MetalSniper.Core.Simulation;
+using MetalSniper.Backtest;
 using MetalSniper.Strategies.Metals;
+using MetalSniper.Core.Costs;
 
 namespace MetalSniper.Strategies.Tests;
 
@@ -28,7 +29,7 @@ internal sealed class Harness : IStrategyContext
     public Harness(MetalsStrategyOptions? options = null)
     {
         Options = options ?? TestOptions();
-        Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, SimulatedCostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h");
+        Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, CostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h");
         Book = new PositionBook(_catalog, Core.Money.Currency.Usd);
         Strategy = new MetalsHedgeStrategy(Options, _catalog);
     }

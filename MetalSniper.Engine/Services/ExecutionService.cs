@@ -1,0 +1,698 @@
+using System.Collections.Immutable;
+using System.Globalization;
+using MetalSniper.Engine.Alerts;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.Instruments;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Money;
+using MetalSniper.Core.Orders;
+using MetalSniper.Core.Positions;
+using MetalSniper.Core.Time;
+using MetalSniper.Persistence;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.Risk.Gates;
+using MetalSniper.Sentinel.Halts;
+using MetalSniper.Sentinel;
+using MetalSniper.Core.Costs;
+using MetalSniper.Core.Alerts;
+
+namespace MetalSniper.Engine.Services;
+
+/// <summary>
+/// The hands: owns the order gateway and our position book. Drains the sentinel's priority lane
+/// before every command of the brain, runs the pre-trade gates where orders leave, persists each
+/// order before sending it (write-ahead), keeps the order state machine, applies fills to the book,
+/// publishes the book to the sentinel and reports every broker event to the brain. It enforces the
+/// kill switch where orders leave: when the level rises to L1 or L2 it takes every working entry
+/// and add off the market (an order that reduces the position stays), and the gates refuse what
+/// the level forbids. Broker messages are paced by the gateway's message budget, whose reserved
+/// share only risk messages use. Its loop wakes at least once a second (a heartbeat the sentinel
+/// watches). On stop it drains both lanes and waits (bounded) for every sent order to be
+/// acknowledged, so no command is left unprocessed and no order is left in flight.
+/// </summary>
+public sealed class ExecutionService(
+    IOrderGateway gateway,
+    PipelineChannels channels,
+    PreTradeGatePipeline gates,
+    PersistenceWriter writer,
+    RiskSentinel sentinel,
+    KillSwitch killSwitch,
+    IdGenerator ids,
+    IInstrumentCatalog instruments,
+    CostEstimator costs,
+    FxConverter fx,
+    RunContext run,
+    TimeProvider clock,
+    WallClock wallClock,
+    Persistence.Journal.DecisionJournal journal,
+    AlertHub alerts,
+    Supervisor supervisor,
+    ILogger<ExecutionService> logger) : PipelineService(run, supervisor)
+{
+    private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
+    private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;
+    private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
+    private readonly IdGenerator _killSwitchIds = ids.ForSource("K");
+    private ImmutableList<decimal> _closedTradePnls = [];
+    private KillLevel _enforcedLevel;
+    private ExecutionCommand? _deferred;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, decimal> _publicMarks = new(StringComparer.Ordinal);
+    private long _lastRiskDequeue;
+    private readonly PositionBook _book = new(instruments, Currency.Usd);
+    private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
+    private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
+    private DateTimeOffset _eventTime;
+    private long _bookVersion;
+    private long _heartbeat;
+
+    /// <summary>Stopwatch timestamp at which the last priority-lane command was taken up (diagnostics: <c>bench --sentinel</c>).</summary>
+    public long LastRiskCommandTakenUp => Interlocked.Read(ref _lastRiskDequeue);
+
+    /// <summary>Latest price per symbol (major units), for readers outside the execution thread (the operator window).</summary>
+    public IReadOnlyDictionary<string, decimal> Marks => _publicMarks;
+
+    /// <summary>Commands processed (a heartbeat of the hands).</summary>
+    public long Heartbeat => Interlocked.Read(ref _heartbeat);
+
+    /// <inheritdoc />
+    protected override string ServiceName => "execution";
+
+    /// <inheritdoc />
+    /// <remarks>The loop runs on a dedicated thread (<see cref="DedicatedThread"/>); its awaits keep to that thread.</remarks>
+    protected override Task RunAsync(CancellationToken stoppingToken) =>
+        DedicatedThread.RunAsync("execution", () => RunOnThreadAsync(stoppingToken), problem =>
+        {
+            if (problem is not null)
+            {
+                alerts.Fallback("execution thread", "priority not fully applied: " + problem);
+            }
+        });
+
+    private async Task RunOnThreadAsync(CancellationToken stoppingToken)
+    {
+        var risk = channels.RiskCommands.Reader;
+        var normal = channels.Commands.Reader;
+        var drainedSignalled = false;
+        Task<bool>? riskWait = null, gatewayWait = null, normalWait = null;
+        Task? beatWait = null, paceWait = null;
+        logger.LogInformation("Execution running against gateway {Gateway}", gateway.Name);
+        try
+        {
+            while (true)
+            {
+                Interlocked.Increment(ref _heartbeat);
+                await EnforceKillLevelAsync(stoppingToken);
+                if (risk.TryRead(out var riskCommand))
+                {
+                    Interlocked.Exchange(ref _lastRiskDequeue, System.Diagnostics.Stopwatch.GetTimestamp());
+                    if (OpensRisk(riskCommand))
+                    {
+                        await PaceAsync(risk: false, stoppingToken);
+                    }
+
+                    await HandleAsync(riskCommand, stoppingToken);
+                    continue;
+                }
+
+                // An entry or add that finds the general share of the broker budget spent waits here, in order,
+                // while the loop keeps serving the priority lane: entries can never hold up a risk message.
+                if (_deferred is null && normal.TryRead(out var next))
+                {
+                    _deferred = next;
+                }
+
+                if (_deferred is { } command)
+                {
+                    if (_budget is not null && OpensRisk(command) && !_budget.TryAcquire(risk: false, out var retryAfter))
+                    {
+                        paceWait ??= Task.Delay(retryAfter, wallClock.Provider, stoppingToken);
+                    }
+                    else
+                    {
+                        _deferred = null;
+                        await HandleAsync(command, stoppingToken);
+                        continue;
+                    }
+                }
+
+                if (DrainGateway())
+                {
+                    continue;
+                }
+
+                if (_deferred is null && normal.Completion.IsCompleted && !drainedSignalled)
+                {
+                    drainedSignalled = true;
+                    channels.Reports.Writer.TryComplete();
+                    await writer.FlushAsync(stoppingToken);
+                    logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
+                    Run.PipelineDrained.TrySetResult();
+                }
+
+                stoppingToken.ThrowIfCancellationRequested();
+                // At most one outstanding wait per channel: single-reader channels keep a single waiter,
+                // and a second WaitToReadAsync while one is pending can lose a wake-up.
+                riskWait ??= risk.WaitToReadAsync(stoppingToken).AsTask();
+                gatewayWait ??= gateway.Events.WaitToReadAsync(stoppingToken).AsTask();
+                if (normalWait is null && !drainedSignalled && _deferred is null)
+                {
+                    // Until the drain is signalled, always wait on the brain's lane too: on a closed lane the wait
+                    // completes at once (false) and the loop signals the drain. Deciding from a second look at
+                    // Completion could miss a close that lands between the two looks and wait forever.
+                    normalWait = normal.WaitToReadAsync(stoppingToken).AsTask();
+                }
+
+                // The idle beat keeps the heartbeat moving and re-checks the kill switch when nothing arrives
+                // (one timer at a time, reused until it fires).
+                beatWait ??= Task.Delay(IdleBeat, wallClock.Provider, stoppingToken);
+                await Task.WhenAny(new[] { riskWait, gatewayWait, normalWait, beatWait, paceWait }.OfType<Task>());
+                if (paceWait is { IsCompleted: true })
+                {
+                    stoppingToken.ThrowIfCancellationRequested();
+                    paceWait = null;
+                }
+
+                if (beatWait.IsCompleted)
+                {
+                    stoppingToken.ThrowIfCancellationRequested();
+                    beatWait = null;
+                }
+
+                riskWait = Completed(riskWait);
+                gatewayWait = Completed(gatewayWait);
+                normalWait = Completed(normalWait);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Graceful drain: finish every queued command (risk lane first, then a deferred entry) without the stopping token.
+            var drained = 0;
+            if (_deferred is { } deferred)
+            {
+                _deferred = null;
+                while (risk.TryRead(out var r))
+                {
+                    await HandleAsync(r, CancellationToken.None);
+                    drained++;
+                }
+
+                await PaceAsync(risk: false, CancellationToken.None);
+                await HandleAsync(deferred, CancellationToken.None);
+                drained++;
+            }
+
+            while (risk.TryRead(out var c) || normal.TryRead(out c))
+            {
+                await HandleAsync(c, CancellationToken.None);
+                drained++;
+            }
+
+            // In-flight orders get a bounded wait for their acknowledgement.
+            var deadline = wallClock.Provider.GetTimestamp();
+            while (DrainGateway() || (_orders.Values.Any(o => o.Status == OrderStatus.PendingSubmit) && wallClock.Provider.GetElapsedTime(deadline) < TimeSpan.FromSeconds(5)))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10), wallClock.Provider, CancellationToken.None);
+            }
+
+            channels.Reports.Writer.TryComplete();
+            var inFlight = _orders.Values.Count(o => o.Status == OrderStatus.PendingSubmit);
+            var working = _orders.Values.Count(o => o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled);
+            logger.Log(inFlight == 0 ? LogLevel.Information : LogLevel.Error,
+                "Execution stopped: drained {Count} queued command(s); {InFlight} order(s) unacknowledged; {Working} working", drained, inFlight, working);
+            throw;
+        }
+    }
+
+    /// <summary>Null when the wait has completed (observing a cancellation or fault rethrows it).</summary>
+    private static Task<bool>? Completed(Task<bool>? wait)
+    {
+        if (wait is not { IsCompleted: true })
+        {
+            return wait;
+        }
+
+        wait.GetAwaiter().GetResult();
+        return null;
+    }
+
+    private async ValueTask HandleAsync(ExecutionCommand command, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _heartbeat);
+        switch (command)
+        {
+            case ApplyBar { Bar: var bar }:
+                _marks[bar.Symbol] = bar.Close;
+                _publicMarks[bar.Symbol] = bar.Close;
+                var halfSpread = (bar.Spread ?? 0m) / 2m;
+                _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
+                _eventTime = bar.CloseTimeUtc;
+                var replay = Run.Mode == RunMode.Replay;
+                if (replay)
+                {
+                    // In a fast replay the broker side defines "now" and what has happened: the bar is complete
+                    // at its close, and its price reaches the sentinel from here (ingest reads ahead).
+                    (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
+                    sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
+                }
+
+                var versionBefore = _bookVersion;
+                if (gateway is IBarMatchingGateway matching)
+                {
+                    matching.OnBar(bar);
+                }
+
+                DrainGateway();
+                MarkEquity();
+                if (replay && (_bookVersion != versionBefore || _book.HasOpenPositions))
+                {
+                    // Replay must not outrun the sentinel while risk is on: it sweeps this bar before the next one.
+                    if (!sentinel.WaitForSweep(sentinel.RequestSweep(), TimeSpan.FromSeconds(10)))
+                    {
+                        throw new InvalidOperationException($"the risk sentinel did not sweep bar {bar.Symbol} {bar.CloseTimeUtc:O} within 10 s" + (sentinel.Fault is { } f ? ": " + f.Message : ""));
+                    }
+                }
+
+                channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
+                break;
+            case PlaceOrder place:
+                await PlaceAsync(place, ct);
+                break;
+            case HaltEntries halt:
+                journal.Append("Decision", halt.Decision.DecisionId, halt.Decision.Source, halt.Decision);
+                await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct);
+                Run.CountDecision(halt.Decision);
+                // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
+                // stop that now protects the survivor) stays: halting entries must not unprotect a position.
+                await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind, ct);
+                break;
+            case RequestCancel { Cancel: var cancel }:
+                if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
+                {
+                    journal.Append("CancelRequested", toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+                    await PaceAsync(risk: true, ct);
+                    await gateway.CancelAsync(cancel, ct);
+                    DrainGateway();
+                }
+
+                break;
+            case RequestModify { Modify: var modify }:
+                if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
+                {
+                    journal.Append("ModifyRequested", toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
+                    await PaceAsync(risk: !OpensRisk(toModify.Order) || Reduces(toModify.Order), ct);
+                    await gateway.ModifyAsync(modify, ct);
+                    DrainGateway();
+                }
+
+                break;
+            default:
+                throw new InvalidOperationException($"unknown execution command {command.GetType().Name}");
+        }
+    }
+
+    private async ValueTask PlaceAsync(PlaceOrder place, CancellationToken ct)
+    {
+        var order = place.Order;
+        var position = _book.Get(order.Symbol);
+        var now = clock.GetUtcNow();
+        if (_orders.ContainsKey(order.ClientOrderId))
+        {
+            // Idempotency: a client order id is sent once. The first order is untouched.
+            logger.LogError("Order {ClientOrderId} was submitted twice; the repeat is refused and the first order is unchanged", order.ClientOrderId);
+            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRequestRejected(order.ClientOrderId, "submit", "duplicate client order id", _eventTime, now), order.Source));
+            return;
+        }
+
+        if (place.Decision is { } decision)
+        {
+            journal.Append("Decision", decision.DecisionId, decision.Source, decision);
+            await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+            Run.CountDecision(decision);
+        }
+
+        if (order.Purpose == OrderPurpose.RiskFlatten)
+        {
+            // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
+            foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
+            {
+                var cancel = new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten");
+                journal.Append("CancelRequested", w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+                await PaceAsync(risk: true, ct);
+                await gateway.CancelAsync(cancel, ct);
+            }
+
+            DrainGateway();
+
+            // A flatten closes the position that exists now, whatever the sender saw when it decided.
+            position = _book.Get(order.Symbol);
+            if (position.IsFlat)
+            {
+                await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
+                logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
+                PublishBook();
+                return;
+            }
+
+            var side = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+            if (side != order.Side || Math.Abs(position.Quantity) != order.Quantity)
+            {
+                logger.LogWarning("Flatten {ClientOrderId} for {Symbol} resized from {Side} {Quantity} to {NewSide} {NewQuantity}: the position changed after the decision",
+                    order.ClientOrderId, order.Symbol, order.Side, order.Quantity, side, Math.Abs(position.Quantity));
+                order = order with { Side = side, Quantity = Math.Abs(position.Quantity) };
+            }
+        }
+
+        var instrument = instruments.Get(order.Symbol);
+        var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
+        // Gates judge at the clock's "now": in a replay the broker side's time, live (and in the paced service) the
+        // market's, so a quote the brain decided on while it lagged behind the feed reads as stale.
+        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), now,
+            WorkingReduceQuantity(order.Symbol, position))
+        {
+            Quote = _quotes.GetValueOrDefault(order.Symbol),
+            Book = _book.Snapshot(),
+            Marks = _marks,
+            WorkingEntryQuantity = WorkingEntries(),
+        };
+        var denial = gates.Evaluate(context);
+        if (denial is not null)
+        {
+            var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
+            var denied = journal.Append("GateDenial", order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
+            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
+            await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
+            Run.CountOrderDenied();
+            HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
+            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
+            if (order.Purpose == OrderPurpose.RiskFlatten)
+            {
+                // The sentinel sends one flatten per book version: a refused one must let it try again.
+                logger.LogError("Risk flatten {ClientOrderId} for {Symbol} was refused: {Reason}", order.ClientOrderId, order.Symbol, reason);
+                PublishBook();
+            }
+
+            return;
+        }
+
+        // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
+        // journal entry is durable; a risk flatten does not wait for a disk (its entry is already first in the
+        // chain and commits with the next group); a replay keeps the order without the fsync.
+        var submitted = journal.Append("OrderSubmitted", order.DecisionId, order.ClientOrderId.Value, order);
+        if (Run.Mode == RunMode.Service && order.Purpose != OrderPurpose.RiskFlatten)
+        {
+            await submitted.Durable;
+        }
+
+        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now) { JournalSequence = submitted.Sequence }, ct);
+        _orders[order.ClientOrderId] = new OrderState(order);
+        Run.CountOrderSent();
+        if (!OpensRisk(order))
+        {
+            // Entries and adds took their message from the general share before they were handled.
+            await PaceAsync(risk: true, ct);
+        }
+
+        await gateway.SubmitAsync(order, ct);
+        DrainGateway();
+    }
+
+    /// <summary>
+    /// The kill switch where orders leave: when the level rises to L1 or above, every working entry and
+    /// add that does not reduce the position is cancelled at once (a resting entry stop must not open a
+    /// position while halted). The change is recorded as a decision first.
+    /// </summary>
+    private async ValueTask EnforceKillLevelAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var level = killSwitch.Level(now);
+        if (level == _enforcedLevel)
+        {
+            return;
+        }
+
+        var previous = _enforcedLevel;
+        _enforcedLevel = level;
+        var why = killSwitch.State.Describe(now);
+        logger.Log(level > previous ? LogLevel.Warning : LogLevel.Information, "Kill level L{Previous} -> L{Level} at the execution side: {Why}", (int)previous, (int)level, why);
+        if (level <= previous || level == KillLevel.Running)
+        {
+            return;
+        }
+
+        var decision = new DecisionRecord(_killSwitchIds.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
+            $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
+        journal.Append("Decision", decision.DecisionId, decision.Source, decision);
+        await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+        Run.CountDecision(decision);
+        await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
+    }
+
+    /// <summary>Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the survivor stays).</summary>
+    private async ValueTask CancelEntriesAsync(string decisionId, string reason, CancellationToken ct)
+    {
+        foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
+        {
+            var cancel = new CancelOrder(w.Order.ClientOrderId, decisionId, reason);
+            journal.Append("CancelRequested", w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+            await PaceAsync(risk: true, ct);
+            await gateway.CancelAsync(cancel, ct);
+        }
+
+        DrainGateway();
+    }
+
+    /// <summary>Entries and adds: the only orders that may not use the reserved share of the broker budget.</summary>
+    private static bool OpensRisk(SubmitOrder order) => order.Purpose is OrderPurpose.Entry or OrderPurpose.Add;
+
+    private static bool OpensRisk(ExecutionCommand command) => command is PlaceOrder { Order: var o } && OpensRisk(o);
+
+    /// <summary>Waits for the broker message budget (risk messages may use the reserved share). No-op for a gateway without a limit.</summary>
+    private async ValueTask PaceAsync(bool risk, CancellationToken ct)
+    {
+        if (_budget is null)
+        {
+            return;
+        }
+
+        while (!_budget.TryAcquire(risk, out var wait))
+        {
+            await Task.Delay(wait, wallClock.Provider, ct);
+        }
+    }
+
+    /// <summary>Working entry and add orders per symbol, signed remaining quantity (buy &gt; 0).</summary>
+    private Dictionary<string, decimal> WorkingEntries()
+    {
+        var result = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (var o in _orders.Values)
+        {
+            if (o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order))
+            {
+                result[o.Order.Symbol] = result.GetValueOrDefault(o.Order.Symbol) + (o.Order.Side.Sign() * (o.Order.Quantity - o.Filled));
+            }
+        }
+
+        return result;
+    }
+
+    private bool Reduces(SubmitOrder order)
+    {
+        var q = _book.Get(order.Symbol).Quantity;
+        return q != 0m && order.Side.Sign() == -Math.Sign(q) && order.Quantity <= Math.Abs(q);
+    }
+
+    /// <summary>Live orders of <paramref name="symbol"/> on the side that reduces <paramref name="position"/> (none when flat).</summary>
+    private IEnumerable<OrderState> ReducingOrders(string symbol, PositionSnapshot position)
+    {
+        if (position.IsFlat)
+        {
+            yield break;
+        }
+
+        var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+        foreach (var o in _orders.Values)
+        {
+            if (o.Order.Symbol == symbol && o.Order.Side == reducingSide && !o.Status.IsTerminal())
+            {
+                yield return o;
+            }
+        }
+    }
+
+    /// <summary>Unconditional exits and flattens already working: the position loses them when they fill.</summary>
+    private decimal WorkingReduceQuantity(string symbol, PositionSnapshot position) =>
+        ReducingOrders(symbol, position)
+            .Where(o => o.Order.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten && o.Order.Type != OrderType.Stop)
+            .Sum(o => o.Order.Quantity - o.Filled);
+
+    /// <summary>Working stops that protect the position: (stop price, remaining quantity).</summary>
+    private List<(decimal StopPrice, decimal Quantity)> ProtectiveStops(string symbol, PositionSnapshot position) =>
+        ReducingOrders(symbol, position)
+            .Where(o => o.Order.Type == OrderType.Stop && o.Status is OrderStatus.Working or OrderStatus.PartiallyFilled)
+            .Select(o => (o.Order.StopPrice!.Value, o.Order.Quantity - o.Filled))
+            .ToList();
+
+    /// <summary>Processes every event the gateway has produced. True when there was at least one.</summary>
+    private bool DrainGateway()
+    {
+        var any = false;
+        while (gateway.Events.TryRead(out var e))
+        {
+            any = true;
+            Apply(e);
+        }
+
+        return any;
+    }
+
+    private void Apply(OrderEvent e)
+    {
+        if (e is BrokerPositionAdopted adopted)
+        {
+            Adopt(adopted);
+            return;
+        }
+
+        if (!_orders.TryGetValue(e.ClientOrderId, out var state))
+        {
+            logger.LogError("Gateway event {Event} for unknown order {ClientOrderId}; not ours, left to reconciliation", e.GetType().Name, e.ClientOrderId);
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        journal.Append(e.GetType().Name, state.Order.DecisionId, e.ClientOrderId.Value, e);
+        PersistCommand? status = null;
+        switch (e)
+        {
+            case OrderAccepted a:
+                state.Status = OrderStatus.Working;
+                status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Working, null, a.BrokerOrderId, null, null, null, now);
+                break;
+            case OrderRejected r:
+                state.Status = OrderStatus.Rejected;
+                Run.CountOrderRejected();
+                HotLog.OrderRejected(logger, e.ClientOrderId, gateway.Name, r.Reason);
+                status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Rejected, r.Reason, null, null, null, null, now);
+                break;
+            case OrderRequestRejected rr:
+                logger.LogWarning("{Gateway} refused the {Request} of order {ClientOrderId}: {Reason}; the order keeps status {Status}", gateway.Name, rr.Request, e.ClientOrderId, rr.Reason, state.Status);
+                break;
+            case OrderCancelled c:
+                state.Status = OrderStatus.Cancelled;
+                status = new PersistOrderStatus(e.ClientOrderId, OrderStatus.Cancelled, c.Reason, null, null, null, null, now);
+                break;
+            case OrderModified mod:
+                state.Order = state.Order with { StopPrice = mod.StopPrice, LimitPrice = mod.LimitPrice, Quantity = mod.Quantity };
+                status = new PersistOrderStatus(e.ClientOrderId, state.Status, null, null, mod.StopPrice, mod.LimitPrice, mod.Quantity, now);
+                break;
+            case OrderFilled f:
+                state.Filled += f.Fill.Quantity;
+                state.Status = f.LeavesQuantity == 0m ? OrderStatus.Filled : OrderStatus.PartiallyFilled;
+                var trade = _book.Apply(f.Fill);
+                if (trade is not null)
+                {
+                    Run.Trades.Add(trade);
+                    if (fx.TryConvert(new Money(trade.NetPnl, trade.Currency), Currency.Usd, out var inBase))
+                    {
+                        _closedTradePnls = _closedTradePnls.Add(inBase.Amount);
+                    }
+                    else
+                    {
+                        logger.LogError("Closed trade of {Symbol} ({NetPnl} {Currency}) cannot be converted to the base currency: the breakers do not see it", trade.Symbol, trade.NetPnl, trade.Currency);
+                    }
+                }
+
+                Run.CountFill();
+                if (Run.Mode == RunMode.Service)
+                {
+                    alerts.Raise(AlertLevel.Info, "Fill", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"{f.Fill.Side} {f.Fill.Quantity} {f.Fill.Symbol} @ {f.Fill.Price} ({state.Order.Purpose}, {state.Order.Source}); position {_book.Get(f.Fill.Symbol).Quantity}"));
+                }
+
+                Enqueue(new PersistFill(f.Fill, now));
+                status = new PersistOrderStatus(e.ClientOrderId, state.Status, null, null, null, null, null, now);
+                Enqueue(status);
+                status = new PersistPosition(Run.RunId, _book.Get(f.Fill.Symbol), now);
+                PublishBook();
+                break;
+        }
+
+        if (state.Order.Purpose == OrderPurpose.RiskFlatten && e is OrderAccepted or OrderCancelled or OrderRejected)
+        {
+            PublishBook();
+        }
+
+        if (status is not null)
+        {
+            Enqueue(status);
+        }
+
+        channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
+    }
+
+    /// <summary>
+    /// A position the broker holds that this run has no record of (found at the first reconciliation): our book takes
+    /// it over at the broker's average price (no fill row: nothing traded now), it is journaled and alerted, and the
+    /// sentinel manages it from here (the strategies do not know it).
+    /// </summary>
+    private void Adopt(BrokerPositionAdopted a)
+    {
+        var now = clock.GetUtcNow();
+        var current = _book.Get(a.Symbol).Quantity;
+        var delta = a.Quantity - current;
+        journal.Append("PositionAdopted", a.ClientOrderId.Value, gateway.Name, a);
+        if (delta == 0m)
+        {
+            return;
+        }
+
+        var instrument = instruments.Get(a.Symbol);
+        _book.Apply(new Fill($"{a.ClientOrderId.Value}:{now.UtcTicks}", a.ClientOrderId, a.Symbol, delta > 0 ? OrderSide.Buy : OrderSide.Sell, Math.Abs(delta), a.AveragePrice,
+            new Money(0m, instrument.Currency), a.EventTimeUtc));
+        alerts.Raise(AlertLevel.Yellow, "PositionAdopted", string.Create(CultureInfo.InvariantCulture,
+            $"{gateway.Name} holds {a.Quantity} {a.Symbol} @ {a.AveragePrice} that this run has no record of: adopted into our book (was {current}); the sentinel manages it, no strategy does"));
+        Enqueue(new PersistPosition(Run.RunId, _book.Get(a.Symbol), now));
+        PublishBook();
+    }
+
+    /// <summary>Publishes our book to the sentinel (after every fill and every change of a working flatten).</summary>
+    private void PublishBook()
+    {
+        var flattens = _orders.Values.Where(o => o.Order.Purpose == OrderPurpose.RiskFlatten && o.Status is OrderStatus.PendingSubmit or OrderStatus.Working or OrderStatus.PartiallyFilled)
+            .Select(o => o.Order.Symbol).ToHashSet(StringComparer.Ordinal);
+        sentinel.OnBook(new BookView(_book.Snapshot(), ++_bookVersion) { ClosedTradePnls = _closedTradePnls, WorkingFlattens = flattens });
+    }
+
+    private void Enqueue(PersistCommand command)
+    {
+        if (!writer.TryEnqueue(command))
+        {
+            // The queue is full: wait for room rather than lose a record (the hands pause; the sentinel's lane keeps its own queue).
+            writer.EnqueueAsync(command, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private void MarkEquity()
+    {
+        try
+        {
+            var equity = _book.NetPnlInBase(_marks, fx).Amount;
+            Run.Trades.Mark(equity);
+            Run.Equity.Add(_eventTime, equity);
+        }
+        catch (InvalidOperationException e)
+        {
+            logger.LogError(e, "Equity cannot be marked: {Message}", e.Message);
+            throw;
+        }
+    }
+
+    private sealed class OrderState(SubmitOrder order)
+    {
+        public SubmitOrder Order { get; set; } = order;
+
+        public OrderStatus Status { get; set; } = OrderStatus.PendingSubmit;
+
+        public decimal Filled { get; set; }
+    }
+}

@@ -1,0 +1,326 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using Dapper;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Orders;
+using MetalSniper.Core.Positions;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Persistence;
+
+/// <summary>A write for the batched writer. Producers enqueue in causal order (decision, then order, then fill), so foreign keys hold inside each batch.</summary>
+public abstract record PersistCommand;
+
+/// <summary>Start of a run.</summary>
+/// <remarks>Every start of a run is an attempt (the first, or a resume after a crash); the run row is written once.</remarks>
+public sealed record PersistRunStarted(string RunId, DateTimeOffset StartedUtc, string Mode, string Source, string Broker) : PersistCommand
+{
+    /// <summary>1 for a new run; 2, 3, ... for resumes of the same run.</summary>
+    public int Attempt { get; init; } = 1;
+}
+
+/// <summary>End of a run.</summary>
+public sealed record PersistRunEnded(string RunId, DateTimeOffset EndedUtc, string ExitStatus) : PersistCommand;
+
+/// <summary>A decision.</summary>
+public sealed record PersistDecision(string RunId, DecisionRecord Decision) : PersistCommand;
+
+/// <summary>A new order, written before it is sent (or with status Denied when a gate refused it).</summary>
+public sealed record PersistOrder(string RunId, SubmitOrder Order, OrderStatus Status, string? Reason, DateTimeOffset CreatedUtc) : PersistCommand
+{
+    /// <summary>The sequence of the order's entry in the decision journal (written before the order).</summary>
+    public long? JournalSequence { get; init; }
+}
+
+/// <summary>An order status change.</summary>
+public sealed record PersistOrderStatus(ClientOrderId ClientOrderId, OrderStatus Status, string? Reason, string? BrokerOrderId, decimal? StopPrice, decimal? LimitPrice, decimal? Quantity, DateTimeOffset UpdatedUtc) : PersistCommand;
+
+/// <summary>An execution.</summary>
+public sealed record PersistFill(Fill Fill, DateTimeOffset ReceivedUtc) : PersistCommand;
+
+/// <summary>The latest position of a symbol.</summary>
+public sealed record PersistPosition(string RunId, PositionSnapshot Position, DateTimeOffset UpdatedUtc) : PersistCommand;
+
+/// <summary>A pre-trade gate's refusal of an order (the order itself is persisted first with status Denied).</summary>
+public sealed record PersistGateDenial(string RunId, SubmitOrder Order, GateDenial Denial, DateTimeOffset AtUtc) : PersistCommand;
+
+/// <summary>A record refused at the ingest boundary.</summary>
+public sealed record PersistRejection(string RunId, BarRejected Rejection) : PersistCommand;
+
+/// <summary>A marker: completes when everything enqueued before it is committed.</summary>
+public sealed record PersistFlush(TaskCompletionSource Done) : PersistCommand;
+
+/// <summary>
+/// The one batched writer: a bounded queue (full-mode Wait: producers slow down, nothing is
+/// dropped) drained by a single loop that commits up to <c>MaxBatchSize</c> commands per
+/// transaction with prepared statements. A failed commit is fatal: it is logged, the error is
+/// kept in <see cref="Fault"/> and the writer stops accepting work (never a silent loss).
+/// </summary>
+public sealed class PersistenceWriter : IAsyncDisposable
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private readonly Database _database;
+    private readonly int _maxBatch;
+    private readonly ILogger<PersistenceWriter> _logger;
+    private readonly Channel<PersistCommand> _queue;
+    private readonly Task _loop;
+    private readonly Action<Exception> _onFault;
+    private long _committed;
+    private long _batches;
+    private Exception? _fault;
+
+    /// <summary>Creates the writer and starts its loop.</summary>
+    /// <param name="database">The database.</param>
+    /// <param name="maxBatchSize">Largest transaction.</param>
+    /// <param name="capacity">Queue capacity.</param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="onFault">Called once, from the writer loop, when a commit fails (the host stops trading).</param>
+    public PersistenceWriter(Database database, int maxBatchSize, int capacity, ILogger<PersistenceWriter> logger, Action<Exception> onFault)
+    {
+        _onFault = onFault;
+        _database = database;
+        _maxBatch = maxBatchSize;
+        _logger = logger;
+        _queue = Channel.CreateBounded<PersistCommand>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
+        _loop = Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>Commands committed so far.</summary>
+    public long Committed => Interlocked.Read(ref _committed);
+
+    /// <summary>Transactions committed so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>The error that stopped the writer, if any.</summary>
+    public Exception? Fault => Volatile.Read(ref _fault);
+
+    /// <summary>The database written to.</summary>
+    public Database Database => _database;
+
+    /// <summary>Enqueues a command; waits when the queue is full.</summary>
+    /// <exception cref="InvalidOperationException">The writer has failed or is closed.</exception>
+    public ValueTask EnqueueAsync(PersistCommand command, CancellationToken cancellationToken)
+    {
+        if (_queue.Writer.TryWrite(command))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return Slow(command, cancellationToken);
+
+        async ValueTask Slow(PersistCommand c, CancellationToken ct)
+        {
+            try
+            {
+                await _queue.Writer.WriteAsync(c, ct).ConfigureAwait(false);
+            }
+            catch (ChannelClosedException e)
+            {
+                throw new InvalidOperationException("the persistence writer is closed" + (Fault is { } f ? ": " + f.Message : ""), e);
+            }
+        }
+    }
+
+    /// <summary>Enqueues without waiting (for the sentinel thread, which must never block). False when the queue is full or closed: the caller must treat that as a failure.</summary>
+    public bool TryEnqueue(PersistCommand command) => _queue.Writer.TryWrite(command);
+
+    /// <summary>Waits until everything enqueued so far is committed.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await EnqueueAsync(new PersistFlush(done), cancellationToken).ConfigureAwait(false);
+        await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Stops accepting commands, commits what is queued and waits for the loop. Idempotent. A
+    /// failure of the loop is not rethrown here: it was logged, reported through the fault callback
+    /// and is kept in <see cref="Fault"/>.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+    }
+
+    private async Task Loop()
+    {
+        await using var connection = _database.OpenConnection();
+        using var statements = new Statements(connection);
+        var batch = new List<PersistCommand>(_maxBatch);
+        var reader = _queue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (batch.Count < _maxBatch && reader.TryRead(out var c))
+                {
+                    batch.Add(c);
+                }
+
+                using (var tx = connection.BeginTransaction())
+                {
+                    statements.Bind(tx);
+                    foreach (var c in batch)
+                    {
+                        statements.Apply(c);
+                    }
+
+                    tx.Commit();
+                }
+
+                Interlocked.Add(ref _committed, batch.Count);
+                Interlocked.Increment(ref _batches);
+                foreach (var c in batch)
+                {
+                    if (c is PersistFlush f)
+                    {
+                        f.Done.TrySetResult();
+                    }
+                }
+
+                batch.Clear();
+            }
+        }
+        catch (Exception e)
+        {
+            Volatile.Write(ref _fault, e);
+            _queue.Writer.TryComplete(e);
+            _logger.LogCritical(e, "Persistence writer failed; {Pending} command(s) of the failed batch were not committed", batch.Count);
+            foreach (var c in batch.Concat(Drain(reader)))
+            {
+                (c as PersistFlush)?.Done.TrySetException(e);
+            }
+
+            _onFault(e);
+        }
+    }
+
+    private static IEnumerable<PersistCommand> Drain(ChannelReader<PersistCommand> reader)
+    {
+        while (reader.TryRead(out var c))
+        {
+            yield return c;
+        }
+    }
+
+    private static string D(decimal v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string? D(decimal? v) => v?.ToString(CultureInfo.InvariantCulture);
+
+    private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture);
+
+    /// <summary>Prepared statements of the writer connection.</summary>
+    private sealed class Statements : IDisposable
+    {
+        private readonly SqliteConnection _c;
+        private readonly SqliteCommand _decision;
+        private readonly SqliteCommand _order;
+        private readonly SqliteCommand _fill;
+
+        public Statements(SqliteConnection connection)
+        {
+            _c = connection;
+            _decision = Prepare("INSERT OR IGNORE INTO decisions(decision_id, run_id, source, symbol, kind, outcome, reason, inputs_json, event_utc, recorded_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
+            _order = Prepare("""
+                INSERT OR IGNORE INTO orders(client_order_id, decision_id, run_id, symbol, side, quantity, order_type, limit_price, stop_price, purpose, time_in_force, source, status, status_reason, decision_utc, created_utc, updated_utc, journal_seq)
+                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$17)
+                """, 17);
+            _fill = Prepare("INSERT OR IGNORE INTO fills(execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
+        }
+
+        public void Bind(SqliteTransaction tx)
+        {
+            _decision.Transaction = tx;
+            _order.Transaction = tx;
+            _fill.Transaction = tx;
+        }
+
+        public void Apply(PersistCommand command)
+        {
+            var tx = _decision.Transaction;
+            switch (command)
+            {
+                case PersistDecision { Decision: var d } pd:
+                    Run(_decision, d.DecisionId, pd.RunId, d.Source, d.Symbol, d.Kind, d.Outcome.ToString(), d.Reason, JsonSerializer.Serialize(d.Inputs, Json), T(d.EventTimeUtc), T(d.RecordedAtUtc));
+                    break;
+                case PersistOrder { Order: var o } po:
+                    Run(_order, o.ClientOrderId.Value, o.DecisionId, po.RunId, o.Symbol, o.Side.ToString(), D(o.Quantity), o.Type.ToString(), D(o.LimitPrice), D(o.StopPrice),
+                        o.Purpose.ToString(), o.TimeInForce.ToString(), o.Source, po.Status.ToString(), po.Reason, T(o.DecisionTimeUtc), T(po.CreatedUtc), po.JournalSequence);
+                    break;
+                case PersistFill { Fill: var f } pf:
+                    Run(_fill, f.ExecutionId, f.ClientOrderId.Value, f.Symbol, f.Side.ToString(), D(f.Quantity), D(f.Price), D(f.Commission.Amount), f.Commission.Currency.Code, T(f.EventTimeUtc), T(pf.ReceivedUtc));
+                    break;
+                case PersistOrderStatus s:
+                    var changed = _c.Execute("""
+                        UPDATE orders SET status=@status, status_reason=COALESCE(@reason, status_reason), broker_order_id=COALESCE(@broker, broker_order_id),
+                          stop_price=COALESCE(@stop, stop_price), limit_price=COALESCE(@limit, limit_price), quantity=COALESCE(@qty, quantity), updated_utc=@updated
+                        WHERE client_order_id=@id
+                        """, new { status = s.Status.ToString(), reason = s.Reason, broker = s.BrokerOrderId, stop = D(s.StopPrice), limit = D(s.LimitPrice), qty = D(s.Quantity), updated = T(s.UpdatedUtc), id = s.ClientOrderId.Value }, tx);
+                    if (changed != 1)
+                    {
+                        throw new InvalidOperationException($"order status update for unknown order {s.ClientOrderId} ({s.Status})");
+                    }
+
+                    break;
+                case PersistPosition { Position: var p } pp:
+                    _c.Execute("""
+                        INSERT INTO positions(run_id, symbol, currency, quantity, average_price, realized_pnl, commissions, updated_utc) VALUES (@run,@symbol,@ccy,@qty,@avg,@realized,@comm,@updated)
+                        ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl=excluded.realized_pnl, commissions=excluded.commissions, updated_utc=excluded.updated_utc
+                        """, new { run = pp.RunId, symbol = p.Symbol, ccy = p.Currency.Code, qty = D(p.Quantity), avg = D(p.AveragePrice), realized = D(p.RealizedPnl), comm = D(p.Commissions), updated = T(pp.UpdatedUtc) }, tx);
+                    break;
+                case PersistGateDenial gd:
+                    _c.Execute("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES (@run,@order,@decision,@gate,@reason,@detail,@values,@at)",
+                        new { run = gd.RunId, order = gd.Order.ClientOrderId.Value, decision = gd.Order.DecisionId, gate = gd.Denial.Gate, reason = gd.Denial.Reason.ToString(), detail = gd.Denial.Detail, values = JsonSerializer.Serialize(gd.Denial.Values, Json), at = T(gd.AtUtc) }, tx);
+                    break;
+                case PersistRejection { Rejection: var r } pr:
+                    _c.Execute("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES (@run,@source,@line,@symbol,@reason,@detail)",
+                        new { run = pr.RunId, source = r.Source, line = r.Line, symbol = r.Symbol, reason = r.Reason.ToString(), detail = r.Detail }, tx);
+                    break;
+                case PersistRunStarted rs:
+                    _c.Execute("INSERT OR IGNORE INTO runs(run_id, started_utc, mode, source, broker) VALUES (@id,@started,@mode,@source,@broker)",
+                        new { id = rs.RunId, started = T(rs.StartedUtc), mode = rs.Mode, source = rs.Source, broker = rs.Broker }, tx);
+                    _c.Execute("INSERT INTO run_attempts(run_id, attempt, started_utc) VALUES (@id,@attempt,@started)", new { id = rs.RunId, attempt = rs.Attempt, started = T(rs.StartedUtc) }, tx);
+                    break;
+                case PersistRunEnded re:
+                    _c.Execute("UPDATE runs SET ended_utc=@ended, exit_status=@status WHERE run_id=@id", new { ended = T(re.EndedUtc), status = re.ExitStatus, id = re.RunId }, tx);
+                    break;
+                case PersistFlush:
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown persistence command {command.GetType().Name}");
+            }
+        }
+
+        public void Dispose()
+        {
+            _decision.Dispose();
+            _order.Dispose();
+            _fill.Dispose();
+        }
+
+        private SqliteCommand Prepare(string sql, int parameters)
+        {
+            var cmd = _c.CreateCommand();
+            cmd.CommandText = sql;
+            for (var i = 1; i <= parameters; i++)
+            {
+                cmd.Parameters.Add(new SqliteParameter("$" + i.ToString(CultureInfo.InvariantCulture), null));
+            }
+
+            return cmd;
+        }
+
+        private static void Run(SqliteCommand cmd, params object?[] values)
+        {
+            for (var i = 0; i < values.Length && i < cmd.Parameters.Count; i++)
+            {
+                cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+
+            cmd.ExecuteNonQuery();
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using System.Data;
+using System.Globalization;
+using Dapper;
+using MetalSniper.Sentinel.Halts;
+using Microsoft.Data.Sqlite;
+
+namespace MetalSniper.Persistence;
+
+/// <summary>
+/// The halts store in the <c>halts</c> table of the database: one SHA-256 chain over every record
+/// (all scopes), appended inside <c>BEGIN IMMEDIATE</c> so the CLI and the running service can both
+/// append, with <c>synchronous=FULL</c> so an acknowledged record survives a power cut (a replay's
+/// store uses <c>NORMAL</c>: its records are committed in order but not fsynced one by one). The new
+/// record links to the stored tail, which is checked first: a tampered tail refuses the append.
+/// Thread-safe (one connection behind a lock; appends are rare).
+/// </summary>
+public sealed class SqliteHaltStore : IHaltStore, IDisposable
+{
+    /// <summary>The service's chain (restored on every start; the CLI acts on it).</summary>
+    public const string ServiceTable = "halts";
+
+    /// <summary>The replays' chain: a backtest never touches the service's chain or its confirmation code.</summary>
+    public const string ReplayTable = "replay_halts";
+
+    private readonly SqliteConnection _connection;
+    private readonly TimeProvider _wallClock;
+    private readonly Lock _gate = new();
+    private readonly string _table;
+    private readonly string _anchorPath;
+
+    /// <summary>Opens the store on <paramref name="database"/>.</summary>
+    /// <param name="database">The database.</param>
+    /// <param name="wallClock">Clock for <see cref="HaltRecord.RecordedUtc"/>.</param>
+    /// <param name="durable">True (the service, the CLI): every append is fsynced before it returns. False (a fast replay): committed without a per-record fsync.</param>
+    /// <param name="table"><see cref="ServiceTable"/> or <see cref="ReplayTable"/>.</param>
+    /// <remarks>
+    /// Truncation (deleting the newest records) leaves a chain that still links, so the store also keeps an
+    /// anchor outside the database, <c>{database}.{table}.anchor</c> ("sequence hash" of the newest record it
+    /// wrote, fsynced); a chain shorter than its anchor, or whose record at the anchor's sequence has another
+    /// hash, does not verify.
+    /// </remarks>
+    public SqliteHaltStore(Database database, TimeProvider wallClock, bool durable = true, string table = ServiceTable)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        if (table is not (ServiceTable or ReplayTable))
+        {
+            throw new ArgumentException($"unknown halts table '{table}'", nameof(table));
+        }
+
+        _wallClock = wallClock;
+        _table = table;
+        _anchorPath = database.Path + "." + table + ".anchor";
+        _connection = database.OpenConnection();
+        _connection.Execute(durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+    }
+
+    /// <summary>The anchor file beside the database.</summary>
+    public string AnchorPath => _anchorPath;
+
+    /// <inheritdoc />
+    public IReadOnlyList<HaltRecord> Append(HaltDraft draft, long afterSequence, string? expectedTailHash = null)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        lock (_gate)
+        {
+            using var begin = _connection.CreateCommand();
+            begin.CommandText = "BEGIN IMMEDIATE";
+            begin.ExecuteNonQuery();
+            try
+            {
+                var tail = Query($"SELECT * FROM {_table} ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
+                if (tail is not null && !string.Equals(HaltChain.ComputeHash(tail.Sequence, tail.Draft, tail.RecordedUtc, tail.PreviousHash), tail.Hash, StringComparison.Ordinal))
+                {
+                    throw new HaltStoreTamperedException(new HaltChainVerification(1, tail.Sequence, $"record {tail.Sequence} (the tail) does not match its hash"));
+                }
+
+                CheckAnchor(tail);
+                if (expectedTailHash is not null && !string.Equals(tail?.Hash ?? HaltChain.Genesis, expectedTailHash, StringComparison.Ordinal))
+                {
+                    throw new HaltStoreChangedException($"the last record is now #{tail?.Sequence} {tail?.Hash[..8]}, not the one confirmed");
+                }
+
+                var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow());
+                _connection.Execute($"""
+                    INSERT INTO {_table}(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
+                    VALUES (@seq, @scope, @action, @level, @key, @source, @reason, @at, @until, @recorded, @prev, @hash)
+                    """, new
+                {
+                    seq = record.Sequence, scope = draft.Scope, action = draft.Action.ToString(), level = (int)draft.Level, key = draft.Key, source = draft.Source, reason = draft.Reason,
+                    at = T(draft.AtUtc), until = draft.UntilUtc is { } u ? T(u) : null, recorded = T(record.RecordedUtc), prev = record.PreviousHash, hash = record.Hash,
+                });
+                var since = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+                using var commit = _connection.CreateCommand();
+                commit.CommandText = "COMMIT";
+                commit.ExecuteNonQuery();
+                WriteAnchor(record);
+                return since;
+            }
+            catch
+            {
+                using var rollback = _connection.CreateCommand();
+                rollback.CommandText = "ROLLBACK";
+                rollback.ExecuteNonQuery();
+                throw;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<HaltRecord> ReadSince(long afterSequence)
+    {
+        lock (_gate)
+        {
+            var max = _connection.ExecuteScalar<long?>($"SELECT MAX(seq) FROM {_table}") ?? 0;
+            if (max < afterSequence)
+            {
+                throw new HaltStoreTamperedException(new HaltChainVerification(max, max + 1, $"the chain ends at record {max} but record {afterSequence} was read before (records were deleted)"));
+            }
+
+            var records = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+            CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT * FROM {_table} WHERE seq = @max", new { max }).SingleOrDefault());
+            return records;
+        }
+    }
+
+    /// <summary>Verifies the whole chain, and that it is not shorter than its anchor.</summary>
+    public HaltChainVerification Verify()
+    {
+        try
+        {
+            return HaltChain.Verify(ReadSince(0));
+        }
+        catch (HaltStoreTamperedException e)
+        {
+            return e.Verification;
+        }
+    }
+
+    /// <summary>The anchor must not be newer than the chain, and the record at its sequence must carry its hash.</summary>
+    private void CheckAnchor(HaltRecord? tail)
+    {
+        var last = tail?.Sequence ?? 0;
+        var problem = AnchorFile.Check(_anchorPath, last,
+            seq => seq == last ? tail?.Hash : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault()?.Hash, "the chain", "record", "records");
+        if (problem is { } p)
+        {
+            throw new HaltStoreTamperedException(new HaltChainVerification(last, p.Sequence, p.Problem));
+        }
+    }
+
+    /// <summary>Anchors the newest record, fsynced; never moves the anchor back (another process may have written a newer one).</summary>
+    private void WriteAnchor(HaltRecord record) => AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: true, neverBackwards: true);
+
+    /// <inheritdoc />
+    public void Dispose() => _connection.Dispose();
+
+    private List<HaltRecord> Query(string sql, object? args) =>
+        _connection.Query<Row>(sql, args).Select(r => new HaltRecord(r.seq,
+            new HaltDraft(r.scope, Enum.Parse<HaltAction>(r.action), (KillLevel)r.level, r.key, r.source, r.reason, P(r.at_utc), r.until_utc is null ? null : P(r.until_utc)),
+            P(r.recorded_utc), r.prev_hash, r.hash)).ToList();
+
+    private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset P(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+#pragma warning disable IDE1006, SA1300 // Dapper maps the column names.
+    private sealed record Row(long seq, string scope, string action, long level, string key, string source, string reason, string at_utc, string? until_utc, string recorded_utc, string prev_hash, string hash);
+#pragma warning restore IDE1006, SA1300
+}

@@ -1,0 +1,421 @@
+using System.Collections.Immutable;
+
+namespace MetalSniper.Sentinel.Halts;
+
+/// <summary>A keyed, self-lifting halt in force.</summary>
+/// <param name="Key">The key ("daily-loss", "breaker:drawdown", "stale-data:XAUUSD").</param>
+/// <param name="Level">The level it sets.</param>
+/// <param name="SinceUtc">When it began.</param>
+/// <param name="UntilUtc">When it lifts by itself; null: until its condition clears.</param>
+/// <param name="Source">Who set it.</param>
+/// <param name="Reason">Why, with the values seen.</param>
+public sealed record ActivePause(string Key, KillLevel Level, DateTimeOffset SinceUtc, DateTimeOffset? UntilUtc, string Source, string Reason)
+{
+    /// <summary>True while the pause holds at <paramref name="nowUtc"/>: from its start until its end (or until cleared).</summary>
+    public bool IsActive(DateTimeOffset nowUtc) => nowUtc >= SinceUtc && (UntilUtc is not { } until || nowUtc < until);
+}
+
+/// <summary>An immutable view of the kill switch, safe to read from any thread without a lock.</summary>
+/// <param name="LatchedLevel">The latched level: raised automatically, lowered only by a confirmed operator resume.</param>
+/// <param name="LatchedReason">Why it was last raised (empty at L0).</param>
+/// <param name="LatchedSinceUtc">When it was last raised or resumed.</param>
+/// <param name="Pauses">Keyed self-lifting halts (some may have expired; see <see cref="ActivePause.IsActive"/>).</param>
+/// <param name="LastSequence">The last store record applied (all scopes).</param>
+/// <param name="LastHash">Its hash: the confirmation a resume must quote is derived from it.</param>
+public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, DateTimeOffset? LatchedSinceUtc, ImmutableDictionary<string, ActivePause> Pauses, long LastSequence, string LastHash)
+{
+    // A flat copy of the pauses, made once per Pauses instance: Level is read on every command of the execution
+    // side and every decision of the brain. One reference holds both (a "with" copy carries the cache along, so
+    // it is checked against the dictionary it was made from).
+    private FlatPauses? _flat;
+
+    /// <summary>The effective level at <paramref name="nowUtc"/>: the highest of the latched level and every active pause.</summary>
+    public KillLevel Level(DateTimeOffset nowUtc)
+    {
+        var level = LatchedLevel;
+        foreach (var p in Flat())
+        {
+            if (p.Level > level && p.IsActive(nowUtc))
+            {
+                level = p.Level;
+            }
+        }
+
+        return level;
+    }
+
+    /// <summary>
+    /// The level as it stood just before <paramref name="eventTimeUtc"/>: the latched level (operator,
+    /// kill file, heartbeats: never tied to market data), and pauses set strictly earlier. The brain decides on a bar with this view, so a halt the sentinel sets on the sweep of the
+    /// same bar reaches it with the next bar on every run (replay stays deterministic); the gates where
+    /// orders leave use <see cref="Level"/> and already refuse what the new halt forbids.
+    /// </summary>
+    public KillLevel LevelSeenBefore(DateTimeOffset eventTimeUtc)
+    {
+        var level = LatchedLevel;
+        foreach (var p in Flat())
+        {
+            if (p.Level > level && p.SinceUtc < eventTimeUtc && p.IsActive(eventTimeUtc))
+            {
+                level = p.Level;
+            }
+        }
+
+        return level;
+    }
+
+    /// <summary>Why the effective level is what it is at <paramref name="nowUtc"/> (empty at L0).</summary>
+    public string Describe(DateTimeOffset nowUtc)
+    {
+        var parts = new List<string>();
+        if (LatchedLevel > KillLevel.Running)
+        {
+            parts.Add($"kill switch latched at L{(int)LatchedLevel}: {LatchedReason}");
+        }
+
+        parts.AddRange(Pauses.Values.Where(p => p.IsActive(nowUtc)).OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => $"{p.Key} L{(int)p.Level} until {(p.UntilUtc is { } u ? u.ToString("O", System.Globalization.CultureInfo.InvariantCulture) : "cleared")}: {p.Reason}"));
+        return string.Join("; ", parts);
+    }
+
+    private ActivePause[] Flat()
+    {
+        var cache = Volatile.Read(ref _flat);
+        if (cache is null || !ReferenceEquals(cache.Of, Pauses))
+        {
+            cache = new FlatPauses(Pauses, [.. Pauses.Values]);
+            Volatile.Write(ref _flat, cache);
+        }
+
+        return cache.Pauses;
+    }
+
+    private sealed record FlatPauses(ImmutableDictionary<string, ActivePause> Of, ActivePause[] Pauses);
+
+    /// <summary>The code an operator must quote to resume: the first 8 hex digits of the last record's hash, so a confirmation is only valid for the state the operator saw.</summary>
+    public string ConfirmationCode => LastHash[..8];
+}
+
+/// <summary>
+/// The kill switch: L0 running · L1 no new entries (exits, stops and cancels run) · L2 cancel working
+/// entries and flatten everything with reduce-only orders. It latches: <see cref="Escalate"/> only
+/// raises the level; only <see cref="Resume"/>, an explicit operator command quoting the current
+/// confirmation code, lowers it. Self-lifting halts (daily loss until the next trading day, a breaker
+/// trip for its reset window, stale data until fresh) are keyed pauses next to the latch; the
+/// effective level is the highest of all. Every change is appended to the tamper-evident
+/// <see cref="IHaltStore"/> before it takes effect, and <see cref="Restore"/> rebuilds the state from
+/// the store (verifying the whole chain) before any order can leave. Readers take the immutable
+/// <see cref="State"/> without a lock; writers serialise on a private lock that the brain never takes.
+/// A write decides from the state in memory and, in the same store transaction, also applies what
+/// other processes appended since (<see cref="Refresh"/> picks those up between writes).
+/// </summary>
+public sealed class KillSwitch
+{
+    private readonly IHaltStore _store;
+    private readonly Lock _write = new();
+    private KillState _state;
+    private Queue<HaltRecord>? _earlier;
+    private string? _divergence;
+
+    private KillSwitch(IHaltStore store, string scope)
+    {
+        _store = store;
+        Scope = scope;
+        _state = new KillState(KillLevel.Running, "", null, ImmutableDictionary<string, ActivePause>.Empty.WithComparers(StringComparer.Ordinal), 0, HaltChain.Genesis);
+    }
+
+    /// <summary>
+    /// Raised for every record of this scope as it is applied (written here or read from another process), on the
+    /// applying thread. Handlers must not block (the sentinel may be the caller).
+    /// </summary>
+    public event Action<HaltRecord>? Recorded;
+
+    /// <summary>Whose state this is (<c>service</c>, or a replay's run id).</summary>
+    public string Scope { get; }
+
+    /// <summary>The current state (lock-free).</summary>
+    public KillState State => Volatile.Read(ref _state);
+
+    /// <summary>The effective level at <paramref name="nowUtc"/> (lock-free).</summary>
+    public KillLevel Level(DateTimeOffset nowUtc) => State.Level(nowUtc);
+
+    /// <summary>
+    /// Rebuilds the kill switch of <paramref name="scope"/> from the store after verifying the whole chain.
+    /// </summary>
+    /// <param name="store">The halts store.</param>
+    /// <param name="scope">The scope to restore.</param>
+    /// <exception cref="HaltStoreTamperedException">The chain does not verify.</exception>
+    /// <param name="restorePauses">
+    /// False drops keyed pauses of earlier processes and restores only the latched level: for the service on a
+    /// replayed feed, whose market time starts over on every start (an old daily-loss pause would come back
+    /// into force when the replay reaches its dates again). Live: true.
+    /// </param>
+    public static KillSwitch Restore(IHaltStore store, string scope, bool restorePauses = true)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentException.ThrowIfNullOrWhiteSpace(scope);
+        var ks = new KillSwitch(store, scope);
+        var records = store.ReadSince(0);
+        var verification = HaltChain.Verify(records);
+        if (!verification.IsIntact)
+        {
+            throw new HaltStoreTamperedException(verification);
+        }
+
+        ks.ApplyAll(records);
+        if (!restorePauses)
+        {
+            ks._state = ks._state with { Pauses = ks._state.Pauses.Clear() };
+        }
+
+        return ks;
+    }
+
+    /// <summary>
+    /// For a run that is re-executed from its start after a crash (a resumed replay): the state starts fresh
+    /// (L0, no pauses) while the chain is verified and followed to its end, and the scope's earlier records are
+    /// expected again, in order. A write whose draft equals the next expected record takes effect from that
+    /// record (no new record is written); the first write that differs ends the matching (it is appended, and
+    /// <see cref="ReexecutionDivergence"/> says where re-execution left the earlier path).
+    /// </summary>
+    /// <exception cref="HaltStoreTamperedException">The chain does not verify.</exception>
+    public static KillSwitch ForReexecution(IHaltStore store, string scope)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentException.ThrowIfNullOrWhiteSpace(scope);
+        var records = store.ReadSince(0);
+        var verification = HaltChain.Verify(records);
+        if (!verification.IsIntact)
+        {
+            throw new HaltStoreTamperedException(verification);
+        }
+
+        var ks = new KillSwitch(store, scope);
+        if (records.Count > 0)
+        {
+            ks._state = ks._state with { LastSequence = records[^1].Sequence, LastHash = records[^1].Hash };
+        }
+
+        ks._earlier = new Queue<HaltRecord>(records.Where(r => string.Equals(r.Draft.Scope, scope, StringComparison.Ordinal)));
+        return ks;
+    }
+
+    /// <summary>Earlier records of a re-executed run not yet met again (0 otherwise).</summary>
+    public int EarlierRecordsPending
+    {
+        get
+        {
+            lock (_write)
+            {
+                return _earlier?.Count ?? 0;
+            }
+        }
+    }
+
+    /// <summary>Null while a re-execution follows its earlier records; else the first write that differed.</summary>
+    public string? ReexecutionDivergence => Volatile.Read(ref _divergence);
+
+    /// <summary>Raises the latched level (never lowers it). Recorded before it takes effect.</summary>
+    /// <returns>True when the level rose; false when it already was at or above <paramref name="level"/>.</returns>
+    public bool Escalate(KillLevel level, string source, string reason, DateTimeOffset nowUtc)
+    {
+        lock (_write)
+        {
+            if (level <= _state.LatchedLevel)
+            {
+                return false;
+            }
+
+            AppendOrHoldInMemory(new HaltDraft(Scope, HaltAction.Escalate, level, "kill", source, reason, nowUtc, null));
+            return true;
+        }
+    }
+
+    /// <summary>Sets a keyed self-lifting halt; an active pause of the same key at the same or higher level that lasts at least as long is kept (no record).</summary>
+    /// <returns>True when a record was written.</returns>
+    public bool Pause(string key, KillLevel level, DateTimeOffset? untilUtc, string source, string reason, DateTimeOffset nowUtc)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        lock (_write)
+        {
+            if (_state.Pauses.TryGetValue(key, out var p) && p.IsActive(nowUtc) && p.Level >= level
+                && (p.UntilUtc is null || (untilUtc is { } u && p.UntilUtc >= u)))
+            {
+                return false;
+            }
+
+            AppendOrHoldInMemory(new HaltDraft(Scope, HaltAction.Pause, level, key, source, reason, nowUtc, untilUtc));
+            return true;
+        }
+    }
+
+    /// <summary>Lifts a keyed pause whose condition ended. No record when the key is not active.</summary>
+    public bool Clear(string key, string source, string reason, DateTimeOffset nowUtc)
+    {
+        // Lock-free no-op path: the sentinel asks on every sweep.
+        if (!State.Pauses.ContainsKey(key))
+        {
+            return false;
+        }
+
+        lock (_write)
+        {
+            if (!_state.Pauses.TryGetValue(key, out var p) || !p.IsActive(nowUtc))
+            {
+                return false;
+            }
+
+            Append(new HaltDraft(Scope, HaltAction.Clear, KillLevel.Running, key, source, reason, nowUtc, null));
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The operator's explicit resume: lowers the latched level to L0 and lifts the pauses that last until
+    /// their condition clears (stale data, unknown P&amp;L: the sentinel sets them again at once if the
+    /// condition still holds, and a restart may leave one behind that nothing else would lift). Timed pauses
+    /// (daily loss, breakers) keep running to their end; <see cref="KillState.Describe"/> lists them.
+    /// </summary>
+    /// <param name="source">Who ("operator:cli").</param>
+    /// <param name="reason">Why (required).</param>
+    /// <param name="confirmation">The <see cref="KillState.ConfirmationCode"/> the operator was shown.</param>
+    /// <param name="nowUtc">Clock time.</param>
+    /// <exception cref="InvalidOperationException">Nothing is latched, or the confirmation does not match the current state (it changed since the operator looked).</exception>
+    public void Resume(string source, string reason, string confirmation, DateTimeOffset nowUtc)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        lock (_write)
+        {
+            Refresh();
+            var conditional = _state.Pauses.Values.Where(p => p.UntilUtc is null).Select(p => p.Key).Order(StringComparer.Ordinal).ToList();
+            if (_state.LatchedLevel == KillLevel.Running && conditional.Count == 0)
+            {
+                throw new InvalidOperationException("the kill switch is not latched (L0); nothing to resume" + (_state.Describe(nowUtc) is { Length: > 0 } d ? "; still in force: " + d : ""));
+            }
+
+            if (!string.Equals(confirmation, _state.ConfirmationCode, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"confirmation '{confirmation}' does not match the current state (code {_state.ConfirmationCode}); look at the state again and confirm what you see");
+            }
+
+            var expected = _state.LastHash;
+            try
+            {
+                if (_state.LatchedLevel > KillLevel.Running)
+                {
+                    ApplyAll(_store.Append(new HaltDraft(Scope, HaltAction.Resume, KillLevel.Running, "kill", source, reason, nowUtc, null), _state.LastSequence, expected));
+                    expected = _state.LastHash;
+                }
+
+                foreach (var key in conditional)
+                {
+                    ApplyAll(_store.Append(new HaltDraft(Scope, HaltAction.Clear, KillLevel.Running, key, source, "operator resume: " + reason, nowUtc, null), _state.LastSequence, expected));
+                    expected = _state.LastHash;
+                }
+            }
+            catch (HaltStoreChangedException e)
+            {
+                Refresh();
+                throw new InvalidOperationException($"the halts store changed while resuming ({e.Message}); look at the state again (code now {_state.ConfirmationCode})", e);
+            }
+        }
+    }
+
+    /// <summary>Applies records other processes appended since the last look (the CLI's kill and resume).</summary>
+    /// <exception cref="HaltStoreTamperedException">A new record does not link to the last known one.</exception>
+    public void Refresh()
+    {
+        lock (_write)
+        {
+            ApplyAll(_store.ReadSince(_state.LastSequence));
+        }
+    }
+
+    /// <summary>
+    /// Records a halt; when the store cannot be written, the halt still takes effect in memory (halting is
+    /// the safe side) and the failure is rethrown as <see cref="HaltStoreWriteException"/> for the caller to raise.
+    /// </summary>
+    private void AppendOrHoldInMemory(HaltDraft draft)
+    {
+        try
+        {
+            Append(draft);
+        }
+        catch (Exception e) when (e is not HaltStoreTamperedException)
+        {
+            var s = _state;
+            _state = draft.Action == HaltAction.Escalate
+                ? s with { LatchedLevel = draft.Level, LatchedReason = $"{draft.Source}: {draft.Reason} (NOT RECORDED: {e.Message})", LatchedSinceUtc = draft.AtUtc }
+                : s with { Pauses = s.Pauses.SetItem(draft.Key, new ActivePause(draft.Key, draft.Level, draft.AtUtc, draft.UntilUtc, draft.Source, draft.Reason + " (NOT RECORDED)")) };
+            throw new HaltStoreWriteException($"halt {draft.Action} {draft.Key} L{(int)draft.Level} is in force but could not be recorded: {e.Message}", e);
+        }
+    }
+
+    private void Append(HaltDraft draft)
+    {
+        if (_earlier is { Count: > 0 } earlier)
+        {
+            if (earlier.Peek().Draft == draft)
+            {
+                // Re-execution met its own earlier record: it takes effect again, nothing is written twice.
+                var met = earlier.Dequeue();
+                Volatile.Write(ref _state, Effect(_state, met.Draft));
+                Recorded?.Invoke(met);
+                return;
+            }
+
+            Volatile.Write(ref _divergence, $"expected record {earlier.Peek().Sequence} ({earlier.Peek().Draft.Action} {earlier.Peek().Draft.Key} at {earlier.Peek().Draft.AtUtc:O}), got {draft.Action} {draft.Key} at {draft.AtUtc:O}");
+            earlier.Clear();
+        }
+
+        var records = _store.Append(draft, _state.LastSequence);
+        if (records.Count == 0 || records[^1].Draft != draft)
+        {
+            throw new HaltStoreTamperedException(new HaltChainVerification(records.Count, _state.LastSequence + 1, "the store did not return the record just appended"));
+        }
+
+        ApplyAll(records);
+    }
+
+    private static KillState Effect(KillState s, HaltDraft d) => d.Action switch
+    {
+        HaltAction.Escalate when d.Level > s.LatchedLevel => s with { LatchedLevel = d.Level, LatchedReason = $"{d.Source}: {d.Reason}", LatchedSinceUtc = d.AtUtc },
+        HaltAction.Resume => s with { LatchedLevel = KillLevel.Running, LatchedReason = "", LatchedSinceUtc = d.AtUtc },
+        HaltAction.Pause => s with { Pauses = s.Pauses.SetItem(d.Key, new ActivePause(d.Key, d.Level, d.AtUtc, d.UntilUtc, d.Source, d.Reason)) },
+        HaltAction.Clear => s with { Pauses = s.Pauses.Remove(d.Key) },
+        _ => s,
+    };
+
+    private void ApplyAll(IReadOnlyList<HaltRecord> records)
+    {
+        var applied = new List<HaltRecord>();
+        var s = _state;
+        foreach (var r in records)
+        {
+            if (r.Sequence != s.LastSequence + 1 || !string.Equals(r.PreviousHash, s.LastHash, StringComparison.Ordinal)
+                || !string.Equals(HaltChain.ComputeHash(r.Sequence, r.Draft, r.RecordedUtc, r.PreviousHash), r.Hash, StringComparison.Ordinal))
+            {
+                throw new HaltStoreTamperedException(new HaltChainVerification(r.Sequence, r.Sequence, $"record {r.Sequence} does not continue the chain at {s.LastSequence} ({s.LastHash[..8]})"));
+            }
+
+            s = s with { LastSequence = r.Sequence, LastHash = r.Hash };
+            var d = r.Draft;
+            if (!string.Equals(d.Scope, Scope, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            applied.Add(r);
+            s = Effect(s, d);
+        }
+
+        Volatile.Write(ref _state, s);
+        foreach (var r in applied)
+        {
+            Recorded?.Invoke(r);
+        }
+    }
+}
+
+/// <summary>A halt took effect in memory but the halts store could not record it: the host must say so loudly and stop trading.</summary>
+public sealed class HaltStoreWriteException(string message, Exception inner) : Exception(message, inner);
