@@ -162,14 +162,6 @@ public static class Commands
         return root;
     }
 
-    /// <summary>The service's journal path for a configuration: <c>Journal:Path</c>, or <c>journal.db</c> beside the database.</summary>
-    public static string ServiceJournalPath(IConfiguration configuration)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        var o = configuration.GetSection(JournalOptions.SectionName).Get<JournalOptions>() ?? new JournalOptions();
-        var db = configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
-        return o.Resolve(db.DatabasePath, RunMode.Service);
-    }
 
     private static int VerifyJournal(HostSettings settings, string? path, TextWriter output, TextWriter error)
     {
@@ -179,7 +171,7 @@ public static class Commands
             return code;
         }
 
-        var file = path is not null ? Path.GetFullPath(path) : ServiceJournalPath(configuration!);
+        var file = path is not null ? Path.GetFullPath(path) : JournalOptions.ServicePath(configuration!);
         try
         {
             var v = Persistence.Journal.DecisionJournal.VerifyFile(file);
@@ -367,7 +359,7 @@ public static class Commands
             return;
         }
 
-        var path = ServiceJournalPath(configuration);
+        var path = JournalOptions.ServicePath(configuration);
         var failed = checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").ToArray();
         var journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         try

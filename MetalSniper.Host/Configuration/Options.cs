@@ -286,5 +286,14 @@ public sealed class JournalOptions
     /// <summary>WAL checkpoint period in seconds (off the commit path). Default 30.</summary>
     [Range(1, 3600)]
     public int CheckpointSeconds { get; set; } = 30;
+
+    /// <summary>The service's journal path for a configuration: <c>Journal:Path</c>, or <c>journal.db</c> beside the database.</summary>
+    public static string ServicePath(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var o = configuration.GetSection(JournalOptions.SectionName).Get<JournalOptions>() ?? new JournalOptions();
+        var db = configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
+        return o.Resolve(db.DatabasePath, Engine.Pipeline.RunMode.Service);
+    }
 }
 

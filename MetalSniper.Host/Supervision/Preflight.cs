@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Dapper;
-using MetalSniper.Host.Cli;
 using MetalSniper.Host.Configuration;
 using MetalSniper.Persistence.Journal;
 using MetalSniper.Persistence;
@@ -59,7 +58,7 @@ public static class Preflight
             checks.Add(CheckHalts(dbPath, wallClock));
         }
 
-        var journalPath = Commands.ServiceJournalPath(configuration);
+        var journalPath = JournalOptions.ServicePath(configuration);
         var journal = CheckJournal(journalPath, out var lastEntryUtc);
         checks.Add(journal);
         checks.Add(CheckBroker(configuration));
