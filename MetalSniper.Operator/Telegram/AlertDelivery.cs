@@ -3,8 +3,8 @@ namespace MetalSniper.Operator.Telegram;
 
 /// <summary>
 /// Connects the alert hub to Telegram at start: when Telegram is enabled and a token is in the environment,
-/// every alert is also delivered there; enabled without a token is a fallback (alerts go to the log), said
-/// loudly; disabled is the configured choice (the log).
+/// every alert is also delivered there; enabled without a usable token (unset, or not of the form
+/// <c>&lt;bot id&gt;:&lt;secret&gt;</c>) is a fallback (alerts go to the log), said loudly; disabled is the configured choice (the log).
 /// </summary>
 public sealed class AlertDelivery(AlertHub hub, TelegramBotApi api, TelegramNotifier notifier, ILogger<AlertDelivery> logger) : IHostedService
 {
@@ -18,7 +18,7 @@ public sealed class AlertDelivery(AlertHub hub, TelegramBotApi api, TelegramNoti
         }
         else if (api.Options.Enabled)
         {
-            hub.Fallback("alerts", $"Telegram is enabled but {TelegramOptions.TokenVariable} is not set: alerts go to the log only, Telegram commands are off");
+            hub.Fallback("alerts", $"Telegram is enabled but {api.NotConfiguredReason}: alerts go to the log only, Telegram commands are off");
         }
         else
         {

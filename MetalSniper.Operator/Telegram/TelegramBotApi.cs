@@ -1,18 +1,21 @@
 using System.Globalization;
-using System.Net.Http.Json;
+using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using System.Text.Json.Serialization.Metadata;
 using MetalSniper.Engine.Pipeline;
+using Telegram.Bot;
+using Telegram.Bot.Args;
+using Telegram.Bot.Exceptions;
+using Telegram.Bot.Types;
 
 namespace MetalSniper.Operator.Telegram;
 
 /// <summary>
-/// The two Bot API calls the notifier and the command poller make (<c>sendMessage</c>, <c>getUpdates</c>), over a plain
-/// <see cref="HttpClient"/> it owns. It is the only place that puts the bot token into a URL, and the place that takes it
-/// out of anything that could be logged (<see cref="Redact"/>): exceptions it throws carry redacted messages and no inner
-/// exception. One instance may serve the notifier and the poller at once.
+/// A thin wrapper over Telegram.Bot's <see cref="TelegramBotClient"/> for the two calls the notifier and the command poller
+/// make (<c>sendMessage</c>, <c>getUpdates</c>). It adds what the library leaves to its caller: a deadline per call on the wall
+/// clock, an <see cref="HttpClient"/> it owns (no client-wide timeout, no logging handler), the library's own 429 auto-retry
+/// switched off (retries are the caller's Polly pipeline, under its rate limit), and the token taken out of everything that
+/// could be logged (<see cref="Redact"/>): exceptions it throws carry redacted messages and no inner exception. One instance
+/// may serve the notifier and the poller at once.
 /// </summary>
 /// <remarks>
 /// Not built through <c>IHttpClientFactory</c>: its default logging prints request URLs, and the token is part of the path.
@@ -30,14 +33,16 @@ public sealed class TelegramBotApi : IDisposable
     internal const int MaxTextLength = 4000;
 
     private readonly HttpClient _http;
-    private readonly string? _token;
+    private readonly TelegramBotClient? _client;
     private readonly string[] _secrets;
-    private readonly string _baseUrl;
     private readonly TimeProvider _clock;
+
+    // The Retry-After header of the answer to the call in progress on this async flow (the library reads only the body).
+    private readonly AsyncLocal<ResponseNote?> _note = new();
 
     /// <summary>Creates the client.</summary>
     /// <param name="options">Validated options.</param>
-    /// <param name="token">The bot token (<see cref="TelegramOptions.TokenFromEnvironment"/>); null or blank: nothing is sent.</param>
+    /// <param name="token">The bot token (<see cref="TelegramOptions.TokenFromEnvironment"/>); null or blank: nothing is sent; not of the form <c>&lt;bot id&gt;:&lt;secret&gt;</c>: nothing is sent and <see cref="NotConfiguredReason"/> says so.</param>
     /// <param name="clock">The wall clock (timeouts, <c>Retry-After</c> dates) — never the replay clock.</param>
     /// <param name="handler">The HTTP handler (owned and disposed); default a <see cref="SocketsHttpHandler"/> with a 10 s connect timeout.</param>
     public TelegramBotApi(TelegramOptions options, string? token, WallClock clock, HttpMessageHandler? handler = null)
@@ -45,9 +50,8 @@ public sealed class TelegramBotApi : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
         Options = options;
-        _token = string.IsNullOrWhiteSpace(token) ? null : token.Trim();
-        _secrets = Secrets(_token);
-        _baseUrl = options.BaseUrl.TrimEnd('/');
+        var cleaned = TelegramOptions.CleanToken(token);
+        _secrets = Secrets(cleaned);
         _clock = clock.Provider;
         _http = new HttpClient(handler ?? new SocketsHttpHandler
         {
@@ -58,16 +62,50 @@ public sealed class TelegramBotApi : IDisposable
             // Each call has its own deadline (long polls last PollTimeoutSeconds).
             Timeout = Timeout.InfiniteTimeSpan,
         };
+
+        if (cleaned is null)
+        {
+            NotConfiguredReason = options.Enabled ? $"{TelegramOptions.TokenVariable} is not set" : "Telegram:Enabled is false";
+            return;
+        }
+
+        TelegramBotClientOptions clientOptions;
+        try
+        {
+            clientOptions = new TelegramBotClientOptions(cleaned, options.BaseUrl)
+            {
+                // The library would wait out a 429 itself (up to 60 s, 3 times, on the system clock, outside the rate limit).
+                RetryThreshold = 0,
+                RetryCount = 0,
+            };
+        }
+        catch (ArgumentException)
+        {
+            // The library checks the "<bot id>:<secret>" shape; its message does not hold the token, but it is not logged anyway.
+            NotConfiguredReason = $"{TelegramOptions.TokenVariable} is not a bot token (<bot id>:<secret>)";
+            return;
+        }
+
+        _client = new TelegramBotClient(clientOptions, _http);
+        _client.OnApiResponseReceived += OnResponseAsync;
+        HasToken = true;
+        if (!options.Enabled)
+        {
+            NotConfiguredReason = "Telegram:Enabled is false";
+        }
     }
 
     /// <summary>The options this client was built with.</summary>
     public TelegramOptions Options { get; }
 
-    /// <summary>Whether a token was given.</summary>
-    public bool HasToken => _token is not null;
+    /// <summary>Whether a well-formed token was given.</summary>
+    public bool HasToken { get; }
 
-    /// <summary>Whether Telegram is in use: <see cref="TelegramOptions.Enabled"/> and a token.</summary>
-    public bool IsConfigured => Options.Enabled && HasToken;
+    /// <summary>Whether Telegram is in use: <see cref="TelegramOptions.Enabled"/> and a well-formed token.</summary>
+    public bool IsConfigured => NotConfiguredReason is null;
+
+    /// <summary>Why Telegram is not in use ("Telegram:Enabled is false", "TELEGRAM_BOT_TOKEN is not set", a malformed token); null when it is.</summary>
+    public string? NotConfiguredReason { get; }
 
     /// <summary>
     /// <paramref name="text"/> with the token — whole, or its secret part after the colon, raw or URL-escaped — replaced by
@@ -112,29 +150,50 @@ public sealed class TelegramBotApi : IDisposable
     /// <param name="exception">The exception.</param>
     internal string DescribeWithStack(Exception exception) => Redact(exception.ToString());
 
+    /// <summary>
+    /// One line for a failed call, redacted: "Bot API error 429: Too Many Requests" for an error answer, the message of the
+    /// exceptions this type throws (already one redacted line), else <see cref="Describe"/>.
+    /// </summary>
+    /// <param name="exception">What a call threw.</param>
+    internal string ErrorText(Exception exception) => exception switch
+    {
+        ApiRequestException e => Redact(string.Create(CultureInfo.InvariantCulture, $"Bot API error {e.ErrorCode}: {e.Message}")),
+        HttpRequestException or TimeoutException => Redact(exception.Message),
+        _ => Describe(exception),
+    };
+
+    /// <summary>Worth another attempt: no answer (network, timeout), or Telegram answered 429 or 5xx.</summary>
+    /// <param name="exception">What a call threw.</param>
+    internal static bool IsTransient(Exception? exception) => exception switch
+    {
+        HttpRequestException or TimeoutException => true,
+        ApiRequestException { ErrorCode: 429 or >= 500 } => true,
+        _ => false,
+    };
+
+    /// <summary>How long Telegram asks to wait before the next call: the <c>retry_after</c> of a 429 (the body's <c>parameters</c>, else the <c>Retry-After</c> header); null otherwise.</summary>
+    /// <param name="exception">What a call threw.</param>
+    internal static TimeSpan? RetryAfter(Exception? exception) =>
+        exception is ApiRequestException { ErrorCode: 429, Parameters.RetryAfter: { } seconds } && seconds >= 0 ? TimeSpan.FromSeconds(seconds) : null;
+
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 
-    /// <summary><c>POST sendMessage</c> (plain text, no link previews).</summary>
+    /// <summary><c>sendMessage</c> (plain text, no link previews), the text cut to <see cref="MaxTextLength"/>.</summary>
+    /// <exception cref="ApiRequestException">Telegram answered with an error (redacted message, no inner exception; a 429 carries <c>retry_after</c> in <see cref="ApiRequestException.Parameters"/>).</exception>
     /// <exception cref="HttpRequestException">Network failure (redacted message).</exception>
     /// <exception cref="TimeoutException">No answer within <see cref="SendTimeout"/>.</exception>
-    internal async Task<TelegramCall> SendMessageAsync(long chatId, string text, CancellationToken cancellationToken)
-    {
-        using var content = JsonContent.Create(new TelegramSendMessage(chatId, Truncate(text), DisableWebPagePreview: true), TelegramJson.Default.TelegramSendMessage);
-        var (call, _) = await CallAsync(HttpMethod.Post, "sendMessage", "", content, SendTimeout, TelegramJson.Default.TelegramResponseJsonElement, cancellationToken).ConfigureAwait(false);
-        return call;
-    }
+    internal Task<Message> SendMessageAsync(long chatId, string text, CancellationToken cancellationToken) =>
+        CallAsync("sendMessage", SendTimeout, (client, token) => client.SendMessage(chatId, Truncate(text), linkPreviewOptions: LinkPreviewOptions.Disabled, cancellationToken: token), cancellationToken);
 
-    /// <summary><c>GET getUpdates?offset=…&amp;timeout=…</c>: a long poll of <see cref="TelegramOptions.PollTimeoutSeconds"/>.</summary>
+    /// <summary><c>getUpdates</c> from <paramref name="offset"/>: a long poll of <see cref="TelegramOptions.PollTimeoutSeconds"/>.</summary>
+    /// <exception cref="ApiRequestException">Telegram answered with an error (redacted message, no inner exception).</exception>
     /// <exception cref="HttpRequestException">Network failure (redacted message).</exception>
     /// <exception cref="TimeoutException">No answer 10 s after the long-poll timeout.</exception>
-    internal async Task<(TelegramCall Call, IReadOnlyList<TelegramUpdate> Updates)> GetUpdatesAsync(long offset, CancellationToken cancellationToken)
+    internal Task<Update[]> GetUpdatesAsync(int offset, CancellationToken cancellationToken)
     {
         var timeout = Options.PollTimeoutSeconds;
-        var query = string.Create(CultureInfo.InvariantCulture, $"?offset={offset}&timeout={timeout}");
-        var (call, response) = await CallAsync(HttpMethod.Get, "getUpdates", query, null, TimeSpan.FromSeconds(timeout + 10),
-            TelegramJson.Default.TelegramResponseListTelegramUpdate, cancellationToken).ConfigureAwait(false);
-        return (call, call.Ok && response?.Result is { } updates ? updates : []);
+        return CallAsync("getUpdates", TimeSpan.FromSeconds(timeout + 10), (client, token) => client.GetUpdates(offset, timeout: timeout, cancellationToken: token), cancellationToken);
     }
 
     /// <summary>Cuts a text Telegram would refuse (over 4096 characters) without splitting a surrogate pair.</summary>
@@ -174,108 +233,79 @@ public sealed class TelegramBotApi : IDisposable
         return [.. secrets.Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length)];
     }
 
-    /// <summary>The one place a URL with the token is built.</summary>
-    private Uri MethodUri(string method, string query) =>
-        new($"{_baseUrl}/bot{_token ?? throw new InvalidOperationException("no Telegram bot token: nothing can be sent")}/{method}{query}", UriKind.Absolute);
-
-    private async Task<(TelegramCall Call, TelegramResponse<T>? Response)> CallAsync<T>(
-        HttpMethod method, string apiMethod, string query, HttpContent? content, TimeSpan timeout,
-        JsonTypeInfo<TelegramResponse<T>> typeInfo, CancellationToken cancellationToken)
+    /// <summary>Notes the <c>Retry-After</c> header for the call in progress on this async flow.</summary>
+    private ValueTask OnResponseAsync(ITelegramBotClient client, ApiResponseEventArgs args, CancellationToken cancellationToken)
     {
+        if (_note.Value is { } note)
+        {
+            note.RetryAfter = args.ResponseMessage.Headers.RetryAfter;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<T> CallAsync<T>(string method, TimeSpan timeout, Func<TelegramBotClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        var client = _client ?? throw new InvalidOperationException($"Telegram {method}: no usable bot token ({NotConfiguredReason}): nothing can be sent");
         using var deadline = new CancellationTokenSource(timeout, _clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
-        using var request = new HttpRequestMessage(method, MethodUri(apiMethod, query)) { Content = content };
+        var note = new ResponseNote();
+        _note.Value = note;
         try
         {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, linked.Token).ConfigureAwait(false);
-            var body = await response.Content.ReadAsStringAsync(linked.Token).ConfigureAwait(false);
-            TelegramResponse<T>? parsed = null;
-            string? unreadable = null;
-            try
+            return await call(client, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (linked.IsCancellationRequested && e is OperationCanceledException or RequestException)
+        {
+            // The library wraps a cancellation while it reads the body in a RequestException: either way, whose token was it?
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Telegram {method} got no answer within {timeout.TotalSeconds:0.###} s"));
+        }
+        catch (ApiRequestException e)
+        {
+            // Telegram's error answer. Rebuilt without the inner exception, the message redacted, and a 429 without
+            // parameters.retry_after given the Retry-After header's wait instead (the body first, as Telegram documents).
+            var parameters = e.Parameters;
+            if (e.ErrorCode == 429 && parameters?.RetryAfter is null && HeaderWait(note.RetryAfter) is { } wait)
             {
-                parsed = JsonSerializer.Deserialize(body, typeInfo);
-            }
-            catch (JsonException e)
-            {
-                unreadable = $"unreadable answer ({e.Message})";
+                parameters = new ResponseParameters { MigrateToChatId = parameters?.MigrateToChatId, RetryAfter = wait };
             }
 
-            var status = (int)response.StatusCode;
-            var ok = response.IsSuccessStatusCode && parsed?.Ok == true;
-            var description = ok ? null : Redact(parsed?.Description ?? unreadable ?? $"HTTP {status} {response.ReasonPhrase}");
-            return (new TelegramCall(status, ok, description, RetryAfter(parsed, response)), parsed);
+            throw new ApiRequestException(Redact(e.Message), e.ErrorCode, parameters);
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (RequestException e) when (e.HttpStatusCode is { } status)
         {
-            throw new TimeoutException(string.Create(CultureInfo.InvariantCulture, $"Telegram {apiMethod} got no answer within {timeout.TotalSeconds:0.###} s"));
+            // An answer that is not the Bot API's JSON (a proxy's HTML error page, a cut body): an error with the HTTP status as its code.
+            throw new ApiRequestException(Redact(string.Create(CultureInfo.InvariantCulture, $"unreadable answer, HTTP {(int)status} ({Describe(e)})")), (int)status);
         }
-        catch (HttpRequestException e)
+        catch (RequestException e) when (e.InnerException is TaskCanceledException)
         {
-            // The message may hold the URL; the inner exception is left out for the same reason.
-            throw new HttpRequestException(e.HttpRequestError, $"Telegram {apiMethod} failed: {Describe(e)}", null, e.StatusCode);
+            // The HttpClient's own timeout (it has none here; kept in case a handler adds one).
+            throw new TimeoutException($"Telegram {method} timed out: {Describe(e)}");
         }
-        catch (IOException e)
+        catch (RequestException e)
         {
-            throw new HttpRequestException(HttpRequestError.ResponseEnded, $"Telegram {apiMethod} failed: {Describe(e)}");
+            // No answer: connection refused, reset, DNS, TLS. The message may hold the URL; the inner exception is left out for the same reason.
+            var inner = e.InnerException ?? e;
+            throw new HttpRequestException((inner as HttpRequestException)?.HttpRequestError ?? HttpRequestError.Unknown,
+                $"Telegram {method} failed: {Describe(inner)}", null, (inner as HttpRequestException)?.StatusCode);
         }
     }
 
-    /// <summary><c>parameters.retry_after</c> from the body, else the <c>Retry-After</c> header (seconds or a date).</summary>
-    private TimeSpan? RetryAfter<T>(TelegramResponse<T>? parsed, HttpResponseMessage response)
+    /// <summary>The <c>Retry-After</c> header in whole seconds (rounded up), a date counted from the wall clock; null if absent.</summary>
+    private int? HeaderWait(RetryConditionHeaderValue? header)
     {
-        if (parsed?.Parameters?.RetryAfter is { } seconds and >= 0)
+        var wait = header switch
         {
-            return TimeSpan.FromSeconds(seconds);
-        }
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - _clock.GetUtcNow(),
+            _ => (TimeSpan?)null,
+        };
+        return wait is { } w ? (int)Math.Ceiling(Math.Clamp(w.TotalSeconds, 0, int.MaxValue)) : null;
+    }
 
-        if (response.Headers.RetryAfter is { } header)
-        {
-            if (header.Delta is { } delta && delta >= TimeSpan.Zero)
-            {
-                return delta;
-            }
-
-            if (header.Date is { } date)
-            {
-                var wait = date - _clock.GetUtcNow();
-                return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
-            }
-        }
-
-        return null;
+    private sealed class ResponseNote
+    {
+        public RetryConditionHeaderValue? RetryAfter { get; set; }
     }
 }
-
-/// <summary>The outcome of a Bot API call that got an HTTP answer.</summary>
-/// <param name="StatusCode">HTTP status.</param>
-/// <param name="Ok">2xx and <c>"ok": true</c>.</param>
-/// <param name="Description">Telegram's description of the error (redacted); null when ok.</param>
-/// <param name="RetryAfter">How long Telegram asks to wait (429): <c>parameters.retry_after</c>, else the <c>Retry-After</c> header.</param>
-internal sealed record TelegramCall(int StatusCode, bool Ok, string? Description, TimeSpan? RetryAfter)
-{
-    /// <summary>Worth another attempt: 5xx or 429.</summary>
-    public bool Transient => StatusCode >= 500 || StatusCode == 429;
-
-    /// <summary>"HTTP 429: Too Many Requests: retry after 1".</summary>
-    public string Error => string.Create(CultureInfo.InvariantCulture, $"HTTP {StatusCode}: {Description}");
-}
-
-internal sealed record TelegramSendMessage(long ChatId, string Text, bool DisableWebPagePreview);
-
-internal sealed record TelegramResponse<T>(bool Ok, T? Result, int? ErrorCode, string? Description, TelegramResponseParameters? Parameters);
-
-internal sealed record TelegramResponseParameters(int? RetryAfter, long? MigrateToChatId);
-
-internal sealed record TelegramUpdate(long UpdateId, TelegramMessage? Message);
-
-internal sealed record TelegramMessage(long MessageId, TelegramUser? From, TelegramChat? Chat, long Date, string? Text);
-
-internal sealed record TelegramUser(long Id, bool IsBot, string? Username);
-
-internal sealed record TelegramChat(long Id, string? Type);
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(TelegramSendMessage))]
-[JsonSerializable(typeof(TelegramResponse<JsonElement>))]
-[JsonSerializable(typeof(TelegramResponse<List<TelegramUpdate>>))]
-internal sealed partial class TelegramJson : JsonSerializerContext;

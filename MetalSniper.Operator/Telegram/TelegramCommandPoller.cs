@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Text;
-using MetalSniper.Operator;
 using MetalSniper.Engine.Pipeline;
+using Polly;
+using Polly.Retry;
+using Telegram.Bot.Exceptions;
+using Telegram.Bot.Types;
 
 namespace MetalSniper.Operator.Telegram;
 
@@ -17,8 +20,9 @@ namespace MetalSniper.Operator.Telegram;
 /// <c>/resume CODE [reason…]</c> with CODE 8 hex digits → with the code;</item>
 /// <item>anything else starting with <c>/</c> → a short help text. Plain text is not answered.</item>
 /// </list>
-/// Poll failures back off (from <see cref="TelegramOptions.RetryBaseDelay"/>, doubling, capped at a minute) and never end the
-/// loop; cancellation ends it promptly, an open long poll included.
+/// Poll failures (a network error, a timeout, any error answer: 401 revoked token, 409 another poller, 429, 5xx) back off in a
+/// Polly retry pipeline on the wall clock (from <see cref="TelegramOptions.RetryBaseDelay"/>, doubling, capped at a minute; a
+/// 429 waits Telegram's <c>retry_after</c>) and never end the loop; cancellation ends it promptly, an open long poll included.
 /// </summary>
 /// <remarks>Lifecycle: construct, <see cref="StartAsync"/> once (does nothing when Telegram is not configured), <see cref="StopAsync"/> or <see cref="DisposeAsync"/>.</remarks>
 public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
@@ -40,12 +44,14 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger<TelegramCommandPoller> _logger;
     private readonly HashSet<long> _allowed;
+    private readonly ResiliencePipeline _pipeline;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private Task? _loop;
     private int _disposed;
 
     private long _offset;
+    private int _failuresInRow; // Touched by the poll loop only (the pipeline's OnRetry runs on it).
     private long _polls;
     private long _pollFailures;
     private long _commands;
@@ -70,6 +76,27 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
         _clock = clock.Provider;
         _logger = logger;
         _allowed = [.. _options.AllowedUserIds];
+        _pipeline = new ResiliencePipelineBuilder { TimeProvider = _clock }
+            .AddRetry(new RetryStrategyOptions
+            {
+                // Never gives up: the poller is the operator's way in, and a spell offline can last hours.
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = false,
+                Delay = _options.RetryBaseDelay,
+                MaxDelay = MaxBackoff,
+                // Every failure of a poll cycle is retried; only the stop (cancellation) ends it.
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
+                    && !(e is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested)),
+                // A 429 waits what Telegram asks; anything else takes the backoff (null).
+                DelayGenerator = args => ValueTask.FromResult(TelegramBotApi.RetryAfter(args.Outcome.Exception)),
+                OnRetry = args =>
+                {
+                    PollFailed(args.Outcome.Exception!, args.AttemptNumber + 1, args.RetryDelay);
+                    return default;
+                },
+            })
+            .Build();
     }
 
     /// <summary>Whether the poll loop is running.</summary>
@@ -111,7 +138,7 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     {
         if (!_api.IsConfigured)
         {
-            _logger.PollerOff(_options.Enabled ? $"{TelegramOptions.TokenVariable} is not set" : "Telegram:Enabled is false");
+            _logger.PollerOff(_api.NotConfiguredReason ?? "?");
             return Task.CompletedTask;
         }
 
@@ -168,75 +195,77 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
 
     private async Task RunAsync(CancellationToken stop)
     {
-        var failures = 0;
         while (!stop.IsCancellationRequested)
         {
-            TimeSpan? wait;
             try
             {
-                var (call, updates) = await _api.GetUpdatesAsync(Interlocked.Read(ref _offset), stop).ConfigureAwait(false);
-                Interlocked.Increment(ref _polls);
-                if (call.Ok)
+                await _pipeline.ExecuteAsync(static (self, token) => self.PollOnceAsync(token), this, stop).ConfigureAwait(false);
+                if (_failuresInRow > 0)
                 {
-                    if (failures > 0)
-                    {
-                        _logger.PollRecovered(failures);
-                        failures = 0;
-                    }
-
-                    await HandleAsync(updates, stop).ConfigureAwait(false);
-                    continue;
+                    _logger.PollRecovered(_failuresInRow);
+                    _failuresInRow = 0;
                 }
-
-                // 401 (token revoked), 409 (another poller or a webhook), 429, 5xx: wait and poll again.
-                wait = call.StatusCode == 429 ? call.RetryAfter : null;
-                failures++;
-                PollFailed(failures, call.Error, ref wait);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception e) when (e is HttpRequestException or TimeoutException)
-            {
-                failures++;
-                wait = null;
-                PollFailed(failures, _api.Redact(e.Message), ref wait);
-            }
             catch (Exception e)
             {
-                failures++;
-                wait = null;
+                // The pipeline retries every failure until the stop: reaching here is a bug. Counted, shown, and the loop goes on
+                // after a pause so it cannot spin.
+                Interlocked.Increment(ref _pollFailures);
                 _lastError = _api.Describe(e);
                 _logger.PollerFault(_api.DescribeWithStack(e));
-                PollFailed(failures, _lastError, ref wait);
+                await Task.Delay(MaxBackoff, _clock, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
-
-            await Task.Delay(wait!.Value, _clock, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    private void PollFailed(int failures, string error, ref TimeSpan? wait)
+    /// <summary>One <c>getUpdates</c> long poll and the commands it brought; any exception is a failed poll (retried by the pipeline).</summary>
+    private async ValueTask PollOnceAsync(CancellationToken stop)
     {
-        Interlocked.Increment(ref _pollFailures);
-        _lastError = _api.Redact(error);
-        var backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, _options.RetryBaseDelay.Ticks << Math.Min(failures - 1, 20)));
-        wait ??= backoff;
-        // The first failure of a spell is a warning; the rest of the spell (possibly hours offline) stays at debug.
-        _logger.PollFailed(failures == 1 ? LogLevel.Warning : LogLevel.Debug, failures, _lastError, wait.Value);
+        Update[] updates;
+        try
+        {
+            updates = await _api.GetUpdatesAsync(checked((int)Interlocked.Read(ref _offset)), stop).ConfigureAwait(false);
+        }
+        catch (ApiRequestException)
+        {
+            Interlocked.Increment(ref _polls); // Answered, with an error.
+            throw;
+        }
+
+        Interlocked.Increment(ref _polls);
+        await HandleAsync(updates, stop).ConfigureAwait(false);
     }
 
-    private async Task HandleAsync(IReadOnlyList<TelegramUpdate> updates, CancellationToken stop)
+    private void PollFailed(Exception exception, int failures, TimeSpan wait)
     {
-        foreach (var update in updates.OrderBy(u => u.UpdateId))
+        _failuresInRow = failures;
+        Interlocked.Increment(ref _pollFailures);
+        if (exception is not (ApiRequestException or HttpRequestException or TimeoutException))
         {
-            if (update.UpdateId < Interlocked.Read(ref _offset))
+            // Not the network nor Telegram: a bug here (handling the updates) or in the library. Logged with its stack.
+            _logger.PollerFault(_api.DescribeWithStack(exception));
+        }
+
+        _lastError = _api.ErrorText(exception);
+        // The first failure of a spell is a warning; the rest of the spell (possibly hours offline) stays at debug.
+        _logger.PollFailed(failures == 1 ? LogLevel.Warning : LogLevel.Debug, failures, _lastError, wait);
+    }
+
+    private async Task HandleAsync(Update[] updates, CancellationToken stop)
+    {
+        foreach (var update in updates.OrderBy(u => u.Id))
+        {
+            if (update.Id < Interlocked.Read(ref _offset))
             {
                 continue; // Already handled: acknowledged by the offset, sent again anyway.
             }
 
             // Acknowledged by the next poll whatever happens below: a command that fails is not executed twice.
-            Interlocked.Exchange(ref _offset, update.UpdateId + 1);
+            Interlocked.Exchange(ref _offset, update.Id + 1L);
             if (update.Message is not { From: { } from, Chat: { } chat, Text: { } text } message || !text.StartsWith('/'))
             {
                 continue;
@@ -251,7 +280,7 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
             }
 
             string reply;
-            var age = _clock.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(message.Date);
+            var age = _clock.GetUtcNow() - new DateTimeOffset(DateTime.SpecifyKind(message.Date, DateTimeKind.Utc));
             if (age > _options.CommandMaxAge)
             {
                 Interlocked.Increment(ref _stale);
@@ -334,17 +363,12 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     {
         try
         {
-            var call = await _api.SendMessageAsync(chatId, text, stop).ConfigureAwait(false);
-            if (!call.Ok)
-            {
-                _lastError = call.Error;
-                _logger.ReplyFailed(chatId, call.Error);
-            }
+            await _api.SendMessageAsync(chatId, text, stop).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or TimeoutException)
+        catch (Exception e) when (e is ApiRequestException or HttpRequestException or TimeoutException)
         {
             // Not retried: the operator sees no answer and asks again (/status); the command itself has been executed.
-            _lastError = _api.Redact(e.Message);
+            _lastError = _api.ErrorText(e);
             _logger.ReplyFailed(chatId, _lastError);
         }
     }

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using MetalSniper.Engine.Pipeline;
 using Polly;
 using Polly.Retry;
+using Telegram.Bot.Exceptions;
 using MetalSniper.Core.Alerts;
 
 namespace MetalSniper.Operator.Telegram;
@@ -30,7 +31,7 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
     private readonly TelegramOptions _options;
     private readonly ILogger<TelegramNotifier> _logger;
     private readonly TokenBucket _bucket;
-    private readonly ResiliencePipeline<TelegramCall> _pipeline;
+    private readonly ResiliencePipeline _pipeline;
     private readonly Lock _gate = new();
     private readonly Queue<(long Sequence, Alert Alert)> _red = new();
     private readonly Queue<(long Sequence, Alert Alert)> _other = new();
@@ -74,27 +75,23 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
         _clock = clock.Provider;
         ToTelegram = api.IsConfigured;
         _bucket = new TokenBucket(_options.MessagesPerSecond, capacity: 1, _clock);
-        var builder = new ResiliencePipelineBuilder<TelegramCall> { TimeProvider = _clock };
+        var builder = new ResiliencePipelineBuilder { TimeProvider = _clock };
         if (_options.MaxAttempts > 1)
         {
-            builder.AddRetry(new RetryStrategyOptions<TelegramCall>
+            builder.AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = _options.MaxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = _options.RetryBaseDelay,
                 MaxDelay = TimeSpan.FromMinutes(1),
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
-                {
-                    { Exception: HttpRequestException or TimeoutException } => true,
-                    { Exception: null, Result.Transient: true } => true,
-                    _ => false,
-                }),
+                // 5xx, 429, network errors and timeouts; other answers (400 bad chat, 401 revoked token) are final.
+                ShouldHandle = args => ValueTask.FromResult(TelegramBotApi.IsTransient(args.Outcome.Exception)),
                 // A 429 waits what Telegram asks (body, else header); anything else takes the backoff (null).
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { StatusCode: 429, RetryAfter: { } wait } ? wait : (TimeSpan?)null),
+                DelayGenerator = args => ValueTask.FromResult(TelegramBotApi.RetryAfter(args.Outcome.Exception)),
                 OnRetry = args =>
                 {
-                    OnRetry(args.Outcome, args.AttemptNumber, args.RetryDelay);
+                    OnRetry(args.Outcome.Exception, args.AttemptNumber, args.RetryDelay);
                     return default;
                 },
             });
@@ -193,8 +190,7 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
     {
         if (!ToTelegram)
         {
-            var why = _options.Enabled ? $"{TelegramOptions.TokenVariable} is not set" : "Telegram:Enabled is false";
-            _logger.NotifierToLog(_options.Enabled ? LogLevel.Warning : LogLevel.Information, why);
+            _logger.NotifierToLog(_options.Enabled ? LogLevel.Warning : LogLevel.Information, _api.NotConfiguredReason ?? "?");
             return Task.CompletedTask;
         }
 
@@ -404,22 +400,17 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
         _attempt = 0;
         try
         {
-            var call = await _pipeline.ExecuteAsync(
+            await _pipeline.ExecuteAsync(
                 static (state, token) => state.Self.AttemptAsync(state.Text, token),
                 (Self: this, Text: Format(alert)),
                 stop).ConfigureAwait(false);
-            if (call.Ok)
-            {
-                Interlocked.Increment(ref _sent);
-                _logger.AlertSent(alert.Level, alert.Kind, _attempt);
-                return;
-            }
-
-            Fail(alert, call.Error);
+            Interlocked.Increment(ref _sent);
+            _logger.AlertSent(alert.Level, alert.Kind, _attempt);
         }
-        catch (Exception e) when (e is HttpRequestException or TimeoutException)
+        catch (Exception e) when (e is ApiRequestException or HttpRequestException or TimeoutException)
         {
-            Fail(alert, ErrorOf(e));
+            // Telegram refused it (not retryable), or the attempts ran out.
+            Fail(alert, _api.ErrorText(e));
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
@@ -438,17 +429,17 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
         }
     }
 
-    private async ValueTask<TelegramCall> AttemptAsync(string text, CancellationToken cancellationToken)
+    private async ValueTask AttemptAsync(string text, CancellationToken cancellationToken)
     {
         await _bucket.TakeAsync(cancellationToken).ConfigureAwait(false);
         _attempt++;
-        return await _api.SendMessageAsync(_options.ChatId, text, cancellationToken).ConfigureAwait(false);
+        await _api.SendMessageAsync(_options.ChatId, text, cancellationToken).ConfigureAwait(false);
     }
 
-    private void OnRetry(Outcome<TelegramCall> outcome, int attemptNumber, TimeSpan delay)
+    private void OnRetry(Exception? exception, int attemptNumber, TimeSpan delay)
     {
         Interlocked.Increment(ref _retries);
-        var error = outcome.Exception is { } e ? ErrorOf(e) : outcome.Result?.Error ?? "no result";
+        var error = exception is null ? "no result" : _api.ErrorText(exception);
         SetLastError(error);
         var alert = _inFlight;
         _logger.AlertRetrying(alert?.Level ?? AlertLevel.Info, alert?.Kind ?? "?", attemptNumber + 1, error, delay);
@@ -460,10 +451,6 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
         SetLastError($"{alert.Level} {alert.Kind}: {error}");
         _logger.AlertFailed(alert.Level, alert.Kind, _attempt, error);
     }
-
-    /// <summary>The API's own exceptions already carry a redacted one-line message; anything else is described and redacted.</summary>
-    private string ErrorOf(Exception e) =>
-        e is HttpRequestException or TimeoutException ? _api.Redact(e.Message) : _api.Describe(e);
 
     private void SetLastError(string text) => _lastError = new ErrorNote(_api.Redact(text), _clock.GetUtcNow());
 

@@ -24,7 +24,7 @@ public sealed class TelegramOptions : IValidatableObject
     /// <summary>Whether alerts go to Telegram and commands are read from it (also needs the token). Default false.</summary>
     public bool Enabled { get; set; }
 
-    /// <summary>The Bot API root, without the <c>/bot…</c> part. Default <c>https://api.telegram.org</c>; http(s) only.</summary>
+    /// <summary>The Bot API root, without the <c>/bot…</c> part. Default <c>https://api.telegram.org</c>; http(s) only, scheme, host and port only (Telegram.Bot drops a path).</summary>
     [Required]
     public string BaseUrl { get; set; } = "https://api.telegram.org";
 
@@ -72,9 +72,9 @@ public sealed class TelegramOptions : IValidatableObject
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!Uri.TryCreate(BaseUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp)
-            || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+            || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
         {
-            yield return new ValidationResult($"BaseUrl must be an absolute http(s) URL without query, was '{BaseUrl}'", [nameof(BaseUrl)]);
+            yield return new ValidationResult($"BaseUrl must be an absolute http(s) URL of scheme, host and port only (no path, query or user), was '{BaseUrl}'", [nameof(BaseUrl)]);
         }
 
         if (Enabled && ChatId == 0)

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using MetalSniper.Operator;
 using Microsoft.AspNetCore.Builder;
@@ -14,13 +15,19 @@ using Microsoft.Extensions.Logging;
 
 namespace MetalSniper.Host.Tests;
 
-/// <summary>A sendMessage the fake Bot API received. <paramref name="At"/> is the arrival time since the server started.</summary>
+/// <summary>
+/// A sendMessage the fake Bot API received. <paramref name="DisableWebPagePreview"/>: link previews were turned off, by
+/// <c>link_preview_options.is_disabled</c> (Bot API 7.0+, what Telegram.Bot sends) or the older <c>disable_web_page_preview</c>.
+/// <paramref name="At"/> is the arrival time since the server started.
+/// </summary>
 internal sealed record FakeSend(long ChatId, string Text, bool DisableWebPagePreview, TimeSpan At, int Status);
 
 /// <summary>
 /// A fake Telegram Bot API on 127.0.0.1 (Kestrel, dynamic port): records every sendMessage attempt, answers the next N with
 /// a scripted error (429 with <c>parameters.retry_after</c> and/or a <c>Retry-After</c> header, 500, …), and serves
 /// getUpdates long polls from a scripted list of updates, honouring the offset like Telegram (older updates are forgotten).
+/// Like the real Bot API it takes GET or POST, method names in any case, and parameters in the query string, a JSON body or
+/// a form body (Telegram.Bot POSTs JSON).
 /// </summary>
 internal sealed class FakeTelegramServer : IAsyncDisposable
 {
@@ -29,10 +36,10 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
     private readonly long _start = TimeProvider.System.GetTimestamp();
     private readonly Lock _gate = new();
     private readonly List<FakeSend> _attempts = [];
-    private readonly Queue<(int Status, int? RetryAfterBody, int? RetryAfterHeader)> _sendFailures = new();
-    private readonly Queue<int> _pollFailures = new();
+    private readonly Queue<(int Status, int? RetryAfterBody, int? RetryAfterHeader, bool Html)> _sendFailures = new();
+    private readonly Queue<(int Status, int? RetryAfterBody)> _pollFailures = new();
     private readonly List<JsonObject> _updates = [];
-    private readonly List<long> _pollOffsets = [];
+    private readonly List<(long Offset, TimeSpan At)> _polls = [];
     private readonly CancellationTokenSource _closing = new();
     private long _nextUpdateId = 1000;
     private int _pollsInProgress;
@@ -62,13 +69,16 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
     public IReadOnlyList<FakeSend> Messages => [.. Attempts.Where(a => a.Status == 200)];
 
     /// <summary>The offset of every getUpdates request.</summary>
-    public IReadOnlyList<long> PollOffsets
+    public IReadOnlyList<long> PollOffsets => [.. Polls.Select(p => p.Offset)];
+
+    /// <summary>Every getUpdates request: its offset and arrival time (the clock of <see cref="Now"/>).</summary>
+    public IReadOnlyList<(long Offset, TimeSpan At)> Polls
     {
         get
         {
             lock (_gate)
             {
-                return [.. _pollOffsets];
+                return [.. _polls];
             }
         }
     }
@@ -99,26 +109,29 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
         return string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}");
     }
 
-    /// <summary>The next <paramref name="count"/> sendMessage calls answer <paramref name="status"/>.</summary>
-    public void FailSends(int count, int status, int? retryAfterBody = null, int? retryAfterHeader = null)
+    /// <summary>
+    /// The next <paramref name="count"/> sendMessage calls answer <paramref name="status"/>: the Bot API's JSON error, or with
+    /// <paramref name="html"/> an HTML page (what a reverse proxy or a load balancer in front of Telegram answers).
+    /// </summary>
+    public void FailSends(int count, int status, int? retryAfterBody = null, int? retryAfterHeader = null, bool html = false)
     {
         lock (_gate)
         {
             for (var i = 0; i < count; i++)
             {
-                _sendFailures.Enqueue((status, retryAfterBody, retryAfterHeader));
+                _sendFailures.Enqueue((status, retryAfterBody, retryAfterHeader, html));
             }
         }
     }
 
-    /// <summary>The next <paramref name="count"/> getUpdates calls answer <paramref name="status"/>.</summary>
-    public void FailPolls(int count, int status)
+    /// <summary>The next <paramref name="count"/> getUpdates calls answer <paramref name="status"/> (with <c>parameters.retry_after</c> if given).</summary>
+    public void FailPolls(int count, int status, int? retryAfterBody = null)
     {
         lock (_gate)
         {
             for (var i = 0; i < count; i++)
             {
-                _pollFailures.Enqueue(status);
+                _pollFailures.Enqueue((status, retryAfterBody));
             }
         }
     }
@@ -185,13 +198,30 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
             return;
         }
 
-        switch (path[prefix.Length..])
+        if (context.Request.Method is not ("GET" or "POST"))
         {
-            case "sendMessage" when context.Request.Method == "POST":
-                await SendMessageAsync(context);
+            await WriteJsonAsync(context, 405, new JsonObject { ["ok"] = false, ["error_code"] = 405, ["description"] = "Method Not Allowed" });
+            return;
+        }
+
+        JsonObject parameters;
+        try
+        {
+            parameters = await ParametersAsync(context.Request);
+        }
+        catch (JsonException)
+        {
+            await WriteJsonAsync(context, 400, new JsonObject { ["ok"] = false, ["error_code"] = 400, ["description"] = "Bad Request: can't parse JSON" });
+            return;
+        }
+
+        switch (path[prefix.Length..].ToUpperInvariant())
+        {
+            case "SENDMESSAGE":
+                await SendMessageAsync(context, parameters);
                 break;
-            case "getUpdates" when context.Request.Method == "GET":
-                await GetUpdatesAsync(context);
+            case "GETUPDATES":
+                await GetUpdatesAsync(context, parameters);
                 break;
             default:
                 await WriteJsonAsync(context, 404, new JsonObject { ["ok"] = false, ["error_code"] = 404, ["description"] = "Not Found" });
@@ -199,14 +229,70 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
         }
     }
 
-    private async Task SendMessageAsync(HttpContext context)
+    /// <summary>The call's parameters, as Telegram reads them: the query string, then a JSON or form body.</summary>
+    private static async Task<JsonObject> ParametersAsync(HttpRequest request)
     {
-        var body = (await JsonNode.ParseAsync(context.Request.Body))!.AsObject();
+        var parameters = new JsonObject();
+        foreach (var (key, value) in request.Query)
+        {
+            parameters[key] = value.ToString();
+        }
+
+        if (request.HasJsonContentType())
+        {
+            if (await JsonNode.ParseAsync(request.Body) is not JsonObject body)
+            {
+                throw new JsonException("the body is not a JSON object");
+            }
+
+            foreach (var (key, value) in body.ToList())
+            {
+                body.Remove(key);
+                parameters[key] = value;
+            }
+        }
+        else if (request.HasFormContentType)
+        {
+            foreach (var (key, value) in await request.ReadFormAsync())
+            {
+                parameters[key] = value.ToString();
+            }
+        }
+
+        return parameters;
+    }
+
+    /// <summary>A parameter that may come as a JSON value or as text (query string, form).</summary>
+    private static JsonNode? Parameter(JsonObject parameters, string name) =>
+        parameters[name] is JsonValue value && value.TryGetValue<string>(out var text) && (text.StartsWith('{') || text.StartsWith('['))
+            ? JsonNode.Parse(text)
+            : parameters[name];
+
+    private static long? Long(JsonNode? node) => node switch
+    {
+        JsonValue v when v.TryGetValue<long>(out var n) => n,
+        JsonValue v when v.TryGetValue<string>(out var text) && long.TryParse(text, CultureInfo.InvariantCulture, out var n) => n,
+        _ => null,
+    };
+
+    private static bool Bool(JsonNode? node) => node switch
+    {
+        JsonValue v when v.TryGetValue<bool>(out var b) => b,
+        JsonValue v when v.TryGetValue<string>(out var text) => bool.TryParse(text, out var b) && b,
+        _ => false,
+    };
+
+    private async Task SendMessageAsync(HttpContext context, JsonObject parameters)
+    {
         var at = Now;
-        var chatId = body["chat_id"]!.GetValue<long>();
-        var text = body["text"]!.GetValue<string>();
-        var noPreview = body["disable_web_page_preview"]?.GetValue<bool>() ?? false;
-        (int Status, int? RetryAfterBody, int? RetryAfterHeader)? failure = null;
+        if (Long(parameters["chat_id"]) is not { } chatId || parameters["text"]?.ToString() is not { Length: > 0 } text)
+        {
+            await WriteJsonAsync(context, 400, new JsonObject { ["ok"] = false, ["error_code"] = 400, ["description"] = "Bad Request: chat_id and text are required" });
+            return;
+        }
+
+        var noPreview = Bool(Parameter(parameters, "link_preview_options")?["is_disabled"]) || Bool(parameters["disable_web_page_preview"]);
+        (int Status, int? RetryAfterBody, int? RetryAfterHeader, bool Html)? failure = null;
         int messageId;
         lock (_gate)
         {
@@ -226,6 +312,14 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
                 context.Response.Headers.RetryAfter = header.ToString(CultureInfo.InvariantCulture);
             }
 
+            if (f.Html)
+            {
+                context.Response.StatusCode = f.Status;
+                context.Response.ContentType = "text/html";
+                await context.Response.WriteAsync("<html><body><h1>502 Bad Gateway</h1></body></html>");
+                return;
+            }
+
             await WriteJsonAsync(context, f.Status, Error(f.Status, f.RetryAfterBody));
             return;
         }
@@ -233,18 +327,26 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
         await WriteJsonAsync(context, 200, new JsonObject
         {
             ["ok"] = true,
-            ["result"] = new JsonObject { ["message_id"] = messageId, ["chat"] = new JsonObject { ["id"] = chatId }, ["date"] = 0, ["text"] = text },
+            ["result"] = new JsonObject
+            {
+                ["message_id"] = messageId,
+                ["from"] = new JsonObject { ["id"] = 123456, ["is_bot"] = true, ["first_name"] = "MetalSniper", ["username"] = "MetalSniperBot" },
+                ["chat"] = new JsonObject { ["id"] = chatId, ["type"] = chatId > 0 ? "private" : "group" },
+                ["date"] = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds(),
+                ["text"] = text,
+            },
         });
     }
 
-    private async Task GetUpdatesAsync(HttpContext context)
+    private async Task GetUpdatesAsync(HttpContext context, JsonObject parameters)
     {
-        var offset = long.Parse(context.Request.Query["offset"].ToString(), CultureInfo.InvariantCulture);
-        var timeout = TimeSpan.FromSeconds(int.Parse(context.Request.Query["timeout"].ToString(), CultureInfo.InvariantCulture));
-        int? failure = null;
+        // Like Telegram: no offset is offset 0, no timeout is a short poll.
+        var offset = Long(parameters["offset"]) ?? 0;
+        var timeout = TimeSpan.FromSeconds(Long(parameters["timeout"]) ?? 0);
+        (int Status, int? RetryAfterBody)? failure = null;
         lock (_gate)
         {
-            _pollOffsets.Add(offset);
+            _polls.Add((offset, Now));
             if (_pollFailures.Count > 0)
             {
                 failure = _pollFailures.Dequeue();
@@ -254,9 +356,9 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
             _updates.RemoveAll(u => u["update_id"]!.GetValue<long>() < offset);
         }
 
-        if (failure is { } status)
+        if (failure is { } f)
         {
-            await WriteJsonAsync(context, status, Error(status, null));
+            await WriteJsonAsync(context, f.Status, Error(f.Status, f.RetryAfterBody));
             return;
         }
 

@@ -166,6 +166,54 @@ public sealed class TelegramTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Notifier_429WithOneAttempt_IsNotRetriedBehindTheRateLimit()
+    {
+        // Telegram.Bot retries a 429 itself by default (up to 3 times, retry_after ≤ 60 s): switched off, retries are ours.
+        _server.FailSends(1, 429, retryAfterBody: 1);
+        var notifier = Notifier(Api(o => o.MaxAttempts = 1));
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2"));
+
+        await WaitUntil(() => notifier.Failed == 1);
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // a library retry would arrive after retry_after (1 s)
+        _server.Attempts.Select(a => a.Status).ShouldBe([429]);
+        notifier.Retries.ShouldBe(0);
+        notifier.LastError.ShouldNotBeNull().ShouldContain("429");
+    }
+
+    [Fact]
+    public async Task Notifier_HtmlBadGateway_IsRetried_UntilDelivered()
+    {
+        // Not the Bot API's JSON (a proxy's error page): still an answer with a status, and a 5xx is worth another try.
+        _server.FailSends(1, 502, html: true);
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Yellow, "Disconnect", "broker link down"));
+
+        await WaitForMessages(1);
+        _server.Attempts.Select(a => a.Status).ShouldBe([502, 200]);
+        await WaitUntil(() => notifier.Sent == 1);
+        notifier.Retries.ShouldBe(1);
+        notifier.LastError.ShouldNotBeNull().ShouldContain("502");
+    }
+
+    [Fact]
+    public async Task Notifier_LongText_ArrivesCutBelowTelegramsLimit()
+    {
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Info, "Report", new string('x', 10_000)));
+
+        var message = (await WaitForMessages(1)).Single();
+        message.Text.Length.ShouldBe(TelegramBotApi.MaxTextLength);
+        message.Text.ShouldStartWith("ℹ️ INFO Report");
+        message.Text.ShouldEndWith("…");
+    }
+
+    [Fact]
     public async Task Notifier_BadRequest_IsNotRetried()
     {
         _server.FailSends(1, 400);
@@ -431,6 +479,37 @@ public sealed class TelegramTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Poller_429_WaitsRetryAfter_ThenPollsAgain()
+    {
+        _server.FailPolls(1, 429, retryAfterBody: 1);
+        var poller = Poller(Api(), new FakeOperatorConsole());
+        _server.AddMessage(Operator, Operator, "/status");
+        await poller.StartAsync(CancellationToken.None);
+
+        await WaitForMessages(1);
+        var polls = _server.Polls;
+        (polls[1].At - polls[0].At).TotalSeconds.ShouldBeInRange(0.98, 1.9); // 1 s from retry_after, not the 50 ms backoff
+        poller.PollFailures.ShouldBe(1);
+        poller.Polls.ShouldBeGreaterThanOrEqualTo(2); // the 429 was an answer
+        _logs.WithEvent(7123).ShouldHaveSingleItem().Value("Delay").ShouldBe(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Poller_FailedPolls_DoubleTheirWait()
+    {
+        _server.FailPolls(3, 500);
+        var poller = Poller(Api(o => o.RetryBaseDelay = TimeSpan.FromMilliseconds(200)), new FakeOperatorConsole());
+        await poller.StartAsync(CancellationToken.None);
+
+        await WaitUntil(() => _server.Polls.Count >= 4);
+        _logs.WithEvent(7123).Select(e => e.Value("Delay")).ShouldBe(
+            [TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(800)]);
+        _logs.WithEvent(7123).Select(e => e.Level).ShouldBe([LogLevel.Warning, LogLevel.Debug, LogLevel.Debug]);
+        var polls = _server.Polls;
+        (polls[3].At - polls[0].At).TotalSeconds.ShouldBeGreaterThanOrEqualTo(1.35); // 0.2 + 0.4 + 0.8 s, arrivals jitter a little
+    }
+
+    [Fact]
     public async Task Poller_Stop_EndsAnOpenLongPollPromptly()
     {
         var poller = Poller(Api(o => o.PollTimeoutSeconds = 20), new FakeOperatorConsole());
@@ -455,6 +534,29 @@ public sealed class TelegramTests : IAsyncLifetime
         poller.IsRunning.ShouldBeFalse();
         _logs.WithEvent(7120).ShouldHaveSingleItem();
         _server.PollOffsets.ShouldBeEmpty(); // no poll loop was started
+    }
+
+    [Theory]
+    [InlineData("SECRET-TOKEN-abc")]      // no bot id
+    [InlineData("bot:SECRET-TOKEN-abc")]  // a bot id that is not a number
+    public async Task Notifier_MalformedToken_WritesAlertsToTheLog_AndSaysWhy(string token)
+    {
+        var api = Api(token: token);
+        var notifier = Notifier(api);
+        var poller = Poller(api, new FakeOperatorConsole());
+        await notifier.StartAsync(CancellationToken.None);
+        await poller.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2"));
+
+        api.IsConfigured.ShouldBeFalse();
+        api.NotConfiguredReason.ShouldBe("TELEGRAM_BOT_TOKEN is not a bot token (<bot id>:<secret>)");
+        notifier.ToTelegram.ShouldBeFalse();
+        notifier.Logged.ShouldBe(1);
+        _logs.WithEvent(7102).ShouldHaveSingleItem().Value("Why").ShouldBe(api.NotConfiguredReason);
+        poller.IsRunning.ShouldBeFalse();
+        _server.Attempts.ShouldBeEmpty();
+        _server.PollOffsets.ShouldBeEmpty();
     }
 
     // ---- The token ----------------------------------------------------------------------------------------------
@@ -536,6 +638,10 @@ public sealed class TelegramTests : IAsyncLifetime
         errors.Count.ShouldBe(6, string.Join("\n", errors));
         errors.ShouldContain(e => e.Contains("ChatId must be set"));
         errors.ShouldContain(e => e.Contains("was -5"));
+
+        // Telegram.Bot keeps only the scheme, host and port of its base URL: a path would be dropped without a word.
+        Validate(new TelegramOptions { BaseUrl = "https://proxy.example/telegram" }).ShouldHaveSingleItem().ShouldContain("no path");
+        Validate(new TelegramOptions { BaseUrl = "http://127.0.0.1:8081/" }).ShouldBeEmpty();
     }
 
     [Fact]
