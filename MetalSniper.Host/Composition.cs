@@ -265,7 +265,7 @@ public static class Composition
             }
 
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
-            services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == "Live" ? "LIVE" : "paper") + " · simulated broker"));
+            services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper") + " · simulated broker"));
         }
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
@@ -294,7 +294,7 @@ public static class Composition
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
             var broker = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
             var envOptIn = string.Equals(Environment.GetEnvironmentVariable(ExecutionOptions.LiveConfirmVariable), "yes", StringComparison.Ordinal);
-            return new ExecutionSafety(execution.Mode == "Live", execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: brokerKind != "Simulated",
+            return new ExecutionSafety(execution.Mode == Core.Orders.ExecutionMode.Live, execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: brokerKind != "Simulated",
                 BrokerPort: brokerKind == "InteractiveBrokers" ? broker.InteractiveBrokers.Port : null);
         });
         services.AddSingleton(sp =>

@@ -577,10 +577,10 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         foreach (var trip in _breakers.Observe(new BreakerObservation(now, pnl, newTrades, notionals, rates)))
         {
             // The flatten leaves first, then the record: a slow or failing store must not hold up an exit.
-            var key = "breaker:" + trip.Breaker;
+            var key = trip.Breaker.HaltKey();
             var flattened = trip.Level == KillLevel.Flatten ? FlattenAll(book, "BreakerFlatten", trip.Formula, now, new(trip.Inputs)) : 0;
             Halt(() => _kill.Pause(key, trip.Level, trip.PausedUntilUtc, "breaker", trip.Formula, now));
-            Trip("Breaker:" + trip.Breaker,
+            Trip("Breaker:" + trip.Breaker.Label(),
                 $"{trip.Formula}; L{(int)trip.Level} until {trip.PausedUntilUtc:O}{(trip.PausedForDay ? " (paused for the day: too many trips in 24 h)" : "")}{(flattened > 0 ? $"; flatten {flattened} position(s)" : "")}",
                 now, trip.Level, trip.PausedUntilUtc, trip.Inputs);
         }

@@ -236,8 +236,8 @@ public sealed class ExecutionOptions
     public const string LiveConfirmVariable = "METALSNIPER_LIVE_TRADING_CONFIRMED";
 
     /// <summary><c>Paper</c> (default) or <c>Live</c>.</summary>
-    [AllowedValues("Paper", "Live")]
-    public string Mode { get; set; } = "Paper";
+    [EnumDataType(typeof(Core.Orders.ExecutionMode))]
+    public Core.Orders.ExecutionMode Mode { get; set; } = Core.Orders.ExecutionMode.Paper;
 
     /// <summary>The configuration half of the live opt-in. Default false.</summary>
     public bool LiveTradingOptIn { get; set; }

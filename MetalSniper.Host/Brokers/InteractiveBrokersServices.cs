@@ -35,7 +35,7 @@ public static class InteractiveBrokersServices
             var machine = new IbConnectionStateMachine(TimeSpan.FromSeconds(ib.ReconnectWarmupSeconds), windows, TimeZoneInfo.FindSystemTimeZoneById(ib.QuietWindowTimeZone));
             return new IbSession(new IbSessionSettings(ib.Host, ib.Port, ib.ClientId, ib.Account, TimeSpan.FromSeconds(ib.ConnectTimeoutSeconds),
                 TimeSpan.FromSeconds(ib.ReconnectMinDelaySeconds), TimeSpan.FromSeconds(ib.ReconnectMaxDelaySeconds), TimeSpan.FromSeconds(ib.ReconcileTimeoutSeconds), ib.MarketDataType,
-                Paper: sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode != "Live"),
+                Paper: sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode != Core.Orders.ExecutionMode.Live),
                 client, machine, wall, sp.GetRequiredService<ILogger<IbSession>>());
         });
         services.AddSingleton(sp =>
@@ -44,7 +44,7 @@ public static class InteractiveBrokersServices
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             using var c = sp.GetRequiredService<Database>().OpenConnection();
             var known = c.Query<string>("SELECT execution_id FROM fills").ToList();
-            return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == "Live" ? "live" : "paper",
+            return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == Core.Orders.ExecutionMode.Live ? "live" : "paper",
                 (Math.Min(risk.BrokerMessagesPerSecond, 40), risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
                 sp.GetRequiredService<ILogger<IbOrderGateway>>());
         });
@@ -65,7 +65,7 @@ public static class InteractiveBrokersServices
     public static string Describe(IServiceProvider sp)
     {
         var ib = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers;
-        var mode = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == "Live" ? "LIVE" : "paper";
+        var mode = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper";
         var session = sp.GetRequiredService<IbSession>();
         var account = session.Account.Length > 0 ? session.Account : ib.Account.Length > 0 ? ib.Account : "account not yet known";
         return string.Create(CultureInfo.InvariantCulture, $"{mode} · IB {account} at {ib.Host}:{ib.Port} (client {ib.ClientId}) {session.Machine.State(TimeProvider.System.GetUtcNow())}");

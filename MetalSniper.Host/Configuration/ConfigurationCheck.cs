@@ -110,7 +110,7 @@ public static class ConfigurationCheck
 
         var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
         var brokerKind = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
-        if (execution.Mode == "Live" && brokerKind.Kind == "Simulated")
+        if (execution.Mode == Core.Orders.ExecutionMode.Live && brokerKind.Kind == "Simulated")
         {
             errors.Add($"{ExecutionOptions.SectionName}:Mode: Live needs a live broker; {BrokerOptions.SectionName}:Kind is Simulated (paper only)");
         }

@@ -70,8 +70,8 @@ public sealed record FxRateInUse(string Pair, DateTimeOffset? AsOfUtc);
 
 /// <summary>A circuit-breaker trip: what tripped, the level to set, how long trading pauses, and why.</summary>
 /// <param name="Breaker">
-/// <see cref="CircuitBreakers.Drawdown"/>, <see cref="CircuitBreakers.ConsecutiveLosses"/>,
-/// <see cref="CircuitBreakers.SharpeFloor"/>, <see cref="CircuitBreakers.LegImbalance"/> or <see cref="CircuitBreakers.StaleFx"/>.
+/// <see cref="BreakerName.Drawdown"/>, <see cref="BreakerName.ConsecutiveLosses"/>,
+/// <see cref="BreakerName.SharpeFloor"/>, <see cref="BreakerName.LegImbalance"/> or <see cref="BreakerName.StaleFx"/>.
 /// </param>
 /// <param name="Level">The kill level to set.</param>
 /// <param name="AtUtc">Time of the observation that tripped it (UTC).</param>
@@ -80,7 +80,7 @@ public sealed record FxRateInUse(string Pair, DateTimeOffset? AsOfUtc);
 /// <param name="Formula">The exact formula with its inputs and threshold (invariant culture, amounts with two decimals).</param>
 /// <param name="Inputs">Every input value (invariant culture, full precision; times ISO 8601 "O"; spans "c").</param>
 public sealed record BreakerTrip(
-    string Breaker,
+    BreakerName Breaker,
     KillLevel Level,
     DateTimeOffset AtUtc,
     DateTimeOffset PausedUntilUtc,

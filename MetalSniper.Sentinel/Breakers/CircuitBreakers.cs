@@ -45,21 +45,6 @@ namespace MetalSniper.Sentinel.Breakers;
 /// </summary>
 public sealed class CircuitBreakers
 {
-    /// <summary>Name of the drawdown breaker.</summary>
-    public const string Drawdown = "drawdown";
-
-    /// <summary>Name of the consecutive-loss breaker.</summary>
-    public const string ConsecutiveLosses = "consecutive-losses";
-
-    /// <summary>Name of the Sharpe-floor breaker.</summary>
-    public const string SharpeFloor = "sharpe-floor";
-
-    /// <summary>Name of the leg-imbalance breaker.</summary>
-    public const string LegImbalance = "leg-imbalance";
-
-    /// <summary>Name of the stale-FX breaker.</summary>
-    public const string StaleFx = "stale-fx";
-
     /// <summary>The trailing window in which trips are counted against <see cref="CircuitBreakerSettings.MaxTripsPer24h"/>.</summary>
     public static readonly TimeSpan TripCountWindow = TimeSpan.FromHours(24);
 
@@ -72,7 +57,7 @@ public sealed class CircuitBreakers
     private readonly int[] _imbalanceStreaks;
     private readonly Queue<decimal> _sharpeWindow;
     private readonly Queue<decimal> _lossRun;
-    private readonly HashSet<string> _toResetAtPauseEnd = new(StringComparer.Ordinal);
+    private readonly HashSet<BreakerName> _toResetAtPauseEnd = [];
     private Dictionary<string, int> _staleStreaks = new(StringComparer.Ordinal);
     private Dictionary<string, int> _staleScratch = new(StringComparer.Ordinal);
     private BreakerTrip[] _trips = [];
@@ -213,26 +198,26 @@ public sealed class CircuitBreakers
         }
     }
 
-    private void Reset(string breaker, decimal equity)
+    private void Reset(BreakerName breaker, decimal equity)
     {
         switch (breaker)
         {
-            case Drawdown:
+            case BreakerName.Drawdown:
                 _peak = equity;
                 _drawdownStreak = 0;
                 break;
-            case ConsecutiveLosses:
+            case BreakerName.ConsecutiveLosses:
                 _lossStreak = 0;
                 _lossRun.Clear();
                 break;
-            case SharpeFloor:
+            case BreakerName.SharpeFloor:
                 _sharpeWindow.Clear();
                 _sharpeTradesSinceReset = 0;
                 break;
-            case LegImbalance:
+            case BreakerName.LegImbalance:
                 Array.Clear(_imbalanceStreaks);
                 break;
-            case StaleFx:
+            case BreakerName.StaleFx:
                 _staleStreaks.Clear();
                 break;
             default:
@@ -262,7 +247,7 @@ public sealed class CircuitBreakers
             ["consecutiveBreachingObservations"] = Raw(_drawdownStreak),
             ["confirmObservations"] = Raw(_settings.ConfirmObservations),
         };
-        return new Breach(Drawdown, _settings.DrawdownLevel, formula, inputs);
+        return new Breach(BreakerName.Drawdown, _settings.DrawdownLevel, formula, inputs);
     }
 
     private (Breach? Loss, Breach? Sharpe) ObserveClosedTrades(IReadOnlyList<decimal> pnls, bool build)
@@ -321,7 +306,7 @@ public sealed class CircuitBreakers
             ["maxConsecutiveLosses"] = Raw(_settings.MaxConsecutiveLosses),
             ["lastLossPnls"] = string.Join(";", run.Select(Raw)),
         };
-        return new Breach(ConsecutiveLosses, _settings.DefaultLevel, formula, inputs);
+        return new Breach(BreakerName.ConsecutiveLosses, _settings.DefaultLevel, formula, inputs);
     }
 
     private Breach? SharpeBreach()
@@ -360,7 +345,7 @@ public sealed class CircuitBreakers
             ["sharpeMinTrades"] = Raw(_settings.SharpeMinTrades),
             ["tradesSinceReset"] = Raw(_sharpeTradesSinceReset),
         };
-        return new Breach(SharpeFloor, _settings.DefaultLevel, formula, inputs);
+        return new Breach(BreakerName.SharpeFloor, _settings.DefaultLevel, formula, inputs);
     }
 
     private Breach? ObserveImbalance(IReadOnlyDictionary<string, decimal> notionals, bool build)
@@ -403,7 +388,7 @@ public sealed class CircuitBreakers
 
         inputs["maxLegImbalance"] = Raw(_settings.MaxLegImbalance);
         inputs["confirmObservations"] = Raw(_settings.ConfirmObservations);
-        return new Breach(LegImbalance, _settings.DefaultLevel, string.Join("; ", parts), inputs);
+        return new Breach(BreakerName.LegImbalance, _settings.DefaultLevel, string.Join("; ", parts), inputs);
     }
 
     private Breach? ObserveStaleFx(DateTimeOffset now, IReadOnlyList<FxRateInUse> rates, bool build)
@@ -476,7 +461,7 @@ public sealed class CircuitBreakers
 
         inputs["maxFxRateAge"] = _settings.MaxFxRateAge.ToString("c", Inv);
         inputs["confirmObservations"] = Raw(_settings.ConfirmObservations);
-        return new Breach(StaleFx, _settings.DefaultLevel, string.Join("; ", parts), inputs);
+        return new Breach(BreakerName.StaleFx, _settings.DefaultLevel, string.Join("; ", parts), inputs);
     }
 
     private IReadOnlyList<BreakerTrip> Trip(DateTimeOffset now, List<Breach> breaches)
@@ -616,5 +601,5 @@ public sealed class CircuitBreakers
     }
 
     /// <summary>A breaker's breach in one observation, before the pause is decided.</summary>
-    private sealed record Breach(string Breaker, KillLevel Level, string Formula, Dictionary<string, string> Inputs);
+    private sealed record Breach(BreakerName Breaker, KillLevel Level, string Formula, Dictionary<string, string> Inputs);
 }

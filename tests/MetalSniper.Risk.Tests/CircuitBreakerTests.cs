@@ -52,7 +52,7 @@ public sealed class CircuitBreakerTests
         breakers.Observe(Obs(T0.AddMinutes(3), equity: -310m)).ShouldBeEmpty();
         var trip = breakers.Observe(Obs(T0.AddMinutes(4), equity: -310m)).ShouldHaveSingleItem();
 
-        trip.Breaker.ShouldBe(CircuitBreakers.Drawdown);
+        trip.Breaker.ShouldBe(BreakerName.Drawdown);
         trip.Level.ShouldBe(KillLevel.Flatten);
         trip.AtUtc.ShouldBe(T0.AddMinutes(4));
         trip.PausedUntilUtc.ShouldBe(T0.AddMinutes(4) + Reset);
@@ -79,7 +79,7 @@ public sealed class CircuitBreakerTests
         breakers.Observe(Obs(T0.AddSeconds(3), equity: -400m)).ShouldBeEmpty();
         breakers.Observe(Obs(T0.AddSeconds(4), equity: -400m)).ShouldBeEmpty();
         breakers.Trips.ShouldBeEmpty();
-        breakers.Observe(Obs(T0.AddSeconds(5), equity: -400m)).ShouldHaveSingleItem().Breaker.ShouldBe(CircuitBreakers.Drawdown);
+        breakers.Observe(Obs(T0.AddSeconds(5), equity: -400m)).ShouldHaveSingleItem().Breaker.ShouldBe(BreakerName.Drawdown);
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class CircuitBreakerTests
         // The third loss in a row trips even though a winner closes later in the same sweep.
         var trip = breakers.Observe(Obs(T0.AddMinutes(3), trades: [-1_007.5m, 50m])).ShouldHaveSingleItem();
 
-        trip.Breaker.ShouldBe(CircuitBreakers.ConsecutiveLosses);
+        trip.Breaker.ShouldBe(BreakerName.ConsecutiveLosses);
         trip.Level.ShouldBe(KillLevel.NoEntries);
         trip.Formula.ShouldBe("consecutive losing trades (net P&L < 0) = 3 ≥ 3: last 3 net P&Ls -5.00; -6.00; -1,007.50 USD");
         trip.Inputs["consecutiveLosses"].ShouldBe("3");
@@ -121,7 +121,7 @@ public sealed class CircuitBreakerTests
         // [10, −5, 6, −8]: mean 0.75, Σ(x − mean)² = 222.75, s = √(222.75 / 3) = 8.6168, Sharpe 0.0870.
         var trip = breakers.Observe(Obs(T0.AddMinutes(1), trades: [-8m])).ShouldHaveSingleItem();
 
-        trip.Breaker.ShouldBe(CircuitBreakers.SharpeFloor);
+        trip.Breaker.ShouldBe(BreakerName.SharpeFloor);
         trip.Level.ShouldBe(KillLevel.NoEntries);
         trip.Formula.ShouldBe("per-trade Sharpe = mean 0.75 / sample sd (n−1) 8.62 USD = 0.0870 < floor 0.5000 over the last 4 closed trades (window 4, warm-up 4)");
         trip.Inputs["tradePnls"].ShouldBe("10;-5;6;-8");
@@ -152,7 +152,7 @@ public sealed class CircuitBreakerTests
 
         var losers = Create(settings with { SharpeFloor = -1_000_000m });
         var trip = losers.Observe(Obs(T0, trades: [-0.1m, -0.1m, -0.1m])).ShouldHaveSingleItem();
-        trip.Breaker.ShouldBe(CircuitBreakers.SharpeFloor);
+        trip.Breaker.ShouldBe(BreakerName.SharpeFloor);
         trip.Formula.ShouldContain("sample sd (n−1) 0 USD = −inf (sd = 0 with mean < 0 reads as −inf; with mean ≥ 0 as +inf) < floor -1,000,000.0000");
         trip.Inputs["sharpe"].ShouldBe("-inf");
         trip.Inputs["sampleSd"].ShouldBe("0");
@@ -168,7 +168,7 @@ public sealed class CircuitBreakerTests
 
         var trip = breakers.Observe(Obs(T0.AddSeconds(3), notionals: new() { ["XAUUSD"] = 120_000m, ["XAGUSD"] = -40_000m })).ShouldHaveSingleItem();
 
-        trip.Breaker.ShouldBe(CircuitBreakers.LegImbalance);
+        trip.Breaker.ShouldBe(BreakerName.LegImbalance);
         trip.Level.ShouldBe(KillLevel.NoEntries);
         trip.Formula.ShouldBe("imbalance XAUUSD/XAGUSD = |XAUUSD 120,000.00 + XAGUSD -40,000.00| = 80,000.00 USD > 50,000.00 (confirmed over 1 observation)");
         trip.Inputs["XAUUSD/XAGUSD.notional.XAUUSD"].ShouldBe("120000");
@@ -209,7 +209,7 @@ public sealed class CircuitBreakerTests
             new FxRateInUse("EURUSD", null),
         ])).ShouldHaveSingleItem();
 
-        trip.Breaker.ShouldBe(CircuitBreakers.StaleFx);
+        trip.Breaker.ShouldBe(BreakerName.StaleFx);
         trip.Level.ShouldBe(KillLevel.NoEntries);
         trip.Formula.ShouldBe(
             "stale FX ZARUSD: age = now 2026-03-03T15:00:01.0000000+00:00 − as-of 2026-03-03T14:54:00.0000000+00:00 = 00:06:01 > 00:05:00 (confirmed over 1 observation); " +
@@ -232,7 +232,7 @@ public sealed class CircuitBreakerTests
         breakers.Observe(Obs(T0.AddSeconds(4))).ShouldBeEmpty(); // no longer in use
         breakers.Observe(StaleFx(T0.AddSeconds(5))).ShouldBeEmpty();
         breakers.Observe(StaleFx(T0.AddSeconds(6))).ShouldBeEmpty();
-        breakers.Observe(StaleFx(T0.AddSeconds(7))).ShouldHaveSingleItem().Breaker.ShouldBe(CircuitBreakers.StaleFx);
+        breakers.Observe(StaleFx(T0.AddSeconds(7))).ShouldHaveSingleItem().Breaker.ShouldBe(BreakerName.StaleFx);
     }
 
     [Fact]
@@ -277,12 +277,12 @@ public sealed class CircuitBreakerTests
     {
         var breakers = Create(Settings(confirm: 1));
         breakers.Observe(Obs(T0, equity: 0m, trades: [-10m, -10m])).ShouldBeEmpty(); // two losses in a row
-        breakers.Observe(Obs(T0.AddMinutes(1), equity: -1_600m)).ShouldHaveSingleItem().Breaker.ShouldBe(CircuitBreakers.Drawdown);
+        breakers.Observe(Obs(T0.AddMinutes(1), equity: -1_600m)).ShouldHaveSingleItem().Breaker.ShouldBe(BreakerName.Drawdown);
         breakers.Observe(Obs(T0.AddMinutes(31), equity: -1_600m)).ShouldBeEmpty();
 
         // The loss run was not reset by the drawdown trip: the third loss trips.
         var trip = breakers.Observe(Obs(T0.AddMinutes(32), equity: -1_610m, trades: [-10m])).ShouldHaveSingleItem();
-        trip.Breaker.ShouldBe(CircuitBreakers.ConsecutiveLosses);
+        trip.Breaker.ShouldBe(BreakerName.ConsecutiveLosses);
         trip.Inputs["consecutiveLosses"].ShouldBe("3");
     }
 
@@ -291,13 +291,13 @@ public sealed class CircuitBreakerTests
     {
         var breakers = Create(Settings() with { SharpeFloor = 0m, SharpeWindow = 5, SharpeMinTrades = 3, MaxConsecutiveLosses = 3 });
         var trips = breakers.Observe(Obs(T0, trades: [-10m, -20m, -30m]));
-        trips.Select(t => t.Breaker).ShouldBe([CircuitBreakers.ConsecutiveLosses, CircuitBreakers.SharpeFloor]);
+        trips.Select(t => t.Breaker).ShouldBe([BreakerName.ConsecutiveLosses, BreakerName.SharpeFloor]);
         var end = trips.Max(t => t.PausedUntilUtc);
 
         // After the pause both start again from zero: two more losses are neither a run of 3 nor past the warm-up of 3.
         breakers.Observe(Obs(end, trades: [-5m, -6m])).ShouldBeEmpty();
         var next = breakers.Observe(Obs(end.AddMinutes(1), trades: [-7m]));
-        next.Select(t => t.Breaker).ShouldBe([CircuitBreakers.ConsecutiveLosses, CircuitBreakers.SharpeFloor]);
+        next.Select(t => t.Breaker).ShouldBe([BreakerName.ConsecutiveLosses, BreakerName.SharpeFloor]);
         next[1].Inputs["tradePnls"].ShouldBe("-5;-6;-7");
         next[1].Inputs["tradesSinceReset"].ShouldBe("3");
     }
@@ -312,7 +312,7 @@ public sealed class CircuitBreakerTests
 
         // Its confirmation count was cleared at the end of the pause.
         breakers.Observe(StaleFx(first.PausedUntilUtc)).ShouldBeEmpty();
-        breakers.Observe(StaleFx(first.PausedUntilUtc.AddSeconds(1))).ShouldHaveSingleItem().Breaker.ShouldBe(CircuitBreakers.StaleFx);
+        breakers.Observe(StaleFx(first.PausedUntilUtc.AddSeconds(1))).ShouldHaveSingleItem().Breaker.ShouldBe(BreakerName.StaleFx);
     }
 
     [Fact]
@@ -322,14 +322,14 @@ public sealed class CircuitBreakerTests
         breakers.Observe(Obs(T0, equity: 0m));
         breakers.Observe(Obs(T0.AddMinutes(1), equity: -1_500m));
         var drawdown = breakers.Observe(Obs(T0.AddMinutes(2), equity: -1_500m)).ShouldHaveSingleItem();
-        drawdown.Breaker.ShouldBe(CircuitBreakers.Drawdown);
+        drawdown.Breaker.ShouldBe(BreakerName.Drawdown);
 
         // The FX rate goes missing during the pause: confirmed, but not tripped while paused.
         breakers.Observe(Obs(T0.AddMinutes(3), equity: -1_500m, fx: [new FxRateInUse("ZARUSD", null)])).ShouldBeEmpty();
         breakers.Observe(Obs(T0.AddMinutes(4), equity: -1_500m, fx: [new FxRateInUse("ZARUSD", null)])).ShouldBeEmpty();
 
         var stale = breakers.Observe(Obs(drawdown.PausedUntilUtc, equity: -1_500m, fx: [new FxRateInUse("ZARUSD", null)])).ShouldHaveSingleItem();
-        stale.Breaker.ShouldBe(CircuitBreakers.StaleFx);
+        stale.Breaker.ShouldBe(BreakerName.StaleFx);
         stale.Formula.ShouldEndWith("(confirmed over 3 observations)");
     }
 
@@ -396,7 +396,7 @@ public sealed class CircuitBreakerTests
         breakers.Observe(Obs(T0, equity: 0m));
         var trips = breakers.Observe(Obs(T0.AddMinutes(1), equity: -2_000m, fx: [new FxRateInUse("ZARUSD", null)]));
 
-        trips.Select(t => t.Breaker).ShouldBe([CircuitBreakers.Drawdown, CircuitBreakers.StaleFx]);
+        trips.Select(t => t.Breaker).ShouldBe([BreakerName.Drawdown, BreakerName.StaleFx]);
         trips[0].PausedForDay.ShouldBeFalse();
         trips[1].PausedForDay.ShouldBeTrue(); // the second trip in 24 h
         breakers.ActiveLevel(T0.AddMinutes(2)).ShouldBe(KillLevel.Flatten);
