@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Polly;
 using MetalSniper.InteractiveBrokers.Client;
 using MetalSniper.InteractiveBrokers.Connection;
 using MetalSniper.InteractiveBrokers.Wire;
@@ -11,8 +12,8 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// <param name="ClientId">API client id.</param>
 /// <param name="Account">The account to trade; empty: the single managed account.</param>
 /// <param name="ConnectTimeout">Handshake timeout.</param>
-/// <param name="ReconnectMinDelay">First reconnect delay (doubles per failure, jittered).</param>
-/// <param name="ReconnectMaxDelay">Longest reconnect delay.</param>
+/// <param name="ReconnectMinDelay">Base reconnect delay: the median first delay; it grows exponentially per failure, jittered (<see cref="IbReconnectPipeline"/>).</param>
+/// <param name="ReconnectMaxDelay">Longest reconnect delay (the cap).</param>
 /// <param name="ReconcileTimeout">Each reconciliation query's deadline (a timeout is "unknown", never "empty").</param>
 /// <param name="MarketDataType">1 live, 2 frozen, 3 delayed, 4 delayed-frozen.</param>
 /// <param name="Paper">True in paper mode: the account must be a paper account (IB's start with "D": DU…, DF…); false in live mode: it must not be one. Whatever the port says (a container may relay a live port on another number).</param>
@@ -21,7 +22,7 @@ public sealed record IbSessionSettings(string Host, int Port, int ClientId, stri
 
 /// <summary>
 /// One connection to TWS / IB Gateway for the whole process: it connects and reconnects (capped exponential backoff
-/// with jitter; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
+/// with jitter, <see cref="IbReconnectPipeline"/>; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
 /// loop and hands every event to the listeners (<see cref="EventReceived"/>) and to pending request collectors, drives
 /// the <see cref="IbConnectionStateMachine"/> (handshake, lost link, 1100/1101/1102, farm notices), and after every
 /// handshake runs the <see cref="Connected"/> handlers (reconciliation, resubscription) off the event loop.
@@ -33,7 +34,7 @@ public sealed class IbSession : IAsyncDisposable
     private readonly ILogger<IbSession> _logger;
     private readonly Lock _collectorsGate = new();
     private readonly List<Collector> _collectors = [];
-    private readonly Random _jitter = new();
+    private readonly ResiliencePipeline _reconnect;
     private TaskCompletionSource _linkDown = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requestId = 10_000;
     private string _account = "";
@@ -46,6 +47,7 @@ public sealed class IbSession : IAsyncDisposable
         Machine = machine ?? throw new ArgumentNullException(nameof(machine));
         _clock = clock;
         _logger = logger;
+        _reconnect = IbReconnectPipeline.Create(settings.ReconnectMinDelay, settings.ReconnectMaxDelay, clock, OnConnectFailed);
     }
 
     /// <summary>The wire client.</summary>
@@ -79,7 +81,6 @@ public sealed class IbSession : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var pump = Task.Run(() => PumpAsync(cancellationToken), CancellationToken.None);
-        var attempt = 0;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -90,42 +91,24 @@ public sealed class IbSession : IAsyncDisposable
                     continue;
                 }
 
-                try
+                Volatile.Write(ref _linkDown, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                // One execution per link: it retries failed connects with backoff until one succeeds (the attempt count starts afresh on the next link).
+                var info = await _reconnect.ExecuteAsync(
+                    (session, ct) => new ValueTask<ConnectedEvent>(session.Client.ConnectAsync(session._settings.Host, session._settings.Port, session._settings.ClientId, session._settings.ConnectTimeout, ct)),
+                    this, cancellationToken).ConfigureAwait(false);
+                Connections++;
+                if (!ChooseAccount(info.ManagedAccounts))
                 {
-                    Volatile.Write(ref _linkDown, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-                    var info = await Client.ConnectAsync(_settings.Host, _settings.Port, _settings.ClientId, _settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
-                    attempt = 0;
-                    Connections++;
-                    if (!ChooseAccount(info.ManagedAccounts))
-                    {
-                        await Client.DisconnectAsync().ConfigureAwait(false);
-                        await Task.Delay(_settings.ReconnectMaxDelay, _clock, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
+                    await Client.DisconnectAsync().ConfigureAwait(false);
+                    await Task.Delay(_settings.ReconnectMaxDelay, _clock, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-                    _logger.LogInformation("Connected to IB at {Host}:{Port} as client {ClientId}: server {Version}, account {Account}, next order id {NextId}",
-                        _settings.Host, _settings.Port, _settings.ClientId, info.ServerVersion, Account, info.NextValidOrderId);
-                    Client.Send(TwsRequests.ReqMarketDataType(_settings.MarketDataType));
-                    Machine.OnConnected(_clock.GetUtcNow());
-                    await RunConnectedHandlersAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (TwsConnectionException e)
-                {
-                    attempt++;
-                    var delay = IbConnectionStateMachine.ReconnectDelay(attempt, _settings.ReconnectMinDelay, _settings.ReconnectMaxDelay, _jitter);
-                    if (e is ClientIdInUseException)
-                    {
-                        Problem?.Invoke($"IB client id {_settings.ClientId} is in use at {_settings.Host}:{_settings.Port} (error 326): another process holds it; retrying in {delay.TotalSeconds:0.0} s");
-                    }
-
-                    _logger.LogWarning("IB connect attempt {Attempt} to {Host}:{Port} failed ({Failure}): {Message}; next try in {Delay} ms",
-                        attempt, _settings.Host, _settings.Port, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
-                    await Task.Delay(delay, _clock, cancellationToken).ConfigureAwait(false);
-                }
+                _logger.LogInformation("Connected to IB at {Host}:{Port} as client {ClientId}: server {Version}, account {Account}, next order id {NextId}",
+                    _settings.Host, _settings.Port, _settings.ClientId, info.ServerVersion, Account, info.NextValidOrderId);
+                Client.Send(TwsRequests.ReqMarketDataType(_settings.MarketDataType));
+                Machine.OnConnected(_clock.GetUtcNow());
+                await RunConnectedHandlersAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -183,6 +166,17 @@ public sealed class IbSession : IAsyncDisposable
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await Client.DisposeAsync().ConfigureAwait(false);
+
+    private void OnConnectFailed(int attempt, TimeSpan delay, TwsConnectionException e)
+    {
+        if (e is ClientIdInUseException)
+        {
+            Problem?.Invoke($"IB client id {_settings.ClientId} is in use at {_settings.Host}:{_settings.Port} (error 326): another process holds it; retrying in {delay.TotalSeconds:0.0} s");
+        }
+
+        _logger.LogWarning("IB connect attempt {Attempt} to {Host}:{Port} failed ({Failure}): {Message}; next try in {Delay} ms",
+            attempt, _settings.Host, _settings.Port, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
+    }
 
     private bool ChooseAccount(IReadOnlyList<string> managed)
     {
