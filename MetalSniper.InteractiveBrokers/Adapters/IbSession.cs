@@ -1,8 +1,12 @@
-using Microsoft.Extensions.Logging;
-using Polly;
+using System.Reactive.Concurrency;
+using System.Reactive.Linq;
+using System.Reactive.Subjects;
+using System.Reactive.Threading.Tasks;
 using MetalSniper.InteractiveBrokers.Client;
 using MetalSniper.InteractiveBrokers.Connection;
 using MetalSniper.InteractiveBrokers.Wire;
+using Microsoft.Extensions.Logging;
+using Polly;
 
 namespace MetalSniper.InteractiveBrokers.Adapters;
 
@@ -23,7 +27,8 @@ public sealed record IbSessionSettings(string Host, int Port, int ClientId, stri
 /// <summary>
 /// One connection to TWS / IB Gateway for the whole process: it connects and reconnects (capped exponential backoff
 /// with jitter, <see cref="IbReconnectPipeline"/>; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
-/// loop and hands every event to the listeners (<see cref="EventReceived"/>) and to pending request collectors, drives
+/// loop and hands every event to pending request queries (<see cref="CollectAsync"/>, Rx over the session's event stream)
+/// and to the listeners (<see cref="EventReceived"/>), drives
 /// the <see cref="IbConnectionStateMachine"/> (handshake, lost link, 1100/1101/1102, farm notices), and after every
 /// handshake runs the <see cref="Connected"/> handlers (reconciliation, resubscription) off the event loop.
 /// </summary>
@@ -32,8 +37,7 @@ public sealed class IbSession : IAsyncDisposable
     private readonly IbSessionSettings _settings;
     private readonly TimeProvider _clock;
     private readonly ILogger<IbSession> _logger;
-    private readonly Lock _collectorsGate = new();
-    private readonly List<Collector> _collectors = [];
+    private readonly Subject<TwsEvent> _events = new();
     private readonly ResiliencePipeline _reconnect;
     private TaskCompletionSource _linkDown = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requestId = 10_000;
@@ -130,38 +134,46 @@ public sealed class IbSession : IAsyncDisposable
     /// Sends <paramref name="request"/> and collects the events it answers with until the end marker. A timeout or a lost
     /// link is an exception: an unanswered query is unknown, never empty.
     /// </summary>
-    /// <exception cref="TimeoutException">No end marker within <paramref name="timeout"/>.</exception>
+    /// <exception cref="TimeoutException">No end marker within <paramref name="timeout"/>, or the link went down first.</exception>
     /// <exception cref="TwsNotConnectedException">Not connected.</exception>
     public async Task<IReadOnlyList<TwsEvent>> CollectAsync(TwsOutgoingMessage request, Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
-        var collector = new Collector(isItem, isEnd);
-        lock (_collectorsGate)
-        {
-            _collectors.Add(collector);
-        }
-
+        ArgumentNullException.ThrowIfNull(isItem);
+        ArgumentNullException.ThrowIfNull(isEnd);
+        var items = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Subscribed before the request goes out (the stream is hot). The answer is its items up to and including the end
+        // marker or a lost link, whichever comes first; the task completes on the thread pool, never on the event loop.
+        var answer = _events
+            .Where(e => isItem(e) || isEnd(e) || e is DisconnectedEvent)
+            .TakeUntil(e => !isItem(e))
+            .Do(e =>
+            {
+                if (isItem(e))
+                {
+                    Interlocked.Increment(ref items);
+                }
+            })
+            .ToList()
+            .ToTask(stop.Token, TaskPoolScheduler.Default);
+        IList<TwsEvent> reply;
         try
         {
             Client.Send(request, priority: true);
-            var down = Volatile.Read(ref _linkDown).Task;
-            var done = await Task.WhenAny(collector.Done.Task, down, Task.Delay(timeout, _clock, cancellationToken)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            if (done == collector.Done.Task)
-            {
-                return collector.Items;
-            }
-
-            throw done == down
-                ? new TimeoutException($"{what}: the link went down before the answer was complete ({collector.Items.Count} items so far): unknown, not empty")
-                : new TimeoutException($"{what}: no complete answer within {timeout.TotalSeconds:0} s ({collector.Items.Count} items so far): unknown, not empty");
+            reply = await answer.WaitAsync(timeout, _clock, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{what}: no complete answer within {timeout.TotalSeconds:0} s ({Volatile.Read(ref items)} items so far): unknown, not empty");
         }
         finally
         {
-            lock (_collectorsGate)
-            {
-                _collectors.Remove(collector);
-            }
+            await stop.CancelAsync().ConfigureAwait(false); // ends the subscription if the answer did not
         }
+
+        return reply.Count > 0 && isEnd(reply[^1])
+            ? [.. reply.Take(reply.Count - 1)]
+            : throw new TimeoutException($"{what}: the link went down before the answer was complete ({reply.Count(isItem)} items so far): unknown, not empty");
     }
 
     /// <inheritdoc />
@@ -264,6 +276,10 @@ public sealed class IbSession : IAsyncDisposable
         {
             // stopping
         }
+        finally
+        {
+            _events.OnCompleted();
+        }
     }
 
     private void Dispatch(TwsEvent e)
@@ -287,38 +303,7 @@ public sealed class IbSession : IAsyncDisposable
                 break;
         }
 
-        lock (_collectorsGate)
-        {
-            foreach (var c in _collectors)
-            {
-                c.Offer(e);
-            }
-        }
-
+        _events.OnNext(e);
         EventReceived?.Invoke(e);
-    }
-
-    private sealed class Collector(Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd)
-    {
-        public List<TwsEvent> Items { get; } = [];
-
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Offer(TwsEvent e)
-        {
-            if (Done.Task.IsCompleted)
-            {
-                return;
-            }
-
-            if (isItem(e))
-            {
-                Items.Add(e);
-            }
-            else if (isEnd(e))
-            {
-                Done.TrySetResult();
-            }
-        }
     }
 }
