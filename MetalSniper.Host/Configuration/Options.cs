@@ -47,7 +47,7 @@ public sealed class InteractiveBrokersOptions : IValidatableObject
     [Range(0, 3600)]
     public int ReconnectWarmupSeconds { get; set; } = 60;
 
-    /// <summary>First reconnect delay; it doubles per failure up to <see cref="ReconnectMaxDelaySeconds"/>, with ±20 % jitter. Default 1 s.</summary>
+    /// <summary>Base reconnect delay (the median first delay); it grows exponentially per failure up to <see cref="ReconnectMaxDelaySeconds"/>, with Polly's decorrelated jitter. Default 1 s.</summary>
     [Range(0.1, 600)]
     public double ReconnectMinDelaySeconds { get; set; } = 1;
 

@@ -1,7 +1,12 @@
-using Microsoft.Extensions.Logging;
+using System.Reactive.Concurrency;
+using System.Reactive.Linq;
+using System.Reactive.Subjects;
+using System.Reactive.Threading.Tasks;
 using MetalSniper.InteractiveBrokers.Client;
 using MetalSniper.InteractiveBrokers.Connection;
 using MetalSniper.InteractiveBrokers.Wire;
+using Microsoft.Extensions.Logging;
+using Polly;
 
 namespace MetalSniper.InteractiveBrokers.Adapters;
 
@@ -11,8 +16,8 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// <param name="ClientId">API client id.</param>
 /// <param name="Account">The account to trade; empty: the single managed account.</param>
 /// <param name="ConnectTimeout">Handshake timeout.</param>
-/// <param name="ReconnectMinDelay">First reconnect delay (doubles per failure, jittered).</param>
-/// <param name="ReconnectMaxDelay">Longest reconnect delay.</param>
+/// <param name="ReconnectMinDelay">Base reconnect delay: the median first delay; it grows exponentially per failure, jittered (<see cref="IbReconnectPipeline"/>).</param>
+/// <param name="ReconnectMaxDelay">Longest reconnect delay (the cap).</param>
 /// <param name="ReconcileTimeout">Each reconciliation query's deadline (a timeout is "unknown", never "empty").</param>
 /// <param name="MarketDataType">1 live, 2 frozen, 3 delayed, 4 delayed-frozen.</param>
 /// <param name="Paper">True in paper mode: the account must be a paper account (IB's start with "D": DU…, DF…); false in live mode: it must not be one. Whatever the port says (a container may relay a live port on another number).</param>
@@ -21,8 +26,9 @@ public sealed record IbSessionSettings(string Host, int Port, int ClientId, stri
 
 /// <summary>
 /// One connection to TWS / IB Gateway for the whole process: it connects and reconnects (capped exponential backoff
-/// with jitter; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
-/// loop and hands every event to the listeners (<see cref="EventReceived"/>) and to pending request collectors, drives
+/// with jitter, <see cref="IbReconnectPipeline"/>; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
+/// loop and hands every event to pending request queries (<see cref="CollectAsync"/>, Rx over the session's event stream)
+/// and to the listeners (<see cref="EventReceived"/>), drives
 /// the <see cref="IbConnectionStateMachine"/> (handshake, lost link, 1100/1101/1102, farm notices), and after every
 /// handshake runs the <see cref="Connected"/> handlers (reconciliation, resubscription) off the event loop.
 /// </summary>
@@ -31,9 +37,8 @@ public sealed class IbSession : IAsyncDisposable
     private readonly IbSessionSettings _settings;
     private readonly TimeProvider _clock;
     private readonly ILogger<IbSession> _logger;
-    private readonly Lock _collectorsGate = new();
-    private readonly List<Collector> _collectors = [];
-    private readonly Random _jitter = new();
+    private readonly Subject<TwsEvent> _events = new();
+    private readonly ResiliencePipeline _reconnect;
     private TaskCompletionSource _linkDown = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _requestId = 10_000;
     private string _account = "";
@@ -46,6 +51,7 @@ public sealed class IbSession : IAsyncDisposable
         Machine = machine ?? throw new ArgumentNullException(nameof(machine));
         _clock = clock;
         _logger = logger;
+        _reconnect = IbReconnectPipeline.Create(settings.ReconnectMinDelay, settings.ReconnectMaxDelay, clock, OnConnectFailed);
     }
 
     /// <summary>The wire client.</summary>
@@ -79,7 +85,6 @@ public sealed class IbSession : IAsyncDisposable
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var pump = Task.Run(() => PumpAsync(cancellationToken), CancellationToken.None);
-        var attempt = 0;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -90,42 +95,24 @@ public sealed class IbSession : IAsyncDisposable
                     continue;
                 }
 
-                try
+                Volatile.Write(ref _linkDown, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+                // One execution per link: it retries failed connects with backoff until one succeeds (the attempt count starts afresh on the next link).
+                var info = await _reconnect.ExecuteAsync(
+                    (session, ct) => new ValueTask<ConnectedEvent>(session.Client.ConnectAsync(session._settings.Host, session._settings.Port, session._settings.ClientId, session._settings.ConnectTimeout, ct)),
+                    this, cancellationToken).ConfigureAwait(false);
+                Connections++;
+                if (!ChooseAccount(info.ManagedAccounts))
                 {
-                    Volatile.Write(ref _linkDown, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-                    var info = await Client.ConnectAsync(_settings.Host, _settings.Port, _settings.ClientId, _settings.ConnectTimeout, cancellationToken).ConfigureAwait(false);
-                    attempt = 0;
-                    Connections++;
-                    if (!ChooseAccount(info.ManagedAccounts))
-                    {
-                        await Client.DisconnectAsync().ConfigureAwait(false);
-                        await Task.Delay(_settings.ReconnectMaxDelay, _clock, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
+                    await Client.DisconnectAsync().ConfigureAwait(false);
+                    await Task.Delay(_settings.ReconnectMaxDelay, _clock, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-                    _logger.LogInformation("Connected to IB at {Host}:{Port} as client {ClientId}: server {Version}, account {Account}, next order id {NextId}",
-                        _settings.Host, _settings.Port, _settings.ClientId, info.ServerVersion, Account, info.NextValidOrderId);
-                    Client.Send(TwsRequests.ReqMarketDataType(_settings.MarketDataType));
-                    Machine.OnConnected(_clock.GetUtcNow());
-                    await RunConnectedHandlersAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (TwsConnectionException e)
-                {
-                    attempt++;
-                    var delay = IbConnectionStateMachine.ReconnectDelay(attempt, _settings.ReconnectMinDelay, _settings.ReconnectMaxDelay, _jitter);
-                    if (e is ClientIdInUseException)
-                    {
-                        Problem?.Invoke($"IB client id {_settings.ClientId} is in use at {_settings.Host}:{_settings.Port} (error 326): another process holds it; retrying in {delay.TotalSeconds:0.0} s");
-                    }
-
-                    _logger.LogWarning("IB connect attempt {Attempt} to {Host}:{Port} failed ({Failure}): {Message}; next try in {Delay} ms",
-                        attempt, _settings.Host, _settings.Port, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
-                    await Task.Delay(delay, _clock, cancellationToken).ConfigureAwait(false);
-                }
+                _logger.LogInformation("Connected to IB at {Host}:{Port} as client {ClientId}: server {Version}, account {Account}, next order id {NextId}",
+                    _settings.Host, _settings.Port, _settings.ClientId, info.ServerVersion, Account, info.NextValidOrderId);
+                Client.Send(TwsRequests.ReqMarketDataType(_settings.MarketDataType));
+                Machine.OnConnected(_clock.GetUtcNow());
+                await RunConnectedHandlersAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -147,42 +134,61 @@ public sealed class IbSession : IAsyncDisposable
     /// Sends <paramref name="request"/> and collects the events it answers with until the end marker. A timeout or a lost
     /// link is an exception: an unanswered query is unknown, never empty.
     /// </summary>
-    /// <exception cref="TimeoutException">No end marker within <paramref name="timeout"/>.</exception>
+    /// <exception cref="TimeoutException">No end marker within <paramref name="timeout"/>, or the link went down first.</exception>
     /// <exception cref="TwsNotConnectedException">Not connected.</exception>
     public async Task<IReadOnlyList<TwsEvent>> CollectAsync(TwsOutgoingMessage request, Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
-        var collector = new Collector(isItem, isEnd);
-        lock (_collectorsGate)
-        {
-            _collectors.Add(collector);
-        }
-
+        ArgumentNullException.ThrowIfNull(isItem);
+        ArgumentNullException.ThrowIfNull(isEnd);
+        var items = 0;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Subscribed before the request goes out (the stream is hot). The answer is its items up to and including the end
+        // marker or a lost link, whichever comes first; the task completes on the thread pool, never on the event loop.
+        var answer = _events
+            .Where(e => isItem(e) || isEnd(e) || e is DisconnectedEvent)
+            .TakeUntil(e => !isItem(e))
+            .Do(e =>
+            {
+                if (isItem(e))
+                {
+                    Interlocked.Increment(ref items);
+                }
+            })
+            .ToList()
+            .ToTask(stop.Token, TaskPoolScheduler.Default);
+        IList<TwsEvent> reply;
         try
         {
             Client.Send(request, priority: true);
-            var down = Volatile.Read(ref _linkDown).Task;
-            var done = await Task.WhenAny(collector.Done.Task, down, Task.Delay(timeout, _clock, cancellationToken)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            if (done == collector.Done.Task)
-            {
-                return collector.Items;
-            }
-
-            throw done == down
-                ? new TimeoutException($"{what}: the link went down before the answer was complete ({collector.Items.Count} items so far): unknown, not empty")
-                : new TimeoutException($"{what}: no complete answer within {timeout.TotalSeconds:0} s ({collector.Items.Count} items so far): unknown, not empty");
+            reply = await answer.WaitAsync(timeout, _clock, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{what}: no complete answer within {timeout.TotalSeconds:0} s ({Volatile.Read(ref items)} items so far): unknown, not empty");
         }
         finally
         {
-            lock (_collectorsGate)
-            {
-                _collectors.Remove(collector);
-            }
+            await stop.CancelAsync().ConfigureAwait(false); // ends the subscription if the answer did not
         }
+
+        return reply.Count > 0 && isEnd(reply[^1])
+            ? [.. reply.Take(reply.Count - 1)]
+            : throw new TimeoutException($"{what}: the link went down before the answer was complete ({reply.Count(isItem)} items so far): unknown, not empty");
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync() => await Client.DisposeAsync().ConfigureAwait(false);
+
+    private void OnConnectFailed(int attempt, TimeSpan delay, TwsConnectionException e)
+    {
+        if (e is ClientIdInUseException)
+        {
+            Problem?.Invoke($"IB client id {_settings.ClientId} is in use at {_settings.Host}:{_settings.Port} (error 326): another process holds it; retrying in {delay.TotalSeconds:0.0} s");
+        }
+
+        _logger.LogWarning("IB connect attempt {Attempt} to {Host}:{Port} failed ({Failure}): {Message}; next try in {Delay} ms",
+            attempt, _settings.Host, _settings.Port, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
+    }
 
     private bool ChooseAccount(IReadOnlyList<string> managed)
     {
@@ -270,6 +276,10 @@ public sealed class IbSession : IAsyncDisposable
         {
             // stopping
         }
+        finally
+        {
+            _events.OnCompleted();
+        }
     }
 
     private void Dispatch(TwsEvent e)
@@ -293,38 +303,7 @@ public sealed class IbSession : IAsyncDisposable
                 break;
         }
 
-        lock (_collectorsGate)
-        {
-            foreach (var c in _collectors)
-            {
-                c.Offer(e);
-            }
-        }
-
+        _events.OnNext(e);
         EventReceived?.Invoke(e);
-    }
-
-    private sealed class Collector(Func<TwsEvent, bool> isItem, Func<TwsEvent, bool> isEnd)
-    {
-        public List<TwsEvent> Items { get; } = [];
-
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Offer(TwsEvent e)
-        {
-            if (Done.Task.IsCompleted)
-            {
-                return;
-            }
-
-            if (isItem(e))
-            {
-                Items.Add(e);
-            }
-            else if (isEnd(e))
-            {
-                Done.TrySetResult();
-            }
-        }
     }
 }

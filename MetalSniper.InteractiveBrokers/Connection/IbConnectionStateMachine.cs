@@ -260,20 +260,6 @@ public sealed class IbConnectionStateMachine
         return null;
     }
 
-    /// <summary>
-    /// The delay before reconnect attempt <paramref name="attempt"/> (1-based): <paramref name="min"/> doubled per
-    /// failed attempt, capped at <paramref name="max"/>, times a jitter factor in [0.8, 1.2) so many clients do not
-    /// reconnect in step.
-    /// </summary>
-    public static TimeSpan ReconnectDelay(int attempt, TimeSpan min, TimeSpan max, Random random)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(attempt, 1);
-        ArgumentNullException.ThrowIfNull(random);
-        var exponent = Math.Min(attempt - 1, 30);
-        var raw = Math.Min(max.TotalMilliseconds, min.TotalMilliseconds * Math.Pow(2, exponent));
-        return TimeSpan.FromMilliseconds(raw * (0.8 + (0.4 * random.NextDouble())));
-    }
-
     private static string Farm(int code, string message)
     {
         var colon = message.LastIndexOf(':');

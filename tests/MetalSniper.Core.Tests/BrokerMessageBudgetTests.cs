@@ -1,5 +1,4 @@
 using MetalSniper.Core.Orders;
-using MetalSniper.Core.Time;
 
 namespace MetalSniper.Core.Tests;
 
@@ -8,7 +7,7 @@ public sealed class BrokerMessageBudgetTests
     [Fact]
     public void Entries_CannotConsumeTheReservedShare_RiskMessagesStillGoOut()
     {
-        var clock = new ReplayTimeProvider(new DateTimeOffset(2026, 3, 3, 15, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 3, 15, 0, 0, TimeSpan.Zero));
         var budget = new BrokerMessageBudget(45, 10, clock);
         var sent = 0;
         while (budget.TryAcquire(risk: false, out _))
@@ -33,15 +32,15 @@ public sealed class BrokerMessageBudgetTests
     [Fact]
     public void Budget_RefillsWithTime_UpToOneSecondOfRate()
     {
-        var clock = new ReplayTimeProvider(new DateTimeOffset(2026, 3, 3, 15, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 3, 15, 0, 0, TimeSpan.Zero));
         var budget = new BrokerMessageBudget(45, 10, clock);
         while (budget.TryAcquire(risk: false, out _))
         {
         }
 
-        clock.AdvanceTo(clock.GetUtcNow().AddMilliseconds(100)); // 3.5 general tokens
+        clock.Advance(TimeSpan.FromMilliseconds(100)); // 3.5 general tokens
         Enumerable.Range(0, 5).Count(_ => budget.TryAcquire(risk: false, out TimeSpan _)).ShouldBe(3);
-        clock.AdvanceTo(clock.GetUtcNow().AddMinutes(5));
+        clock.Advance(TimeSpan.FromMinutes(5));
         Enumerable.Range(0, 100).Count(_ => budget.TryAcquire(risk: false, out TimeSpan _)).ShouldBe(35); // capped at one second's worth
     }
 

@@ -8,20 +8,9 @@ namespace MetalSniper.InteractiveBrokers.Tests;
 public sealed class ClientPacingTests
 {
     /// <summary>A clock that only moves when told to (the pacer reads timestamps only).</summary>
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks;
+    private static FakeTimeProvider ManualClock() => new(new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero));
 
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => _ticks;
-
-        public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 5, 1, 0, 0, 0, TimeSpan.Zero) + TimeSpan.FromTicks(_ticks);
-
-        public void Advance(TimeSpan by) => _ticks += by.Ticks;
-    }
-
-    private static List<double> Saturate(TwsPacer pacer, ManualClock clock, TimeSpan duration, Func<int, bool?> whatToTry, List<double>? priorityTimes = null)
+    private static List<double> Saturate(TwsPacer pacer, FakeTimeProvider clock, TimeSpan duration, Func<int, bool?> whatToTry, List<double>? priorityTimes = null)
     {
         // Every 1 ms: whatToTry(step) says priority (true), normal (false) or nothing (null). Normal traffic sends as many messages as
         // the pacer allows; a priority step sends one message when priorityTimes is given (single risk messages), else as many as allowed.
@@ -65,7 +54,7 @@ public sealed class ClientPacingTests
     [Fact]
     public void Pacer_RateCapHolds_InEveryOneSecondWindow_WithBothLanesSaturated()
     {
-        var clock = new ManualClock();
+        var clock = ManualClock();
         var pacer = new TwsPacer(45, 10, 0.1, clock);
         var sent = Saturate(pacer, clock, TimeSpan.FromSeconds(10), i => i % 2 == 0);
 
@@ -76,7 +65,7 @@ public sealed class ClientPacingTests
     [Fact]
     public void Pacer_NormalTraffic_NeverUsesTheReservedShare()
     {
-        var clock = new ManualClock();
+        var clock = ManualClock();
         var pacer = new TwsPacer(45, 10, 0.1, clock);
         var sent = Saturate(pacer, clock, TimeSpan.FromSeconds(10), _ => false);
 
@@ -88,7 +77,7 @@ public sealed class ClientPacingTests
     [Fact]
     public void Pacer_PriorityGetsTheReservedRate_WhileNormalTrafficSaturatesItsShare()
     {
-        var clock = new ManualClock();
+        var clock = ManualClock();
         var pacer = new TwsPacer(45, 10, 0.1, clock);
         var priorityTimes = new List<double>();
         // Normal traffic tries every millisecond; a priority message every 100 ms (10/s, the reserved rate).
@@ -102,7 +91,7 @@ public sealed class ClientPacingTests
     [Fact]
     public void Pacer_PriorityMayUseTheWholeRate_WhenItNeedsIt()
     {
-        var clock = new ManualClock();
+        var clock = ManualClock();
         var pacer = new TwsPacer(45, 10, 0.1, clock);
         var sent = Saturate(pacer, clock, TimeSpan.FromSeconds(4), _ => true);
         sent.Count.ShouldBeInRange(180, 185); // 45/s: reserved + normal tokens
@@ -111,7 +100,7 @@ public sealed class ClientPacingTests
     [Fact]
     public void Pacer_ReportsHowLongToWait()
     {
-        var clock = new ManualClock();
+        var clock = ManualClock();
         var pacer = new TwsPacer(20, 5, 0, clock);
         pacer.TryAcquire(false, out _).ShouldBeTrue();
         pacer.TryAcquire(false, out var wait).ShouldBeFalse();

@@ -196,7 +196,7 @@ public sealed class ConformanceStoqeyTests(StoqeyInstallFixture install, ITestOu
         install.Problem.ShouldBeNull();
         await using var server = await FakeTwsServer.StartAsync(new FakeTwsOptions
         {
-            TimeProvider = new FakeTwsManualClock(T0),
+            TimeProvider = new FakeTimeProvider(T0),
             FirstNextValidId = 1000,
             Accounts = ["DU1234567"],
         });

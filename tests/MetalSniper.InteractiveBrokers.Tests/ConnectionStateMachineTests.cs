@@ -82,18 +82,4 @@ public sealed class ConnectionStateMachineTests
         sm.SubmissionBlocked(false, beforeReset.AddMinutes(25))!.ShouldContain("quiet window"); // 00:04
         sm.SubmissionBlocked(true, beforeReset.AddMinutes(31)).ShouldBeNull(); // 00:10
     }
-
-    [Fact]
-    public void ReconnectDelay_DoublesWithJitter_UpToTheCap()
-    {
-        var random = new Random(7);
-        var min = TimeSpan.FromSeconds(1);
-        var max = TimeSpan.FromSeconds(60);
-        for (var attempt = 1; attempt <= 12; attempt++)
-        {
-            var d = IbConnectionStateMachine.ReconnectDelay(attempt, min, max, random);
-            var nominal = Math.Min(60, Math.Pow(2, attempt - 1));
-            d.TotalSeconds.ShouldBeInRange(nominal * 0.8, nominal * 1.2);
-        }
-    }
 }

@@ -270,29 +270,6 @@ internal sealed class FakeTwsRawClient : IAsyncDisposable
     }
 }
 
-/// <summary>A settable clock for the fake's business time (no timers are scheduled on it by these tests).</summary>
-internal sealed class FakeTwsManualClock(DateTimeOffset start) : TimeProvider
-{
-    private readonly Lock _lock = new();
-    private DateTimeOffset _now = start;
-
-    public override DateTimeOffset GetUtcNow()
-    {
-        lock (_lock)
-        {
-            return _now;
-        }
-    }
-
-    public void Advance(TimeSpan by)
-    {
-        lock (_lock)
-        {
-            _now += by;
-        }
-    }
-}
-
 /// <summary>placeOrder (3) field lists in the official 176 layout (TWS-PROTOCOL.md §4.1), for the raw client.</summary>
 internal static class FakeTwsOrders
 {

@@ -20,7 +20,7 @@ public sealed class FakeTwsTests
         configure?.Invoke(builder);
         return new FakeTwsOptions
         {
-            TimeProvider = builder.Clock ?? new FakeTwsManualClock(T0),
+            TimeProvider = builder.Clock ?? new FakeTimeProvider(T0),
             WallClock = builder.WallClock ?? TimeProvider.System,
             HandshakeOrder = builder.HandshakeOrder,
             FirstNextValidId = builder.FirstNextValidId,
@@ -370,7 +370,7 @@ public sealed class FakeTwsTests
     [Fact]
     public async Task Pacing_MoreThan50MessagesInOneSecond_GetsError100_AndOptionallyDisconnects()
     {
-        var frozen = new FakeTwsManualClock(T0);
+        var frozen = new FakeTimeProvider(T0);
         await using var server = await FakeTwsServer.StartAsync(Options(o =>
         {
             o.WallClock = frozen;
@@ -662,7 +662,7 @@ public sealed class FakeTwsTests
     [Fact]
     public async Task Housekeeping_ReqIdsManagedAccountsAndCurrentTime_AreAnswered()
     {
-        var clock = new FakeTwsManualClock(T0);
+        var clock = new FakeTimeProvider(T0);
         await using var server = await FakeTwsServer.StartAsync(Options(o =>
         {
             o.Clock = clock;
@@ -683,7 +683,7 @@ public sealed class FakeTwsTests
     [Fact]
     public async Task ReqExecutions_FilterByTimeSymbolSideAndClient_ReturnsOnlyMatchingFills()
     {
-        var clock = new FakeTwsManualClock(T0);
+        var clock = new FakeTimeProvider(T0);
         await using var server = await FakeTwsServer.StartAsync(Options(o => o.Clock = clock));
         await using var client = await ReadyClientAsync(server);
         server.SetQuote("XAUUSD", 2350.0, 2350.5);

@@ -20,11 +20,6 @@ public sealed class WireFuzzTests
     private const int TargetFrames = 100_000;
     private static readonly KeyValuePair<string, string>[] NoSecIds = [];
 
-    private sealed class FixedTime : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => At;
-    }
-
     private enum FrameKind
     {
         Valid,
@@ -140,7 +135,7 @@ public sealed class WireFuzzTests
                 await pipe.Writer.CompleteAsync();
             });
 
-            var reader = new TwsFrameReader(pipe.Reader, decoder, new FixedTime());
+            var reader = new TwsFrameReader(pipe.Reader, decoder, new FakeTimeProvider(At));
             try
             {
                 while (await reader.ReadEventsAsync(actual, CancellationToken.None))
