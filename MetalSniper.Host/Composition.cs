@@ -115,6 +115,15 @@ public static class Composition
         AddMetalSniper(builder.Services, settings.Mode, settings.RunId, broker, source);
         settings.ConfigureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
+        if (settings.Mode == RunMode.Service && OperatingSystem.IsWindows())
+        {
+            // Started by the Service Control Manager (sc.exe create …): the Windows-service lifetime (start/stop from the SCM,
+            // stop = the same graceful drain as Ctrl+C). Registered after the console lifetime so it wins; it activates only
+            // when the SCM started the process (not under nssm, which runs us as a console child). Its event-log provider
+            // stays unused: Serilog is the logger factory.
+            builder.Services.AddWindowsService();
+        }
+
         return builder.Build();
     }
 
@@ -126,8 +135,10 @@ public static class Composition
             .WriteTo.Console(restrictedToMinimumLevel: settings.ConsoleLogLevel, formatProvider: CultureInfo.InvariantCulture,
                 outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
             .CreateLogger();
+        // Serilog.Extensions.Hosting: Serilog becomes the host's ILoggerFactory (no Microsoft.Extensions.Logging providers in
+        // between; the Serilog section alone decides levels and sinks) and the logger is flushed and disposed with the host.
         builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(logger, dispose: true);
+        builder.Services.AddSerilog(logger, dispose: true);
     }
 
     /// <summary>
@@ -378,7 +389,9 @@ public static class Composition
             services.AddHostedService<Operator.Telegram.TelegramCommandPoller>();
         }
 
-        services.AddSingleton(_ => Supervision.SystemdNotifier.FromEnvironment());
+        // sd_notify through Microsoft.Extensions.Hosting.Systemd's notifier ($NOTIFY_SOCKET; a no-op without it). Not UseSystemd():
+        // its lifetime would send READY=1 at host start, before the broker was reconciled (see Supervision.SystemdService).
+        services.AddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(_ => new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier());
         services.AddSingleton(_ => Supervision.SystemdWatchdog.FromEnvironment());
         services.AddSingleton(_ => Operator.Window.OperatorToken.FromEnvironment());
         services.AddSingleton<Operator.OperatorConsole>();

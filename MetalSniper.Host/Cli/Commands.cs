@@ -306,6 +306,14 @@ public static class Commands
     private static async Task<int> RunServiceAsync(HostSettings settings, TextWriter output, TextWriter error)
     {
         var started = Stopwatch.StartNew();
+        if (Microsoft.Extensions.Hosting.WindowsServices.WindowsServiceHelpers.IsWindowsService())
+        {
+            // Started by the Service Control Manager (sc.exe), whose working directory is %SystemRoot%\System32: relative paths
+            // (appsettings.json, the database, the logs, the data) resolve beside the executable instead, as UseWindowsService() does
+            // for the content root. nssm sets its own AppDirectory and is not detected as the SCM.
+            Directory.SetCurrentDirectory(AppContext.BaseDirectory);
+        }
+
         var code = LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
         {

@@ -1,7 +1,9 @@
 using System.Globalization;
+using System.Net.Sockets;
 using MetalSniper.Engine.Pipeline;
 using MetalSniper.Sentinel.Halts;
 using MetalSniper.Sentinel;
+using Microsoft.Extensions.Hosting.Systemd;
 
 namespace MetalSniper.Host.Supervision;
 
@@ -12,8 +14,17 @@ namespace MetalSniper.Host.Supervision;
 /// sentinel stops the pings and systemd restarts the process); <c>STATUS=</c> lines with the kill level and the
 /// counters; <c>STOPPING=1</c> when the stop begins. Starts last, stops first.
 /// </summary>
+/// <remarks>
+/// The datagrams go through <see cref="ISystemdNotifier"/> of Microsoft.Extensions.Hosting.Systemd (a no-op when
+/// <c>$NOTIFY_SOCKET</c> is not set). The package's <c>UseSystemd()</c>/<c>AddSystemd()</c> is deliberately NOT used:
+/// its <see cref="SystemdLifetime"/> sends <c>READY=1</c> as soon as the host has started, before the first
+/// reconciliation with the broker, and would tell systemd we are ready while our books may still disagree with the
+/// broker's. The host keeps the console lifetime (SIGTERM/Ctrl+C drain) and this service alone decides when
+/// <c>READY=1</c> goes out. The package offers nothing for the watchdog, so <see cref="SystemdWatchdog"/> reads
+/// <c>$WATCHDOG_USEC</c> itself.
+/// </remarks>
 public sealed class SystemdService(
-    SystemdNotifier notifier,
+    ISystemdNotifier notifier,
     SystemdWatchdog watchdog,
     RiskSentinel sentinel,
     KillSwitch killSwitch,
@@ -38,7 +49,7 @@ public sealed class SystemdService(
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!notifier.Enabled)
+        if (!notifier.IsEnabled)
         {
             return Task.CompletedTask;
         }
@@ -69,7 +80,7 @@ public sealed class SystemdService(
         {
             _ready?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             Send("READY=1\nSTATUS=" + Status());
-            logger.LogInformation("systemd notified READY on {Socket} ({Broker}); watchdog ping every {Ping}", notifier.Target, broker.Describe(), _ping);
+            logger.LogInformation("systemd notified READY ({Broker}); watchdog ping every {Ping}", broker.Describe(), _ping);
         }
     }
 
@@ -116,9 +127,15 @@ public sealed class SystemdService(
 
     private void Send(string state)
     {
-        if (notifier.Notify(state) is { } problem)
+        // Runs on timer and lifetime callbacks: a send failure must not take the service down (systemd then notices the
+        // missing READY or pings by itself), but it is never silent.
+        try
         {
-            logger.LogError("{Problem}", problem);
+            notifier.Notify(new ServiceState(state));
+        }
+        catch (SocketException e)
+        {
+            logger.LogError(e, "sd_notify of {State} failed: {Error}", state.Split('\n')[0], e.SocketErrorCode);
         }
     }
 }
@@ -128,5 +145,14 @@ public sealed class SystemdService(
 public sealed record SystemdWatchdog(TimeSpan PingInterval)
 {
     /// <summary>From the environment.</summary>
-    public static SystemdWatchdog FromEnvironment() => new(SystemdNotifier.WatchdogIntervalFromEnvironment() is { } w ? w / 2 : TimeSpan.FromSeconds(5));
+    public static SystemdWatchdog FromEnvironment() => new(IntervalFromEnvironment() is { } w ? w / 2 : TimeSpan.FromSeconds(5));
+
+    /// <summary>
+    /// The watchdog interval systemd expects pings within (<c>WATCHDOG_USEC</c>), or null. Ours: Microsoft.Extensions.Hosting.Systemd
+    /// has no watchdog support.
+    /// </summary>
+    public static TimeSpan? IntervalFromEnvironment() =>
+        long.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), NumberStyles.None, CultureInfo.InvariantCulture, out var usec) && usec > 0
+            ? TimeSpan.FromMicroseconds(usec)
+            : null;
 }

@@ -10,10 +10,22 @@ using MetalSniper.Sentinel;
 using MetalSniper.Strategies;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Xunit.Abstractions;
 
 namespace MetalSniper.Host.Tests;
 
+/// <summary>
+/// Tests that set <c>NOTIFY_SOCKET</c> (process-wide) run alone: Microsoft.Extensions.Hosting.Systemd's notifier reads the
+/// variable when it is created, and a service host started in parallel must not pick up this test's socket.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class NotifySocketCollection
+{
+    public const string Name = "NOTIFY_SOCKET";
+}
+
+[Collection(NotifySocketCollection.Name)]
 public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TestEnvironment _env = new();
@@ -46,32 +58,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task NotifySocket_SeesReadyWatchdogAndStoppingInOrder_AndPingsStopWhileTheSentinelIsStalled()
     {
-        var socketPath = Path.Combine(_env.Directory.FullName, "notify.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
-        var received = new List<(string Message, long At)>();
-        var receiving = Task.Run(() =>
-        {
-            var buffer = new byte[4096];
-            while (true)
-            {
-                int n;
-                try
-                {
-                    n = listener.Receive(buffer);
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                lock (received)
-                {
-                    received.Add((Encoding.UTF8.GetString(buffer, 0, n), Stopwatch.GetTimestamp()));
-                }
-            }
-        });
-
+        using var listener = new NotifySocketListener(Path.Combine(_env.Directory.FullName, "notify.sock"));
         var config = _env.WriteConfig(j =>
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5; // few feed prices to race the test's crash price
@@ -81,25 +68,20 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
         });
         var freezer = new FreezingStrategy("XAUUSD", 20m);
         StallingOutbox? outbox = null;
+        var notifier = listener.CreateNotifier();
         var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
         {
             ConfigureServices = s =>
             {
                 s.AddSingleton<IReadOnlyList<IStrategy>>([freezer]);
-                s.AddSingleton(new SystemdNotifier(socketPath));
+                s.AddSingleton<ISystemdNotifier>(notifier);
                 s.AddSingleton(new SystemdWatchdog(TimeSpan.FromMilliseconds(100)));
                 s.AddSingleton<ISentinelOutbox>(sp => outbox = new StallingOutbox(ActivatorUtilities.CreateInstance<Engine.Services.SentinelOutbox>(sp)));
             },
         };
         using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
         await host.StartAsync(CancellationToken.None);
-        List<string> Messages()
-        {
-            lock (received)
-            {
-                return [.. received.Select(r => r.Message)];
-            }
-        }
+        List<string> Messages() => listener.Messages();
 
         try
         {
@@ -148,8 +130,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
         }
 
         var messages = Messages();
-        listener.Close();
-        await receiving;
+        await listener.CloseAsync();
         output.WriteLine(string.Join(Environment.NewLine, messages.Select(m => m.Replace('\n', ' '))));
         var ready = messages.FindIndex(m => m.StartsWith("READY=1", StringComparison.Ordinal));
         var firstPing = messages.FindIndex(m => m == "WATCHDOG=1");
@@ -159,6 +140,136 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
         firstPing.ShouldBeGreaterThan(ready);
         stopping.ShouldBeGreaterThan(firstPing);
         messages.Skip(stopping + 1).ShouldNotContain("READY=1");
+    }
+    [Fact]
+    public async Task NotifySocket_ReadyWaitsForTheFirstBrokerReconciliation_NotForTheHostStart()
+    {
+        using var listener = new NotifySocketListener(Path.Combine(_env.Directory.FullName, "notify.sock"));
+        var notifier = listener.CreateNotifier();
+        var reconciled = false;
+        var config = _env.WriteConfig(j => j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5);
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
+        {
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<ISystemdNotifier>(notifier);
+                s.AddSingleton(new SystemdWatchdog(TimeSpan.FromMilliseconds(100)));
+                // A broker whose first reconciliation the test decides (IB: IbOrderGateway.Reconciliations > 0).
+                s.AddSingleton(new BrokerIdentity(() => "test broker") { Reconciled = () => Volatile.Read(ref reconciled) });
+            },
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            // The host has started (ApplicationStarted fired): the waiting STATUS goes out, READY does not.
+            var sw = Stopwatch.StartNew();
+            while (listener.Messages().Count(m => m.StartsWith("STATUS=waiting for the first reconciliation", StringComparison.Ordinal)) < 3)
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "no waiting STATUS: " + string.Join(" | ", listener.Messages()));
+                await Task.Delay(20);
+            }
+
+            listener.Messages().ShouldNotContain(m => m.StartsWith("READY=1", StringComparison.Ordinal), "READY before the broker was reconciled");
+            listener.Messages().ShouldContain("WATCHDOG=1"); // alive (the sentinel turns) but not ready
+
+            Volatile.Write(ref reconciled, true);
+            sw.Restart();
+            while (!listener.Messages().Any(m => m.StartsWith("READY=1", StringComparison.Ordinal)))
+            {
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5), "no READY after the reconciliation");
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+
+        var messages = listener.Messages();
+        await listener.CloseAsync();
+        output.WriteLine(string.Join(Environment.NewLine, messages.Select(m => m.Replace('\n', ' '))));
+        messages.Count(m => m.StartsWith("READY=1", StringComparison.Ordinal)).ShouldBe(1);
+        var ready = messages.FindIndex(m => m.StartsWith("READY=1", StringComparison.Ordinal));
+        messages[ready].ShouldContain("STATUS=L0");
+        messages.FindLastIndex(m => m.StartsWith("STATUS=waiting", StringComparison.Ordinal)).ShouldBeLessThan(ready);
+        messages.FindIndex(m => m.StartsWith("STOPPING=1", StringComparison.Ordinal)).ShouldBeGreaterThan(ready);
+    }
+}
+
+/// <summary>
+/// A unix datagram socket standing in for systemd's <c>$NOTIFY_SOCKET</c>: records every datagram, and makes the package's
+/// <see cref="SystemdNotifier"/> aimed at it.
+/// </summary>
+internal sealed class NotifySocketListener : IDisposable
+{
+    private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+    private readonly List<string> _received = [];
+    private readonly Task _receiving;
+
+    public NotifySocketListener(string path)
+    {
+        Path = path;
+        _socket.Bind(new UnixDomainSocketEndPoint(path));
+        _receiving = Task.Run(Receive);
+    }
+
+    public string Path { get; }
+
+    /// <summary>The package's notifier, as in production, aimed at this socket: it reads NOTIFY_SOCKET once, when created.</summary>
+    public SystemdNotifier CreateNotifier()
+    {
+        SystemdNotifier notifier;
+        Environment.SetEnvironmentVariable("NOTIFY_SOCKET", Path);
+        try
+        {
+            notifier = new SystemdNotifier();
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("NOTIFY_SOCKET", null);
+        }
+
+        notifier.IsEnabled.ShouldBeTrue();
+        return notifier;
+    }
+
+    public List<string> Messages()
+    {
+        lock (_received)
+        {
+            return [.. _received];
+        }
+    }
+
+    public async Task CloseAsync()
+    {
+        _socket.Close();
+        await _receiving;
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    private void Receive()
+    {
+        var buffer = new byte[4096];
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = _socket.Receive(buffer);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return;
+            }
+
+            lock (_received)
+            {
+                _received.Add(Encoding.UTF8.GetString(buffer, 0, n));
+            }
+        }
     }
 }
 
