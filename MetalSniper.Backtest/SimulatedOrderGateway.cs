@@ -51,7 +51,8 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     /// <param name="slippageTicks">Adverse slippage in ticks on market and stop fills (≥ 0).</param>
     /// <param name="clock">Clock for receive times.</param>
     /// <param name="executionIdPrefix">Prefix of execution ids, unique per broker session (the run id), so ids never repeat across runs.</param>
-    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, CostModel> costs, int slippageTicks, TimeProvider clock, string executionIdPrefix)
+    /// <param name="baseCurrency">The simulated account's base currency (<c>Account:BaseCurrency</c>).</param>
+    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, CostModel> costs, int slippageTicks, TimeProvider clock, string executionIdPrefix, Currency baseCurrency)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(executionIdPrefix);
         _executionPrefix = executionIdPrefix;
@@ -60,7 +61,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         _costs = costs;
         _slippageTicks = slippageTicks;
         _clock = clock;
-        _book = new PositionBook(instruments, Currency.Usd);
+        _book = new PositionBook(instruments, baseCurrency);
     }
 
     /// <inheritdoc />

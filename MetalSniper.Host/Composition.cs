@@ -176,7 +176,18 @@ public static class Composition
 
         services.AddSingleton<IInstrumentCatalog>(_ => InstrumentCatalog.CreateDefault());
         services.AddSingleton<ITradingSessions>(_ => TradingSessionCalendar.CreateDefault());
-        services.AddSingleton<FxRateTable>();
+        services.AddSingleton(sp =>
+        {
+            // Configured rates (Account:FxRates) seed the table; a feed, where there is one, replaces them.
+            var table = new FxRateTable();
+            foreach (var rate in sp.GetRequiredService<IOptions<AccountOptions>>().Value.FxRates)
+            {
+                table.Set(rate.ToFxRate());
+            }
+
+            return table;
+        });
+        services.AddSingleton(sp => new AccountCurrency(new Currency(sp.GetRequiredService<IOptions<AccountOptions>>().Value.BaseCurrency)));
         services.AddSingleton<IFxRateProvider>(sp => sp.GetRequiredService<FxRateTable>());
         services.AddSingleton<FxConverter>();
         services.AddSingleton(sp =>
@@ -257,7 +268,8 @@ public static class Composition
             var store = new Backtest.SimulatedBrokerStore(Path.Combine(Path.GetDirectoryName(database.Path)!, "simulated-broker.db"), durable: mode == RunMode.Service);
             return new Backtest.DurableSimulatedBroker(store, runId,
                 () => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, CostModel>>(),
-                    sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId),
+                    sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId,
+                    sp.GetRequiredService<AccountCurrency>().Base),
                 recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Backtest.DurableSimulatedBroker>>());
         });
         if (brokerKind == "InteractiveBrokers")

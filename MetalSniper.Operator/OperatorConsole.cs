@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MetalSniper.Core.Instruments;
+using MetalSniper.Core.Money;
 using MetalSniper.Engine.Pipeline;
 using MetalSniper.Sentinel.Halts;
 using MetalSniper.Sentinel;
@@ -19,6 +20,7 @@ public sealed class OperatorConsole(
     RunContext run,
     IInstrumentCatalog instruments,
     TimeProvider clock,
+    AccountCurrency account,
     BrokerIdentity broker) : IOperatorConsole
 {
     /// <summary>Mode, broker and account ("paper · IB DU1234567 at 127.0.0.1:4002 (client 17) FULLY_LIVE").</summary>
@@ -46,7 +48,7 @@ public sealed class OperatorConsole(
         var sb = new StringBuilder();
         sb.Append(inv, $"MetalSniper {Mode}, run {run.RunId}\n");
         sb.Append(inv, $"kill level L{(int)level}{(level == KillLevel.Running ? "" : ": " + state.Describe(now))}\n");
-        sb.Append(inv, $"day P&L {(sentinel.DayPnl is { } d ? d.ToString("N2", inv) + " USD" : "unknown")}; equity P&L {run.Trades.Snapshot().EquityPnl:N2} USD\n");
+        sb.Append(inv, $"day P&L {(sentinel.DayPnl is { } d ? d.ToString("N2", inv) + " " + account.Base.Code : "unknown")}; equity P&L {run.Trades.Snapshot().EquityPnl:N2} {account.Base.Code}\n");
         sb.Append(inv, $"bars {run.BarsProcessed:N0}, decisions {run.Decisions:N0}, orders {run.OrdersSent:N0} (denied {run.OrdersDenied:N0}), fills {run.Fills:N0}\n");
         sb.Append(inv, $"market time {now:yyyy-MM-dd HH:mm} UTC; faults {run.Faults.Count}");
         return sb.ToString();

@@ -244,7 +244,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             switch (command)
             {
                 case PersistDecision { Decision: var d } pd:
-                    Run(_decision, d.DecisionId, pd.RunId, d.Source, d.Symbol, d.Kind, d.Outcome.ToString(), d.Reason, JsonSerializer.Serialize(d.Inputs, Json), T(d.EventTimeUtc), T(d.RecordedAtUtc));
+                    Run(_decision, d.DecisionId, pd.RunId, d.Source, d.Symbol, d.KindLabel, d.Outcome.ToString(), d.Reason, JsonSerializer.Serialize(d.Inputs, Json), T(d.EventTimeUtc), T(d.RecordedAtUtc));
                     break;
                 case PersistOrder { Order: var o } po:
                     Run(_order, o.ClientOrderId.Value, o.DecisionId, po.RunId, o.Symbol, o.Side.ToString(), D(o.Quantity), o.Type.ToString(), D(o.LimitPrice), D(o.StopPrice),

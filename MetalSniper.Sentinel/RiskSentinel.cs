@@ -66,10 +66,15 @@ public sealed record BookView(IReadOnlyList<PositionSnapshot> Positions, long Ve
 }
 
 /// <summary>A sentinel intervention.</summary>
-/// <param name="Kind">DailyLossFlatten, PnlUnknown.</param>
+/// <param name="Kind">What the sentinel did (DailyLossFlatten, PnlUnknown, Breaker, …).</param>
+/// <param name="Subject">Which breaker or silent component, where the kind covers several; null otherwise.</param>
 /// <param name="Detail">Formula, inputs and action.</param>
 /// <param name="AtUtc">When.</param>
-public sealed record SentinelTrip(string Kind, string Detail, DateTimeOffset AtUtc);
+public sealed record SentinelTrip(DecisionKind Kind, string? Subject, string Detail, DateTimeOffset AtUtc)
+{
+    /// <summary>The kind with its subject, as stored (<c>Breaker:drawdown</c>, <c>DailyLossFlatten</c>).</summary>
+    public string Label => Subject is null ? Kind.ToString() : $"{Kind}:{Subject}";
+}
 
 /// <summary>
 /// Where the sentinel's orders go: the host records the decision first, then puts the order on the
@@ -434,7 +439,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             Volatile.Write(ref _dayPnl, new DayPnlSnapshot(null, DateTimeOffset.MaxValue));
             if (Halt(() => _kill.Pause("pnl-unknown", KillLevel.NoEntries, null, "sentinel", $"P&L cannot be computed ({unknown}): unknown is not zero", now)))
             {
-                Trip("PnlUnknown", $"P&L cannot be computed ({unknown}); entries halted until it is known", now, KillLevel.NoEntries, null);
+                Trip(DecisionKind.PnlUnknown, null, $"P&L cannot be computed ({unknown}); entries halted until it is known", now, KillLevel.NoEntries, null);
             }
 
             CheckKillLevel(book, now);
@@ -467,10 +472,10 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         {
             var until = NextTradingDayStart(now);
             var formula = string.Create(inv, $"day P&L = equity P&L {pnl:0.00} − day-start {_dayStartPnl:0.00} = {dayPnl:0.00} {_settings.BaseCurrency} ≤ −{_settings.DailyLossLimit:0.00}");
-            var flattened = FlattenAll(book, "DailyLossFlatten", formula, now, new() { ["dayPnl"] = dayPnl.ToString("0.00", inv), ["limit"] = _settings.DailyLossLimit.ToString("0.00", inv) });
+            var flattened = FlattenAll(book, DecisionKind.DailyLossFlatten, formula, now, new() { ["dayPnl"] = dayPnl.ToString("0.00", inv), ["limit"] = _settings.DailyLossLimit.ToString("0.00", inv) });
             if (Halt(() => _kill.Pause("daily-loss", KillLevel.Flatten, until, "sentinel", formula, now)) || flattened > 0)
             {
-                Trip("DailyLossFlatten", $"{formula}; flatten {flattened} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
+                Trip(DecisionKind.DailyLossFlatten, null, $"{formula}; flatten {flattened} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
             }
         }
 
@@ -490,10 +495,10 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         }
 
         var why = _kill.State.Describe(now);
-        var n = FlattenAll(book, "KillSwitchFlatten", "kill switch at L2: " + why, now, new() { ["level"] = "L2" });
+        var n = FlattenAll(book, DecisionKind.KillSwitchFlatten, "kill switch at L2: " + why, now, new() { ["level"] = "L2" });
         if (n > 0)
         {
-            _trips.Enqueue(new SentinelTrip("KillSwitchFlatten", $"flatten {n} position(s): {why}", now));
+            _trips.Enqueue(new SentinelTrip(DecisionKind.KillSwitchFlatten, null, $"flatten {n} position(s): {why}", now));
         }
     }
 
@@ -538,10 +543,10 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         var inv = CultureInfo.InvariantCulture;
         var formula = string.Create(inv, $"rapid loss = peak {peak:0.00} − equity {pnl:0.00} = {drop:0.00} {_settings.BaseCurrency} within {_settings.RapidLossWindow} ≥ {_settings.RapidLossAmount:0.00}");
         var until = now + _settings.RapidLossPause;
-        var n = FlattenAll(book, "RapidLossCut", formula, now, new() { ["drop"] = drop.ToString("0.00", inv), ["window"] = _settings.RapidLossWindow.ToString() });
+        var n = FlattenAll(book, DecisionKind.RapidLossCut, formula, now, new() { ["drop"] = drop.ToString("0.00", inv), ["window"] = _settings.RapidLossWindow.ToString() });
         if (Halt(() => _kill.Pause("rapid-loss", KillLevel.Flatten, until, "sentinel", formula, now)) || n > 0)
         {
-            Trip("RapidLossCut", $"{formula}; flatten {n} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
+            Trip(DecisionKind.RapidLossCut, null, $"{formula}; flatten {n} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
         }
 
         _recentPnl.Clear();
@@ -578,9 +583,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         {
             // The flatten leaves first, then the record: a slow or failing store must not hold up an exit.
             var key = trip.Breaker.HaltKey();
-            var flattened = trip.Level == KillLevel.Flatten ? FlattenAll(book, "BreakerFlatten", trip.Formula, now, new(trip.Inputs)) : 0;
+            var flattened = trip.Level == KillLevel.Flatten ? FlattenAll(book, DecisionKind.BreakerFlatten, trip.Formula, now, new(trip.Inputs)) : 0;
             Halt(() => _kill.Pause(key, trip.Level, trip.PausedUntilUtc, "breaker", trip.Formula, now));
-            Trip("Breaker:" + trip.Breaker.Label(),
+            Trip(DecisionKind.Breaker, trip.Breaker.Label(),
                 $"{trip.Formula}; L{(int)trip.Level} until {trip.PausedUntilUtc:O}{(trip.PausedForDay ? " (paused for the day: too many trips in 24 h)" : "")}{(flattened > 0 ? $"; flatten {flattened} position(s)" : "")}",
                 now, trip.Level, trip.PausedUntilUtc, trip.Inputs);
         }
@@ -614,9 +619,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
             var inv = CultureInfo.InvariantCulture;
             var formula = string.Create(inv, $"watchdog trail: {(direction > 0 ? "long" : "short")} {p.Symbol} best {best} → {px.Price}: retreat {retreat:P2} ≥ {_settings.WatchdogTrailFraction:P2}");
-            if (Flatten(book, p, "WatchdogTrail", formula, now, new() { ["best"] = best.ToString(inv), ["price"] = px.Price.ToString(inv) }))
+            if (Flatten(book, p, DecisionKind.WatchdogTrail, formula, now, new() { ["best"] = best.ToString(inv), ["price"] = px.Price.ToString(inv) }))
             {
-                _trips.Enqueue(new SentinelTrip("WatchdogTrail", formula, now));
+                _trips.Enqueue(new SentinelTrip(DecisionKind.WatchdogTrail, null, formula, now));
             }
         }
     }
@@ -645,7 +650,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
                 var age = last is { } l ? (now - l).ToString() : "never";
                 if (Halt(() => _kill.Pause(key, KillLevel.NoEntries, null, "sentinel", $"held {p.Symbol} has no price for {age} (> {_settings.StaleDataAfter}) while its market is open", now)))
                 {
-                    Trip("StaleData", $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {_settings.StaleDataAfter}; L1 until fresh", now, KillLevel.NoEntries, null);
+                    Trip(DecisionKind.StaleData, null, $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {_settings.StaleDataAfter}; L1 until fresh", now, KillLevel.NoEntries, null);
                 }
             }
             else if (_kill.State.Pauses.ContainsKey(key) && Halt(() => _kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now)))
@@ -728,13 +733,13 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             _logger.LogCritical("Sentinel: {Reason}; kill switch to L{Level}", reason, (int)watch.Level);
             if (Halt(() => _kill.Escalate(watch.Level, "sentinel:heartbeat", reason, now)))
             {
-                Trip("MissedHeartbeat:" + watch.Name, reason, now, watch.Level, null);
+                Trip(DecisionKind.MissedHeartbeat, watch.Name, reason, now, watch.Level, null);
             }
         }
     }
 
     /// <summary>Flattens every open position not already being flattened at this book version. Returns how many orders were sent.</summary>
-    private int FlattenAll(BookView book, string kind, string formula, DateTimeOffset now, Dictionary<string, string> inputs)
+    private int FlattenAll(BookView book, DecisionKind kind, string formula, DateTimeOffset now, Dictionary<string, string> inputs)
     {
         var n = 0;
         foreach (var p in book.Positions)
@@ -748,7 +753,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         return n;
     }
 
-    private bool Flatten(BookView book, PositionSnapshot p, string kind, string formula, DateTimeOffset now, Dictionary<string, string> inputs)
+    private bool Flatten(BookView book, PositionSnapshot p, DecisionKind kind, string formula, DateTimeOffset now, Dictionary<string, string> inputs)
     {
         // One flatten per position change, and none while an earlier one is still working at the broker.
         if (p.IsFlat || book.WorkingFlattens.Contains(p.Symbol) || (_flattenSentAtVersion.TryGetValue(p.Symbol, out var v) && v >= book.Version))
@@ -819,16 +824,16 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private sealed record DayPnlSnapshot(decimal? Value, DateTimeOffset ValidUntilUtc);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Sentinel {Kind}: flattening {Symbol} {Quantity}: {Formula}")]
-    private static partial void LogFlatten(ILogger logger, string kind, string symbol, decimal quantity, string formula);
+    private static partial void LogFlatten(ILogger logger, DecisionKind kind, string symbol, decimal quantity, string formula);
 
-    private void Trip(string kind, string detail, DateTimeOffset now, KillLevel level, DateTimeOffset? until, IReadOnlyDictionary<string, string>? values = null)
+    private void Trip(DecisionKind kind, string? subject, string detail, DateTimeOffset now, KillLevel level, DateTimeOffset? until, IReadOnlyDictionary<string, string>? values = null)
     {
-        _trips.Enqueue(new SentinelTrip(kind, detail, now));
+        _trips.Enqueue(new SentinelTrip(kind, subject, detail, now));
         var inputs = new Dictionary<string, string>(values ?? new Dictionary<string, string>())
         {
             ["level"] = $"L{(int)level}",
             ["haltedUntilUtc"] = until?.ToString("O", CultureInfo.InvariantCulture) ?? "until cleared",
         };
-        _outbox.HaltEntries(new DecisionRecord(_ids.NextDecisionId(), "sentinel", "*", kind, DecisionOutcome.Taken, detail, inputs, now, now));
+        _outbox.HaltEntries(new DecisionRecord(_ids.NextDecisionId(), "sentinel", "*", kind, DecisionOutcome.Taken, detail, inputs, now, now, subject));
     }
 }

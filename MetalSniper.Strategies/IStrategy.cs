@@ -30,7 +30,7 @@ public interface IStrategyContext
     decimal ExitCostPerUnit(string symbol, decimal price);
 
     /// <summary>Records a decision and returns its id. The decision's event time is the bar's close time.</summary>
-    string Decide(string symbol, string kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc);
+    string Decide(string symbol, DecisionKind kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc);
 
     /// <summary>Sends an order that belongs to <paramref name="decisionId"/>; returns its client order id.</summary>
     ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc);

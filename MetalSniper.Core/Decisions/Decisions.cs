@@ -14,28 +14,114 @@ public enum DecisionOutcome
 }
 
 /// <summary>
+/// What was decided. The ML judges' labels key on these, so they are a closed set; the text form stored in the
+/// database and the journal is the member name, with a subject after a colon where one kind covers several
+/// instances (<c>Breaker:drawdown</c>, <c>MissedHeartbeat:brain</c>; see <see cref="DecisionRecord.KindLabel"/>).
+/// </summary>
+public enum DecisionKind
+{
+    /// <summary>Open a position outright (a strategy's plain entry).</summary>
+    Entry,
+
+    /// <summary>Metals: open a hedge (long and short legs booked virtually, two leg stops).</summary>
+    OpenHedge,
+
+    /// <summary>Metals: no leg was killed within the hedge's time limit; the leg stops are withdrawn.</summary>
+    HedgeExpired,
+
+    /// <summary>Metals: a leg stop disappeared (cancelled or refused); the hedge is withdrawn.</summary>
+    HedgeAborted,
+
+    /// <summary>Metals: one leg stopped out; the market chose the direction of the survivor.</summary>
+    KillLeg,
+
+    /// <summary>Move a protective stop (breakeven at +1R, then trailing).</summary>
+    MoveStop,
+
+    /// <summary>Resize a stop after an add filled, so it covers the whole position.</summary>
+    ResizeStop,
+
+    /// <summary>Add to a position (locked-profit rule).</summary>
+    Add,
+
+    /// <summary>Exit on a confirmed turn of the trend.</summary>
+    ExitOnTurn,
+
+    /// <summary>Close what is left after a stop or exit filled partially.</summary>
+    ExitResidual,
+
+    /// <summary>Close a position that has lost its protective stop.</summary>
+    ExitUnprotected,
+
+    /// <summary>Flatten before a closure longer than the daily break (weekend, holiday).</summary>
+    FlattenBeforeClosure,
+
+    /// <summary>The survivor's stop filled.</summary>
+    StoppedOut,
+
+    /// <summary>The position went flat outside the strategy.</summary>
+    PositionClosedExternally,
+
+    /// <summary>The kill switch's level changed at the execution side.</summary>
+    KillLevel,
+
+    /// <summary>Sentinel: the P&amp;L cannot be computed; entries halted until it can.</summary>
+    PnlUnknown,
+
+    /// <summary>Sentinel: the daily loss limit was reached; flatten and halt for the day.</summary>
+    DailyLossFlatten,
+
+    /// <summary>Sentinel: the kill switch is at L2; flatten everything.</summary>
+    KillSwitchFlatten,
+
+    /// <summary>Sentinel: a rapid loss within the window; cut the position.</summary>
+    RapidLossCut,
+
+    /// <summary>Sentinel: a circuit breaker tripped (subject: the breaker's label).</summary>
+    Breaker,
+
+    /// <summary>Sentinel: a flatten ordered by a circuit breaker at L2.</summary>
+    BreakerFlatten,
+
+    /// <summary>Sentinel: the watchdog trailing stop was hit.</summary>
+    WatchdogTrail,
+
+    /// <summary>Sentinel: a held instrument's price is stale while its market is open.</summary>
+    StaleData,
+
+    /// <summary>Sentinel: a heartbeat was missed (subject: the silent component).</summary>
+    MissedHeartbeat,
+}
+
+/// <summary>
 /// One autonomous decision: every intent, its reason and the inputs it saw. Recorded before
 /// anything acts on it; orders reference it by <see cref="DecisionId"/>.
 /// </summary>
 /// <param name="DecisionId">Unique id ("{run}-D{sequence}").</param>
 /// <param name="Source">Who decided: "strategy:metals", "sentinel".</param>
 /// <param name="Symbol">Instrument, or "*" for book-wide decisions.</param>
-/// <param name="Kind">What was decided (OpenHedge, KillLeg, MoveStop, Add, ExitOnTurn, DailyLossFlatten, …).</param>
+/// <param name="Kind">What was decided.</param>
 /// <param name="Outcome">Taken, vetoed or denied.</param>
 /// <param name="Reason">Human-readable reason with the values seen.</param>
 /// <param name="Inputs">The inputs (name → value), invariant-formatted.</param>
 /// <param name="EventTimeUtc">Event time of the information used (a bar's close time).</param>
 /// <param name="RecordedAtUtc">Clock time when recorded.</param>
+/// <param name="Subject">Which instance of <paramref name="Kind"/>, where one kind covers several (the breaker, the silent component); null otherwise.</param>
 public sealed record DecisionRecord(
     string DecisionId,
     string Source,
     string Symbol,
-    string Kind,
+    DecisionKind Kind,
     DecisionOutcome Outcome,
     string Reason,
     IReadOnlyDictionary<string, string> Inputs,
     DateTimeOffset EventTimeUtc,
-    DateTimeOffset RecordedAtUtc);
+    DateTimeOffset RecordedAtUtc,
+    string? Subject = null)
+{
+    /// <summary>The stored text form: the kind's name, then <c>:</c> and the subject when there is one (<c>Breaker:drawdown</c>).</summary>
+    public string KindLabel => Subject is null ? Kind.ToString() : $"{Kind}:{Subject}";
+}
 
 /// <summary>
 /// Generates the run-scoped ids of decisions and client orders. Thread-safe. Ids are

@@ -38,3 +38,10 @@ public readonly record struct Currency
     /// <inheritdoc />
     public override string ToString() => Code ?? "???";
 }
+
+/// <summary>
+/// The account's base currency (configuration <c>Account:BaseCurrency</c>): P&amp;L, equity, drawdown, limits, exposure
+/// and breakers are all in it; an instrument's own amounts are converted with the FX table, which fails closed.
+/// </summary>
+/// <param name="Base">The base currency (ISO 4217 code, e.g. USD, EUR, ZAR).</param>
+public sealed record AccountCurrency(Currency Base);

@@ -57,7 +57,7 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
             "ALERT {Level} {Kind}: {Text}", alert.Level, alert.Kind, alert.Text);
         try
         {
-            journal.Append("Alert", alert.Kind, "", alert);
+            journal.Append(JournalEntryKind.Alert, alert.Kind, "", alert);
         }
         catch (InvalidOperationException e)
         {
@@ -81,7 +81,7 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
     {
         try
         {
-            journal.Append("Fallback", component, "", new { component, what });
+            journal.Append(JournalEntryKind.Fallback, component, "", new { component, what });
         }
         catch (InvalidOperationException e)
         {

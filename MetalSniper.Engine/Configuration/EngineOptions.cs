@@ -249,7 +249,33 @@ public sealed class AccountOptions
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "Account";
 
-    /// <summary>Base currency for P&amp;L and limits. Default USD.</summary>
+    /// <summary>Base currency (ISO 4217) of P&amp;L, equity, limits, exposure and breakers. Default USD.</summary>
     [RegularExpression("^[A-Z]{3}$")]
     public string BaseCurrency { get; set; } = "USD";
+
+    /// <summary>
+    /// FX rates loaded into the FX table at start, for converting instrument currencies to <see cref="BaseCurrency"/> when
+    /// no feed supplies them. Every traded instrument whose currency is not the base needs a path (direct, inverse, or a
+    /// cross through USD), checked at start. A rate is as old as its <see cref="FxRateOptions.AsOfUtc"/>: the stale-FX
+    /// breaker (<c>Risk:Breakers:MaxFxRateAge</c>) judges it like any other.
+    /// </summary>
+    public List<FxRateOptions> FxRates { get; set; } = [];
+}
+
+/// <summary>One configured FX rate (<c>Account:FxRates</c>): <see cref="Rate"/> units of the quote currency per one unit of the base.</summary>
+public sealed class FxRateOptions
+{
+    /// <summary>The pair, base then quote, e.g. <c>EURUSD</c> (1 EUR = Rate USD).</summary>
+    [RegularExpression("^[A-Z]{6}$")]
+    public string Pair { get; set; } = "";
+
+    /// <summary>Units of the quote currency per one unit of the base; finite and &gt; 0.</summary>
+    [Range(typeof(decimal), "0.000000001", "1000000000")]
+    public decimal Rate { get; set; }
+
+    /// <summary>When the rate was observed (UTC).</summary>
+    public DateTimeOffset AsOfUtc { get; set; }
+
+    /// <summary>The rate as the FX table keeps it.</summary>
+    public Core.Money.FxRate ToFxRate() => new(new Core.Money.Currency(Pair[..3]), new Core.Money.Currency(Pair[3..]), Rate, AsOfUtc);
 }

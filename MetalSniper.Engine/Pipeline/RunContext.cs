@@ -71,7 +71,7 @@ public sealed class RunContext(string runId, RunMode mode)
     internal void CountDecision(DecisionRecord d)
     {
         Interlocked.Increment(ref _decisions);
-        _decisionsByKind.AddOrUpdate($"{d.Kind}/{d.Outcome}", 1, (_, n) => n + 1);
+        _decisionsByKind.AddOrUpdate($"{d.KindLabel}/{d.Outcome}", 1, (_, n) => n + 1);
     }
 
     internal void CountOrderSent() => Interlocked.Increment(ref _orders);

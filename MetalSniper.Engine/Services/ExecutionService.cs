@@ -15,6 +15,7 @@ using MetalSniper.Sentinel.Halts;
 using MetalSniper.Sentinel;
 using MetalSniper.Core.Costs;
 using MetalSniper.Core.Alerts;
+using MetalSniper.Persistence.Journal;
 
 namespace MetalSniper.Engine.Services;
 
@@ -41,6 +42,7 @@ public sealed class ExecutionService(
     IInstrumentCatalog instruments,
     CostEstimator costs,
     FxConverter fx,
+    AccountCurrency account,
     RunContext run,
     TimeProvider clock,
     WallClock wallClock,
@@ -58,7 +60,7 @@ public sealed class ExecutionService(
     private ExecutionCommand? _deferred;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, decimal> _publicMarks = new(StringComparer.Ordinal);
     private long _lastRiskDequeue;
-    private readonly PositionBook _book = new(instruments, Currency.Usd);
+    private readonly PositionBook _book = new(instruments, account.Base);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
     private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
     private DateTimeOffset _eventTime;
@@ -278,17 +280,17 @@ public sealed class ExecutionService(
                 await PlaceAsync(place, ct);
                 break;
             case HaltEntries halt:
-                journal.Append("Decision", halt.Decision.DecisionId, halt.Decision.Source, halt.Decision);
+                journal.Append(JournalEntryKind.Decision, halt.Decision.DecisionId, halt.Decision.Source, halt.Decision);
                 await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct);
                 Run.CountDecision(halt.Decision);
                 // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
                 // stop that now protects the survivor) stays: halting entries must not unprotect a position.
-                await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.Kind, ct);
+                await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.KindLabel, ct);
                 break;
             case RequestCancel { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
                 {
-                    journal.Append("CancelRequested", toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+                    journal.Append(JournalEntryKind.CancelRequested, toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
                     await PaceAsync(risk: true, ct);
                     await gateway.CancelAsync(cancel, ct);
                     DrainGateway();
@@ -298,7 +300,7 @@ public sealed class ExecutionService(
             case RequestModify { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
-                    journal.Append("ModifyRequested", toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
+                    journal.Append(JournalEntryKind.ModifyRequested, toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
                     await PaceAsync(risk: !OpensRisk(toModify.Order) || Reduces(toModify.Order), ct);
                     await gateway.ModifyAsync(modify, ct);
                     DrainGateway();
@@ -325,7 +327,7 @@ public sealed class ExecutionService(
 
         if (place.Decision is { } decision)
         {
-            journal.Append("Decision", decision.DecisionId, decision.Source, decision);
+            journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
             await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
             Run.CountDecision(decision);
         }
@@ -336,7 +338,7 @@ public sealed class ExecutionService(
             foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
             {
                 var cancel = new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten");
-                journal.Append("CancelRequested", w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+                journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
                 await PaceAsync(risk: true, ct);
                 await gateway.CancelAsync(cancel, ct);
             }
@@ -378,7 +380,7 @@ public sealed class ExecutionService(
         if (denial is not null)
         {
             var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
-            var denied = journal.Append("GateDenial", order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
+            var denied = journal.Append(JournalEntryKind.GateDenial, order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
             await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
             await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
             Run.CountOrderDenied();
@@ -397,7 +399,7 @@ public sealed class ExecutionService(
         // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
         // journal entry is durable; a risk flatten does not wait for a disk (its entry is already first in the
         // chain and commits with the next group); a replay keeps the order without the fsync.
-        var submitted = journal.Append("OrderSubmitted", order.DecisionId, order.ClientOrderId.Value, order);
+        var submitted = journal.Append(JournalEntryKind.OrderSubmitted, order.DecisionId, order.ClientOrderId.Value, order);
         if (Run.Mode == RunMode.Service && order.Purpose != OrderPurpose.RiskFlatten)
         {
             await submitted.Durable;
@@ -439,9 +441,9 @@ public sealed class ExecutionService(
             return;
         }
 
-        var decision = new DecisionRecord(_killSwitchIds.NextDecisionId(), "kill-switch", "*", "KillLevel", DecisionOutcome.Taken,
+        var decision = new DecisionRecord(_killSwitchIds.NextDecisionId(), "kill-switch", "*", DecisionKind.KillLevel, DecisionOutcome.Taken,
             $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
-        journal.Append("Decision", decision.DecisionId, decision.Source, decision);
+        journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
         await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
         Run.CountDecision(decision);
         await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
@@ -453,7 +455,7 @@ public sealed class ExecutionService(
         foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
             var cancel = new CancelOrder(w.Order.ClientOrderId, decisionId, reason);
-            journal.Append("CancelRequested", w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+            journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
             await PaceAsync(risk: true, ct);
             await gateway.CancelAsync(cancel, ct);
         }
@@ -545,6 +547,17 @@ public sealed class ExecutionService(
         return any;
     }
 
+    private static JournalEntryKind JournalKindOf(OrderEvent e) => e switch
+    {
+        OrderAccepted => JournalEntryKind.OrderAccepted,
+        OrderRejected => JournalEntryKind.OrderRejected,
+        OrderRequestRejected => JournalEntryKind.OrderRequestRejected,
+        OrderCancelled => JournalEntryKind.OrderCancelled,
+        OrderModified => JournalEntryKind.OrderModified,
+        OrderFilled => JournalEntryKind.OrderFilled,
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name, "an order event without a journal kind"),
+    };
+
     private void Apply(OrderEvent e)
     {
         if (e is BrokerPositionAdopted adopted)
@@ -560,7 +573,7 @@ public sealed class ExecutionService(
         }
 
         var now = clock.GetUtcNow();
-        journal.Append(e.GetType().Name, state.Order.DecisionId, e.ClientOrderId.Value, e);
+        journal.Append(JournalKindOf(e), state.Order.DecisionId, e.ClientOrderId.Value, e);
         PersistCommand? status = null;
         switch (e)
         {
@@ -592,7 +605,7 @@ public sealed class ExecutionService(
                 if (trade is not null)
                 {
                     Run.Trades.Add(trade);
-                    if (fx.TryConvert(new Money(trade.NetPnl, trade.Currency), Currency.Usd, out var inBase))
+                    if (fx.TryConvert(new Money(trade.NetPnl, trade.Currency), account.Base, out var inBase))
                     {
                         _closedTradePnls = _closedTradePnls.Add(inBase.Amount);
                     }
@@ -640,7 +653,7 @@ public sealed class ExecutionService(
         var now = clock.GetUtcNow();
         var current = _book.Get(a.Symbol).Quantity;
         var delta = a.Quantity - current;
-        journal.Append("PositionAdopted", a.ClientOrderId.Value, gateway.Name, a);
+        journal.Append(JournalEntryKind.PositionAdopted, a.ClientOrderId.Value, gateway.Name, a);
         if (delta == 0m)
         {
             return;

@@ -98,11 +98,11 @@ public sealed class JournalService(
     {
         logger.LogInformation("Decision journal {Path}: tail of {Entries} entries verified in {Elapsed} ms; next entry {Next}",
             journal.Path, journal.TailVerification.Entries, journal.TailVerification.Elapsed.TotalMilliseconds.ToString("0.0", CultureInfo.InvariantCulture), journal.CommittedSequence + 1);
-        journal.Append("RunStarted", run.RunId, "", new { run.RunId, Mode = run.Mode.ToString(), Version = typeof(JournalService).Assembly.GetName().Version?.ToString() });
+        journal.Append(JournalEntryKind.RunStarted, run.RunId, "", new { run.RunId, Mode = run.Mode.ToString(), Version = typeof(JournalService).Assembly.GetName().Version?.ToString() });
         if (resume.IsResume)
         {
             // The earlier attempts' entries stay as they are; re-execution matches them and appends only what is new.
-            journal.Append("RunResumed", run.RunId, "", new { run.RunId, resume.Attempt, StartedUtc = wallClock.Provider.GetUtcNow() });
+            journal.Append(JournalEntryKind.RunResumed, run.RunId, "", new { run.RunId, resume.Attempt, StartedUtc = wallClock.Provider.GetUtcNow() });
             logger.LogWarning("Run {RunId} resumes (attempt {Attempt}): re-executing from the start of the data; {Existing} earlier journal entries to match", run.RunId, resume.Attempt, journal.EntriesToMatch);
         }
 
@@ -119,7 +119,7 @@ public sealed class JournalService(
         run.FaultRecorded -= OnFault;
         if (journal.Fault is null)
         {
-            journal.Append("RunEnded", run.RunId, "", new
+            journal.Append(JournalEntryKind.RunEnded, run.RunId, "", new
             {
                 run.RunId,
                 resume.Attempt,
@@ -148,17 +148,17 @@ public sealed class JournalService(
         if (previous is not null && previous.Hash != now.Hash)
         {
             var changes = now.ChangesSince(previous);
-            journal.Append("ConfigChanged", run.RunId, "", new { Previous = previous.Hash, Current = now.Hash, Changes = changes });
+            journal.Append(JournalEntryKind.ConfigChanged, run.RunId, "", new { Previous = previous.Hash, Current = now.Hash, Changes = changes });
             alerts.Raise(AlertLevel.Yellow, "ConfigChange", $"configuration changed since the last run ({changes.Count} key(s)): {string.Join("; ", changes.Take(20))}{(changes.Count > 20 ? "; …" : "")}");
         }
 
-        journal.Append("ConfigLoaded", run.RunId, "", now);
+        journal.Append(JournalEntryKind.ConfigLoaded, run.RunId, "", now);
     }
 
     private void OnHalt(HaltRecord record)
     {
         var d = record.Draft;
-        journal.Append("Halt", d.Key, d.Source, record);
+        journal.Append(JournalEntryKind.Halt, d.Key, d.Source, record);
         var (level, text) = d.Action switch
         {
             HaltAction.Escalate => (AlertLevel.Red, $"kill switch latched at L{(int)d.Level} by {d.Source}: {d.Reason}"),

@@ -9,6 +9,8 @@ using MetalSniper.Engine.Pipeline;
 using MetalSniper.Sentinel.Halts;
 using MetalSniper.Strategies;
 using MetalSniper.Core.Costs;
+using MetalSniper.Persistence.Journal;
+using MetalSniper.Core.Money;
 
 namespace MetalSniper.Engine.Services;
 
@@ -44,6 +46,7 @@ public sealed class SignalService : PipelineService
         PersistenceWriter writer,
         IInstrumentCatalog instruments,
         ITradingSessions sessions,
+        AccountCurrency account,
         KillSwitch killSwitch,
         CostEstimator costs,
         IdGenerator ids,
@@ -58,7 +61,7 @@ public sealed class SignalService : PipelineService
         _channels = channels;
         _writer = writer;
         _strategies = strategies;
-        _book = new PositionBook(instruments, Core.Money.Currency.Usd);
+        _book = new PositionBook(instruments, account.Base);
         _logger = logger;
         _wallClock = wallClock;
         _journal = journal;
@@ -244,7 +247,7 @@ public sealed class SignalService : PipelineService
                 {
                     case DecisionRecord d:
                         // Every intent and veto is journaled before the commands it causes leave the brain.
-                        _journal.Append("Decision", d.DecisionId, d.Source, d);
+                        _journal.Append(JournalEntryKind.Decision, d.DecisionId, d.Source, d);
                         await _writer.EnqueueAsync(new PersistDecision(Run.RunId, d), ct).ConfigureAwait(false);
                         Run.CountDecision(d);
                         break;
@@ -365,7 +368,7 @@ public sealed class SignalService : PipelineService
 
         public decimal ExitCostPerUnit(string symbol, decimal price) => costs.ExitCostPerUnit(symbol, price);
 
-        public string Decide(string symbol, string kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc)
+        public string Decide(string symbol, DecisionKind kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc)
         {
             var id = ids.NextDecisionId();
             // A fast replay's clock is moved by the broker side, which lags the brain by a variable amount: there the

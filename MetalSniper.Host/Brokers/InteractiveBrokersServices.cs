@@ -10,6 +10,7 @@ using MetalSniper.InteractiveBrokers.Client;
 using MetalSniper.InteractiveBrokers.Connection;
 using Microsoft.Extensions.Options;
 using MetalSniper.Engine.Configuration;
+using MetalSniper.Persistence.Journal;
 
 namespace MetalSniper.Host.Brokers;
 
@@ -127,7 +128,7 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
 
     private void OnChanged(IbStateChange change)
     {
-        journal.Append("BrokerLink", change.To.ToString(), change.From.ToString(), change);
+        journal.Append(JournalEntryKind.BrokerLink, change.To.ToString(), change.From.ToString(), change);
         var level = change.To switch
         {
             IbConnectionState.ExecutionDegraded => Core.Alerts.AlertLevel.Red,

@@ -11,6 +11,8 @@ using Microsoft.Extensions.Options;
 using Serilog.Events;
 using MetalSniper.Engine.Configuration;
 using MetalSniper.Host.Supervision;
+using MetalSniper.Persistence.Journal;
+using MetalSniper.Core.Money;
 
 namespace MetalSniper.Host.Cli;
 
@@ -372,8 +374,8 @@ public static class Commands
         var journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         try
         {
-            journal.Append("PreflightFailed", "", "", new { Failed = failed });
-            journal.Append("Alert", "Preflight", "", new Core.Alerts.Alert(Core.Alerts.AlertLevel.Red, "Preflight", "preflight failed: " + string.Join("; ", failed), TimeProvider.System.GetUtcNow()));
+            journal.Append(JournalEntryKind.PreflightFailed, "", "", new { Failed = failed });
+            journal.Append(JournalEntryKind.Alert, "Preflight", "", new Core.Alerts.Alert(Core.Alerts.AlertLevel.Red, "Preflight", "preflight failed: " + string.Join("; ", failed), TimeProvider.System.GetUtcNow()));
             journal.FlushAsync().GetAwaiter().GetResult();
         }
         finally
@@ -478,7 +480,7 @@ public static class Commands
             }
 
             var summary = ReplaySummary.From(run, sp.GetRequiredService<IngestCounters>(), sp.GetRequiredService<PreTradeGatePipeline>(), sp.GetRequiredService<RiskSentinel>(),
-                sp.GetRequiredService<IMarketDataSource>().Name, database, wall) with
+                sp.GetRequiredService<IMarketDataSource>().Name, database, wall, sp.GetRequiredService<AccountCurrency>(), sp.GetRequiredService<FxConverter>()) with
             {
                 StartupTime = startup,
                 DatabaseCheck = check,

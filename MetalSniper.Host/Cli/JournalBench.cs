@@ -28,7 +28,7 @@ public static class JournalBench
             output.WriteLine(string.Create(inv, $"baseline: 4 KiB write + fsync on {dir.FullName}: p50 {fsync.P50:0.000} ms, p99 {fsync.P99:0.000} ms"));
 
             var path = Path.Combine(dir.FullName, "journal.db");
-            var decision = new DecisionRecord("bench-D0000001", "strategy:metals", "XAUUSD", "OpenHedge", DecisionOutcome.Taken,
+            var decision = new DecisionRecord("bench-D0000001", "strategy:metals", "XAUUSD", DecisionKind.OpenHedge, DecisionOutcome.Taken,
                 "compression 0.82 <= 0.90: hedge opened, legs at 3501.20 / 3488.40, 1R = 6.40", new Dictionary<string, string>
                 {
                     ["atr"] = "4.27", ["longAtr"] = "5.21", ["close"] = "3494.80", ["quantity"] = "39", ["riskUsd"] = "250.00",
@@ -85,7 +85,7 @@ public static class JournalBench
             }
 
             appendedAt[i] = clock.GetTimestamp();
-            tickets[i] = journal.Append("Decision", decision.DecisionId, decision.Source, decision).Durable;
+            tickets[i] = journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision).Durable;
         }
 
         var committed = await Task.WhenAll(tickets).WaitAsync(ct).ConfigureAwait(false);

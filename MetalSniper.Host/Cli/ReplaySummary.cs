@@ -7,6 +7,7 @@ using MetalSniper.Engine.Pipeline;
 using MetalSniper.Risk.Gates;
 using MetalSniper.Sentinel;
 using MetalSniper.Core.Orders;
+using MetalSniper.Core.Money;
 
 namespace MetalSniper.Host.Cli;
 
@@ -49,19 +50,33 @@ public sealed record ReplaySummary(
     /// <summary>Host build and start (configuration, database open and migration, services started) before the first bar.</summary>
     public TimeSpan StartupTime { get; init; }
 
+    /// <summary>The base currency (ISO code) of every P&amp;L, commission and drawdown figure above.</summary>
+    public required string Currency { get; init; }
+
     /// <summary>Accepted bars per wall-clock second of the pipeline (start-up excluded; see <see cref="StartupTime"/>).</summary>
     public double BarsPerSecond => WallTime.TotalSeconds > 0 ? BarsAccepted / WallTime.TotalSeconds : 0;
 
     /// <summary>Collects the figures from the finished run.</summary>
-    public static ReplaySummary From(RunContext run, IngestCounters ingest, PreTradeGatePipeline gates, RiskSentinel sentinel, string source, Database database, TimeSpan wall)
+    /// <exception cref="FxRateUnavailableException">A trade's currency cannot be converted to the base currency.</exception>
+    public static ReplaySummary From(RunContext run, IngestCounters ingest, PreTradeGatePipeline gates, RiskSentinel sentinel, string source, Database database, TimeSpan wall,
+        AccountCurrency account, FxConverter fx)
     {
-        var (trades, equity, maxDd) = run.Trades.Snapshot();
+        ArgumentNullException.ThrowIfNull(account);
+        ArgumentNullException.ThrowIfNull(fx);
+        var (closed, equity, maxDd) = run.Trades.Snapshot();
+        // Trades close in their instrument's currency; the summary, like the equity curve, is in the base currency.
+        var trades = closed.Select(t => t.Currency == account.Base ? t : t with
+        {
+            GrossPnl = fx.Convert(new Money(t.GrossPnl, t.Currency), account.Base).Amount,
+            Commissions = fx.Convert(new Money(t.Commissions, t.Currency), account.Base).Amount,
+            Currency = account.Base,
+        }).ToList();
         var wins = trades.Where(t => t.NetPnl > 0).Sum(t => t.NetPnl);
         var losses = -trades.Where(t => t.NetPnl < 0).Sum(t => t.NetPnl);
         return new ReplaySummary(run.RunId, source, database.Path, ingest.Read, ingest.Accepted, ingest.Rejected, ingest.RejectedByReason(), run.BarsProcessed,
             run.Decisions, run.DecisionsByKind, run.OrdersSent, run.OrdersDenied, gates.DenialsByReason(), run.OrdersRejected, run.Fills,
             trades.Count, trades.Count(t => t.NetPnl > 0), trades.Sum(t => t.NetPnl), trades.Sum(t => t.Commissions), equity, maxDd,
-            losses > 0 ? wins / losses : null, sentinel.Trips, wall);
+            losses > 0 ? wins / losses : null, sentinel.Trips, wall) { Currency = account.Base.Code };
     }
 
     /// <summary>Checks the database of the run: integrity, every fill joined to its order and decision.</summary>
@@ -132,15 +147,15 @@ public sealed record ReplaySummary(
         Line("orders rejected by broker", OrdersRejected.ToString("N0", inv));
         Line("fills", Fills.ToString("N0", inv));
         Line("trades (round trips)", string.Create(inv, $"{Trades:N0} ({WinningTrades:N0} winners, {(Trades > 0 ? 100.0 * WinningTrades / Trades : 0):0.0} %)"));
-        Line("realized P&L net of costs", string.Create(inv, $"{RealizedNetPnl:N2} USD (commissions {Commissions:N2} USD)"));
-        Line("equity P&L incl. open", string.Create(inv, $"{EquityPnl:N2} USD"));
-        Line("max drawdown (incl. open)", string.Create(inv, $"{MaxDrawdown:N2} USD"));
+        Line("realized P&L net of costs", string.Create(inv, $"{RealizedNetPnl:N2} {Currency} (commissions {Commissions:N2} {Currency})"));
+        Line("equity P&L incl. open", string.Create(inv, $"{EquityPnl:N2} {Currency}"));
+        Line("max drawdown (incl. open)", string.Create(inv, $"{MaxDrawdown:N2} {Currency}"));
         Line("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
-        Line("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} USD on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
+        Line("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} (instrument currency, not converted) on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
         Line("sentinel trips", SentinelTrips.Count.ToString(inv));
         foreach (var t in SentinelTrips)
         {
-            Line("  " + t.Kind, $"{t.AtUtc:O} {t.Detail}");
+            Line("  " + t.Label, $"{t.AtUtc:O} {t.Detail}");
         }
 
         Line("halts store", string.Create(inv, $"{HaltRecords.Count} record(s) of this run (tamper-evident chain)"));

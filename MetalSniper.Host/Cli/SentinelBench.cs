@@ -150,7 +150,7 @@ public static class SentinelBench
                     risk.TryWrite(new ApplyBar(BarAt(t.AddMinutes(-2), price)));
                 }
 
-                var decision = new DecisionRecord($"bench-d{i}", "bench", "XAUUSD", "BenchEntry", DecisionOutcome.Taken, "sentinel benchmark entry", new Dictionary<string, string>(), t, t);
+                var decision = new DecisionRecord($"bench-d{i}", "bench", "XAUUSD", DecisionKind.OpenHedge, DecisionOutcome.Taken, "sentinel benchmark entry", new Dictionary<string, string>(), t, t);
                 var entry = new SubmitOrder(new ClientOrderId($"bench-o{i}"), decision.DecisionId, "XAUUSD", OrderSide.Buy, 10m, OrderType.Market, null, null, OrderPurpose.Entry, t.AddMinutes(-1), TimeInForce.Gtc, "bench");
                 risk.TryWrite(new PlaceOrder(entry, decision));
                 risk.TryWrite(new ApplyBar(BarAt(t.AddMinutes(-1), price)));

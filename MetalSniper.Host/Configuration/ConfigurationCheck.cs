@@ -125,9 +125,26 @@ public static class ConfigurationCheck
             errors.Add($"{RiskOptions.SectionName}:Breakers:Pairs: '{leg}' is not a known instrument");
         }
 
-        if (!string.Equals(account.BaseCurrency, "USD", StringComparison.Ordinal))
+        // Every traded instrument's currency must convert to the base currency with the configured rates: an amount that
+        // cannot be converted would leave the P&L unknown (entries halted) from the first fill on, so it is refused here.
+        if (System.Text.RegularExpressions.Regex.IsMatch(account.BaseCurrency, "^[A-Z]{3}$") && account.FxRates.All(r => r.Pair.Length == 6 && r.Rate > 0m))
         {
-            errors.Add($"{AccountOptions.SectionName}:BaseCurrency: only USD is supported in this version (was {account.BaseCurrency}); other base currencies need the FX feed");
+            var table = new Core.Money.FxRateTable();
+            foreach (var r in account.FxRates)
+            {
+                table.Set(r.ToFxRate());
+            }
+
+            var fx = new Core.Money.FxConverter(table);
+            var baseCurrency = new Core.Money.Currency(account.BaseCurrency);
+            foreach (var symbol in fed.Where(s => catalog.TryGet(s, out _)).Order(StringComparer.Ordinal))
+            {
+                var currency = catalog.Get(symbol).Currency;
+                if (!fx.TryConvert(new Core.Money.Money(1m, currency), baseCurrency, out _))
+                {
+                    errors.Add($"{AccountOptions.SectionName}:BaseCurrency: {symbol} trades in {currency} and no rate in {AccountOptions.SectionName}:FxRates converts {currency} to {account.BaseCurrency}");
+                }
+            }
         }
     }
 

@@ -75,7 +75,7 @@ public readonly record struct JournalTicket(long Sequence, Task<long> Durable);
 /// </summary>
 public sealed class DecisionJournal : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
     private readonly string _connectionString;
     private readonly string _anchorPath;
     private readonly bool _durable;
@@ -224,9 +224,13 @@ public sealed class DecisionJournal : IAsyncDisposable
     /// object as it was at the append).
     /// </summary>
     /// <exception cref="InvalidOperationException">The journal has failed or is closed.</exception>
-    public JournalTicket Append(string kind, string correlationId, string causationId, object payload)
+    public JournalTicket Append(JournalEntryKind kind, string correlationId, string causationId, object payload)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(kind);
+        if (!Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a journal entry kind");
+        }
+
         var json = payload as string ?? JsonSerializer.Serialize(payload, payload.GetType(), Json);
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_append)
@@ -236,7 +240,7 @@ public sealed class DecisionJournal : IAsyncDisposable
                 throw new InvalidOperationException("the decision journal has failed: " + f.Message, f);
             }
 
-            if (_earlier is { } earlier && earlier.TryGetValue(MatchKey(kind, correlationId ?? "", causationId ?? "", json), out var matches) && matches.TryDequeue(out var earlierSeq))
+            if (_earlier is { } earlier && earlier.TryGetValue(MatchKey(kind.ToString(), correlationId ?? "", causationId ?? "", json), out var matches) && matches.TryDequeue(out var earlierSeq))
             {
                 _toMatch--;
                 _matched++;
@@ -244,7 +248,7 @@ public sealed class DecisionJournal : IAsyncDisposable
             }
 
             var seq = _nextSequence++;
-            if (!_queue.Writer.TryWrite(new Pending(seq, _wallClock.GetUtcNow(), kind, correlationId ?? "", causationId ?? "", json, done)))
+            if (!_queue.Writer.TryWrite(new Pending(seq, _wallClock.GetUtcNow(), kind.ToString(), correlationId ?? "", causationId ?? "", json, done)))
             {
                 throw new InvalidOperationException("the decision journal is closed");
             }
@@ -256,7 +260,7 @@ public sealed class DecisionJournal : IAsyncDisposable
     /// <summary>Waits until everything appended so far is committed.</summary>
     public Task FlushAsync()
     {
-        var ticket = Append("Flush", "", "", "{}");
+        var ticket = Append(JournalEntryKind.Flush, "", "", "{}");
         return ticket.Durable;
     }
 

@@ -166,11 +166,11 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var inputs = Inputs(("close", p0), ("atr", atr), ("atrLong", s.AtrLong.Value!.Value), ("compression", ratio), ("r", r), ("quantity", quantity), ("quantityByRisk", Math.Round(byRisk, 4)), ("quantityByNotional", Math.Round(byNotional, 4)), ("riskPerTradeUsd", _options.RiskPerTradeUsd));
         if (quantity < instrument.MinimumQuantity)
         {
-            ctx.Decide(s.Symbol, "OpenHedge", DecisionOutcome.Vetoed, F($"quantity {quantity} for 1R = {r} is below the minimum {instrument.MinimumQuantity}"), inputs, t);
+            ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Vetoed, F($"quantity {quantity} for 1R = {r} is below the minimum {instrument.MinimumQuantity}"), inputs, t);
             return;
         }
 
-        var decision = ctx.Decide(s.Symbol, "OpenHedge", DecisionOutcome.Taken,
+        var decision = ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Taken,
             F($"quiet market (ATR/ATRlong {ratio:0.000} ≤ {_options.CompressionRatio}): long and short {quantity} booked virtually at {p0}, net order 0; leg stops at {p0 + r} / {p0 - r}"), inputs, t);
         s.Phase = MetalsPhase.Hedged;
         s.BarsInPhase = 0;
@@ -202,7 +202,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             return;
         }
 
-        var decision = ctx.Decide(s.Symbol, "HedgeExpired", DecisionOutcome.Taken, reason, Inputs(("bars", s.BarsInPhase), ("close", bar.Close)), bar.CloseTimeUtc);
+        var decision = ctx.Decide(s.Symbol, DecisionKind.HedgeExpired, DecisionOutcome.Taken, reason, Inputs(("bars", s.BarsInPhase), ("close", bar.Close)), bar.CloseTimeUtc);
         CancelIfWorking(s.UpperStop, decision, reason, ctx);
         CancelIfWorking(s.LowerStop, decision, reason, ctx);
         s.ToFlat(0);
@@ -219,7 +219,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         if (position.IsFlat)
         {
-            var d = ctx.Decide(s.Symbol, "PositionClosedExternally", DecisionOutcome.Taken, "the position is flat (closed outside the strategy): the trade is over", Inputs(("close", bar.Close)), t);
+            var d = ctx.Decide(s.Symbol, DecisionKind.PositionClosedExternally, DecisionOutcome.Taken, "the position is flat (closed outside the strategy): the trade is over", Inputs(("close", bar.Close)), t);
             CancelIfWorking(s.StopOrder, d, "position closed externally", ctx);
             s.ToFlat(_options.CooldownBars);
             return;
@@ -227,7 +227,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         if (s.StopOrder is null)
         {
-            Exit(s, position, bar, ctx, "ExitUnprotected", "the position has no working stop (cancelled or refused): it is closed rather than held unprotected");
+            Exit(s, position, bar, ctx, DecisionKind.ExitUnprotected, "the position has no working stop (cancelled or refused): it is closed rather than held unprotected");
             return;
         }
 
@@ -239,7 +239,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         if (ClosureAhead(s, bar, ctx))
         {
-            Exit(s, position, bar, ctx, "FlattenBeforeClosure", "a closure longer than the daily break is ahead: no position is carried through it");
+            Exit(s, position, bar, ctx, DecisionKind.FlattenBeforeClosure, "a closure longer than the daily break is ahead: no position is carried through it");
             return;
         }
 
@@ -248,7 +248,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         s.TurnCount = dir * (fast - slow) < 0m && dir * (bar.Close - slow) < 0m ? s.TurnCount + 1 : 0;
         if (s.TurnCount >= _options.TurnConfirmBars)
         {
-            Exit(s, position, bar, ctx, "ExitOnTurn", F($"genuine turn: fast EMA {fast:0.####} crossed slow EMA {slow:0.####} against the position and the close {bar.Close} held beyond it for {s.TurnCount} bars; R multiple {rMultiple:0.00}"));
+            Exit(s, position, bar, ctx, DecisionKind.ExitOnTurn, F($"genuine turn: fast EMA {fast:0.####} crossed slow EMA {slow:0.####} against the position and the close {bar.Close} held beyond it for {s.TurnCount} bars; R multiple {rMultiple:0.00}"));
             return;
         }
 
@@ -281,7 +281,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         if (dir * (candidate - s.Stop) > 0m && (dir * (candidate - s.Stop) >= _options.MinStopStepAtr * atr || why.StartsWith("breakeven", StringComparison.Ordinal)))
         {
-            var d = ctx.Decide(s.Symbol, "MoveStop", DecisionOutcome.Taken, F($"{why}: stop {s.Stop} → {candidate}"),
+            var d = ctx.Decide(s.Symbol, DecisionKind.MoveStop, DecisionOutcome.Taken, F($"{why}: stop {s.Stop} → {candidate}"),
                 Inputs(("oldStop", s.Stop), ("newStop", candidate), ("extreme", s.Extreme), ("atr", atr), ("rMultiple", rMultiple), ("legEntry", s.LegEntry), ("r", s.R)), t);
             ctx.Modify(d, s.StopOrder!.Value, candidate, null);
             s.Stop = candidate;
@@ -308,7 +308,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var inputs = Inputs(("close", bar.Close), ("stop", s.Stop), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("lockedPnl", locked ?? 0m), ("exitCostPerUnit", exitCost), ("adds", s.Adds));
         if (locked is not > 0m)
         {
-            ctx.Decide(s.Symbol, "Add", DecisionOutcome.Vetoed, F($"locked-profit rule: the stop {s.Stop} locks {locked ?? 0m:0.00} ≤ 0 on {position.Quantity} @ {position.AveragePrice:0.####} net of costs; floating gains are the market's money"), inputs, t);
+            ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, F($"locked-profit rule: the stop {s.Stop} locks {locked ?? 0m:0.00} ≤ 0 on {position.Quantity} @ {position.AveragePrice:0.####} net of costs; floating gains are the market's money"), inputs, t);
             return;
         }
 
@@ -319,19 +319,19 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var quantity = instrument.RoundQuantityDown(Math.Min(Math.Min(_options.AddFraction * s.InitialQuantity, cap), Math.Max(0m, notionalRoom)));
         if (quantity < instrument.MinimumQuantity)
         {
-            ctx.Decide(s.Symbol, "Add", DecisionOutcome.Vetoed, F($"add of {quantity} (locked-at-stop cap {cap:0.##}, notional room {notionalRoom:0.##}) is below the minimum {instrument.MinimumQuantity}"), inputs, t);
+            ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, F($"add of {quantity} (locked-at-stop cap {cap:0.##}, notional room {notionalRoom:0.##}) is below the minimum {instrument.MinimumQuantity}"), inputs, t);
             return;
         }
 
-        var decision = ctx.Decide(s.Symbol, "Add", DecisionOutcome.Taken, F($"stop {s.Stop} locks {locked:0.00} net of costs; adding {quantity} at a new extreme {s.Extreme}"), inputs, t);
+        var decision = ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Taken, F($"stop {s.Stop} locks {locked:0.00} net of costs; adding {quantity} at a new extreme {s.Extreme}"), inputs, t);
         s.PendingAdd = Track(s, ctx.Submit(decision, s.Symbol, dir > 0 ? OrderSide.Buy : OrderSide.Sell, quantity, OrderType.Market, null, null, OrderPurpose.Add, t));
         s.LastEntryPrice = bar.Close;
     }
 
-    private void Exit(SymbolState s, PositionSnapshot position, Bar bar, IStrategyContext ctx, string kind, string reason)
+    private void Exit(SymbolState s, PositionSnapshot position, Bar bar, IStrategyContext ctx, DecisionKind kind, string reason)
     {
         var d = ctx.Decide(s.Symbol, kind, DecisionOutcome.Taken, reason, Inputs(("close", bar.Close), ("position", position.Quantity), ("stop", s.Stop), ("legEntry", s.LegEntry)), bar.CloseTimeUtc);
-        CancelIfWorking(s.StopOrder, d, kind, ctx);
+        CancelIfWorking(s.StopOrder, d, kind.ToString(), ctx);
         s.StopOrder = null;
         s.ExitOrder = Track(s, ctx.Submit(d, s.Symbol, position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(position.Quantity), OrderType.Market, null, null, OrderPurpose.Exit, bar.CloseTimeUtc));
     }
@@ -354,7 +354,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             s.Phase = MetalsPhase.Running;
             s.BarsInPhase = 0;
             s.UpperStop = s.LowerStop = null;
-            ctx.Decide(s.Symbol, "KillLeg", DecisionOutcome.Taken,
+            ctx.Decide(s.Symbol, DecisionKind.KillLeg, DecisionOutcome.Taken,
                 F($"{(killedShort ? "short" : "long")} leg stopped at {f.Fill.Price}: the market chose {(killedShort ? "up" : "down")}; survivor {(killedShort ? "long" : "short")} from {s.HedgeEntry} with stop {s.Stop}"),
                 Inputs(("fillPrice", f.Fill.Price), ("hedgeEntry", s.HedgeEntry), ("r", s.R), ("position", position.Quantity)), f.EventTimeUtc);
             return;
@@ -371,7 +371,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             s.Adds++;
             if (s.StopOrder is { } stop && !position.IsFlat)
             {
-                var d = ctx.Decide(s.Symbol, "ResizeStop", DecisionOutcome.Taken, F($"add {f.Fill.Quantity} filled at {f.Fill.Price}: the stop now covers {Math.Abs(position.Quantity)}"), Inputs(("position", position.Quantity), ("stop", s.Stop)), f.EventTimeUtc);
+                var d = ctx.Decide(s.Symbol, DecisionKind.ResizeStop, DecisionOutcome.Taken, F($"add {f.Fill.Quantity} filled at {f.Fill.Price}: the stop now covers {Math.Abs(position.Quantity)}"), Inputs(("position", position.Quantity), ("stop", s.Stop)), f.EventTimeUtc);
                 ctx.Modify(d, stop, null, Math.Abs(position.Quantity));
             }
 
@@ -386,7 +386,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             if (!position.IsFlat)
             {
                 // A stop sized before an add filled: close the remainder.
-                var d = ctx.Decide(s.Symbol, "ExitResidual", DecisionOutcome.Taken, F($"position {position.Quantity} left after the {(byStop ? "stop" : "exit")} filled: closing it"), Inputs(("position", position.Quantity)), f.EventTimeUtc);
+                var d = ctx.Decide(s.Symbol, DecisionKind.ExitResidual, DecisionOutcome.Taken, F($"position {position.Quantity} left after the {(byStop ? "stop" : "exit")} filled: closing it"), Inputs(("position", position.Quantity)), f.EventTimeUtc);
                 CancelIfWorking(s.StopOrder, d, "residual exit", ctx);
                 s.StopOrder = null;
                 s.ExitOrder = Track(s, ctx.Submit(d, s.Symbol, position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(position.Quantity), OrderType.Market, null, null, OrderPurpose.Exit, f.EventTimeUtc));
@@ -395,7 +395,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
             if (byStop)
             {
-                ctx.Decide(s.Symbol, "StoppedOut", DecisionOutcome.Taken, F($"survivor stopped at {f.Fill.Price} (stop {s.Stop}, leg entry {s.LegEntry}, {s.Direction * (f.Fill.Price - s.LegEntry) / s.R:0.00}R)"), Inputs(("fillPrice", f.Fill.Price), ("stop", s.Stop)), f.EventTimeUtc);
+                ctx.Decide(s.Symbol, DecisionKind.StoppedOut, DecisionOutcome.Taken, F($"survivor stopped at {f.Fill.Price} (stop {s.Stop}, leg entry {s.LegEntry}, {s.Direction * (f.Fill.Price - s.LegEntry) / s.R:0.00}R)"), Inputs(("fillPrice", f.Fill.Price), ("stop", s.Stop)), f.EventTimeUtc);
             }
 
             s.ToFlat(_options.CooldownBars);
@@ -408,7 +408,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         {
             var other = id == s.UpperStop ? s.LowerStop : s.UpperStop;
             var why = e is OrderRejected r ? r.Reason : ((OrderCancelled)e).Reason;
-            var d = ctx.Decide(s.Symbol, "HedgeAborted", DecisionOutcome.Taken, "a leg stop is gone (" + why + "): the hedge is withdrawn", Inputs(), e.EventTimeUtc);
+            var d = ctx.Decide(s.Symbol, DecisionKind.HedgeAborted, DecisionOutcome.Taken, "a leg stop is gone (" + why + "): the hedge is withdrawn", Inputs(), e.EventTimeUtc);
             s.UpperStop = s.LowerStop = null;
             CancelIfWorking(other, d, "hedge aborted", ctx);
             s.ToFlat(_options.CooldownBars);

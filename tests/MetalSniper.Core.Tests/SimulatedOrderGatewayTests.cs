@@ -13,7 +13,7 @@ public sealed class SimulatedOrderGatewayTests
     private int _ids;
 
     private static SimulatedOrderGateway Gateway(decimal spread = 0.20m, int slippageTicks = 0) =>
-        new(InstrumentCatalog.CreateDefault(), new Dictionary<string, CostModel> { ["XAUUSD"] = new(spread, 0.00015m, 2m) }, slippageTicks, TimeProvider.System, "T");
+        new(InstrumentCatalog.CreateDefault(), new Dictionary<string, CostModel> { ["XAUUSD"] = new(spread, 0.00015m, 2m) }, slippageTicks, TimeProvider.System, "T", Core.Money.Currency.Usd);
 
     private static Bar B(int index, decimal o, decimal h, decimal l, decimal c, decimal? spread = null) =>
         new("XAUUSD", T0 + (index * M15), M15, o, h, l, c, 0m, spread, T0 + ((index + 1) * M15));

@@ -29,7 +29,7 @@ public sealed class JournalTests : IDisposable
         JournalTicket last = default;
         for (var i = 1; i <= entries; i++)
         {
-            last = j.Append(i % 3 == 0 ? "OrderSubmitted" : "Decision", $"D{i}", $"C{i}", new { Index = i, Reason = "test entry" });
+            last = j.Append(i % 3 == 0 ? JournalEntryKind.OrderSubmitted : JournalEntryKind.Decision, $"D{i}", $"C{i}", new { Index = i, Reason = "test entry" });
         }
 
         await last.Durable;
@@ -50,8 +50,8 @@ public sealed class JournalTests : IDisposable
         v.Entries.ShouldBe(500);
         await using var j = Open();
         j.CommittedSequence.ShouldBe(500);
-        (await Task.WhenAll(j.Append("Decision", "D501", "", new { }).Durable.ContinueWith(_ => true))).ShouldAllBe(x => x);
-        j.Append("Decision", "D502", "", new { }).Sequence.ShouldBe(502);
+        (await Task.WhenAll(j.Append(JournalEntryKind.Decision, "D501", "", new { }).Durable.ContinueWith(_ => true))).ShouldAllBe(x => x);
+        j.Append(JournalEntryKind.Decision, "D502", "", new { }).Sequence.ShouldBe(502);
     }
 
     [Theory]

@@ -66,7 +66,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             positions.EnumerateArray().ShouldContain(p => p.GetProperty("symbol").GetString() == "XAUUSD" && p.GetProperty("quantity").GetDecimal() == 20m);
             (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
             (await http.GetFromJsonAsync<JsonElement>("/api/journal?tail=5")).GetArrayLength().ShouldBe(5);
-            (await http.GetFromJsonAsync<JsonElement>("/api/decisions")).EnumerateArray().ShouldContain(d => d.GetProperty("kind").GetString() == "TestEntry");
+            (await http.GetFromJsonAsync<JsonElement>("/api/decisions")).EnumerateArray().ShouldContain(d => d.GetProperty("kind").GetString() == "Entry");
 
             // No token, a wrong token: refused, nothing changes.
             (await http.PostAsJsonAsync("/api/kill", new { level = 2, reason = "no token" })).StatusCode.ShouldBe(HttpStatusCode.Unauthorized);

@@ -2,6 +2,7 @@ using Dapper;
 using MetalSniper.Host.Cli;
 using Microsoft.Data.Sqlite;
 using MetalSniper.Host.Supervision;
+using MetalSniper.Persistence.Journal;
 
 namespace MetalSniper.Host.Tests;
 
@@ -119,7 +120,7 @@ public sealed class PreflightTests : IDisposable
         {
             for (var i = 0; i < 20; i++)
             {
-                j.Append("Decision", $"D{i}", "", new { i });
+                j.Append(JournalEntryKind.Decision, $"D{i}", "", new { i });
             }
 
             await j.FlushAsync();
@@ -145,6 +146,6 @@ public sealed class PreflightTests : IDisposable
         var config = _env.WriteConfig(j => j["Journal"]!["Path"] = Path.Combine(_env.Directory.FullName, "journal.db"));
         (await Cli("run", "--config", config, "--db", db)).Code.ShouldBe(ExitCodes.IoError);
         using var c = new SqliteConnection($"Data Source={Path.Combine(_env.Directory.FullName, "journal.db")};Pooling=False");
-        c.Query<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("\"Kind\":\"Preflight\"") && p.Contains("\"Level\":2"));
+        c.Query<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("\"Kind\":\"Preflight\"") && p.Contains("\"Level\":\"Red\""));
     }
 }

@@ -50,7 +50,7 @@ public sealed class ReplayTests : IDisposable
         (s.Decisions, s.OrdersSent, s.Fills, s.Trades, s.WinningTrades).ShouldBe((GoldenDecisions, GoldenOrders, GoldenFills, GoldenTrades, GoldenWinners));
         Math.Round(s.RealizedNetPnl, 2).ShouldBe(GoldenRealizedNetPnl); // average prices carry more decimals than cents
         Math.Round(s.MaxDrawdown, 2).ShouldBe(GoldenMaxDrawdown);
-        s.SentinelTrips.Select(t => t.Kind).ShouldBe(["Breaker:consecutive-losses", "Breaker:consecutive-losses", "Breaker:sharpe-floor", "Breaker:sharpe-floor", "Breaker:drawdown"]);
+        s.SentinelTrips.Select(t => t.Label).ShouldBe(["Breaker:consecutive-losses", "Breaker:consecutive-losses", "Breaker:sharpe-floor", "Breaker:sharpe-floor", "Breaker:drawdown"]);
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class ReplayTests : IDisposable
         var (code, s) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
         code.ShouldBe(ExitCodes.Ok, errors.ToString());
         s!.SentinelTrips.ShouldNotBeEmpty();
-        s.SentinelTrips.ShouldContain(t => t.Kind == "DailyLossFlatten");
+        s.SentinelTrips.ShouldContain(t => t.Kind == Core.Decisions.DecisionKind.DailyLossFlatten);
         using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions WHERE source='sentinel' AND kind='DailyLossFlatten'").ShouldBeGreaterThan(0);
         var flattens = c.Query<string>("SELECT status FROM orders WHERE purpose='RiskFlatten'").ToList();
@@ -139,10 +139,10 @@ public sealed class ReplayTests : IDisposable
         flattens.ShouldAllBe(st => st == "Filled" || st == "Cancelled"); // cancelled = already flat when it left
         flattens.ShouldContain("Filled");
         // Every trip is in the summary and in the tamper-evident halts store of this run, which verifies.
-        s.SentinelTrips.ShouldContain(t => t.Kind.StartsWith("Breaker:", StringComparison.Ordinal));
+        s.SentinelTrips.ShouldContain(t => t.Kind == Core.Decisions.DecisionKind.Breaker);
         var records = c.Query<(string Action, string Key, long Level, string At, string? Until)>(
             "SELECT action, key, level, at_utc, until_utc FROM replay_halts WHERE scope=@run ORDER BY seq", new { run = s.RunId }).ToList();
-        records.Count(r => r.Action == "Pause").ShouldBe(s.SentinelTrips.Count(t => t.Kind is not ("KillSwitchFlatten" or "WatchdogTrail")));
+        records.Count(r => r.Action == "Pause").ShouldBe(s.SentinelTrips.Count(t => t.Kind is not (Core.Decisions.DecisionKind.KillSwitchFlatten or Core.Decisions.DecisionKind.WatchdogTrail)));
         s.HaltRecords.Count.ShouldBe(records.Count);
         s.Render().ShouldContain("halts store");
         Sentinel.Halts.HaltChain.Verify(s.HaltRecords).IsIntact.ShouldBeTrue();

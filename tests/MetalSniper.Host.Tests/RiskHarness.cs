@@ -89,7 +89,7 @@ internal sealed class FreezingStrategy(string symbol, decimal quantity) : IStrat
         if (!_submitted && context.IsMarketOpen(symbol, bar.CloseTimeUtc))
         {
             _submitted = true;
-            var d = context.Decide(symbol, "TestEntry", DecisionOutcome.Taken, "test: open a position, then freeze", new Dictionary<string, string>(), bar.CloseTimeUtc);
+            var d = context.Decide(symbol, DecisionKind.Entry, DecisionOutcome.Taken, "test: open a position, then freeze", new Dictionary<string, string>(), bar.CloseTimeUtc);
             context.Submit(d, symbol, OrderSide.Buy, quantity, OrderType.Market, null, null, OrderPurpose.Entry, bar.CloseTimeUtc);
             return;
         }
@@ -125,7 +125,7 @@ internal sealed class BurstStrategy(string symbol, int orders) : IStrategy
         _done = true;
         for (var i = 0; i < orders; i++)
         {
-            var d = context.Decide(symbol, "TestBurst", DecisionOutcome.Taken, $"test: resting entry {i}", new Dictionary<string, string>(), bar.CloseTimeUtc);
+            var d = context.Decide(symbol, DecisionKind.Entry, DecisionOutcome.Taken, $"test: resting entry {i}", new Dictionary<string, string>(), bar.CloseTimeUtc);
             context.Submit(d, symbol, OrderSide.Buy, 1m, OrderType.Limit, Math.Round(bar.Close * 0.97m, 2), null, OrderPurpose.Entry, bar.CloseTimeUtc);
         }
     }

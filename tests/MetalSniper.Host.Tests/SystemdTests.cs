@@ -339,6 +339,6 @@ public sealed class SupervisionTests : IDisposable
         using var j = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_env.Directory.FullName, "journal.db")};Pooling=False");
         var alerts = Dapper.SqlMapper.Query<string>(j, "SELECT payload FROM journal WHERE kind='Alert'").ToList();
         alerts.Count(a => a.Contains("\"Kind\":\"ServiceRestart\"")).ShouldBe(2);
-        alerts.ShouldContain(a => a.Contains("\"Kind\":\"CrashLoop\"") && a.Contains("\"Level\":2"));
+        alerts.ShouldContain(a => a.Contains("\"Kind\":\"CrashLoop\"") && a.Contains("\"Level\":\"Red\""));
     }
 }

@@ -79,13 +79,13 @@ public sealed class SentinelTests
         order.Side.ShouldBe(OrderSide.Sell);
         order.Quantity.ShouldBe(10m);
         order.Type.ShouldBe(OrderType.Market);
-        decision.Kind.ShouldBe("DailyLossFlatten");
+        decision.Kind.ShouldBe(DecisionKind.DailyLossFlatten);
         decision.Reason.ShouldContain("-510.00");
         order.DecisionId.ShouldBe(decision.DecisionId);
         halts.Level(clock.GetUtcNow()).ShouldBe(KillLevel.Flatten);
         halts.State.Pauses["daily-loss"].UntilUtc.ShouldBe(new DateTimeOffset(2026, 3, 3, 22, 0, 0, TimeSpan.Zero)); // 17:00 New York
         sentinel.DayPnl.ShouldBe(-510m);
-        sentinel.Trips.ShouldHaveSingleItem().Kind.ShouldBe("DailyLossFlatten");
+        sentinel.Trips.ShouldHaveSingleItem().Kind.ShouldBe(DecisionKind.DailyLossFlatten);
 
         // The same book version is not flattened twice.
         var sweeps = sentinel.Sweeps;
@@ -135,7 +135,7 @@ public sealed class SentinelTests
         sentinel.Start();
         sentinel.OnBook(new BookView([new PositionSnapshot("XAGUSD", Currency.Usd, 100m, 30m, 0m, 0m, T0)], 1));
         WaitFor(() => !outbox.Records.IsEmpty, "the unknown-P&L record");
-        outbox.Records.First().Kind.ShouldBe("PnlUnknown");
+        outbox.Records.First().Kind.ShouldBe(DecisionKind.PnlUnknown);
         halts.Level(clock.GetUtcNow()).ShouldBe(KillLevel.NoEntries);
         sentinel.DayPnl.ShouldBeNull();
         outbox.Orders.ShouldBeEmpty();
@@ -213,7 +213,7 @@ public sealed class SentinelChecksTests
         rig.Outbox.Orders.ShouldBeEmpty();
         rig.Sweep(T0.AddMinutes(10), null, ("XAUUSD", 1979m)); // −210: a drop of 310 from the peak within 10 minutes
         var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
-        decision.Kind.ShouldBe("RapidLossCut");
+        decision.Kind.ShouldBe(DecisionKind.RapidLossCut);
         decision.Reason.ShouldContain("peak 100.00 − equity -210.00 = 310.00");
         order.Purpose.ShouldBe(OrderPurpose.RiskFlatten);
         rig.Kill.Level(T0.AddMinutes(10)).ShouldBe(KillLevel.Flatten);
@@ -245,7 +245,7 @@ public sealed class SentinelChecksTests
         rig.Sweep(T0.AddMinutes(45), null, ("XAUUSD", 2057m), ("XAGUSD", 30.2m)); // 2.05 % off the best
         var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
         order.Symbol.ShouldBe("XAUUSD");
-        decision.Kind.ShouldBe("WatchdogTrail");
+        decision.Kind.ShouldBe(DecisionKind.WatchdogTrail);
         decision.Reason.ShouldContain("best 2100");
         rig.Kill.Level(T0.AddMinutes(45)).ShouldBe(KillLevel.Running); // a backstop exit, not a halt
     }
@@ -260,7 +260,7 @@ public sealed class SentinelChecksTests
         rig.Kill.Level(T0.AddMinutes(30)).ShouldBe(KillLevel.Running);
         rig.Sweep(T0.AddMinutes(50), null, ("XAGUSD", 30m));
         rig.Kill.Level(T0.AddMinutes(50)).ShouldBe(KillLevel.NoEntries);
-        rig.Outbox.Records.ShouldContain(r => r.Kind == "StaleData");
+        rig.Outbox.Records.ShouldContain(r => r.Kind == DecisionKind.StaleData);
         rig.Sweep(T0.AddMinutes(55), null, ("XAUUSD", 2001m));
         rig.Kill.Level(T0.AddMinutes(55)).ShouldBe(KillLevel.Running);
         rig.Store.Records.Select(r => r.Draft.Action).ShouldBe([HaltAction.Pause, HaltAction.Clear]);
@@ -301,7 +301,7 @@ public sealed class SentinelChecksTests
 
         rig.Kill.State.LatchedLevel.ShouldBe(KillLevel.NoEntries);
         rig.Kill.State.LatchedReason.ShouldContain("missed heartbeat: brain");
-        rig.Outbox.Records.ShouldContain(r => r.Kind == "MissedHeartbeat:brain");
+        rig.Outbox.Records.ShouldContain(r => r.KindLabel == "MissedHeartbeat:brain");
     }
 
     [Fact]
@@ -314,7 +314,7 @@ public sealed class SentinelChecksTests
         rig.Kill.Escalate(KillLevel.Flatten, "operator:test", "stop everything", T0);
         rig.Sweep(T0.AddMinutes(1), null, ("XAUUSD", 2001m));
         var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
-        decision.Kind.ShouldBe("KillSwitchFlatten");
+        decision.Kind.ShouldBe(DecisionKind.KillSwitchFlatten);
         order.Side.ShouldBe(OrderSide.Sell);
 
         // While the flatten works at the broker the sentinel does not send another.
@@ -334,8 +334,8 @@ public sealed class SentinelChecksTests
         rig.Outbox.Orders.ShouldBeEmpty(); // one observation is not enough
         rig.Sweep(T0.AddMinutes(30), null, ("XAUUSD", 1978m)); // confirmed
         var (decision, _) = rig.Outbox.Orders.ShouldHaveSingleItem();
-        decision.Kind.ShouldBe("BreakerFlatten");
-        var trip = rig.Outbox.Records.Single(r => r.Kind == "Breaker:drawdown");
+        decision.Kind.ShouldBe(DecisionKind.BreakerFlatten);
+        var trip = rig.Outbox.Records.Single(r => r.KindLabel == "Breaker:drawdown");
         trip.Reason.ShouldContain("drawdown = peak 300.00");
         trip.Inputs["level"].ShouldBe("L2");
         rig.Kill.State.Pauses["breaker:drawdown"].UntilUtc.ShouldBe(T0.AddMinutes(150));
@@ -350,7 +350,7 @@ public sealed class SentinelChecksTests
         rig.Sweep(T0, new BookView([new PositionSnapshot("XAGUSD", Currency.Usd, 100m, 30m, 0m, 0m, T0)], 1)); // no XAGUSD price: P&L unknown
         rig.Sentinel.DayPnl.ShouldBeNull();
         var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
-        decision.Kind.ShouldBe("KillSwitchFlatten");
+        decision.Kind.ShouldBe(DecisionKind.KillSwitchFlatten);
         order.Symbol.ShouldBe("XAGUSD");
         order.Side.ShouldBe(OrderSide.Sell);
     }

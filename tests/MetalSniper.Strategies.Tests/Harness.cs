@@ -29,7 +29,7 @@ internal sealed class Harness : IStrategyContext
     public Harness(MetalsStrategyOptions? options = null)
     {
         Options = options ?? TestOptions();
-        Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, CostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h");
+        Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, CostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h", Core.Money.Currency.Usd);
         Book = new PositionBook(_catalog, Core.Money.Currency.Usd);
         Strategy = new MetalsHedgeStrategy(Options, _catalog);
     }
@@ -109,7 +109,7 @@ internal sealed class Harness : IStrategyContext
         }
     }
 
-    public IEnumerable<string> Kinds => Decisions.Select(d => d.Kind);
+    public IEnumerable<string> Kinds => Decisions.Select(d => d.KindLabel);
 
     public PositionSnapshot Position(string symbol) => Book.Get(symbol);
 
@@ -119,7 +119,7 @@ internal sealed class Harness : IStrategyContext
 
     public decimal ExitCostPerUnit(string symbol, decimal price) => 0.1m;
 
-    public string Decide(string symbol, string kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc)
+    public string Decide(string symbol, DecisionKind kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc)
     {
         var id = _ids.NextDecisionId();
         Decisions.Add(new DecisionRecord(id, "strategy:metals", symbol, kind, outcome, reason, inputs, eventTimeUtc, NowUtc));

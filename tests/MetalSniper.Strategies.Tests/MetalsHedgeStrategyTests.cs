@@ -21,7 +21,7 @@ public sealed class MetalsHedgeStrategyTests
     {
         var h = Hedged();
         var open = h.Decisions.ShouldHaveSingleItem();
-        open.Kind.ShouldBe("OpenHedge");
+        open.Kind.ShouldBe(DecisionKind.OpenHedge);
         open.Outcome.ShouldBe(DecisionOutcome.Taken);
         open.Inputs["r"].ShouldBe("2.00");
         h.Orders.Count.ShouldBe(2);
@@ -42,7 +42,7 @@ public sealed class MetalsHedgeStrategyTests
         h.Book.Get("XAUUSD").Quantity.ShouldBe(50m);
         h.Book.Get("XAUUSD").AveragePrice.ShouldBe(2002m);
         h.Strategy.StopOf("XAUUSD").ShouldBe(1998m);
-        h.Decisions.Single(d => d.Kind == "KillLeg").Reason.ShouldContain("the market chose up");
+        h.Decisions.Single(d => d.Kind == DecisionKind.KillLeg).Reason.ShouldContain("the market chose up");
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class MetalsHedgeStrategyTests
         h.Bar(2001.8m, high: 2002.4m, low: 2001m); // +0.9R from the leg entry 2000: stop stays
         h.Strategy.StopOf("XAUUSD").ShouldBe(1998m);
         h.Bar(2004m, high: 2004.5m, low: 2002m);   // +2R: breakeven (entry 2000 + 0.1 costs), then the trail
-        var moves = h.Decisions.Where(d => d.Kind == "MoveStop").ToList();
+        var moves = h.Decisions.Where(d => d.Kind == DecisionKind.MoveStop).ToList();
         moves.ShouldNotBeEmpty();
         var stop = h.Strategy.StopOf("XAUUSD")!.Value;
         stop.ShouldBeGreaterThanOrEqualTo(2000.1m);
@@ -78,7 +78,7 @@ public sealed class MetalsHedgeStrategyTests
         var h = Hedged();
         h.Bar(2001.5m, high: 2003m, low: 2000m); // long 50 @ 2002 (the buy stop); leg entry 2000
         h.Bar(2004.5m, high: 2005m, low: 2001.5m); // new extreme ≥ 1R beyond 2000: stop moves to ~2000.1 < 2002 + costs
-        var veto = h.Decisions.First(d => d.Kind == "Add");
+        var veto = h.Decisions.First(d => d.Kind == DecisionKind.Add);
         veto.Outcome.ShouldBe(DecisionOutcome.Vetoed);
         veto.Reason.ShouldContain("locked-profit rule");
         h.Orders.ShouldNotContain(o => o.Purpose == OrderPurpose.Add);
@@ -88,7 +88,7 @@ public sealed class MetalsHedgeStrategyTests
             h.Bar(p, high: p + 0.5m, low: p - 1m);
         }
 
-        var add = h.Decisions.First(d => d.Kind == "Add" && d.Outcome == DecisionOutcome.Taken);
+        var add = h.Decisions.First(d => d.Kind == DecisionKind.Add && d.Outcome == DecisionOutcome.Taken);
         decimal.Parse(add.Inputs["lockedPnl"], System.Globalization.CultureInfo.InvariantCulture).ShouldBeGreaterThan(0m);
         decimal.Parse(add.Inputs["stop"], System.Globalization.CultureInfo.InvariantCulture).ShouldBeGreaterThan(2002.1m);
         var addOrder = h.Orders.Single(o => o.Purpose == OrderPurpose.Add);
