@@ -308,9 +308,22 @@ public static class Composition
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             var g = risk.Gates;
-            var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
-            return new GateLimits(new Currency(account.BaseCurrency), g.MaxOpenPositions, g.MaxPositionQuantity, g.MaxGrossExposure, g.MaxNetExposure, g.MaxQuoteAge,
-                g.MaxSpreadFraction, g.FatFingerBand, g.MaxOrdersPerWindow, g.OrderRateWindow, g.SourceCooldown, g.MaxOrderQuantity, g.MaxOrderNotional, risk.DailyLossLimit);
+            // Every argument named: two adjacent caps of one type cannot swap without the compiler noticing.
+            return new GateLimits(
+                BaseCurrency: sp.GetRequiredService<AccountCurrency>().Base,
+                MaxOpenPositions: g.MaxOpenPositions,
+                MaxPositionQuantity: g.MaxPositionQuantity,
+                MaxGrossExposure: g.MaxGrossExposure,
+                MaxNetExposure: g.MaxNetExposure,
+                MaxQuoteAge: g.MaxQuoteAge,
+                MaxSpreadFraction: g.MaxSpreadFraction,
+                FatFingerBand: g.FatFingerBand,
+                MaxOrdersPerWindow: g.MaxOrdersPerWindow,
+                OrderRateWindow: g.OrderRateWindow,
+                SourceCooldown: g.SourceCooldown,
+                MaxOrderQuantity: g.MaxOrderQuantity,
+                MaxOrderNotional: g.MaxOrderNotional,
+                DailyLossLimit: risk.DailyLossLimit);
         });
         services.AddSingleton(sp =>
         {
@@ -349,16 +362,34 @@ public static class Composition
         services.AddSingleton(sp =>
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
-            var account = sp.GetRequiredService<IOptions<AccountOptions>>().Value;
+            var baseCurrency = sp.GetRequiredService<AccountCurrency>().Base;
             // A fast replay sweeps on request, bar by bar (deterministic); the service sweeps on its own timer and on prices.
             var replay = mode == RunMode.Replay;
             var b = risk.Breakers;
             var breakers = b.Enabled
-                ? new CircuitBreakerSettings(b.MaxDrawdown, (KillLevel)b.DrawdownLevel, b.MaxConsecutiveLosses, b.SharpeFloor, b.SharpeWindow, b.SharpeMinTrades, b.MaxLegImbalance,
-                    b.Pairs.Select(p => p.Split('/')).Select(p => (p[0].Trim(), p[1].Trim())).ToList(), b.MaxFxRateAge, b.ConfirmObservations, b.ResetWindow, b.MaxTripsPer24h, (KillLevel)b.DefaultLevel, new Currency(account.BaseCurrency))
+                ? new CircuitBreakerSettings(
+                    MaxDrawdown: b.MaxDrawdown,
+                    DrawdownLevel: (KillLevel)b.DrawdownLevel,
+                    MaxConsecutiveLosses: b.MaxConsecutiveLosses,
+                    SharpeFloor: b.SharpeFloor,
+                    SharpeWindow: b.SharpeWindow,
+                    SharpeMinTrades: b.SharpeMinTrades,
+                    MaxLegImbalance: b.MaxLegImbalance,
+                    Pairs: b.Pairs.Select(p => p.Split('/')).Select(p => (p[0].Trim(), p[1].Trim())).ToList(),
+                    MaxFxRateAge: b.MaxFxRateAge,
+                    ConfirmObservations: b.ConfirmObservations,
+                    ResetWindow: b.ResetWindow,
+                    MaxTripsPer24h: b.MaxTripsPer24h,
+                    DefaultLevel: (KillLevel)b.DefaultLevel,
+                    BaseCurrency: baseCurrency)
                 : null;
-            var settings = new SentinelSettings(risk.DailyLossLimit, new Currency(account.BaseCurrency), TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds),
-                risk.TradingDayTimeZone, risk.TradingDayStart, SweepOnRequestOnly: replay)
+            var settings = new SentinelSettings(
+                DailyLossLimit: risk.DailyLossLimit,
+                BaseCurrency: baseCurrency,
+                SweepInterval: TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds),
+                TradingDayTimeZone: risk.TradingDayTimeZone,
+                TradingDayStart: risk.TradingDayStart,
+                SweepOnRequestOnly: replay)
             {
                 RapidLossAmount = risk.RapidLossAmount,
                 RapidLossWindow = risk.RapidLossWindow,

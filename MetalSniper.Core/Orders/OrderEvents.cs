@@ -10,6 +10,21 @@ public abstract record OrderEvent(ClientOrderId ClientOrderId, DateTimeOffset Ev
 public sealed record OrderAccepted(ClientOrderId ClientOrderId, string BrokerOrderId, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
     : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);
 
+/// <summary>
+/// A pre-trade gate of ours denied the order before it left (never the venue's word: that is <see cref="OrderRejected"/>).
+/// The order never reached the gateway; it ends here.
+/// </summary>
+/// <param name="ClientOrderId">The order.</param>
+/// <param name="Denial">Which gate, its typed reason and the detail with the values it saw.</param>
+/// <param name="EventTimeUtc">Event time of the decision that sent it.</param>
+/// <param name="ReceivedAtUtc">Clock time of the denial.</param>
+public sealed record OrderDenied(ClientOrderId ClientOrderId, GateDenial Denial, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc)
+{
+    /// <summary>"denied by {gate}: {reason}: {detail}", as logged, persisted and shown to the strategy.</summary>
+    public string Reason => $"denied by {Denial.Gate}: {Denial.Reason}: {Denial.Detail}";
+}
+
 /// <summary>The gateway or venue refused the order.</summary>
 public sealed record OrderRejected(ClientOrderId ClientOrderId, string Reason, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
     : OrderEvent(ClientOrderId, EventTimeUtc, ReceivedAtUtc);

@@ -11,28 +11,28 @@ public abstract record ExecutionCommand;
 public sealed record ApplyBar(Bar Bar) : ExecutionCommand;
 
 /// <summary>
-/// Place an order (after the pre-trade gates). When <paramref name="Decision"/> is given (risk-lane
+/// Submit an order (through the pre-trade gates to the gateway). When <paramref name="Decision"/> is given (risk-lane
 /// orders from the sentinel, which never waits on the database), the hands persist it before the order.
 /// </summary>
-public sealed record PlaceOrder(SubmitOrder Order, Core.Decisions.DecisionRecord? Decision = null) : ExecutionCommand;
+public sealed record SubmitCommand(SubmitOrder Order, Core.Decisions.DecisionRecord? Decision = null) : ExecutionCommand;
 
 /// <summary>Persist a halt decision and cancel every working entry and add order (risk lane: sentinel trips).</summary>
 public sealed record HaltEntries(Core.Decisions.DecisionRecord Decision) : ExecutionCommand;
 
 /// <summary>Cancel a working order.</summary>
-public sealed record RequestCancel(CancelOrder Cancel) : ExecutionCommand;
+public sealed record CancelCommand(CancelOrder Cancel) : ExecutionCommand;
 
 /// <summary>Modify a working order.</summary>
-public sealed record RequestModify(ModifyOrder Modify) : ExecutionCommand;
+public sealed record ModifyCommand(ModifyOrder Modify) : ExecutionCommand;
 
-/// <summary>What the hands report back to the brain. Past tense.</summary>
-public abstract record ExecutionReport;
+/// <summary>What the hands tell the brain (order events and bar watermarks; not a broker's execution report). Past tense.</summary>
+public abstract record ExecutionFeedback;
 
-/// <summary>An order event from the gateway, or a gate's refusal expressed as a rejection.</summary>
-public sealed record OrderEventReported(OrderEvent Event, string? Source) : ExecutionReport;
+/// <summary>An order event from the gateway, or a gate denial of ours (<see cref="OrderDenied"/>).</summary>
+public sealed record OrderEventReported(OrderEvent Event, string? Source) : ExecutionFeedback;
 
 /// <summary>Watermark: every broker event caused by the bar that closed at <paramref name="BarCloseUtc"/> has been reported.</summary>
-public sealed record BarApplied(string Symbol, DateTimeOffset BarCloseUtc) : ExecutionReport;
+public sealed record BarApplied(string Symbol, DateTimeOffset BarCloseUtc) : ExecutionFeedback;
 
 /// <summary>
 /// The channels that join the services:
@@ -59,5 +59,5 @@ public sealed class PipelineChannels(int barCapacity, int commandCapacity)
     public Channel<ExecutionCommand> RiskCommands { get; } = Channel.CreateUnbounded<ExecutionCommand>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = true });
 
     /// <summary>Hands → brain.</summary>
-    public Channel<ExecutionReport> Reports { get; } = Channel.CreateUnbounded<ExecutionReport>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    public Channel<ExecutionFeedback> Reports { get; } = Channel.CreateUnbounded<ExecutionFeedback>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 }

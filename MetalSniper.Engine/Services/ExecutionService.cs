@@ -276,7 +276,7 @@ public sealed class ExecutionService(
 
                 channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
                 break;
-            case PlaceOrder place:
+            case SubmitCommand place:
                 await PlaceAsync(place, ct);
                 break;
             case HaltEntries halt:
@@ -287,7 +287,7 @@ public sealed class ExecutionService(
                 // stop that now protects the survivor) stays: halting entries must not unprotect a position.
                 await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.KindLabel, ct);
                 break;
-            case RequestCancel { Cancel: var cancel }:
+            case CancelCommand { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
                 {
                     journal.Append(JournalEntryKind.CancelRequested, toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
@@ -297,7 +297,7 @@ public sealed class ExecutionService(
                 }
 
                 break;
-            case RequestModify { Modify: var modify }:
+            case ModifyCommand { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
                     journal.Append(JournalEntryKind.ModifyRequested, toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
@@ -312,7 +312,7 @@ public sealed class ExecutionService(
         }
     }
 
-    private async ValueTask PlaceAsync(PlaceOrder place, CancellationToken ct)
+    private async ValueTask PlaceAsync(SubmitCommand place, CancellationToken ct)
     {
         var order = place.Order;
         var position = _book.Get(order.Symbol);
@@ -379,13 +379,14 @@ public sealed class ExecutionService(
         var denial = gates.Evaluate(context);
         if (denial is not null)
         {
-            var reason = $"denied by {denial.Gate}: {denial.Reason}: {denial.Detail}";
+            var deniedEvent = new OrderDenied(order.ClientOrderId, denial, _eventTime, now);
+            var reason = deniedEvent.Reason;
             var denied = journal.Append(JournalEntryKind.GateDenial, order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
             await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
             await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
             Run.CountOrderDenied();
             HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
-            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderRejected(order.ClientOrderId, reason, _eventTime, now), order.Source));
+            channels.Reports.Writer.TryWrite(new OrderEventReported(deniedEvent, order.Source));
             if (order.Purpose == OrderPurpose.RiskFlatten)
             {
                 // The sentinel sends one flatten per book version: a refused one must let it try again.
@@ -466,7 +467,7 @@ public sealed class ExecutionService(
     /// <summary>Entries and adds: the only orders that may not use the reserved share of the broker budget.</summary>
     private static bool OpensRisk(SubmitOrder order) => order.Purpose is OrderPurpose.Entry or OrderPurpose.Add;
 
-    private static bool OpensRisk(ExecutionCommand command) => command is PlaceOrder { Order: var o } && OpensRisk(o);
+    private static bool OpensRisk(ExecutionCommand command) => command is SubmitCommand { Order: var o } && OpensRisk(o);
 
     /// <summary>Waits for the broker message budget (risk messages may use the reserved share). No-op for a gateway without a limit.</summary>
     private async ValueTask PaceAsync(bool risk, CancellationToken ct)

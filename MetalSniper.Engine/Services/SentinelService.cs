@@ -15,7 +15,7 @@ public sealed class SentinelOutbox(PipelineChannels channels, ILogger<SentinelOu
     /// <inheritdoc />
     public void Send(DecisionRecord decision, SubmitOrder order)
     {
-        if (!channels.RiskCommands.Writer.TryWrite(new PlaceOrder(order, decision)))
+        if (!channels.RiskCommands.Writer.TryWrite(new SubmitCommand(order, decision)))
         {
             logger.LogCritical("Risk lane closed: sentinel order {ClientOrderId} for {Symbol} could not be sent", order.ClientOrderId, order.Symbol);
         }

@@ -203,7 +203,7 @@ public sealed class SignalService : PipelineService
         }
     }
 
-    private void Process(ExecutionReport report)
+    private void Process(ExecutionFeedback report)
     {
         if (report is BarApplied)
         {
@@ -286,13 +286,13 @@ public sealed class SignalService : PipelineService
         {
             switch (command)
             {
-                case PlaceOrder { Order: var o }:
+                case SubmitCommand { Order: var o }:
                     _orders[o.ClientOrderId] = new Entry(o) { Unconfirmed = true };
                     break;
-                case RequestModify { Modify: var m } when _orders.TryGetValue(m.ClientOrderId, out var e):
+                case ModifyCommand { Modify: var m } when _orders.TryGetValue(m.ClientOrderId, out var e):
                     e.Unconfirmed = true;
                     break;
-                case RequestCancel { Cancel: var c } when _orders.TryGetValue(c.ClientOrderId, out var e):
+                case CancelCommand { Cancel: var c } when _orders.TryGetValue(c.ClientOrderId, out var e):
                     e.Unconfirmed = true;
                     break;
             }
@@ -307,7 +307,7 @@ public sealed class SignalService : PipelineService
 
             switch (e)
             {
-                case OrderFilled { LeavesQuantity: 0m } or OrderCancelled or OrderRejected:
+                case OrderFilled { LeavesQuantity: 0m } or OrderCancelled or OrderRejected or OrderDenied:
                     _orders.Remove(e.ClientOrderId);
                     break;
                 case OrderModified m:
@@ -382,13 +382,13 @@ public sealed class SignalService : PipelineService
             var id = ids.NextClientOrderId();
             var order = new SubmitOrder(id, decisionId, symbol, side, quantity, type, limitPrice, stopPrice, purpose, decisionTimeUtc, TimeInForce.Gtc, source);
             order.EnsureValid();
-            owner._pending.Add(new PlaceOrder(order));
+            owner._pending.Add(new SubmitCommand(order));
             return id;
         }
 
-        public void Cancel(string decisionId, ClientOrderId order, string reason) => owner._pending.Add(new RequestCancel(new CancelOrder(order, decisionId, reason)));
+        public void Cancel(string decisionId, ClientOrderId order, string reason) => owner._pending.Add(new CancelCommand(new CancelOrder(order, decisionId, reason)));
 
         public void Modify(string decisionId, ClientOrderId order, decimal? newStopPrice, decimal? newQuantity) =>
-            owner._pending.Add(new RequestModify(new ModifyOrder(order, decisionId, newStopPrice, null, newQuantity)));
+            owner._pending.Add(new ModifyCommand(new ModifyOrder(order, decisionId, newStopPrice, null, newQuantity)));
     }
 }

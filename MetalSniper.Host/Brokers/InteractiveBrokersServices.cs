@@ -27,8 +27,10 @@ public static class InteractiveBrokersServices
             var wall = sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider;
             var client = new TwsClient(new TwsClientOptions
             {
-                MessagesPerSecond = 45,
-                ReservedMessagesPerSecond = Math.Min(risk.ReservedRiskMessagesPerSecond, 44),
+                // One configured budget (Risk:BrokerMessagesPerSecond, validated ≤ 50, IB's limit) for the wire pacer and the
+                // hands' order budget below: the hands keep their orders within it, the pacer holds every message to it.
+                MessagesPerSecond = risk.BrokerMessagesPerSecond,
+                ReservedMessagesPerSecond = risk.ReservedRiskMessagesPerSecond,
                 HeartbeatInterval = TimeSpan.FromSeconds(ib.HeartbeatSeconds),
                 HeartbeatTimeout = TimeSpan.FromSeconds(ib.HeartbeatSeconds * 2),
             }, wall, sp.GetRequiredService<ILogger<TwsClient>>());
@@ -46,7 +48,7 @@ public static class InteractiveBrokersServices
             using var c = sp.GetRequiredService<Database>().OpenConnection();
             var known = c.Query<string>("SELECT execution_id FROM fills").ToList();
             return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == Core.Orders.ExecutionMode.Live ? "live" : "paper",
-                (Math.Min(risk.BrokerMessagesPerSecond, 40), risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
+                (risk.BrokerMessagesPerSecond, risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
                 sp.GetRequiredService<ILogger<IbOrderGateway>>());
         });
         services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IbOrderGateway>());

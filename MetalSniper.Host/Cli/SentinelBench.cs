@@ -152,7 +152,7 @@ public static class SentinelBench
 
                 var decision = new DecisionRecord($"bench-d{i}", "bench", "XAUUSD", DecisionKind.OpenHedge, DecisionOutcome.Taken, "sentinel benchmark entry", new Dictionary<string, string>(), t, t);
                 var entry = new SubmitOrder(new ClientOrderId($"bench-o{i}"), decision.DecisionId, "XAUUSD", OrderSide.Buy, 10m, OrderType.Market, null, null, OrderPurpose.Entry, t.AddMinutes(-1), TimeInForce.Gtc, "bench");
-                risk.TryWrite(new PlaceOrder(entry, decision));
+                risk.TryWrite(new SubmitCommand(entry, decision));
                 risk.TryWrite(new ApplyBar(BarAt(t.AddMinutes(-1), price)));
                 await WaitAsync(() => sentinel.Book.Positions.Any(p => p.Symbol == "XAUUSD" && p.Quantity == 10m), TimeSpan.FromSeconds(10), "the entry to fill").ConfigureAwait(false);
 

@@ -92,7 +92,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
                 OnFill(s, f, context);
                 break;
-            case OrderCancelled or OrderRejected:
+            case OrderCancelled or OrderRejected or OrderDenied:
                 _orderSymbols.Remove(id);
                 OnOrderGone(s, id, orderEvent, context);
                 break;
@@ -407,7 +407,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         if (s.Phase == MetalsPhase.Hedged && (id == s.UpperStop || id == s.LowerStop))
         {
             var other = id == s.UpperStop ? s.LowerStop : s.UpperStop;
-            var why = e is OrderRejected r ? r.Reason : ((OrderCancelled)e).Reason;
+            var why = e switch { OrderRejected r => r.Reason, OrderDenied d => d.Reason, _ => ((OrderCancelled)e).Reason };
             var d = ctx.Decide(s.Symbol, DecisionKind.HedgeAborted, DecisionOutcome.Taken, "a leg stop is gone (" + why + "): the hedge is withdrawn", Inputs(), e.EventTimeUtc);
             s.UpperStop = s.LowerStop = null;
             CancelIfWorking(other, d, "hedge aborted", ctx);

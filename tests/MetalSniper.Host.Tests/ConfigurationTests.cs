@@ -88,7 +88,7 @@ public sealed class ConfigurationTests : IDisposable
         text.ShouldContain("'AAL.L' has no market data");
         text.ShouldContain("'NOPE' is not a known instrument");
         text.ShouldContain("Mars/Olympus");
-        text.ShouldContain("only USD is supported");
+        text.ShouldContain("XAUUSD trades in USD and no rate in Account:FxRates converts USD to EUR");
     }
 
     [Fact]

@@ -76,7 +76,7 @@ internal sealed class FreezingStrategy(string symbol, decimal quantity) : IStrat
     public void OnOrderEvent(OrderEvent orderEvent, IStrategyContext context)
     {
         _filled |= orderEvent is OrderFilled;
-        if (orderEvent is OrderRejected && !_filled)
+        if (orderEvent is OrderRejected or OrderDenied && !_filled)
         {
             // A gate can refuse the first try (a quote gone stale while the feed ran ahead at start-up): try again.
             Refused++;

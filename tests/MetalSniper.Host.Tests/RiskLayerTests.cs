@@ -132,7 +132,7 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
             var first = gateway.Submitted.First().Order.ClientOrderId;
             var channels = host.Services.GetRequiredService<PipelineChannels>();
             var start = Stopwatch.GetTimestamp();
-            channels.RiskCommands.Writer.TryWrite(new RequestCancel(new CancelOrder(first, "test-cancel", "test: risk message"))).ShouldBeTrue();
+            channels.RiskCommands.Writer.TryWrite(new CancelCommand(new CancelOrder(first, "test-cancel", "test: risk message"))).ShouldBeTrue();
             while (gateway.Cancelled.IsEmpty)
             {
                 Stopwatch.GetElapsedTime(start).ShouldBeLessThan(TimeSpan.FromSeconds(2), "the cancel waited behind the paced entries");
