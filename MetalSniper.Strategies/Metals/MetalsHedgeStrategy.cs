@@ -407,7 +407,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         if (s.Phase == MetalsPhase.Hedged && (id == s.UpperStop || id == s.LowerStop))
         {
             var other = id == s.UpperStop ? s.LowerStop : s.UpperStop;
-            var why = e switch { OrderRejected r => r.Reason, OrderDenied d => d.Reason, _ => ((OrderCancelled)e).Reason };
+            var why = e switch { OrderRejected r => r.Reason, OrderDenied denied => denied.Reason, _ => ((OrderCancelled)e).Reason };
             var d = ctx.Decide(s.Symbol, DecisionKind.HedgeAborted, DecisionOutcome.Taken, "a leg stop is gone (" + why + "): the hedge is withdrawn", Inputs(), e.EventTimeUtc);
             s.UpperStop = s.LowerStop = null;
             CancelIfWorking(other, d, "hedge aborted", ctx);

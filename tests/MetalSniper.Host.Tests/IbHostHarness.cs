@@ -20,7 +20,7 @@ internal static class RecordedMetals
 {
     public static IReadOnlyList<FakeBar> Read(string file, DateTimeOffset fromUtc, DateTimeOffset toUtc)
     {
-        var path = Path.Combine(TestEnvironment.SharedData, "metals", file);
+        var path = TestPaths.SharedDataFile(Path.Combine("metals", file));
         using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
         using var reader = new StreamReader(gz);
         var header = reader.ReadLine();

@@ -134,13 +134,13 @@ public sealed class IbHostTests(ITestOutputHelper output) : IDisposable
             output.WriteLine($"{total.Elapsed.TotalSeconds:0.0} s: FULLY_LIVE again at {live1.AtUtc:HH:mm:ss.fff}: {PrintChanges(probe, changesAtDrop)}");
 
             // The fill is ours exactly once, the order is Filled, our position is IB's.
-            await WaitUntilAsync(() => db.Scalar<long>("SELECT COUNT(*) FROM fills WHERE execution_id=@id", new { id = fill.ExecId }) == 1,
+            await Eventually.Until(() => db.Scalar<long>("SELECT COUNT(*) FROM fills WHERE execution_id=@id", new { id = fill.ExecId }) == 1,
                 $"the execution {fill.ExecId} that happened while disconnected is not in our fills table after the reconnect");
             db.Scalar<string>("SELECT client_order_id FROM fills WHERE execution_id=@id", new { id = fill.ExecId })
                 .ShouldBe(hedge.Upper.OrderRef, "the recovered fill was booked on the wrong order");
             db.Scalar<long>("SELECT COUNT(*) FROM fills WHERE client_order_id=@id", new { id = hedge.Upper.OrderRef })
                 .ShouldBe(1, "the filled leg stop has more than one fill row (booked twice?)");
-            await WaitUntilAsync(() => db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = hedge.Upper.OrderRef }) == "Filled",
+            await Eventually.Until(() => db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = hedge.Upper.OrderRef }) == "Filled",
                 $"the leg stop {hedge.Upper.OrderRef} filled while disconnected is not Filled in our orders table");
             (probe.Gateway.RecoveredFills - recoveredBefore).ShouldBeGreaterThanOrEqualTo(1, "the gateway did not recover the fill through reconciliation");
             var deliveries = tws.SentFrames.Where(f => f.MessageId == 11 && f.Fields.Contains(fill.ExecId)).ToList();
@@ -394,7 +394,7 @@ public sealed class IbHostTests(ITestOutputHelper output) : IDisposable
 
     private static async Task WaitForBarSubscriptionsAsync(FakeTwsServer tws, int skipRequests, string why)
     {
-        await WaitUntilAsync(() => tws.Requests.Skip(skipRequests).Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2,
+        await Eventually.Until(() => tws.Requests.Skip(skipRequests).Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2,
             $"{why}: the host did not subscribe both symbols' keepUpToDate bars (reqHistoricalData)");
         await tws.FlushAsync();
     }
@@ -422,16 +422,6 @@ public sealed class IbHostTests(ITestOutputHelper output) : IDisposable
 
     private static Dictionary<string, decimal> PositionsAtIb(FakeTwsServer tws) =>
         tws.Positions.Where(p => p.Account == Account && p.Quantity != 0m).ToDictionary(p => p.Symbol, p => p.Quantity, StringComparer.Ordinal);
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string failure, TimeSpan? limit = null)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            sw.Elapsed.ShouldBeLessThan(limit ?? TimeSpan.FromSeconds(10), failure);
-            await Task.Delay(10);
-        }
-    }
 
     private static string PrintChanges(HostProbe probe, int skip) => HostProbe.Describe(probe.Changes.Skip(skip));
 

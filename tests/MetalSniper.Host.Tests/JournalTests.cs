@@ -5,9 +5,7 @@ using MetalSniper.Host.Cli;
 using MetalSniper.Persistence.Journal;
 using MetalSniper.Engine.Pipeline;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
-using MetalSniper.Engine.Services;
 using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
@@ -39,19 +37,6 @@ public sealed class JournalTests : IDisposable
     {
         using var c = new SqliteConnection($"Data Source={JournalPath};Pooling=False");
         c.Execute(sql);
-    }
-
-    [Fact]
-    public async Task IntactJournal_Verifies_AndReopensWhereItStopped()
-    {
-        await Fill(500);
-        var v = DecisionJournal.VerifyFile(JournalPath);
-        v.IsIntact.ShouldBeTrue(v.Problem);
-        v.Entries.ShouldBe(500);
-        await using var j = Open();
-        j.CommittedSequence.ShouldBe(500);
-        (await Task.WhenAll(j.Append(JournalEntryKind.Decision, "D501", "", new { }).Durable.ContinueWith(_ => true))).ShouldAllBe(x => x);
-        j.Append(JournalEntryKind.Decision, "D502", "", new { }).Sequence.ShouldBe(502);
     }
 
     [Theory]
@@ -88,24 +73,6 @@ public sealed class JournalTests : IDisposable
         var code = await Commands.Build(output, new StringWriter()).Parse(["journal", "verify", "--path", JournalPath, "--config", _env.WriteConfig()]).InvokeAsync();
         code.ShouldBe(ExitCodes.DataError);
         output.ToString().ShouldContain($"BROKEN at sequence {at}");
-    }
-
-    [Fact]
-    public async Task BrokenTail_RefusesToOpen_SoNothingTrades()
-    {
-        await Fill(100);
-        Execute("UPDATE journal SET kind='Decision' WHERE seq=99 AND kind<>'Decision'; UPDATE journal SET causation_id='forged' WHERE seq=99");
-        var e = Should.Throw<JournalBrokenException>(() => Open());
-        e.Verification.FirstBadSequence.ShouldBe(99);
-    }
-
-    [Fact]
-    public async Task DeletingTheNewestEntries_IsCaughtByTheAnchor()
-    {
-        await Fill(100);
-        Execute("DELETE FROM journal WHERE seq > 95");
-        DecisionJournal.VerifyFile(JournalPath).Problem.ShouldNotBeNull().ShouldContain("entries were deleted");
-        Should.Throw<JournalBrokenException>(() => Open()).Message.ShouldContain("entries were deleted");
     }
 
     [Fact]
@@ -166,14 +133,9 @@ public sealed class JournalTests : IDisposable
             using var process = Process.Start(psi)!;
             var stderr = process.StandardError.ReadToEndAsync();
             _ = process.StandardOutput.ReadToEndAsync();
-            var sw = Stopwatch.StartNew();
             var before = Entries(journalFile);
-            while (Entries(journalFile) < before + 300)
-            {
-                process.HasExited.ShouldBeFalse($"the service exited: {(process.HasExited ? await stderr : "")}");
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60));
-                await Task.Delay(50);
-            }
+            await Eventually.Until(() => Entries(journalFile) >= before + 300, "300 more journal entries", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50),
+                async () => process.HasExited ? $"the service exited: {await stderr}" : null);
 
             SendSignal(process.Id, 9).ShouldBe(0); // mid-stream: the writer is committing groups while the brain trades
             process.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
@@ -233,21 +195,5 @@ public sealed class ConfigChangeTests : IDisposable
         changed.Count.ShouldBe(1); // the second run had the same configuration
         changed[0].ShouldContain("Risk:DailyLossLimit: 2000 -\\u003E 1500");
         c.Query<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("ConfigChange") && p.Contains("Risk:DailyLossLimit"));
-    }
-
-    [Fact]
-    public void Fingerprint_MasksSecrets_AndNamesChangedSecretsWithoutTheirValues()
-    {
-        IConfiguration Config(string token) => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Telegram:BotToken"] = token,
-            ["Risk:DailyLossLimit"] = "2000",
-        }).Build();
-        var a = ConfigFingerprint.Of(Config("123:SECRET-A"), ["Telegram", "Risk"]);
-        var b = ConfigFingerprint.Of(Config("123:SECRET-B"), ["Telegram", "Risk"]);
-        a.Settings["Telegram:BotToken"].ShouldStartWith(ConfigFingerprint.Masked);
-        a.Settings["Telegram:BotToken"].ShouldNotContain("SECRET");
-        var changes = b.ChangesSince(a);
-        changes.ShouldBe(["Telegram:BotToken changed (secret)"]);
     }
 }

@@ -94,20 +94,9 @@ public sealed partial class KillSwitchProcessTests : IDisposable
         return c.ExecuteScalar<T>(sql, args)!;
     }
 
-    private async Task WaitUntil(Func<bool> condition, string what, Service? service = null, int seconds = 60)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (service is { HasExited: true })
-            {
-                throw new ShouldAssertException($"the service exited while waiting for {what}: {await service.ErrorsAsync()}");
-            }
-
-            sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(seconds), "timed out waiting for " + what);
-            await Task.Delay(100);
-        }
-    }
+    private static Task WaitUntil(Func<bool> condition, string what, Service? service = null, int seconds = 60) =>
+        Eventually.Until(condition, what, TimeSpan.FromSeconds(seconds), TimeSpan.FromMilliseconds(100),
+            async () => service is { HasExited: true } ? $"the service exited: {await service.ErrorsAsync()}" : null);
 
     private long Safe(string sql, object? args = null)
     {

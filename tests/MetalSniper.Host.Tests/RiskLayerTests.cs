@@ -54,13 +54,10 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
             var start = Stopwatch.GetTimestamp();
             sentinel.OnPrice("XAUUSD", 1000m, clock.GetUtcNow());
             (SubmitOrder Order, long Timestamp) flatten = default;
-            while (!gateway!.Submitted.Any(s => s.Order.Purpose == OrderPurpose.RiskFlatten))
-            {
-                Stopwatch.GetElapsedTime(start).ShouldBeLessThan(TimeSpan.FromSeconds(5), "no flatten reached the gateway");
-                await Task.Delay(1);
-            }
+            await Eventually.Until(() => gateway!.Submitted.Any(s => s.Order.Purpose == OrderPurpose.RiskFlatten), "a flatten at the gateway",
+                TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(1));
 
-            flatten = gateway.Submitted.First(s => s.Order.Purpose == OrderPurpose.RiskFlatten);
+            flatten = gateway!.Submitted.First(s => s.Order.Purpose == OrderPurpose.RiskFlatten);
             var latency = Stopwatch.GetElapsedTime(start, flatten.Timestamp);
             output.WriteLine($"breach -> flatten at the gateway with the brain frozen: {latency.TotalMilliseconds:0.000} ms");
             latency.ShouldBeLessThan(TimeSpan.FromSeconds(1), "the flatten must arrive within the sentinel's sweep period (1 s here)");
@@ -71,12 +68,8 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
 
             // The frozen brain also stops beating: the sentinel latches L1 on its own.
             var kill = host.Services.GetRequiredService<KillSwitch>();
-            var waited = Stopwatch.StartNew();
-            while (kill.State.LatchedLevel < KillLevel.NoEntries)
-            {
-                waited.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10), "the missed brain heartbeat was not detected");
-                await Task.Delay(50);
-            }
+            await Eventually.Until(() => kill.State.LatchedLevel >= KillLevel.NoEntries, "the missed brain heartbeat to latch L1",
+                TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(50));
 
             kill.State.LatchedReason.ShouldContain("missed heartbeat: brain");
         }
@@ -122,22 +115,16 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
         try
         {
             var sw = Stopwatch.StartNew();
-            while (gateway is null || gateway.Submitted.Count < 2)
-            {
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "the first entries never reached the gateway");
-                await Task.Delay(5);
-            }
+            await Eventually.Until(() => gateway is not null && gateway.Submitted.Count >= 2, "the first entries at the gateway",
+                TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(5));
 
             // The general share is spent; six entries wait. A cancel (a risk message) must not wait behind them.
-            var first = gateway.Submitted.First().Order.ClientOrderId;
+            var first = gateway!.Submitted.First().Order.ClientOrderId;
             var channels = host.Services.GetRequiredService<PipelineChannels>();
             var start = Stopwatch.GetTimestamp();
             channels.RiskCommands.Writer.TryWrite(new CancelCommand(new CancelOrder(first, "test-cancel", "test: risk message"))).ShouldBeTrue();
-            while (gateway.Cancelled.IsEmpty)
-            {
-                Stopwatch.GetElapsedTime(start).ShouldBeLessThan(TimeSpan.FromSeconds(2), "the cancel waited behind the paced entries");
-                await Task.Delay(1);
-            }
+            await Eventually.Until(() => !gateway.Cancelled.IsEmpty, "the cancel at the gateway (it must not wait behind the paced entries)",
+                TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(1));
 
             var cancelLatency = Stopwatch.GetElapsedTime(start, gateway.Cancelled.First().Timestamp);
             var entriesAtCancel = gateway.Submitted.Count(x => x.Timestamp <= gateway.Cancelled.First().Timestamp);
@@ -145,11 +132,8 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
             entriesAtCancel.ShouldBeLessThan(8);
             cancelLatency.ShouldBeLessThan(TimeSpan.FromMilliseconds(250));
 
-            while (gateway.Submitted.Count < 8)
-            {
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30), "the paced entries never all went out");
-                await Task.Delay(10);
-            }
+            await Eventually.Until(() => gateway.Submitted.Count >= 8, "all 8 paced entries at the gateway",
+                TimeSpan.FromSeconds(30) - sw.Elapsed, TimeSpan.FromMilliseconds(10));
 
             var sent = gateway.Submitted.Select(x => x.Timestamp).ToList();
             var spread = Stopwatch.GetElapsedTime(sent[0], sent[^1]);

@@ -33,17 +33,8 @@ public sealed class ServiceProcessTests : IDisposable
         try
         {
             // Wait until it trades: decisions and fills in the database.
-            var deadline = Stopwatch.StartNew();
-            while (FillCount() < 5)
-            {
-                if (process.HasExited)
-                {
-                    throw new ShouldAssertException($"the service exited early with {process.ExitCode}: {await stderr}");
-                }
-
-                deadline.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60), "no fills within 60 s");
-                await Task.Delay(100);
-            }
+            await Eventually.Until(() => FillCount() >= 5, "5 fills", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100),
+                async () => process.HasExited ? $"the service exited early with {process.ExitCode}: {await stderr}" : null);
 
             SendSignal(process.Id, 15).ShouldBe(0);
             var exited = process.WaitForExit(TimeSpan.FromSeconds(30));

@@ -85,12 +85,8 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
 
         try
         {
-            var sw = Stopwatch.StartNew();
-            while (Messages().Count(m => m == "WATCHDOG=1") < 5)
-            {
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "no watchdog pings: " + string.Join(" | ", Messages()));
-                await Task.Delay(20);
-            }
+            await Eventually.Until(() => Messages().Count(m => m == "WATCHDOG=1") >= 5, () => "5 watchdog pings: " + string.Join(" | ", Messages()),
+                TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
 
             freezer.Frozen.Wait(TimeSpan.FromSeconds(30)).ShouldBeTrue();
 
@@ -99,7 +95,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
             outbox!.Stall = true;
             var sentinel = host.Services.GetRequiredService<RiskSentinel>();
             var marketClock = host.Services.GetRequiredService<TimeProvider>();
-            sw.Restart();
+            var sw = Stopwatch.StartNew();
             while (!outbox.Stalled.IsSet)
             {
                 sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10), "the sentinel never reached its send");
@@ -115,12 +111,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
             after.ShouldBe(before, "the watchdog kept pinging with the sentinel stalled");
 
             outbox.Release.Set();
-            sw.Restart();
-            while (Messages().Count(m => m == "WATCHDOG=1") == after)
-            {
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5), "pings did not resume after the stall");
-                await Task.Delay(20);
-            }
+            await Eventually.Until(() => Messages().Count(m => m == "WATCHDOG=1") > after, "pings to resume after the stall", TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20));
         }
         finally
         {
@@ -163,23 +154,15 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
         try
         {
             // The host has started (ApplicationStarted fired): the waiting STATUS goes out, READY does not.
-            var sw = Stopwatch.StartNew();
-            while (listener.Messages().Count(m => m.StartsWith("STATUS=waiting for the first reconciliation", StringComparison.Ordinal)) < 3)
-            {
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "no waiting STATUS: " + string.Join(" | ", listener.Messages()));
-                await Task.Delay(20);
-            }
+            await Eventually.Until(() => listener.Messages().Count(m => m.StartsWith("STATUS=waiting for the first reconciliation", StringComparison.Ordinal)) >= 3,
+                () => "3 waiting STATUS messages: " + string.Join(" | ", listener.Messages()), TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
 
             listener.Messages().ShouldNotContain(m => m.StartsWith("READY=1", StringComparison.Ordinal), "READY before the broker was reconciled");
             listener.Messages().ShouldContain("WATCHDOG=1"); // alive (the sentinel turns) but not ready
 
             Volatile.Write(ref reconciled, true);
-            sw.Restart();
-            while (!listener.Messages().Any(m => m.StartsWith("READY=1", StringComparison.Ordinal)))
-            {
-                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5), "no READY after the reconciliation");
-                await Task.Delay(20);
-            }
+            await Eventually.Until(() => listener.Messages().Any(m => m.StartsWith("READY=1", StringComparison.Ordinal)), "READY after the reconciliation",
+                TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20));
         }
         finally
         {
@@ -317,12 +300,7 @@ public sealed class SupervisionTests : IDisposable
         var start = Stopwatch.StartNew();
         await host.StartAsync(CancellationToken.None);
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
-        var wait = Stopwatch.StartNew();
-        while (!lifetime.ApplicationStopping.IsCancellationRequested)
-        {
-            wait.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(20), "the crash loop did not stop the host");
-            await Task.Delay(20);
-        }
+        await Eventually.Until(() => lifetime.ApplicationStopping.IsCancellationRequested, "the crash loop to stop the host", TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(20));
 
         var elapsed = start.Elapsed;
         await host.StopAsync(CancellationToken.None);

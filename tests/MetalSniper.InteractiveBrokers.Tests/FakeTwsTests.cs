@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using MetalSniper.FakeTws;
 
@@ -37,19 +38,8 @@ public sealed class FakeTwsTests
         return client;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what = "the condition")
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{what} did not hold within 5 s");
-            }
-
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition, [CallerArgumentExpression(nameof(condition))] string? what = null) =>
+        Eventually.Until(condition, what, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(5));
 
     private static string Hex(string text) => Convert.ToHexString(Encoding.ASCII.GetBytes(text));
 

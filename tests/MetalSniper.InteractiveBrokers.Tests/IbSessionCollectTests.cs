@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MetalSniper.FakeTws;
 using MetalSniper.InteractiveBrokers.Adapters;
 using MetalSniper.InteractiveBrokers.Client;
@@ -44,16 +43,8 @@ public sealed class IbSessionCollectTests
             var machine = new IbConnectionStateMachine(TimeSpan.Zero, [], TimeZoneInfo.Utc);
             var rig = new Rig(server, new IbSession(settings, client, machine, clock, NullLogger<IbSession>.Instance), clock);
             rig._run = rig.Session.RunAsync(rig._stop.Token);
-            var deadline = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * 5);
-            while (rig.Session.Connections == 0 || !rig.Session.Client.IsConnected)
-            {
-                if (Stopwatch.GetTimestamp() > deadline)
-                {
-                    throw new TimeoutException("the session did not connect to the fake within 5 s");
-                }
-
-                await Task.Delay(5);
-            }
+            await Eventually.Until(() => rig.Session.Connections > 0 && rig.Session.Client.IsConnected, "the session to connect to the fake",
+                TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(5));
 
             return rig;
         }

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MetalSniper.Core.Alerts;
 
-namespace MetalSniper.Host.Tests;
+namespace MetalSniper.Operator.Tests;
 
 /// <summary>
 /// The Telegram notifier and command poller against a fake Bot API on 127.0.0.1 (real HTTP). Every test ends by checking that
@@ -66,7 +66,7 @@ public sealed class TelegramTests : IAsyncLifetime
         messages[1].Text.ShouldStartWith("🟡 YELLOW BreakerTrip");
         messages[2].Text.ShouldStartWith("🔴 RED KillSwitch");
         messages[2].Text.ShouldContain("L2: daily loss 2000 USD");
-        await WaitUntil(() => notifier.Sent == 3);
+        await Eventually.Until(() => notifier.Sent == 3);
         notifier.Status().ShouldBe(new TelegramNotifierStatus(true, 3, 0, 0, 0, 0, 0, 0, null, null));
         _server.WrongTokenRequests.ShouldBe(0);
     }
@@ -103,7 +103,7 @@ public sealed class TelegramTests : IAsyncLifetime
         var attempts = _server.Attempts;
         attempts.Select(a => a.Status).ShouldBe([429, 200]);
         (attempts[1].At - attempts[0].At).TotalSeconds.ShouldBeInRange(0.98, 1.9); // 1 s from the body, not 3 s from the header
-        await WaitUntil(() => notifier.Sent == 1);
+        await Eventually.Until(() => notifier.Sent == 1);
         notifier.Retries.ShouldBe(1);
         notifier.Failed.ShouldBe(0);
         _logs.WithEvent(7106).ShouldHaveSingleItem().Value("Delay").ShouldBe(TimeSpan.FromSeconds(1));
@@ -121,7 +121,7 @@ public sealed class TelegramTests : IAsyncLifetime
         await WaitForMessages(1);
         var attempts = _server.Attempts;
         (attempts[1].At - attempts[0].At).TotalSeconds.ShouldBeInRange(0.98, 1.9);
-        await WaitUntil(() => notifier.Sent == 1);
+        await Eventually.Until(() => notifier.Sent == 1);
         notifier.Retries.ShouldBe(1);
     }
 
@@ -136,7 +136,7 @@ public sealed class TelegramTests : IAsyncLifetime
 
         await WaitForMessages(1);
         _server.Attempts.Select(a => a.Status).ShouldBe([500, 500, 200]);
-        await WaitUntil(() => notifier.Sent == 1);
+        await Eventually.Until(() => notifier.Sent == 1);
         notifier.Retries.ShouldBe(2);
         notifier.Failed.ShouldBe(0);
         notifier.LastError.ShouldNotBeNull().ShouldContain("500");
@@ -155,7 +155,7 @@ public sealed class TelegramTests : IAsyncLifetime
         var messages = await WaitForMessages(1);
         messages[0].Text.ShouldStartWith("ℹ️ INFO Later");
         _server.Attempts.Count.ShouldBe(4);
-        await WaitUntil(() => notifier.Sent == 1);
+        await Eventually.Until(() => notifier.Sent == 1);
         notifier.Failed.ShouldBe(1);
         notifier.Retries.ShouldBe(2);
         var failed = _logs.WithEvent(7107).ShouldHaveSingleItem();
@@ -175,7 +175,7 @@ public sealed class TelegramTests : IAsyncLifetime
 
         notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2"));
 
-        await WaitUntil(() => notifier.Failed == 1);
+        await Eventually.Until(() => notifier.Failed == 1);
         await Task.Delay(TimeSpan.FromSeconds(1.5)); // a library retry would arrive after retry_after (1 s)
         _server.Attempts.Select(a => a.Status).ShouldBe([429]);
         notifier.Retries.ShouldBe(0);
@@ -194,7 +194,7 @@ public sealed class TelegramTests : IAsyncLifetime
 
         await WaitForMessages(1);
         _server.Attempts.Select(a => a.Status).ShouldBe([502, 200]);
-        await WaitUntil(() => notifier.Sent == 1);
+        await Eventually.Until(() => notifier.Sent == 1);
         notifier.Retries.ShouldBe(1);
         notifier.LastError.ShouldNotBeNull().ShouldContain("502");
     }
@@ -222,7 +222,7 @@ public sealed class TelegramTests : IAsyncLifetime
 
         notifier.Raise(Alert(AlertLevel.Info, "Fill", "x"));
 
-        await WaitUntil(() => notifier.Failed == 1);
+        await Eventually.Until(() => notifier.Failed == 1);
         notifier.Retries.ShouldBe(0);
         _server.Attempts.Count.ShouldBe(1);
     }
@@ -243,7 +243,7 @@ public sealed class TelegramTests : IAsyncLifetime
         notifier.Queued.ShouldBeLessThanOrEqualTo(1000);
         notifier.Dropped.ShouldBeGreaterThanOrEqualTo(8990); // all but the queue and the few the loop took
         _logs.WithEvent(7103).Count().ShouldBe(1); // one warning for the whole burst
-        await WaitUntil(() => notifier.Retries >= 2);  // connection refused, retried
+        await Eventually.Until(() => notifier.Retries >= 2);  // connection refused, retried
         notifier.LastError.ShouldNotBeNull();
 
         clock.Restart();
@@ -357,7 +357,7 @@ public sealed class TelegramTests : IAsyncLifetime
         reply.ChatId.ShouldBe(Operator);
         reply.Text.ShouldBe("Paper · L0 running · P&L +12.50 USD");
         console.Calls.ShouldBe(["Status"]);
-        await WaitUntil(() => _server.PollOffsets.Contains(id + 1)); // the next poll confirms the update
+        await Eventually.Until(() => _server.PollOffsets.Contains(id + 1)); // the next poll confirms the update
         _server.PollOffsets[0].ShouldBe(0);
         poller.Commands.ShouldBe(1);
     }
@@ -419,7 +419,7 @@ public sealed class TelegramTests : IAsyncLifetime
         _server.AddMessage(Stranger, Stranger, "/kill 2 secret-reason");
         await poller.StartAsync(CancellationToken.None);
 
-        await WaitUntil(() => poller.Ignored == 1);
+        await Eventually.Until(() => poller.Ignored == 1);
         var entry = _logs.WithEvent(7125).ShouldHaveSingleItem();
         entry.Value("UserId").ShouldBe(Stranger);
         entry.Value("Command").ShouldBe("/kill");
@@ -443,7 +443,7 @@ public sealed class TelegramTests : IAsyncLifetime
         var reply = (await WaitForMessages(1)).Single();
         reply.Text.ShouldStartWith("Unknown command /flatten.");
         reply.Text.ShouldContain("/resume CODE");
-        await WaitUntil(() => _server.PollOffsets.Contains(last + 1));
+        await Eventually.Until(() => _server.PollOffsets.Contains(last + 1));
         _server.Messages.Count.ShouldBe(1);
         console.Calls.ShouldBeEmpty();
     }
@@ -501,7 +501,7 @@ public sealed class TelegramTests : IAsyncLifetime
         var poller = Poller(Api(o => o.RetryBaseDelay = TimeSpan.FromMilliseconds(200)), new FakeOperatorConsole());
         await poller.StartAsync(CancellationToken.None);
 
-        await WaitUntil(() => _server.Polls.Count >= 4);
+        await Eventually.Until(() => _server.Polls.Count >= 4);
         _logs.WithEvent(7123).Select(e => e.Value("Delay")).ShouldBe(
             [TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(800)]);
         _logs.WithEvent(7123).Select(e => e.Level).ShouldBe([LogLevel.Warning, LogLevel.Debug, LogLevel.Debug]);
@@ -514,7 +514,7 @@ public sealed class TelegramTests : IAsyncLifetime
     {
         var poller = Poller(Api(o => o.PollTimeoutSeconds = 20), new FakeOperatorConsole());
         await poller.StartAsync(CancellationToken.None);
-        await WaitUntil(() => _server.PollsInProgress == 1);
+        await Eventually.Until(() => _server.PollsInProgress == 1);
 
         var clock = Stopwatch.StartNew();
         using var deadline = new CancellationTokenSource(Patience);
@@ -581,7 +581,7 @@ public sealed class TelegramTests : IAsyncLifetime
         refusedNotifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "refused"));
         notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "500 twice: failed"));
         notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "429 then ok"));
-        await WaitUntil(() => refusedNotifier.Failed == 1 && notifier.Failed == 1 && notifier.Sent == 1
+        await Eventually.Until(() => refusedNotifier.Failed == 1 && notifier.Failed == 1 && notifier.Sent == 1
             && refusedPoller.PollFailures >= 1 && poller.PollFailures == 1 && _server.PollOffsets.Count >= 2);
 
         _logs.WithEvent(7106).Count().ShouldBeGreaterThanOrEqualTo(3);  // retries: refused, 500, 429
@@ -691,23 +691,9 @@ public sealed class TelegramTests : IAsyncLifetime
         return [.. results.Select(r => r.ErrorMessage ?? "")];
     }
 
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Patience)
-            {
-                throw new TimeoutException("condition not met within " + Patience);
-            }
-
-            await Task.Delay(10);
-        }
-    }
-
     private async Task<IReadOnlyList<FakeSend>> WaitForMessages(int count)
     {
-        await WaitUntil(() => _server.Messages.Count >= count);
+        await Eventually.Until(() => _server.Messages.Count >= count, $"{count} messages at the fake Bot API", Patience);
         return _server.Messages;
     }
 

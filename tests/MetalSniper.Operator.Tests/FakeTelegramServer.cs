@@ -13,7 +13,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace MetalSniper.Host.Tests;
+namespace MetalSniper.Operator.Tests;
 
 /// <summary>
 /// A sendMessage the fake Bot API received. <paramref name="DisableWebPagePreview"/>: link previews were turned off, by

@@ -1,6 +1,6 @@
 using MetalSniper.Sentinel.Halts;
 
-namespace MetalSniper.Risk.Tests;
+namespace MetalSniper.Sentinel.Tests;
 
 public sealed class KillSwitchTests
 {

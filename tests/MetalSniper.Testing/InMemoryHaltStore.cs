@@ -1,6 +1,6 @@
 using MetalSniper.Sentinel.Halts;
 
-namespace MetalSniper.Risk.Tests;
+namespace MetalSniper.Testing;
 
 /// <summary>A halts store in memory with the same chain rules as the SQLite one (the SQLite store itself is tested in the host tests).</summary>
 public sealed class InMemoryHaltStore(TimeProvider? wall = null) : IHaltStore

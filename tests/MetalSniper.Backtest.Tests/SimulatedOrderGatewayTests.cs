@@ -4,7 +4,7 @@ using MetalSniper.Core.Orders;
 using MetalSniper.Backtest;
 using MetalSniper.Core.Costs;
 
-namespace MetalSniper.Core.Tests;
+namespace MetalSniper.Backtest.Tests;
 
 public sealed class SimulatedOrderGatewayTests
 {

@@ -11,7 +11,7 @@ using MetalSniper.Sentinel.Halts;
 using MetalSniper.Sentinel;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace MetalSniper.Risk.Tests;
+namespace MetalSniper.Sentinel.Tests;
 
 public sealed class SentinelTests
 {

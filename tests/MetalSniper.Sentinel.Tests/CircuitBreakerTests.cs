@@ -3,7 +3,7 @@ using MetalSniper.Core.Money;
 using MetalSniper.Sentinel.Breakers;
 using MetalSniper.Sentinel.Halts;
 
-namespace MetalSniper.Risk.Tests;
+namespace MetalSniper.Sentinel.Tests;
 
 public sealed class CircuitBreakerTests
 {

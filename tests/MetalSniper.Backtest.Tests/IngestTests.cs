@@ -4,7 +4,7 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Backtest;
 
-namespace MetalSniper.Core.Tests;
+namespace MetalSniper.Backtest.Tests;
 
 public sealed class IngestTests : IDisposable
 {
@@ -102,8 +102,8 @@ public sealed class IngestTests : IDisposable
     {
         var source = new ReplayMarketDataSource(
         [
-            new ReplayFile("XAUUSD", SharedData.Path("metals/xauusd_m15_utc.csv.gz"), TimeSpan.FromMinutes(15), 0.01m),
-            new ReplayFile("XAGUSD", SharedData.Path("metals/xagusd_m15_utc.csv.gz"), TimeSpan.FromMinutes(15), 0.01m),
+            new ReplayFile("XAUUSD", TestPaths.SharedDataFile("metals/xauusd_m15_utc.csv.gz"), TimeSpan.FromMinutes(15), 0.01m),
+            new ReplayFile("XAGUSD", TestPaths.SharedDataFile("metals/xagusd_m15_utc.csv.gz"), TimeSpan.FromMinutes(15), 0.01m),
         ], TimeProvider.System, 0);
         var (accepted, rejected, _) = await Ingest(source);
 
@@ -122,7 +122,7 @@ public sealed class IngestTests : IDisposable
     [Fact]
     public async Task Replay_M1FileSpreadPoints_BecomeSpreadInPriceUnits()
     {
-        var source = new ReplayMarketDataSource([new ReplayFile("XAUUSD", SharedData.Path("metals/xauusd_m1_utc.csv.gz"), TimeSpan.FromMinutes(1), 0.01m)],
+        var source = new ReplayMarketDataSource([new ReplayFile("XAUUSD", TestPaths.SharedDataFile("metals/xauusd_m1_utc.csv.gz"), TimeSpan.FromMinutes(1), 0.01m)],
             TimeProvider.System, 0, null, new DateTimeOffset(2026, 3, 24, 14, 10, 0, TimeSpan.Zero));
         var (accepted, _, _) = await Ingest(source);
         accepted.Count.ShouldBe(10);

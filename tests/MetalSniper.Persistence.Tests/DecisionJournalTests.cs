@@ -1,0 +1,73 @@
+using Dapper;
+using MetalSniper.Persistence.Journal;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MetalSniper.Persistence.Tests;
+
+/// <summary>The decision journal on a real SQLite file in a temp directory: verification, reopening, a broken tail, deleted newest entries.
+/// Tampering named by the CLI, the journal of a replay and a SIGKILLed service are in the host tests (JournalTests).</summary>
+public sealed class DecisionJournalTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("ms-journal-");
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        _dir.Delete(true);
+    }
+
+    private string JournalPath => Path.Combine(_dir.FullName, "journal.db");
+
+    private DecisionJournal Open(int verifyTail = 10_000) =>
+        new(JournalPath, durable: true, verifyTail, 256, TimeSpan.FromSeconds(30), TimeProvider.System, e => throw new InvalidOperationException("journal fault in test", e), NullLogger.Instance);
+
+    private async Task Fill(int entries)
+    {
+        await using var j = Open();
+        JournalTicket last = default;
+        for (var i = 1; i <= entries; i++)
+        {
+            last = j.Append(i % 3 == 0 ? JournalEntryKind.OrderSubmitted : JournalEntryKind.Decision, $"D{i}", $"C{i}", new { Index = i, Reason = "test entry" });
+        }
+
+        await last.Durable;
+    }
+
+    private void Execute(string sql)
+    {
+        using var c = new SqliteConnection($"Data Source={JournalPath};Pooling=False");
+        c.Execute(sql);
+    }
+
+    [Fact]
+    public async Task IntactJournal_Verifies_AndReopensWhereItStopped()
+    {
+        await Fill(500);
+        var v = DecisionJournal.VerifyFile(JournalPath);
+        v.IsIntact.ShouldBeTrue(v.Problem);
+        v.Entries.ShouldBe(500);
+        await using var j = Open();
+        j.CommittedSequence.ShouldBe(500);
+        (await Task.WhenAll(j.Append(JournalEntryKind.Decision, "D501", "", new { }).Durable.ContinueWith(_ => true))).ShouldAllBe(x => x);
+        j.Append(JournalEntryKind.Decision, "D502", "", new { }).Sequence.ShouldBe(502);
+    }
+
+    [Fact]
+    public async Task BrokenTail_RefusesToOpen_SoNothingTrades()
+    {
+        await Fill(100);
+        Execute("UPDATE journal SET kind='Decision' WHERE seq=99 AND kind<>'Decision'; UPDATE journal SET causation_id='forged' WHERE seq=99");
+        var e = Should.Throw<JournalBrokenException>(() => Open());
+        e.Verification.FirstBadSequence.ShouldBe(99);
+    }
+
+    [Fact]
+    public async Task DeletingTheNewestEntries_IsCaughtByTheAnchor()
+    {
+        await Fill(100);
+        Execute("DELETE FROM journal WHERE seq > 95");
+        DecisionJournal.VerifyFile(JournalPath).Problem.ShouldNotBeNull().ShouldContain("entries were deleted");
+        Should.Throw<JournalBrokenException>(() => Open()).Message.ShouldContain("entries were deleted");
+    }
+}
