@@ -205,7 +205,7 @@ public sealed class OperatorWindowService(
 
     private static readonly Lazy<string> Dashboard = new(() =>
     {
-        using var stream = typeof(OperatorWindowService).Assembly.GetManifestResourceStream("MetalSniper.Operator.dashboard.html")
+        using var stream = typeof(OperatorWindowService).Assembly.GetManifestResourceStream("MetalSniper.Operator.Window.dashboard.html")
             ?? throw new InvalidOperationException("the dashboard page is not embedded in the assembly");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd();

@@ -5,6 +5,17 @@ using MetalSniper.Host.Supervision;
 
 namespace MetalSniper.Host.Tests;
 
+/// <summary>
+/// Tests that set <c>METALSNIPER_*</c> environment variables (process-wide) run alone: a replay started in parallel by
+/// another test class would read the override into its own configuration.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ProcessEnvironmentCollection
+{
+    public const string Name = "process environment";
+}
+
+[Collection(ProcessEnvironmentCollection.Name)]
 public sealed class ConfigurationTests : IDisposable
 {
     private readonly TestEnvironment _env = new();

@@ -59,6 +59,9 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
         {
             using var http = new HttpClient { BaseAddress = address };
             (await http.GetAsync("/health/live")).StatusCode.ShouldBe(HttpStatusCode.OK);
+            var page = await http.GetAsync("/");
+            page.StatusCode.ShouldBe(HttpStatusCode.OK, "the embedded dashboard page must be served");
+            (await page.Content.ReadAsStringAsync()).ShouldContain("id=\"kill-level\"");
             var ready = await http.GetAsync("/health/ready");
             ready.StatusCode.ShouldBe(HttpStatusCode.OK, await ready.Content.ReadAsStringAsync());
 
