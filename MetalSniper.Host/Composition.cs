@@ -415,6 +415,10 @@ public static class Composition
         services.AddHostedService<Engine.Services.JournalService>();
         services.AddHostedService<KillSwitchService>();
         services.AddHostedService<SentinelService>();
+        services.AddSingleton(sp => new BookValuation(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<CostEstimator>(),
+            sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<AccountCurrency>()));
+        services.AddSingleton(sp => new ExecutionRecorders(sp.GetRequiredService<Persistence.Journal.DecisionJournal>(), sp.GetRequiredService<PersistenceWriter>(),
+            sp.GetRequiredService<Engine.Alerts.AlertHub>()));
         services.AddSingleton<ExecutionService>();
         services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
         services.AddSingleton<SignalService>();

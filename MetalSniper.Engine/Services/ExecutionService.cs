@@ -35,19 +35,14 @@ public sealed class ExecutionService(
     IOrderGateway gateway,
     PipelineChannels channels,
     PreTradeGatePipeline gates,
-    PersistenceWriter writer,
+    ExecutionRecorders recorders,
     RiskSentinel sentinel,
     KillSwitch killSwitch,
     IdGenerator ids,
-    IInstrumentCatalog instruments,
-    CostEstimator costs,
-    FxConverter fx,
-    AccountCurrency account,
+    BookValuation valuation,
     RunContext run,
     TimeProvider clock,
     WallClock wallClock,
-    Persistence.Journal.DecisionJournal journal,
-    AlertHub alerts,
     Supervisor supervisor,
     ILogger<ExecutionService> logger) : PipelineService(run, supervisor)
 {
@@ -60,7 +55,7 @@ public sealed class ExecutionService(
     private ExecutionCommand? _deferred;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, decimal> _publicMarks = new(StringComparer.Ordinal);
     private long _lastRiskDequeue;
-    private readonly PositionBook _book = new(instruments, account.Base);
+    private readonly PositionBook _book = new(valuation.Instruments, valuation.Account.Base);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
     private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
     private DateTimeOffset _eventTime;
@@ -86,7 +81,7 @@ public sealed class ExecutionService(
         {
             if (problem is not null)
             {
-                alerts.Fallback("execution thread", "priority not fully applied: " + problem);
+                recorders.Alerts.Fallback("execution thread", "priority not fully applied: " + problem);
             }
         });
 
@@ -146,7 +141,7 @@ public sealed class ExecutionService(
                 {
                     drainedSignalled = true;
                     channels.Reports.Writer.TryComplete();
-                    await writer.FlushAsync(stoppingToken);
+                    await recorders.Writer.FlushAsync(stoppingToken);
                     logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
                     Run.PipelineDrained.TrySetResult();
                 }
@@ -280,8 +275,8 @@ public sealed class ExecutionService(
                 await PlaceAsync(place, ct);
                 break;
             case HaltEntries halt:
-                journal.Append(JournalEntryKind.Decision, halt.Decision.DecisionId, halt.Decision.Source, halt.Decision);
-                await writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct);
+                recorders.Journal.Append(JournalEntryKind.Decision, halt.Decision.DecisionId, halt.Decision.Source, halt.Decision);
+                await recorders.Writer.EnqueueAsync(new PersistDecision(Run.RunId, halt.Decision), ct);
                 Run.CountDecision(halt.Decision);
                 // Entries and adds come off the market; an order that reduces the current position (a hedge leg's
                 // stop that now protects the survivor) stays: halting entries must not unprotect a position.
@@ -290,7 +285,7 @@ public sealed class ExecutionService(
             case CancelCommand { Cancel: var cancel }:
                 if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
                 {
-                    journal.Append(JournalEntryKind.CancelRequested, toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+                    recorders.Journal.Append(JournalEntryKind.CancelRequested, toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
                     await PaceAsync(risk: true, ct);
                     await gateway.CancelAsync(cancel, ct);
                     DrainGateway();
@@ -300,7 +295,7 @@ public sealed class ExecutionService(
             case ModifyCommand { Modify: var modify }:
                 if (_orders.TryGetValue(modify.ClientOrderId, out var toModify) && !toModify.Status.IsTerminal())
                 {
-                    journal.Append(JournalEntryKind.ModifyRequested, toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
+                    recorders.Journal.Append(JournalEntryKind.ModifyRequested, toModify.Order.DecisionId, modify.ClientOrderId.Value, modify);
                     await PaceAsync(risk: !OpensRisk(toModify.Order) || Reduces(toModify.Order), ct);
                     await gateway.ModifyAsync(modify, ct);
                     DrainGateway();
@@ -327,8 +322,8 @@ public sealed class ExecutionService(
 
         if (place.Decision is { } decision)
         {
-            journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
-            await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+            recorders.Journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
+            await recorders.Writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
             Run.CountDecision(decision);
         }
 
@@ -338,7 +333,7 @@ public sealed class ExecutionService(
             foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
             {
                 var cancel = new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten");
-                journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+                recorders.Journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
                 await PaceAsync(risk: true, ct);
                 await gateway.CancelAsync(cancel, ct);
             }
@@ -349,7 +344,7 @@ public sealed class ExecutionService(
             position = _book.Get(order.Symbol);
             if (position.IsFlat)
             {
-                await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
+                await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
                 logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
                 PublishBook();
                 return;
@@ -364,11 +359,11 @@ public sealed class ExecutionService(
             }
         }
 
-        var instrument = instruments.Get(order.Symbol);
+        var instrument = valuation.Instruments.Get(order.Symbol);
         var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
         // Gates judge at the clock's "now": in a replay the broker side's time, live (and in the paced service) the
         // market's, so a quote the brain decided on while it lagged behind the feed reads as stale.
-        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), costs.ExitCostPerUnit(order.Symbol, reference), now,
+        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), valuation.Costs.ExitCostPerUnit(order.Symbol, reference), now,
             WorkingReduceQuantity(order.Symbol, position))
         {
             Quote = _quotes.GetValueOrDefault(order.Symbol),
@@ -381,9 +376,9 @@ public sealed class ExecutionService(
         {
             var deniedEvent = new OrderDenied(order.ClientOrderId, denial, _eventTime, now);
             var reason = deniedEvent.Reason;
-            var denied = journal.Append(JournalEntryKind.GateDenial, order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
-            await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
-            await writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
+            var denied = recorders.Journal.Append(JournalEntryKind.GateDenial, order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
+            await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
+            await recorders.Writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
             Run.CountOrderDenied();
             HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
             channels.Reports.Writer.TryWrite(new OrderEventReported(deniedEvent, order.Source));
@@ -400,13 +395,13 @@ public sealed class ExecutionService(
         // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
         // journal entry is durable; a risk flatten does not wait for a disk (its entry is already first in the
         // chain and commits with the next group); a replay keeps the order without the fsync.
-        var submitted = journal.Append(JournalEntryKind.OrderSubmitted, order.DecisionId, order.ClientOrderId.Value, order);
+        var submitted = recorders.Journal.Append(JournalEntryKind.OrderSubmitted, order.DecisionId, order.ClientOrderId.Value, order);
         if (Run.Mode == RunMode.Service && order.Purpose != OrderPurpose.RiskFlatten)
         {
             await submitted.Durable;
         }
 
-        await writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now) { JournalSequence = submitted.Sequence }, ct);
+        await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now) { JournalSequence = submitted.Sequence }, ct);
         _orders[order.ClientOrderId] = new OrderState(order);
         Run.CountOrderSent();
         if (!OpensRisk(order))
@@ -444,8 +439,8 @@ public sealed class ExecutionService(
 
         var decision = new DecisionRecord(_killSwitchIds.NextDecisionId(), "kill-switch", "*", DecisionKind.KillLevel, DecisionOutcome.Taken,
             $"L{(int)previous} -> L{(int)level}: {why}", new Dictionary<string, string> { ["level"] = $"L{(int)level}", ["previous"] = $"L{(int)previous}" }, _eventTime, now);
-        journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
-        await writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+        recorders.Journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
+        await recorders.Writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
         Run.CountDecision(decision);
         await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
     }
@@ -456,7 +451,7 @@ public sealed class ExecutionService(
         foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
             var cancel = new CancelOrder(w.Order.ClientOrderId, decisionId, reason);
-            journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+            recorders.Journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
             await PaceAsync(risk: true, ct);
             await gateway.CancelAsync(cancel, ct);
         }
@@ -574,7 +569,7 @@ public sealed class ExecutionService(
         }
 
         var now = clock.GetUtcNow();
-        journal.Append(JournalKindOf(e), state.Order.DecisionId, e.ClientOrderId.Value, e);
+        recorders.Journal.Append(JournalKindOf(e), state.Order.DecisionId, e.ClientOrderId.Value, e);
         PersistCommand? status = null;
         switch (e)
         {
@@ -606,7 +601,7 @@ public sealed class ExecutionService(
                 if (trade is not null)
                 {
                     Run.Trades.Add(trade);
-                    if (fx.TryConvert(new Money(trade.NetPnl, trade.Currency), account.Base, out var inBase))
+                    if (valuation.Fx.TryConvert(new Money(trade.NetPnl, trade.Currency), valuation.Account.Base, out var inBase))
                     {
                         _closedTradePnls = _closedTradePnls.Add(inBase.Amount);
                     }
@@ -619,7 +614,7 @@ public sealed class ExecutionService(
                 Run.CountFill();
                 if (Run.Mode == RunMode.Service)
                 {
-                    alerts.Raise(AlertLevel.Info, "Fill", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    recorders.Alerts.Raise(AlertLevel.Info, "Fill", string.Create(System.Globalization.CultureInfo.InvariantCulture,
                         $"{f.Fill.Side} {f.Fill.Quantity} {f.Fill.Symbol} @ {f.Fill.Price} ({state.Order.Purpose}, {state.Order.Source}); position {_book.Get(f.Fill.Symbol).Quantity}"));
                 }
 
@@ -654,16 +649,16 @@ public sealed class ExecutionService(
         var now = clock.GetUtcNow();
         var current = _book.Get(a.Symbol).Quantity;
         var delta = a.Quantity - current;
-        journal.Append(JournalEntryKind.PositionAdopted, a.ClientOrderId.Value, gateway.Name, a);
+        recorders.Journal.Append(JournalEntryKind.PositionAdopted, a.ClientOrderId.Value, gateway.Name, a);
         if (delta == 0m)
         {
             return;
         }
 
-        var instrument = instruments.Get(a.Symbol);
+        var instrument = valuation.Instruments.Get(a.Symbol);
         _book.Apply(new Fill($"{a.ClientOrderId.Value}:{now.UtcTicks}", a.ClientOrderId, a.Symbol, delta > 0 ? OrderSide.Buy : OrderSide.Sell, Math.Abs(delta), a.AveragePrice,
             new Money(0m, instrument.Currency), a.EventTimeUtc));
-        alerts.Raise(AlertLevel.Yellow, "PositionAdopted", string.Create(CultureInfo.InvariantCulture,
+        recorders.Alerts.Raise(AlertLevel.Yellow, "PositionAdopted", string.Create(CultureInfo.InvariantCulture,
             $"{gateway.Name} holds {a.Quantity} {a.Symbol} @ {a.AveragePrice} that this run has no record of: adopted into our book (was {current}); the sentinel manages it, no strategy does"));
         Enqueue(new PersistPosition(Run.RunId, _book.Get(a.Symbol), now));
         PublishBook();
@@ -679,10 +674,10 @@ public sealed class ExecutionService(
 
     private void Enqueue(PersistCommand command)
     {
-        if (!writer.TryEnqueue(command))
+        if (!recorders.Writer.TryEnqueue(command))
         {
             // The queue is full: wait for room rather than lose a record (the hands pause; the sentinel's lane keeps its own queue).
-            writer.EnqueueAsync(command, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            recorders.Writer.EnqueueAsync(command, CancellationToken.None).AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -690,7 +685,7 @@ public sealed class ExecutionService(
     {
         try
         {
-            var equity = _book.NetPnlInBase(_marks, fx).Amount;
+            var equity = _book.NetPnlInBase(_marks, valuation.Fx).Amount;
             Run.Trades.Mark(equity);
             Run.Equity.Add(_eventTime, equity);
         }

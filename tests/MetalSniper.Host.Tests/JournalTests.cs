@@ -8,6 +8,8 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using MetalSniper.Host.Supervision;
 
+using MetalSniper.Testing;
+
 namespace MetalSniper.Host.Tests;
 
 public sealed class JournalTests : IDisposable
@@ -18,26 +20,13 @@ public sealed class JournalTests : IDisposable
 
     private string JournalPath => Path.Combine(_env.Directory.FullName, "journal.db");
 
-    private DecisionJournal Open(int verifyTail = 10_000) =>
-        new(JournalPath, durable: true, verifyTail, 256, TimeSpan.FromSeconds(30), TimeProvider.System, e => throw new InvalidOperationException("journal fault in test", e), NullLogger.Instance);
+    private TestJournalFile JournalFile => new(JournalPath);
 
-    private async Task Fill(int entries)
-    {
-        await using var j = Open();
-        JournalTicket last = default;
-        for (var i = 1; i <= entries; i++)
-        {
-            last = j.Append(i % 3 == 0 ? JournalEntryKind.OrderSubmitted : JournalEntryKind.Decision, $"D{i}", $"C{i}", new { Index = i, Reason = "test entry" });
-        }
+    private DecisionJournal Open(int verifyTail = 10_000) => JournalFile.Open(verifyTail);
 
-        await last.Durable;
-    }
+    private Task Fill(int entries) => JournalFile.Fill(entries);
 
-    private void Execute(string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={JournalPath};Pooling=False");
-        c.Execute(sql);
-    }
+    private void Execute(string sql) => JournalFile.Execute(sql);
 
     [Theory]
     [InlineData("edit", 137)]
