@@ -148,19 +148,8 @@ public static class Composition
     /// </summary>
     public static void AddMetalSniper(IServiceCollection services, RunMode mode, string? runIdOverride = null, string brokerKind = "Simulated", string marketDataSource = "Replay")
     {
-        services.AddStrictOptions<BrokerOptions>(BrokerOptions.SectionName);
-        services.AddStrictOptions<MarketDataOptions>(MarketDataOptions.SectionName);
-        services.AddStrictOptions<SimulatedBrokerOptions>(SimulatedBrokerOptions.SectionName);
-        services.AddStrictOptions<RiskOptions>(RiskOptions.SectionName);
-        services.AddStrictOptions<AccountOptions>(AccountOptions.SectionName);
-        services.AddStrictOptions<PersistenceOptions>(PersistenceOptions.SectionName);
-        services.AddStrictOptions<ExecutionOptions>(ExecutionOptions.SectionName);
-        services.AddStrictOptions<JournalOptions>(JournalOptions.SectionName);
-        services.AddStrictOptions<OperatorOptions>(OperatorOptions.SectionName);
-        services.AddStrictOptions<Operator.Telegram.TelegramOptions>(Operator.Telegram.TelegramOptions.SectionName);
-        services.AddStrictOptions<Engine.Pipeline.SupervisionOptions>(Engine.Pipeline.SupervisionOptions.SectionName);
+        OptionSections.Accept(new StrictOptionsRegistration(services));
         services.AddSingleton<Engine.Pipeline.Supervisor>();
-        services.AddStrictOptions<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
 
         var runId = runIdOverride ?? TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
         services.AddSingleton(new RunContext(runId, mode));

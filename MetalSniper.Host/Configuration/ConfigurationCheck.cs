@@ -12,13 +12,8 @@ namespace MetalSniper.Host.Configuration;
 /// </summary>
 public static class ConfigurationCheck
 {
-    /// <summary>Top-level sections the system reads. Anything else is an error (a typo of a section name must not pass silently).</summary>
-    public static IReadOnlyList<string> KnownSections { get; } =
-    [
-        BrokerOptions.SectionName, MarketDataOptions.SectionName, SimulatedBrokerOptions.SectionName, RiskOptions.SectionName,
-        AccountOptions.SectionName, PersistenceOptions.SectionName, ExecutionOptions.SectionName, JournalOptions.SectionName, OperatorOptions.SectionName,
-        Operator.Telegram.TelegramOptions.SectionName, Engine.Pipeline.SupervisionOptions.SectionName, "Strategies", "Serilog",
-    ];
+    /// <summary>Top-level sections the system reads (<see cref="OptionSections.TopLevel"/>). Anything else is an error (a typo of a section name must not pass silently).</summary>
+    public static IReadOnlyList<string> KnownSections => OptionSections.TopLevel;
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -41,18 +36,7 @@ public static class ConfigurationCheck
             }
         }
 
-        Check<BrokerOptions>(configuration, BrokerOptions.SectionName, errors);
-        Check<MarketDataOptions>(configuration, MarketDataOptions.SectionName, errors);
-        Check<SimulatedBrokerOptions>(configuration, SimulatedBrokerOptions.SectionName, errors);
-        Check<RiskOptions>(configuration, RiskOptions.SectionName, errors);
-        Check<AccountOptions>(configuration, AccountOptions.SectionName, errors);
-        Check<PersistenceOptions>(configuration, PersistenceOptions.SectionName, errors);
-        Check<ExecutionOptions>(configuration, ExecutionOptions.SectionName, errors);
-        Check<JournalOptions>(configuration, JournalOptions.SectionName, errors);
-        Check<OperatorOptions>(configuration, OperatorOptions.SectionName, errors);
-        Check<Operator.Telegram.TelegramOptions>(configuration, Operator.Telegram.TelegramOptions.SectionName, errors);
-        Check<Engine.Pipeline.SupervisionOptions>(configuration, Engine.Pipeline.SupervisionOptions.SectionName, errors);
-        Check<MetalsStrategyOptions>(configuration, MetalsStrategyOptions.SectionName, errors);
+        OptionSections.Accept(new SectionCheck(configuration, errors));
         if (errors.Count == 0)
         {
             CrossSection(configuration, errors);
@@ -146,6 +130,12 @@ public static class ConfigurationCheck
                 }
             }
         }
+    }
+
+    private sealed class SectionCheck(IConfiguration configuration, List<string> errors) : IOptionSectionVisitor
+    {
+        public void Visit<T>(string sectionName)
+            where T : class, new() => Check<T>(configuration, sectionName, errors);
     }
 
     private static void Check<T>(IConfiguration configuration, string sectionName, List<string> errors)

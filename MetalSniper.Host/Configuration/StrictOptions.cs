@@ -161,3 +161,10 @@ internal static class StrictOptionsExtensions
         return services;
     }
 }
+
+/// <summary>Registers every section of <see cref="OptionSections"/> with strict binding and validation on start.</summary>
+internal sealed class StrictOptionsRegistration(IServiceCollection services) : IOptionSectionVisitor
+{
+    public void Visit<T>(string sectionName)
+        where T : class, new() => services.AddStrictOptions<T>(sectionName);
+}
