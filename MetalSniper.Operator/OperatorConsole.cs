@@ -23,6 +23,9 @@ public sealed class OperatorConsole(
     AccountCurrency account,
     BrokerIdentity broker) : IOperatorConsole
 {
+    /// <summary>The account's base currency (ISO code): every P&amp;L figure the console and the window show is in it.</summary>
+    public string BaseCurrency => account.Base.Code;
+
     /// <summary>Mode, broker and account ("paper · IB DU1234567 at 127.0.0.1:4002 (client 17) FULLY_LIVE").</summary>
     public string Mode => broker.Describe();
 

@@ -167,6 +167,7 @@ public sealed class OperatorWindowService(
         return new
         {
             mode = console.Mode,
+            currency = console.BaseCurrency,
             runId = run.RunId,
             marketTimeUtc = now,
             killLevel = $"L{(int)level}",

@@ -68,6 +68,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             var positions = await http.GetFromJsonAsync<JsonElement>("/api/positions");
             positions.EnumerateArray().ShouldContain(p => p.GetProperty("symbol").GetString() == "XAUUSD" && p.GetProperty("quantity").GetDecimal() == 20m);
             (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("currency").GetString().ShouldBe("USD"); // Account:BaseCurrency
             (await http.GetFromJsonAsync<JsonElement>("/api/journal?tail=5")).GetArrayLength().ShouldBe(5);
             (await http.GetFromJsonAsync<JsonElement>("/api/decisions")).EnumerateArray().ShouldContain(d => d.GetProperty("kind").GetString() == "Entry");
 
@@ -134,6 +135,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             dom.ShouldContain("<span id=\"kill-level\" class=\"badge L1\">L1</span>");
             dom.ShouldContain("<td>XAUUSD</td><td class=\"num\">20.0000</td>");
             dom.ShouldContain("paper · simulated broker");
+            dom.ShouldContain("<span id=\"equity-ccy\">USD</span>"); // the configured base currency, from /api/status
 
             var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard.png");
             File.Delete(screenshot);
