@@ -417,7 +417,7 @@ public static class Composition
         if (mode == RunMode.Service)
         {
             // Alerts and commands over Telegram: the service only (a backtest never messages the operator's phone).
-            services.AddSingleton(sp => new Operator.Telegram.TelegramBotApi(sp.GetRequiredService<IOptions<Operator.Telegram.TelegramOptions>>().Value,
+            services.AddSingleton(sp => new Operator.Telegram.TelegramBotConnection(sp.GetRequiredService<IOptions<Operator.Telegram.TelegramOptions>>().Value,
                 Operator.Telegram.TelegramOptions.TokenFromEnvironment(), sp.GetRequiredService<WallClock>()));
             services.AddSingleton<Operator.Telegram.TelegramNotifier>();
             services.AddHostedService<Operator.Telegram.AlertDelivery>();

@@ -6,7 +6,7 @@ namespace MetalSniper.Operator.Telegram;
 /// every alert is also delivered there; enabled without a usable token (unset, or not of the form
 /// <c>&lt;bot id&gt;:&lt;secret&gt;</c>) is a fallback (alerts go to the log), said loudly; disabled is the configured choice (the log).
 /// </summary>
-public sealed class AlertDelivery(AlertHub hub, TelegramBotApi api, TelegramNotifier notifier, ILogger<AlertDelivery> logger) : IHostedService
+public sealed class AlertDelivery(AlertHub hub, TelegramBotConnection api, TelegramNotifier notifier, ILogger<AlertDelivery> logger) : IHostedService
 {
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)

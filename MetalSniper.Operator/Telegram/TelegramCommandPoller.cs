@@ -38,7 +38,7 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
 
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
 
-    private readonly TelegramBotApi _api;
+    private readonly TelegramBotConnection _api;
     private readonly TelegramOptions _options;
     private readonly IOperatorConsole _console;
     private readonly TimeProvider _clock;
@@ -64,7 +64,7 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     /// <param name="console">What commands act on.</param>
     /// <param name="clock">The wall clock: backoff, command age (never the replay clock).</param>
     /// <param name="logger">Logger.</param>
-    public TelegramCommandPoller(TelegramBotApi api, IOperatorConsole console, WallClock clock, ILogger<TelegramCommandPoller> logger)
+    public TelegramCommandPoller(TelegramBotConnection api, IOperatorConsole console, WallClock clock, ILogger<TelegramCommandPoller> logger)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(console);
@@ -89,7 +89,7 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e
                     && !(e is OperationCanceledException && args.Context.CancellationToken.IsCancellationRequested)),
                 // A 429 waits what Telegram asks; anything else takes the backoff (null).
-                DelayGenerator = args => ValueTask.FromResult(TelegramBotApi.RetryAfter(args.Outcome.Exception)),
+                DelayGenerator = args => ValueTask.FromResult(TelegramBotConnection.RetryAfter(args.Outcome.Exception)),
                 OnRetry = args =>
                 {
                     PollFailed(args.Outcome.Exception!, args.AttemptNumber + 1, args.RetryDelay);

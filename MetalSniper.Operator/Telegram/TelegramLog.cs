@@ -3,7 +3,7 @@ namespace MetalSniper.Operator.Telegram;
 
 /// <summary>
 /// The Telegram notifier's and poller's log events (stable templates and event ids). Every text argument that could hold the
-/// token has been through <see cref="TelegramBotApi.Redact"/>; exceptions are passed as redacted text, never as objects.
+/// token has been through <see cref="TelegramBotConnection.Redact"/>; exceptions are passed as redacted text, never as objects.
 /// </summary>
 internal static partial class TelegramLog
 {

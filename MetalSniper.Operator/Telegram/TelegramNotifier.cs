@@ -27,7 +27,7 @@ namespace MetalSniper.Operator.Telegram;
 /// </remarks>
 public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposable
 {
-    private readonly TelegramBotApi _api;
+    private readonly TelegramBotConnection _api;
     private readonly TelegramOptions _options;
     private readonly ILogger<TelegramNotifier> _logger;
     private readonly TokenBucket _bucket;
@@ -64,7 +64,7 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
     /// <param name="api">The Bot API client (its options and token decide Telegram or log).</param>
     /// <param name="clock">The wall clock: rate limit, backoff, timeouts (never the replay clock).</param>
     /// <param name="logger">Logger.</param>
-    public TelegramNotifier(TelegramBotApi api, WallClock clock, ILogger<TelegramNotifier> logger)
+    public TelegramNotifier(TelegramBotConnection api, WallClock clock, ILogger<TelegramNotifier> logger)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(clock);
@@ -86,9 +86,9 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
                 Delay = _options.RetryBaseDelay,
                 MaxDelay = TimeSpan.FromMinutes(1),
                 // 5xx, 429, network errors and timeouts; other answers (400 bad chat, 401 revoked token) are final.
-                ShouldHandle = args => ValueTask.FromResult(TelegramBotApi.IsTransient(args.Outcome.Exception)),
+                ShouldHandle = args => ValueTask.FromResult(TelegramBotConnection.IsTransient(args.Outcome.Exception)),
                 // A 429 waits what Telegram asks (body, else header); anything else takes the backoff (null).
-                DelayGenerator = args => ValueTask.FromResult(TelegramBotApi.RetryAfter(args.Outcome.Exception)),
+                DelayGenerator = args => ValueTask.FromResult(TelegramBotConnection.RetryAfter(args.Outcome.Exception)),
                 OnRetry = args =>
                 {
                     OnRetry(args.Outcome.Exception, args.AttemptNumber, args.RetryDelay);

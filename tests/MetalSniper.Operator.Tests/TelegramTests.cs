@@ -208,7 +208,7 @@ public sealed class TelegramTests : IAsyncLifetime
         notifier.Raise(Alert(AlertLevel.Info, "Report", new string('x', 10_000)));
 
         var message = (await WaitForMessages(1)).Single();
-        message.Text.Length.ShouldBe(TelegramBotApi.MaxTextLength);
+        message.Text.Length.ShouldBe(TelegramBotConnection.MaxTextLength);
         message.Text.ShouldStartWith("ℹ️ INFO Report");
         message.Text.ShouldEndWith("…");
     }
@@ -672,11 +672,11 @@ public sealed class TelegramTests : IAsyncLifetime
         TelegramCommandPoller.IsConfirmationCode(word).ShouldBe(isCode);
 
     [Fact]
-    public void TelegramBotApi_Truncate_CutsLongTextsBelowTelegramsLimit()
+    public void TelegramBotConnection_Truncate_CutsLongTextsBelowTelegramsLimit()
     {
-        TelegramBotApi.Truncate("short").ShouldBe("short");
-        var cut = TelegramBotApi.Truncate(new string('x', 10_000));
-        cut.Length.ShouldBe(TelegramBotApi.MaxTextLength);
+        TelegramBotConnection.Truncate("short").ShouldBe("short");
+        var cut = TelegramBotConnection.Truncate(new string('x', 10_000));
+        cut.Length.ShouldBe(TelegramBotConnection.MaxTextLength);
         cut.ShouldEndWith("…");
     }
 
@@ -706,7 +706,7 @@ public sealed class TelegramTests : IAsyncLifetime
         }
     }
 
-    private TelegramBotApi Api(Action<TelegramOptions>? edit = null, string? token = Token)
+    private TelegramBotConnection Api(Action<TelegramOptions>? edit = null, string? token = Token)
     {
         var options = new TelegramOptions
         {
@@ -720,19 +720,19 @@ public sealed class TelegramTests : IAsyncLifetime
         };
         edit?.Invoke(options);
         Validate(options).ShouldBeEmpty();
-        var api = new TelegramBotApi(options, token, _wall, new SocketsHttpHandler { UseProxy = false });
+        var api = new TelegramBotConnection(options, token, _wall, new SocketsHttpHandler { UseProxy = false });
         _disposables.Add(api);
         return api;
     }
 
-    private TelegramNotifier Notifier(TelegramBotApi api)
+    private TelegramNotifier Notifier(TelegramBotConnection api)
     {
         var notifier = new TelegramNotifier(api, _wall, _logs.Logger<TelegramNotifier>());
         _asyncDisposables.Add(notifier);
         return notifier;
     }
 
-    private TelegramCommandPoller Poller(TelegramBotApi api, FakeOperatorConsole console)
+    private TelegramCommandPoller Poller(TelegramBotConnection api, FakeOperatorConsole console)
     {
         var poller = new TelegramCommandPoller(api, console, _wall, _logs.Logger<TelegramCommandPoller>());
         _asyncDisposables.Add(poller);

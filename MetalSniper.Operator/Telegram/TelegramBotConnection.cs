@@ -21,7 +21,7 @@ namespace MetalSniper.Operator.Telegram;
 /// Not built through <c>IHttpClientFactory</c>: its default logging prints request URLs, and the token is part of the path.
 /// For the same reason the URL must not be given to a tracing exporter that records <c>url.full</c>.
 /// </remarks>
-public sealed class TelegramBotApi : IDisposable
+public sealed class TelegramBotConnection : IDisposable
 {
     /// <summary>What <see cref="Redact"/> puts in place of the token.</summary>
     public const string RedactedToken = "***";
@@ -45,7 +45,7 @@ public sealed class TelegramBotApi : IDisposable
     /// <param name="token">The bot token (<see cref="TelegramOptions.TokenFromEnvironment"/>); null or blank: nothing is sent; not of the form <c>&lt;bot id&gt;:&lt;secret&gt;</c>: nothing is sent and <see cref="NotConfiguredReason"/> says so.</param>
     /// <param name="clock">The wall clock (timeouts, <c>Retry-After</c> dates) — never the replay clock.</param>
     /// <param name="handler">The HTTP handler (owned and disposed); default a <see cref="SocketsHttpHandler"/> with a 10 s connect timeout.</param>
-    public TelegramBotApi(TelegramOptions options, string? token, WallClock clock, HttpMessageHandler? handler = null)
+    public TelegramBotConnection(TelegramOptions options, string? token, WallClock clock, HttpMessageHandler? handler = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(clock);
