@@ -165,17 +165,8 @@ public static class Composition
 
         services.AddSingleton<IInstrumentCatalog>(_ => InstrumentCatalog.CreateDefault());
         services.AddSingleton<ITradingSessions>(_ => TradingSessionCalendar.CreateDefault());
-        services.AddSingleton(sp =>
-        {
-            // Configured rates (Account:FxRates) seed the table; a feed, where there is one, replaces them.
-            var table = new FxRateTable();
-            foreach (var rate in sp.GetRequiredService<IOptions<AccountOptions>>().Value.FxRates)
-            {
-                table.Set(rate.ToFxRate());
-            }
-
-            return table;
-        });
+        // Configured rates (Account:FxRates) seed the table; a feed, where there is one, replaces them.
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<AccountOptions>>().Value.CreateFxRateTable());
         services.AddSingleton(sp => new AccountCurrency(new Currency(sp.GetRequiredService<IOptions<AccountOptions>>().Value.BaseCurrency)));
         services.AddSingleton<IFxRateProvider>(sp => sp.GetRequiredService<FxRateTable>());
         services.AddSingleton<FxConverter>();
@@ -400,7 +391,7 @@ public static class Composition
         });
 
         services.AddHostedService<PersistenceService>();
-        services.AddSingleton(new Engine.Services.JournaledConfiguration(Configuration.ConfigurationCheck.KnownSections));
+        services.AddSingleton(new Engine.Services.JournaledConfiguration(OptionSections.TopLevel));
         services.AddHostedService<Engine.Services.JournalService>();
         services.AddHostedService<KillSwitchService>();
         services.AddHostedService<SentinelService>();

@@ -73,7 +73,7 @@ public sealed record BookView(IReadOnlyList<PositionSnapshot> Positions, long Ve
 public sealed record SentinelTrip(DecisionKind Kind, string? Subject, string Detail, DateTimeOffset AtUtc)
 {
     /// <summary>The kind with its subject, as stored (<c>Breaker:drawdown</c>, <c>DailyLossFlatten</c>).</summary>
-    public string Label => Subject is null ? Kind.ToString() : $"{Kind}:{Subject}";
+    public string Label => DecisionKinds.Label(Kind, Subject);
 }
 
 /// <summary>

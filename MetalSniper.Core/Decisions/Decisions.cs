@@ -93,6 +93,13 @@ public enum DecisionKind
     MissedHeartbeat,
 }
 
+/// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>
+public static class DecisionKinds
+{
+    /// <summary>The kind's name, then <c>:</c> and the subject when there is one: <c>DailyLossFlatten</c>, <c>Breaker:drawdown</c>.</summary>
+    public static string Label(DecisionKind kind, string? subject) => subject is null ? kind.ToString() : $"{kind}:{subject}";
+}
+
 /// <summary>
 /// One autonomous decision: every intent, its reason and the inputs it saw. Recorded before
 /// anything acts on it; orders reference it by <see cref="DecisionId"/>.
@@ -120,7 +127,7 @@ public sealed record DecisionRecord(
     string? Subject = null)
 {
     /// <summary>The stored text form: the kind's name, then <c>:</c> and the subject when there is one (<c>Breaker:drawdown</c>).</summary>
-    public string KindLabel => Subject is null ? Kind.ToString() : $"{Kind}:{Subject}";
+    public string KindLabel => DecisionKinds.Label(Kind, Subject);
 }
 
 /// <summary>

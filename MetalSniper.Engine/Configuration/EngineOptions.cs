@@ -260,6 +260,18 @@ public sealed class AccountOptions
     /// breaker (<c>Risk:Breakers:MaxFxRateAge</c>) judges it like any other.
     /// </summary>
     public List<FxRateOptions> FxRates { get; set; } = [];
+
+    /// <summary>A new FX table holding <see cref="FxRates"/> (validated options: six-letter pairs, positive rates, an as-of time).</summary>
+    public Core.Money.FxRateTable CreateFxRateTable()
+    {
+        var table = new Core.Money.FxRateTable();
+        foreach (var rate in FxRates)
+        {
+            table.Set(rate.ToFxRate());
+        }
+
+        return table;
+    }
 }
 
 /// <summary>One configured FX rate (<c>Account:FxRates</c>): <see cref="Rate"/> units of the quote currency per one unit of the base.</summary>
@@ -273,9 +285,12 @@ public sealed class FxRateOptions
     [Range(typeof(decimal), "0.000000001", "1000000000")]
     public decimal Rate { get; set; }
 
-    /// <summary>When the rate was observed (UTC).</summary>
-    public DateTimeOffset AsOfUtc { get; set; }
+    /// <summary>When the rate was observed (UTC). Required: a rate without a time would be judged as old as year 1.</summary>
+    [Required]
+    public DateTimeOffset? AsOfUtc { get; set; }
 
     /// <summary>The rate as the FX table keeps it.</summary>
-    public Core.Money.FxRate ToFxRate() => new(new Core.Money.Currency(Pair[..3]), new Core.Money.Currency(Pair[3..]), Rate, AsOfUtc);
+    /// <exception cref="InvalidOperationException">The options were not validated (no <see cref="AsOfUtc"/>).</exception>
+    public Core.Money.FxRate ToFxRate() => new(new Core.Money.Currency(Pair[..3]), new Core.Money.Currency(Pair[3..]), Rate,
+        AsOfUtc ?? throw new InvalidOperationException($"Account:FxRates {Pair}: no AsOfUtc"));
 }

@@ -12,8 +12,6 @@ namespace MetalSniper.Host.Configuration;
 /// </summary>
 public static class ConfigurationCheck
 {
-    /// <summary>Top-level sections the system reads (<see cref="OptionSections.TopLevel"/>). Anything else is an error (a typo of a section name must not pass silently).</summary>
-    public static IReadOnlyList<string> KnownSections => OptionSections.TopLevel;
 
     /// <summary>Returns every configuration error (empty when valid).</summary>
     public static IReadOnlyList<string> Validate(IConfiguration configuration)
@@ -22,9 +20,10 @@ public static class ConfigurationCheck
         var errors = new List<string>();
         foreach (var section in configuration.GetChildren())
         {
-            if (!KnownSections.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
+            // A typo of a section name must not pass silently.
+            if (!OptionSections.TopLevel.Contains(section.Key, StringComparer.OrdinalIgnoreCase))
             {
-                errors.Add($"{section.Key}: unknown configuration section (known sections: {string.Join(", ", KnownSections)})");
+                errors.Add($"{section.Key}: unknown configuration section (known sections: {string.Join(", ", OptionSections.TopLevel)})");
             }
         }
 
@@ -111,23 +110,15 @@ public static class ConfigurationCheck
 
         // Every traded instrument's currency must convert to the base currency with the configured rates: an amount that
         // cannot be converted would leave the P&L unknown (entries halted) from the first fill on, so it is refused here.
-        if (System.Text.RegularExpressions.Regex.IsMatch(account.BaseCurrency, "^[A-Z]{3}$") && account.FxRates.All(r => r.Pair.Length == 6 && r.Rate > 0m))
+        // (Cross-section rules run only on sections that validated: the base currency and every rate are well formed.)
+        var fx = new Core.Money.FxConverter(account.CreateFxRateTable());
+        var baseCurrency = new Core.Money.Currency(account.BaseCurrency);
+        foreach (var symbol in fed.Where(s => catalog.TryGet(s, out _)).Order(StringComparer.Ordinal))
         {
-            var table = new Core.Money.FxRateTable();
-            foreach (var r in account.FxRates)
+            var currency = catalog.Get(symbol).Currency;
+            if (!fx.TryConvert(new Core.Money.Money(1m, currency), baseCurrency, out _))
             {
-                table.Set(r.ToFxRate());
-            }
-
-            var fx = new Core.Money.FxConverter(table);
-            var baseCurrency = new Core.Money.Currency(account.BaseCurrency);
-            foreach (var symbol in fed.Where(s => catalog.TryGet(s, out _)).Order(StringComparer.Ordinal))
-            {
-                var currency = catalog.Get(symbol).Currency;
-                if (!fx.TryConvert(new Core.Money.Money(1m, currency), baseCurrency, out _))
-                {
-                    errors.Add($"{AccountOptions.SectionName}:BaseCurrency: {symbol} trades in {currency} and no rate in {AccountOptions.SectionName}:FxRates converts {currency} to {account.BaseCurrency}");
-                }
+                errors.Add($"{AccountOptions.SectionName}:BaseCurrency: {symbol} trades in {currency} and no rate in {AccountOptions.SectionName}:FxRates converts {currency} to {account.BaseCurrency}");
             }
         }
     }

@@ -112,7 +112,7 @@ public sealed class ArchitectureTests
             .Check(Loaded);
 
     [Fact]
-    public void Strategies_NeverSubmitThroughAGatewayOrReachRisk() =>
+    public void Strategies_NeverDependOnTheOrderGateway() =>
         Types().That().ResideInAssembly(Assembly("MetalSniper.Strategies"))
             .Should().NotDependOnAny(Types().That().HaveFullName(typeof(Core.Orders.IOrderGateway).FullName!))
             .Check(Loaded);

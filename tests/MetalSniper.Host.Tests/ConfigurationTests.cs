@@ -103,6 +103,15 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void FxRateWithoutAsOfTime_IsAConfigurationError()
+    {
+        var config = _env.WriteConfig(j => j["Account"]!["FxRates"] = new JsonArray(new JsonObject { ["Pair"] = "EURUSD", ["Rate"] = 1.1 }));
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        errors.ToString().ShouldContain("Account:FxRates:0:AsOfUtc");
+    }
+
+    [Fact]
     public void EnvironmentVariableOverride_IsValidatedToo()
     {
         Environment.SetEnvironmentVariable("METALSNIPER_Risk__DailyLossLimit", "0");
