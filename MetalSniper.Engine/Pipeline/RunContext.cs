@@ -84,8 +84,11 @@ public sealed class RunContext(string runId, RunMode mode)
 
     internal void CountBar() => Interlocked.Increment(ref _barsProcessed);
 
-    /// <summary>The equity curve (equity P&amp;L incl. open, base currency) at most one point per market hour, the latest 2,000.</summary>
-    public EquityCurve Equity { get; } = new();
+    /// <summary>
+    /// The equity curve (equity P&amp;L incl. open, base currency), at most one point per market hour: the service keeps the
+    /// latest 2,000 (the operator window); a replay keeps every hour (its report and statistics need the whole curve).
+    /// </summary>
+    public EquityCurve Equity { get; } = new(mode == RunMode.Replay ? int.MaxValue : 2000);
 
     /// <summary>Records a service fault.</summary>
     public void RecordFault(string service, Exception error)
@@ -141,10 +144,11 @@ public sealed class TradeStatistics
     }
 }
 
-/// <summary>A thinned equity curve for the operator window: one point per market hour (the last value of the hour), the latest 2,000. Thread-safe.</summary>
-public sealed class EquityCurve
+/// <summary>A thinned equity curve: one point per market hour (the last value of the hour), the latest <c>kept</c>. Thread-safe.</summary>
+/// <param name="kept">How many hourly points are kept (the oldest are dropped beyond it).</param>
+public sealed class EquityCurve(int kept = 2000)
 {
-    private const int Kept = 2000;
+    private readonly int _kept = kept > 0 ? kept : throw new ArgumentOutOfRangeException(nameof(kept), kept, "must be > 0");
     private readonly Lock _gate = new();
     private readonly Queue<(DateTimeOffset TimeUtc, decimal Equity)> _points = new();
     private (DateTimeOffset TimeUtc, decimal Equity)? _last;
@@ -163,7 +167,7 @@ public sealed class EquityCurve
             if (_last is { } kept)
             {
                 _points.Enqueue(kept);
-                while (_points.Count > Kept)
+                while (_points.Count > _kept)
                 {
                     _points.Dequeue();
                 }

@@ -53,6 +53,35 @@ public sealed record ReplaySummary(
     /// <summary>The base currency (ISO code) of every P&amp;L, commission and drawdown figure above.</summary>
     public required string Currency { get; init; }
 
+    /// <summary>Every closed trade (round trip) in closing order, converted to the base currency.</summary>
+    public IReadOnlyList<Core.Positions.ClosedTrade> ClosedTrades { get; init; } = [];
+
+    /// <summary>The equity curve (equity P&amp;L incl. open, base currency): the last mark of every market hour, oldest first.</summary>
+    public IReadOnlyList<(DateTimeOffset TimeUtc, decimal Equity)> EquityCurve { get; init; } = [];
+
+    /// <summary>
+    /// Annualized Sharpe ratio of daily equity P&amp;L changes: <c>mean(Δ) / s(Δ) × √252</c> over UTC days with a mark, sample
+    /// standard deviation, no risk-free rate (Sharpe, J. Portfolio Management 21(1), 1994). Scale-free in the account's capital
+    /// because it uses P&amp;L changes, not returns. Null with fewer than 2 days or no variation.
+    /// </summary>
+    public double? Sharpe => DailySharpe(EquityCurve);
+
+    /// <summary>Computes <see cref="Sharpe"/> from an hourly equity curve (the last mark of each UTC day; the first day's change is from 0).</summary>
+    public static double? DailySharpe(IReadOnlyList<(DateTimeOffset TimeUtc, decimal Equity)> curve)
+    {
+        ArgumentNullException.ThrowIfNull(curve);
+        var closes = curve.GroupBy(p => p.TimeUtc.UtcDateTime.Date).OrderBy(g => g.Key).Select(g => (double)g.Last().Equity).ToList();
+        if (closes.Count < 2)
+        {
+            return null;
+        }
+
+        var changes = closes.Select((e, i) => e - (i == 0 ? 0d : closes[i - 1])).ToList();
+        var mean = changes.Average();
+        var sd = Math.Sqrt(changes.Sum(c => (c - mean) * (c - mean)) / (changes.Count - 1));
+        return sd > 0 ? mean / sd * Math.Sqrt(252) : null;
+    }
+
     /// <summary>Accepted bars per wall-clock second of the pipeline (start-up excluded; see <see cref="StartupTime"/>).</summary>
     public double BarsPerSecond => WallTime.TotalSeconds > 0 ? BarsAccepted / WallTime.TotalSeconds : 0;
 
@@ -76,7 +105,7 @@ public sealed record ReplaySummary(
         return new ReplaySummary(run.RunId, source, database.Path, ingest.Read, ingest.Accepted, ingest.Rejected, ingest.RejectedByReason(), run.BarsProcessed,
             run.Decisions, run.DecisionsByKind, run.OrdersSent, run.OrdersDenied, gates.DenialsByReason(), run.OrdersRejected, run.Fills,
             trades.Count, trades.Count(t => t.NetPnl > 0), trades.Sum(t => t.NetPnl), trades.Sum(t => t.Commissions), equity, maxDd,
-            losses > 0 ? wins / losses : null, sentinel.Trips, wall) { Currency = account.Base.Code };
+            losses > 0 ? wins / losses : null, sentinel.Trips, wall) { Currency = account.Base.Code, EquityCurve = run.Equity.Points(), ClosedTrades = trades };
     }
 
     /// <summary>Checks the database of the run: integrity, every fill joined to its order and decision.</summary>
@@ -150,6 +179,7 @@ public sealed record ReplaySummary(
         Line("realized P&L net of costs", string.Create(inv, $"{RealizedNetPnl:N2} {Currency} (commissions {Commissions:N2} {Currency})"));
         Line("equity P&L incl. open", string.Create(inv, $"{EquityPnl:N2} {Currency}"));
         Line("max drawdown (incl. open)", string.Create(inv, $"{MaxDrawdown:N2} {Currency}"));
+        Line("Sharpe (daily, annualized)", Sharpe is { } sr ? sr.ToString("0.00", inv) : "n/a");
         Line("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
         Line("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} (instrument currency, not converted) on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
         Line("sentinel trips", SentinelTrips.Count.ToString(inv));
