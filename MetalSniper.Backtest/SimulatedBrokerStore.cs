@@ -39,14 +39,21 @@ public sealed record BrokerSessionState(
 /// </summary>
 public sealed class SimulatedBrokerStore : IDisposable
 {
+    private const int QueuedBatch = 2048;
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     private readonly SqliteConnection _connection;
+    private readonly bool _durable;
+    private readonly Statements _statements;
+    private List<Change> _queued = new(QueuedBatch);
+    private Task _writing = Task.CompletedTask;
+    private Exception? _failure;
 
     /// <summary>Opens (creating when needed) the store.</summary>
     /// <param name="path">The file.</param>
-    /// <param name="durable">True: fsync every commit.</param>
+    /// <param name="durable">True (the service): every change committed and fsynced before the broker answers. False (a replay): changes queued and committed in large transactions off the caller's thread.</param>
     public SimulatedBrokerStore(string path, bool durable)
     {
+        _durable = durable;
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         Path = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
@@ -92,6 +99,7 @@ public sealed class SimulatedBrokerStore : IDisposable
                 PRIMARY KEY (session, execution_id)
             );
             """);
+        _statements = new Statements(_connection);
     }
 
     /// <summary>Full path of the file.</summary>
@@ -100,6 +108,7 @@ public sealed class SimulatedBrokerStore : IDisposable
     /// <summary>Loads a session (empty when new).</summary>
     public BrokerSessionState Load(string session)
     {
+        Flush();
         var head = _connection.QuerySingleOrDefault<(long Bars, long Executions)?>("SELECT bars_seen, execution_sequence FROM broker_sessions WHERE session=@session", new { session });
         var orders = _connection.Query<(string Id, string Json, string Status)>("SELECT client_order_id, order_json, status FROM broker_orders WHERE session=@session ORDER BY arrival", new { session }).ToList();
         var fills = _connection.Query<(string Exec, string Id, string Symbol, string Side, string Qty, string Price, string Commission, string Ccy, string At)>(
@@ -118,37 +127,115 @@ public sealed class SimulatedBrokerStore : IDisposable
             messages);
     }
 
-    /// <summary>Writes what one request or one bar changed, in one transaction.</summary>
+    /// <summary>
+    /// Writes what one request or one bar changed. A durable store (the service) commits it in its own transaction before
+    /// it returns (the broker acknowledges what it has stored). A replay's store queues it and commits queued writes in
+    /// large transactions on a background writer, in order (a backtest is re-runnable: a crash may lose the newest queued
+    /// writes, and the resumed run's shadow then answers fewer requests before the broker takes over, from the last state it
+    /// stored); every read (<see cref="Load"/>, <see cref="Positions"/>, <see cref="RequestCounts"/>) and <see cref="Flush"/>
+    /// first waits for the queue. A failed background commit is rethrown by the next call.
+    /// </summary>
     /// <param name="session">The session.</param>
     /// <param name="message">The request received (null for a bar).</param>
     /// <param name="submitted">The order of a submit that was not a duplicate (its row is created: working when accepted, else rejected).</param>
-    /// <param name="events">What the broker answered (status changes, modifications, executions).</param>
+    /// <param name="events">What the broker answered (status changes, modifications, executions); copied.</param>
     /// <param name="barsSeen">Bars matched so far.</param>
     /// <param name="executionSequence">The execution counter after this change.</param>
     /// <param name="nowUtc">Receive time.</param>
+    /// <exception cref="InvalidOperationException">An earlier background commit failed.</exception>
     public void Record(string session, BrokerMessage? message, SubmitOrder? submitted, IReadOnlyList<OrderEvent> events, long barsSeen, long executionSequence, DateTimeOffset nowUtc)
     {
         ArgumentNullException.ThrowIfNull(events);
-        using var tx = _connection.BeginTransaction();
+        ThrowIfFailed();
+        var change = new Change(session, message, submitted, [.. events], barsSeen, executionSequence, nowUtc);
+        if (_durable)
+        {
+            using var tx = _connection.BeginTransaction();
+            Write(change, tx);
+            tx.Commit();
+            return;
+        }
+
+        _queued.Add(change);
+        if (_queued.Count >= QueuedBatch)
+        {
+            StartBackgroundCommit();
+        }
+    }
+
+    /// <summary>Commits every queued write (replay) and waits for it.</summary>
+    /// <exception cref="InvalidOperationException">A background commit failed.</exception>
+    public void Flush()
+    {
+        StartBackgroundCommit();
+        _writing.GetAwaiter().GetResult();
+        ThrowIfFailed();
+    }
+
+    private void StartBackgroundCommit()
+    {
+        if (_queued.Count == 0)
+        {
+            return;
+        }
+
+        var batch = _queued;
+        _queued = new List<Change>(QueuedBatch);
+        // One commit at a time, in order: each waits for the one before it.
+        _writing = _writing.ContinueWith(_ => Commit(batch), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    private void Commit(List<Change> batch)
+    {
+        if (Volatile.Read(ref _failure) is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            using var tx = _connection.BeginTransaction();
+            foreach (var change in batch)
+            {
+                Write(change, tx);
+            }
+
+            tx.Commit();
+        }
+        catch (Exception e) when (e is SqliteException or InvalidOperationException or JsonException)
+        {
+            Volatile.Write(ref _failure, e);
+        }
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (Volatile.Read(ref _failure) is { } e)
+        {
+            throw new InvalidOperationException($"the simulated broker's store {Path} failed to commit: {e.Message}", e);
+        }
+    }
+
+    private void Write(Change c, SqliteTransaction tx)
+    {
+        var (session, message, submitted, events, barsSeen, executionSequence, nowUtc) = c;
         if (message is not null)
         {
-            _connection.Execute("INSERT INTO broker_messages(session, seq, kind, client_order_id, outcome, bars_seen, received_utc) VALUES (@session,@seq,@kind,@id,@outcome,@bars,@at)",
-                new { session, seq = message.Sequence, kind = message.Kind, id = message.ClientOrderId, outcome = message.Outcome, bars = barsSeen, at = T(nowUtc) }, tx);
+            _statements.Run(tx, _statements.Message, session, message.Sequence, message.Kind, message.ClientOrderId, message.Outcome, barsSeen, T(nowUtc));
         }
 
         if (submitted is not null)
         {
             var status = events.Any(e => e is OrderAccepted) ? OrderStatus.Working : OrderStatus.Rejected;
-            _connection.Execute("INSERT INTO broker_orders(session, client_order_id, arrival, order_json, status) VALUES (@session,@id,@arrival,@json,@status)",
-                new { session, id = submitted.ClientOrderId.Value, arrival = message?.Sequence ?? 0, json = JsonSerializer.Serialize(submitted, Json), status = status.ToString() }, tx);
+            _statements.Run(tx, _statements.Order, session, submitted.ClientOrderId.Value, message?.Sequence ?? 0, JsonSerializer.Serialize(submitted, Json), status.ToString());
         }
 
         foreach (var e in events)
         {
             switch (e)
             {
-                case OrderCancelled c:
-                    SetStatus(session, c.ClientOrderId, OrderStatus.Cancelled, tx);
+                case OrderCancelled cancelled:
+                    SetStatus(session, cancelled.ClientOrderId, OrderStatus.Cancelled, tx);
                     break;
                 case OrderModified m:
                     var json = _connection.ExecuteScalar<string>("SELECT order_json FROM broker_orders WHERE session=@session AND client_order_id=@id", new { session, id = m.ClientOrderId.Value }, tx)
@@ -158,14 +245,8 @@ public sealed class SimulatedBrokerStore : IDisposable
                         new { session, id = m.ClientOrderId.Value, json = JsonSerializer.Serialize(order, Json) }, tx);
                     break;
                 case OrderFilled { Fill: var f } filled:
-                    _connection.Execute("""
-                        INSERT INTO broker_fills(session, execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc)
-                        VALUES (@session,@exec,@id,@symbol,@side,@qty,@price,@commission,@ccy,@at)
-                        """, new
-                    {
-                        session, exec = f.ExecutionId, id = f.ClientOrderId.Value, symbol = f.Symbol, side = f.Side.ToString(), qty = D(f.Quantity), price = D(f.Price),
-                        commission = D(f.Commission.Amount), ccy = f.Commission.Currency.Code, at = T(f.EventTimeUtc),
-                    }, tx);
+                    _statements.Run(tx, _statements.Fill, session, f.ExecutionId, f.ClientOrderId.Value, f.Symbol, f.Side.ToString(), D(f.Quantity), D(f.Price),
+                        D(f.Commission.Amount), f.Commission.Currency.Code, T(f.EventTimeUtc));
                     if (filled.LeavesQuantity == 0m)
                     {
                         SetStatus(session, f.ClientOrderId, OrderStatus.Filled, tx);
@@ -175,34 +256,103 @@ public sealed class SimulatedBrokerStore : IDisposable
             }
         }
 
-        _connection.Execute("""
-            INSERT INTO broker_sessions(session, bars_seen, execution_sequence, updated_utc) VALUES (@session,@bars,@exec,@at)
-            ON CONFLICT(session) DO UPDATE SET bars_seen=excluded.bars_seen, execution_sequence=excluded.execution_sequence, updated_utc=excluded.updated_utc
-            """, new { session, bars = barsSeen, exec = executionSequence, at = T(nowUtc) }, tx);
-        tx.Commit();
+        _statements.Run(tx, _statements.Session, session, barsSeen, executionSequence, T(nowUtc));
     }
 
     /// <summary>The broker's positions of a session (signed quantity per symbol, non-zero only), from its executions.</summary>
     public IReadOnlyDictionary<string, decimal> Positions(string session) =>
-        _connection.Query<(string Symbol, string Side, string Qty)>("SELECT symbol, side, quantity FROM broker_fills WHERE session=@session", new { session })
+        FlushThen(() => _connection.Query<(string Symbol, string Side, string Qty)>("SELECT symbol, side, quantity FROM broker_fills WHERE session=@session", new { session })
             .GroupBy(f => f.Symbol, StringComparer.Ordinal)
             .Select(g => (g.Key, Quantity: g.Sum(f => (f.Side == nameof(OrderSide.Buy) ? 1 : -1) * Dec(f.Qty))))
             .Where(p => p.Quantity != 0m)
-            .ToDictionary(p => p.Key, p => p.Quantity, StringComparer.Ordinal);
+            .ToDictionary(p => p.Key, p => p.Quantity, StringComparer.Ordinal) as IReadOnlyDictionary<string, decimal>);
 
     /// <summary>Requests received and client order ids submitted more than once in a session (a resend the broker refused as a duplicate counts).</summary>
     public (long Requests, long SubmittedTwice) RequestCounts(string session) =>
-        (_connection.ExecuteScalar<long>("SELECT COUNT(*) FROM broker_messages WHERE session=@session", new { session }),
-         _connection.ExecuteScalar<long>("SELECT COUNT(*) FROM (SELECT client_order_id FROM broker_messages WHERE session=@session AND kind='submit' GROUP BY client_order_id HAVING COUNT(*) > 1)", new { session }));
+        FlushThen(() => (_connection.ExecuteScalar<long>("SELECT COUNT(*) FROM broker_messages WHERE session=@session", new { session }),
+         _connection.ExecuteScalar<long>("SELECT COUNT(*) FROM (SELECT client_order_id FROM broker_messages WHERE session=@session AND kind='submit' GROUP BY client_order_id HAVING COUNT(*) > 1)", new { session })));
+
+    private T FlushThen<T>(Func<T> read)
+    {
+        Flush();
+        return read();
+    }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
+    /// <remarks>Commits what is queued first; a failure to do so is rethrown after the connection is closed (never a silent loss).</remarks>
+    public void Dispose()
+    {
+        try
+        {
+            Flush();
+        }
+        finally
+        {
+            _statements.Dispose();
+            _connection.Dispose();
+        }
+    }
 
     private void SetStatus(string session, ClientOrderId id, OrderStatus status, SqliteTransaction tx)
     {
-        if (_connection.Execute("UPDATE broker_orders SET status=@status WHERE session=@session AND client_order_id=@id", new { session, id = id.Value, status = status.ToString() }, tx) != 1)
+        if (_statements.Run(tx, _statements.Status, status.ToString(), session, id.Value) != 1)
         {
             throw new InvalidOperationException($"simulated broker: order {id} of session {session} has no row to mark {status}");
+        }
+    }
+
+    /// <summary>One queued change: a request or a bar and what the broker answered.</summary>
+    private sealed record Change(string Session, BrokerMessage? Message, SubmitOrder? Submitted, OrderEvent[] Events, long BarsSeen, long ExecutionSequence, DateTimeOffset NowUtc);
+
+    /// <summary>The prepared statements of the store's connection (positional parameters $1…).</summary>
+    private sealed class Statements(SqliteConnection connection) : IDisposable
+    {
+        public SqliteCommand Message { get; } = Prepare(connection, "INSERT INTO broker_messages(session, seq, kind, client_order_id, outcome, bars_seen, received_utc) VALUES ($1,$2,$3,$4,$5,$6,$7)", 7);
+
+        public SqliteCommand Order { get; } = Prepare(connection, "INSERT INTO broker_orders(session, client_order_id, arrival, order_json, status) VALUES ($1,$2,$3,$4,$5)", 5);
+
+        public SqliteCommand Fill { get; } = Prepare(connection, """
+            INSERT INTO broker_fills(session, execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc)
+            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
+            """, 10);
+
+        public SqliteCommand Status { get; } = Prepare(connection, "UPDATE broker_orders SET status=$1 WHERE session=$2 AND client_order_id=$3", 3);
+
+        public SqliteCommand Session { get; } = Prepare(connection, """
+            INSERT INTO broker_sessions(session, bars_seen, execution_sequence, updated_utc) VALUES ($1,$2,$3,$4)
+            ON CONFLICT(session) DO UPDATE SET bars_seen=excluded.bars_seen, execution_sequence=excluded.execution_sequence, updated_utc=excluded.updated_utc
+            """, 4);
+
+        public int Run(SqliteTransaction tx, SqliteCommand command, params object?[] values)
+        {
+            command.Transaction = tx;
+            for (var i = 0; i < values.Length; i++)
+            {
+                command.Parameters[i].Value = values[i] ?? DBNull.Value;
+            }
+
+            return command.ExecuteNonQuery();
+        }
+
+        public void Dispose()
+        {
+            Message.Dispose();
+            Order.Dispose();
+            Fill.Dispose();
+            Status.Dispose();
+            Session.Dispose();
+        }
+
+        private static SqliteCommand Prepare(SqliteConnection c, string sql, int parameters)
+        {
+            var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            for (var i = 1; i <= parameters; i++)
+            {
+                cmd.Parameters.Add(new SqliteParameter("$" + i.ToString(CultureInfo.InvariantCulture), null));
+            }
+
+            return cmd;
         }
     }
 

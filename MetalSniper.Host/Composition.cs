@@ -59,6 +59,12 @@ public static class KillSwitchScopes
 /// <summary>Composition root: configuration, logging and the service graph. Program.cs stays thin.</summary>
 public static class Composition
 {
+    /// <summary>Largest transaction of a replay's writers (a backtest is re-runnable: it writes in few, large transactions).</summary>
+    private const int ReplayBatch = 16_384;
+
+    /// <summary>How long a replay's writers let rows gather before a commit (fewer wake-ups competing with the replay for a core).</summary>
+    private static readonly TimeSpan ReplayLinger = TimeSpan.FromMilliseconds(25);
+
     /// <summary>Loads configuration: the JSON file, then environment variables prefixed <c>METALSNIPER_</c> (<c>METALSNIPER_Risk__DailyLossLimit</c>), then explicit overrides.</summary>
     /// <exception cref="FileNotFoundException">No configuration file was found.</exception>
     public static IConfigurationRoot LoadConfiguration(HostSettings settings)
@@ -186,13 +192,15 @@ public static class Composition
             var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
             var run = sp.GetRequiredService<RunContext>();
             var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
-            return new PersistenceWriter(sp.GetRequiredService<Database>(), o.MaxBatchSize, o.QueueCapacity, sp.GetRequiredService<ILogger<PersistenceWriter>>(), e =>
+            // A replay (re-runnable) writes off the hot path in large transactions; the service commits as rows come.
+            return new PersistenceWriter(sp.GetRequiredService<Database>(), mode == RunMode.Replay ? Math.Max(o.MaxBatchSize, ReplayBatch) : o.MaxBatchSize, o.QueueCapacity,
+                sp.GetRequiredService<ILogger<PersistenceWriter>>(), e =>
             {
                 // Nothing may trade unrecorded: a failed commit stops the host with a non-zero exit.
                 run.RecordFault("persistence", e);
                 run.PipelineDrained.TrySetException(e);
                 lifetime.StopApplication();
-            });
+            }, mode == RunMode.Replay ? ReplayLinger : TimeSpan.Zero);
         });
 
         services.AddSingleton(sp =>
@@ -202,14 +210,14 @@ public static class Composition
             var run = sp.GetRequiredService<RunContext>();
             var lifetime = sp.GetRequiredService<IHostApplicationLifetime>();
             var path = o.Resolve(db.DatabasePath, mode);
-            var journal = new Persistence.Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, o.MaxBatch, TimeSpan.FromSeconds(o.CheckpointSeconds),
-                sp.GetRequiredService<WallClock>().Provider, e =>
+            var journal = new Persistence.Journal.DecisionJournal(path, durable: mode == RunMode.Service, o.VerifyTailEntries, mode == RunMode.Replay ? Math.Max(o.MaxBatch, ReplayBatch) : o.MaxBatch,
+                TimeSpan.FromSeconds(o.CheckpointSeconds), sp.GetRequiredService<WallClock>().Provider, e =>
                 {
                     // Nothing may happen unrecorded: a failed journal commit stops the host with a non-zero exit.
                     run.RecordFault("journal", e);
                     run.PipelineDrained.TrySetException(e);
                     lifetime.StopApplication();
-                }, sp.GetRequiredService<ILogger<Persistence.Journal.DecisionJournal>>());
+                }, sp.GetRequiredService<ILogger<Persistence.Journal.DecisionJournal>>(), mode == RunMode.Replay ? ReplayLinger : TimeSpan.Zero, serializeOnWriter: mode == RunMode.Replay);
             var resume = sp.GetRequiredService<RunResume>();
             if (resume.IsResume)
             {
@@ -399,11 +407,21 @@ public static class Composition
             sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<AccountCurrency>()));
         services.AddSingleton(sp => new ExecutionRecorders(sp.GetRequiredService<Persistence.Journal.DecisionJournal>(), sp.GetRequiredService<PersistenceWriter>(),
             sp.GetRequiredService<Engine.Alerts.AlertHub>()));
+        services.AddSingleton<IngestBoundary>();
         services.AddSingleton<ExecutionService>();
-        services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
         services.AddSingleton<SignalService>();
-        services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
-        services.AddHostedService<IngestService>();
+        if (mode == RunMode.Replay)
+        {
+            // A replay runs ingest, brain, hands, simulated broker and sentinel in causal order on one thread.
+            services.AddHostedService<ReplayScheduler>();
+        }
+        else
+        {
+            // The service: each on its own thread, the sentinel independent of them all.
+            services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
+            services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
+            services.AddHostedService<IngestService>();
+        }
 
         if (mode == RunMode.Service)
         {

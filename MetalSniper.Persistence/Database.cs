@@ -11,6 +11,14 @@ namespace MetalSniper.Persistence;
 /// </summary>
 public sealed class Database
 {
+    /// <summary>
+    /// Held by this process's writers (the batched writer, the halts store) around each write transaction: they queue on it
+    /// and wake as soon as the other commits, instead of meeting SQLite's busy handler, which backs off by sleeping
+    /// (1, 2, 5, 10 … ms) and made every halt the sentinel recorded during a large batch wait milliseconds. Other processes
+    /// (the CLI's <c>kill</c>) still meet the busy timeout.
+    /// </summary>
+    public Lock WriteGate { get; } = new();
+
     private static readonly (int Version, string Description, string Sql)[] Migrations =
     [
         (1, "runs, decisions, orders, fills, positions, ingest rejections", """

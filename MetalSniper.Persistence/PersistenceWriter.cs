@@ -67,6 +67,9 @@ public sealed class PersistenceWriter : IAsyncDisposable
     private readonly Channel<PersistCommand> _queue;
     private readonly Task _loop;
     private readonly Action<Exception> _onFault;
+    private readonly TimeSpan _linger;
+    private readonly int _capacity;
+    private long _queued;
     private long _committed;
     private long _batches;
     private Exception? _fault;
@@ -77,13 +80,22 @@ public sealed class PersistenceWriter : IAsyncDisposable
     /// <param name="capacity">Queue capacity.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="onFault">Called once, from the writer loop, when a commit fails (the host stops trading).</param>
-    public PersistenceWriter(Database database, int maxBatchSize, int capacity, ILogger<PersistenceWriter> logger, Action<Exception> onFault)
+    /// <param name="linger">
+    /// How long the loop lets commands gather after a wake before it commits them (zero: at once, the service). A replay
+    /// lingers, so its rows go in a few large transactions and the writer does not wake once per row.
+    /// </param>
+    public PersistenceWriter(Database database, int maxBatchSize, int capacity, ILogger<PersistenceWriter> logger, Action<Exception> onFault, TimeSpan linger = default)
     {
+        _linger = linger;
         _onFault = onFault;
         _database = database;
         _maxBatch = maxBatchSize;
         _logger = logger;
-        _queue = Channel.CreateBounded<PersistCommand>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false });
+        _capacity = capacity;
+        // A single-reader unbounded channel: the reader dequeues without taking the channel's lock, so a writer draining a
+        // large batch never contends with the producers (a bounded channel locks on every read and write). The bound is
+        // kept by counting (see EnqueueAsync).
+        _queue = Channel.CreateUnbounded<PersistCommand>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
         _loop = Task.Factory.StartNew(Loop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -99,12 +111,16 @@ public sealed class PersistenceWriter : IAsyncDisposable
     /// <summary>The database written to.</summary>
     public Database Database => _database;
 
-    /// <summary>Enqueues a command; waits when the queue is full.</summary>
+    /// <summary>
+    /// Enqueues a command; waits (polling every millisecond) while the queue holds its capacity, so a producer slows down
+    /// and nothing is dropped. The bound is soft by at most one command per concurrent producer.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The writer has failed or is closed.</exception>
     public ValueTask EnqueueAsync(PersistCommand command, CancellationToken cancellationToken)
     {
-        if (_queue.Writer.TryWrite(command))
+        if (Interlocked.Read(ref _queued) < _capacity)
         {
+            Write(command);
             return ValueTask.CompletedTask;
         }
 
@@ -112,19 +128,41 @@ public sealed class PersistenceWriter : IAsyncDisposable
 
         async ValueTask Slow(PersistCommand c, CancellationToken ct)
         {
-            try
+            while (Interlocked.Read(ref _queued) >= _capacity)
             {
-                await _queue.Writer.WriteAsync(c, ct).ConfigureAwait(false);
+                if (_queue.Reader.Completion.IsCompleted)
+                {
+                    Write(c); // throws: closed
+                }
+
+                await Task.Delay(1, ct).ConfigureAwait(false);
             }
-            catch (ChannelClosedException e)
-            {
-                throw new InvalidOperationException("the persistence writer is closed" + (Fault is { } f ? ": " + f.Message : ""), e);
-            }
+
+            Write(c);
         }
     }
 
     /// <summary>Enqueues without waiting (for the sentinel thread, which must never block). False when the queue is full or closed: the caller must treat that as a failure.</summary>
-    public bool TryEnqueue(PersistCommand command) => _queue.Writer.TryWrite(command);
+    public bool TryEnqueue(PersistCommand command)
+    {
+        if (Interlocked.Read(ref _queued) >= _capacity || !_queue.Writer.TryWrite(command))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _queued);
+        return true;
+    }
+
+    private void Write(PersistCommand command)
+    {
+        if (!_queue.Writer.TryWrite(command))
+        {
+            throw new InvalidOperationException("the persistence writer is closed" + (Fault is { } f ? ": " + f.Message : ""));
+        }
+
+        Interlocked.Increment(ref _queued);
+    }
 
     /// <summary>Waits until everything enqueued so far is committed.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
@@ -155,13 +193,21 @@ public sealed class PersistenceWriter : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
+                if (_linger > TimeSpan.Zero && !reader.Completion.IsCompleted && Interlocked.Read(ref _queued) < _maxBatch)
+                {
+                    await Task.Delay(_linger).ConfigureAwait(false);
+                }
+
                 while (batch.Count < _maxBatch && reader.TryRead(out var c))
                 {
                     batch.Add(c);
                 }
 
-                using (var tx = connection.BeginTransaction())
+                Interlocked.Add(ref _queued, -batch.Count);
+
+                lock (_database.WriteGate)
                 {
+                    using var tx = connection.BeginTransaction();
                     statements.Bind(tx);
                     foreach (var c in batch)
                     {
@@ -219,6 +265,10 @@ public sealed class PersistenceWriter : IAsyncDisposable
         private readonly SqliteCommand _decision;
         private readonly SqliteCommand _order;
         private readonly SqliteCommand _fill;
+        private readonly SqliteCommand _status;
+        private readonly SqliteCommand _position;
+        private readonly SqliteCommand _denial;
+        private readonly SqliteCommand _rejection;
 
         public Statements(SqliteConnection connection)
         {
@@ -229,6 +279,17 @@ public sealed class PersistenceWriter : IAsyncDisposable
                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$16,$17)
                 """, 17);
             _fill = Prepare("INSERT OR IGNORE INTO fills(execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
+            _status = Prepare("""
+                UPDATE orders SET status=$1, status_reason=COALESCE($2, status_reason), broker_order_id=COALESCE($3, broker_order_id),
+                  stop_price=COALESCE($4, stop_price), limit_price=COALESCE($5, limit_price), quantity=COALESCE($6, quantity), updated_utc=$7
+                WHERE client_order_id=$8
+                """, 8);
+            _position = Prepare("""
+                INSERT INTO positions(run_id, symbol, currency, quantity, average_price, realized_pnl, commissions, updated_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+                ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl=excluded.realized_pnl, commissions=excluded.commissions, updated_utc=excluded.updated_utc
+                """, 8);
+            _denial = Prepare("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", 8);
+            _rejection = Prepare("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES ($1,$2,$3,$4,$5,$6)", 6);
         }
 
         public void Bind(SqliteTransaction tx)
@@ -236,6 +297,10 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _decision.Transaction = tx;
             _order.Transaction = tx;
             _fill.Transaction = tx;
+            _status.Transaction = tx;
+            _position.Transaction = tx;
+            _denial.Transaction = tx;
+            _rejection.Transaction = tx;
         }
 
         public void Apply(PersistCommand command)
@@ -254,11 +319,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
                     Run(_fill, f.ExecutionId, f.ClientOrderId.Value, f.Symbol, f.Side.ToString(), D(f.Quantity), D(f.Price), D(f.Commission.Amount), f.Commission.Currency.Code, T(f.EventTimeUtc), T(pf.ReceivedUtc));
                     break;
                 case PersistOrderStatus s:
-                    var changed = _c.Execute("""
-                        UPDATE orders SET status=@status, status_reason=COALESCE(@reason, status_reason), broker_order_id=COALESCE(@broker, broker_order_id),
-                          stop_price=COALESCE(@stop, stop_price), limit_price=COALESCE(@limit, limit_price), quantity=COALESCE(@qty, quantity), updated_utc=@updated
-                        WHERE client_order_id=@id
-                        """, new { status = s.Status.ToString(), reason = s.Reason, broker = s.BrokerOrderId, stop = D(s.StopPrice), limit = D(s.LimitPrice), qty = D(s.Quantity), updated = T(s.UpdatedUtc), id = s.ClientOrderId.Value }, tx);
+                    var changed = Run(_status, s.Status.ToString(), s.Reason, s.BrokerOrderId, D(s.StopPrice), D(s.LimitPrice), D(s.Quantity), T(s.UpdatedUtc), s.ClientOrderId.Value);
                     if (changed != 1)
                     {
                         throw new InvalidOperationException($"order status update for unknown order {s.ClientOrderId} ({s.Status})");
@@ -266,18 +327,13 @@ public sealed class PersistenceWriter : IAsyncDisposable
 
                     break;
                 case PersistPosition { Position: var p } pp:
-                    _c.Execute("""
-                        INSERT INTO positions(run_id, symbol, currency, quantity, average_price, realized_pnl, commissions, updated_utc) VALUES (@run,@symbol,@ccy,@qty,@avg,@realized,@comm,@updated)
-                        ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl=excluded.realized_pnl, commissions=excluded.commissions, updated_utc=excluded.updated_utc
-                        """, new { run = pp.RunId, symbol = p.Symbol, ccy = p.Currency.Code, qty = D(p.Quantity), avg = D(p.AveragePrice), realized = D(p.RealizedPnl), comm = D(p.Commissions), updated = T(pp.UpdatedUtc) }, tx);
+                    Run(_position, pp.RunId, p.Symbol, p.Currency.Code, D(p.Quantity), D(p.AveragePrice), D(p.RealizedPnl), D(p.Commissions), T(pp.UpdatedUtc));
                     break;
                 case PersistGateDenial gd:
-                    _c.Execute("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES (@run,@order,@decision,@gate,@reason,@detail,@values,@at)",
-                        new { run = gd.RunId, order = gd.Order.ClientOrderId.Value, decision = gd.Order.DecisionId, gate = gd.Denial.Gate, reason = gd.Denial.Reason.ToString(), detail = gd.Denial.Detail, values = JsonSerializer.Serialize(gd.Denial.Values, Json), at = T(gd.AtUtc) }, tx);
+                    Run(_denial, gd.RunId, gd.Order.ClientOrderId.Value, gd.Order.DecisionId, gd.Denial.Gate, gd.Denial.Reason.ToString(), gd.Denial.Detail, JsonSerializer.Serialize(gd.Denial.Values, Json), T(gd.AtUtc));
                     break;
                 case PersistRejection { Rejection: var r } pr:
-                    _c.Execute("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES (@run,@source,@line,@symbol,@reason,@detail)",
-                        new { run = pr.RunId, source = r.Source, line = r.Line, symbol = r.Symbol, reason = r.Reason.ToString(), detail = r.Detail }, tx);
+                    Run(_rejection, pr.RunId, r.Source, r.Line, r.Symbol, r.Reason.ToString(), r.Detail);
                     break;
                 case PersistRunStarted rs:
                     _c.Execute("INSERT OR IGNORE INTO runs(run_id, started_utc, mode, source, broker) VALUES (@id,@started,@mode,@source,@broker)",
@@ -299,6 +355,10 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _decision.Dispose();
             _order.Dispose();
             _fill.Dispose();
+            _status.Dispose();
+            _position.Dispose();
+            _denial.Dispose();
+            _rejection.Dispose();
         }
 
         private SqliteCommand Prepare(string sql, int parameters)
@@ -313,14 +373,14 @@ public sealed class PersistenceWriter : IAsyncDisposable
             return cmd;
         }
 
-        private static void Run(SqliteCommand cmd, params object?[] values)
+        private static int Run(SqliteCommand cmd, params object?[] values)
         {
             for (var i = 0; i < values.Length && i < cmd.Parameters.Count; i++)
             {
                 cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
             }
 
-            cmd.ExecuteNonQuery();
+            return cmd.ExecuteNonQuery();
         }
     }
 }

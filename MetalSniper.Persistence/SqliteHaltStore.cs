@@ -22,6 +22,8 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     /// <summary>The replays' chain: a backtest never touches the service's chain or its confirmation code.</summary>
     public const string ReplayTable = "replay_halts";
 
+    private readonly Database _database;
+    private readonly bool _durable;
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _wallClock;
     private readonly Lock _gate = new();
@@ -48,10 +50,14 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
         }
 
         _wallClock = wallClock;
+        _database = database;
         _table = table;
         _anchorPath = database.Path + "." + table + ".anchor";
         _connection = database.OpenConnection();
-        _connection.Execute(durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;");
+        _durable = durable;
+        // A replay's store never checkpoints the WAL itself (its commits sit on the replay's hot path; the batched writer's
+        // connection checkpoints, off that path).
+        _connection.Execute(durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;");
     }
 
     /// <summary>The anchor file beside the database.</summary>
@@ -62,6 +68,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     {
         ArgumentNullException.ThrowIfNull(draft);
         lock (_gate)
+        lock (_database.WriteGate)
         {
             using var begin = _connection.CreateCommand();
             begin.CommandText = "BEGIN IMMEDIATE";
@@ -149,7 +156,8 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     }
 
     /// <summary>Anchors the newest record, fsynced; never moves the anchor back (another process may have written a newer one).</summary>
-    private void WriteAnchor(HaltRecord record) => AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: true, neverBackwards: true);
+    // A replay's store (not durable) skips the anchor's fsync too: a backtest is re-runnable.
+    private void WriteAnchor(HaltRecord record) => AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: _durable, neverBackwards: true);
 
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();

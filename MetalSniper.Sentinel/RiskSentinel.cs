@@ -279,6 +279,26 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Runs one sweep on the caller's thread, seeing everything published so far (prices up to the clock, the book). For
+    /// the causal replay scheduler, which runs ingest, brain, hands, simulated broker and sentinel in order on one thread:
+    /// there the sentinel's thread is never started, and the hands sweep every bar that has risk on before the next bar
+    /// (the same sweeps, in the same order, as the service's sentinel thread does on request, without a thread hand-off).
+    /// Its orders are on the priority lane when it returns.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The sentinel's own thread is running (sweeps belong to it then).</exception>
+    public void SweepInline()
+    {
+        if (_thread is not null)
+        {
+            throw new InvalidOperationException("the sentinel runs on its own thread; an inline sweep would race it");
+        }
+
+        Interlocked.Increment(ref _loops);
+        Sweep();
+        Interlocked.Increment(ref _completedSweeps);
+    }
+
     /// <summary>Every intervention so far.</summary>
     public IReadOnlyList<SentinelTrip> Trips => _trips.ToArray();
 
@@ -660,7 +680,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         }
 
         // A stale-data pause for an instrument no longer held (one restored from before a restart, say) has no condition left.
-        foreach (var pause in _kill.State.Pauses.Values)
+        foreach (var pause in _kill.State.PauseList)
         {
             if (pause.Key.StartsWith("stale-data:", StringComparison.Ordinal)
                 && !book.Positions.Any(p => !p.IsFlat && string.Equals(StaleKey(p.Symbol), pause.Key, StringComparison.Ordinal)))

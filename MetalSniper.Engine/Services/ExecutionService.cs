@@ -57,6 +57,11 @@ public sealed class ExecutionService(
     private long _lastRiskDequeue;
     private readonly PositionBook _book = new(valuation.Instruments, valuation.Account.Base);
     private readonly Dictionary<ClientOrderId, OrderState> _orders = [];
+
+    // The orders not yet terminal, in the order they were placed (an OrderedDictionary keeps that order across removals):
+    // every "working orders" question (entries to cancel, protective stops, working flattens) walks these few, not every
+    // order of the run.
+    private readonly OrderedDictionary<ClientOrderId, OrderState> _live = [];
     private readonly Dictionary<string, decimal> _marks = new(StringComparer.Ordinal);
     private DateTimeOffset _eventTime;
     private long _bookVersion;
@@ -220,6 +225,58 @@ public sealed class ExecutionService(
         }
     }
 
+    /// <summary>
+    /// The causal replay scheduler's turn of the hands: processes every queued command on the caller's thread, the priority
+    /// lane first, enforcing the kill level before each one, exactly as <see cref="RunAsync"/>'s loop takes them, and returns
+    /// when both lanes are empty. The scheduler calls it whenever the brain waits for the broker's view of a bar.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The service's own loop is running (replay only).</exception>
+    public async ValueTask PumpAsync(CancellationToken ct)
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("the execution service runs its own loop; the replay scheduler must not pump it");
+        }
+
+        var risk = channels.RiskCommands.Reader;
+        var normal = channels.Commands.Reader;
+        while (true)
+        {
+            Interlocked.Increment(ref _heartbeat);
+            await EnforceKillLevelAsync(ct).ConfigureAwait(false);
+            if (risk.TryRead(out var command) || normal.TryRead(out command))
+            {
+                if (OpensRisk(command))
+                {
+                    // Entries and adds take their message from the general share first, as in the service's loop.
+                    await PaceAsync(risk: false, ct).ConfigureAwait(false);
+                }
+
+                await HandleAsync(command, ct).ConfigureAwait(false);
+
+                continue;
+            }
+
+            if (!DrainGateway())
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The end of a replay on the causal scheduler, after the brain closed its lane: processes what is left, closes the
+    /// report lane, commits everything persisted and signals <see cref="RunContext.PipelineDrained"/>.
+    /// </summary>
+    public async ValueTask CompleteReplayAsync(CancellationToken ct)
+    {
+        await PumpAsync(ct).ConfigureAwait(false);
+        channels.Reports.Writer.TryComplete();
+        await recorders.Writer.FlushAsync(ct).ConfigureAwait(false);
+        logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
+        Run.PipelineDrained.TrySetResult();
+    }
+
     /// <summary>Null when the wait has completed (observing a cancellation or fault rethrows it).</summary>
     private static Task<bool>? Completed(Task<bool>? wait)
     {
@@ -262,11 +319,9 @@ public sealed class ExecutionService(
                 MarkEquity();
                 if (replay && (_bookVersion != versionBefore || _book.HasOpenPositions))
                 {
-                    // Replay must not outrun the sentinel while risk is on: it sweeps this bar before the next one.
-                    if (!sentinel.WaitForSweep(sentinel.RequestSweep(), TimeSpan.FromSeconds(10)))
-                    {
-                        throw new InvalidOperationException($"the risk sentinel did not sweep bar {bar.Symbol} {bar.CloseTimeUtc:O} within 10 s" + (sentinel.Fault is { } f ? ": " + f.Message : ""));
-                    }
+                    // Replay must not outrun the sentinel while risk is on: the causal scheduler sweeps this bar here, on its
+                    // own thread, before the next one (its orders are then first on the priority lane).
+                    sentinel.SweepInline();
                 }
 
                 channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
@@ -330,7 +385,7 @@ public sealed class ExecutionService(
         if (order.Purpose == OrderPurpose.RiskFlatten)
         {
             // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
-            foreach (var w in _orders.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
+            foreach (var w in _live.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
             {
                 var cancel = new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten");
                 recorders.Journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
@@ -402,7 +457,9 @@ public sealed class ExecutionService(
         }
 
         await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now) { JournalSequence = submitted.Sequence }, ct);
-        _orders[order.ClientOrderId] = new OrderState(order);
+        var placed = new OrderState(order);
+        _orders[order.ClientOrderId] = placed;
+        _live.Add(order.ClientOrderId, placed);
         Run.CountOrderSent();
         if (!OpensRisk(order))
         {
@@ -448,7 +505,7 @@ public sealed class ExecutionService(
     /// <summary>Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the survivor stays).</summary>
     private async ValueTask CancelEntriesAsync(string decisionId, string reason, CancellationToken ct)
     {
-        foreach (var w in _orders.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
+        foreach (var w in _live.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
             var cancel = new CancelOrder(w.Order.ClientOrderId, decisionId, reason);
             recorders.Journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
@@ -482,7 +539,7 @@ public sealed class ExecutionService(
     private Dictionary<string, decimal> WorkingEntries()
     {
         var result = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        foreach (var o in _orders.Values)
+        foreach (var o in _live.Values)
         {
             if (o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order))
             {
@@ -508,7 +565,7 @@ public sealed class ExecutionService(
         }
 
         var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
-        foreach (var o in _orders.Values)
+        foreach (var o in _live.Values)
         {
             if (o.Order.Symbol == symbol && o.Order.Side == reducingSide && !o.Status.IsTerminal())
             {
@@ -626,6 +683,11 @@ public sealed class ExecutionService(
                 break;
         }
 
+        if (state.Status.IsTerminal())
+        {
+            _live.Remove(e.ClientOrderId);
+        }
+
         if (state.Order.Purpose == OrderPurpose.RiskFlatten && e is OrderAccepted or OrderCancelled or OrderRejected)
         {
             PublishBook();
@@ -667,7 +729,7 @@ public sealed class ExecutionService(
     /// <summary>Publishes our book to the sentinel (after every fill and every change of a working flatten).</summary>
     private void PublishBook()
     {
-        var flattens = _orders.Values.Where(o => o.Order.Purpose == OrderPurpose.RiskFlatten && o.Status is OrderStatus.PendingSubmit or OrderStatus.Working or OrderStatus.PartiallyFilled)
+        var flattens = _live.Values.Where(o => o.Order.Purpose == OrderPurpose.RiskFlatten && o.Status is OrderStatus.PendingSubmit or OrderStatus.Working or OrderStatus.PartiallyFilled)
             .Select(o => o.Order.Symbol).ToHashSet(StringComparer.Ordinal);
         sentinel.OnBook(new BookView(_book.Snapshot(), ++_bookVersion) { ClosedTradePnls = _closedTradePnls, WorkingFlattens = flattens });
     }

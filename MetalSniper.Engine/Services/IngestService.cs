@@ -13,18 +13,14 @@ namespace MetalSniper.Engine.Services;
 /// </summary>
 public sealed class IngestService(
     IMarketDataSource source,
-    BarValidator validator,
+    IngestBoundary boundary,
     PipelineChannels channels,
     RiskSentinel sentinel,
-    PersistenceWriter writer,
     TimeProvider clock,
     RunContext run,
     Supervisor supervisor,
     ILogger<IngestService> logger) : PipelineService(run, supervisor)
 {
-    private const int LoggedRejectionsPerReason = 20;
-    private readonly Dictionary<BarRejectReason, int> _logged = [];
-
     /// <inheritdoc />
     protected override string ServiceName => "ingest";
 
@@ -41,25 +37,18 @@ public sealed class IngestService(
             logger.LogInformation("Ingest reading {Source}", source.Name);
             await foreach (var record in source.StreamAsync(stoppingToken).ConfigureAwait(false))
             {
-                var receivedAt = source.IsReplay && record is RawBarRecord { Bar: var raw } ? raw.OpenTimeUtc + raw.Interval : clock.GetUtcNow();
-                var bar = validator.Validate(record, receivedAt, out var rejected);
+                var bar = await boundary.AcceptAsync(record, IngestBoundary.ReceivedAt(record, source.IsReplay, clock), stoppingToken).ConfigureAwait(false);
                 if (bar is null)
                 {
-                    LogRejection(rejected!);
-                    await writer.EnqueueAsync(new PersistRejection(Run.RunId, rejected!), stoppingToken).ConfigureAwait(false);
                     continue;
                 }
 
-                if (!source.IsReplay || Run.Mode == RunMode.Service)
-                {
-                    // Live, and the service on a paced replay: the feed is the market. It moves the clock and the
-                    // sentinel gets every price straight from ingest, independent of the brain (a frozen brain
-                    // does not freeze the market or the sentinel). A fast replay reads ahead of the simulated
-                    // broker, so there the execution service moves the clock and hands the sentinel each bar as
-                    // the broker side applies it.
-                    (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
-                    sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
-                }
+                // The feed is the market (live, and the service on a paced replay): it moves the clock and the sentinel
+                // gets every price straight from ingest, independent of the brain (a frozen brain does not freeze the
+                // market or the sentinel). A fast replay does not run here: its causal scheduler (ReplayScheduler) lets
+                // the broker side move the clock and hand the sentinel each bar as it applies it.
+                (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
+                sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
 
                 if (!bars.TryWrite(bar))
                 {
@@ -74,27 +63,13 @@ public sealed class IngestService(
                 }
             }
 
-            var c = validator.Counters;
+            var c = boundary.Counters;
             logger.LogInformation("Ingest finished {Source}: {Read} read, {Accepted} accepted, {Rejected} rejected", source.Name, c.Read, c.Accepted, c.Rejected);
             Run.IngestCompleted.TrySetResult();
         }
         finally
         {
             bars.TryComplete();
-        }
-    }
-
-    private void LogRejection(BarRejected r)
-    {
-        _logged.TryGetValue(r.Reason, out var n);
-        _logged[r.Reason] = n + 1;
-        if (n < LoggedRejectionsPerReason)
-        {
-            HotLog.BarRejected(logger, r.Source, r.Line, r.Symbol, r.Reason, r.Detail);
-        }
-        else if (n == LoggedRejectionsPerReason)
-        {
-            logger.LogWarning("Ingest rejected more than {Count} records for {Reason}; further ones are counted and persisted, not logged", LoggedRejectionsPerReason, r.Reason);
         }
     }
 }

@@ -39,6 +39,15 @@ public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, 
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        _watch = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        if (run.Mode == RunMode.Replay)
+        {
+            // A replay sweeps on the causal scheduler's thread, bar by bar (RiskSentinel.SweepInline); no thread, no heartbeats
+            // (a stalled scheduler stalls everything, and the replay's progress watch reports it).
+            logger.LogInformation("Risk sentinel sweeps inline on the replay scheduler");
+            return Task.CompletedTask;
+        }
+
         // Missed heartbeats: a frozen brain cannot manage its positions (L1); frozen hands cannot even send a flatten (L2).
         sentinel.Watch(new HeartbeatWatch("brain", () => brain.Heartbeat, () => brain.IsRunning, Sentinel.Halts.KillLevel.NoEntries));
         sentinel.Watch(new HeartbeatWatch("hands", () => hands.Heartbeat, () => hands.IsRunning, Sentinel.Halts.KillLevel.Flatten));
@@ -49,7 +58,6 @@ public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, 
         }
 
         logger.LogInformation("Risk sentinel started on dedicated thread {Thread}", sentinel.Thread?.Name);
-        _watch = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         return Task.CompletedTask;
     }
 

@@ -35,6 +35,7 @@ public sealed class SignalService : PipelineService
     private readonly WallClock _wallClock;
     private readonly Persistence.Journal.DecisionJournal _journal;
     private Task? _idleBeat;
+    private Func<CancellationToken, ValueTask>? _pump;
     private long _heartbeat;
     private long _barsSent;
     private long _barsApplied;
@@ -196,11 +197,72 @@ public sealed class SignalService : PipelineService
         {
             if (!reports.TryRead(out var r))
             {
-                r = await reports.ReadAsync(ct).ConfigureAwait(false);
+                if (_pump is { } pump)
+                {
+                    // The causal scheduler: the hands run now, on this thread, and produce the reports waited for.
+                    await pump(ct).ConfigureAwait(false);
+                    if (!reports.TryRead(out r))
+                    {
+                        throw new InvalidOperationException($"replay scheduler: the hands processed every command but reported {_barsApplied} applied bar(s) of the {appliedCount} the brain waits for");
+                    }
+                }
+                else
+                {
+                    r = await reports.ReadAsync(ct).ConfigureAwait(false);
+                }
             }
 
             Process(r);
         }
+    }
+
+    /// <summary>
+    /// Runs the brain under the causal replay scheduler instead of its own loop: whenever it waits for the broker's view of a
+    /// bar, <paramref name="pumpHands"/> runs the hands on the same thread. Then <see cref="OnReplayBarAsync"/> per bar and
+    /// <see cref="CompleteReplayAsync"/> at the end take the place of <see cref="RunAsync"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The brain's own loop is running.</exception>
+    public void RunInline(Func<CancellationToken, ValueTask> pumpHands)
+    {
+        ArgumentNullException.ThrowIfNull(pumpHands);
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("the brain runs its own loop; it cannot also run under the replay scheduler");
+        }
+
+        _pump = pumpHands;
+        _logger.LogInformation("Brain running {Count} strategies inline (causal replay scheduler): {Strategies}", _strategies.Count, string.Join(", ", _strategies.Select(s => s.Name)));
+    }
+
+    /// <summary>One bar under the causal replay scheduler: the same steps as the brain's loop takes for a bar.</summary>
+    public ValueTask OnReplayBarAsync(Bar bar, CancellationToken ct) =>
+        _pump is null ? throw new InvalidOperationException("call RunInline first") : OnBarAsync(bar, ct);
+
+    /// <summary>
+    /// The end of the data under the causal replay scheduler: takes the broker's view of the last bar, records and hands over
+    /// what was decided, closes the lane to the hands, lets them finish (<paramref name="completeHands"/>) and consumes their
+    /// last reports, as the end of <see cref="RunAsync"/> does.
+    /// </summary>
+    public async ValueTask CompleteReplayAsync(Func<CancellationToken, ValueTask> completeHands, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(completeHands);
+        await DrainUntilAppliedAsync(_barsSent, ct).ConfigureAwait(false);
+        await FlushAsync(ct).ConfigureAwait(false);
+        _channels.Commands.Writer.TryComplete();
+        await completeHands(ct).ConfigureAwait(false);
+        while (_channels.Reports.Reader.TryRead(out var report))
+        {
+            Process(report);
+        }
+
+        var unsent = _pending.OfType<ExecutionCommand>().Count();
+        if (unsent > 0)
+        {
+            _logger.LogWarning("{Count} command(s) decided after the pipeline closed were not sent (their decisions are recorded)", unsent);
+            _pending.RemoveAll(p => p is ExecutionCommand);
+        }
+
+        await FlushAsync(ct).ConfigureAwait(false);
     }
 
     private void Process(ExecutionFeedback report)

@@ -87,17 +87,22 @@ public static class Commands
         });
         root.Add(check);
 
-        var runs = new Option<int>("--runs") { Description = "Repetitions of each scenario (median reported)", DefaultValueFactory = _ => 3 };
+        var runs = new Option<int>("--runs") { Description = "Repetitions of each figure (the median is reported)", DefaultValueFactory = _ => 5 };
+        var benchSets = new Option<string[]>("--data-set")
+        {
+            Description = "Data set(s) to replay: " + string.Join(", ", BenchDataSet.Defaults.Select(d => d.Name)) + " (default: all)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file" };
         var sentinelBench = new Option<bool>("--sentinel") { Description = "Measure sentinel breach -> flatten latency, idle and loaded (PERFORMANCE.md #3) instead of throughput" };
         var samples = new Option<int>("--samples") { Description = "Samples per scenario for --sentinel", DefaultValueFactory = _ => 500 };
         var journalBench = new Option<bool>("--journal") { Description = "Measure the decision journal: durable append latency, entries/s, verify speed (PERFORMANCE.md #4)" };
-        var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data (PERFORMANCE.md #1); with --sentinel the sentinel's flatten latency (#3); with --journal the journal (#4)")
-            { config, runs, json, sentinelBench, samples, journalBench };
+        var bench = new Command("bench", "Measure full-pipeline replay throughput on the real data against a same-run parse-only baseline (PERFORMANCE.md #1); with --sentinel the sentinel's flatten latency (#3); with --journal the journal (#4)")
+            { config, runs, benchSets, json, sentinelBench, samples, journalBench };
         bench.SetAction((p, ct) => p.GetValue(journalBench) ? JournalBench.RunAsync(100_000, p.GetValue(json), output, ct)
             : p.GetValue(sentinelBench)
             ? SentinelBench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Service, null, LogEventLevel.Error), p.GetValue(samples), p.GetValue(json), output, error, ct)
-            : Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(json), output, error, ct));
+            : Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(benchSets), p.GetValue(json), output, error, ct));
         root.Add(bench);
 
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };

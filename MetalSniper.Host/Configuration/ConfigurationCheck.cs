@@ -82,6 +82,23 @@ public static class ConfigurationCheck
             }
         }
 
+        // A price is refreshed once per bar: a staleness limit shorter than the bar interval makes every bar of the other
+        // instrument "stale" (a stale-data halt set and cleared on every bar, every order refused for an old quote).
+        if (market.Source == "Replay" && market.Replay.Files.Count > 0)
+        {
+            var longest = market.Replay.Files.MaxBy(f => f.IntervalMinutes)!;
+            var interval = TimeSpan.FromMinutes(longest.IntervalMinutes);
+            if (risk.StaleDataAfter > TimeSpan.Zero && risk.StaleDataAfter <= interval)
+            {
+                errors.Add($"{RiskOptions.SectionName}:StaleDataAfter: {risk.StaleDataAfter} is not longer than the {interval} bars of {longest.Path}: every bar of another instrument would read as stale (use more than {interval}, e.g. {interval * 3})");
+            }
+
+            if (risk.Gates.MaxQuoteAge <= interval)
+            {
+                errors.Add($"{RiskOptions.SectionName}:Gates:MaxQuoteAge: {risk.Gates.MaxQuoteAge} is not longer than the {interval} bars of {longest.Path}: orders would be refused for a quote one bar old (use more than {interval}, e.g. {interval * 2})");
+            }
+        }
+
         try
         {
             TimeZoneInfo.FindSystemTimeZoneById(risk.TradingDayTimeZone);

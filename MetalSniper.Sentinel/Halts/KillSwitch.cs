@@ -78,6 +78,9 @@ public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, Dat
         return string.Join("; ", parts);
     }
 
+    /// <summary>Every pause (active or expired), flattened once per <see cref="Pauses"/> instance: cheap to read on every sweep.</summary>
+    public IReadOnlyList<ActivePause> PauseList => Flat();
+
     private ActivePause[] Flat()
     {
         var cache = Volatile.Read(ref _flat);
