@@ -71,7 +71,7 @@ public static class Commands
                 await output.WriteAsync(summary.Render()).ConfigureAwait(false);
                 if (code == ExitCodes.Ok && p.GetValue(reportOption) is { } report)
                 {
-                    code = await Reports.BacktestReport.WriteAsync(report, summary, settings, TimeProvider.System, output, error, ct).ConfigureAwait(false);
+                    code = await BacktestReport.WriteAsync(report, summary, settings, TimeProvider.System, output, error, ct).ConfigureAwait(false);
                 }
             }
 

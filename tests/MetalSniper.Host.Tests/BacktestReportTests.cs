@@ -5,7 +5,6 @@ using System.IO.Compression;
 using System.Text.RegularExpressions;
 using Dapper;
 using MetalSniper.Host.Cli;
-using MetalSniper.Host.Cli.Reports;
 using MetalSniper.Host.Supervision;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;

@@ -5,7 +5,7 @@ using MetalSniper.Host.Configuration;
 using MetalSniper.Host.Supervision;
 using Microsoft.Data.Sqlite;
 
-namespace MetalSniper.Host.Cli.Reports;
+namespace MetalSniper.Host.Cli;
 
 /// <summary>Everything the HTML report of a finished replay shows. Money in the summary's base currency, times UTC.</summary>
 /// <param name="Summary">The replay's summary.</param>
@@ -52,10 +52,11 @@ public static class BacktestReport
             return ExitCodes.IoError;
         }
 
+        var configuration = Composition.LoadConfiguration(settings); // the replay has just loaded and validated it
         BacktestReportData data;
         try
         {
-            data = await CollectAsync(summary, Composition.LoadConfiguration(settings), clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            data = await CollectAsync(summary, configuration, clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         }
         catch (SqliteException e)
         {
@@ -334,11 +335,11 @@ public static class BacktestReport
 
     private static string E(string s) => WebUtility.HtmlEncode(s);
 
-    /// <summary>The report's stylesheet, embedded in the assembly (Cli/Reports/report.css).</summary>
+    /// <summary>The report's stylesheet, embedded in the assembly (Cli/BacktestReport.css).</summary>
     private static string Stylesheet()
     {
-        using var stream = typeof(BacktestReport).Assembly.GetManifestResourceStream("MetalSniper.Host.Cli.Reports.report.css")
-            ?? throw new InvalidOperationException("the embedded resource MetalSniper.Host.Cli.Reports.report.css is missing from the build");
+        using var stream = typeof(BacktestReport).Assembly.GetManifestResourceStream("MetalSniper.Host.Cli.BacktestReport.css")
+            ?? throw new InvalidOperationException("the embedded resource MetalSniper.Host.Cli.BacktestReport.css is missing from the build");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         return reader.ReadToEnd();
     }

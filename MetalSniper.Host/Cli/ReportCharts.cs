@@ -4,7 +4,7 @@ using System.Text;
 using MetalSniper.Sentinel;
 using MetalSniper.Sentinel.Halts;
 
-namespace MetalSniper.Host.Cli.Reports;
+namespace MetalSniper.Host.Cli;
 
 /// <summary>
 /// The report's charts as inline SVG drawn here (no script, no external resource): the equity curve over the underwater
@@ -209,10 +209,13 @@ public static class ReportCharts
     private static void Grid(StringBuilder sb, TimeAxis axis, double top, double height, IEnumerable<(double Y, double Value)> ticks, string currency)
     {
         sb.Append(Inv, $"<rect x=\"{Left}\" y=\"{top}\" width=\"{PlotWidth}\" height=\"{height}\" fill=\"none\" stroke=\"#d0d7de\"/>");
-        foreach (var (y, v) in ticks)
+        var values = ticks.ToList();
+        var step = values.Count > 1 ? Math.Abs(values[1].Value - values[0].Value) : 1;
+        var format = "N" + Math.Clamp(-(int)Math.Floor(Math.Log10(step)), 0, 6).ToString(Inv);
+        foreach (var (y, v) in values)
         {
             sb.Append(Inv, $"<line x1=\"{Left}\" x2=\"{Width - Right}\" y1=\"{F(y)}\" y2=\"{F(y)}\" stroke=\"#eaeef2\"/>");
-            sb.Append(Inv, $"<text x=\"{Left - 6}\" y=\"{F(y + 4)}\" text-anchor=\"end\">{v.ToString("N0", Inv)}</text>");
+            sb.Append(Inv, $"<text x=\"{Left - 6}\" y=\"{F(y + 4)}\" text-anchor=\"end\">{(v == 0 ? 0 : v).ToString(format, Inv)}</text>");
         }
 
         foreach (var (at, _) in axis.Ticks())
@@ -228,10 +231,14 @@ public static class ReportCharts
     {
         foreach (var (at, label) in axis.Ticks())
         {
-            sb.Append(Inv, $"<text x=\"{F(axis.X(at))}\" y=\"{F(y)}\" text-anchor=\"middle\">{label}</text>");
+            var x = axis.X(at);
+            if (x > Left + 30 && x < Width - Right - 30)
+            {
+                sb.Append(Inv, $"<text x=\"{F(x)}\" y=\"{F(y)}\" text-anchor=\"middle\">{label}</text>"); // a label at an edge would be cut
+            }
         }
 
-        sb.Append(Inv, $"<text x=\"{Width - Right}\" y=\"{F(y)}\" text-anchor=\"end\">UTC</text>");
+        sb.Append(Inv, $"<text x=\"{Left - 6}\" y=\"{F(y)}\" text-anchor=\"end\">UTC</text>");
     }
 
     /// <summary>A rounded value range and its grid values (steps of 1, 2 or 5 × 10ⁿ, about five of them).</summary>

@@ -10,7 +10,7 @@ using MetalSniper.Engine.Configuration;
 using MetalSniper.Host.Configuration;
 using Microsoft.Data.Sqlite;
 
-namespace MetalSniper.Host.Cli.Reports;
+namespace MetalSniper.Host.Cli;
 
 /// <summary>
 /// What one fill of the run paid, reconstructed from the record: the fill and its order (type, final stop/limit price)

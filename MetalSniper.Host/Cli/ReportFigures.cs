@@ -1,4 +1,4 @@
-namespace MetalSniper.Host.Cli.Reports;
+namespace MetalSniper.Host.Cli;
 
 /// <summary>One hourly mark of the equity curve with its drawdown (underwater) figure.</summary>
 /// <param name="TimeUtc">Start of the market hour the mark belongs to (UTC; the value is the last mark of that hour).</param>
