@@ -53,7 +53,8 @@ public static class Commands
         {
             Description = "Give the replay this run id; the same command after a crash (or kill -9) resumes the unfinished run with that id and ends with the result an uninterrupted run would have had",
         };
-        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption };
+        var reportOption = new Option<string?>("--report") { Description = "After the replay, write a self-contained HTML report of the backtest to this file (equity curve and drawdown, monthly P&L, costs, trips, trades)" };
+        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption, reportOption };
         replay.SetAction(async (p, ct) =>
         {
             var runId = p.GetValue(runIdOption);
@@ -68,6 +69,10 @@ public static class Commands
             if (summary is not null)
             {
                 await output.WriteAsync(summary.Render()).ConfigureAwait(false);
+                if (code == ExitCodes.Ok && p.GetValue(reportOption) is { } report)
+                {
+                    code = await BacktestReport.WriteAsync(report, summary, settings, TimeProvider.System, output, error, ct).ConfigureAwait(false);
+                }
             }
 
             return code;
