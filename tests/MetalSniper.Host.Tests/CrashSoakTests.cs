@@ -41,10 +41,12 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
 
         // Twenty kills at random moments. Half are timed (a random delay up to half an uninterrupted run: they land in
         // start-up, in the catch-up of a resumed run and early in the year); half wait for a random point of progress
-        // anywhere in the year (the simulated broker's own count of bars matched), so kills also land late in the data.
+        // anywhere in the year, so kills also land late in the data. Progress is the journal's committed sequence (a replay
+        // commits it every few tens of milliseconds; the simulated broker's own store commits in large background batches
+        // and would show progress too late to aim at).
         var totalBars = Scalar(Path.Combine(_reference.Directory.FullName, "simulated-broker.db"), "SELECT bars_seen FROM broker_sessions WHERE session='soak'");
         totalBars.ShouldBeGreaterThan(10_000);
-        var writePoints = Scalars(Path.Combine(_reference.Directory.FullName, "simulated-broker.db"), "SELECT DISTINCT bars_seen FROM broker_messages WHERE session='soak' ORDER BY 1");
+        var totalEntries = LastJournalEntry(_reference)!.Value.Seq;
         var seed = Environment.TickCount;
         var random = new Random(seed);
         var acknowledged = new List<(long Seq, string Hash)>();
@@ -58,11 +60,11 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
             var stdout = p.StandardOutput.ReadToEndAsync();
             var stderr = p.StandardError.ReadToEndAsync();
             string moment;
-            var horizon = BarsSeen(_soak);
-            // Progress kills aim at a point where the broker will write (the uninterrupted run's write points are the same),
-            // past where it already is and short of the very end, so the attempt is still running when it gets there.
-            var candidates = writePoints.Where(w => w > horizon && w <= horizon + ((totalBars - horizon) * 0.65) && w < writePoints[(int)(writePoints.Count * 0.97)]).ToList();
-            if (kills % 2 == 0 || candidates.Count == 0)
+            var horizon = LastJournalEntry(_soak)?.Seq ?? 0;
+            // Progress kills aim at a journal entry past the one committed so far (a resumed attempt re-executes from the
+            // start and appends only past it) and short of the very end, so the attempt is still running when it gets there.
+            var last = Math.Min(horizon + (long)((totalEntries - horizon) * 0.65), (long)(totalEntries * 0.97));
+            if (kills % 2 == 0 || last <= horizon + 1)
             {
                 var delay = random.Next(100, Math.Clamp((int)(wall.TotalMilliseconds * 0.4), 200, 2500));
                 moment = $"after {delay} ms";
@@ -70,9 +72,9 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
             }
             else
             {
-                var target = candidates[random.Next(candidates.Count)];
-                moment = $"at bar {target:N0}";
-                while (!p.HasExited && BarsSeen(_soak) < target)
+                var target = random.NextInt64(horizon + 1, last + 1);
+                moment = $"at journal entry {target:N0}";
+                while (!p.HasExited && (LastJournalEntry(_soak)?.Seq ?? 0) < target)
                 {
                     await Task.Delay(5);
                 }
@@ -254,12 +256,6 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
             .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.Sum:0.########}"))
             .Order(StringComparer.Ordinal)
             .ToList();
-    }
-
-    private static List<long> Scalars(string path, string sql)
-    {
-        using var c = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        return c.Query<long>(sql).ToList();
     }
 
     private static long Scalar(string path, string sql)
