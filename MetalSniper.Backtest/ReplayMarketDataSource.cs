@@ -29,6 +29,11 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     private readonly DateTimeOffset? _fromUtc;
     private readonly DateTimeOffset? _toUtc;
     private long _outsideWindow;
+    private readonly long _totalBytes;
+    private long _consumedBytes;
+    private long _recordsYielded;
+    private long _lastOpenTicks;
+    private int _completed;
 
     /// <summary>Creates the source.</summary>
     /// <param name="files">Files to merge.</param>
@@ -57,6 +62,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
         ArgumentOutOfRangeException.ThrowIfNegative(paceBarsPerSecond);
         _files = files;
+        _totalBytes = files.Sum(f => new FileInfo(f.Path).Length);
         _wallClock = wallClock;
         _paceBarsPerSecond = paceBarsPerSecond;
     }
@@ -67,6 +73,40 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     /// <summary>Well-formed bars skipped because they lie outside the requested window (counted, not rejected).</summary>
     public long OutsideWindow => Interlocked.Read(ref _outsideWindow);
 
+    /// <summary>Records (bars and unparseable lines) handed to the pipeline so far by the current stream. Thread-safe.</summary>
+    public long RecordsYielded => Volatile.Read(ref _recordsYielded);
+
+    /// <summary>
+    /// A read-only estimate of how much of the input this source has read, 0–1 (1 once the stream has ended); null before the
+    /// first record. With both <c>fromUtc</c> and <c>toUtc</c> set it is the share of that window up to the last bar handed
+    /// out; otherwise the share of the files' bytes (compressed, as stored) read, updated every 1,024 records. The source reads
+    /// ahead of the pipeline: scale by the pipeline's bars done over <see cref="RecordsYielded"/> for the pipeline's progress.
+    /// Thread-safe; for progress displays only (never used by the replay itself).
+    /// </summary>
+    public double? FractionRead
+    {
+        get
+        {
+            if (Volatile.Read(ref _completed) != 0)
+            {
+                return 1d;
+            }
+
+            if (RecordsYielded == 0)
+            {
+                return null;
+            }
+
+            if (_fromUtc is { } from && _toUtc is { } to && to > from)
+            {
+                var last = Volatile.Read(ref _lastOpenTicks);
+                return last == 0 ? null : Math.Clamp((double)(last - from.UtcTicks) / (to.UtcTicks - from.UtcTicks), 0d, 1d);
+            }
+
+            return _totalBytes > 0 ? Math.Clamp((double)Volatile.Read(ref _consumedBytes) / _totalBytes, 0d, 1d) : null;
+        }
+    }
+
     /// <inheritdoc />
     public string Name => "replay:" + string.Join('+', _files.Select(f => System.IO.Path.GetFileName(f.Path)));
 
@@ -74,6 +114,10 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     public async IAsyncEnumerable<MarketDataRecord> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var readers = _files.Select(f => new BarFileReader(f)).ToList();
+        Volatile.Write(ref _completed, 0);
+        Interlocked.Exchange(ref _recordsYielded, 0);
+        Interlocked.Exchange(ref _consumedBytes, 0);
+        Interlocked.Exchange(ref _lastOpenTicks, 0);
         try
         {
             var heads = new MarketDataRecord?[readers.Count];
@@ -104,6 +148,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
                 if (pick < 0)
                 {
+                    Volatile.Write(ref _completed, 1);
                     yield break;
                 }
 
@@ -126,6 +171,19 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
                 else if (++yielded % 4096 == 0)
                 {
                     await Task.Yield();
+                }
+
+                // Progress for displays (FractionRead): plain stores of the one writer (this loop), the read positions every 1,024 records.
+                if (record is RawBarRecord { Bar: var yieldedBar })
+                {
+                    Volatile.Write(ref _lastOpenTicks, yieldedBar.OpenTimeUtc.UtcTicks);
+                }
+
+                var n = _recordsYielded + 1;
+                Volatile.Write(ref _recordsYielded, n);
+                if ((n & 1023) == 0)
+                {
+                    Volatile.Write(ref _consumedBytes, readers.Sum(r => r.BytesRead));
                 }
 
                 yield return record;
@@ -154,13 +212,15 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
         private readonly ReplayFile _file;
         private readonly string _name;
         private readonly CsvReader _csv;
+        private readonly FileStream _fileStream;
         private readonly int _time, _open, _high, _low, _close, _volume, _spread, _fieldCount;
 
         public BarFileReader(ReplayFile file)
         {
             _file = file;
             _name = System.IO.Path.GetFileName(file.Path);
-            Stream stream = File.OpenRead(file.Path);
+            _fileStream = File.OpenRead(file.Path);
+            Stream stream = _fileStream;
             if (file.Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
             {
                 stream = new GZipStream(stream, CompressionMode.Decompress);
@@ -194,6 +254,9 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
             _spread = Col("spread_points", false);
             _fieldCount = header.Count;
         }
+
+        /// <summary>Bytes of the file (as stored, compressed or not) read so far, read-ahead buffers included. The streaming thread only.</summary>
+        public long BytesRead => _fileStream.Position;
 
         public MarketDataRecord? Next()
         {

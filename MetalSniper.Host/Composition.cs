@@ -135,11 +135,14 @@ public static class Composition
 
     private static void ConfigureLogging(HostApplicationBuilder builder, HostSettings settings)
     {
+        // A replay's (and a benchmark's) standard output is its report: its console log lines go to standard error. The service
+        // (run) logs to standard output as before (journald and nssm capture it).
         var logger = new LoggerConfiguration()
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
             .WriteTo.Console(restrictedToMinimumLevel: settings.ConsoleLogLevel, formatProvider: CultureInfo.InvariantCulture,
-                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}",
+                standardErrorFromLevel: settings.Mode == RunMode.Replay ? Serilog.Events.LogEventLevel.Verbose : null)
             .CreateLogger();
         // Serilog.Extensions.Hosting: Serilog becomes the host's ILoggerFactory (no Microsoft.Extensions.Logging providers in
         // between; the Serilog section alone decides levels and sinks) and the logger is flushed and disposed with the host.

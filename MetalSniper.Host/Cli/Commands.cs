@@ -16,7 +16,7 @@ using MetalSniper.Core.Money;
 
 namespace MetalSniper.Host.Cli;
 
-/// <summary>The command line: <c>run</c> (the service), <c>replay</c>, <c>check-config</c>, <c>bench</c>.</summary>
+/// <summary>The command line: <c>run</c> (the service), <c>replay</c>, <c>sweep</c>, <c>check-config</c>, <c>bench</c> and the operator commands.</summary>
 public static class Commands
 {
     /// <summary>Builds the root command.</summary>
@@ -24,7 +24,12 @@ public static class Commands
     {
         var config = new Option<string?>("--config") { Description = "Path of appsettings.json (default: ./appsettings.json, then the one beside the executable)" };
         var db = new Option<string?>("--db") { Description = "SQLite database file (overrides Persistence:DatabasePath)" };
-        var verbose = new Option<bool>("--verbose") { Description = "Informational logs on the console during a replay" };
+        var verbose = new Option<bool>("--verbose") { Description = "Informational logs on the console (standard error) during a replay; without it only errors (trips and alerts go to the log file and the summary)" };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "Override a configuration key: --set Strategies:Metals:StopAtr=2.5 (repeatable; validated like appsettings.json, an unknown key is an error)",
+            AllowMultipleArgumentsPerToken = false,
+        };
 
         var root = new RootCommand("MetalSniper: an autonomous gold/silver trading system (see README.md)");
 
@@ -54,7 +59,8 @@ public static class Commands
             Description = "Give the replay this run id; the same command after a crash (or kill -9) resumes the unfinished run with that id and ends with the result an uninterrupted run would have had",
         };
         var reportOption = new Option<string?>("--report") { Description = "After the replay, write a self-contained HTML report of the backtest to this file (equity curve and drawdown, monthly P&L, costs, trips, trades)" };
-        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption, reportOption };
+        var summaryJson = new Option<string?>("--summary-json") { Description = "Also write the summary's figures as JSON to this file (machine-readable; what a sweep reads)" };
+        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption, set, summaryJson, reportOption };
         replay.SetAction(async (p, ct) =>
         {
             var runId = p.GetValue(runIdOption);
@@ -64,11 +70,30 @@ public static class Commands
                 return ExitCodes.Usage;
             }
 
-            var settings = new HostSettings(p.GetValue(config), RunMode.Replay, p.GetValue(db), p.GetValue(verbose) ? LogEventLevel.Information : LogEventLevel.Warning) { RunId = runId };
-            var (code, summary) = await RunReplayAsync(settings, error, ct).ConfigureAwait(false);
+            if (!TryParseSettings(p.GetValue(set), error, out var extra))
+            {
+                return ExitCodes.Usage;
+            }
+
+            // The console shows errors only (standard error): trips and alerts go to the log file and the summary's trip section.
+            var settings = new HostSettings(p.GetValue(config), RunMode.Replay, p.GetValue(db), p.GetValue(verbose) ? LogEventLevel.Information : LogEventLevel.Error, extra) { RunId = runId };
+            var (code, summary) = await RunReplayAsync(settings, error, ct, showProgress: ReferenceEquals(output, Console.Out)).ConfigureAwait(false);
             if (summary is not null)
             {
                 await output.WriteAsync(summary.Render()).ConfigureAwait(false);
+                if (p.GetValue(summaryJson) is { } jsonPath)
+                {
+                    try
+                    {
+                        ReplayFigures.From(summary).WriteJson(jsonPath);
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        error.WriteLine($"I/O error: the summary could not be written to '{jsonPath}': {e.Message}");
+                        return ExitCodes.IoError;
+                    }
+                }
+
                 if (code == ExitCodes.Ok && p.GetValue(reportOption) is { } report)
                 {
                     code = await BacktestReport.WriteAsync(report, summary, settings, TimeProvider.System, output, error, ct).ConfigureAwait(false);
@@ -79,10 +104,24 @@ public static class Commands
         });
         root.Add(replay);
 
-        var check = new Command("check-config", "Validate the configuration and print every error") { config };
+        var grid = new Option<string>("--grid") { Description = "The grid file (JSON: \"parameters\" key → list of values, or \"points\"; see README)", Required = true };
+        var parallel = new Option<int>("--parallel") { Description = "Runs at once (default: the number of cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var outDirectory = new Option<string?>("--out") { Description = "Directory for the runs and results (default: var/sweeps/<UTC time>); must be new or empty" };
+        var sweep = new Command("sweep", "Replay every point of a parameter grid, each as its own child process (replay --set ...), up to --parallel at once; rank by net P&L")
+            { grid, parallel, outDirectory, config };
+        sweep.SetAction((p, ct) => Sweep.RunAsync(new SweepRequest(p.GetValue(grid)!, p.GetValue(parallel), p.GetValue(outDirectory), p.GetValue(config)), TimeProvider.System,
+            output, error, ct));
+        root.Add(sweep);
+
+        var check = new Command("check-config", "Validate the configuration and print every error") { config, set };
         check.SetAction(p =>
         {
-            var code = LoadValidated(new HostSettings(p.GetValue(config), RunMode.Replay), error, out _);
+            if (!TryParseSettings(p.GetValue(set), error, out var extra))
+            {
+                return ExitCodes.Usage;
+            }
+
+            var code = LoadValidated(new HostSettings(p.GetValue(config), RunMode.Replay, ExtraSettings: extra), error, out _);
             if (code == ExitCodes.Ok)
             {
                 output.WriteLine("configuration ok");
@@ -174,6 +213,36 @@ public static class Commands
         return root;
     }
 
+
+    /// <summary>
+    /// Parses <c>--set KEY=VALUE</c> arguments (split at the first '='; the value may be empty). A later setting of the same key
+    /// wins, as keys ignore case. Whether the key exists is for the configuration check, like any key of appsettings.json.
+    /// </summary>
+    internal static bool TryParseSettings(IReadOnlyList<string>? arguments, TextWriter error, out IReadOnlyDictionary<string, string?>? settings)
+    {
+        settings = null;
+        if (arguments is not { Count: > 0 })
+        {
+            return true;
+        }
+
+        var parsed = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var argument in arguments)
+        {
+            var equals = argument.IndexOf('=', StringComparison.Ordinal);
+            var key = equals > 0 ? argument[..equals].Trim() : "";
+            if (key.Length == 0)
+            {
+                error.WriteLine($"error: --set '{argument}' is not KEY=VALUE (e.g. --set Strategies:Metals:StopAtr=2.5)");
+                return false;
+            }
+
+            parsed[key] = argument[(equals + 1)..];
+        }
+
+        settings = parsed;
+        return true;
+    }
 
     private static int VerifyJournal(HostSettings settings, string? path, TextWriter output, TextWriter error)
     {
@@ -404,8 +473,21 @@ public static class Commands
             + $"commands closed {channels.Commands.Reader.Completion.IsCompleted}";
     }
 
+    /// <summary>The progress line (interactive terminals only): the brain's bars done and the share estimated from the replay source.</summary>
+    private static ReplayProgressDisplay? StartProgressDisplay(IServiceProvider sp)
+    {
+        var run = sp.GetRequiredService<RunContext>();
+        var source = sp.GetRequiredService<IMarketDataSource>() as Backtest.ReplayMarketDataSource;
+        return ReplayProgressDisplay.StartIfInteractive(() => run.BarsProcessed,
+            () => source is null ? null : ReplayProgressDisplay.PipelineFraction(source.FractionRead, source.RecordsYielded, run.BarsProcessed), TimeProvider.System);
+    }
+
     /// <summary>Runs a replay to the end of the data and returns the exit code and summary.</summary>
-    public static async Task<(int Code, ReplaySummary? Summary)> RunReplayAsync(HostSettings settings, TextWriter error, CancellationToken cancellationToken)
+    /// <param name="settings">What to replay.</param>
+    /// <param name="error">Where failures are written.</param>
+    /// <param name="cancellationToken">Stops the start-up.</param>
+    /// <param name="showProgress">Show a progress line while the pipeline runs, when the console is an interactive terminal.</param>
+    public static async Task<(int Code, ReplaySummary? Summary)> RunReplayAsync(HostSettings settings, TextWriter error, CancellationToken cancellationToken, bool showProgress = false)
     {
         var code = LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
@@ -437,6 +519,7 @@ public static class Commands
             var pace = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.MarketDataOptions>>().Value.Replay.PaceBarsPerSecond;
             var window = TimeSpan.FromSeconds(pace > 0 ? Math.Max(5d, 10d / pace) : 5d);
             var lastProgress = Progress(host.Services);
+            await using var display = showProgress ? StartProgressDisplay(host.Services) : null;
             while (true)
             {
                 var done = await Task.WhenAny(drained, stopping, Task.Delay(window, CancellationToken.None)).ConfigureAwait(false);
@@ -448,12 +531,18 @@ public static class Commands
                 var progress = Progress(host.Services);
                 if (progress == lastProgress)
                 {
+                    await (display?.StopAsync() ?? Task.CompletedTask).ConfigureAwait(false);
                     error.WriteLine($"replay stalled: no progress for {window.TotalSeconds:0} s ({progress})");
                     run.RecordFault("replay", new TimeoutException("replay stalled: " + progress));
                     break;
                 }
 
                 lastProgress = progress;
+            }
+
+            if (display is not null)
+            {
+                await display.StopAsync().ConfigureAwait(false);
             }
 
             var wall = stopwatch.Elapsed - startup;

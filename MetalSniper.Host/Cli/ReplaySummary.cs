@@ -141,64 +141,97 @@ public sealed record ReplaySummary(
         return new BrokerReconciliation(agree, Show(ours), Show(theirs), requests, twice, resume.Attempt, broker.RequestsMatched);
     }
 
-    /// <summary>A plain-text report.</summary>
+    /// <summary>
+    /// The report as an aligned plain-text table (the same on a terminal, in a pipe and in a file): the key figures first (P&amp;L
+    /// net of costs, max drawdown, profit factor, Sharpe, trades and win rate, throughput), then the run, the data and what the
+    /// pipeline did, every sentinel and breaker trip with its formula, every halts record of the run, and the timings.
+    /// </summary>
     public string Render()
     {
         var inv = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder();
-        void Line(string label, string value) => sb.Append(inv, $"  {label,-28} {value}\n");
-        sb.Append("MetalSniper replay summary\n");
-        Line("run", RunId);
-        Line("source", Source);
-        Line("database", DatabasePath);
-        Line("database check", string.Create(inv, $"integrity {DatabaseCheck.Integrity}; {DatabaseCheck.Orders:N0} orders and {DatabaseCheck.Fills:N0} fills of this run, {DatabaseCheck.OrphanOrders + DatabaseCheck.OrphanFills} without their decision/order"));
+        // (section title, null) starts a section; (label, value) is a row. Labels form the first column.
+        var rows = new List<(string Label, string? Value)>();
+        void Section(string title) => rows.Add((title, null));
+        void Row(string label, string value) => rows.Add((label, value));
+        string Money(decimal amount) => string.Create(inv, $"{amount:N2} {Currency}");
+
+        Section("key figures");
+        Row("realized P&L net of costs", Money(RealizedNetPnl));
+        Row("max drawdown (incl. open)", Money(MaxDrawdown));
+        Row("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
+        Row("Sharpe (daily, annualized)", Sharpe is { } sr ? sr.ToString("0.00", inv) : "n/a");
+        Row("trades (round trips)", string.Create(inv, $"{Trades:N0}, {(Trades > 0 ? 100.0 * WinningTrades / Trades : 0):0.0} % winners ({WinningTrades:N0})"));
+        Row("equity P&L incl. open", Money(EquityPnl));
+        Row("commissions", Money(Commissions));
+        Row("throughput", BarsPerSecond.ToString("N0", inv) + " bars/s (full pipeline)");
+
+        Section("run");
+        Row("run", RunId);
+        Row("source", Source);
+        Row("database", DatabasePath);
+        Row("database check", string.Create(inv, $"integrity {DatabaseCheck.Integrity}; {DatabaseCheck.Orders:N0} orders and {DatabaseCheck.Fills:N0} fills of this run, {DatabaseCheck.OrphanOrders + DatabaseCheck.OrphanFills} without their decision/order"));
         if (BrokerCheck is { } b)
         {
-            Line("broker reconciliation", string.Create(inv, $"{(b.PositionsAgree ? "positions agree" : "POSITIONS DIFFER")}: ours {b.Ours}; broker {b.Theirs}; {b.Requests:N0} requests, {b.SubmittedTwice} client order id(s) submitted twice"));
+            Row("broker reconciliation", string.Create(inv, $"{(b.PositionsAgree ? "positions agree" : "POSITIONS DIFFER")}: ours {b.Ours}; broker {b.Theirs}; {b.Requests:N0} requests, {b.SubmittedTwice} client order id(s) submitted twice"));
             if (b.Attempt > 1)
             {
-                Line("resumed", string.Create(inv, $"attempt {b.Attempt}: re-executed from the start; {b.RequestsAnsweredAgain:N0} requests the broker had answered before the crash were answered by its shadow"));
+                Row("resumed", string.Create(inv, $"attempt {b.Attempt}: re-executed from the start; {b.RequestsAnsweredAgain:N0} requests the broker had answered before the crash were answered by its shadow"));
             }
         }
 
-        Line("bars read", BarsRead.ToString("N0", inv));
-        Line("bars accepted", BarsAccepted.ToString("N0", inv));
-        Line("bars rejected", BarsRejected.ToString("N0", inv) + (RejectedByReason.Count == 0 ? "" : " (" + string.Join(", ", RejectedByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
-        Line("bars evaluated by the brain", BarsEvaluated.ToString("N0", inv));
-        Line("decisions", Decisions.ToString("N0", inv));
+        Section("data and activity");
+        Row("bars read", BarsRead.ToString("N0", inv));
+        Row("bars accepted", BarsAccepted.ToString("N0", inv));
+        Row("bars rejected", BarsRejected.ToString("N0", inv) + (RejectedByReason.Count == 0 ? "" : " (" + string.Join(", ", RejectedByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
+        Row("bars evaluated by the brain", BarsEvaluated.ToString("N0", inv));
+        Row("decisions", Decisions.ToString("N0", inv));
         foreach (var (kind, n) in DecisionsByKind)
         {
-            Line("  " + kind, n.ToString("N0", inv));
+            Row("  " + kind, n.ToString("N0", inv));
         }
 
-        Line("orders sent", OrdersSent.ToString("N0", inv));
-        Line("orders denied by gates", OrdersDenied.ToString("N0", inv) + (DenialsByReason.Count == 0 ? "" : " (" + string.Join(", ", DenialsByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
-        Line("orders rejected by broker", OrdersRejected.ToString("N0", inv));
-        Line("fills", Fills.ToString("N0", inv));
-        Line("trades (round trips)", string.Create(inv, $"{Trades:N0} ({WinningTrades:N0} winners, {(Trades > 0 ? 100.0 * WinningTrades / Trades : 0):0.0} %)"));
-        Line("realized P&L net of costs", string.Create(inv, $"{RealizedNetPnl:N2} {Currency} (commissions {Commissions:N2} {Currency})"));
-        Line("equity P&L incl. open", string.Create(inv, $"{EquityPnl:N2} {Currency}"));
-        Line("max drawdown (incl. open)", string.Create(inv, $"{MaxDrawdown:N2} {Currency}"));
-        Line("Sharpe (daily, annualized)", Sharpe is { } sr ? sr.ToString("0.00", inv) : "n/a");
-        Line("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
-        Line("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} (instrument currency, not converted) on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
-        Line("sentinel trips", SentinelTrips.Count.ToString(inv));
+        Row("orders sent", OrdersSent.ToString("N0", inv));
+        Row("orders denied by gates", OrdersDenied.ToString("N0", inv) + (DenialsByReason.Count == 0 ? "" : " (" + string.Join(", ", DenialsByReason.Select(kv => $"{kv.Key}: {kv.Value}")) + ")"));
+        Row("orders rejected by broker", OrdersRejected.ToString("N0", inv));
+        Row("fills", Fills.ToString("N0", inv));
+        Row("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} (instrument currency, not converted) on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
+
+        Section("sentinel and breaker trips");
+        Row("trips", SentinelTrips.Count.ToString(inv) + (SentinelTrips.Count == 0 ? "" : " (time UTC, formula)"));
         foreach (var t in SentinelTrips)
         {
-            Line("  " + t.Label, $"{t.AtUtc:O} {t.Detail}");
+            Row("  " + t.Label, $"{t.AtUtc:O} {t.Detail}");
         }
 
-        Line("halts store", string.Create(inv, $"{HaltRecords.Count} record(s) of this run (tamper-evident chain)"));
+        Row("halts store", string.Create(inv, $"{HaltRecords.Count} record(s) of this run (tamper-evident chain)"));
         foreach (var r in HaltRecords)
         {
             var d = r.Draft;
-            Line(string.Create(inv, $"  #{r.Sequence} {d.Action}"), string.Create(inv,
+            Row(string.Create(inv, $"  #{r.Sequence} {d.Action}"), string.Create(inv,
                 $"{d.AtUtc:O} {d.Key} L{(int)d.Level}{(d.UntilUtc is { } u ? $" until {u:O}" : d.Action == Sentinel.Halts.HaltAction.Pause ? " until cleared" : "")} ({d.Source})"));
         }
 
-        Line("start-up", StartupTime.TotalSeconds.ToString("0.000", inv) + " s");
-        Line("pipeline wall time", WallTime.TotalSeconds.ToString("0.000", inv) + " s (first bar to last order processed and persisted)");
-        Line("throughput", BarsPerSecond.ToString("N0", inv) + " bars/s (full pipeline)");
+        Section("timing");
+        Row("start-up", StartupTime.TotalSeconds.ToString("0.000", inv) + " s");
+        Row("pipeline wall time", WallTime.TotalSeconds.ToString("0.000", inv) + " s (first bar to last order processed and persisted)");
+
+        // The first column's width depends on the labels only (never on a value), so two runs with the same figures print the same lines.
+        var width = Math.Max(30, rows.Max(r => r.Label.Length));
+        var rule = new string('─', width) + "  " + new string('─', 44);
+        var sb = new StringBuilder();
+        sb.Append("MetalSniper replay summary\n");
+        foreach (var (label, value) in rows)
+        {
+            if (value is null)
+            {
+                sb.Append('\n').Append(("  " + label.PadRight(width) + (label == "key figures" ? $"  ({Currency}, net of commissions)" : "")).TrimEnd()).Append('\n');
+                sb.Append("  ").Append(rule).Append('\n');
+                continue;
+            }
+
+            sb.Append("  ").Append(label.PadRight(width)).Append("  ").Append(value).Append('\n');
+        }
+
         return sb.ToString();
     }
 }

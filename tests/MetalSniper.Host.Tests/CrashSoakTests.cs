@@ -173,7 +173,8 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
     private Process Start(TestEnvironment env)
     {
         var config = File.Exists(Path.Combine(env.Directory.FullName, "appsettings.json")) ? Path.Combine(env.Directory.FullName, "appsettings.json") : env.WriteConfig();
-        var psi = new ProcessStartInfo("dotnet", ["exec", Dll, "replay", "--run-id", RunId, "--config", config, "--db", env.DatabasePath])
+        // --verbose: the replay's console shows errors only otherwise, and the resume/catch-up lines below are warnings.
+        var psi = new ProcessStartInfo("dotnet", ["exec", Dll, "replay", "--verbose", "--run-id", RunId, "--config", config, "--db", env.DatabasePath])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
