@@ -63,8 +63,8 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
             var horizon = LastJournalEntry(_soak)?.Seq ?? 0;
             // Progress kills aim at a journal entry past the one committed so far (a resumed attempt re-executes from the
             // start and appends only past it) and short of the very end, so the attempt is still running when it gets there.
-            var last = Math.Min(horizon + (long)((totalEntries - horizon) * 0.65), (long)(totalEntries * 0.97));
-            if (kills % 2 == 0 || last <= horizon + 1)
+            var farthest = Math.Min(horizon + (long)((totalEntries - horizon) * 0.65), (long)(totalEntries * 0.97));
+            if (kills % 2 == 0 || farthest <= horizon + 1)
             {
                 var delay = random.Next(100, Math.Clamp((int)(wall.TotalMilliseconds * 0.4), 200, 2500));
                 moment = $"after {delay} ms";
@@ -72,7 +72,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
             }
             else
             {
-                var target = random.NextInt64(horizon + 1, last + 1);
+                var target = random.NextInt64(horizon + 1, farthest + 1);
                 moment = $"at journal entry {target:N0}";
                 while (!p.HasExited && (LastJournalEntry(_soak)?.Seq ?? 0) < target)
                 {
