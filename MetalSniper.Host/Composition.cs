@@ -286,7 +286,10 @@ public static class Composition
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.
         services.AddSingleton(sp => mode == RunMode.Service
             ? new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: true, SqliteHaltStore.ServiceTable)
-            : new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: false, SqliteHaltStore.ReplayTable));
+            // A replay's halts have a file of their own beside the database (like its journal and the simulated broker's store): a
+            // halt the sentinel records on the replay's thread never waits for the batched writer's transaction on the database.
+            : new SqliteHaltStore(new Database(ReplayHaltsPath(sp.GetRequiredService<Database>()), sp.GetRequiredService<WallClock>().Provider), sp.GetRequiredService<WallClock>().Provider,
+                durable: false, SqliteHaltStore.ReplayTable));
         services.AddSingleton(sp => mode == RunMode.Service
             // A live feed restores everything; a replayed feed starts its market time over on every start, so only
             // the latched level comes back (old timed pauses would return when the replay reaches their dates).
@@ -451,6 +454,13 @@ public static class Composition
             services.AddSingleton<Supervision.SystemdService>();
             services.AddHostedService(sp => sp.GetRequiredService<Supervision.SystemdService>());
         }
+    }
+
+    /// <summary>The replays' halts store file, beside the database: <c>replay-halts.db</c> (table <c>replay_halts</c>).</summary>
+    public static string ReplayHaltsPath(Database database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        return Path.Combine(Path.GetDirectoryName(database.Path)!, "replay-halts.db");
     }
 
     private static ReplayMarketDataSource CreateReplaySource(IServiceProvider sp, RunMode mode)

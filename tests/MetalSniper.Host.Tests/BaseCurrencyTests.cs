@@ -42,6 +42,8 @@ public sealed class BaseCurrencyTests : IDisposable
 
         // Our positions are kept in the instruments' currency (USD); the summary's realized P&L is the same money in EUR.
         using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        c.Open();
+        c.Execute($"ATTACH DATABASE '{Path.Combine(Path.GetDirectoryName(_env.DatabasePath)!, "replay-halts.db")}' AS halts"); // a replay's halts store, beside the database
         var rows = c.Query<(string Currency, string Realized, string Commissions)>("SELECT currency, realized_pnl, commissions FROM positions").ToList();
         rows.ShouldNotBeEmpty();
         rows.ShouldAllBe(r => r.Currency == "USD");
@@ -49,7 +51,7 @@ public sealed class BaseCurrencyTests : IDisposable
         s.RealizedNetPnl.ShouldBe(netUsd / EurUsd, 0.01m);
 
         // Breaker and sentinel formulas name the base currency, never a hard-coded USD.
-        var reasons = c.Query<string>("SELECT reason FROM replay_halts").ToList();
+        var reasons = c.Query<string>("SELECT reason FROM halts.replay_halts").ToList();
         reasons.ShouldNotBeEmpty();
         reasons.ShouldAllBe(r => !r.Contains("USD"));
         reasons.ShouldContain(r => r.Contains("EUR"));

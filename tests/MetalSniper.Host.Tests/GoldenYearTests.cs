@@ -48,13 +48,15 @@ public sealed class GoldenYearTests : IDisposable
     {
         using var c = new SqliteConnection($"Data Source={db};Pooling=False;Mode=ReadOnly");
         c.Open();
+        // A replay's halts store has its own file beside the database.
+        c.Execute($"ATTACH DATABASE '{Path.Combine(Path.GetDirectoryName(db)!, "replay-halts.db")}' AS halts");
         var run = c.ExecuteScalar<string>("SELECT run_id FROM runs LIMIT 1")!;
         string[] queries =
         [
             "SELECT decision_id,source,symbol,kind,outcome,reason,inputs_json,event_utc FROM decisions ORDER BY decision_id",
             "SELECT client_order_id,decision_id,symbol,side,quantity,order_type,limit_price,stop_price,purpose,time_in_force,source,status,status_reason,broker_order_id,decision_utc FROM orders ORDER BY client_order_id",
             "SELECT execution_id,client_order_id,symbol,side,quantity,price,commission,commission_ccy,event_utc FROM fills ORDER BY execution_id",
-            "SELECT action,level,key,source,reason,at_utc,until_utc FROM replay_halts ORDER BY seq",
+            "SELECT action,level,key,source,reason,at_utc,until_utc FROM halts.replay_halts ORDER BY seq",
             "SELECT symbol,currency,quantity,average_price,realized_pnl,commissions FROM positions ORDER BY symbol",
         ];
         var sb = new StringBuilder();

@@ -133,6 +133,8 @@ public sealed class ReplayTests : IDisposable
         s!.SentinelTrips.ShouldNotBeEmpty();
         s.SentinelTrips.ShouldContain(t => t.Kind == Core.Decisions.DecisionKind.DailyLossFlatten);
         using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        c.Open();
+        c.Execute($"ATTACH DATABASE '{Path.Combine(Path.GetDirectoryName(_env.DatabasePath)!, "replay-halts.db")}' AS halts"); // a replay's halts store, beside the database
         c.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions WHERE source='sentinel' AND kind='DailyLossFlatten'").ShouldBeGreaterThan(0);
         var flattens = c.Query<string>("SELECT status FROM orders WHERE purpose='RiskFlatten'").ToList();
         flattens.ShouldNotBeEmpty();
@@ -141,7 +143,7 @@ public sealed class ReplayTests : IDisposable
         // Every trip is in the summary and in the tamper-evident halts store of this run, which verifies.
         s.SentinelTrips.ShouldContain(t => t.Kind == Core.Decisions.DecisionKind.Breaker);
         var records = c.Query<(string Action, string Key, long Level, string At, string? Until)>(
-            "SELECT action, key, level, at_utc, until_utc FROM replay_halts WHERE scope=@run ORDER BY seq", new { run = s.RunId }).ToList();
+            "SELECT action, key, level, at_utc, until_utc FROM halts.replay_halts WHERE scope=@run ORDER BY seq", new { run = s.RunId }).ToList();
         records.Count(r => r.Action == "Pause").ShouldBe(s.SentinelTrips.Count(t => t.Kind is not (Core.Decisions.DecisionKind.KillSwitchFlatten or Core.Decisions.DecisionKind.WatchdogTrail)));
         s.HaltRecords.Count.ShouldBe(records.Count);
         s.Render().ShouldContain("halts store");
@@ -226,6 +228,8 @@ public sealed class ReplayTests : IDisposable
         }, ignoreOrder: true);
         s.Render().ShouldContain("NotANumber: 1");
         using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
+        c.Open();
+        c.Execute($"ATTACH DATABASE '{Path.Combine(Path.GetDirectoryName(_env.DatabasePath)!, "replay-halts.db")}' AS halts"); // a replay's halts store, beside the database
         c.Query<(string Reason, long Line)>("SELECT reason, line FROM ingest_rejections ORDER BY line").ToList()
             .ShouldBe([("NotANumber", 3), ("HighBelowLow", 4), ("NonPositivePrice", 5), ("DuplicateTimestamp", 7), ("OutOfOrderTimestamp", 8), ("MalformedLine", 9)]);
     }
