@@ -88,12 +88,12 @@ public sealed class BacktestReportTests(ReportedReplayFixture run, ITestOutputHe
         trades.ShouldBeGreaterThan(50);
         Count(html, "<tr class=\"trade\">").ShouldBe((int)trades);
         Regex.Matches(html, "<tr class=\"month\" data-month=\"([0-9-]+)\">").Select(m => m.Groups[1].Value).ShouldBe(["2025-09", "2025-10"]);
-        var trips = Figure(run.Output, "sentinel trips");
+        var trips = Figure(run.Output, "trips");
         trips.ShouldBeGreaterThan(0);
         Count(html, "<tr class=\"trip\">").ShouldBe((int)trips);
         Count(html, "class=\"trip-mark\"").ShouldBe((int)trips);
-        // The summary lists each trip under "sentinel trips" as "    LABEL  TIME DETAIL": the same label and time are in the report's table.
-        var listed = run.Output.Split('\n').SkipWhile(l => !l.StartsWith("  sentinel trips", StringComparison.Ordinal)).Skip(1).TakeWhile(l => l.StartsWith("    ", StringComparison.Ordinal)).ToList();
+        // The summary lists each trip under its "trips" row as "    LABEL  TIME DETAIL": the same label and time are in the report's table.
+        var listed = run.Output.Split('\n').SkipWhile(l => !Regex.IsMatch(l, @"^  trips\s+\d")).Skip(1).TakeWhile(l => l.StartsWith("    ", StringComparison.Ordinal)).ToList();
         listed.Count.ShouldBe((int)trips);
         foreach (var line in listed)
         {
