@@ -59,4 +59,21 @@ public sealed class DecisionJournalTests : IDisposable
         DecisionJournal.VerifyFile(JournalPath).Problem.ShouldNotBeNull().ShouldContain("entries were deleted");
         Should.Throw<JournalBrokenException>(() => Open()).Message.ShouldContain("entries were deleted");
     }
+
+    [Theory]
+    [InlineData("", "", "", "{}")]
+    [InlineData("Decision", "20250613T000000-abc-B1", "strategy:metals", "{\"reason\":\"stop 2,315.40 → 2,318.90 (ATR × 2.5)\",\"inputs\":{\"close\":\"2320.1\"}}")]
+    [InlineData("Alert", "Fill", "", "{\"message\":\"Gold ☀ Ölpreis 金 — a longer payload with multi-byte UTF-8 and\\nescaped newlines\"}")]
+    public void ComputeHash_IsSha256OfTheFieldsJoinedByNewlines_InUtf8(string kind, string correlation, string causation, string payload)
+    {
+        var previous = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("previous"u8));
+        var at = new DateTimeOffset(2026, 3, 19, 13, 30, 0, TimeSpan.Zero).AddTicks(1234567);
+        foreach (var sequence in new long[] { 1, 42, long.MaxValue })
+        {
+            var text = string.Join('\n', previous, sequence.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                at.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture), kind, correlation, causation, payload);
+            var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+            JournalEntry.ComputeHash(previous, sequence, at, kind, correlation, causation, payload).ShouldBe(expected);
+        }
+    }
 }
