@@ -159,6 +159,9 @@ public sealed class DurableSimulatedBroker : IBarMatchingGateway, IDisposable
     }
 
     /// <inheritdoc />
+    public void FlushRecords() => _store.Flush();
+
+    /// <inheritdoc />
     public void Dispose() => _store.Dispose();
 
     private async ValueTask Request(string kind, ClientOrderId id, Func<SimulatedOrderGateway, ValueTask> send, SubmitOrder? order)

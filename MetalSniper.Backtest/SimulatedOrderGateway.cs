@@ -189,6 +189,12 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         Task.FromResult<IReadOnlyList<BrokerOrder>>(_working.Select(w => new BrokerOrder(w.Order.ClientOrderId, w.Order.Symbol, w.Order.Side, w.Order.Quantity, 0m, w.Order.Type, w.Order.LimitPrice, w.Order.StopPrice, OrderStatus.Working)).ToArray());
 
     /// <inheritdoc />
+    /// <remarks>The fill model keeps nothing outside memory: nothing to flush.</remarks>
+    public void FlushRecords()
+    {
+    }
+
+    /// <inheritdoc />
     public void OnBar(Bar bar)
     {
         ArgumentNullException.ThrowIfNull(bar);

@@ -204,6 +204,8 @@ public sealed class PersistenceWriter : IAsyncDisposable
                 }
 
                 Interlocked.Add(ref _queued, -batch.Count);
+                var taken = batch.Count;
+                Coalesce(batch);
 
                 lock (_database.WriteGate)
                 {
@@ -217,7 +219,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
                     tx.Commit();
                 }
 
-                Interlocked.Add(ref _committed, batch.Count);
+                Interlocked.Add(ref _committed, taken);
                 Interlocked.Increment(ref _batches);
                 foreach (var c in batch)
                 {
@@ -241,6 +243,56 @@ public sealed class PersistenceWriter : IAsyncDisposable
             }
 
             _onFault(e);
+        }
+    }
+
+    /// <summary>
+    /// Drops the writes of a batch that a later write of the same batch makes pointless, keeping the end state and the
+    /// causal order: of several position upserts of one symbol only the last is written; several status updates of one
+    /// order become one, at the place of the last, folded as applying them in turn would (status and time of the last;
+    /// reason, broker id, stop, limit and quantity the latest one given). A fill makes three or four writes; in a replay's
+    /// large batches this removes about a fifth of the statements.
+    /// </summary>
+    private static void Coalesce(List<PersistCommand> batch)
+    {
+        HashSet<(string RunId, string Symbol)>? positions = null;
+        Dictionary<ClientOrderId, int>? statuses = null;
+        var dropped = false;
+        for (var i = batch.Count - 1; i >= 0; i--)
+        {
+            switch (batch[i])
+            {
+                case PersistPosition p when !(positions ??= []).Add((p.RunId, p.Position.Symbol)):
+                    batch[i] = null!;
+                    dropped = true;
+                    break;
+                case PersistOrderStatus s:
+                    if ((statuses ??= []).TryGetValue(s.ClientOrderId, out var later))
+                    {
+                        var l = (PersistOrderStatus)batch[later];
+                        batch[later] = l with
+                        {
+                            Reason = l.Reason ?? s.Reason,
+                            BrokerOrderId = l.BrokerOrderId ?? s.BrokerOrderId,
+                            StopPrice = l.StopPrice ?? s.StopPrice,
+                            LimitPrice = l.LimitPrice ?? s.LimitPrice,
+                            Quantity = l.Quantity ?? s.Quantity,
+                        };
+                        batch[i] = null!;
+                        dropped = true;
+                    }
+                    else
+                    {
+                        statuses[s.ClientOrderId] = i;
+                    }
+
+                    break;
+            }
+        }
+
+        if (dropped)
+        {
+            batch.RemoveAll(c => c is null);
         }
     }
 

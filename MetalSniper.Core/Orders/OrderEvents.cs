@@ -126,4 +126,10 @@ public interface IBarMatchingGateway : IOrderGateway
 {
     /// <summary>Matches working orders against a completed bar and emits fills on <see cref="IOrderGateway.Events"/>.</summary>
     void OnBar(MarketData.Bar bar);
+
+    /// <summary>
+    /// Commits whatever the gateway's own records still hold in memory (a simulated broker's replay store writes in
+    /// background batches) and waits for it. The end of a replay calls it, so that its wall time includes every record.
+    /// </summary>
+    void FlushRecords();
 }

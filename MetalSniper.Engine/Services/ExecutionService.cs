@@ -272,7 +272,11 @@ public sealed class ExecutionService(
     {
         await PumpAsync(ct).ConfigureAwait(false);
         channels.Reports.Writer.TryComplete();
+        // Every record of the run is committed before the replay counts as drained (its wall time includes them): the
+        // database, the journal (its hash chain included) and the simulated broker's own store.
         await recorders.Writer.FlushAsync(ct).ConfigureAwait(false);
+        await recorders.Journal.FlushAsync().WaitAsync(ct).ConfigureAwait(false);
+        (gateway as IBarMatchingGateway)?.FlushRecords();
         logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
         Run.PipelineDrained.TrySetResult();
     }

@@ -287,6 +287,8 @@ public static class SentinelBench
         public Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken) => inner.GetOpenOrdersAsync(cancellationToken);
 
         public void OnBar(Bar bar) => inner.OnBar(bar);
+
+        public void FlushRecords() => inner.FlushRecords();
     }
 
     /// <summary>Silver bars from 2020 (long before the samples' clock), released on demand; the stream stays open until the host stops.</summary>

@@ -37,6 +37,8 @@ internal sealed class TappedGateway(IBarMatchingGateway inner) : IBarMatchingGat
 
     public void OnBar(Bar bar) => inner.OnBar(bar);
 
+    public void FlushRecords() => inner.FlushRecords();
+
     public Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken) => inner.GetOpenOrdersAsync(cancellationToken);
 
     public Task<IReadOnlyList<BrokerPosition>> GetPositionsAsync(CancellationToken cancellationToken) => inner.GetPositionsAsync(cancellationToken);
