@@ -60,7 +60,8 @@ public sealed record PersistFlush(TaskCompletionSource Done) : PersistCommand;
 /// </summary>
 public sealed class PersistenceWriter : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+    // The decision inputs and gate values are string maps (no enums): the generated metadata serializes them without reflection.
+    private static readonly JsonSerializerOptions Json = Journal.JournalJsonContext.Combined;
     private readonly Database _database;
     private readonly int _maxBatch;
     private readonly ILogger<PersistenceWriter> _logger;

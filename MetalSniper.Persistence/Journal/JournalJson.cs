@@ -1,0 +1,43 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using MetalSniper.Core.Alerts;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.Orders;
+using MetalSniper.Sentinel.Halts;
+
+namespace MetalSniper.Persistence.Journal;
+
+/// <summary>
+/// Compile-time JSON metadata (System.Text.Json source generation) for what the engine journals and persists on every
+/// decision, order and fill: no reflection and no code emitted at run time, so a replay's writer does not spend its first
+/// seconds generating serializers. Enums as names, as the journal has always written them. Any other payload (an alert's
+/// anonymous details, a configuration snapshot) falls back to reflection through <see cref="Combined"/>.
+/// </summary>
+[JsonSourceGenerationOptions(UseStringEnumConverter = true, WriteIndented = false)]
+[JsonSerializable(typeof(DecisionRecord))]
+[JsonSerializable(typeof(SubmitOrder))]
+[JsonSerializable(typeof(CancelOrder))]
+[JsonSerializable(typeof(ModifyOrder))]
+[JsonSerializable(typeof(OrderAccepted))]
+[JsonSerializable(typeof(OrderRejected))]
+[JsonSerializable(typeof(OrderRequestRejected))]
+[JsonSerializable(typeof(OrderCancelled))]
+[JsonSerializable(typeof(OrderModified))]
+[JsonSerializable(typeof(OrderFilled))]
+[JsonSerializable(typeof(OrderDenied))]
+[JsonSerializable(typeof(BrokerPositionAdopted))]
+[JsonSerializable(typeof(Alert))]
+[JsonSerializable(typeof(HaltRecord))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class JournalJsonContext : JsonSerializerContext
+{
+    /// <summary>The journal's and the writer's options: the generated metadata first, reflection for anything else; enums as names.</summary>
+    public static JsonSerializerOptions Combined { get; } = new()
+    {
+        WriteIndented = false,
+        Converters = { new JsonStringEnumConverter() },
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(Default, new DefaultJsonTypeInfoResolver()),
+    };
+}
