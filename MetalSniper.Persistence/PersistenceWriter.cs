@@ -70,6 +70,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
     private readonly Action<Exception> _onFault;
     private readonly TimeSpan _linger;
     private readonly int _capacity;
+    private int _flushRequested;
     private long _queued;
     private long _committed;
     private long _batches;
@@ -169,6 +170,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
     public async Task FlushAsync(CancellationToken cancellationToken)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _flushRequested, 1);
         await EnqueueAsync(new PersistFlush(done), cancellationToken).ConfigureAwait(false);
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -194,10 +196,13 @@ public sealed class PersistenceWriter : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                if (_linger > TimeSpan.Zero && !reader.Completion.IsCompleted && Interlocked.Read(ref _queued) < _maxBatch)
+                // A flush asked for (the end of a replay, a service start) is served at once, not after the linger.
+                if (_linger > TimeSpan.Zero && !reader.Completion.IsCompleted && Interlocked.Read(ref _queued) < _maxBatch && Volatile.Read(ref _flushRequested) == 0)
                 {
                     await Task.Delay(_linger).ConfigureAwait(false);
                 }
+
+                Interlocked.Exchange(ref _flushRequested, 0);
 
                 while (batch.Count < _maxBatch && reader.TryRead(out var c))
                 {

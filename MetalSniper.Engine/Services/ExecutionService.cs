@@ -274,9 +274,10 @@ public sealed class ExecutionService(
         channels.Reports.Writer.TryComplete();
         // Every record of the run is committed before the replay counts as drained (its wall time includes them): the
         // database, the journal (its hash chain included) and the simulated broker's own store.
-        await recorders.Writer.FlushAsync(ct).ConfigureAwait(false);
-        await recorders.Journal.FlushAsync().WaitAsync(ct).ConfigureAwait(false);
+        var database = recorders.Writer.FlushAsync(ct);
+        var journal = recorders.Journal.FlushAsync().WaitAsync(ct);
         (gateway as IBarMatchingGateway)?.FlushRecords();
+        await Task.WhenAll(database, journal).ConfigureAwait(false);
         logger.LogInformation("Execution drained: the brain's lane is closed and every command was processed");
         Run.PipelineDrained.TrySetResult();
     }

@@ -135,6 +135,7 @@ public sealed class DecisionJournal : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _linger;
     private readonly bool _serializeOnWriter;
+    private int _flushRequested;
     private static readonly TimeSpan AnchorInterval = TimeSpan.FromMilliseconds(100);
     private long _nextSequence;
     private long _anchorWritten;
@@ -321,6 +322,7 @@ public sealed class DecisionJournal : IAsyncDisposable
     /// <summary>Waits until everything appended so far is committed.</summary>
     public Task FlushAsync()
     {
+        Interlocked.Exchange(ref _flushRequested, 1);
         var ticket = Append(JournalEntryKind.Flush, "", "", "{}");
         return ticket.Durable;
     }
@@ -477,10 +479,13 @@ public sealed class DecisionJournal : IAsyncDisposable
             var prev = LastHash;
             while (WaitForEntries(reader))
             {
-                if (_linger > TimeSpan.Zero && !reader.Completion.IsCompleted)
+                // A flush asked for (the end of a replay) is served at once, not after the linger.
+                if (_linger > TimeSpan.Zero && !reader.Completion.IsCompleted && Volatile.Read(ref _flushRequested) == 0)
                 {
                     Thread.Sleep(_linger);
                 }
+
+                Interlocked.Exchange(ref _flushRequested, 0);
 
                 while (batch.Count < _maxBatch && reader.TryRead(out var p))
                 {
