@@ -195,9 +195,11 @@ public sealed class SimulatedBrokerStore : IDisposable
         try
         {
             using var tx = _connection.BeginTransaction();
-            foreach (var change in batch)
+            for (var i = 0; i < batch.Count; i++)
             {
-                Write(change, tx);
+                // The session row (how far the broker got) holds only the newest values: inside one transaction the last
+                // change of each session writes it, the others would be overwritten before anyone could read them.
+                Write(batch[i], tx, writeSession: i == batch.Count - 1 || !string.Equals(batch[i + 1].Session, batch[i].Session, StringComparison.Ordinal));
             }
 
             tx.Commit();
@@ -216,7 +218,7 @@ public sealed class SimulatedBrokerStore : IDisposable
         }
     }
 
-    private void Write(Change c, SqliteTransaction tx)
+    private void Write(Change c, SqliteTransaction tx, bool writeSession = true)
     {
         var (session, message, submitted, events, barsSeen, executionSequence, nowUtc) = c;
         if (message is not null)
@@ -256,7 +258,10 @@ public sealed class SimulatedBrokerStore : IDisposable
             }
         }
 
-        _statements.Run(tx, _statements.Session, session, barsSeen, executionSequence, T(nowUtc));
+        if (writeSession)
+        {
+            _statements.Run(tx, _statements.Session, session, barsSeen, executionSequence, T(nowUtc));
+        }
     }
 
     /// <summary>The broker's positions of a session (signed quantity per symbol, non-zero only), from its executions.</summary>

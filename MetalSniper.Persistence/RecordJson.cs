@@ -6,10 +6,10 @@ using MetalSniper.Core.Decisions;
 using MetalSniper.Core.Orders;
 using MetalSniper.Sentinel.Halts;
 
-namespace MetalSniper.Persistence.Journal;
+namespace MetalSniper.Persistence;
 
 /// <summary>
-/// Compile-time JSON metadata (System.Text.Json source generation) for what the engine journals and persists on every
+/// Compile-time JSON metadata (System.Text.Json source generation) for what the engine journals (Journal/) and persists on every
 /// decision, order and fill: no reflection and no code emitted at run time, so a replay's writer does not spend its first
 /// seconds generating serializers. Enums as names, as the journal has always written them. Any other payload (an alert's
 /// anonymous details, a configuration snapshot) falls back to reflection through <see cref="Combined"/>.
@@ -31,7 +31,7 @@ namespace MetalSniper.Persistence.Journal;
 [JsonSerializable(typeof(HaltRecord))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
-internal sealed partial class JournalJsonContext : JsonSerializerContext
+internal sealed partial class RecordJsonContext : JsonSerializerContext
 {
     /// <summary>The journal's and the writer's options: the generated metadata first, reflection for anything else; enums as names.</summary>
     public static JsonSerializerOptions Combined { get; } = new()
