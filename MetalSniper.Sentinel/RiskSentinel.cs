@@ -156,6 +156,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private DayPnlSnapshot _dayPnl = new(0m, DateTimeOffset.MaxValue);
     private Exception? _fault;
     private Exception? _storeFault;
+    private TradingDayWindow? _dayWindow;
 
     /// <summary>Creates the sentinel (not started).</summary>
     /// <param name="settings">Limits.</param>
@@ -826,20 +827,40 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         return (total, null);
     }
 
+    /// <summary>
+    /// The trading day containing <paramref name="utc"/>: the day D whose window (start of D, start of D+1] holds it (a
+    /// sweep at exactly the boundary, the close of the session's last bar, still belongs to the closing day). The window
+    /// of the last answer is kept, so the time-zone conversion runs once a day instead of on every sweep.
+    /// </summary>
     private DateOnly TradingDay(DateTimeOffset utc)
     {
-        // A sweep at exactly the boundary (the close of the session's last bar) still belongs to the closing day.
+        if (Volatile.Read(ref _dayWindow) is { } w && utc > w.FromUtc && utc <= w.UntilUtc)
+        {
+            return w.Day;
+        }
+
         var local = TimeZoneInfo.ConvertTime(utc.AddTicks(-1), _dayZone).DateTime;
-        return DateOnly.FromDateTime(local.Add(TimeSpan.FromDays(1) - _settings.TradingDayStart.ToTimeSpan()));
+        var day = DateOnly.FromDateTime(local.Add(TimeSpan.FromDays(1) - _settings.TradingDayStart.ToTimeSpan()));
+        Volatile.Write(ref _dayWindow, new TradingDayWindow(day, DayStart(day), DayStart(day.AddDays(1))));
+        return day;
+    }
+
+    /// <summary>The start (UTC) of trading day <paramref name="day"/>: <c>TradingDayStart</c> local time on the calendar day before it.</summary>
+    private DateTimeOffset DayStart(DateOnly day)
+    {
+        var startLocal = day.AddDays(-1).ToDateTime(_settings.TradingDayStart);
+        return new DateTimeOffset(startLocal, _dayZone.GetUtcOffset(startLocal)).ToUniversalTime();
     }
 
     /// <summary>The start (UTC) of the trading day after the one containing <paramref name="utc"/>.</summary>
     public DateTimeOffset NextTradingDayStart(DateTimeOffset utc)
     {
-        var nextDay = TradingDay(utc).AddDays(1);
-        var startLocal = nextDay.AddDays(-1).ToDateTime(_settings.TradingDayStart);
-        return new DateTimeOffset(startLocal, _dayZone.GetUtcOffset(startLocal)).ToUniversalTime();
+        var day = TradingDay(utc);
+        return Volatile.Read(ref _dayWindow) is { } w && w.Day == day ? w.UntilUtc : DayStart(day.AddDays(1));
     }
+
+    /// <summary>A trading day and its window (start, next start], UTC.</summary>
+    private sealed record TradingDayWindow(DateOnly Day, DateTimeOffset FromUtc, DateTimeOffset UntilUtc);
 
     private sealed record DayPnlSnapshot(decimal? Value, DateTimeOffset ValidUntilUtc);
 
