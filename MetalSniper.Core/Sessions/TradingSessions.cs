@@ -43,13 +43,13 @@ public sealed record SessionTemplate(
 public sealed class TradingSessionCalendar : ITradingSessions
 {
     private static readonly DayOfWeek[] Weekdays = [DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday];
-    private readonly Dictionary<string, (SessionTemplate Template, TimeZoneInfo Zone)> _venues;
+    private readonly Dictionary<string, Venue> _venues;
 
     /// <summary>Creates a calendar from session templates.</summary>
     /// <exception cref="TimeZoneNotFoundException">A template names a time zone this machine does not know.</exception>
     public TradingSessionCalendar(IEnumerable<SessionTemplate> templates)
     {
-        _venues = templates.ToDictionary(t => t.Venue, t => (t, TimeZoneInfo.FindSystemTimeZoneById(t.TimeZoneId)), StringComparer.OrdinalIgnoreCase);
+        _venues = templates.ToDictionary(t => t.Venue, t => new Venue(t, TimeZoneInfo.FindSystemTimeZoneById(t.TimeZoneId)), StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>The calendar with MetalSniper's venues.</summary>
@@ -79,7 +79,14 @@ public sealed class TradingSessionCalendar : ITradingSessions
             throw new KeyNotFoundException($"unknown venue '{venue}' for trading sessions; known: {string.Join(", ", _venues.Keys)}");
         }
 
-        var (t, zone) = v;
+        // Every bar asks about the session it is in: the last open session found is kept per venue, so the conversion to the
+        // venue's wall clock runs once per session, not on every question.
+        if (Volatile.Read(ref v.LastOpen) is { } last && utc >= last.OpenUtc && utc < last.CloseUtc)
+        {
+            return last.CloseUtc;
+        }
+
+        var (t, zone) = (v.Template, v.Zone);
         var local = TimeZoneInfo.ConvertTime(utc, zone);
         var time = TimeOnly.FromDateTime(local.DateTime);
         var date = DateOnly.FromDateTime(local.DateTime);
@@ -110,7 +117,28 @@ public sealed class TradingSessionCalendar : ITradingSessions
         }
 
         var closeLocal = sessionDay.ToDateTime(t.Close, DateTimeKind.Unspecified);
-        return new DateTimeOffset(closeLocal, zone.GetUtcOffset(closeLocal)).ToUniversalTime();
+        var close = new DateTimeOffset(closeLocal, zone.GetUtcOffset(closeLocal)).ToUniversalTime();
+        var openLocal = (t.Close > t.Open ? sessionDay : sessionDay.AddDays(-1)).ToDateTime(t.Open, DateTimeKind.Unspecified);
+        var open = new DateTimeOffset(openLocal, zone.GetUtcOffset(openLocal)).ToUniversalTime();
+        if (open <= utc && utc < close)
+        {
+            Volatile.Write(ref v.LastOpen, new OpenSession(open, close));
+        }
+
+        return close;
+    }
+
+    /// <summary>An open session of a venue: [open, close), UTC.</summary>
+    private sealed record OpenSession(DateTimeOffset OpenUtc, DateTimeOffset CloseUtc);
+
+    /// <summary>A venue's template, wall clock and the last open session answered (shared by every thread that asks; replaced whole).</summary>
+    private sealed class Venue(SessionTemplate template, TimeZoneInfo zone)
+    {
+        public SessionTemplate Template { get; } = template;
+
+        public TimeZoneInfo Zone { get; } = zone;
+
+        public OpenSession? LastOpen;
     }
 
     private static bool IsHoliday(SessionTemplate t, DateOnly day)

@@ -61,4 +61,39 @@ public sealed class SessionsAndClockTests
         clock.AdvanceTo(U(2026, 1, 1, 0, 15).AddSeconds(1));
         fired.ShouldBe(2);
     }
+
+    [Fact]
+    public void SessionEnd_FromTheCalendarThatRemembersItsLastSession_AnswersLikeAFreshCalendar_AcrossAYearWithTwoDstChanges()
+    {
+        // One calendar asked in time order (its kept session window answers most questions) and in a scrambled order,
+        // against a new calendar for every question (nothing kept): every venue, every 37 minutes of 2025-2026, both DST
+        // changes of New York, London, Amsterdam and none in Johannesburg.
+        var ordered = TradingSessionCalendar.CreateDefault();
+        var scrambled = TradingSessionCalendar.CreateDefault();
+        var venues = new[] { Venues.Metals, Venues.IdealPro, Venues.Lse, Venues.Jse, Venues.Aex, Venues.Nyse };
+        var times = new List<DateTimeOffset>();
+        for (var t = new DateTimeOffset(2025, 3, 1, 0, 0, 0, TimeSpan.Zero); t < new DateTimeOffset(2026, 4, 1, 0, 0, 0, TimeSpan.Zero); t = t.AddMinutes(37))
+        {
+            times.Add(t);
+        }
+
+        var random = new Random(13);
+        var shuffled = times.OrderBy(_ => random.Next()).ToList();
+        var mismatches = 0;
+        foreach (var venue in venues)
+        {
+            for (var i = 0; i < times.Count; i++)
+            {
+                var fresh = TradingSessionCalendar.CreateDefault();
+                if (ordered.SessionEnd(venue, times[i]) != fresh.SessionEnd(venue, times[i])
+                    || scrambled.SessionEnd(venue, shuffled[i]) != fresh.SessionEnd(venue, shuffled[i]))
+                {
+                    mismatches++;
+                }
+            }
+        }
+
+        mismatches.ShouldBe(0);
+        ordered.SessionEnd(Venues.Metals, new DateTimeOffset(2025, 12, 25, 15, 0, 0, TimeSpan.Zero)).ShouldBeNull(); // Christmas
+    }
 }
