@@ -221,6 +221,42 @@ public sealed class SentinelChecksTests
     }
 
     [Fact]
+    public void SweepInline_OnTheCallersThread_TripsAsItsOwnThreadWould_AndIsRefusedOnceThatThreadRuns()
+    {
+        // The replay scheduler sweeps on its own thread, bar by bar: the same rapid-loss cut as the threaded sweep above.
+        using var rig = Create(s => s with { RapidLossAmount = 300m, RapidLossWindow = TimeSpan.FromMinutes(15), RapidLossPause = TimeSpan.FromHours(1) });
+        var caller = Environment.CurrentManagedThreadId;
+        void Inline(DateTimeOffset at, BookView? book, decimal price)
+        {
+            rig.Clock.AdvanceTo(at);
+            rig.Sentinel.OnPrice("XAUUSD", price, at);
+            if (book is not null)
+            {
+                rig.Sentinel.OnBook(book);
+            }
+
+            rig.Sentinel.SweepInline();
+        }
+
+        Inline(T0, Long(10m, 2000m, 1), 2010m);
+        Inline(T0.AddMinutes(5), null, 1995m);
+        rig.Outbox.Orders.ShouldBeEmpty();
+        Inline(T0.AddMinutes(10), null, 1979m);
+        var (decision, order) = rig.Outbox.Orders.ShouldHaveSingleItem();
+        decision.Kind.ShouldBe(DecisionKind.RapidLossCut);
+        decision.Reason.ShouldContain("peak 100.00 − equity -210.00 = 310.00");
+        order.Purpose.ShouldBe(OrderPurpose.RiskFlatten);
+        rig.Kill.Level(T0.AddMinutes(10)).ShouldBe(KillLevel.Flatten);
+        rig.Sentinel.Sweeps.ShouldBe(3);
+        rig.Sentinel.Thread.ShouldBeNull();
+        Environment.CurrentManagedThreadId.ShouldBe(caller);
+
+        // Once the sentinel has a thread of its own, sweeps are its alone.
+        rig.Sentinel.Start();
+        Should.Throw<InvalidOperationException>(() => rig.Sentinel.SweepInline()).Message.ShouldContain("own thread");
+    }
+
+    [Fact]
     public void RapidLoss_SpreadOverMoreThanTheWindow_DoesNotCut()
     {
         using var rig = Create(s => s with { RapidLossAmount = 300m, RapidLossWindow = TimeSpan.FromMinutes(15) });
