@@ -63,6 +63,7 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
 {
     private readonly Dictionary<string, State> _positions = new(StringComparer.Ordinal);
     private readonly List<ClosedTrade> _closedTrades = [];
+    private IReadOnlyList<PositionSnapshot>? _all;
 
     /// <summary>The base (account) currency.</summary>
     public Currency BaseCurrency => baseCurrency;
@@ -109,6 +110,7 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
             _positions.Add(fill.Symbol, s);
         }
 
+        _all = null;
         return s.Apply(fill, _closedTrades);
     }
 
@@ -116,8 +118,8 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
     public PositionSnapshot Get(string symbol) =>
         _positions.TryGetValue(symbol, out var s) ? s.Snapshot() : new PositionSnapshot(symbol, instruments.Get(symbol).Currency, 0m, 0m, 0m, 0m, null);
 
-    /// <summary>Snapshots of every instrument ever traded.</summary>
-    public IReadOnlyList<PositionSnapshot> Snapshot() => _positions.Values.Select(s => s.Snapshot()).ToArray();
+    /// <summary>Snapshots of every instrument ever traded (the same list until the next fill).</summary>
+    public IReadOnlyList<PositionSnapshot> Snapshot() => _all ??= Array.AsReadOnly(_positions.Values.Select(s => s.Snapshot()).ToArray());
 
     /// <summary>
     /// Total P&amp;L net of commissions in the base currency: realized − commissions + unrealized at
@@ -161,15 +163,18 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
         private decimal _tradeCommissions;
         private decimal _tradeMaxQuantity;
         private int _tradeDirection;
+        private PositionSnapshot? _snapshot;
 
         public Instrument Instrument => instrument;
 
         public decimal Quantity => _quantity;
 
-        public PositionSnapshot Snapshot() => new(instrument.Symbol, instrument.Currency, _quantity, _averagePrice, _realized, _commissions, _openedAt);
+        // Snapshots are immutable: one is made per change, not per question (every bar, gate and sweep asks).
+        public PositionSnapshot Snapshot() => _snapshot ??= new(instrument.Symbol, instrument.Currency, _quantity, _averagePrice, _realized, _commissions, _openedAt);
 
         public ClosedTrade? Apply(Fill fill, List<ClosedTrade> closed)
         {
+            _snapshot = null;
             var signed = fill.Side.Sign() * fill.Quantity;
             _commissions += fill.Commission.Amount;
             _tradeCommissions += fill.Commission.Amount;
