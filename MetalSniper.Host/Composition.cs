@@ -357,8 +357,6 @@ public static class Composition
         {
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             var baseCurrency = sp.GetRequiredService<AccountCurrency>().Base;
-            // A fast replay sweeps on request, bar by bar (deterministic); the service sweeps on its own timer and on prices.
-            var replay = mode == RunMode.Replay;
             var b = risk.Breakers;
             var breakers = b.Enabled
                 ? new CircuitBreakerSettings(
@@ -382,8 +380,7 @@ public static class Composition
                 BaseCurrency: baseCurrency,
                 SweepInterval: TimeSpan.FromMilliseconds(risk.SweepIntervalMilliseconds),
                 TradingDayTimeZone: risk.TradingDayTimeZone,
-                TradingDayStart: risk.TradingDayStart,
-                SweepOnRequestOnly: replay)
+                TradingDayStart: risk.TradingDayStart)
             {
                 RapidLossAmount = risk.RapidLossAmount,
                 RapidLossWindow = risk.RapidLossWindow,

@@ -18,12 +18,7 @@ namespace MetalSniper.Sentinel;
 /// <param name="SweepInterval">Time-driven sweep period (≤ 1 s).</param>
 /// <param name="TradingDayTimeZone">IANA zone of the trading-day boundary.</param>
 /// <param name="TradingDayStart">Local time the trading day starts (17:00 New York for metals).</param>
-/// <param name="SweepOnRequestOnly">
-/// Replay: sweep only when the execution service asks (<see cref="RiskSentinel.RequestSweep"/>) after
-/// applying a bar, never on a price, book or timer signal in between, so every sweep sees a
-/// consistent state and trips are the same on every run (the timer then only checks heartbeats). Live: false.
-/// </param>
-public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurrency, TimeSpan SweepInterval, string TradingDayTimeZone, TimeOnly TradingDayStart, bool SweepOnRequestOnly = false)
+public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurrency, TimeSpan SweepInterval, string TradingDayTimeZone, TimeOnly TradingDayStart)
 {
     /// <summary>Rapid-loss cut: a fall of equity P&amp;L by at least this much within <see cref="RapidLossWindow"/> flattens everything (0 = off).</summary>
     public decimal RapidLossAmount { get; init; }
@@ -105,7 +100,8 @@ public sealed record HeartbeatWatch(string Name, Func<long> Read, Func<bool> Exp
 /// queue per symbol, positions through an immutable <see cref="BookView"/> reference, and the kill
 /// switch is read as an immutable state. It sweeps on every price of a held instrument (coalesced
 /// when prices arrive faster than a sweep; a price read ahead of the clock, as in replay, is used
-/// only once the clock reaches it) and at least every <see cref="SentinelSettings.SweepInterval"/>.
+/// only once the clock reaches it) and at least every <see cref="SentinelSettings.SweepInterval"/>; a replay starts no thread
+/// and sweeps inline instead (<see cref="SweepInline"/>).
 /// Each sweep enforces, in order: unknown P&amp;L (a held instrument without price or FX rate: L1
 /// until known; unknown is never zero); daily-loss flatten (L2 until the next trading day);
 /// rapid-loss cut; the circuit breakers; the kill switch at L2 (flatten whatever is open); the
@@ -147,8 +143,6 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private long _sweeps;
     private long _loops;
     private long _lastSweepTicks;
-    private long _requestedSweeps;
-    private long _completedSweeps;
     private int _tradesSeen;
     private DateOnly _tradingDay;
     private decimal _dayStartPnl;
@@ -245,46 +239,10 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     }
 
     /// <summary>
-    /// Asks for a sweep that sees everything published so far (prices, book) and returns its ticket
-    /// for <see cref="WaitForSweep"/>. Replay uses it after each applied bar so that the simulated
-    /// broker never runs ahead of the sentinel while risk is on: every bar is swept, and trips are
-    /// deterministic.
-    /// </summary>
-    public long RequestSweep()
-    {
-        var ticket = Interlocked.Increment(ref _requestedSweeps);
-        Signal();
-        return ticket;
-    }
-
-    /// <summary>
-    /// Waits until the sweep of <paramref name="ticket"/> (or a later one) has completed; its orders,
-    /// if any, are then already on the priority lane. Spins and yields without sleeping; bounded.
-    /// </summary>
-    /// <returns>False when the timeout passed or the sentinel has failed (the caller must treat it as a fault).</returns>
-    public bool WaitForSweep(long ticket, TimeSpan timeout)
-    {
-        var wall = TimeProvider.System;
-        var start = wall.GetTimestamp();
-        var spinner = default(SpinWait);
-        while (Interlocked.Read(ref _completedSweeps) < ticket)
-        {
-            if (Fault is not null || wall.GetElapsedTime(start) > timeout)
-            {
-                return false;
-            }
-
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-
-        return true;
-    }
-
-    /// <summary>
     /// Runs one sweep on the caller's thread, seeing everything published so far (prices up to the clock, the book). For
     /// the causal replay scheduler, which runs ingest, brain, hands, simulated broker and sentinel in order on one thread:
     /// there the sentinel's thread is never started, and the hands sweep every bar that has risk on before the next bar
-    /// (the same sweeps, in the same order, as the service's sentinel thread does on request, without a thread hand-off).
+    /// (every bar with risk on is swept, in order, so trips are the same on every run; no thread hand-off).
     /// Its orders are on the priority lane when it returns.
     /// </summary>
     /// <exception cref="InvalidOperationException">The sentinel's own thread is running (sweeps belong to it then).</exception>
@@ -297,7 +255,6 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
         Interlocked.Increment(ref _loops);
         Sweep();
-        Interlocked.Increment(ref _completedSweeps);
     }
 
     /// <summary>Every intervention so far.</summary>
@@ -330,9 +287,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         _thread = new Thread(Run) { IsBackground = true, Name = "risk-sentinel", Priority = ThreadPriority.AboveNormal };
         _thread.Start();
 
-        // Live: a timer on the trading clock drives sweeps. Replay: sweeps come on request. Either way a
-        // wall-clock timer checks heartbeats (a stalled trading clock must not hide a stalled service).
-        _timer = _settings.SweepOnRequestOnly ? null : _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
+        // A timer on the trading clock drives sweeps (a replay never starts this thread: it sweeps inline, bar by bar), and
+        // a wall-clock timer checks heartbeats (a stalled trading clock must not hide a stalled service).
+        _timer = _clock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
         // The wall-clock beat also keeps the loop turning (and the process watchdog fed) when the market is quiet.
         _heartbeatTimer = _wallClock.CreateTimer(static s => ((RiskSentinel)s!).Signal(), this, _settings.SweepInterval, _settings.SweepInterval);
     }
@@ -346,7 +303,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     public void OnPrice(string symbol, decimal price, DateTimeOffset eventTimeUtc)
     {
         _incoming.GetOrAdd(symbol, static _ => new ConcurrentQueue<(decimal, DateTimeOffset)>()).Enqueue((price, eventTimeUtc));
-        if (!_settings.SweepOnRequestOnly && _held.Contains(symbol) && eventTimeUtc <= _clock.GetUtcNow())
+        if (_held.Contains(symbol) && eventTimeUtc <= _clock.GetUtcNow())
         {
             Signal();
         }
@@ -358,10 +315,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         ArgumentNullException.ThrowIfNull(book);
         Volatile.Write(ref _book, book);
         _held = new HashSet<string>(book.Positions.Where(p => !p.IsFlat).Select(p => p.Symbol), StringComparer.Ordinal);
-        if (!_settings.SweepOnRequestOnly)
-        {
-            Signal();
-        }
+        Signal();
     }
 
     /// <summary>Stops the thread and waits for it (bounded).</summary>
@@ -414,13 +368,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
                 _wake.Wait(_stop.Token);
                 Interlocked.Exchange(ref _signalled, 0);
                 Interlocked.Increment(ref _loops);
-                var ticket = Interlocked.Read(ref _requestedSweeps);
-                if (!_settings.SweepOnRequestOnly || ticket > Interlocked.Read(ref _completedSweeps))
-                {
-                    Sweep();
-                    Interlocked.Exchange(ref _completedSweeps, ticket);
-                }
-
+                Sweep();
                 CheckHeartbeats(_clock.GetUtcNow());
             }
         }

@@ -31,6 +31,14 @@ public sealed class IngestBoundary(BarValidator validator, PersistenceWriter wri
         return null;
     }
 
+    /// <summary>The source has been read to its end: logs the counts and completes <see cref="RunContext.IngestCompleted"/>.</summary>
+    public void Finish(string sourceName)
+    {
+        var c = validator.Counters;
+        logger.LogInformation("Ingest finished {Source}: {Read} read, {Accepted} accepted, {Rejected} rejected", sourceName, c.Read, c.Accepted, c.Rejected);
+        run.IngestCompleted.TrySetResult();
+    }
+
     /// <summary>The time a record reaches us: a recorded bar at its close (the replay clock), a live one now.</summary>
     public static DateTimeOffset ReceivedAt(MarketDataRecord record, bool replay, TimeProvider clock) =>
         replay && record is RawBarRecord { Bar: var raw } ? raw.OpenTimeUtc + raw.Interval : clock.GetUtcNow();

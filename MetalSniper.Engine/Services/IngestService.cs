@@ -63,9 +63,7 @@ public sealed class IngestService(
                 }
             }
 
-            var c = boundary.Counters;
-            logger.LogInformation("Ingest finished {Source}: {Read} read, {Accepted} accepted, {Rejected} rejected", source.Name, c.Read, c.Accepted, c.Rejected);
-            Run.IngestCompleted.TrySetResult();
+            boundary.Finish(source.Name);
         }
         finally
         {

@@ -50,9 +50,7 @@ public sealed class ReplayScheduler(
             }
         }
 
-        var c = boundary.Counters;
-        logger.LogInformation("Ingest finished {Source}: {Read} read, {Accepted} accepted, {Rejected} rejected", source.Name, c.Read, c.Accepted, c.Rejected);
-        Run.IngestCompleted.TrySetResult();
+        boundary.Finish(source.Name);
         await brain.CompleteReplayAsync(hands.CompleteReplayAsync, stoppingToken).ConfigureAwait(false);
     }
 }

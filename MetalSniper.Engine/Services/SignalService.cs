@@ -119,14 +119,20 @@ public sealed class SignalService : PipelineService
             Process(report);
         }
 
+        DropUnsentCommands();
+
+        await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Commands decided after the lane to the hands closed cannot be sent: dropped, loudly (their decisions are recorded).</summary>
+    private void DropUnsentCommands()
+    {
         var unsent = _pending.OfType<ExecutionCommand>().Count();
         if (unsent > 0)
         {
             _logger.LogWarning("{Count} command(s) decided after the pipeline closed were not sent (their decisions are recorded)", unsent);
             _pending.RemoveAll(p => p is ExecutionCommand);
         }
-
-        await FlushAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>Waits for bars, beating the heartbeat once a second while idle (a quiet market is not a dead brain).</summary>
@@ -255,12 +261,7 @@ public sealed class SignalService : PipelineService
             Process(report);
         }
 
-        var unsent = _pending.OfType<ExecutionCommand>().Count();
-        if (unsent > 0)
-        {
-            _logger.LogWarning("{Count} command(s) decided after the pipeline closed were not sent (their decisions are recorded)", unsent);
-            _pending.RemoveAll(p => p is ExecutionCommand);
-        }
+        DropUnsentCommands();
 
         await FlushAsync(ct).ConfigureAwait(false);
     }

@@ -72,8 +72,13 @@ public static class Bench
 
         var configPath = Composition.ResolveConfigPath(settings.ConfigPath);
         var dataDirectory = Path.GetFullPath(configuration!.GetSection($"{MarketDataOptions.SectionName}:Replay:DataDirectory").Value ?? "../shared/data");
-        var selected = dataSets is null or { Count: 0 } ? BenchDataSet.Defaults : dataSets.Select(n => BenchDataSet.Defaults.FirstOrDefault(d => d.Name == n)
-            ?? throw new ArgumentException($"unknown data set '{n}' (known: {string.Join(", ", BenchDataSet.Defaults.Select(d => d.Name))})")).ToList();
+        if (dataSets?.FirstOrDefault(n => BenchDataSet.Defaults.All(d => d.Name != n)) is { } unknown)
+        {
+            error.WriteLine($"bench: unknown data set '{unknown}' (known: {string.Join(", ", BenchDataSet.Defaults.Select(d => d.Name))})");
+            return ExitCodes.Usage;
+        }
+
+        var selected = dataSets is null or { Count: 0 } ? BenchDataSet.Defaults : dataSets.Select(n => BenchDataSet.Defaults.First(d => d.Name == n)).ToList();
         var results = new List<object>();
         var scratch = Directory.CreateTempSubdirectory("metalsniper-bench-");
         try

@@ -170,7 +170,7 @@ public sealed class SentinelChecksTests
     {
         public void Dispose() => Sentinel.Dispose();
 
-        /// <summary>Replay-style: publish, then sweep and wait for it (deterministic).</summary>
+        /// <summary>Replay-style: publish, then sweep inline on this thread (deterministic).</summary>
         public void Sweep(DateTimeOffset at, BookView? book = null, params (string Symbol, decimal Price)[] prices)
         {
             Clock.AdvanceTo(at);
@@ -184,7 +184,7 @@ public sealed class SentinelChecksTests
                 Sentinel.OnBook(book);
             }
 
-            Sentinel.WaitForSweep(Sentinel.RequestSweep(), TimeSpan.FromSeconds(5)).ShouldBeTrue();
+            Sentinel.SweepInline();
         }
     }
 
@@ -194,7 +194,7 @@ public sealed class SentinelChecksTests
         var store = new InMemoryHaltStore();
         var kill = KillSwitch.Restore(store, "test");
         var outbox = new Outbox();
-        var settings = tune(new SentinelSettings(100_000m, Currency.Usd, TimeSpan.FromMilliseconds(50), "America/New_York", new TimeOnly(17, 0), SweepOnRequestOnly: true));
+        var settings = tune(new SentinelSettings(100_000m, Currency.Usd, TimeSpan.FromMilliseconds(50), "America/New_York", new TimeOnly(17, 0)));
         var sentinel = new RiskSentinel(settings, InstrumentCatalog.CreateDefault(), new FxConverter(new FxRateTable()), clock, TimeProvider.System, outbox, kill,
             TradingSessionCalendar.CreateDefault(), new IdGenerator("t"), NullLogger<RiskSentinel>.Instance);
         return new Rig(sentinel, outbox, kill, clock, store);
@@ -207,7 +207,6 @@ public sealed class SentinelChecksTests
     public void RapidLoss_WithinTheWindow_CutsEverythingAndPausesAtL2()
     {
         using var rig = Create(s => s with { RapidLossAmount = 300m, RapidLossWindow = TimeSpan.FromMinutes(15), RapidLossPause = TimeSpan.FromHours(1) });
-        rig.Sentinel.Start();
         rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2010m)); // +100
         rig.Sweep(T0.AddMinutes(5), null, ("XAUUSD", 1995m)); // −50: a drop of 150
         rig.Outbox.Orders.ShouldBeEmpty();
@@ -260,7 +259,6 @@ public sealed class SentinelChecksTests
     public void RapidLoss_SpreadOverMoreThanTheWindow_DoesNotCut()
     {
         using var rig = Create(s => s with { RapidLossAmount = 300m, RapidLossWindow = TimeSpan.FromMinutes(15) });
-        rig.Sentinel.Start();
         rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2010m));
         rig.Sweep(T0.AddMinutes(20), null, ("XAUUSD", 1995m));
         rig.Sweep(T0.AddMinutes(40), null, ("XAUUSD", 1980m));
@@ -272,7 +270,6 @@ public sealed class SentinelChecksTests
     public void WatchdogTrail_RetreatFromTheBestPriceSinceEntry_FlattensThatPositionOnly()
     {
         using var rig = Create(s => s with { WatchdogTrailFraction = 0.02m });
-        rig.Sentinel.Start();
         var book = new BookView([new PositionSnapshot("XAUUSD", Currency.Usd, 10m, 2000m, 0m, 0m, T0), new PositionSnapshot("XAGUSD", Currency.Usd, -100m, 30m, 0m, 0m, T0)], 1);
         rig.Sweep(T0, book, ("XAUUSD", 2000m), ("XAGUSD", 30m));
         rig.Sweep(T0.AddMinutes(15), null, ("XAUUSD", 2100m), ("XAGUSD", 29.9m)); // new best 2100
@@ -290,7 +287,6 @@ public sealed class SentinelChecksTests
     public void StaleData_OnAHeldInstrumentWhileItsMarketIsOpen_PausesL1UntilFreshData()
     {
         using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
-        rig.Sentinel.Start();
         rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2000m));
         rig.Sweep(T0.AddMinutes(30), null, ("XAGUSD", 30m));
         rig.Kill.Level(T0.AddMinutes(30)).ShouldBe(KillLevel.Running);
@@ -306,7 +302,6 @@ public sealed class SentinelChecksTests
     public void StaleData_AcrossTheDailySessionBreak_IsNotStale()
     {
         using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
-        rig.Sentinel.Start();
         var close = new DateTimeOffset(2026, 3, 3, 22, 0, 0, TimeSpan.Zero); // 17:00 New York: the metals' daily break
         rig.Sweep(close, Long(10m, 2000m, 1), ("XAUUSD", 2000m));
         rig.Sweep(close.AddMinutes(60), null, ("XAGUSD", 30m)); // 18:00 New York: open again, 60 minutes after the last price but 0 of them open
@@ -344,7 +339,6 @@ public sealed class SentinelChecksTests
     public void KillSwitchAtL2_FlattensWhateverIsOpen()
     {
         using var rig = Create(s => s);
-        rig.Sentinel.Start();
         rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2000m));
         rig.Outbox.Orders.ShouldBeEmpty();
         rig.Kill.Escalate(KillLevel.Flatten, "operator:test", "stop everything", T0);
@@ -364,7 +358,6 @@ public sealed class SentinelChecksTests
         var breakers = new CircuitBreakerSettings(MaxDrawdown: 500m, DrawdownLevel: KillLevel.Flatten, MaxConsecutiveLosses: 3, SharpeFloor: -10m, SharpeWindow: 10, SharpeMinTrades: 10,
             MaxLegImbalance: 1_000_000m, Pairs: [], MaxFxRateAge: TimeSpan.FromHours(1), ConfirmObservations: 2, ResetWindow: TimeSpan.FromHours(2), MaxTripsPer24h: 3, DefaultLevel: KillLevel.NoEntries, BaseCurrency: Currency.Usd);
         using var rig = Create(s => s with { Breakers = breakers });
-        rig.Sentinel.Start();
         rig.Sweep(T0, Long(10m, 2000m, 1), ("XAUUSD", 2030m)); // peak +300
         rig.Sweep(T0.AddMinutes(15), null, ("XAUUSD", 1979m)); // −210: drawdown 510, first breach
         rig.Outbox.Orders.ShouldBeEmpty(); // one observation is not enough
@@ -381,7 +374,6 @@ public sealed class SentinelChecksTests
     public void UnknownPnl_DoesNotStopTheL2Flatten()
     {
         using var rig = Create(s => s);
-        rig.Sentinel.Start();
         rig.Kill.Escalate(KillLevel.Flatten, "operator:test", "stop everything", T0);
         rig.Sweep(T0, new BookView([new PositionSnapshot("XAGUSD", Currency.Usd, 100m, 30m, 0m, 0m, T0)], 1)); // no XAGUSD price: P&L unknown
         rig.Sentinel.DayPnl.ShouldBeNull();
@@ -396,7 +388,6 @@ public sealed class SentinelChecksTests
     {
         using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
         rig.Kill.Pause("stale-data:XAUUSD", KillLevel.NoEntries, null, "sentinel", "left over from before a restart", T0);
-        rig.Sentinel.Start();
         rig.Sweep(T0.AddMinutes(1), new BookView([], 1));
         rig.Kill.Level(T0.AddMinutes(1)).ShouldBe(KillLevel.Running);
         rig.Store.Records.Select(r => r.Draft.Action).ShouldBe([HaltAction.Pause, HaltAction.Clear]);
