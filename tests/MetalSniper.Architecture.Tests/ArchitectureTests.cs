@@ -22,7 +22,9 @@ public sealed class ArchitectureTests
         ["MetalSniper.Core"] = [],
         ["MetalSniper.Sentinel"] = ["MetalSniper.Core"],
         ["MetalSniper.Risk"] = ["MetalSniper.Core", "MetalSniper.Sentinel"],
-        ["MetalSniper.Strategies"] = ["MetalSniper.Core"],
+        ["MetalSniper.Strategies"] = ["MetalSniper.Core", "MetalSniper.Pairs"],
+        ["MetalSniper.Pairs"] = ["MetalSniper.Core"],
+        ["MetalSniper.Calendars"] = ["MetalSniper.Core"],
         ["MetalSniper.Persistence"] = ["MetalSniper.Core", "MetalSniper.Sentinel"],
         ["MetalSniper.Backtest"] = ["MetalSniper.Core"],
         ["MetalSniper.InteractiveBrokers"] = ["MetalSniper.Core"],
@@ -32,7 +34,7 @@ public sealed class ArchitectureTests
         ["MetalSniper.Judges"] = ["MetalSniper.Core"],
         ["MetalSniper.Research"] = ["MetalSniper.Core", "MetalSniper.Judges", "MetalSniper.Strategies", "MetalSniper.Backtest", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Persistence", "MetalSniper.Engine"],
         ["metalsniper"] = ["MetalSniper.Core", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Strategies", "MetalSniper.Persistence", "MetalSniper.Backtest",
-            "MetalSniper.InteractiveBrokers", "MetalSniper.Engine", "MetalSniper.Operator", "MetalSniper.Judges"],
+            "MetalSniper.InteractiveBrokers", "MetalSniper.Engine", "MetalSniper.Operator", "MetalSniper.Judges", "MetalSniper.Pairs", "MetalSniper.Calendars"],
     };
 
     /// <summary>The production assemblies: the host's executable and everything of ours it references, transitively.</summary>
