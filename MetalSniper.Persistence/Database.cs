@@ -127,6 +127,17 @@ public sealed class Database
             CREATE UNIQUE INDEX ux_gate_denials_order ON gate_denials(client_order_id);
             CREATE UNIQUE INDEX ux_ingest_rejections_line ON ingest_rejections(run_id, source, line, reason);
             """),
+        (5, "every cost line of a fill (commission, stamp duty, transfer tax, spread, FX conversion, borrow) in its currency and the base", """
+            CREATE TABLE fill_costs (
+                execution_id  TEXT NOT NULL REFERENCES fills(execution_id),
+                kind          TEXT NOT NULL,
+                amount        TEXT NOT NULL,
+                currency      TEXT NOT NULL,
+                amount_base   TEXT NOT NULL,
+                base_currency TEXT NOT NULL,
+                PRIMARY KEY (execution_id, kind)
+            );
+            """),
     ];
 
     /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>

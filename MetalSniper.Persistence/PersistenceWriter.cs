@@ -4,6 +4,7 @@ using System.Threading.Channels;
 using Dapper;
 using MetalSniper.Core.Decisions;
 using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Positions;
 using Microsoft.Data.Sqlite;
@@ -39,6 +40,9 @@ public sealed record PersistOrderStatus(ClientOrderId ClientOrderId, OrderStatus
 
 /// <summary>An execution.</summary>
 public sealed record PersistFill(Fill Fill, DateTimeOffset ReceivedUtc) : PersistCommand;
+
+/// <summary>One cost line of a fill: its kind (Commission, StampDuty, TransferTax, Spread, FxConversion, BorrowFee), in the currency charged and in the base currency.</summary>
+public sealed record PersistFillCost(string ExecutionId, string Kind, Money Amount, Money AmountBase) : PersistCommand;
 
 /// <summary>The latest position of a symbol.</summary>
 public sealed record PersistPosition(string RunId, PositionSnapshot Position, DateTimeOffset UpdatedUtc) : PersistCommand;
@@ -327,6 +331,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
         private readonly SqliteCommand _position;
         private readonly SqliteCommand _denial;
         private readonly SqliteCommand _rejection;
+        private readonly SqliteCommand _fillCost;
 
         public Statements(SqliteConnection connection)
         {
@@ -347,6 +352,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
                 ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl=excluded.realized_pnl, commissions=excluded.commissions, updated_utc=excluded.updated_utc
                 """, 8);
             _denial = Prepare("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", 8);
+            _fillCost = Prepare("INSERT OR IGNORE INTO fill_costs(execution_id, kind, amount, currency, amount_base, base_currency) VALUES ($1,$2,$3,$4,$5,$6)", 6);
             _rejection = Prepare("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES ($1,$2,$3,$4,$5,$6)", 6);
         }
 
@@ -359,6 +365,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _position.Transaction = tx;
             _denial.Transaction = tx;
             _rejection.Transaction = tx;
+            _fillCost.Transaction = tx;
         }
 
         public void Apply(PersistCommand command)
@@ -375,6 +382,9 @@ public sealed class PersistenceWriter : IAsyncDisposable
                     break;
                 case PersistFill { Fill: var f } pf:
                     Run(_fill, f.ExecutionId, f.ClientOrderId.Value, f.Symbol, f.Side.ToString(), D(f.Quantity), D(f.Price), D(f.Commission.Amount), f.Commission.Currency.Code, T(f.EventTimeUtc), T(pf.ReceivedUtc));
+                    break;
+                case PersistFillCost fc:
+                    Run(_fillCost, fc.ExecutionId, fc.Kind, D(fc.Amount.Amount), fc.Amount.Currency.Code, D(fc.AmountBase.Amount), fc.AmountBase.Currency.Code);
                     break;
                 case PersistOrderStatus s:
                     var changed = Run(_status, s.Status.ToString(), s.Reason, s.BrokerOrderId, D(s.StopPrice), D(s.LimitPrice), D(s.Quantity), T(s.UpdatedUtc), s.ClientOrderId.Value);
@@ -417,6 +427,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _position.Dispose();
             _denial.Dispose();
             _rejection.Dispose();
+            _fillCost.Dispose();
         }
 
         private SqliteCommand Prepare(string sql, int parameters)

@@ -91,6 +91,24 @@ public enum DecisionKind
 
     /// <summary>Sentinel: a heartbeat was missed (subject: the silent component).</summary>
     MissedHeartbeat,
+
+    /// <summary>A dual-listing pair opens: short the rich listing, buy the cheap one (both legs one decision).</summary>
+    PairEntry,
+
+    /// <summary>A dual-listing pair closes on the reunion (|z| back inside the exit band).</summary>
+    PairExit,
+
+    /// <summary>A dual-listing pair is stopped: z-score beyond the stop, or held past the time limit.</summary>
+    PairStop,
+
+    /// <summary>A pair is retired (cointegration broken or half-life past its limit) or not admitted; the statistics are the inputs.</summary>
+    PairRetire,
+
+    /// <summary>Two prices of a pair were not comparable (a venue closed, observations too far apart, FX missing or stale).</summary>
+    PairNotComparable,
+
+    /// <summary>One leg of a pair filled and the other did not within the timeout: the filled leg is unwound.</summary>
+    PairLegUnwind,
 }
 
 /// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>

@@ -60,7 +60,13 @@ public static class Commands
         };
         var reportOption = new Option<string?>("--report") { Description = "After the replay, write a self-contained HTML report of the backtest to this file (equity curve and drawdown, monthly P&L, costs, trips, trades)" };
         var summaryJson = new Option<string?>("--summary-json") { Description = "Also write the summary's figures as JSON to this file (machine-readable; what a sweep reads)" };
-        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption, set, summaryJson, reportOption };
+        var strategy = new Option<string>("--strategy")
+        {
+            Description = "metals (default): the metals strategy through the whole service on the intraday bars; dual-listing: the daily backtest of the configured pairs (section DualListing), naive beside honest",
+            DefaultValueFactory = _ => "metals",
+        };
+        strategy.AcceptOnlyFromAmong("metals", "dual-listing");
+        var replay = new Command("replay", "Push the whole recorded data set through the same services as fast as possible and print a summary") { config, db, verbose, runIdOption, set, summaryJson, reportOption, strategy };
         replay.SetAction(async (p, ct) =>
         {
             var runId = p.GetValue(runIdOption);
@@ -77,6 +83,17 @@ public static class Commands
 
             // The console shows errors only (standard error): trips and alerts go to the log file and the summary's trip section.
             var settings = new HostSettings(p.GetValue(config), RunMode.Replay, p.GetValue(db), p.GetValue(verbose) ? LogEventLevel.Information : LogEventLevel.Error, extra) { RunId = runId };
+            if (p.GetValue(strategy) == "dual-listing")
+            {
+                if (p.GetValue(reportOption) is not null || p.GetValue(summaryJson) is not null)
+                {
+                    error.WriteLine("error: --report and --summary-json are for the metals replay; the dual-listing replay prints its report and records it in the database");
+                    return ExitCodes.Usage;
+                }
+
+                return await DualListingReplay.RunAsync(settings, new Calendars.ExchangeCalendar(), output, error, ct).ConfigureAwait(false);
+            }
+
             var (code, summary) = await RunReplayAsync(settings, error, ct, showProgress: ReferenceEquals(output, Console.Out)).ConfigureAwait(false);
             if (summary is not null)
             {
