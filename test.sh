@@ -27,5 +27,6 @@ install() {
 [ -x /usr/bin/chromium ] || install chromium
 command -v node >/dev/null 2>&1 || install nodejs
 command -v npm >/dev/null 2>&1 || install npm
+/usr/bin/python3 -c "import statsmodels" >/dev/null 2>&1 || install python3-statsmodels  # Debian's python3 (a pyenv python3 on PATH would not see the package): the Pairs ADF/coint cross-check
 
 dotnet test MetalSniper.sln -c Release "$@"
