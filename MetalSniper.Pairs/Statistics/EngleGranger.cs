@@ -10,8 +10,7 @@ namespace MetalSniper.Pairs.Statistics;
 /// <param name="Critical5">5 % critical value, likewise.</param>
 /// <param name="Critical10">10 % critical value, likewise.</param>
 /// <param name="LagRule">How the residual ADF lag was chosen, in words.</param>
-/// <param name="N">Observations in the cointegrating regression (the length of y and of x).</param>
-/// <param name="Residuals">u_t = y_t − α − β·x_t (the spread), oldest first, length <paramref name="N"/>.</param>
+/// <param name="N">Observations in the cointegrating regression (the length of y and of x; MacKinnon's N is always 2 here).</param>
 public sealed record CointegrationResult(
     double HedgeRatio,
     double Intercept,
@@ -22,8 +21,11 @@ public sealed record CointegrationResult(
     double Critical5,
     double Critical10,
     string LagRule,
-    int N,
-    double[]? Residuals = null);
+    int N)
+{
+    /// <summary>u_t = y_t − α − β·x_t (the spread), oldest first, length <see cref="N"/>; set by <see cref="EngleGranger.Test"/>.</summary>
+    public double[] Residuals { get; init; } = [];
+}
 
 /// <summary>
 /// The Engle–Granger (1987) two-step test of no cointegration between two I(1) series, with the semantics of statsmodels'
@@ -76,7 +78,9 @@ public static class EngleGranger
             critical.FivePercent,
             critical.TenPercent,
             adf.LagRule,
-            fit.N,
-            fit.Residuals);
+            fit.N)
+        {
+            Residuals = fit.Residuals,
+        };
     }
 }

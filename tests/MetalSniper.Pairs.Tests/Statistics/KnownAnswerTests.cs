@@ -83,7 +83,7 @@ public sealed class KnownAnswerTests
         result.PValue.ShouldBeLessThan(0.01);
         result.AdfStatistic.ShouldBeLessThan(result.Critical1);
         result.N.ShouldBe(1000);
-        result.Residuals!.Length.ShouldBe(1000);
+        result.Residuals.Length.ShouldBe(1000);
     }
 
     [Fact]

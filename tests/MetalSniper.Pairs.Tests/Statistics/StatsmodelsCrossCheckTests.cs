@@ -20,6 +20,8 @@ public sealed class StatsmodelsCrossCheckTests(StatsmodelsReference reference, I
             ["log_jse_in_gbp"] = reference.Anglo.JseInGbpPence.Select(v => Math.Log(v)).ToArray(),
         };
         var mismatches = new StringBuilder();
+        var worstStatistic = 0.0;
+        var worstP = 0.0;
         var cases = reference.Json.GetProperty("adf").EnumerateArray().ToArray();
         cases.Length.ShouldBe(24);
         foreach (var c in cases)
@@ -46,28 +48,37 @@ public sealed class StatsmodelsCrossCheckTests(StatsmodelsReference reference, I
             var label = $"{name} {regression} {lagChoice} maxlag={maxLag?.ToString() ?? "default"}";
             output.WriteLine($"{label}: τ {ours.Statistic:F6} (statsmodels {c.GetProperty("statistic").GetDouble():F6}), p {ours.PValue:G6}, lag {ours.UsedLag}, nobs {ours.NObs} — {ours.LagRule}");
             Compare(mismatches, label, ours.Statistic, ours.PValue, ours.UsedLag, ours.Critical1, ours.Critical5, ours.Critical10, c);
+            worstStatistic = Math.Max(worstStatistic, Math.Abs(ours.Statistic / c.GetProperty("statistic").GetDouble() - 1.0));
+            worstP = Math.Max(worstP, Math.Abs(ours.PValue - c.GetProperty("pvalue").GetDouble()));
             if (ours.NObs != c.GetProperty("nobs").GetInt32())
             {
                 mismatches.AppendLine($"{label}: nobs {ours.NObs} vs {c.GetProperty("nobs").GetInt32()}");
             }
         }
 
-        output.WriteLine($"statsmodels {reference.StatsmodelsVersion} via {reference.Python}");
+        output.WriteLine($"statsmodels {reference.StatsmodelsVersion} via {reference.Python}: worst statistic relative difference {worstStatistic:E2}, worst p difference {worstP:E2}");
         mismatches.ToString().ShouldBeEmpty();
     }
 
     [Fact]
-    public void EngleGranger_AngloLogJseInGbpOnLogLse_MatchesStatsmodelsCoint()
+    public void EngleGranger_AngloLogJseInGbpOnLogLse_MatchesStatsmodelsCoint() =>
+        CompareCoint("coint", reference.Anglo.JseInGbpPence, reference.Anglo.LsePence);
+
+    [Fact]
+    public void EngleGranger_AngloLogJseInGbpOnLogGbpUsd_MatchesStatsmodelsCointAwayFromPZero() =>
+        CompareCoint("coint_gbpusd", reference.Anglo.JseInGbpPence, reference.Anglo.GbpUsd);
+
+    private void CompareCoint(string key, double[] yLevels, double[] xLevels)
     {
-        var c = reference.Json.GetProperty("coint");
-        var y = reference.Anglo.JseInGbpPence.Select(v => Math.Log(v)).ToArray();
-        var x = reference.Anglo.LsePence.Select(v => Math.Log(v)).ToArray();
+        var c = reference.Json.GetProperty(key);
+        var y = yLevels.Select(v => Math.Log(v)).ToArray();
+        var x = xLevels.Select(v => Math.Log(v)).ToArray();
 
         var ours = EngleGranger.Test(y, x);
 
-        output.WriteLine($"coint: τ {ours.AdfStatistic:F6} (statsmodels {c.GetProperty("statistic").GetDouble():F6}), p {ours.PValue:G6}, lag {ours.UsedLag}, β {ours.HedgeRatio:F6}, α {ours.Intercept:F6}");
+        output.WriteLine($"{key}: τ {ours.AdfStatistic:F6} (statsmodels {c.GetProperty("statistic").GetDouble():F6}), p {ours.PValue:G6} (statsmodels {c.GetProperty("pvalue").GetDouble():G6}), lag {ours.UsedLag}, β {ours.HedgeRatio:F6}, α {ours.Intercept:F6}");
         var mismatches = new StringBuilder();
-        Compare(mismatches, "coint", ours.AdfStatistic, ours.PValue, ours.UsedLag, ours.Critical1, ours.Critical5, ours.Critical10, c);
+        Compare(mismatches, key, ours.AdfStatistic, ours.PValue, ours.UsedLag, ours.Critical1, ours.Critical5, ours.Critical10, c);
         mismatches.ToString().ShouldBeEmpty();
         ours.HedgeRatio.ShouldBe(c.GetProperty("hedge_ratio").GetDouble(), 1e-9);
         ours.Intercept.ShouldBe(c.GetProperty("intercept").GetDouble(), 1e-9);

@@ -86,7 +86,7 @@ public sealed class StatsmodelsReference
 }
 
 /// <summary>The columns of the merged Anglo American file the statistics use, oldest first.</summary>
-public sealed record AngloSeries(double[] Premium, double[] JseInGbpPence, double[] LsePence)
+public sealed record AngloSeries(double[] Premium, double[] JseInGbpPence, double[] LsePence, double[] GbpUsd)
 {
     public static AngloSeries Read(string path)
     {
@@ -95,9 +95,10 @@ public sealed record AngloSeries(double[] Premium, double[] JseInGbpPence, doubl
         var premium = Array.IndexOf(header, "premium_jse_over_lse");
         var jse = Array.IndexOf(header, "agl_jo_in_gbp_pence");
         var lse = Array.IndexOf(header, "aal_l_adjclose_gbp_pence");
-        if (premium < 0 || jse < 0 || lse < 0)
+        var gbpUsd = Array.IndexOf(header, "gbpusd");
+        if (premium < 0 || jse < 0 || lse < 0 || gbpUsd < 0)
         {
-            throw new InvalidDataException($"{path}: expected columns premium_jse_over_lse, agl_jo_in_gbp_pence, aal_l_adjclose_gbp_pence");
+            throw new InvalidDataException($"{path}: expected columns premium_jse_over_lse, agl_jo_in_gbp_pence, aal_l_adjclose_gbp_pence, gbpusd");
         }
 
         var rows = lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).ToArray();
@@ -105,6 +106,7 @@ public sealed record AngloSeries(double[] Premium, double[] JseInGbpPence, doubl
         return new AngloSeries(
             rows.Select(r => Parse(r[premium])).ToArray(),
             rows.Select(r => Parse(r[jse])).ToArray(),
-            rows.Select(r => Parse(r[lse])).ToArray());
+            rows.Select(r => Parse(r[lse])).ToArray(),
+            rows.Select(r => Parse(r[gbpUsd])).ToArray());
     }
 }
