@@ -311,8 +311,7 @@ public sealed class DailyPairBacktest(IExchangeCalendar calendar, PairBacktestOp
             var quantity = Math.Abs(signedQuantity);
             var order = new SubmitOrder(ids.NextClientOrderId(), p.DecisionId, leg.Listing.Symbol, side, quantity, OrderType.Market, null, null, p.Purpose, p.DecidedUtc, TimeInForce.Day, Source);
             _ledger.Add(new PairOrderEntry(order, p.DecidedUtc));
-            var usd = FxToBase(Currency.Usd, at);
-            var charges = _costs.ForFill(leg.Listing.Symbol, leg.Listing.Currency, leg.Costs, side, quantity, price, x => x * fxToBase, x => x * usd);
+            var charges = _costs.ForFill(leg.Listing.Symbol, leg.Listing.Currency, leg.Costs, side, quantity, price, x => x * fxToBase, x => x * FxToBase(Currency.Usd, at));
             var commission = charges.FirstOrDefault(c => c.Kind == PairCostKind.Commission)?.Charged ?? Money.Zero(leg.Listing.Currency);
             _ledger.Add(new PairFillEntry(new Fill($"{order.ClientOrderId.Value}-F1", order.ClientOrderId, leg.Listing.Symbol, side, quantity, price, commission, at), charges));
             return charges;
@@ -443,9 +442,18 @@ public sealed class DailyPairBacktest(IExchangeCalendar calendar, PairBacktestOp
                 return null;
             }
 
-            var eg = Statistics.EngleGranger.Test([.. _lnA], [.. _lnB]);
-            var residuals = _lnA.Select((a, i) => a - (eg.HedgeRatio * _lnB[i]) - eg.Intercept).ToArray();
-            var hl = Statistics.HalfLife.Estimate(residuals);
+            Statistics.CointegrationResult eg;
+            Statistics.HalfLifeResult hl;
+            try
+            {
+                eg = Statistics.EngleGranger.Test([.. _lnA], [.. _lnB]);
+                hl = Statistics.HalfLife.Estimate(eg.Residuals);
+            }
+            catch (ArgumentException)
+            {
+                return null; // a report figure only: the table shows "-"
+            }
+
             return new PairStatistics(_lnA.Count - 1, eg.HedgeRatio, eg.Intercept, eg.AdfStatistic, eg.PValue, eg.UsedLag, eg.LagRule, hl.IsMeanReverting ? hl.HalfLife : double.PositiveInfinity);
         }
 

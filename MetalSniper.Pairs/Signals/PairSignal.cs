@@ -212,7 +212,18 @@ public sealed class PairSignal
         if (Statistics is null || _sinceTest >= _options.RetestEvery)
         {
             _sinceTest = 0;
-            var stats = Test(n);
+            PairStatistics stats;
+            try
+            {
+                stats = Test(n);
+            }
+            catch (ArgumentException e)
+            {
+                // A window the statistics cannot test (a constant leg, a straight-line spread) fails the test, loudly.
+                Retired = true;
+                return new PairAction(PairActionKind.Retire, Held, null, null, $"{(Admitted ? "retired" : "not admitted")}: the statistics cannot be computed: {e.Message}", Statistics);
+            }
+
             Statistics = stats;
             Tests.Add(stats);
             var failed = stats.PValue > _options.MaxPValue

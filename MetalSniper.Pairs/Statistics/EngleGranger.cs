@@ -46,8 +46,8 @@ public static class EngleGranger
     /// <param name="lagChoice">Lag rule of the residual ADF (default AIC, as coint).</param>
     /// <param name="maxLag">Largest residual ADF lag; null for ⌈12·(n/100)^¼⌉ (capped at ⌊n/2⌋ − 1).</param>
     /// <exception cref="ArgumentException">
-    /// Lengths differ, fewer than <see cref="Adf.MinimumObservations"/> observations, NaN/∞, a constant leg, or legs so
-    /// collinear that R² ≥ 1 − 100·√ε (statsmodels then reports τ = −∞; here it is refused: the test is not informative).
+    /// Lengths differ, fewer than <see cref="Adf.MinimumObservations"/> observations, NaN/∞, or a constant leg. Legs so
+    /// collinear that R² ≥ 1 − 100·√ε are not an error: τ = −∞ and p = 0 are returned, as statsmodels' <c>coint</c> does.
     /// </exception>
     public static CointegrationResult Test(ReadOnlySpan<double> y, ReadOnlySpan<double> x, AdfLagChoice lagChoice = AdfLagChoice.Aic, int? maxLag = null)
     {
@@ -62,8 +62,13 @@ public static class EngleGranger
         var fit = Ols.Fit(y, x);
         if (fit.RSquared >= 1.0 - 100.0 * Math.Sqrt(2.220446049250313e-16))
         {
-            throw new ArgumentException(
-                $"y and x are (almost) perfectly collinear (R² = {fit.RSquared:R}); the Engle–Granger test is not reliable", nameof(x));
+            // As statsmodels' coint: the legs move as one (the residuals are numerically nil), τ = −∞ and p = 0.
+            var c = MacKinnon.CriticalValues(AdfRegression.Constant, 2, y.Length - 1);
+            return new CointegrationResult(fit.Slope, fit.Intercept, double.NegativeInfinity, 0.0, 0, c.OnePercent, c.FivePercent, c.TenPercent,
+                $"no ADF: R² = {fit.RSquared:R} ≥ 1 − 100·√ε (the legs move as one; τ = −∞ as statsmodels reports)", fit.N)
+            {
+                Residuals = fit.Residuals,
+            };
         }
 
         var adf = Adf.Test(fit.Residuals, AdfRegression.None, lagChoice, maxLag);

@@ -67,10 +67,14 @@ public sealed class BadInputTests
     }
 
     [Fact]
-    public void EngleGranger_PerfectlyCollinearLegs_Throws()
+    public void EngleGranger_PerfectlyCollinearLegs_AreCointegratedWithTauMinusInfinity_AsStatsmodelsReports()
     {
         var y = Walk.Select(v => 3.0 * v + 1.0).ToArray();
-        Should.Throw<ArgumentException>(() => EngleGranger.Test(y, Walk)).Message.ShouldContain("collinear");
+        var r = EngleGranger.Test(y, Walk);
+        r.AdfStatistic.ShouldBe(double.NegativeInfinity);
+        r.PValue.ShouldBe(0.0);
+        r.HedgeRatio.ShouldBe(3.0, 1e-9);
+        r.LagRule.ShouldContain("move as one");
     }
 
     [Fact]
