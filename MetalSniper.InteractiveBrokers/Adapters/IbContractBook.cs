@@ -200,8 +200,9 @@ public sealed class IbContractBook
             {
                 await ResolveAsync(symbol, CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException or OperationCanceledException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // Not lost: logged and raised; the instrument stays refused until a later request succeeds.
                 _logger.LogWarning("IB contract details of {Symbol} not requested again: {Message}", symbol, e.Message);
                 Problem?.Invoke($"IB contract details of {symbol} could not be requested again: {e.Message}");
             }

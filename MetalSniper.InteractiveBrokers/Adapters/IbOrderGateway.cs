@@ -65,7 +65,8 @@ public sealed class IbOrderGateway : IOrderGateway
     /// <param name="contracts">
     /// The contract details book shared with the market data side; null: the gateway keeps its own over every instrument of
     /// <paramref name="instruments"/> (its problems are raised through <see cref="Problem"/>, RED). It must have been created
-    /// before this gateway so that its details are requested before the reconciliation on every connect.
+    /// before this gateway so that its details are requested before the reconciliation on every connect. The own book's problems
+    /// are raised as yellow (it covers instruments that may not be traded); an order refused for want of details is red.
     /// </param>
     public IbOrderGateway(IbSession session, IInstrumentCatalog instruments, string mode, (int PerSecond, int Reserved) messageLimit, IEnumerable<string> knownExecutionIds,
         TimeProvider clock, ILogger<IbOrderGateway> logger, IbContractBook? contracts = null)
@@ -80,7 +81,8 @@ public sealed class IbOrderGateway : IOrderGateway
         if (contracts is null)
         {
             contracts = new IbContractBook(session, instruments, instruments.All.Select(i => i.Symbol), clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<IbContractBook>.Instance);
-            contracts.Problem += text => Problem?.Invoke(text, true);
+            // Yellow: the book covers every catalog instrument, traded or not; an order refused for want of details is RED (SubmitAsync).
+            contracts.Problem += text => Problem?.Invoke(text, false);
         }
 
         _contracts = contracts;
