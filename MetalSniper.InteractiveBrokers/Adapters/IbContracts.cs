@@ -5,14 +5,17 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 
 /// <summary>
 /// Our instruments as IB contracts (TWS-PROTOCOL.md §6): spot metals XAUUSD/XAGUSD as <c>CMDTY</c> on <c>SMART</c> in
-/// USD (IBCMDTY accepted in replies, never sent); stocks on their home venue (LSE in GBP, JSE in ZAR, AEX in EUR) or,
-/// for NYSE, <c>SMART</c> with primary exchange NYSE; FX pairs as <c>CASH</c> on <c>IDEALPRO</c> (symbol = base
-/// currency, currency = quote currency). Our symbol's suffix (".L", ".JO", ".AS") is the venue, not part of IB's
-/// symbol. Prices go to IB in the instrument's quote unit (pence for LSE, cents for JSE): that is how IB quotes
-/// those venues; verify on the paper account before trading them.
+/// USD (IBCMDTY accepted in replies, never sent); stocks on their home venue under IB's exchange codes — London
+/// <c>LSE</c> (GBP), Johannesburg <c>JSE</c> (ZAR), Euronext Amsterdam <c>AEB</c> (EUR; our venue code is AEX, IB's is
+/// AEB: IB's own location code list names it <c>STK.EU.AEB</c>) — and NYSE ADRs as <c>SMART</c> with primary exchange
+/// <c>NYSE</c> (USD); FX pairs as <c>CASH</c> on <c>IDEALPRO</c> (symbol = base currency, currency = quote currency).
+/// Our symbol's suffix (".L", ".JO", ".AS") is the venue, not part of IB's symbol. Prices are not converted here: the
+/// unit IB uses for a contract (pence for LSE, cents for JSE) comes from its contract details' price magnifier, and
+/// <see cref="IbPriceConverter"/> is the one place that converts (see <see cref="IbContractBook"/>).
 /// </summary>
 public static class IbContracts
 {
+
     /// <summary>The IB contract of <paramref name="instrument"/>.</summary>
     /// <exception cref="NotSupportedException">A venue IB is not mapped for.</exception>
     public static TwsContract For(Instrument instrument)
@@ -28,7 +31,8 @@ public static class IbContracts
             SecurityType.Stock => instrument.Exchange switch
             {
                 Venues.Nyse => new TwsContract { Symbol = root, SecType = "STK", Exchange = "SMART", PrimaryExchange = "NYSE", Currency = instrument.Currency.Code },
-                Venues.Lse or Venues.Jse or Venues.Aex => new TwsContract { Symbol = root, SecType = "STK", Exchange = instrument.Exchange, Currency = instrument.Currency.Code },
+                Venues.Lse or Venues.Jse => new TwsContract { Symbol = root, SecType = "STK", Exchange = instrument.Exchange, Currency = instrument.Currency.Code },
+                Venues.Aex => new TwsContract { Symbol = root, SecType = "STK", Exchange = IbExchangeCodes.EuronextAmsterdam, Currency = instrument.Currency.Code },
                 _ => throw new NotSupportedException($"no IB contract mapping for venue {instrument.Exchange} ({symbol})"),
             },
             _ => throw new NotSupportedException($"no IB contract mapping for {instrument.SecurityType} ({symbol})"),
@@ -50,7 +54,10 @@ public static class IbContracts
             var sameType = string.Equals(c.SecType, contract.SecType, StringComparison.OrdinalIgnoreCase);
             var sameCurrency = contract.Currency.Length == 0 || string.Equals(c.Currency, contract.Currency, StringComparison.OrdinalIgnoreCase);
             var sameVenue = c.SecType != "STK" || contract.Exchange.Length == 0 || contract.Exchange is "SMART"
-                || string.Equals(c.Exchange, contract.Exchange, StringComparison.OrdinalIgnoreCase) || string.Equals(c.PrimaryExchange, contract.PrimaryExchange, StringComparison.OrdinalIgnoreCase);
+                || string.Equals(c.Exchange, contract.Exchange, StringComparison.OrdinalIgnoreCase)
+                || (c.PrimaryExchange.Length > 0 && (string.Equals(c.PrimaryExchange, contract.PrimaryExchange, StringComparison.OrdinalIgnoreCase)
+                    // position (61) and updatePortfolio (7) carry the listing exchange in their exchange slot (no primaryExchange): NYSE for a SMART-routed ADR.
+                    || string.Equals(c.PrimaryExchange, contract.Exchange, StringComparison.OrdinalIgnoreCase)));
             if (sameSymbol && sameType && sameCurrency && sameVenue)
             {
                 return i.Symbol;
@@ -59,4 +66,11 @@ public static class IbContracts
 
         return null;
     }
+}
+
+/// <summary>IB's exchange codes where they differ from our venue codes.</summary>
+public static class IbExchangeCodes
+{
+    /// <summary>Euronext Amsterdam at IB (our <see cref="Venues.Aex"/>); IB's location code <c>STK.EU.AEB</c>.</summary>
+    public const string EuronextAmsterdam = "AEB";
 }

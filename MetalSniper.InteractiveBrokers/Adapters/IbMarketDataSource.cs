@@ -14,6 +14,9 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// yielded with its open time and interval, like a recorded bar, and goes through the same validation at ingest.
 /// Subscriptions are made anew (new request ids) after every handshake and after 1101 (data lost). The history of
 /// the first answer is not replayed into the strategy (it starts cold); the forming bar seeds the first update.
+/// Bars stay in the venue's quote unit (<c>RawBar</c>'s contract: ingest divides by <see cref="Instrument.QuoteUnit"/>); they
+/// pass through <see cref="IbPriceConverter.ToQuoteUnit"/>, and only instruments whose contract details agree with the
+/// catalog (<see cref="IbContractBook"/>) are subscribed: one without is left out, logged and raised as a <see cref="Problem"/>.
 /// </summary>
 public sealed class IbMarketDataSource : IMarketDataSource
 {
@@ -24,7 +27,8 @@ public sealed class IbMarketDataSource : IMarketDataSource
     private readonly ILogger<IbMarketDataSource> _logger;
     private readonly Channel<MarketDataRecord> _records = Channel.CreateUnbounded<MarketDataRecord>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lock _gate = new();
-    private readonly Dictionary<int, string> _requests = [];
+    private readonly Dictionary<int, (string Symbol, IbPriceConverter Prices)> _requests = [];
+    private readonly IbContractBook _contracts;
     private readonly Dictionary<string, TwsBar> _forming = new(StringComparer.Ordinal);
     private long _line;
 
@@ -34,8 +38,10 @@ public sealed class IbMarketDataSource : IMarketDataSource
     /// <param name="symbols">Symbols to stream.</param>
     /// <param name="interval">Bar size: 1, 5, 15 or 30 minutes, or 1 hour.</param>
     /// <param name="logger">Logger.</param>
+    /// <param name="contracts">The contract details book shared with the gateway (created before this source); null: the source keeps its own over <paramref name="symbols"/>.</param>
     /// <exception cref="ArgumentException">A bar size IB does not offer.</exception>
-    public IbMarketDataSource(IbSession session, IInstrumentCatalog instruments, IReadOnlyList<string> symbols, TimeSpan interval, ILogger<IbMarketDataSource> logger)
+    public IbMarketDataSource(IbSession session, IInstrumentCatalog instruments, IReadOnlyList<string> symbols, TimeSpan interval, ILogger<IbMarketDataSource> logger,
+        IbContractBook? contracts = null)
     {
         _session = session ?? throw new ArgumentNullException(nameof(session));
         _instruments = instruments ?? throw new ArgumentNullException(nameof(instruments));
@@ -43,6 +49,13 @@ public sealed class IbMarketDataSource : IMarketDataSource
         _interval = interval;
         _logger = logger;
         BarSize = BarSizeSetting(interval);
+        if (contracts is null)
+        {
+            contracts = new IbContractBook(session, instruments, symbols, session.Clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<IbContractBook>.Instance);
+            contracts.Problem += text => Problem?.Invoke(text);
+        }
+
+        _contracts = contracts;
         session.EventReceived += OnEvent;
         session.Connected += SubscribeAsync;
         session.Machine.ResubscribeNeeded += why =>
@@ -59,6 +72,9 @@ public sealed class IbMarketDataSource : IMarketDataSource
 
     /// <inheritdoc />
     public bool IsReplay => false;
+
+    /// <summary>Raised when an instrument cannot be streamed (no agreeing contract details, a refused request).</summary>
+    public event Action<string>? Problem;
 
     /// <summary>IB's bar size setting for the interval.</summary>
     public string BarSize { get; }
@@ -97,10 +113,17 @@ public sealed class IbMarketDataSource : IMarketDataSource
             _forming.Clear();
             foreach (var symbol in _symbols)
             {
+                if (!_contracts.TryGet(symbol, out var details, out var refusal))
+                {
+                    _logger.LogError("IB bars of {Symbol} not subscribed: {Reason}", symbol, refusal);
+                    Problem?.Invoke($"IB bars of {symbol} not subscribed: {refusal}");
+                    continue;
+                }
+
                 var reqId = _session.NextRequestId();
-                _requests[reqId] = symbol;
+                _requests[reqId] = (symbol, details.Prices);
                 var duration = _interval >= TimeSpan.FromMinutes(30) ? "2 D" : "1 D";
-                TrySend(TwsRequests.ReqHistoricalData(reqId, IbContracts.For(_instruments.Get(symbol)), "", BarSize, duration, false, "MIDPOINT", 2, true));
+                TrySend(TwsRequests.ReqHistoricalData(reqId, details.Contract, "", BarSize, duration, false, "MIDPOINT", 2, true));
                 _logger.LogInformation("Subscribed {Symbol} {BarSize} MIDPOINT bars (request {ReqId}, keepUpToDate)", symbol, BarSize, reqId);
             }
         }
@@ -115,9 +138,9 @@ public sealed class IbMarketDataSource : IMarketDataSource
             case HistoricalDataEvent h:
                 lock (_gate)
                 {
-                    if (_requests.TryGetValue(h.ReqId, out var symbol) && h.Bars.Count > 0)
+                    if (_requests.TryGetValue(h.ReqId, out var request) && h.Bars.Count > 0)
                     {
-                        _forming[symbol] = h.Bars[^1];
+                        _forming[request.Symbol] = h.Bars[^1];
                     }
                 }
 
@@ -125,26 +148,26 @@ public sealed class IbMarketDataSource : IMarketDataSource
             case HistoricalDataUpdateEvent u:
                 lock (_gate)
                 {
-                    if (!_requests.TryGetValue(u.ReqId, out var symbol))
+                    if (!_requests.TryGetValue(u.ReqId, out var request))
                     {
                         return;
                     }
 
-                    if (_forming.TryGetValue(symbol, out var forming) && forming.Date != u.Bar.Date && Time(u.Bar.Date) > Time(forming.Date))
+                    if (_forming.TryGetValue(request.Symbol, out var forming) && forming.Date != u.Bar.Date && Time(u.Bar.Date) > Time(forming.Date))
                     {
-                        Complete(symbol, forming);
+                        Complete(request.Symbol, request.Prices, forming);
                     }
 
-                    _forming[symbol] = u.Bar;
+                    _forming[request.Symbol] = u.Bar;
                 }
 
                 break;
             case ErrorEvent err when err.Id > 0:
                 lock (_gate)
                 {
-                    if (_requests.TryGetValue(err.Id, out var symbol))
+                    if (_requests.TryGetValue(err.Id, out var request))
                     {
-                        _logger.LogError("IB market data request {ReqId} for {Symbol} failed: {Code} {Message}", err.Id, symbol, err.Code, err.Message);
+                        _logger.LogError("IB market data request {ReqId} for {Symbol} failed: {Code} {Message}", err.Id, request.Symbol, err.Code, err.Message);
                     }
                 }
 
@@ -152,10 +175,11 @@ public sealed class IbMarketDataSource : IMarketDataSource
         }
     }
 
-    private void Complete(string symbol, TwsBar bar)
+    private void Complete(string symbol, IbPriceConverter prices, TwsBar bar)
     {
         var open = Time(bar.Date);
-        var raw = new RawBar(Name, ++_line, symbol, open, _interval, bar.Open, bar.High, bar.Low, bar.Close, bar.Volume is { } v && v > 0 ? (double)v : 0d, null);
+        var raw = new RawBar(Name, ++_line, symbol, open, _interval, prices.ToQuoteUnit(bar.Open), prices.ToQuoteUnit(bar.High), prices.ToQuoteUnit(bar.Low), prices.ToQuoteUnit(bar.Close),
+            bar.Volume is { } v && v > 0 ? (double)v : 0d, null);
         if (!_records.Writer.TryWrite(new RawBarRecord(raw)))
         {
             throw new InvalidOperationException("IB market data channel is closed");

@@ -25,6 +25,12 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// FULLY_LIVE, risk exits also while warming up or degraded, nothing in DATA_ONLY or inside a reset window.</item>
 /// <item><b>Fills</b>: an execution is reported once its commission report arrived (or after a grace period with
 /// commission 0 and a warning); executions are de-duplicated by execId across reconnects and restarts.</item>
+/// <item><b>Prices in the venue's unit</b> (<see cref="IbContractBook"/>, <see cref="IbPriceConverter"/>): an order is sent only
+/// for an instrument whose contract details IB answered and which agree with our catalog (priceMagnifier = the catalog's
+/// quote unit); otherwise it is refused with the reason and a <see cref="Problem"/>. Outbound limit/stop prices are our
+/// major-unit prices × the magnifier rounded to the contract's minTick (12.3456 GBP → 1234.56 pence); execution and
+/// open-order prices ÷ the magnifier; positions' average cost is IB's per-unit cost in the contract currency (not
+/// magnified) ÷ the multiplier.</item>
 /// </list>
 /// Thread-safe: requests come from the execution thread, callbacks from the session's event loop.
 /// </summary>
@@ -45,6 +51,7 @@ public sealed class IbOrderGateway : IOrderGateway
     private readonly Dictionary<string, decimal> _netFilled = new(StringComparer.Ordinal);
     private readonly Dictionary<string, decimal> _adopted = new(StringComparer.Ordinal);
     private readonly (int PerSecond, int Reserved) _limit;
+    private readonly IbContractBook _contracts;
     private bool _reconciledOnce;
 
     /// <summary>Creates the gateway on <paramref name="session"/>.</summary>
@@ -55,8 +62,14 @@ public sealed class IbOrderGateway : IOrderGateway
     /// <param name="knownExecutionIds">Executions already booked (from the database): never reported again.</param>
     /// <param name="clock">Clock.</param>
     /// <param name="logger">Logger.</param>
+    /// <param name="contracts">
+    /// The contract details book shared with the market data side; null: the gateway keeps its own over every instrument of
+    /// <paramref name="instruments"/> (its problems are raised through <see cref="Problem"/>, RED). It must have been created
+    /// before this gateway so that its details are requested before the reconciliation on every connect. The own book's problems
+    /// are raised as yellow (it covers instruments that may not be traded); an order refused for want of details is red.
+    /// </param>
     public IbOrderGateway(IbSession session, IInstrumentCatalog instruments, string mode, (int PerSecond, int Reserved) messageLimit, IEnumerable<string> knownExecutionIds,
-        TimeProvider clock, ILogger<IbOrderGateway> logger)
+        TimeProvider clock, ILogger<IbOrderGateway> logger, IbContractBook? contracts = null)
     {
         _session = session ?? throw new ArgumentNullException(nameof(session));
         _instruments = instruments ?? throw new ArgumentNullException(nameof(instruments));
@@ -65,6 +78,14 @@ public sealed class IbOrderGateway : IOrderGateway
         _limit = messageLimit;
         _executions = new HashSet<string>(knownExecutionIds ?? [], StringComparer.Ordinal);
         Name = "ib-" + mode;
+        if (contracts is null)
+        {
+            contracts = new IbContractBook(session, instruments, instruments.All.Select(i => i.Symbol), clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<IbContractBook>.Instance);
+            // Yellow: the book covers every catalog instrument, traded or not; an order refused for want of details is RED (SubmitAsync).
+            contracts.Problem += text => Problem?.Invoke(text, false);
+        }
+
+        _contracts = contracts;
         session.EventReceived += OnEvent;
         session.Connected += ReconcileAsync;
     }
@@ -87,7 +108,10 @@ public sealed class IbOrderGateway : IOrderGateway
     /// <summary>The last reconciliation's outcome, for the health API.</summary>
     public string LastReconciliation { get; private set; } = "not yet";
 
-    /// <summary>Raised for what the operator must hear about: external orders or fills, a reconciliation mismatch or failure.</summary>
+    /// <summary>The contract details (price magnifier, min tick) orders are priced with.</summary>
+    public IbContractBook Contracts => _contracts;
+
+    /// <summary>Raised for what the operator must hear about: external orders or fills, a reconciliation mismatch or failure, an order refused for want of (agreeing) contract details.</summary>
     public event Action<string, bool>? Problem;
 
     /// <inheritdoc />
@@ -117,13 +141,31 @@ public sealed class IbOrderGateway : IOrderGateway
                 return ValueTask.CompletedTask;
             }
 
-            var instrument = _instruments.Get(order.Symbol);
-            var ib = new IbOrder(order, _session.Client.NextOrderId(), IbContracts.For(instrument));
+            if (!_contracts.TryGet(order.Symbol, out var details, out var refusal))
+            {
+                Emit(new OrderRejected(order.ClientOrderId, "not sent to IB: " + refusal, now, now));
+                Problem?.Invoke($"order {order.ClientOrderId} ({order.Purpose} {order.Side} {order.Quantity} {order.Symbol}) refused: {refusal}", true);
+                _contracts.RequestRefresh(order.Symbol);
+                return ValueTask.CompletedTask;
+            }
+
+            TwsOrder wire;
+            try
+            {
+                wire = ToTws(order, details.Prices);
+            }
+            catch (ArgumentOutOfRangeException e)
+            {
+                Emit(new OrderRejected(order.ClientOrderId, $"not sent to IB: a price cannot be put in IB's unit for {order.Symbol}: {e.Message}", now, now));
+                return ValueTask.CompletedTask;
+            }
+
+            var ib = new IbOrder(order, _session.Client.NextOrderId(), details.Contract, details.Prices);
             _orders[order.ClientOrderId] = ib;
             _byIbId[ib.IbId] = ib;
             try
             {
-                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, ToTws(ib.Order)), priority: !OpensRisk(order));
+                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, wire), priority: !OpensRisk(order));
             }
             catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException)
             {
@@ -188,10 +230,10 @@ public sealed class IbOrderGateway : IOrderGateway
             try
             {
                 // A modify is placeOrder with the same id and every field (TWS-PROTOCOL.md §7).
-                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, ToTws(changed)), priority: !OpensRisk(changed));
+                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, ToTws(changed, ib.Prices)), priority: !OpensRisk(changed));
                 ib.PendingModify = changed;
             }
-            catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException)
+            catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException or ArgumentOutOfRangeException)
             {
                 Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", $"not sent to IB: {e.Message}", now, now));
             }
@@ -215,8 +257,7 @@ public sealed class IbOrderGateway : IOrderGateway
                 continue;
             }
 
-            var multiplier = _instruments.Get(symbol).Multiplier;
-            result.Add(new BrokerPosition(symbol, p.Position, (decimal)p.AvgCost / (multiplier == 0m ? 1m : multiplier)));
+            result.Add(new BrokerPosition(symbol, p.Position, IbPriceConverter.AverageCostToMajor(p.AvgCost, _instruments.Get(symbol).Multiplier)));
         }
 
         return result;
@@ -229,10 +270,29 @@ public sealed class IbOrderGateway : IOrderGateway
         var result = new List<BrokerOrder>();
         foreach (var o in items.Cast<OpenOrderEvent>())
         {
-            var symbol = IbContracts.SymbolOf(o.Contract, _instruments) ?? o.Contract.Symbol;
+            var ours = IbContracts.SymbolOf(o.Contract, _instruments);
+            var symbol = ours ?? o.Contract.Symbol;
             var type = o.Order.OrderType switch { TwsOrderType.Limit => OrderType.Limit, TwsOrderType.Stop => OrderType.Stop, _ => OrderType.Market };
+            decimal? limit, stop;
+            string? refusal = null;
+            if (ours is not null && _contracts.TryGet(ours, out var details, out refusal))
+            {
+                limit = o.Order.LmtPrice is { } l ? details.Prices.ToMajor(l) : null;
+                stop = o.Order.AuxPrice is { } a ? details.Prices.ToMajor(a) : null;
+            }
+            else
+            {
+                // Without (agreeing) contract details IB's unit is unknown: no price rather than a price off by 100.
+                limit = null;
+                stop = null;
+                if (ours is not null)
+                {
+                    Problem?.Invoke($"IB open order {o.OrderId} in {ours}: its prices are not shown ({refusal})", false);
+                }
+            }
+
             result.Add(new BrokerOrder(new ClientOrderId(o.Order.OrderRef.Length > 0 ? o.Order.OrderRef : $"ib:{o.OrderId}"), symbol, o.Order.Action == TwsOrderAction.Buy ? OrderSide.Buy : OrderSide.Sell,
-                o.Order.TotalQuantity, o.Order.FilledQuantity ?? 0m, type, (decimal?)o.Order.LmtPrice, (decimal?)o.Order.AuxPrice, o.State.Status is "Submitted" or "PreSubmitted" ? OrderStatus.Working : OrderStatus.PendingSubmit));
+                o.Order.TotalQuantity, o.Order.FilledQuantity ?? 0m, type, limit, stop, o.State.Status is "Submitted" or "PreSubmitted" ? OrderStatus.Working : OrderStatus.PendingSubmit));
         }
 
         return result;
@@ -471,7 +531,7 @@ public sealed class IbOrderGateway : IOrderGateway
         }
 
         ib.PermId = o.Order.PermId != 0 ? o.Order.PermId : ib.PermId;
-        if (ib.PendingModify is { } changed && Matches(o.Order, changed))
+        if (ib.PendingModify is { } changed && Matches(o.Order, changed, ib.Prices))
         {
             ib.Order = changed;
             ib.PendingModify = null;
@@ -601,7 +661,7 @@ public sealed class IbOrderGateway : IOrderGateway
         var quantity = x.Shares;
         ib.CumQty = Math.Max(ib.CumQty + quantity, x.CumQty);
         var currency = commission is { Currency.Length: 3 } ? new Currency(commission.Currency) : instrument.Currency;
-        var fill = new Fill(x.ExecId, ib.Order.ClientOrderId, ib.Order.Symbol, side, quantity, (decimal)x.Price,
+        var fill = new Fill(x.ExecId, ib.Order.ClientOrderId, ib.Order.Symbol, side, quantity, ib.Prices.ToMajor(x.Price),
             new Money(Math.Round((decimal)(commission?.Commission ?? 0d), 2, MidpointRounding.AwayFromZero), currency), ParseTime(x.Time, now));
         _netFilled[ib.Order.Symbol] = _netFilled.GetValueOrDefault(ib.Order.Symbol) + (side.Sign() * quantity);
         var leaves = Math.Max(0m, ib.Order.Quantity - ib.CumQty);
@@ -644,20 +704,22 @@ public sealed class IbOrderGateway : IOrderGateway
         }
     }
 
-    private static bool Matches(TwsOrderInfo reported, SubmitOrder changed) =>
+    /// <summary>Whether IB's openOrder (prices in IB's unit) shows the modified order (prices compared as sent: converted and rounded to the tick).</summary>
+    private static bool Matches(TwsOrderInfo reported, SubmitOrder changed, IbPriceConverter prices) =>
         reported.TotalQuantity == changed.Quantity
-        && (changed.LimitPrice is null || Near(reported.LmtPrice, changed.LimitPrice.Value))
-        && (changed.StopPrice is null || Near(reported.AuxPrice, changed.StopPrice.Value));
+        && (changed.Type != OrderType.Limit || changed.LimitPrice is null || Near(reported.LmtPrice, prices.ToIbPrice(changed.LimitPrice.Value)))
+        && (changed.Type != OrderType.Stop || changed.StopPrice is null || Near(reported.AuxPrice, prices.ToIbPrice(changed.StopPrice.Value)));
 
-    private static bool Near(double? reported, decimal wanted) => reported is { } r && Math.Abs((decimal)r - wanted) < 0.0000001m;
+    private static bool Near(double? reported, double wanted) => reported is { } r && Math.Abs((decimal)r - (decimal)wanted) < 0.0000001m;
 
-    private TwsOrder ToTws(SubmitOrder o) => new()
+    /// <summary>Our order as IB's, its prices in IB's unit for the contract (<see cref="IbPriceConverter.ToIbPrice"/>).</summary>
+    private TwsOrder ToTws(SubmitOrder o, IbPriceConverter prices) => new()
     {
         Action = o.Side == OrderSide.Buy ? TwsOrderAction.Buy : TwsOrderAction.Sell,
         TotalQuantity = o.Quantity,
         OrderType = o.Type switch { OrderType.Limit => TwsOrderType.Limit, OrderType.Stop => TwsOrderType.Stop, _ => TwsOrderType.Market },
-        LmtPrice = o.Type == OrderType.Limit ? (double)o.LimitPrice!.Value : null,
-        AuxPrice = o.Type == OrderType.Stop ? (double)o.StopPrice!.Value : null,
+        LmtPrice = o.Type == OrderType.Limit ? prices.ToIbPrice(o.LimitPrice!.Value) : null,
+        AuxPrice = o.Type == OrderType.Stop ? prices.ToIbPrice(o.StopPrice!.Value) : null,
         Tif = o.TimeInForce == TimeInForce.Day ? "DAY" : "GTC",
         Account = _session.Account,
         OrderRef = o.ClientOrderId.Value,
@@ -694,8 +756,10 @@ public sealed class IbOrderGateway : IOrderGateway
         }
     }
 
-    private sealed class IbOrder(SubmitOrder order, int ibId, TwsContract contract)
+    private sealed class IbOrder(SubmitOrder order, int ibId, TwsContract contract, IbPriceConverter prices)
     {
+        public IbPriceConverter Prices { get; } = prices;
+
         public SubmitOrder Order { get; set; } = order;
 
         public int IbId { get; } = ibId;

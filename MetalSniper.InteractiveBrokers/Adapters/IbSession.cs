@@ -63,6 +63,9 @@ public sealed class IbSession : IAsyncDisposable
     /// <summary>Settings.</summary>
     public IbSessionSettings Settings => _settings;
 
+    /// <summary>The session's clock (request deadlines, receive times).</summary>
+    public TimeProvider Clock => _clock;
+
     /// <summary>The account traded (known after the first handshake).</summary>
     public string Account => Volatile.Read(ref _account);
 

@@ -66,12 +66,28 @@ public sealed record FakeContract(
     /// <summary>Daily session close in exchange local time, "HHmm"; before <see cref="SessionOpen"/> means it closes the next day.</summary>
     public string SessionClose { get; init; } = "1600";
 
-    /// <summary>The key used by the market methods (<see cref="FakeTwsServer.SetQuote"/>): the local symbol for CASH ("EUR.USD"), the symbol otherwise.</summary>
-    public string Key => SecType == "CASH" ? LocalSymbol : Symbol;
+    /// <summary>
+    /// contractDetails' priceMagnifier ([17], TWS-PROTOCOL.md §4.4): IB price units per unit of <see cref="Currency"/>. 100 for
+    /// LSE stocks (quoted, ordered and filled in pence) and JSE stocks (cents), 1 otherwise. Every price the fake quotes, accepts
+    /// and fills at is in this unit; money (cash, P&amp;L, position avgCost) is in the currency (see <see cref="ValueMultiplier"/>).
+    /// </summary>
+    public int PriceMagnifier { get; init; } = 1;
+
+    /// <summary>
+    /// The market key when the symbol alone is not unique (a dual listing: "BP.L" for BP on LSE next to the NYSE ADR "BP",
+    /// "RDSA.L" next to "RDSA" on AEB); null uses the default key.
+    /// </summary>
+    public string? MarketKey { get; init; }
+
+    /// <summary>The key used by the market methods (<see cref="FakeTwsServer.SetQuote"/>): <see cref="MarketKey"/> when set, else the local symbol for CASH ("EUR.USD"), the symbol otherwise.</summary>
+    public string Key => MarketKey ?? (SecType == "CASH" ? LocalSymbol : Symbol);
 
     /// <summary>The multiplier as a number (1 when empty).</summary>
     public double MultiplierValue =>
         double.TryParse(Multiplier, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var m) && m > 0 ? m : 1.0;
+
+    /// <summary>Money (in <see cref="Currency"/>) per IB price unit per unit of quantity: multiplier ÷ price magnifier (0.01 GBP per penny for an LSE share).</summary>
+    public double ValueMultiplier => MultiplierValue / PriceMagnifier;
 }
 
 /// <summary>The default contract table (TWS-PROTOCOL.md §6, §10.5).</summary>
@@ -115,15 +131,40 @@ public static class FakeContracts
         UnderConId = 11004968, UnderSymbol = "ES", UnderSecType = "IND", SessionOpen = "1700", SessionClose = "1600",
     };
 
-    /// <summary>Anglo American on the London Stock Exchange (GBP).</summary>
-    public static FakeContract AalLse { get; } = new(4661173, "AAL", "STK", "SMART", "LSE", "GBP", "AAL", "AAL", 0.01,
-        "ANGLO AMERICAN PLC", "SMART,LSE,BATEUK,CHIXUK,TRQXUK", "Europe/London")
-    { MarketName = "AAL", StockType = "COMMON", SessionOpen = "0800", SessionClose = "1630" };
+    /// <summary>Anglo American on the London Stock Exchange (GBP, quoted in pence: priceMagnifier 100, minTick 0.01 pence).</summary>
+    public static FakeContract AalLse { get; } = Lse(4661173, "AAL", "ANGLO AMERICAN PLC");
 
-    /// <summary>Anglo American on the Johannesburg Stock Exchange (ZAR).</summary>
-    public static FakeContract AglJse { get; } = new(39612421, "AGL", "STK", "SMART", "JSE", "ZAR", "AGL", "AGL", 0.01,
-        "ANGLO AMERICAN PLC", "SMART,JSE", "Africa/Johannesburg")
-    { MarketName = "AGL", StockType = "COMMON", SessionOpen = "0900", SessionClose = "1700" };
+    /// <summary>Anglo American on the Johannesburg Stock Exchange (ZAR, quoted in cents: priceMagnifier 100, minTick 1 cent).</summary>
+    public static FakeContract AglJse { get; } = Jse(39612421, "AGL", "ANGLO AMERICAN PLC");
+
+    /// <summary>British American Tobacco on LSE (pence).</summary>
+    public static FakeContract BatsLse { get; } = Lse(4660831, "BATS", "BRITISH AMERICAN TOBACCO PLC");
+
+    /// <summary>British American Tobacco on JSE (cents).</summary>
+    public static FakeContract BtiJse { get; } = Jse(39612435, "BTI", "BRITISH AMERICAN TOBACCO PLC");
+
+    /// <summary>Glencore on LSE (pence).</summary>
+    public static FakeContract GlenLse { get; } = Lse(76792991, "GLEN", "GLENCORE PLC");
+
+    /// <summary>Glencore on JSE (cents).</summary>
+    public static FakeContract GlnJse { get; } = Jse(98374215, "GLN", "GLENCORE PLC");
+
+    /// <summary>Mondi on LSE (pence).</summary>
+    public static FakeContract MndiLse { get; } = Lse(29475317, "MNDI", "MONDI PLC");
+
+    /// <summary>Mondi on JSE (cents).</summary>
+    public static FakeContract MnpJse { get; } = Jse(29475351, "MNP", "MONDI PLC");
+
+    /// <summary>Royal Dutch Shell A on Euronext Amsterdam (IB exchange code AEB, EUR, priceMagnifier 1).</summary>
+    public static FakeContract RdsaAeb { get; } = new(80793785, "RDSA", "STK", "AEB", "AEB", "EUR", "RDSA", "RDSA", 0.001,
+        "ROYAL DUTCH SHELL PLC-A SHS", "AEB,BATEEN,CHIXEN,TRQXEN", "Europe/Amsterdam")
+    { MarketName = "RDSA", StockType = "COMMON", SessionOpen = "0900", SessionClose = "1730" };
+
+    /// <summary>Royal Dutch Shell A on LSE (pence); market key "RDSA.L" (the AEB line is "RDSA").</summary>
+    public static FakeContract RdsaLse { get; } = Lse(80793831, "RDSA", "ROYAL DUTCH SHELL PLC-A SHS") with { MarketKey = "RDSA.L" };
+
+    /// <summary>BP on LSE (pence); market key "BP.L" (the NYSE ADR is "BP").</summary>
+    public static FakeContract BpLse { get; } = Lse(4602345, "BP", "BP PLC") with { MarketKey = "BP.L" };
 
     /// <summary>Shell on Euronext Amsterdam (IB exchange code AEB, EUR).</summary>
     public static FakeContract ShellAeb { get; } = new(535943437, "SHELL", "STK", "SMART", "AEB", "EUR", "SHELL", "SHELL", 0.001,
@@ -137,5 +178,15 @@ public static class FakeContracts
 
     /// <summary>Every default contract.</summary>
     public static IReadOnlyList<FakeContract> Default { get; } =
-        [Xauusd, Xagusd, Aapl, EurUsd, GbpUsd, UsdZar, EsZ6, AalLse, AglJse, ShellAeb, BpNyse];
+        [Xauusd, Xagusd, Aapl, EurUsd, GbpUsd, UsdZar, EsZ6, AalLse, AglJse, ShellAeb, BpNyse, BatsLse, BtiJse, GlenLse, GlnJse, MndiLse, MnpJse, RdsaAeb, RdsaLse, BpLse];
+
+    /// <summary>An LSE stock as IB lists it: exchange and primary LSE, GBP, prices in pence (priceMagnifier 100, minTick 0.01 pence).</summary>
+    private static FakeContract Lse(int conId, string symbol, string longName) => new(conId, symbol, "STK", "LSE", "LSE", "GBP", symbol, symbol, 0.01,
+        longName, "LSE,BATEUK,CHIXUK,TRQXUK", "Europe/London")
+    { MarketName = symbol, StockType = "COMMON", SessionOpen = "0800", SessionClose = "1630", PriceMagnifier = 100 };
+
+    /// <summary>A JSE stock as IB lists it: exchange and primary JSE, ZAR, prices in cents (priceMagnifier 100, minTick 1 cent).</summary>
+    private static FakeContract Jse(int conId, string symbol, string longName) => new(conId, symbol, "STK", "JSE", "JSE", "ZAR", symbol, symbol, 1.0,
+        longName, "JSE", "Africa/Johannesburg")
+    { MarketName = symbol, StockType = "COMMON", SessionOpen = "0900", SessionClose = "1700", PriceMagnifier = 100 };
 }

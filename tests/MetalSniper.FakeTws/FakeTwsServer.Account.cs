@@ -96,7 +96,7 @@ public sealed partial class FakeTwsServer
         else
         {
             var closed = Math.Min(Math.Abs(signed), Math.Abs(before));
-            realized = (price - p.AvgPrice) * (double)closed * Math.Sign(before) * contract.MultiplierValue;
+            realized = (price - p.AvgPrice) * (double)closed * Math.Sign(before) * contract.ValueMultiplier;
             p.Realized += realized.Value;
             if (Math.Abs(signed) > Math.Abs(before))
             {
@@ -233,7 +233,7 @@ public sealed partial class FakeTwsServer
         foreach (var p in _positions.Values.Where(p => p.Account == account))
         {
             var mark = (decimal)MarkFor(p.Contract, p);
-            var multiplier = (decimal)p.Contract.MultiplierValue;
+            var multiplier = (decimal)p.Contract.ValueMultiplier;
             gross += Math.Abs(p.Quantity * mark * multiplier);
             marketValue += p.Quantity * mark * multiplier;
             unrealized += (mark - (decimal)p.AvgPrice) * p.Quantity * multiplier;

@@ -831,7 +831,7 @@ public sealed partial class FakeTwsServer
         var signed = order.IsBuy ? quantity : -quantity;
         var realized = ApplyPositionLocked(order.Account, order.Contract, signed, price);
         var commission = Options.CommissionPerExecution;
-        _cash[order.Account] = _cash.GetValueOrDefault(order.Account) - signed * (decimal)price * (decimal)order.Contract.MultiplierValue - (decimal)commission;
+        _cash[order.Account] = _cash.GetValueOrDefault(order.Account) - signed * (decimal)price * (decimal)order.Contract.ValueMultiplier - (decimal)commission;
         var execution = new FakeExecution(
             $"0000e0d5.{++_execSequence:x8}.01.01", order.OrderId, order.ClientId, order.PermId, order.Account, order.Contract.Key,
             order.IsBuy ? "BOT" : "SLD", quantity, price, order.Filled, order.AvgFillPrice, order.OrderRef, Now, commission,

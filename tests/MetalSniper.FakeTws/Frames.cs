@@ -122,27 +122,27 @@ internal static class Frames
         return new FrameBuilder(10).Add(reqId)
             .Add(c.Symbol).Add(c.SecType).Add(c.LastTradeDateOrContractMonth).Add(0.0).Add("").Add(c.Exchange).Add(c.Currency)
             .Add(c.LocalSymbol).Add(c.MarketName).Add(c.TradingClass).Add(c.ConId).Add(c.MinTick).Add(c.Multiplier)
-            .Add(c.OrderTypes).Add(c.ValidExchanges).Add(1).Add(c.UnderConId).Add(c.LongName).Add(c.PrimaryExchange).Add(contractMonth)
+            .Add(c.OrderTypes).Add(c.ValidExchanges).Add(c.PriceMagnifier).Add(c.UnderConId).Add(c.LongName).Add(c.PrimaryExchange).Add(contractMonth)
             .Add("").Add("").Add("").Add(c.TimeZoneId).Add(hours).Add(hours).Add("").Add("").Add(0)
             .Add(1).Add(c.UnderSymbol).Add(c.UnderSecType).Add("26").Add(c.SecType == "FUT" ? c.LastTradeDateOrContractMonth : "")
             .Add(c.StockType).Add(c.MinSize).Add(c.SizeIncrement).Add(c.SizeIncrement);
     }
 
-    /// <summary>position (61), v3, 16 fields; avgCost = average price × multiplier (§4.6).</summary>
+    /// <summary>position (61), v3, 16 fields; avgCost = average price × multiplier ÷ price magnifier: in the currency, not magnified (GBP for an LSE share whose prices are in pence, §4.6).</summary>
     public static FrameBuilder Position(PositionState p)
     {
         var c = p.Contract;
         return new FrameBuilder(61).Add(3).Add(p.Account)
             .Add(c.ConId).Add(c.Symbol).Add(c.SecType).Add(c.LastTradeDateOrContractMonth).Add(0.0).Add("").Add(c.Multiplier)
             .Add(c.PrimaryExchange).Add(c.Currency).Add(c.LocalSymbol).Add(c.TradingClass)
-            .Add(p.Quantity).Add(p.AvgPrice * c.MultiplierValue);
+            .Add(p.Quantity).Add(p.AvgPrice * c.ValueMultiplier);
     }
 
-    /// <summary>updatePortfolio (7), v8, 20 fields (§4.6).</summary>
+    /// <summary>updatePortfolio (7), v8, 20 fields (§4.6): marketPrice in IB's (magnified) price unit; market value, avgCost and P&amp;L in the currency.</summary>
     public static FrameBuilder UpdatePortfolio(PositionState p, double mark)
     {
         var c = p.Contract;
-        var m = c.MultiplierValue;
+        var m = c.ValueMultiplier;
         var qty = (double)p.Quantity;
         return new FrameBuilder(7).Add(8)
             .Add(c.ConId).Add(c.Symbol).Add(c.SecType).Add(c.LastTradeDateOrContractMonth).Add(0.0).Add("").Add(c.Multiplier)
