@@ -161,7 +161,8 @@ internal static class DualListingReplay
         sb.AppendLine(ic, $"Dual-listing arbitrage: {outcome.Results.Count} pairs, daily data, P&L in {baseCurrency}, {M(options.NotionalPerLeg)} {baseCurrency} per leg (run {outcome.RunId}, {wall.TotalSeconds:0.0} s)");
         sb.AppendLine(ic, $"  signal: Engle–Granger on {options.Lookback} observations re-tested every {options.RetestEvery}; z over the {options.ZWindow} before; entry |z| ≥ {options.EntryZ}, exit ≤ {options.ExitZ}, stop ≥ {options.StopZ} or {options.MaxHolding} days; retire at p > {options.MaxPValue} or half-life > {options.MaxHalfLife}");
         sb.AppendLine("  naive  = premium from same-date closes and the same-date FX row, filled at those closes (costs charged too)");
-        sb.AppendLine(ic, $"  honest = decided after both closes and the next FX snapshot, filled next session {options.AdverseFraction:0.##} of the way from the open to the adverse extreme (close-only legs: the close moved adversely), every cost");
+        sb.AppendLine(ic, $"  honest = decided after both closes and the next FX snapshot; filled on the next date both venues trade, {options.AdverseFraction:0.##} of the way from the open to the adverse extreme");
+        sb.AppendLine(ic, $"           (when a leg's file has closes only: both legs at that date's closes moved adversely by {options.AdverseFraction:0.##} × the mean daily move); every cost");
         sb.AppendLine();
         var stats = new TextTable("pair", "legs", "period", ">obs", ">ADF", ">p", ">lag", ">half-life", ">tests passed", ">close gap", ">FX gap", ">timing noise 1σ");
         foreach (var (_, h) in outcome.Results)

@@ -53,6 +53,17 @@ public static class ConfigurationCheck
         var broker = configuration.GetSection(SimulatedBrokerOptions.SectionName).Get<SimulatedBrokerOptions>() ?? new SimulatedBrokerOptions();
         var risk = configuration.GetSection(RiskOptions.SectionName).Get<RiskOptions>() ?? new RiskOptions();
         var account = configuration.GetSection(AccountOptions.SectionName).Get<AccountOptions>() ?? new AccountOptions();
+        var dual = new Pairs.Backtest.DualListingOptions();
+        configuration.GetSection(Pairs.Backtest.DualListingOptions.SectionName).Bind(dual);
+        try
+        {
+            dual.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            errors.Add($"{Pairs.Backtest.DualListingOptions.SectionName}: {e.Message}");
+        }
+
         var fed = new HashSet<string>(market.Replay.Files.Select(f => f.Symbol), StringComparer.OrdinalIgnoreCase);
         var priced = new HashSet<string>(broker.Costs.Keys, StringComparer.OrdinalIgnoreCase);
         foreach (var f in market.Replay.Files.Where(f => !catalog.TryGet(f.Symbol, out _)))

@@ -270,11 +270,15 @@ public sealed class DailyPairBacktest(IExchangeCalendar calendar, PairBacktestOp
 
         private void Execute(Pending p, DateOnly d, DailyRow rowA, DailyRow rowB, TradingSession sa, TradingSession sb)
         {
+            // Honest fills are at the open (the opening auction) when both legs have a day range; when either leg's file has
+            // closes only, both legs fill at that day's closes (the closing auctions), so the two legs stay as close in time as
+            // the data allows.
             var naive = mode == PairBacktestMode.Naive;
-            var (atA, atB) = naive ? (sa.CloseUtc, sb.CloseUtc) : (sa.OpenUtc, sb.OpenUtc);
+            var atOpen = !naive && rowA.HasRange && rowB.HasRange;
+            var (atA, atB) = atOpen ? (sa.OpenUtc, sb.OpenUtc) : (sa.CloseUtc, sb.CloseUtc);
             var (fxA, fxB) = (FxToBase(Pair.A.Currency, naive ? input.Fx.StampOf(d) : atA), FxToBase(Pair.B.Currency, naive ? input.Fx.StampOf(d) : atB));
-            var pa = FillPrice(input.A, rowA, p.QuantityA > 0, naive);
-            var pb = FillPrice(input.B, rowB, p.QuantityB > 0, naive);
+            var pa = FillPrice(input.A, rowA, p.QuantityA > 0, naive, atOpen);
+            var pb = FillPrice(input.B, rowB, p.QuantityB > 0, naive, atOpen);
             var costs = new List<CostCharge>();
             costs.AddRange(Fill(p, input.A, p.QuantityA, pa, fxA, atA));
             costs.AddRange(Fill(p, input.B, p.QuantityB, pb, fxB, atB));
@@ -318,7 +322,7 @@ public sealed class DailyPairBacktest(IExchangeCalendar calendar, PairBacktestOp
         }
 
         /// <summary>The fill price in major units per traded unit.</summary>
-        private decimal FillPrice(PairLegData leg, DailyRow row, bool buy, bool naive)
+        private decimal FillPrice(PairLegData leg, DailyRow row, bool buy, bool naive, bool atOpen)
         {
             var unit = leg.Listing.Unit;
             if (naive)
@@ -327,13 +331,13 @@ public sealed class DailyPairBacktest(IExchangeCalendar calendar, PairBacktestOp
             }
 
             var f = options.AdverseFraction;
-            if (row.HasRange)
+            if (atOpen)
             {
                 var open = row.Open!.Value;
                 return unit.ToMajor(buy ? open + (f * (row.High!.Value - open)) : open - (f * (open - row.Low!.Value)));
             }
 
-            // Close-only leg: the close moved adversely by f × the mean absolute daily move of the 20 dates before.
+            // At the close: the close moved adversely by f × the mean absolute daily move of the 20 dates before.
             var rows = leg.Series.Rows;
             var i = IndexOf(rows, row.Date);
             var n = 0;

@@ -85,6 +85,9 @@ public sealed class PairOptions
 /// </summary>
 public sealed class DualListingOptions
 {
+    /// <summary>Configuration section name.</summary>
+    public const string SectionName = "DualListing";
+
     /// <summary>The directory of the daily files (the data README's <c>dual_listed/</c>).</summary>
     public string DataDirectory { get; set; } = "../shared/data/dual_listed";
 
@@ -92,7 +95,7 @@ public sealed class DualListingOptions
     public decimal NotionalPerLeg { get; set; } = 20_000m;
 
     /// <summary>Honest fills: fraction of the way from the open to the adverse extreme.</summary>
-    public decimal AdverseFraction { get; set; } = 0.5m;
+    public decimal AdverseFraction { get; set; } = 0.25m;
 
     /// <summary>The both-open rule's tolerance, seconds.</summary>
     public double BothOpenToleranceSeconds { get; set; } = 60;

@@ -51,10 +51,10 @@ public sealed record PairBacktestOptions
 
     /// <summary>
     /// Honest fills: the fraction of the way from the open to the day's adverse extreme (high for a buy, low for a sell).
-    /// Default 0.5. Close-only legs fill at the close moved adversely by this fraction of the leg's mean absolute daily move
-    /// over the 20 dates before.
+    /// Default 0.25. When either leg has closes only, both legs fill at the day's closes moved adversely by this fraction of
+    /// each leg's mean absolute daily move over the 20 dates before.
     /// </summary>
-    public decimal AdverseFraction { get; init; } = 0.5m;
+    public decimal AdverseFraction { get; init; } = 0.25m;
 
     /// <summary>FX conversion costs.</summary>
     public FxConversionCosts FxCosts { get; init; } = new();
