@@ -144,8 +144,8 @@ internal sealed class VenueRules
     /// New York Stock Exchange. Holidays: QLNet <c>UnitedStates.Market.NYSE</c> (NYSE Rule 7.2: a Saturday holiday is
     /// observed the Friday before except New Year's Day, a Sunday holiday the Monday after; Juneteenth from 2022) plus
     /// <see cref="SpecialDays"/>. Half days, 13:00 New York (NYSE holidays and trading hours page): 3 July when it is a
-    /// weekday other than the observed holiday and Independence Day is not a Monday, the day after Thanksgiving, and
-    /// 24 December when it is a weekday other than the observed Christmas.
+    /// weekday and not itself the observed Independence Day (a Friday 3 July always is), the day after Thanksgiving, and
+    /// 24 December when it is a weekday and not itself the observed Christmas.
     /// </summary>
     public DayRule Nyse(DateOnly d)
     {
@@ -161,7 +161,7 @@ internal sealed class VenueRules
         }
 
         var early = new TimeOnly(13, 0);
-        if (d.Month == 7 && d.Day == 3 && d.DayOfWeek != DayOfWeek.Friday)
+        if (d.Month == 7 && d.Day == 3)
         {
             return DayRule.HalfDay(early, "Day before Independence Day early close (13:00 New York)");
         }

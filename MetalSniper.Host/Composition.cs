@@ -5,6 +5,7 @@ using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
 using MetalSniper.Backtest;
+using MetalSniper.Calendars;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Core.Time;
 using MetalSniper.Host.Configuration;
@@ -173,7 +174,10 @@ public static class Composition
         services.AddSingleton<TimeProvider>(sp => liveData ? TimeProvider.System : sp.GetRequiredService<ReplayTimeProvider>());
 
         services.AddSingleton<IInstrumentCatalog>(_ => InstrumentCatalog.CreateDefault());
-        services.AddSingleton<ITradingSessions>(_ => TradingSessionCalendar.CreateDefault());
+        // One exchange calendar (holidays and half days, 2007–2028) answers both contracts.
+        services.AddSingleton<ExchangeCalendar>();
+        services.AddSingleton<IExchangeCalendar>(sp => sp.GetRequiredService<ExchangeCalendar>());
+        services.AddSingleton<ITradingSessions>(sp => sp.GetRequiredService<ExchangeCalendar>());
         // Configured rates (Account:FxRates) seed the table; a feed, where there is one, replaces them.
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<AccountOptions>>().Value.CreateFxRateTable());
         services.AddSingleton(sp => new AccountCurrency(new Currency(sp.GetRequiredService<IOptions<AccountOptions>>().Value.BaseCurrency)));

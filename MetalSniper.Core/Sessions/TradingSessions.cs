@@ -37,8 +37,10 @@ public sealed record SessionTemplate(
 /// hours: spot metals ~24×5 (Sunday 18:00 to Friday 17:00 New York, daily break 17:00–18:00),
 /// LSE 08:00–16:30 London, JSE 09:00–17:00 Johannesburg, AEX 09:00–17:30 Amsterdam, NYSE
 /// 09:30–16:00 New York, IDEALPRO FX ~24×5 (17:15–17:00 New York). Closed on 25 Dec, 1 Jan and
-/// Good Friday. Other exchange holidays and half days are not modelled (listed in the README).
-/// Daylight saving is handled by converting to the venue's wall clock.
+/// Good Friday. Other exchange holidays and half days are not modelled. Daylight saving is handled by converting to the
+/// venue's wall clock. The host uses <c>MetalSniper.Calendars.ExchangeCalendar</c> (holidays and half days); this template
+/// stays for the unit tests of rooms that do not reference the calendars room, and as the baseline the calendar's tests
+/// compare the metals sessions against.
 /// </summary>
 public sealed class TradingSessionCalendar : ITradingSessions
 {

@@ -70,8 +70,8 @@ public sealed class ArchitectureTests
     public void Production_HasEveryRoomOfTheDesign()
     {
         Production.Select(a => a.GetName().Name).ShouldBe(
-            ["metalsniper", "MetalSniper.Backtest", "MetalSniper.Core", "MetalSniper.Engine", "MetalSniper.InteractiveBrokers", "MetalSniper.Operator",
-             "MetalSniper.Persistence", "MetalSniper.Risk", "MetalSniper.Sentinel", "MetalSniper.Strategies"], ignoreOrder: true);
+            ["metalsniper", "MetalSniper.Backtest", "MetalSniper.Calendars", "MetalSniper.Core", "MetalSniper.Engine", "MetalSniper.InteractiveBrokers",
+             "MetalSniper.Operator", "MetalSniper.Persistence", "MetalSniper.Risk", "MetalSniper.Sentinel", "MetalSniper.Strategies"], ignoreOrder: true);
     }
 
     [Theory]
