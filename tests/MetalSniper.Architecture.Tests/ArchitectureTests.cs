@@ -71,7 +71,7 @@ public sealed class ArchitectureTests
     {
         Production.Select(a => a.GetName().Name).ShouldBe(
             ["metalsniper", "MetalSniper.Backtest", "MetalSniper.Calendars", "MetalSniper.Core", "MetalSniper.Engine", "MetalSniper.InteractiveBrokers",
-             "MetalSniper.Operator", "MetalSniper.Persistence", "MetalSniper.Risk", "MetalSniper.Sentinel", "MetalSniper.Strategies"], ignoreOrder: true);
+             "MetalSniper.Operator", "MetalSniper.Pairs", "MetalSniper.Persistence", "MetalSniper.Risk", "MetalSniper.Sentinel", "MetalSniper.Strategies"], ignoreOrder: true);
     }
 
     [Theory]
