@@ -402,7 +402,20 @@ public static class Composition
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
         {
             var metals = sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value;
-            return metals.Enabled ? [new MetalsHedgeStrategy(metals, sp.GetRequiredService<IInstrumentCatalog>())] : [];
+            var dual = sp.GetRequiredService<IOptions<Strategies.DualListing.DualListingStrategyOptions>>().Value;
+            var list = new List<IStrategy>();
+            if (metals.Enabled)
+            {
+                list.Add(new MetalsHedgeStrategy(metals, sp.GetRequiredService<IInstrumentCatalog>()));
+            }
+
+            if (dual.Enabled)
+            {
+                list.Add(new Strategies.DualListing.DualListingStrategy(dual, sp.GetRequiredService<IOptions<Pairs.Backtest.DualListingOptions>>().Value,
+                    sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<ITradingSessions>(), sp.GetRequiredService<AccountCurrency>().Base));
+            }
+
+            return list;
         });
 
         services.AddHostedService<PersistenceService>();

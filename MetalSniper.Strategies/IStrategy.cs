@@ -33,7 +33,17 @@ public interface IStrategyContext
     string Decide(string symbol, DecisionKind kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc);
 
     /// <summary>Sends an order that belongs to <paramref name="decisionId"/>; returns its client order id.</summary>
-    ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc);
+    /// <param name="decisionId">The decision the order belongs to.</param>
+    /// <param name="symbol">Our symbol.</param>
+    /// <param name="side">Buy or sell.</param>
+    /// <param name="quantity">Units (positive).</param>
+    /// <param name="type">Market, limit or stop.</param>
+    /// <param name="limitPrice">Limit price, major units of the instrument's currency.</param>
+    /// <param name="stopPrice">Stop price, major units.</param>
+    /// <param name="purpose">Entry, add, protective stop, exit.</param>
+    /// <param name="decisionTimeUtc">When the decision was taken.</param>
+    /// <param name="timeInForce">Good till cancelled (the default), a day order, or for the next opening auction.</param>
+    ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc, TimeInForce timeInForce = TimeInForce.Gtc);
 
     /// <summary>Cancels a working order.</summary>
     void Cancel(string decisionId, ClientOrderId order, string reason);

@@ -77,6 +77,9 @@ public enum TimeInForce
 
     /// <summary>Expires at the end of the session.</summary>
     Day,
+
+    /// <summary>For the next opening auction of the venue (IB's OPG: market-on-open); sent while the venue is closed.</summary>
+    AtTheOpen,
 }
 
 /// <summary>Extensions for orders.</summary>

@@ -11,6 +11,7 @@ using MetalSniper.InteractiveBrokers.Connection;
 using Microsoft.Extensions.Options;
 using MetalSniper.Engine.Configuration;
 using MetalSniper.Persistence.Journal;
+using MetalSniper.Strategies.Metals;
 
 namespace MetalSniper.Host.Brokers;
 
@@ -41,6 +42,33 @@ public static class InteractiveBrokersServices
                 Paper: sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode != Core.Orders.ExecutionMode.Live),
                 client, machine, wall, sp.GetRequiredService<ILogger<IbSession>>());
         });
+        // One contract book for the gateway and the market data: contract details (price magnifier, tick, listing) of every
+        // instrument this host trades, requested on each connect; an instrument without valid details is refused (fail closed).
+        services.AddSingleton(sp =>
+        {
+            var metals = sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value;
+            var dual = sp.GetRequiredService<IOptions<Strategies.DualListing.DualListingStrategyOptions>>().Value;
+            var pairs = sp.GetRequiredService<IOptions<Pairs.Backtest.DualListingOptions>>().Value;
+            var symbols = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+            if (metals.Enabled)
+            {
+                symbols.UnionWith(metals.Symbols);
+            }
+
+            if (dual.Enabled)
+            {
+                symbols.UnionWith(pairs.Pairs.Values.Where(p => p.Enabled).SelectMany(p => new[] { p.A.Symbol, p.B.Symbol }));
+                symbols.UnionWith(dual.FxSymbols);
+            }
+
+            if (liveMarketData)
+            {
+                symbols.UnionWith(sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers.EffectiveSymbols);
+            }
+
+            return new IbContractBook(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), symbols, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
+                sp.GetRequiredService<ILogger<IbContractBook>>());
+        });
         services.AddSingleton(sp =>
         {
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
@@ -49,7 +77,7 @@ public static class InteractiveBrokersServices
             var known = c.Query<string>("SELECT execution_id FROM fills").ToList();
             return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == Core.Orders.ExecutionMode.Live ? "live" : "paper",
                 (risk.BrokerMessagesPerSecond, risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
-                sp.GetRequiredService<ILogger<IbOrderGateway>>());
+                sp.GetRequiredService<ILogger<IbOrderGateway>>(), sp.GetRequiredService<IbContractBook>());
         });
         services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IbOrderGateway>());
         services.AddHostedService<IbSessionService>();
@@ -59,7 +87,7 @@ public static class InteractiveBrokersServices
             {
                 var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
                 return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
-                    sp.GetRequiredService<ILogger<IbMarketDataSource>>());
+                    sp.GetRequiredService<ILogger<IbMarketDataSource>>(), sp.GetRequiredService<IbContractBook>());
             });
         }
     }
@@ -81,7 +109,7 @@ public static class InteractiveBrokersServices
 /// FULLY_LIVE as info), as are the gateway's problems (external orders or fills, reconciliation failures, client id in use).
 /// It also books executions whose commission report never came, once a second.
 /// </summary>
-public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, Persistence.Journal.DecisionJournal journal, Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
+public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, IbContractBook contracts, Persistence.Journal.DecisionJournal journal, Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
     : BackgroundService
 {
     /// <inheritdoc />
@@ -90,6 +118,7 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
         session.Machine.Changed += OnChanged;
         session.Problem += OnProblem;
         gateway.Problem += OnGatewayProblem;
+        contracts.Problem += OnContractProblem;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), wallClock.Provider);
         var flusher = Task.Run(async () =>
         {
@@ -143,4 +172,11 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
     private void OnProblem(string text) => alerts.Raise(Core.Alerts.AlertLevel.Red, "Broker", text);
 
     private void OnGatewayProblem(string text, bool red) => alerts.Raise(red ? Core.Alerts.AlertLevel.Red : Core.Alerts.AlertLevel.Yellow, "Broker", text);
+
+    /// <summary>An instrument refused for missing or disagreeing contract details: no order or data for it until fixed (RED).</summary>
+    private void OnContractProblem(string text)
+    {
+        logger.LogError("IB contract details: {Problem}", text);
+        alerts.Raise(Core.Alerts.AlertLevel.Red, "Broker", text);
+    }
 }

@@ -29,9 +29,9 @@ public static class ConfigurationCheck
 
         foreach (var child in configuration.GetSection("Strategies").GetChildren())
         {
-            if (!string.Equals(child.Key, "Metals", StringComparison.OrdinalIgnoreCase))
+            if (!string.Equals(child.Key, "Metals", StringComparison.OrdinalIgnoreCase) && !string.Equals(child.Key, "DualListing", StringComparison.OrdinalIgnoreCase))
             {
-                errors.Add($"Strategies:{child.Key}: unknown strategy (known: Metals)");
+                errors.Add($"Strategies:{child.Key}: unknown strategy (known: Metals, DualListing)");
             }
         }
 

@@ -43,6 +43,7 @@ public static class OptionSections
         visitor.Visit<Operator.Telegram.TelegramOptions>(Operator.Telegram.TelegramOptions.SectionName);
         visitor.Visit<Engine.Pipeline.SupervisionOptions>(Engine.Pipeline.SupervisionOptions.SectionName);
         visitor.Visit<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
+        visitor.Visit<Strategies.DualListing.DualListingStrategyOptions>(Strategies.DualListing.DualListingStrategyOptions.SectionName);
         visitor.Visit<Pairs.Backtest.DualListingOptions>(Pairs.Backtest.DualListingOptions.SectionName);
     }
 

@@ -23,6 +23,12 @@ public sealed class BothOpenRule(ITradingSessions sessions, TimeSpan? tolerance 
     /// <summary>The largest allowed gap between the two observations.</summary>
     public TimeSpan Tolerance { get; } = tolerance ?? TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// True when <paramref name="venue"/> is in session at <paramref name="utc"/>, the end of the session included: a closing
+    /// price is printed at the close instant, while the venue was still trading (sessions are [open, close) intervals).
+    /// </summary>
+    private bool OpenAt(string venue, DateTimeOffset utc) => sessions.IsOpen(venue, utc) || sessions.IsOpen(venue, utc.AddTicks(-1));
+
     /// <summary>Judges two observations of a pair.</summary>
     /// <exception cref="ArgumentException">An observation is not of the pair's listing.</exception>
     public Comparability Check(PairDefinition pair, PriceObservation a, PriceObservation b)
@@ -40,9 +46,9 @@ public sealed class BothOpenRule(ITradingSessions sessions, TimeSpan? tolerance 
         foreach (var (obs, name) in new[] { (a, "A"), (b, "B") })
         {
             var (va, vb) = pair.Venues;
-            if (!sessions.IsOpen(va, obs.ObservedUtc) || !sessions.IsOpen(vb, obs.ObservedUtc))
+            if (!OpenAt(va, obs.ObservedUtc) || !OpenAt(vb, obs.ObservedUtc))
             {
-                why ??= $"leg {name} ({obs.Symbol}) observed {obs.ObservedUtc:yyyy-MM-dd HH:mm:ss}Z when {(!sessions.IsOpen(va, obs.ObservedUtc) ? va : vb)} was closed";
+                why ??= $"leg {name} ({obs.Symbol}) observed {obs.ObservedUtc:yyyy-MM-dd HH:mm:ss}Z when {(!OpenAt(va, obs.ObservedUtc) ? va : vb)} was closed";
             }
         }
 
