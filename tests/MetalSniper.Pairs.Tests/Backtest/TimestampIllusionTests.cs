@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using MetalSniper.Core.Instruments;
 using MetalSniper.Core.Money;
 using MetalSniper.Pairs.Backtest;
@@ -13,7 +14,7 @@ namespace MetalSniper.Pairs.Tests.Backtest;
 /// minutes apart, in a trending market. Comparing same-date closes sees a "premium" that is only the price's move in those
 /// 90 minutes — i.i.d., so it "reverts" every day. The naive backtest harvests it; the honest one must find nothing.
 /// </summary>
-public sealed class TimestampIllusionTests
+public sealed class TimestampIllusionTests(ITestOutputHelper output)
 {
     private static readonly (TimeOnly, TimeOnly) EarlyHours = (new TimeOnly(8, 0), new TimeOnly(15, 0));
     private static readonly (TimeOnly, TimeOnly) LateHours = (new TimeOnly(9, 30), new TimeOnly(16, 30));
@@ -81,6 +82,9 @@ public sealed class TimestampIllusionTests
         var backtest = new DailyPairBacktest(Calendar(), Options());
         var naive = backtest.Run(Input(a, b), PairBacktestMode.Naive, "T-N");
         var honest = backtest.Run(Input(a, b), PairBacktestMode.Honest, "T-H");
+
+        output.WriteLine($"naive: {naive.Trades.Count} trades, {naive.Winners} winners, gross {naive.Gross:0.00}, net {naive.Net:0.00} EUR");
+        output.WriteLine($"honest: {honest.Trades.Count} trades, {honest.Winners} winners, gross {honest.Gross:0.00}, net {honest.Net:0.00} EUR");
 
         // The naive backtest "finds" a mean-reverting premium and profits from it, net of the same costs.
         var why = $"retired: {string.Join("; ", naive.Retirements)}; skipped: {string.Join("; ", naive.Skipped.Select(k => k.Key + "=" + k.Value))}; tests: {string.Join(" ", naive.Tests.Select(t => $"p={t.PValue:0.000}/hl={t.HalfLife:0.0}"))}";
