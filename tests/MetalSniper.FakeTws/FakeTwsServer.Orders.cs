@@ -679,6 +679,12 @@ public sealed partial class FakeTwsServer
     /// <summary>The fill price of an order against a quote, or null; untriggered stops that trigger without filling turn Submitted.</summary>
     private double? MatchQuote(FakeOrder order, MarketState market)
     {
+        // A market-on-open order (time in force OPG) waits for the opening auction: the next bar's open, never the quote.
+        if (order.Tif == "OPG")
+        {
+            return null;
+        }
+
         var buyPrice = market.Ask ?? market.Last;
         var sellPrice = market.Bid ?? market.Last;
         var touch = order.IsBuy ? buyPrice : sellPrice;
