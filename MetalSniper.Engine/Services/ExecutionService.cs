@@ -605,6 +605,26 @@ public sealed class ExecutionService(
         return any;
     }
 
+    /// <summary>
+    /// A broker may charge a commission in another currency than the instrument's (IB reports some in the account's base
+    /// currency): the book keeps one currency per instrument, so it is converted with the FX table at the time. Without a
+    /// rate the fill is still booked (it happened), with commission 0, and the gap is alerted RED — never a fault that
+    /// would stop the hands.
+    /// </summary>
+    private Fill InInstrumentCurrency(Fill fill)
+    {
+        var currency = valuation.Instruments.Get(fill.Symbol).Currency;
+        if (valuation.Fx.TryConvert(fill.Commission, currency, out var converted))
+        {
+            logger.LogInformation("Fill {ExecutionId}: commission {Commission} booked as {Converted} (the instrument's currency)", fill.ExecutionId, fill.Commission, converted);
+            return fill with { Commission = new Money(Math.Round(converted.Amount, 6), currency) };
+        }
+
+        logger.LogError("Fill {ExecutionId}: commission {Commission} cannot be converted to {Currency}: booked as 0, P&L overstated by it", fill.ExecutionId, fill.Commission, currency);
+        recorders.Alerts.Raise(AlertLevel.Red, "Fill", $"commission {fill.Commission} of {fill.ExecutionId} ({fill.Symbol}) cannot be converted to {currency}: booked as 0, P&L overstated by it");
+        return fill with { Commission = Money.Zero(currency) };
+    }
+
     private static JournalEntryKind JournalKindOf(OrderEvent e) => e switch
     {
         OrderAccepted => JournalEntryKind.OrderAccepted,
@@ -622,6 +642,11 @@ public sealed class ExecutionService(
         {
             Adopt(adopted);
             return;
+        }
+
+        if (e is OrderFilled { Fill: var reported } filled && reported.Commission.Currency != valuation.Instruments.Get(reported.Symbol).Currency)
+        {
+            e = filled with { Fill = InInstrumentCurrency(reported) };
         }
 
         if (!_orders.TryGetValue(e.ClientOrderId, out var state))

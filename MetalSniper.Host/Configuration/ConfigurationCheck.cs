@@ -64,6 +64,37 @@ public static class ConfigurationCheck
             errors.Add($"{Pairs.Backtest.DualListingOptions.SectionName}: {e.Message}");
         }
 
+        var dualStrategy = configuration.GetSection(Strategies.DualListing.DualListingStrategyOptions.SectionName).Get<Strategies.DualListing.DualListingStrategyOptions>() ?? new();
+        if (dualStrategy.Enabled)
+        {
+            var section = Strategies.DualListing.DualListingStrategyOptions.SectionName;
+            var legs = dual.Pairs.Where(p => p.Value.Enabled).SelectMany(p => new[] { (p.Key, p.Value.A.Symbol), (p.Key, p.Value.B.Symbol) });
+            foreach (var (pair, symbol) in legs)
+            {
+                if (!catalog.TryGet(symbol, out var instrument))
+                {
+                    errors.Add($"DualListing:Pairs:{pair}: '{symbol}' is not a known instrument");
+                    continue;
+                }
+
+                if (!configuration.GetSection($"{SimulatedBrokerOptions.SectionName}:Costs:{symbol}").Exists())
+                {
+                    errors.Add($"{section}: the leg '{symbol}' of pair {pair} has no cost model in {SimulatedBrokerOptions.SectionName}:Costs (exit costs could not be estimated)");
+                }
+
+                var converter = new Core.Money.FxConverter(account.CreateFxRateTable());
+                if (!converter.TryConvert(new Core.Money.Money(1m, instrument.Currency), new Core.Money.Currency(account.BaseCurrency), out _))
+                {
+                    errors.Add($"{AccountOptions.SectionName}:FxRates: the leg '{symbol}' of pair {pair} trades in {instrument.Currency} and no rate converts it to {account.BaseCurrency}");
+                }
+            }
+
+            foreach (var pairName in dualStrategy.FxSymbols.Where(f => !catalog.TryGet(f, out var i) || i.SecurityType != Core.Instruments.SecurityType.Forex))
+            {
+                errors.Add($"{section}:FxSymbols: '{pairName}' is not a currency pair of the instrument catalog");
+            }
+        }
+
         var fed = new HashSet<string>(market.Replay.Files.Select(f => f.Symbol), StringComparer.OrdinalIgnoreCase);
         var priced = new HashSet<string>(broker.Costs.Keys, StringComparer.OrdinalIgnoreCase);
         foreach (var f in market.Replay.Files.Where(f => !catalog.TryGet(f.Symbol, out _)))

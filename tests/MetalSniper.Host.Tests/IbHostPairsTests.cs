@@ -96,6 +96,8 @@ public sealed class IbHostPairsTests(ITestOutputHelper output) : IDisposable
             j["Account"]!["FxRates"] = new JsonArray(
                 new JsonObject { ["Pair"] = "EURUSD", ["Rate"] = 1.13, ["AsOfUtc"] = "2019-01-02T00:00:00Z" },
                 new JsonObject { ["Pair"] = "GBPUSD", ["Rate"] = 1.27, ["AsOfUtc"] = "2019-01-02T00:00:00Z" });
+            j["SimulatedBroker"]!["Costs"]!["RDSA.AS"] = new JsonObject { ["DefaultSpread"] = 0.02, ["CommissionRate"] = 0.0005, ["MinimumCommission"] = 3.0 };
+            j["SimulatedBroker"]!["Costs"]!["RDSA.L"] = new JsonObject { ["DefaultSpread"] = 0.01, ["CommissionRate"] = 0.0005, ["MinimumCommission"] = 3.0 };
             j["Strategies"]!["DualListing"] = new JsonObject { ["Enabled"] = true, ["FxSymbols"] = new JsonArray("EURUSD", "GBPUSD") };
             var pairs = new JsonObject();
             foreach (var name in new[] { "anglo", "glencore", "bat", "bp" })
