@@ -32,8 +32,13 @@ public interface IStrategyContext
     /// <summary>Records a decision and returns its id. The decision's event time is the bar's close time.</summary>
     string Decide(string symbol, DecisionKind kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc);
 
-    /// <summary>Sends an order that belongs to <paramref name="decisionId"/>; returns its client order id.</summary>
-    ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc);
+    /// <summary>
+    /// Sends an order that belongs to <paramref name="decisionId"/>; returns its client order id. <paramref name="timeInForce"/>
+    /// defaults to good-till-cancelled; a decision on a daily close uses <see cref="TimeInForce.AtTheOpen"/> (the next
+    /// opening auction, IB OPG), which the market-hours gate lets out only while the venue is closed.
+    /// </summary>
+    ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc,
+        TimeInForce timeInForce = TimeInForce.Gtc);
 
     /// <summary>Cancels a working order.</summary>
     void Cancel(string decisionId, ClientOrderId order, string reason);

@@ -126,9 +126,10 @@ internal sealed class Harness : IStrategyContext
         return id;
     }
 
-    public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc)
+    public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc,
+        TimeInForce timeInForce = TimeInForce.Gtc)
     {
-        var order = new SubmitOrder(_ids.NextClientOrderId(), decisionId, symbol, side, quantity, type, limitPrice, stopPrice, purpose, decisionTimeUtc, TimeInForce.Gtc, "strategy:metals");
+        var order = new SubmitOrder(_ids.NextClientOrderId(), decisionId, symbol, side, quantity, type, limitPrice, stopPrice, purpose, decisionTimeUtc, timeInForce, "strategy:metals");
         Orders.Add(order);
         _pending.Add(() => Gateway.SubmitAsync(order, default).AsTask().GetAwaiter().GetResult());
         return order.ClientOrderId;
