@@ -4,22 +4,86 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using CsvHelper;
 using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Sessions;
 
 namespace MetalSniper.Backtest;
 
+/// <summary>What kind of rows a replayed file holds.</summary>
+public enum ReplayFileKind
+{
+    /// <summary>Intraday bars: header <c>time,open,high,low,close[,volume][,spread_points]</c>, <c>time</c> the bar open time (ISO-8601 with a UTC offset), every bar <see cref="ReplayFile.Interval"/> long.</summary>
+    Intraday,
+
+    /// <summary>
+    /// One row per trading date of a venue (<c>date,open,high,low,close[,adj_close][,volume]</c> or <c>date,close</c> /
+    /// <c>date,adj_close</c>): each row is one bar from the venue's session open to its session close on that date, taken
+    /// from the exchange calendar (daylight saving and half days included). A row on a date without a session is refused
+    /// (<see cref="BarRejectReason.NotATradingDate"/>).
+    /// </summary>
+    DailySession,
+
+    /// <summary>
+    /// One row per date that is a snapshot of the rate near 00:00 Europe/London of its date (Yahoo's daily FX rows, see
+    /// <c>../shared/data/README.md</c>, "FX timing"): each row is a one-minute bar ending at 00:00 London of its date, with
+    /// open = high = low = close = the chosen column (the row's high and low are the whole day's range, not knowable at
+    /// 00:00). Not checked against a venue calendar: Yahoo publishes rows on 25 Dec and 1 Jan, and a snapshot is an observed rate.
+    /// </summary>
+    DailySnapshot,
+}
+
+/// <summary>Which price column of a daily file is the bar's close.</summary>
+public enum DailyPriceColumn
+{
+    /// <summary><c>close</c> (raw). With <c>open,high,low</c> present the bar keeps them, the envelope clamped to the four prices.</summary>
+    Close,
+
+    /// <summary>
+    /// <c>adj_close</c> (Yahoo's adjusted close). With <c>open,high,low,close</c> present, open, high and low are scaled by
+    /// adj_close / close (Yahoo's own adjustment) and the envelope clamped; otherwise open = high = low = close = adj_close.
+    /// </summary>
+    AdjClose,
+}
+
 /// <summary>One recorded bar file to replay.</summary>
 /// <param name="Symbol">Instrument symbol the file holds.</param>
-/// <param name="Path">Full path of a CSV or gzip CSV file with header <c>time,open,high,low,close,volume[,spread_points]</c>; <c>time</c> is the bar open time, ISO-8601 with an explicit UTC offset.</param>
-/// <param name="Interval">Bar interval.</param>
+/// <param name="Path">Full path of a CSV or gzip CSV file. Intraday: header <c>time,open,high,low,close,volume[,spread_points]</c>; <c>time</c> is the bar open time, ISO-8601 with an explicit UTC offset. Daily: see <see cref="ReplayFileKind"/>.</param>
+/// <param name="Interval">Bar interval of an intraday file (a daily file's bars take their length from the calendar; one day is stored here, unused).</param>
 /// <param name="SpreadPointSize">Price value of one <c>spread_points</c> unit (0.01 USD for the XAUUSD M1 file); ignored when the file has no spread column.</param>
-public sealed record ReplayFile(string Symbol, string Path, TimeSpan Interval, decimal SpreadPointSize);
+public sealed record ReplayFile(string Symbol, string Path, TimeSpan Interval, decimal SpreadPointSize)
+{
+    /// <summary>What the rows are (intraday by default).</summary>
+    public ReplayFileKind Kind { get; init; } = ReplayFileKind.Intraday;
+
+    /// <summary>The venue whose calendar sessions a <see cref="ReplayFileKind.DailySession"/> file's rows span (the instrument's exchange: LSE, JSE, AEX, NYSE); null otherwise.</summary>
+    public string? Venue { get; init; }
+
+    /// <summary>The column a daily file's close comes from (default <see cref="DailyPriceColumn.Close"/>); unused for intraday files.</summary>
+    public DailyPriceColumn Column { get; init; } = DailyPriceColumn.Close;
+
+    /// <summary>A daily file of a venue's trading dates: one bar per row, session open to session close of the row's date (the calendar's).</summary>
+    /// <param name="symbol">Instrument symbol.</param>
+    /// <param name="path">Full path of the file.</param>
+    /// <param name="venue">The instrument's venue code (sessions from the calendar).</param>
+    /// <param name="column">The close column.</param>
+    public static ReplayFile DailySession(string symbol, string path, string venue, DailyPriceColumn column) =>
+        new(symbol, path, TimeSpan.FromDays(1), 0m) { Kind = ReplayFileKind.DailySession, Venue = venue, Column = column };
+
+    /// <summary>A daily file of snapshots at 00:00 Europe/London of each date (Yahoo FX): one one-minute bar ending at that instant per row.</summary>
+    /// <param name="symbol">Instrument symbol.</param>
+    /// <param name="path">Full path of the file.</param>
+    /// <param name="column">The price column.</param>
+    public static ReplayFile DailySnapshot(string symbol, string path, DailyPriceColumn column) =>
+        new(symbol, path, TimeSpan.FromDays(1), 0m) { Kind = ReplayFileKind.DailySnapshot, Column = column };
+}
 
 /// <summary>
-/// Replays recorded bar files (<c>../shared/data/metals/*.csv.gz</c>) as a market data source.
-/// Files are streamed (never loaded whole) and merged across instruments by bar open time. Lines
-/// that do not parse are yielded as <see cref="UnparseableRecord"/>s with a typed reason, never
-/// skipped. The source reads ahead of the pipeline; replay time is not set here but by the
-/// execution service as the broker side applies each bar (see <c>ReplayTimeProvider</c>).
+/// Replays recorded bar files (<c>../shared/data/metals/*.csv.gz</c> intraday, <c>../shared/data/dual_listed/**</c> daily)
+/// as a market data source. Files are streamed (never loaded whole) and merged across instruments by bar <b>close</b> time
+/// (the instant a bar becomes knowable; ties by file order), so a daily bar (LSE 08:00–16:30) comes after every hourly
+/// metals bar that closes before 16:30: causal. For files of one common interval this is the same order as by open time.
+/// Lines that do not parse, and daily rows dated on a day the venue does not trade, are yielded as
+/// <see cref="UnparseableRecord"/>s with a typed reason, never skipped. The source reads ahead of the pipeline; replay time
+/// is not set here but by the execution service as the broker side applies each bar (see <c>ReplayTimeProvider</c>).
 /// </summary>
 public sealed class ReplayMarketDataSource : IMarketDataSource
 {
@@ -33,19 +97,25 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     private long _consumedBytes;
     private long _recordsYielded;
     private long _lastOpenTicks;
+    private long _envelopeClamped;
     private int _completed;
+    private readonly IExchangeCalendar? _calendar;
 
     /// <summary>Creates the source.</summary>
     /// <param name="files">Files to merge.</param>
     /// <param name="wallClock">Real time, used only for pacing.</param>
     /// <param name="paceBarsPerSecond">0 = as fast as the pipeline takes them; otherwise bars per wall-clock second.</param>
-    /// <param name="fromUtc">Only bars opening at or after this time (null: from the start).</param>
+    /// <param name="fromUtc">Only bars opening at or after this time (null: from the start). The window is on bar <b>open</b> time for every kind of file (a daily bar opens at its session open).</param>
     /// <param name="toUtc">Only bars opening before this time (null: to the end).</param>
+    /// <param name="calendar">The exchange calendar: the sessions of <see cref="ReplayFileKind.DailySession"/> files (required when there is one).</param>
     /// <exception cref="FileNotFoundException">A file does not exist.</exception>
-    public ReplayMarketDataSource(IReadOnlyList<ReplayFile> files, TimeProvider wallClock, double paceBarsPerSecond, DateTimeOffset? fromUtc = null, DateTimeOffset? toUtc = null)
+    /// <exception cref="ArgumentException">No file, a daily session file without a venue, or one without a calendar.</exception>
+    public ReplayMarketDataSource(IReadOnlyList<ReplayFile> files, TimeProvider wallClock, double paceBarsPerSecond, DateTimeOffset? fromUtc = null, DateTimeOffset? toUtc = null,
+        IExchangeCalendar? calendar = null)
     {
         _fromUtc = fromUtc;
         _toUtc = toUtc;
+        _calendar = calendar;
         ArgumentNullException.ThrowIfNull(files);
         if (files.Count == 0)
         {
@@ -54,6 +124,11 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
         foreach (var f in files)
         {
+            if (f.Kind == ReplayFileKind.DailySession && (string.IsNullOrWhiteSpace(f.Venue) || calendar is null))
+            {
+                throw new ArgumentException($"daily file '{f.Path}' of {f.Symbol} needs a venue and an exchange calendar (venue was '{f.Venue}', calendar {(calendar is null ? "missing" : "given")})", nameof(files));
+            }
+
             if (!File.Exists(f.Path))
             {
                 throw new FileNotFoundException($"replay file for {f.Symbol} not found at '{f.Path}'", f.Path);
@@ -72,6 +147,9 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
     /// <summary>Well-formed bars skipped because they lie outside the requested window (counted, not rejected).</summary>
     public long OutsideWindow => Interlocked.Read(ref _outsideWindow);
+
+    /// <summary>Daily rows whose open, high or low lay outside the envelope of the four prices and were clamped (high = max, low = min; the Yahoo rows, see the data README). Thread-safe.</summary>
+    public long EnvelopeClamped => Interlocked.Read(ref _envelopeClamped);
 
     /// <summary>Records (bars and unparseable lines) handed to the pipeline so far by the current stream. Thread-safe.</summary>
     public long RecordsYielded => Volatile.Read(ref _recordsYielded);
@@ -113,7 +191,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     /// <inheritdoc />
     public async IAsyncEnumerable<MarketDataRecord> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var readers = _files.Select(f => new BarFileReader(f)).ToList();
+        var readers = _files.Select(f => f.Kind == ReplayFileKind.Intraday ? (IRecordReader)new BarFileReader(f) : new DailyFileReader(f, _calendar)).ToList();
         Volatile.Write(ref _completed, 0);
         Interlocked.Exchange(ref _recordsYielded, 0);
         Interlocked.Exchange(ref _consumedBytes, 0);
@@ -153,11 +231,17 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
                 }
 
                 var record = heads[pick]!;
+                var clamped = readers[pick].HeadClamped;
                 heads[pick] = readers[pick].Next();
                 if (record is RawBarRecord { Bar: var b } && ((_fromUtc is { } from && b.OpenTimeUtc < from) || (_toUtc is { } to && b.OpenTimeUtc >= to)))
                 {
                     Interlocked.Increment(ref _outsideWindow);
                     continue;
+                }
+
+                if (clamped)
+                {
+                    Interlocked.Increment(ref _envelopeClamped);
                 }
                 if (paceInterval > TimeSpan.Zero)
                 {
@@ -198,16 +282,30 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
         }
     }
 
-    // Unparseable records go first (they carry no usable time); then earliest open time; ties by file order.
+    // Unparseable records go first (they carry no usable time); then earliest close time (when the bar is knowable); ties by
+    // file order. With one common interval this is the order by open time (the golden replays' order is unchanged).
     private static bool Precedes(MarketDataRecord a, MarketDataRecord b) => (a, b) switch
     {
         (UnparseableRecord, _) => b is not UnparseableRecord,
-        (RawBarRecord x, RawBarRecord y) => x.Bar.OpenTimeUtc < y.Bar.OpenTimeUtc,
+        (RawBarRecord x, RawBarRecord y) => x.Bar.OpenTimeUtc + x.Bar.Interval < y.Bar.OpenTimeUtc + y.Bar.Interval,
         _ => false,
     };
 
+    /// <summary>One file's records in file order.</summary>
+    private interface IRecordReader : IDisposable
+    {
+        /// <summary>Bytes of the file (as stored) read so far.</summary>
+        long BytesRead { get; }
+
+        /// <summary>True when the record last returned by <see cref="Next"/> had its envelope clamped (daily Yahoo rows).</summary>
+        bool HeadClamped { get; }
+
+        /// <summary>The next record, or null at the end.</summary>
+        MarketDataRecord? Next();
+    }
+
     /// <summary>Streams one file, parsing each line into a record (CsvHelper's UTF-8 reader: fields are spans, no string per field).</summary>
-    private sealed class BarFileReader : IDisposable
+    private sealed class BarFileReader : IRecordReader
     {
         private readonly ReplayFile _file;
         private readonly string _name;
@@ -257,6 +355,9 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
         /// <summary>Bytes of the file (as stored, compressed or not) read so far, read-ahead buffers included. The streaming thread only.</summary>
         public long BytesRead => _fileStream.Position;
+
+        /// <summary>Intraday bars are never clamped.</summary>
+        public bool HeadClamped => false;
 
         public MarketDataRecord? Next()
         {
@@ -329,7 +430,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
             return false;
         }
 
-        private static bool Digits(ReadOnlySpan<byte> t, int start, int count, out int value)
+        internal static bool Digits(ReadOnlySpan<byte> t, int start, int count, out int value)
         {
             value = 0;
             for (var i = start; i < start + count; i++)
@@ -344,6 +445,186 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
             }
 
             return value >= 0 && (count != 4 || value >= 1);
+        }
+
+        public void Dispose() => _csv.Dispose();
+    }
+
+    /// <summary>
+    /// Streams one daily file (<see cref="ReplayFileKind.DailySession"/> or <see cref="ReplayFileKind.DailySnapshot"/>): each
+    /// row <c>date,…</c> becomes one bar whose times come from the venue's calendar session (or 00:00 London for a snapshot).
+    /// </summary>
+    private sealed class DailyFileReader : IRecordReader
+    {
+        /// <summary>The zone of Yahoo's FX snapshot instant (00:00 of the row's date, see the data README "FX timing").</summary>
+        private static readonly TimeZoneInfo London = TimeZoneInfo.FindSystemTimeZoneById("Europe/London");
+
+        /// <summary>Length of a snapshot bar: it ends at the snapshot instant.</summary>
+        private static readonly TimeSpan SnapshotBar = TimeSpan.FromMinutes(1);
+
+        private readonly ReplayFile _file;
+        private readonly string _name;
+        private readonly IExchangeCalendar? _calendar;
+        private readonly CsvReader _csv;
+        private readonly FileStream _fileStream;
+        private readonly int _date, _open, _high, _low, _closeRaw, _price, _volume, _fieldCount;
+
+        public DailyFileReader(ReplayFile file, IExchangeCalendar? calendar)
+        {
+            _file = file;
+            _name = System.IO.Path.GetFileName(file.Path);
+            _calendar = calendar;
+            _fileStream = File.OpenRead(file.Path);
+            Stream stream = _fileStream;
+            if (file.Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+            {
+                stream = new GZipStream(stream, CompressionMode.Decompress);
+            }
+
+            _csv = CsvReader.Create(stream, new CsvReaderOptions { Separator = ',', HasHeader = true, TrackLineNumbers = true, FormatProvider = CultureInfo.InvariantCulture }, leaveOpen: false);
+            var header = _csv.Headers;
+            if (header.Count == 0)
+            {
+                throw new InvalidDataException($"daily replay file '{file.Path}' is empty: a header 'date,open,high,low,close[,adj_close][,volume]' or 'date,close' / 'date,adj_close' is required");
+            }
+
+            int Col(string name) => _csv.TryGetFieldIndex(name, out var i) ? i : -1;
+            _date = Col("date");
+            _open = Col("open");
+            _high = Col("high");
+            _low = Col("low");
+            _closeRaw = Col("close");
+            _volume = Col("volume");
+            var priceName = file.Column == DailyPriceColumn.AdjClose ? "adj_close" : "close";
+            _price = Col(priceName);
+            if (_date < 0 || _price < 0)
+            {
+                throw new InvalidDataException($"daily replay file '{file.Path}' of {file.Symbol} needs the columns 'date' and '{priceName}' (Column {file.Column}); header is '{string.Join(',', header)}'");
+            }
+
+            var ohlc = new[] { _open, _high, _low }.Count(i => i >= 0);
+            if (ohlc is not (0 or 3) || (ohlc == 3 && _closeRaw < 0))
+            {
+                throw new InvalidDataException($"daily replay file '{file.Path}' has some but not all of 'open,high,low,close'; header is '{string.Join(',', header)}'");
+            }
+
+            if (file.Kind == ReplayFileKind.DailySnapshot || ohlc == 0)
+            {
+                _open = _high = _low = -1; // a snapshot's (or a close-only file's) bar is its one price
+            }
+
+            _fieldCount = header.Count;
+        }
+
+        public long BytesRead => _fileStream.Position;
+
+        public bool HeadClamped { get; private set; }
+
+        public MarketDataRecord? Next()
+        {
+            HeadClamped = false;
+            if (!_csv.Read())
+            {
+                return null;
+            }
+
+            long line = _csv.LineNumber;
+            if (_csv.FieldCount != _fieldCount)
+            {
+                return new UnparseableRecord(_name, line, _file.Symbol, BarRejectReason.MalformedLine, $"expected {_fieldCount} fields, got {_csv.FieldCount}: '{RawText()}'");
+            }
+
+            if (!TryParseDate(_csv.GetSpan(_date), out var date))
+            {
+                return new UnparseableRecord(_name, line, _file.Symbol, BarRejectReason.UnparseableTimestamp, $"date '{Encoding.UTF8.GetString(_csv.GetSpan(_date))}' is not YYYY-MM-DD");
+            }
+
+            if (!TryNumber(_price, out var c) || !TryOptional(_open, out var o) || !TryOptional(_high, out var h) || !TryOptional(_low, out var l)
+                || !TryOptional(_volume, out var v) || (_open >= 0 && !TryNumber(_closeRaw, out _)))
+            {
+                return new UnparseableRecord(_name, line, _file.Symbol, BarRejectReason.UnparseableNumber, $"a number does not parse: '{RawText()}'");
+            }
+
+            DateTimeOffset openUtc;
+            TimeSpan interval;
+            if (_file.Kind == ReplayFileKind.DailySnapshot)
+            {
+                var midnight = date.ToDateTime(TimeOnly.MinValue, DateTimeKind.Unspecified);
+                var closeUtc = new DateTimeOffset(midnight, London.GetUtcOffset(midnight)).ToUniversalTime();
+                (openUtc, interval) = (closeUtc - SnapshotBar, SnapshotBar);
+            }
+            else
+            {
+                var venue = _file.Venue!;
+                var (first, last) = _calendar!.Coverage;
+                if (date < first || date > last)
+                {
+                    return new UnparseableRecord(_name, line, _file.Symbol, BarRejectReason.NotATradingDate, $"{date:yyyy-MM-dd} is outside the exchange calendar's coverage {first:yyyy-MM-dd} … {last:yyyy-MM-dd}: no {venue} session is known");
+                }
+
+                if (_calendar.Session(venue, date) is not { } session)
+                {
+                    var why = _calendar.Holiday(venue, date) is { } holiday ? $"holiday: {holiday}" : date.DayOfWeek.ToString();
+                    return new UnparseableRecord(_name, line, _file.Symbol, BarRejectReason.NotATradingDate, $"{venue} has no session on {date:yyyy-MM-dd} ({why}): '{RawText()}'");
+                }
+
+                (openUtc, interval) = (session.OpenUtc, session.CloseUtc - session.OpenUtc);
+            }
+
+            if (_open < 0)
+            {
+                (o, h, l) = (c, c, c);
+            }
+            else
+            {
+                if (_file.Column == DailyPriceColumn.AdjClose)
+                {
+                    TryNumber(_closeRaw, out var raw);
+                    var factor = c / raw;
+                    (o, h, l) = (o * factor, h * factor, l * factor);
+                }
+
+                // Yahoo's open/high/low do not always bracket the close (data README): high = max, low = min of the four.
+                var (hi, lo) = (Math.Max(Math.Max(o, h), Math.Max(l, c)), Math.Min(Math.Min(o, h), Math.Min(l, c)));
+                if (hi != h || lo != l)
+                {
+                    HeadClamped = true;
+                    (h, l) = (hi, lo);
+                }
+            }
+
+            return new RawBarRecord(new RawBar(_name, line, _file.Symbol, openUtc, interval, o, h, l, c, v, null));
+        }
+
+        private static bool TryParseDate(ReadOnlySpan<byte> t, out DateOnly date)
+        {
+            t = t.Trim((byte)' ');
+            if (t.Length == 10 && t[4] == '-' && t[7] == '-'
+                && BarFileReader.Digits(t, 0, 4, out var y) && BarFileReader.Digits(t, 5, 2, out var m) && BarFileReader.Digits(t, 8, 2, out var d)
+                && m is >= 1 and <= 12 && d >= 1 && d <= DateTime.DaysInMonth(y, m))
+            {
+                date = new DateOnly(y, m, d);
+                return true;
+            }
+
+            date = default;
+            return false;
+        }
+
+        private string RawText() => Encoding.UTF8.GetString(_csv.RawRecord);
+
+        private bool TryNumber(int column, out double value) =>
+            double.TryParse(_csv.GetSpan(column), NumberStyles.Float, CultureInfo.InvariantCulture, out value);
+
+        private bool TryOptional(int column, out double value)
+        {
+            if (column < 0)
+            {
+                value = 0d;
+                return true;
+            }
+
+            return TryNumber(column, out value);
         }
 
         public void Dispose() => _csv.Dispose();

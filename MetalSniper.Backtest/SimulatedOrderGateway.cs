@@ -19,6 +19,11 @@ namespace MetalSniper.Backtest;
 /// <item>Bar prices are treated as mid prices. Buys pay half the spread, sells receive half the
 /// spread; the spread is the bar's own (<c>spread_points</c>) or the configured default.</item>
 /// <item>Market orders fill at the open of the next bar ± half spread ± slippage.</item>
+/// <item>At-the-open orders (<see cref="TimeInForce.AtTheOpen"/>, IB OPG) are matched only against the first bar of their
+/// symbol opening at or after the decision: the market-hours gate lets them out only while the venue is closed, so that is
+/// the first bar of the next session, and its open is the opening auction's price. A market-on-open order fills there like
+/// a market order (half spread, slippage); a limit-on-open fills at the open when the open is at or better than its limit,
+/// otherwise it is cancelled (IB cancels an OPG order the auction did not fill). A stop cannot be at the open.</item>
 /// <item>Stop orders trigger when the bar trades through the stop; a bar that opens beyond the stop
 /// (a gap) fills at the open, not at the stop; then half spread and slippage are added.</item>
 /// <item>Limit orders fill at the limit or better (the open when it is better), half spread included, no slippage.</item>
@@ -204,6 +209,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         }
 
         List<(WorkingOrder Order, decimal Trigger)>? triggered = null;
+        List<WorkingOrder>? missedTheOpen = null;
         foreach (var w in _working)
         {
             var o = w.Order;
@@ -212,9 +218,36 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
                 continue; // other instrument, or a bar that was already under way when the order was decided
             }
 
+            if (o.TimeInForce == TimeInForce.AtTheOpen)
+            {
+                // The opening auction: this bar's open, or never.
+                var marketable = o.Type == OrderType.Market || (o.Side == OrderSide.Buy ? bar.Open <= o.LimitPrice : bar.Open >= o.LimitPrice);
+                if (marketable)
+                {
+                    (triggered ??= []).Add((w, bar.Open));
+                }
+                else
+                {
+                    (missedTheOpen ??= []).Add(w);
+                }
+
+                continue;
+            }
+
             if (TryTrigger(o, bar, out var reference))
             {
                 (triggered ??= []).Add((w, reference));
+            }
+        }
+
+        if (missedTheOpen is not null)
+        {
+            var now = _clock.GetUtcNow();
+            foreach (var w in missedTheOpen)
+            {
+                _working.Remove(w);
+                Emit(new OrderCancelled(w.Order.ClientOrderId, string.Create(CultureInfo.InvariantCulture,
+                    $"limit-on-open {w.Order.Side} {w.Order.LimitPrice} not marketable at the open {bar.Open} of {bar.Symbol} ({bar.OpenTimeUtc:O}): cancelled, as IB cancels an unfilled OPG order"), now, now));
             }
         }
 
@@ -285,6 +318,11 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         catch (ArgumentException e)
         {
             return e.Message;
+        }
+
+        if (order.TimeInForce == TimeInForce.AtTheOpen && order.Type == OrderType.Stop)
+        {
+            return $"a stop order cannot be for the opening auction (time in force {order.TimeInForce}): market or limit only";
         }
 
         if (order.Quantity < instrument.MinimumQuantity || order.Quantity % instrument.QuantityStep != 0m)

@@ -486,8 +486,33 @@ public static class Composition
             throw new DirectoryNotFoundException($"replay data directory '{directory}' (MarketData:Replay:DataDirectory = '{o.DataDirectory}') does not exist; the recorded data lives in ../shared/data beside the repository");
         }
 
-        var files = o.Files.Select(f => new ReplayFile(f.Symbol, Path.Combine(directory, f.Path), TimeSpan.FromMinutes(f.IntervalMinutes), f.SpreadPointSize)).ToList();
+        var files = ReplayFiles(o, directory, sp.GetRequiredService<IInstrumentCatalog>());
         var pace = mode == RunMode.Service ? o.ServicePaceBarsPerSecond : o.PaceBarsPerSecond;
-        return new ReplayMarketDataSource(files, sp.GetRequiredService<WallClock>().Provider, pace, o.FromUtc, o.ToUtc);
+        return new ReplayMarketDataSource(files, sp.GetRequiredService<WallClock>().Provider, pace, o.FromUtc, o.ToUtc, sp.GetRequiredService<IExchangeCalendar>());
+    }
+
+    /// <summary>
+    /// The configured replay files (<c>MarketData:Replay:Files</c>) as the source reads them: intraday files as they are; a
+    /// daily file of a Forex instrument as Yahoo's 00:00-London snapshots, of any other instrument as sessions of its venue.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">A symbol is not in the catalog (the configuration check reports it first).</exception>
+    public static IReadOnlyList<ReplayFile> ReplayFiles(ReplayOptions options, string directory, IInstrumentCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(catalog);
+        return options.Files.Select(f =>
+        {
+            var path = Path.Combine(directory, f.Path);
+            if (!f.Daily)
+            {
+                return new ReplayFile(f.Symbol, path, TimeSpan.FromMinutes(f.IntervalMinutes), f.SpreadPointSize);
+            }
+
+            var column = f.Column == "adj_close" ? DailyPriceColumn.AdjClose : DailyPriceColumn.Close;
+            var instrument = catalog.Get(f.Symbol);
+            return instrument.SecurityType == SecurityType.Forex
+                ? ReplayFile.DailySnapshot(f.Symbol, path, column)
+                : ReplayFile.DailySession(f.Symbol, path, instrument.Exchange, column);
+        }).ToList();
     }
 }

@@ -32,7 +32,12 @@ public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurre
     /// <summary>Watchdog trailing stop: a retreat of this fraction from the best price since the position opened flattens it (0 = off). A backstop wider than any strategy stop.</summary>
     public decimal WatchdogTrailFraction { get; init; }
 
-    /// <summary>A held instrument whose latest price is older than this while its market is open sets an L1 pause until fresh data returns (zero = off).</summary>
+    /// <summary>
+    /// A held instrument whose latest price is older than its limit, counted in open market time (its venue's sessions), sets
+    /// an L1 pause until fresh data returns (zero = off). The limit per symbol is max(this, 2 × the symbol's latest bar
+    /// length): 15-minute bars keep this value, an LSE daily bar (08:00–16:30) gets 17 h, so it is not stale between two
+    /// closes and is stale from the open of the third session when two closes pass without a bar.
+    /// </summary>
     public TimeSpan StaleDataAfter { get; init; }
 
     /// <summary>A registered heartbeat that does not move for this long (wall clock) escalates the kill switch (zero = off).</summary>
@@ -123,8 +128,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private readonly ILogger _logger;
     private readonly TimeZoneInfo _dayZone;
     private readonly CircuitBreakers? _breakers;
-    private readonly ConcurrentDictionary<string, ConcurrentQueue<(decimal Price, DateTimeOffset TimeUtc)>> _incoming = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<(decimal Price, DateTimeOffset TimeUtc, TimeSpan BarInterval)>> _incoming = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (decimal Price, DateTimeOffset TimeUtc)> _prices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TimeSpan> _barIntervals = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
     private readonly ManualResetEventSlim _priorityApplied = new(false);
     private readonly CancellationTokenSource _stop = new();
@@ -300,9 +306,20 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     /// its clock: in replay, ingest reads ahead of the broker side, and a position must never be
     /// judged against a price that has not happened yet.
     /// </summary>
-    public void OnPrice(string symbol, decimal price, DateTimeOffset eventTimeUtc)
+    public void OnPrice(string symbol, decimal price, DateTimeOffset eventTimeUtc) => OnPrice(symbol, price, eventTimeUtc, TimeSpan.Zero);
+
+    /// <summary>
+    /// A new price from a bar (its close, at its close time) with the bar's length: the stale-data limit of the symbol is
+    /// max(<see cref="SentinelSettings.StaleDataAfter"/>, 2 × the length of its latest bar) of open market time, so a daily
+    /// bar (one per session) is not stale between two closes. Lock-free, as <see cref="OnPrice(string, decimal, DateTimeOffset)"/>.
+    /// </summary>
+    /// <param name="symbol">Instrument symbol.</param>
+    /// <param name="price">Price, major units of the instrument currency.</param>
+    /// <param name="eventTimeUtc">When the price was observed (a bar's close time).</param>
+    /// <param name="barInterval">The bar's length (zero for a tick or quote: the limit is then <see cref="SentinelSettings.StaleDataAfter"/>).</param>
+    public void OnPrice(string symbol, decimal price, DateTimeOffset eventTimeUtc, TimeSpan barInterval)
     {
-        _incoming.GetOrAdd(symbol, static _ => new ConcurrentQueue<(decimal, DateTimeOffset)>()).Enqueue((price, eventTimeUtc));
+        _incoming.GetOrAdd(symbol, static _ => new ConcurrentQueue<(decimal, DateTimeOffset, TimeSpan)>()).Enqueue((price, eventTimeUtc, barInterval));
         if (_held.Contains(symbol) && eventTimeUtc <= _clock.GetUtcNow())
         {
             Signal();
@@ -396,7 +413,8 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         {
             while (queue.TryPeek(out var px) && px.TimeUtc <= now && queue.TryDequeue(out px))
             {
-                _prices[symbol] = px;
+                _prices[symbol] = (px.Price, px.TimeUtc);
+                _barIntervals[symbol] = px.BarInterval;
             }
         }
 
@@ -606,20 +624,22 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         {
             var key = StaleKey(p.Symbol);
             var last = _prices.TryGetValue(p.Symbol, out var px) ? px.TimeUtc : (DateTimeOffset?)null;
-            var stale = !p.IsFlat && (last is null || now - last.Value > _settings.StaleDataAfter);
+            var limit = StaleLimit(p.Symbol);
+            var stale = !p.IsFlat && (last is null || now - last.Value > limit);
             if (stale)
             {
                 // Only an old price costs a look at the calendar: open now, and open long enough since the price.
                 var venue = _instruments.Get(p.Symbol).Exchange;
-                stale = _sessions.IsOpen(venue, now) && (last is null || OpenTimeSince(venue, last.Value, now) > _settings.StaleDataAfter);
+                stale = _sessions.IsOpen(venue, now) && (last is null || OpenTimeSince(venue, last.Value, now, limit) > limit);
             }
 
             if (stale)
             {
+                // The limit (max(StaleDataAfter, 2 × bar)) is in the text; the same text as before for bars no longer than StaleDataAfter / 2.
                 var age = last is { } l ? (now - l).ToString() : "never";
-                if (Halt(() => _kill.Pause(key, KillLevel.NoEntries, null, "sentinel", $"held {p.Symbol} has no price for {age} (> {_settings.StaleDataAfter}) while its market is open", now)))
+                if (Halt(() => _kill.Pause(key, KillLevel.NoEntries, null, "sentinel", $"held {p.Symbol} has no price for {age} (> {limit}) while its market is open", now)))
                 {
-                    Trip(DecisionKind.StaleData, null, $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {_settings.StaleDataAfter}; L1 until fresh", now, KillLevel.NoEntries, null);
+                    Trip(DecisionKind.StaleData, null, $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {limit}; L1 until fresh", now, KillLevel.NoEntries, null);
                 }
             }
             else if (_kill.State.Pauses.ContainsKey(key) && Halt(() => _kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now)))
@@ -650,15 +670,22 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         return key;
     }
 
+    /// <summary>The stale-data limit of a symbol: max(StaleDataAfter, 2 × its latest bar's length) (15-minute bars: 45 min as before; LSE daily: 17 h).</summary>
+    private TimeSpan StaleLimit(string symbol)
+    {
+        var twoBars = _barIntervals.TryGetValue(symbol, out var interval) ? interval * 2 : TimeSpan.Zero;
+        return twoBars > _settings.StaleDataAfter ? twoBars : _settings.StaleDataAfter;
+    }
+
     /// <summary>
     /// Market-open time between <paramref name="since"/> and <paramref name="now"/> (1-minute steps,
-    /// walking back, stopping once past the stale limit): a session break or a weekend is not staleness.
+    /// walking back, stopping once past <paramref name="limit"/>): a session break or a weekend is not staleness.
     /// </summary>
-    private TimeSpan OpenTimeSince(string venue, DateTimeOffset since, DateTimeOffset now)
+    private TimeSpan OpenTimeSince(string venue, DateTimeOffset since, DateTimeOffset now, TimeSpan limit)
     {
         var open = TimeSpan.Zero;
         var step = TimeSpan.FromMinutes(1);
-        for (var (t, n) = (now, 0); t > since && open <= _settings.StaleDataAfter && n < 20_000; n++)
+        for (var (t, n) = (now, 0); t > since && open <= limit && n < 20_000; n++)
         {
             var s = t - since < step ? t - since : step;
             if (_sessions.IsOpen(venue, t - s))

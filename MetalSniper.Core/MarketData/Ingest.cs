@@ -35,6 +35,9 @@ public enum BarRejectReason
 
     /// <summary>The bar's open time is earlier than the previous accepted bar of the same instrument.</summary>
     OutOfOrderTimestamp,
+
+    /// <summary>A daily row dated on a day its venue's exchange calendar has no session (a weekend, a holiday) or outside the calendar's coverage: it cannot be placed in time.</summary>
+    NotATradingDate,
 }
 
 /// <summary>

@@ -82,6 +82,9 @@ public enum DenyReason
 
     /// <summary>The order itself is malformed (non-positive quantity or price).</summary>
     InvalidOrder,
+
+    /// <summary>An entry or add for the opening auction (time in force at-the-open, IB OPG) while its venue is already open: it must be sent before the open.</summary>
+    AtTheOpenWhileOpen,
 }
 
 /// <summary>A gate's refusal: the typed reason and the values it saw.</summary>

@@ -78,7 +78,10 @@ public enum TimeInForce
     /// <summary>Expires at the end of the session.</summary>
     Day,
 
-    /// <summary>For the next opening auction of the venue (IB's OPG: market-on-open); sent while the venue is closed.</summary>
+    /// <summary>
+    /// For the next opening auction of the instrument's venue (IB time in force <c>OPG</c>: market-on-open, limit-on-open):
+    /// sent while the venue is closed, filled at the open or cancelled. Used for decisions taken on a daily close.
+    /// </summary>
     AtTheOpen,
 }
 

@@ -41,7 +41,12 @@ public sealed class RiskOptions : IValidatableObject
     [Range(0.0, 0.5)]
     public decimal WatchdogTrailFraction { get; set; } = 0.04m;
 
-    /// <summary>A held instrument without a price for this long while its market is open pauses entries (L1) until fresh data returns. Default 45 minutes (three 15-minute bars of the embedded replay); use seconds for a live tick feed.</summary>
+    /// <summary>
+    /// A held instrument without a price for this long while its market is open pauses entries (L1) until fresh data returns.
+    /// Per symbol the limit is max(this, 2 × the symbol's last bar interval) of open market time, so daily bars (one per
+    /// session) are not stale between two closes. Default 45 minutes (three 15-minute bars of the embedded replay); use
+    /// seconds for a live tick feed; 0 = off.
+    /// </summary>
     public TimeSpan StaleDataAfter { get; set; } = TimeSpan.FromMinutes(45);
 
     /// <summary>A brain or hands heartbeat silent this long (wall time) escalates the kill switch: brain → L1, hands → L2. Default 10 s.</summary>

@@ -311,7 +311,7 @@ public sealed class ExecutionService(
                     // In a fast replay the broker side defines "now" and what has happened: the bar is complete
                     // at its close, and its price reaches the sentinel from here (ingest reads ahead).
                     (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
-                    sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
+                    sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc, bar.Interval);
                 }
 
                 var versionBefore = _bookVersion;

@@ -48,7 +48,7 @@ public sealed class IngestService(
                 // market or the sentinel). A fast replay does not run here: its causal scheduler (ReplayScheduler) lets
                 // the broker side move the clock and hand the sentinel each bar as it applies it.
                 (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
-                sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc);
+                sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc, bar.Interval);
 
                 if (!bars.TryWrite(bar))
                 {

@@ -443,7 +443,8 @@ public sealed class SignalService : PipelineService
             return id;
         }
 
-        public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc, TimeInForce timeInForce = TimeInForce.Gtc)
+        public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc,
+            TimeInForce timeInForce = TimeInForce.Gtc)
         {
             var id = ids.NextClientOrderId();
             var order = new SubmitOrder(id, decisionId, symbol, side, quantity, type, limitPrice, stopPrice, purpose, decisionTimeUtc, timeInForce, source);

@@ -182,8 +182,8 @@ public static class FillCostReconstruction
 
         var o = (configuration.GetSection(MarketDataOptions.SectionName).Get<MarketDataOptions>() ?? new MarketDataOptions()).Replay;
         var directory = Path.GetFullPath(o.DataDirectory);
-        var files = o.Files.Select(f => new ReplayFile(f.Symbol, Path.Combine(directory, f.Path), TimeSpan.FromMinutes(f.IntervalMinutes), f.SpreadPointSize)).ToList();
-        var source = new ReplayMarketDataSource(files, TimeProvider.System, 0, o.FromUtc, o.ToUtc);
+        var files = Composition.ReplayFiles(o, directory, instruments);
+        var source = new ReplayMarketDataSource(files, TimeProvider.System, 0, o.FromUtc, o.ToUtc, o.Files.Any(f => f.Daily) ? new Calendars.ExchangeCalendar() : null);
         var validator = new BarValidator(instruments, new IngestCounters());
         await foreach (var record in source.StreamAsync(cancellationToken).ConfigureAwait(false))
         {

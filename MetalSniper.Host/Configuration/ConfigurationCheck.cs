@@ -124,20 +124,20 @@ public static class ConfigurationCheck
             }
         }
 
-        // A price is refreshed once per bar: a staleness limit shorter than the bar interval makes every bar of the other
-        // instrument "stale" (a stale-data halt set and cleared on every bar, every order refused for an old quote).
-        if (market.Source == "Replay" && market.Replay.Files.Count > 0)
+        // Staleness is judged per symbol against max(StaleDataAfter, 2 × that symbol's last bar interval) of open market time
+        // (the sentinel), so a daily stock bar is never stale between two closes and StaleDataAfter needs no bar-length check;
+        // it only has to be ≥ 0 (0 = off), which its binding ensures. The quote-age gate has one limit for every symbol: a
+        // decision on a bar that just arrived sees a quote as old as 0 (the bar's close), but an intraday instrument traded
+        // on another instrument's bar sees its own last bar's close, up to one interval old: MaxQuoteAge must be longer than
+        // the longest INTRADAY interval (daily files are left out: their orders are decided on their own bar's arrival and
+        // sent for the next open).
+        if (market.Source == "Replay" && market.Replay.Files.Any(f => !f.Daily))
         {
-            var longest = market.Replay.Files.MaxBy(f => f.IntervalMinutes)!;
+            var longest = market.Replay.Files.Where(f => !f.Daily).MaxBy(f => f.IntervalMinutes)!;
             var interval = TimeSpan.FromMinutes(longest.IntervalMinutes);
-            if (risk.StaleDataAfter > TimeSpan.Zero && risk.StaleDataAfter <= interval)
-            {
-                errors.Add($"{RiskOptions.SectionName}:StaleDataAfter: {risk.StaleDataAfter} is not longer than the {interval} bars of {longest.Path}: every bar of another instrument would read as stale (use more than {interval}, e.g. {interval * 3})");
-            }
-
             if (risk.Gates.MaxQuoteAge <= interval)
             {
-                errors.Add($"{RiskOptions.SectionName}:Gates:MaxQuoteAge: {risk.Gates.MaxQuoteAge} is not longer than the {interval} bars of {longest.Path}: orders would be refused for a quote one bar old (use more than {interval}, e.g. {interval * 2})");
+                errors.Add($"{RiskOptions.SectionName}:Gates:MaxQuoteAge: {risk.Gates.MaxQuoteAge} is not longer than the {interval} bars of {longest.Path} (the longest intraday interval; daily files are not counted): orders would be refused for a quote one bar old (use more than {interval}, e.g. {interval * 2})");
             }
         }
 

@@ -166,13 +166,13 @@ public sealed class ReplayOptions : IValidatableObject
     [Range(0.0, 10_000_000.0)]
     public double ServicePaceBarsPerSecond { get; set; } = 2000;
 
-    /// <summary>Replay only bars opening at or after this UTC time (ISO-8601). Default: the start of the files.</summary>
+    /// <summary>Replay only bars opening at or after this UTC time (ISO-8601). Default: the start of the files. On bar open time for daily files too (a daily bar opens at its session open).</summary>
     public DateTimeOffset? FromUtc { get; set; }
 
     /// <summary>Replay only bars opening before this UTC time (ISO-8601). Default: the end of the files.</summary>
     public DateTimeOffset? ToUtc { get; set; }
 
-    /// <summary>The files to replay (merged by time).</summary>
+    /// <summary>The files to replay (merged by bar close time: a bar is delivered once it is complete).</summary>
     [MinLength(1)]
     public List<ReplayFileOptions> Files { get; set; } = [];
 
@@ -202,13 +202,25 @@ public sealed class ReplayFileOptions
     [Required]
     public string Path { get; set; } = "";
 
-    /// <summary>Bar interval in minutes. Range 1–1440.</summary>
+    /// <summary>Bar interval in minutes of an intraday file. Range 1–1440. Ignored for a daily file (its bars take their times from the calendar).</summary>
     [Range(1, 1440)]
     public int IntervalMinutes { get; set; } = 15;
 
     /// <summary>Price value of one <c>spread_points</c> unit. Default 0.01 (MT5 XAUUSD points).</summary>
     [Range(0.0, 1000.0)]
     public decimal SpreadPointSize { get; set; } = 0.01m;
+
+    /// <summary>
+    /// True for a daily file (first column <c>date</c>, <c>YYYY-MM-DD</c>). Default false (intraday, first column <c>time</c>).
+    /// A stock's row becomes one bar from its venue's session open to its session close on that date (exchange calendar:
+    /// daylight saving and half days; a row on a closed date is refused with <c>NotATradingDate</c>); an FX pair's row
+    /// (a Forex instrument, IDEALPRO) is Yahoo's snapshot near 00:00 Europe/London of its date: a one-minute bar ending then.
+    /// </summary>
+    public bool Daily { get; set; }
+
+    /// <summary>The close column of a daily file: <c>close</c> (default, raw) or <c>adj_close</c> (Yahoo adjusted; open/high/low scaled by adj_close/close when present).</summary>
+    [AllowedValues("close", "adj_close")]
+    public string Column { get; set; } = "close";
 }
 
 /// <summary>The simulated broker's cost model (section <c>SimulatedBroker</c>).</summary>

@@ -720,11 +720,21 @@ public sealed class IbOrderGateway : IOrderGateway
         OrderType = o.Type switch { OrderType.Limit => TwsOrderType.Limit, OrderType.Stop => TwsOrderType.Stop, _ => TwsOrderType.Market },
         LmtPrice = o.Type == OrderType.Limit ? prices.ToIbPrice(o.LimitPrice!.Value) : null,
         AuxPrice = o.Type == OrderType.Stop ? prices.ToIbPrice(o.StopPrice!.Value) : null,
-        Tif = o.TimeInForce == TimeInForce.Day ? "DAY" : "GTC",
+        Tif = TifCode(o.TimeInForce),
         Account = _session.Account,
         OrderRef = o.ClientOrderId.Value,
         Transmit = true,
-        OutsideRth = true,
+        OutsideRth = o.TimeInForce != TimeInForce.AtTheOpen, // an opening-auction order trades in the auction, not outside regular hours
+    };
+
+    /// <summary>IB's time in force code: GTC, DAY, or OPG (the opening auction: MKT + OPG is market-on-open, LMT + OPG limit-on-open).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A time in force IB has no code for here.</exception>
+    internal static string TifCode(TimeInForce tif) => tif switch
+    {
+        TimeInForce.Gtc => "GTC",
+        TimeInForce.Day => "DAY",
+        TimeInForce.AtTheOpen => "OPG",
+        _ => throw new ArgumentOutOfRangeException(nameof(tif), tif, "no IB time in force for this value"),
     };
 
     private static bool OpensRisk(SubmitOrder order) => order.Purpose is OrderPurpose.Entry or OrderPurpose.Add;

@@ -387,7 +387,11 @@ public sealed class FatFingerGate(GateLimits limits) : IPreTradeGate
     }
 }
 
-/// <summary>Entries and adds only while the instrument's market is open (trading sessions). Exits pass and rest at the broker.</summary>
+/// <summary>
+/// Entries and adds only while the instrument's market is open (trading sessions), except an entry or add for the opening
+/// auction (<see cref="TimeInForce.AtTheOpen"/>, IB OPG): that one only while the market is closed (it waits for the next
+/// open; IB refuses an OPG order once the auction has passed). Exits pass and rest at the broker, whatever their time in force.
+/// </summary>
 public sealed class MarketHoursGate(ITradingSessions sessions) : IPreTradeGate
 {
     /// <inheritdoc />
@@ -397,9 +401,21 @@ public sealed class MarketHoursGate(ITradingSessions sessions) : IPreTradeGate
     public GateDenial? Check(PreTradeContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return context.OpensRisk && !sessions.IsOpen(context.Instrument.Exchange, context.NowUtc)
-            ? new GateDenial(Name, DenyReason.MarketClosed, $"{context.Instrument.Exchange} is closed at {context.NowUtc:O}")
-            : null;
+        if (!context.OpensRisk)
+        {
+            return null;
+        }
+
+        var venue = context.Instrument.Exchange;
+        var open = sessions.IsOpen(venue, context.NowUtc);
+        if (context.Order.TimeInForce == TimeInForce.AtTheOpen)
+        {
+            return open
+                ? new GateDenial(Name, DenyReason.AtTheOpenWhileOpen, $"OPG must be sent before the open: {venue} is open at {context.NowUtc:O}")
+                : null;
+        }
+
+        return open ? null : new GateDenial(Name, DenyReason.MarketClosed, $"{venue} is closed at {context.NowUtc:O}");
     }
 }
 

@@ -141,4 +141,68 @@ public sealed class SimulatedOrderGatewayTests
         await g.SubmitAsync(Order(OrderSide.Buy, OrderType.Market, 0.5m, null, null, 0), default);
         Drain(g).Single().ShouldBeOfType<OrderRejected>().Reason.ShouldContain("minimum");
     }
+
+    // Daily LSE bars of RDSA.L (GBP major units): 2019-11-04 08:00–16:30 UTC, 2019-11-05 08:00–16:30 UTC.
+    private static readonly DateTimeOffset LseOpen1 = new(2019, 11, 4, 8, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset LseOpen2 = new(2019, 11, 5, 8, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan LseSession = TimeSpan.FromHours(8.5);
+
+    private static SimulatedOrderGateway StockGateway(int slippageTicks = 0) =>
+        new(InstrumentCatalog.CreateDefault(), new Dictionary<string, CostModel> { ["RDSA.L"] = new(0.02m, 0.0005m, 3m) }, slippageTicks, TimeProvider.System, "T", Core.Money.Currency.Gbp);
+
+    private static Bar Daily(DateTimeOffset open, decimal o, decimal h, decimal l, decimal c) =>
+        new("RDSA.L", open, LseSession, o, h, l, c, 0m, null, open + LseSession);
+
+    private SubmitOrder OnTheClose(OrderSide side, OrderType type, decimal? limit, decimal? stop = null) =>
+        new(new ClientOrderId($"O{++_ids}"), "D1", "RDSA.L", side, 100m, type, limit, stop, OrderPurpose.Entry, LseOpen1 + LseSession, TimeInForce.AtTheOpen, "test");
+
+    [Fact]
+    public async Task AtTheOpenMarketOrder_DecidedOnADailyClose_FillsAtTheNextSessionsOpenWithHalfSpreadAndSlippage()
+    {
+        var g = StockGateway(slippageTicks: 10);
+        g.OnBar(Daily(LseOpen1, 23.00m, 23.30m, 22.90m, 23.20m)); // the bar the decision is taken on (its close)
+        await g.SubmitAsync(OnTheClose(OrderSide.Buy, OrderType.Market, null), default);
+        Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderAccepted>();
+
+        g.OnBar(Daily(LseOpen2, 23.11m, 23.385m, 23.11m, 23.29m));
+
+        var fill = Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderFilled>().Fill;
+        fill.Price.ShouldBe(23.121m); // open 23.11 + half spread 0.01 + 10 ticks × 0.0001
+        fill.EventTimeUtc.ShouldBe(LseOpen2);
+        fill.Commission.Amount.ShouldBe(3m); // 5 bp × 2,312.10 = 1.16 → the 3.00 minimum
+    }
+
+    [Fact]
+    public async Task AtTheOpenLimitOrder_OpenWorseThanTheLimit_IsCancelledAtTheOpen_NotFilledLaterInTheSession()
+    {
+        var g = StockGateway();
+        await g.SubmitAsync(OnTheClose(OrderSide.Buy, OrderType.Limit, 23.00m), default);
+        Drain(g);
+
+        g.OnBar(Daily(LseOpen2, 23.11m, 23.385m, 22.90m, 23.29m)); // trades through 23.00 during the day, but opens above it
+
+        Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderCancelled>().Reason.ShouldContain("not marketable at the open");
+        (await g.GetOpenOrdersAsync(default)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task AtTheOpenLimitOrder_OpenBetterThanTheLimit_FillsAtTheOpen()
+    {
+        var g = StockGateway();
+        await g.SubmitAsync(OnTheClose(OrderSide.Buy, OrderType.Limit, 23.20m), default);
+        Drain(g);
+
+        g.OnBar(Daily(LseOpen2, 23.11m, 23.385m, 23.11m, 23.29m));
+
+        Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderFilled>().Fill.Price.ShouldBe(23.12m); // open + half spread, within the limit
+    }
+
+    [Fact]
+    public async Task AtTheOpenStopOrder_IsRejected()
+    {
+        var g = StockGateway();
+        await g.SubmitAsync(OnTheClose(OrderSide.Sell, OrderType.Stop, null, 22.00m), default);
+
+        Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderRejected>().Reason.ShouldContain("opening auction");
+    }
 }

@@ -102,6 +102,49 @@ public sealed class ConfigurationTests : IDisposable
         text.ShouldContain("XAUUSD trades in USD and no rate in Account:FxRates converts USD to EUR");
     }
 
+    private static void AddDailyFiles(JsonObject j)
+    {
+        var files = j["MarketData"]!["Replay"]!["Files"]!.AsArray();
+        files.Add(new JsonObject { ["Symbol"] = "RDSA.L", ["Path"] = "dual_listed/lse/RDSa.L_2015-07_2020-06.csv", ["Daily"] = true, ["Column"] = "close" });
+        files.Add(new JsonObject { ["Symbol"] = "GBPUSD", ["Path"] = "dual_listed/fx/GBPUSD_2015-07_2020-06.csv", ["Daily"] = true });
+        j["Account"]!["FxRates"] = new JsonArray(new JsonObject { ["Pair"] = "GBPUSD", ["Rate"] = 1.29, ["AsOfUtc"] = "2019-11-05T00:00:00Z" });
+    }
+
+    [Fact]
+    public void DailyReplayFiles_BesideFifteenMinuteMetals_AreValidWithTheRepositoryStaleAndQuoteLimits()
+    {
+        // StaleDataAfter 45 min and MaxQuoteAge 30 min are far shorter than a daily bar: the sentinel's limit is per symbol
+        // (max(StaleDataAfter, 2 × bar)) and the quote-age check looks at the intraday files only.
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(_env.WriteConfig(AddDailyFiles), RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Ok, errors.ToString());
+    }
+
+    [Fact]
+    public void DailyReplayFile_WithAnUnknownColumn_IsAConfigurationError()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            AddDailyFiles(j);
+            j["MarketData"]!["Replay"]!["Files"]![2]!["Column"] = "Close Price";
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        errors.ToString().ShouldContain("Column");
+    }
+
+    [Fact]
+    public void MaxQuoteAge_NotLongerThanTheIntradayBars_IsStillAnError_DailyFilesNotCounted()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            AddDailyFiles(j);
+            j["Risk"]!["Gates"]!["MaxQuoteAge"] = "00:15:00";
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        errors.ToString().ShouldContain("MaxQuoteAge: 00:15:00 is not longer than the 00:15:00 bars of metals/xauusd_m15_utc.csv.gz (the longest intraday interval; daily files are not counted)");
+    }
+
     [Fact]
     public void FxRateWithoutAsOfTime_IsAConfigurationError()
     {

@@ -97,11 +97,12 @@ public sealed class IbVenuePricingTests
             return rig;
         }
 
-        public async Task<ClientOrderId> SubmitAsync(string symbol, OrderSide side, decimal quantity, OrderType type, decimal price, OrderPurpose purpose = OrderPurpose.Entry)
+        public async Task<ClientOrderId> SubmitAsync(string symbol, OrderSide side, decimal quantity, OrderType type, decimal price, OrderPurpose purpose = OrderPurpose.Entry,
+            TimeInForce timeInForce = TimeInForce.Day)
         {
             var id = new ClientOrderId($"venue-{Interlocked.Increment(ref _sequence)}-{symbol}");
             var order = new SubmitOrder(id, "d-" + id.Value, symbol, side, quantity, type, type == OrderType.Limit ? price : null, type == OrderType.Stop ? price : null,
-                purpose, DateTimeOffset.UtcNow, TimeInForce.Day, "test");
+                purpose, DateTimeOffset.UtcNow, timeInForce, "test");
             order.EnsureValid();
             await Gateway.SubmitAsync(order, CancellationToken.None);
             return id;
@@ -185,6 +186,33 @@ public sealed class IbVenuePricingTests
         position.Quantity.ShouldBe(6m);
         position.AveragePrice.ShouldBe(decimal.Parse(fill1Major, System.Globalization.CultureInfo.InvariantCulture));
         rig.Problems.ShouldBeEmpty();
+    }
+
+    /// <summary>An order for the opening auction goes out as IB's market-on-open (MKT, time in force OPG) or limit-on-open (LMT, OPG).</summary>
+    [Theory]
+    [InlineData(OrderType.Market, "MKT")]
+    [InlineData(OrderType.Limit, "LMT")]
+    public async Task Gateway_AtTheOpenOrder_GoesOutWithTimeInForceOpg(OrderType type, string wireType)
+    {
+        await using var rig = await Rig.StartAsync();
+
+        var id = await rig.SubmitAsync("RDSA.L", OrderSide.Buy, 100m, type, 23.00m, timeInForce: TimeInForce.AtTheOpen);
+
+        var sent = await rig.FakeOrderAsync(id);
+        (sent.OrderType, sent.Tif).ShouldBe((wireType, "OPG"));
+    }
+
+    [Theory]
+    [InlineData(TimeInForce.Gtc, "GTC")]
+    [InlineData(TimeInForce.Day, "DAY")]
+    [InlineData(TimeInForce.AtTheOpen, "OPG")]
+    public void TifCode_EveryTimeInForce_HasItsIbCode_InThePlaceOrderFrame(TimeInForce tif, string code)
+    {
+        using var m = InteractiveBrokers.Wire.TwsRequests.PlaceOrder(21, new InteractiveBrokers.Wire.TwsContract { Symbol = "RDSA", SecType = "STK", Exchange = "LSE", PrimaryExchange = "LSE", Currency = "GBP" },
+            new InteractiveBrokers.Wire.TwsOrder { Action = "BUY", TotalQuantity = 100, OrderType = "MKT", Tif = IbOrderGateway.TifCode(tif) });
+
+        var f = m.Fields();
+        (f[16], f[17], f[18], f[21]).ShouldBe(("BUY", "100", "MKT", code));
     }
 
     /// <summary>A pair order per venue combination: both legs accepted and filled at IB, each fill in its own currency's major units.</summary>

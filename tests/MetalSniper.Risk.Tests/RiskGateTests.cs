@@ -183,6 +183,52 @@ public sealed class RiskGateTests
         gate.Check(Ctx(Order(OrderPurpose.Exit, OrderSide.Sell, 1), Pos(1), now: saturday)).ShouldBeNull();
     }
 
+    // RDSA.L (LSE 08:00–16:30 London, GMT in March 2026): the daily bar of Monday 2026-03-02 closes at 16:30 UTC.
+    private static readonly DateTimeOffset LseClose = new(2026, 3, 2, 16, 30, 0, TimeSpan.Zero);
+
+    private static SubmitOrder AtTheOpen(OrderPurpose purpose, OrderSide side) =>
+        Order(purpose, side, 100, symbol: "RDSA.L") with { TimeInForce = TimeInForce.AtTheOpen, DecisionTimeUtc = LseClose };
+
+    [Fact]
+    public void MarketHoursGate_AtTheOpenEntry_AllowedWhileTheVenueIsClosed_RefusedWhileItIsOpen()
+    {
+        var gate = new MarketHoursGate(TradingSessionCalendar.CreateDefault());
+
+        gate.Check(Ctx(AtTheOpen(OrderPurpose.Entry, OrderSide.Buy), now: LseClose)).ShouldBeNull(); // on the daily close: waits for Tuesday's open
+        gate.Check(Ctx(AtTheOpen(OrderPurpose.Entry, OrderSide.Buy), now: new DateTimeOffset(2026, 3, 7, 12, 0, 0, TimeSpan.Zero))).ShouldBeNull(); // Saturday
+        gate.Check(Ctx(AtTheOpen(OrderPurpose.Add, OrderSide.Buy), Pos(100m, 23m, "RDSA.L"), now: LseClose.AddHours(15))).ShouldBeNull(); // Tuesday 07:30, before the open
+
+        var d = gate.Check(Ctx(AtTheOpen(OrderPurpose.Entry, OrderSide.Buy), now: LseClose.AddHours(17)))!; // Tuesday 09:30: open
+        d.Reason.ShouldBe(DenyReason.AtTheOpenWhileOpen);
+        d.Detail.ShouldContain("OPG must be sent before the open");
+        d.Detail.ShouldContain("LSE");
+    }
+
+    [Fact]
+    public void MarketHoursGate_AtTheOpenExit_PassesOpenOrClosed_AndOtherEntriesAreUnchanged()
+    {
+        var gate = new MarketHoursGate(TradingSessionCalendar.CreateDefault());
+        var held = Pos(100m, 23m, "RDSA.L");
+
+        gate.Check(Ctx(AtTheOpen(OrderPurpose.Exit, OrderSide.Sell), held, now: LseClose)).ShouldBeNull();
+        gate.Check(Ctx(AtTheOpen(OrderPurpose.Exit, OrderSide.Sell), held, now: LseClose.AddHours(17))).ShouldBeNull();
+
+        var day = Order(OrderPurpose.Entry, OrderSide.Buy, 100, symbol: "RDSA.L") with { TimeInForce = TimeInForce.Day };
+        gate.Check(Ctx(day, now: LseClose))!.Reason.ShouldBe(DenyReason.MarketClosed);
+        gate.Check(Ctx(day, now: LseClose.AddHours(17))).ShouldBeNull();
+    }
+
+    [Fact]
+    public void QuoteGate_QuoteOfADailyBarStampedAtItsClose_IsFreshForAnOrderOnTheBarsArrival()
+    {
+        // The hands build a bar's quote as (close ∓ half spread) at the bar's close time: a decision on the daily bar's
+        // arrival (clock = 16:30) sees a quote 0 old, not one 8.5 hours old from the session open.
+        var bar = new Bar("RDSA.L", LseClose.AddHours(-8.5), TimeSpan.FromHours(8.5), 23.11m, 23.385m, 23.11m, 23.29m, 0m, null, LseClose);
+        var quote = new Quote(bar.Symbol, bar.Close, bar.Close, bar.CloseTimeUtc, LseClose);
+
+        new QuoteGate(Limits).Check(Ctx(AtTheOpen(OrderPurpose.Entry, OrderSide.Buy), now: LseClose, quote: quote)).ShouldBeNull();
+    }
+
     [Fact]
     public void OrderRateGate_ThrottlesEntriesWithinTheWindow_OrdersThatReduceAreExempt_WindowRolls()
     {

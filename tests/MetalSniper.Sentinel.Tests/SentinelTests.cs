@@ -392,4 +392,88 @@ public sealed class SentinelChecksTests
         rig.Kill.Level(T0.AddMinutes(1)).ShouldBe(KillLevel.Running);
         rig.Store.Records.Select(r => r.Draft.Action).ShouldBe([HaltAction.Pause, HaltAction.Clear]);
     }
+
+    // RDSA.L daily bars (LSE 08:00–16:30 London; GMT in early March 2026): a bar closing Monday 2026-03-02 16:30 UTC.
+    private static readonly DateTimeOffset MondayClose = new(2026, 3, 2, 16, 30, 0, TimeSpan.Zero);
+    private static readonly TimeSpan LseSession = TimeSpan.FromHours(8.5);
+
+    private static Rig HeldDailyStock(TimeSpan barInterval)
+    {
+        var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45), BaseCurrency = Currency.Gbp });
+        rig.Clock.AdvanceTo(MondayClose);
+        rig.Sentinel.OnPrice("RDSA.L", 23.29m, MondayClose, barInterval);
+        rig.Sentinel.OnBook(new BookView([new PositionSnapshot("RDSA.L", Currency.Gbp, 100m, 23m, 0m, 0m, MondayClose)], 1));
+        rig.Sentinel.SweepInline();
+        return rig;
+    }
+
+    private static bool Stale(Rig rig, string symbol = "RDSA.L") => rig.Kill.State.Pauses.ContainsKey("stale-data:" + symbol);
+
+    [Fact]
+    public void StaleData_HeldStockWithDailyBars_IsNotStaleBetweenTwoCloses()
+    {
+        using var rig = HeldDailyStock(LseSession);
+
+        rig.Sweep(MondayClose.AddHours(19.5)); // Tuesday 12:00: four hours of open market without a price
+        Stale(rig).ShouldBeFalse();
+        rig.Sweep(MondayClose.AddDays(1).AddMinutes(-1)); // Tuesday 16:29, a minute before the next bar
+        Stale(rig).ShouldBeFalse();
+        rig.Clock.AdvanceTo(MondayClose.AddDays(1));
+        rig.Sentinel.OnPrice("RDSA.L", 23.40m, MondayClose.AddDays(1), LseSession); // Tuesday's bar at its close
+        rig.Sentinel.SweepInline();
+        rig.Sweep(MondayClose.AddDays(1).AddHours(19.5)); // Wednesday 12:00
+        Stale(rig).ShouldBeFalse();
+        rig.Sentinel.Trips.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void StaleData_HeldStockPricedWithoutABarLength_KeepsTheOldLimit_StaleOnTheNextMorning()
+    {
+        using var rig = HeldDailyStock(TimeSpan.Zero); // a tick or quote: StaleDataAfter alone, as before
+
+        rig.Sweep(MondayClose.AddHours(19.5)); // Tuesday 12:00: 4 h of open market > 45 min
+        Stale(rig).ShouldBeTrue();
+    }
+
+    [Fact]
+    public void StaleData_HeldStockWithDailyBars_TwoClosesWithoutABar_StaleFromTheNextOpen()
+    {
+        using var rig = HeldDailyStock(LseSession); // limit max(45 min, 2 × 8 h 30) = 17 h of open market
+
+        rig.Sweep(MondayClose.AddDays(2).AddMinutes(-1)); // Wednesday 16:29: Tuesday's bar missing, 16 h 59 of open market
+        Stale(rig).ShouldBeFalse();
+        rig.Sweep(MondayClose.AddDays(2).AddHours(15.5).AddMinutes(2)); // Thursday 08:02: Tuesday's and Wednesday's sessions passed without a bar
+        Stale(rig).ShouldBeTrue();
+        rig.Kill.Level(rig.Clock.GetUtcNow()).ShouldBe(KillLevel.NoEntries);
+        rig.Outbox.Records.ShouldContain(r => r.Kind == DecisionKind.StaleData && r.Reason.Contains("17:00:00", StringComparison.Ordinal));
+
+        rig.Clock.AdvanceTo(MondayClose.AddDays(3)); // Thursday's bar arrives: fresh again
+        rig.Sentinel.OnPrice("RDSA.L", 23.10m, MondayClose.AddDays(3), LseSession);
+        rig.Sentinel.SweepInline();
+        Stale(rig).ShouldBeFalse();
+    }
+
+    [Fact]
+    public void StaleData_FifteenMinuteMetalBars_KeepTheFortyFiveMinuteLimit()
+    {
+        using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
+        rig.Sentinel.OnPrice("XAUUSD", 2000m, T0, TimeSpan.FromMinutes(15));
+        rig.Sweep(T0, Long(10m, 2000m, 1));
+        rig.Sweep(T0.AddMinutes(45));
+        Stale(rig, "XAUUSD").ShouldBeFalse();
+        rig.Sweep(T0.AddMinutes(46));
+        Stale(rig, "XAUUSD").ShouldBeTrue();
+    }
+
+    [Fact]
+    public void StaleData_HourlyMetalBars_AllowTwoBars()
+    {
+        using var rig = Create(s => s with { StaleDataAfter = TimeSpan.FromMinutes(45) });
+        rig.Sentinel.OnPrice("XAUUSD", 2000m, T0, TimeSpan.FromHours(1));
+        rig.Sweep(T0, Long(10m, 2000m, 1));
+        rig.Sweep(T0.AddMinutes(120));
+        Stale(rig, "XAUUSD").ShouldBeFalse();
+        rig.Sweep(T0.AddMinutes(122));
+        Stale(rig, "XAUUSD").ShouldBeTrue();
+    }
 }

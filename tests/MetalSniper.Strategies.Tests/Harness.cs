@@ -126,7 +126,8 @@ internal sealed class Harness : IStrategyContext
         return id;
     }
 
-    public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc, TimeInForce timeInForce = TimeInForce.Gtc)
+    public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc,
+        TimeInForce timeInForce = TimeInForce.Gtc)
     {
         var order = new SubmitOrder(_ids.NextClientOrderId(), decisionId, symbol, side, quantity, type, limitPrice, stopPrice, purpose, decisionTimeUtc, timeInForce, "strategy:metals");
         Orders.Add(order);
