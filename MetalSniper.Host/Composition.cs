@@ -344,7 +344,7 @@ public static class Composition
                 new ReduceOnlyGate(),
                 new DailyLossGate(limits, sp.GetRequiredService<RiskSentinel>()),
                 new MarketHoursGate(sp.GetRequiredService<ITradingSessions>()),
-                new QuoteGate(limits),
+                new QuoteGate(limits, sp.GetRequiredService<IExchangeCalendar>()),
                 new FatFingerGate(limits),
                 new MaxOrderSizeGate(limits, fx),
                 new PositionLimitGate(limits),

@@ -303,8 +303,33 @@ public sealed class ExposureGate(GateLimits limits, FxConverter fx, IInstrumentC
 /// non-zero bid, be fresh and have a spread within the limit. Orders that reduce risk pass: a bad
 /// quote must never trap a position.
 /// </summary>
-public sealed class QuoteGate(GateLimits limits) : IPreTradeGate
+public sealed class QuoteGate(GateLimits limits, IExchangeCalendar? calendar = null) : IPreTradeGate
 {
+    /// <summary>
+    /// True when the venue has not opened since the quote and is closed now: for an order to the next opening auction the
+    /// last close is the last price there is (no newer one can exist), so its age is no reason to refuse.
+    /// </summary>
+    private bool NoSessionSince(string venue, DateTimeOffset quoteUtc, DateTimeOffset nowUtc)
+    {
+        if (calendar is null || calendar.IsOpen(venue, nowUtc))
+        {
+            return false;
+        }
+
+        var first = DateOnly.FromDateTime(quoteUtc.UtcDateTime).AddDays(-1);
+        var last = DateOnly.FromDateTime(nowUtc.UtcDateTime).AddDays(1);
+        var (from, to) = calendar.Coverage;
+        for (var d = first < from ? from : first; d <= last && d <= to; d = d.AddDays(1))
+        {
+            if (calendar.Session(venue, d) is { } s && s.OpenUtc > quoteUtc && s.OpenUtc <= nowUtc)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <inheritdoc />
     public string Name => "quote";
 
@@ -341,7 +366,7 @@ public sealed class QuoteGate(GateLimits limits) : IPreTradeGate
         }
 
         var age = context.NowUtc - q.EventTimeUtc;
-        if (age > limits.MaxQuoteAge)
+        if (age > limits.MaxQuoteAge && !(context.Order.TimeInForce == TimeInForce.AtTheOpen && NoSessionSince(context.Instrument.Exchange, q.EventTimeUtc, context.NowUtc)))
         {
             return new GateDenial(Name, DenyReason.StaleQuote, string.Create(inv, $"quote age {age} > max {limits.MaxQuoteAge} (quote {q.EventTimeUtc:O}, now {context.NowUtc:O})")) { Values = values };
         }

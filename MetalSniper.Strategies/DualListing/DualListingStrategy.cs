@@ -161,6 +161,20 @@ public sealed class DualListingStrategy : IStrategy
 
         p.LastEvaluated = (ta, tb);
         var later = ta > tb ? ta : tb;
+        if (p.InFlight is null)
+        {
+            // The book is the truth for the legs (the kill switch or the sentinel may have flattened them): this strategy is
+            // the only one trading these symbols.
+            p.HeldA = context.Position(p.Pair.A.Symbol).Quantity;
+            p.HeldB = context.Position(p.Pair.B.Symbol).Quantity;
+            if (p.Signal.Held != PairDirection.Flat && p.HeldA == 0 && p.HeldB == 0)
+            {
+                context.Decide(Label(p), DecisionKind.PositionClosedExternally, DecisionOutcome.Taken,
+                    $"pair {p.Pair.Name}: both legs are flat: closed outside the strategy (kill switch or sentinel)", new Dictionary<string, string>(StringComparer.Ordinal), later);
+                p.Signal.Closed();
+            }
+        }
+
         var verdict = _rule.Check(p.Pair, new PriceObservation(p.Pair.A.Symbol, pa, PriceUnit.Major(p.Pair.A.Currency), ta), new PriceObservation(p.Pair.B.Symbol, pb, PriceUnit.Major(p.Pair.B.Currency), tb));
         var inputs = new Dictionary<string, string>(StringComparer.Ordinal)
         {

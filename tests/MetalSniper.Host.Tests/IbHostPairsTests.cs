@@ -143,7 +143,7 @@ public sealed class IbHostPairsTests(ITestOutputHelper output) : IDisposable
             // Both strategies decided and traded.
             var kinds = db.Query<(string Source, string Kind, long N)>("SELECT source, kind, COUNT(*) FROM decisions GROUP BY source, kind ORDER BY 1, 2");
             output.WriteLine(string.Join("\n", kinds.Select(k => $"{k.Source} {k.Kind} {k.N}")));
-            kinds.ShouldContain(k => k.Source == "strategy:metals" && k.Kind == "Entry");
+            kinds.ShouldContain(k => k.Source == "strategy:metals" && k.Kind == "OpenHedge");
             kinds.ShouldContain(k => k.Source == "strategy:dual-listing" && k.Kind == "PairEntry");
             db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE kind = 'PairNotComparable' AND inputs_json NOT LIKE '%\"a\":%'").ShouldBe(0);
 

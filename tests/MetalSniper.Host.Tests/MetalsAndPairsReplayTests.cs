@@ -68,8 +68,13 @@ public sealed class MetalsAndPairsReplayTests(ITestOutputHelper output) : IDispo
         using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
         var kinds = c.Query<(string Source, string Kind, long N)>("SELECT source, kind, COUNT(*) FROM decisions GROUP BY source, kind ORDER BY 1, 2").ToList();
         output.WriteLine(string.Join("\n", kinds.Select(k => $"{k.Source} {k.Kind} {k.N}")));
-        kinds.ShouldContain(k => k.Source == "strategy:metals" && k.Kind == "Entry");
+        output.WriteLine(string.Join("\n", c.Query<string>("SELECT event_utc || ' ' || reason FROM decisions WHERE kind IN ('PairLegUnwind') ORDER BY event_utc")));
+        output.WriteLine(string.Join("\n", c.Query<string>("SELECT g.at_utc || ' ' || o.symbol || ' ' || o.side || ' ' || o.quantity || ' ' || o.purpose || ' ' || g.detail FROM gate_denials g JOIN orders o USING(client_order_id) WHERE o.symbol LIKE 'RDSA%'")));
+        kinds.ShouldContain(k => k.Source == "strategy:metals" && k.Kind == "OpenHedge");
         kinds.ShouldContain(k => k.Source == "strategy:dual-listing" && k.Kind == "PairEntry");
+        // The pair's legs are not refused for the age of their last close: an opening-auction order has no newer price.
+        c.ExecuteScalar<long>("SELECT COUNT(*) FROM gate_denials g JOIN orders o USING(client_order_id) WHERE o.symbol LIKE 'RDSA%' AND g.reason = 'StaleQuote'").ShouldBe(0);
+        kinds.Where(k => k.Kind == "PairLegUnwind").Sum(k => k.N).ShouldBeLessThan(kinds.Where(k => k.Kind == "PairEntry").Sum(k => k.N));
 
         // Pair legs: market-on-open orders filled at a later bar of their own symbol, in EUR and GBP, joined to their decision.
         var legs = c.Query<(string Symbol, string Tif, string Status, string Decided, string Filled, string Ccy)>("""
