@@ -91,7 +91,7 @@ public static class Commands
                     return ExitCodes.Usage;
                 }
 
-                return await DualListingReplay.RunAsync(settings, new Calendars.ExchangeCalendar(), output, error, ct).ConfigureAwait(false);
+                return await DualListingReplay.RunAsync(settings, new Calendars.ExchangeCalendar(), TimeProvider.System, output, error, ct).ConfigureAwait(false);
             }
 
             var (code, summary) = await RunReplayAsync(settings, error, ct, showProgress: ReferenceEquals(output, Console.Out)).ConfigureAwait(false);

@@ -29,7 +29,7 @@ internal static class DualListingReplay
     public sealed record Outcome(string RunId, IReadOnlyList<(PairBacktestResult Naive, PairBacktestResult Honest)> Results);
 
     /// <summary>Runs the pairs, records the honest run and prints the report. Returns the exit code.</summary>
-    public static async Task<int> RunAsync(HostSettings settings, IExchangeCalendar calendar, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(HostSettings settings, IExchangeCalendar calendar, TimeProvider clock, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var code = Commands.LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
@@ -73,7 +73,7 @@ internal static class DualListingReplay
         var stopwatch = Stopwatch.StartNew();
         var baseCurrency = new Currency(account.BaseCurrency);
         var backtest = new DailyPairBacktest(calendar, options.Backtest(baseCurrency));
-        var runId = settings.RunId ?? $"pairs-{DateTimeOffset.UtcNow:yyyyMMddTHHmmssfff}";
+        var runId = settings.RunId ?? $"pairs-{clock.GetUtcNow():yyyyMMddTHHmmssfff}";
         var results = new List<(PairBacktestResult, PairBacktestResult)>();
         try
         {
@@ -92,7 +92,7 @@ internal static class DualListingReplay
         var outcome = new Outcome(runId, results);
         try
         {
-            await RecordAsync(persistence.DatabasePath, outcome, cancellationToken).ConfigureAwait(false);
+            await RecordAsync(persistence.DatabasePath, outcome, clock, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
         {
@@ -105,7 +105,7 @@ internal static class DualListingReplay
     }
 
     /// <summary>Records the honest runs' ledgers: the run, then decisions, orders (filled), fills and their cost lines.</summary>
-    public static async Task RecordAsync(string databasePath, Outcome outcome, CancellationToken cancellationToken)
+    public static async Task RecordAsync(string databasePath, Outcome outcome, TimeProvider clock, CancellationToken cancellationToken)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(databasePath));
         if (!string.IsNullOrEmpty(directory))
@@ -113,7 +113,7 @@ internal static class DualListingReplay
             Directory.CreateDirectory(directory);
         }
 
-        var database = new Database(databasePath, TimeProvider.System);
+        var database = new Database(databasePath, clock);
         Exception? fault = null;
         await using var writer = new PersistenceWriter(database, 4096, 1 << 20, NullLogger<PersistenceWriter>.Instance, e => fault = e);
         var first = outcome.Results.Select(r => r.Honest.From).DefaultIfEmpty().Min();
