@@ -399,6 +399,8 @@ public static class Composition
                 sp.GetRequiredService<IdGenerator>().ForSource("S"), sp.GetRequiredService<ILogger<RiskSentinel>>());
         });
 
+        services.AddSingleton(sp => JudgeLoading.CreatePanel(sp.GetRequiredService<IOptions<Judges.Verdicts.JudgesOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Judges")));
+
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
         {
             var metals = sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value;
@@ -406,7 +408,7 @@ public static class Composition
             var list = new List<IStrategy>();
             if (metals.Enabled)
             {
-                list.Add(new MetalsHedgeStrategy(metals, sp.GetRequiredService<IInstrumentCatalog>()));
+                list.Add(new MetalsHedgeStrategy(metals, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<Judges.Verdicts.JudgePanel>()));
             }
 
             if (dual.Enabled)

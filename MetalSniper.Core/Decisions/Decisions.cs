@@ -59,6 +59,12 @@ public enum DecisionKind
     /// <summary>The survivor's stop filled.</summary>
     StoppedOut,
 
+    /// <summary>Metals: a winner pulled back; the exit judge was asked (or the features recorded for its dataset). Taken = hold.</summary>
+    ExitReview,
+
+    /// <summary>Metals: exit because the exit judge recommended it (a judge can shorten a trade, never hold or enlarge one).</summary>
+    ExitOnJudge,
+
     /// <summary>The position went flat outside the strategy.</summary>
     PositionClosedExternally,
 

@@ -213,7 +213,7 @@ public static class Bench
     /// bar interval (stale data after 3 bars, a quote usable for 2, when the configured ones are shorter), and the strategy
     /// trades the symbols the data set has: the start-up check refuses anything else.
     /// </summary>
-    private static string WriteConfig(string configPath, BenchDataSet set, string dataDirectory, string scratch)
+    internal static string WriteConfig(string configPath, BenchDataSet set, string dataDirectory, string scratch)
     {
         var root = JsonNode.Parse(File.ReadAllText(configPath), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })!.AsObject();
         var replay = root["MarketData"]!["Replay"]!.AsObject();

@@ -166,6 +166,24 @@ public static class Commands
             : Bench.RunAsync(new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error), p.GetValue(runs), p.GetValue(benchSets), p.GetValue(json), output, error, ct));
         root.Add(bench);
 
+        var datasetOut = new Option<string>("--out") { Description = "Directory of the dataset (entry.csv, exit.csv, add.csv, dataset.json)", Required = true };
+        var datasetSet = new Option<string>("--data-set") { Description = "Data set to replay: " + string.Join(", ", BenchDataSet.Defaults.Select(d => d.Name)), DefaultValueFactory = _ => "metals-m15" };
+        var fromDb = new Option<string?>("--from-db") { Description = "Read an existing run from this trading database instead of replaying" };
+        var datasetRun = new Option<string?>("--run-id") { Description = "With --from-db: the run to read (default: the latest)" };
+        var dataset = new Command("dataset", "Build the judges' dataset: replay with every judge off and exit reviews recorded, label entries, adds and exits net of costs, refuse any leak by rule (exit 65)")
+            { config, db, set, datasetOut, datasetSet, fromDb, datasetRun };
+        dataset.SetAction(async (p, ct) =>
+        {
+            if (!TryParseSettings(p.GetValue(set), error, out var extra))
+            {
+                return ExitCodes.Usage;
+            }
+
+            var settings = new HostSettings(p.GetValue(config), RunMode.Replay, p.GetValue(db), LogEventLevel.Error, extra);
+            return await JudgesCommands.DatasetAsync(settings, p.GetValue(datasetSet)!, p.GetValue(datasetOut)!, p.GetValue(fromDb), p.GetValue(datasetRun), TimeProvider.System, output, error, ct).ConfigureAwait(false);
+        });
+        root.Add(dataset);
+
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
         var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
         var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason };

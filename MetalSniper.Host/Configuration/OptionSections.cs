@@ -45,6 +45,7 @@ public static class OptionSections
         visitor.Visit<MetalsStrategyOptions>(MetalsStrategyOptions.SectionName);
         visitor.Visit<Strategies.DualListing.DualListingStrategyOptions>(Strategies.DualListing.DualListingStrategyOptions.SectionName);
         visitor.Visit<Pairs.Backtest.DualListingOptions>(Pairs.Backtest.DualListingOptions.SectionName);
+        visitor.Visit<Judges.Verdicts.JudgesOptions>(Judges.Verdicts.JudgesOptions.SectionName);
     }
 
     private static List<string> BuildTopLevel()

@@ -1,5 +1,7 @@
 using System.Globalization;
 using MetalSniper.Core.Decisions;
+using MetalSniper.Features;
+using MetalSniper.Judges.Verdicts;
 using MetalSniper.Core.Instruments;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Orders;
@@ -48,13 +50,22 @@ public sealed class MetalsHedgeStrategy : IStrategy
     private readonly IInstrumentCatalog _instruments;
     private readonly Dictionary<string, SymbolState> _states;
     private readonly Dictionary<ClientOrderId, string> _orderSymbols = [];
+    private readonly JudgePanel _judges;
 
     /// <summary>Creates the strategy.</summary>
-    public MetalsHedgeStrategy(MetalsStrategyOptions options, IInstrumentCatalog instruments)
+    /// <param name="options">The strategy's parameters.</param>
+    /// <param name="instruments">The instrument catalogue.</param>
+    /// <param name="judges">
+    /// The judges (issue 15), or null for none. Veto-shaped: the entry and add judges can block or shrink an entry or an
+    /// add (EV tiers), the exit judge can recommend an exit; nothing a judge says can open, enlarge or hold a trade.
+    /// Every OpenHedge and Add decision records the features the judges see, whether a judge runs or not.
+    /// </param>
+    public MetalsHedgeStrategy(MetalsStrategyOptions options, IInstrumentCatalog instruments, JudgePanel? judges = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _instruments = instruments;
+        _judges = judges ?? JudgePanel.None;
         _states = options.Symbols.ToDictionary(s => s, s => new SymbolState(instruments.Get(s), options), StringComparer.Ordinal);
     }
 
@@ -170,8 +181,29 @@ public sealed class MetalsHedgeStrategy : IStrategy
             return;
         }
 
+        var features = s.Features.Snapshot(null);
+        Append(inputs, features.ToInputs());
+        var judged = "";
+        if (_judges.Judge(JudgeKind.Entry, features.Values) is { } verdict)
+        {
+            Append(inputs, verdict.ToInputs());
+            judged = "; " + verdict.Describe();
+            if (verdict.Binding)
+            {
+                var judgedQuantity = instrument.RoundQuantityDown(quantity * verdict.RiskFraction);
+                if (verdict.Kind == VerdictKind.Veto || judgedQuantity < instrument.MinimumQuantity)
+                {
+                    ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Vetoed, "judge veto: " + verdict.Describe() + F($" (quantity {quantity} → {judgedQuantity})"), inputs, t);
+                    s.Cooldown = _options.CooldownBars;
+                    return;
+                }
+
+                quantity = judgedQuantity;
+            }
+        }
+
         var decision = ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Taken,
-            F($"quiet market (ATR/ATRlong {ratio:0.000} ≤ {_options.CompressionRatio}): long and short {quantity} booked virtually at {p0}, net order 0; leg stops at {p0 + r} / {p0 - r}"), inputs, t);
+            F($"quiet market (ATR/ATRlong {ratio:0.000} ≤ {_options.CompressionRatio}): long and short {quantity} booked virtually at {p0}, net order 0; leg stops at {p0 + r} / {p0 - r}") + judged, inputs, t);
         s.Phase = MetalsPhase.Hedged;
         s.BarsInPhase = 0;
         s.HedgeEntry = p0;
@@ -254,6 +286,11 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         // Stop management in R multiples: breakeven first, then a volatility-aware trail.
         var exitCost = ctx.ExitCostPerUnit(s.Symbol, bar.Close);
+        if (_judges.ReviewsExits && ReviewExit(s, position, bar, ctx, exitCost))
+        {
+            return;
+        }
+
         var candidate = s.Stop;
         var why = "";
         if (!s.BreakevenDone && rMultiple >= _options.BreakevenAtR)
@@ -305,7 +342,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var t = bar.CloseTimeUtc;
         var instrument = s.Instrument;
         var locked = LockedProfitRule.LockedPnl(position, [(s.Stop, Math.Abs(position.Quantity))], exitCost, instrument.Multiplier);
-        var inputs = Inputs(("close", bar.Close), ("stop", s.Stop), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("lockedPnl", locked ?? 0m), ("exitCostPerUnit", exitCost), ("adds", s.Adds));
+        var inputs = Inputs(("close", bar.Close), ("stop", s.Stop), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("lockedPnl", locked ?? 0m), ("exitCostPerUnit", exitCost), ("adds", s.Adds), ("r", s.R));
         if (locked is not > 0m)
         {
             ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, F($"locked-profit rule: the stop {s.Stop} locks {locked ?? 0m:0.00} ≤ 0 on {position.Quantity} @ {position.AveragePrice:0.####} net of costs; floating gains are the market's money"), inputs, t);
@@ -323,14 +360,83 @@ public sealed class MetalsHedgeStrategy : IStrategy
             return;
         }
 
-        var decision = ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Taken, F($"stop {s.Stop} locks {locked:0.00} net of costs; adding {quantity} at a new extreme {s.Extreme}"), inputs, t);
+        var features = s.Features.Snapshot(TradeStateOf(s, bar));
+        Append(inputs, features.ToInputs());
+        var judged = "";
+        if (_judges.Judge(JudgeKind.Add, features.Values) is { } verdict)
+        {
+            Append(inputs, verdict.ToInputs());
+            judged = "; " + verdict.Describe();
+            if (verdict.Binding)
+            {
+                var judgedQuantity = instrument.RoundQuantityDown(quantity * verdict.RiskFraction);
+                if (verdict.Kind == VerdictKind.Veto || judgedQuantity < instrument.MinimumQuantity)
+                {
+                    ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, "judge veto: " + verdict.Describe() + F($" (quantity {quantity} → {judgedQuantity})"), inputs, t);
+                    s.LastEntryPrice = bar.Close; // the next add needs another full spacing, as after a taken add
+                    return;
+                }
+
+                quantity = judgedQuantity;
+            }
+        }
+
+        var decision = ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Taken, F($"stop {s.Stop} locks {locked:0.00} net of costs; adding {quantity} at a new extreme {s.Extreme}") + judged, inputs, t);
         s.PendingAdd = Track(s, ctx.Submit(decision, s.Symbol, dir > 0 ? OrderSide.Buy : OrderSide.Sell, quantity, OrderType.Market, null, null, OrderPurpose.Add, t));
         s.LastEntryPrice = bar.Close;
     }
 
-    private void Exit(SymbolState s, PositionSnapshot position, Bar bar, IStrategyContext ctx, DecisionKind kind, string reason)
+    /// <summary>
+    /// Has this winner turned? Asked when a trade that has reached +1R closes a bar against the position (a pull-back):
+    /// the decision records the features (the exit judge's dataset) and, when an exit judge runs, its verdict.
+    /// </summary>
+    /// <returns>True when the trade was exited on the judge's recommendation.</returns>
+    private bool ReviewExit(SymbolState s, PositionSnapshot position, Bar bar, IStrategyContext ctx, decimal exitCost)
     {
-        var d = ctx.Decide(s.Symbol, kind, DecisionOutcome.Taken, reason, Inputs(("close", bar.Close), ("position", position.Quantity), ("stop", s.Stop), ("legEntry", s.LegEntry)), bar.CloseTimeUtc);
+        var dir = s.Direction;
+        if (s.PreviousClose is not { } previous || dir * (bar.Close - previous) >= 0m || dir * (s.Extreme - s.LegEntry) < s.R)
+        {
+            return false;
+        }
+
+        var t = bar.CloseTimeUtc;
+        var features = s.Features.Snapshot(TradeStateOf(s, bar));
+        var inputs = Inputs(("close", bar.Close), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("stop", s.Stop), ("legEntry", s.LegEntry), ("r", s.R), ("exitCostPerUnit", exitCost), ("direction", dir));
+        Append(inputs, features.ToInputs());
+        var verdict = _judges.Judge(JudgeKind.Exit, features.Values);
+        if (verdict is not null)
+        {
+            Append(inputs, verdict.ToInputs());
+        }
+
+        if (verdict is { Binding: true, Kind: VerdictKind.RecommendExit })
+        {
+            Exit(s, position, bar, ctx, DecisionKind.ExitOnJudge, "the exit judge recommends closing: " + verdict.Describe(), inputs);
+            return true;
+        }
+
+        ctx.Decide(s.Symbol, DecisionKind.ExitReview, DecisionOutcome.Taken, F($"pull-back of a winner ({dir * (bar.Close - s.LegEntry) / s.R:0.00}R, best {dir * (s.Extreme - s.LegEntry) / s.R:0.00}R): hold") + (verdict is null ? "" : "; " + verdict.Describe()), inputs, t);
+        return false;
+    }
+
+    private static TradeState TradeStateOf(SymbolState s, Bar bar)
+    {
+        var dir = s.Direction;
+        var r = (double)s.R;
+        return new TradeState(dir, (double)(dir * (bar.Close - s.LegEntry)) / r, (double)(dir * (s.Extreme - s.LegEntry)) / r, s.BarsInPhase, (double)(dir * (bar.Close - s.Stop)) / r, s.Adds);
+    }
+
+    private static void Append(Dictionary<string, string> inputs, IEnumerable<KeyValuePair<string, string>> entries)
+    {
+        foreach (var (k, v) in entries)
+        {
+            inputs[k] = v;
+        }
+    }
+
+    private void Exit(SymbolState s, PositionSnapshot position, Bar bar, IStrategyContext ctx, DecisionKind kind, string reason, Dictionary<string, string>? inputs = null)
+    {
+        var d = ctx.Decide(s.Symbol, kind, DecisionOutcome.Taken, reason, inputs ?? Inputs(("close", bar.Close), ("position", position.Quantity), ("stop", s.Stop), ("legEntry", s.LegEntry)), bar.CloseTimeUtc);
         CancelIfWorking(s.StopOrder, d, kind.ToString(), ctx);
         s.StopOrder = null;
         s.ExitOrder = Track(s, ctx.Submit(d, s.Symbol, position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(position.Quantity), OrderType.Market, null, null, OrderPurpose.Exit, bar.CloseTimeUtc));
@@ -526,8 +632,17 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         public int Adds { get; set; }
 
+        public FeatureBuilder Features { get; } = new();
+
+        public decimal? PreviousClose { get; private set; }
+
+        private decimal? _lastClose;
+
         public void Update(Bar bar)
         {
+            PreviousClose = _lastClose;
+            _lastClose = bar.Close;
+            Features.Update(bar);
             Atr.Add(bar.High, bar.Low, bar.Close);
             AtrLong.Add(bar.High, bar.Low, bar.Close);
             Fast.Add(bar.Close);

@@ -22,7 +22,8 @@ public sealed class ArchitectureTests
         ["MetalSniper.Core"] = [],
         ["MetalSniper.Sentinel"] = ["MetalSniper.Core"],
         ["MetalSniper.Risk"] = ["MetalSniper.Core", "MetalSniper.Sentinel"],
-        ["MetalSniper.Strategies"] = ["MetalSniper.Core", "MetalSniper.Pairs"],
+        ["MetalSniper.Strategies"] = ["MetalSniper.Core", "MetalSniper.Pairs", "MetalSniper.Features", "MetalSniper.Judges"],
+        ["MetalSniper.Features"] = ["MetalSniper.Core"],
         ["MetalSniper.Pairs"] = ["MetalSniper.Core"],
         ["MetalSniper.Calendars"] = ["MetalSniper.Core"],
         ["MetalSniper.Persistence"] = ["MetalSniper.Core", "MetalSniper.Sentinel"],
@@ -32,9 +33,9 @@ public sealed class ArchitectureTests
         ["MetalSniper.Operator"] = ["MetalSniper.Core", "MetalSniper.Sentinel", "MetalSniper.Persistence", "MetalSniper.Engine"],
         // Rooms of the next issues: veto-only judges see Core only (no gateway, no strategy context); research is offline.
         ["MetalSniper.Judges"] = ["MetalSniper.Core"],
-        ["MetalSniper.Research"] = ["MetalSniper.Core", "MetalSniper.Judges", "MetalSniper.Strategies", "MetalSniper.Backtest", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Persistence", "MetalSniper.Engine"],
+        ["MetalSniper.Research"] = ["MetalSniper.Core", "MetalSniper.Features", "MetalSniper.Judges", "MetalSniper.Strategies", "MetalSniper.Backtest", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Persistence", "MetalSniper.Engine"],
         ["metalsniper"] = ["MetalSniper.Core", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Strategies", "MetalSniper.Persistence", "MetalSniper.Backtest",
-            "MetalSniper.InteractiveBrokers", "MetalSniper.Engine", "MetalSniper.Operator", "MetalSniper.Judges", "MetalSniper.Pairs", "MetalSniper.Calendars"],
+            "MetalSniper.InteractiveBrokers", "MetalSniper.Engine", "MetalSniper.Operator", "MetalSniper.Judges", "MetalSniper.Pairs", "MetalSniper.Calendars", "MetalSniper.Features", "MetalSniper.Research"],
     };
 
     /// <summary>The production assemblies: the host's executable and everything of ours it references, transitively.</summary>
@@ -71,7 +72,8 @@ public sealed class ArchitectureTests
     {
         Production.Select(a => a.GetName().Name).ShouldBe(
             ["metalsniper", "MetalSniper.Backtest", "MetalSniper.Calendars", "MetalSniper.Core", "MetalSniper.Engine", "MetalSniper.InteractiveBrokers",
-             "MetalSniper.Operator", "MetalSniper.Pairs", "MetalSniper.Persistence", "MetalSniper.Risk", "MetalSniper.Sentinel", "MetalSniper.Strategies"], ignoreOrder: true);
+             "MetalSniper.Operator", "MetalSniper.Pairs", "MetalSniper.Persistence", "MetalSniper.Risk", "MetalSniper.Sentinel", "MetalSniper.Strategies",
+             "MetalSniper.Features", "MetalSniper.Judges", "MetalSniper.Research"], ignoreOrder: true);
     }
 
     [Theory]
