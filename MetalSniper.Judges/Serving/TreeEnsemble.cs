@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace MetalSniper.Judges.Serving;
@@ -6,7 +8,8 @@ namespace MetalSniper.Judges.Serving;
 /// <summary>
 /// A managed evaluator of an XGBoost <c>binary:logistic</c> tree ensemble, read from XGBoost's JSON model (the bytes
 /// <see cref="XgBoost.XgbBooster.Save"/> returns; schema: dmlc/xgboost <c>doc/model.schema</c> of 1.7). The trees are
-/// flattened into struct-of-arrays (children, split feature, split threshold or leaf value, default direction), so a
+/// flattened breadth-first into struct-of-arrays (first child — the right child is its neighbour —, split feature,
+/// split threshold or leaf value, default direction), so a
 /// prediction walks arrays and allocates nothing. The arithmetic follows XGBoost's CPU predictor: a single-precision
 /// margin that starts at logit(<c>base_score</c>) and adds each tree's leaf in tree order; a feature goes left when
 /// <c>x &lt; split_condition</c>, and a missing one (<see cref="float.NaN"/>) takes the node's default direction; the
@@ -16,12 +19,11 @@ public sealed class TreeEnsemble
 {
     private readonly int[] _roots;
     private readonly int[] _left;
-    private readonly int[] _right;
     private readonly int[] _feature;
     private readonly float[] _value;
     private readonly bool[] _defaultLeft;
 
-    private TreeEnsemble(int featureCount, float baseScore, string version, int[] roots, int[] left, int[] right, int[] feature, float[] value, bool[] defaultLeft)
+    private TreeEnsemble(int featureCount, float baseScore, string version, int[] roots, int[] left, int[] feature, float[] value, bool[] defaultLeft)
     {
         FeatureCount = featureCount;
         BaseScore = baseScore;
@@ -29,7 +31,6 @@ public sealed class TreeEnsemble
         XgboostVersion = version;
         _roots = roots;
         _left = left;
-        _right = right;
         _feature = feature;
         _value = value;
         _defaultLeft = defaultLeft;
@@ -41,7 +42,7 @@ public sealed class TreeEnsemble
     /// <summary>Trees in the ensemble (one per boosting round for <c>binary:logistic</c>).</summary>
     public int TreeCount => _roots.Length;
 
-    /// <summary>Nodes in all trees together (split nodes and leaves).</summary>
+    /// <summary>Nodes in all trees together (split nodes and leaves reachable from the roots; nodes XGBoost pruned are left out).</summary>
     public int NodeCount => _left.Length;
 
     /// <summary>XGBoost's <c>base_score</c>: the prior probability (0 &lt; p &lt; 1) every prediction starts from.</summary>
@@ -99,27 +100,27 @@ public sealed class TreeEnsemble
             throw new ArgumentException($"the model takes {FeatureCount} features per row, the row has {features.Length}", nameof(features));
         }
 
-        var left = _left;
-        var right = _right;
-        var feature = _feature;
-        var value = _value;
-        var defaultLeft = _defaultLeft;
+        // Every index below was validated when the model was read (children inside the tree, split features below
+        // FeatureCount, and the row is FeatureCount wide), so the walk reads the arrays without bounds checks.
+        ref var left = ref MemoryMarshal.GetArrayDataReference(_left);
+        ref var feature = ref MemoryMarshal.GetArrayDataReference(_feature);
+        ref var value = ref MemoryMarshal.GetArrayDataReference(_value);
+        ref var defaultLeft = ref MemoryMarshal.GetArrayDataReference(_defaultLeft);
+        ref var x0 = ref MemoryMarshal.GetReference(features);
         var margin = BaseMargin;
         foreach (var root in _roots)
         {
             var n = root;
-            while (true)
+            int first;
+            while ((first = Unsafe.Add(ref left, n)) >= 0)
             {
-                var l = left[n];
-                if (l < 0)
-                {
-                    margin += value[n];
-                    break;
-                }
-
-                var x = features[feature[n]];
-                n = float.IsNaN(x) ? (defaultLeft[n] ? l : right[n]) : (x < value[n] ? l : right[n]);
+                var x = Unsafe.Add(ref x0, Unsafe.Add(ref feature, n));
+                // x < split goes left; NaN compares false, so a missing value goes left only when its default is left.
+                var goLeft = (x < Unsafe.Add(ref value, n)) | (float.IsNaN(x) & Unsafe.Add(ref defaultLeft, n));
+                n = first + (goLeft ? 0 : 1);
             }
+
+            margin += Unsafe.Add(ref value, n);
         }
 
         return margin;
@@ -207,7 +208,6 @@ public sealed class TreeEnsemble
 
         var roots = new int[treeCount];
         var left = new List<int>();
-        var right = new List<int>();
         var feature = new List<int>();
         var value = new List<float>();
         var defaultLeft = new List<bool>();
@@ -242,51 +242,66 @@ public sealed class TreeEnsemble
                 throw new ModelFormatException($"tree {t} has vector leaves; only scalar leaves are served");
             }
 
+            // Validate every node, then lay the reachable ones out breadth-first so that siblings are adjacent: the right
+            // child is always the left child + 1, and one array (the first child) describes the structure.
             for (var i = 0; i < n; i++)
             {
-                var isLeaf = l[i] == -1;
-                if (isLeaf)
+                if (l[i] == -1)
                 {
                     if (!float.IsFinite(c[i]))
                     {
                         throw new ModelFormatException($"tree {t} leaf {i} has the value {c[i]}");
                     }
-
-                    left.Add(-1);
-                    right.Add(-1);
-                    feature.Add(0);
                 }
-                else
+                else if (l[i] <= i || l[i] >= n || r[i] <= i || r[i] >= n || l[i] == r[i])
                 {
-                    // XGBoost appends children after their parent, so child > parent holds and the walk always ends.
-                    if (l[i] <= i || l[i] >= n || r[i] <= i || r[i] >= n)
-                    {
-                        throw new ModelFormatException($"tree {t} node {i} has children {l[i]} and {r[i]} outside ({i}, {n})");
-                    }
-
-                    if (s[i] < 0 || s[i] >= featureCount)
-                    {
-                        throw new ModelFormatException($"tree {t} node {i} splits on feature {s[i]}; the model has {featureCount}");
-                    }
-
-                    if (float.IsNaN(c[i]))
-                    {
-                        throw new ModelFormatException($"tree {t} node {i} splits at NaN");
-                    }
-
-                    left.Add(offset + l[i]);
-                    right.Add(offset + r[i]);
-                    feature.Add(s[i]);
+                    // XGBoost appends children after their parent, so child > parent holds and a walk always ends.
+                    throw new ModelFormatException($"tree {t} node {i} has children {l[i]} and {r[i]}, not two distinct nodes in ({i}, {n})");
                 }
+            }
 
+            var seen = new bool[n];
+            var queue = new Queue<int>([0]);
+            seen[0] = true;
+            var next = offset + 1;
+            while (queue.TryDequeue(out var i))
+            {
                 value.Add(c[i]);
                 defaultLeft.Add(d[i]);
+                if (l[i] == -1)
+                {
+                    left.Add(-1);
+                    feature.Add(0);
+                    continue;
+                }
+
+                if (s[i] < 0 || s[i] >= featureCount)
+                {
+                    throw new ModelFormatException($"tree {t} node {i} splits on feature {s[i]}; the model has {featureCount}");
+                }
+
+                if (float.IsNaN(c[i]))
+                {
+                    throw new ModelFormatException($"tree {t} node {i} splits at NaN");
+                }
+
+                if (seen[l[i]] || seen[r[i]])
+                {
+                    throw new ModelFormatException($"tree {t} node {i} has a child that another node has too");
+                }
+
+                seen[l[i]] = seen[r[i]] = true;
+                left.Add(next);
+                feature.Add(s[i]);
+                next += 2;
+                queue.Enqueue(l[i]);
+                queue.Enqueue(r[i]);
             }
 
             t++;
         }
 
-        return new TreeEnsemble(featureCount, baseScore, string.Join('.', v), roots, [.. left], [.. right], [.. feature], [.. value], [.. defaultLeft]);
+        return new TreeEnsemble(featureCount, baseScore, string.Join('.', v), roots, [.. left], [.. feature], [.. value], [.. defaultLeft]);
     }
 
     private static JsonElement Required(JsonElement e, string name) =>
