@@ -399,7 +399,8 @@ public static class Composition
                 sp.GetRequiredService<IdGenerator>().ForSource("S"), sp.GetRequiredService<ILogger<RiskSentinel>>());
         });
 
-        services.AddSingleton(sp => JudgeLoading.CreatePanel(sp.GetRequiredService<IOptions<Judges.Verdicts.JudgesOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Judges")));
+        services.AddSingleton(sp => JudgeLoading.CreatePanel(sp.GetRequiredService<IOptions<Judges.Verdicts.JudgesOptions>>().Value, sp.GetRequiredService<Core.Alerts.IAlertSink>(),
+            sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Judges")));
 
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
         {

@@ -184,6 +184,35 @@ public static class Commands
         });
         root.Add(dataset);
 
+        var trainJudge = new Option<string>("--judge") { Description = "entry, exit or add", Required = true };
+        trainJudge.AcceptOnlyFromAmong("entry", "exit", "add");
+        var trainDataset = new Option<string>("--dataset") { Description = "A dataset directory written by 'metalsniper dataset'", Required = true };
+        var registryOption = new Option<string>("--registry") { Description = "The model registry (models/<judge>/v<n>/)", DefaultValueFactory = _ => "models" };
+        var holdOut = new Option<DateTimeOffset?>("--hold-out-from") { Description = "Rows decided from this UTC time on are the final hold-out (untouched until the final report)" };
+        var foldsOption = new Option<int>("--folds") { Description = "Walk-forward validation folds", DefaultValueFactory = _ => 4 };
+        var embargoOption = new Option<TimeSpan>("--embargo") { Description = "Embargo after each training block", DefaultValueFactory = _ => TimeSpan.FromDays(2) };
+        var train = new Command("train", "Train a judge on a dataset over purged, embargoed walk-forward folds; calibrate; report folds and the hold-out against the base rate; save the next version in the registry")
+            { trainJudge, trainDataset, registryOption, holdOut, foldsOption, embargoOption };
+        train.SetAction(p => JudgesCommands.Train(Enum.Parse<Judges.Registry.JudgeKind>(p.GetValue(trainJudge)!, ignoreCase: true), p.GetValue(trainDataset)!, p.GetValue(registryOption)!,
+            p.GetValue(holdOut), p.GetValue(foldsOption), p.GetValue(embargoOption), TimeProvider.System, output, error));
+        root.Add(train);
+
+        var studyOut = new Option<string>("--out") { Description = "Directory for the datasets, registries and replays of the study", Required = true };
+        var firstYear = new Option<int>("--first-test-year") { Description = "First test year of the hourly walk-forward", DefaultValueFactory = _ => 2020 };
+        var walkForward = new Command("walk-forward", "The honest measurement: per test year, judges trained on earlier hourly data, replayed with and without them; then the 15-minute year as final hold-out")
+            { config, set, studyOut, firstYear };
+        walkForward.SetAction(async (p, ct) =>
+        {
+            if (!TryParseSettings(p.GetValue(set), error, out var extra))
+            {
+                return ExitCodes.Usage;
+            }
+
+            var settings = new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error, extra);
+            return await JudgesCommands.WalkForwardAsync(settings, p.GetValue(studyOut)!, p.GetValue(firstYear), TimeProvider.System, output, error, ct).ConfigureAwait(false);
+        });
+        root.Add(new Command("judges", "The judges' research: walk-forward") { walkForward });
+
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
         var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
         var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason };

@@ -3,8 +3,13 @@ using MetalSniper.Core.Instruments;
 using MetalSniper.Engine.Pipeline;
 using MetalSniper.Host.Configuration;
 using MetalSniper.Host.Supervision;
+using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
+using MetalSniper.Core.Positions;
+using MetalSniper.Features;
+using MetalSniper.Judges.XgBoost;
 using MetalSniper.Research.Datasets;
+using MetalSniper.Research.Training;
 using Microsoft.Extensions.Configuration;
 
 namespace MetalSniper.Host.Cli;
@@ -129,5 +134,273 @@ public static class JudgesCommands
         return new CostBasis(
             string.Create(CultureInfo.InvariantCulture, $"simulated broker: half the bar's spread (default {string.Join(", ", sim.Costs.Select(c => $"{c.Key} {c.Value.DefaultSpread}"))}), slippage {sim.SlippageTicks} tick(s), commission per the cost table"),
             spreads && sim.Costs.Count > 0, sim.SlippageTicks > 0);
+    }
+
+    /// <summary>
+    /// <c>metalsniper train --judge entry|exit|add</c>: trains one judge on a dataset over purged, embargoed walk-forward
+    /// folds, prints every fold against the base rate, the calibration and the hold-out, and saves the model as the next
+    /// version in the registry.
+    /// </summary>
+    /// <param name="judge">Which judge.</param>
+    /// <param name="datasetDirectory">A dataset written by <c>metalsniper dataset</c>.</param>
+    /// <param name="registryDirectory">The model registry.</param>
+    /// <param name="holdOutFromUtc">Rows decided from this time on are held out (untouched until the final report), or null.</param>
+    /// <param name="folds">Walk-forward validation folds.</param>
+    /// <param name="embargo">Embargo after each training block.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="output">Report.</param>
+    /// <param name="error">Errors.</param>
+    /// <returns>An exit code (65 for a refused dataset or split).</returns>
+    public static int Train(JudgeKind judge, string datasetDirectory, string registryDirectory, DateTimeOffset? holdOutFromUtc, int folds, TimeSpan embargo, TimeProvider time, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        try
+        {
+            var (manifest, rows) = DatasetWriter.Read(datasetDirectory, judge);
+            var file = manifest.Files[ModelRegistry.JudgeName(judge)];
+            var trained = JudgeTrainer.Train(judge, rows, holdOutFromUtc, folds, embargo, null, time);
+            var saved = Save(trained, file, registryDirectory, time);
+            Report(trained, saved, output);
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is DatasetRefusedException or Judges.Validation.LeakageException)
+        {
+            error.WriteLine($"train: REFUSED: {e.Message}");
+            return ExitCodes.DataError;
+        }
+        catch (Exception e) when (e is FileNotFoundException or KeyNotFoundException or ArgumentException or InvalidDataException or ModelVersionConflictException or XgbException)
+        {
+            error.WriteLine($"train: {e.Message}");
+            return ExitCodes.DataError;
+        }
+    }
+
+    /// <summary>Saves a trained judge as the next version of its registry folder.</summary>
+    internal static ModelManifest Save(TrainedJudge trained, DatasetFile file, string registryDirectory, TimeProvider time)
+    {
+        var metrics = new Dictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+        for (var i = 0; i < trained.Folds.Count; i++)
+        {
+            metrics[$"fold-{i + 1}"] = ScoreMap(trained.Folds[i]);
+        }
+
+        metrics["calibrated-out-of-fold"] = ScoreMap(trained.CalibratedOutOfFold);
+        if (trained.HoldOut is { } h)
+        {
+            metrics["hold-out"] = ScoreMap(h);
+        }
+
+        metrics[RegisteredJudge.RewardRiskScope] = new Dictionary<string, double>
+        {
+            [RegisteredJudge.RewardRiskKey] = trained.RewardRisk,
+            ["rows"] = trained.TrainRows,
+            ["purged"] = trained.Purged,
+            ["training_seconds"] = trained.TrainingTime.TotalSeconds,
+        };
+        var candidate = new ModelCandidate(trained.Judge,
+            [.. FeatureBuilder.Schema.Select(f => new Judges.Registry.FeatureSpec(f.Name, f.Type, f.Unit))], FeatureBuilder.CodeHash,
+            trained.TrainFromUtc, trained.TrainToUtc, file.Label, file.Sha256,
+            trained.Chosen.ToXgb().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal), trained.Chosen.Rounds,
+            metrics, trained.Calibration.Description, trained.References, trained.Model);
+        return new ModelRegistry(Path.GetFullPath(registryDirectory), time).Save(candidate);
+    }
+
+    private static Dictionary<string, double> ScoreMap(Scores s) => new(StringComparer.Ordinal)
+    {
+        ["rows"] = s.Rows,
+        ["positives"] = s.Positives,
+        ["auc"] = double.IsNaN(s.Auc) ? -1 : s.Auc,
+        ["log_loss"] = s.LogLoss,
+        ["brier"] = s.Brier,
+        ["base_rate"] = s.BaseRate,
+        ["base_log_loss"] = s.BaseLogLoss,
+        ["base_brier"] = s.BaseBrier,
+    };
+
+    private static void Report(TrainedJudge t, ModelManifest saved, TextWriter output)
+    {
+        var ic = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(ic, $"{t.Judge} judge: trained on {t.TrainRows:N0} rows ({t.TrainFromUtc:yyyy-MM-dd} → {t.TrainToUtc:yyyy-MM-dd}), {t.Purged} purged before the hold-out, in {t.TrainingTime.TotalSeconds:0.0} s"));
+        output.WriteLine("  hyper-parameters (mean validation log-loss; chosen on validation folds only):");
+        foreach (var (hp, loss) in t.Search)
+        {
+            output.WriteLine(string.Create(ic, $"    {hp,-55} {loss:0.0000}"));
+        }
+
+        output.WriteLine(string.Create(ic, $"  chosen: depth {t.Chosen.MaxDepth}, eta {t.Chosen.Eta}, rounds {t.Chosen.Rounds}, min_child_weight {t.Chosen.MinChildWeight}"));
+        for (var i = 0; i < t.Folds.Count; i++)
+        {
+            output.WriteLine($"  fold {i + 1}: {t.Folds[i]}");
+        }
+
+        output.WriteLine($"  calibration: {t.Calibration.Method}; calibrated out-of-fold (later half): {t.CalibratedOutOfFold}");
+        output.WriteLine(t.HoldOut is { } h ? $"  HOLD-OUT (touched once, now): {h}" : "  hold-out: none given");
+        output.WriteLine("  reliability (predicted → observed):");
+        foreach (var b in t.Reliability.Where(b => b.Count > 0))
+        {
+            output.WriteLine(string.Create(ic, $"    [{b.From:0.0}, {b.To:0.0}): {b.Count,5} rows, mean p {b.MeanPredicted:0.000}, observed {b.ObservedRate:0.000}"));
+        }
+
+        output.WriteLine(string.Create(ic, $"  reward:risk of the label {t.RewardRisk:0.00}; saved: {ModelRegistry.JudgeName(saved.Judge)} v{saved.Version}, model {saved.ModelHash[..12]}"));
+    }
+
+    /// <summary>Trading figures of a set of closed trades.</summary>
+    /// <param name="Trades">Closed trades.</param>
+    /// <param name="Winners">Trades with a positive net P&amp;L.</param>
+    /// <param name="NetPnl">Sum of net P&amp;L (account currency).</param>
+    /// <param name="MaxDrawdown">Largest fall of the cumulative net P&amp;L from a previous peak, trades in closing order.</param>
+    /// <param name="ProfitFactor">Sum of winning net P&amp;L / |sum of losing net P&amp;L| (NaN without losses).</param>
+    /// <param name="Commissions">Commissions paid.</param>
+    public sealed record TradeStats(int Trades, int Winners, decimal NetPnl, decimal MaxDrawdown, double ProfitFactor, decimal Commissions)
+    {
+        /// <summary>Figures of the trades closed in [from, until).</summary>
+        public static TradeStats Of(IEnumerable<ClosedTrade> trades, DateTimeOffset from, DateTimeOffset until)
+        {
+            var list = trades.Where(t => t.OpenedAtUtc >= from && t.OpenedAtUtc < until).OrderBy(t => t.ClosedAtUtc).ToList();
+            decimal equity = 0, peak = 0, dd = 0;
+            foreach (var t in list)
+            {
+                equity += t.NetPnl;
+                peak = Math.Max(peak, equity);
+                dd = Math.Max(dd, peak - equity);
+            }
+
+            var wins = list.Where(t => t.NetPnl > 0).Sum(t => t.NetPnl);
+            var losses = -list.Where(t => t.NetPnl < 0).Sum(t => t.NetPnl);
+            return new TradeStats(list.Count, list.Count(t => t.NetPnl > 0), equity, dd, losses == 0 ? double.NaN : (double)(wins / losses), list.Sum(t => t.Commissions));
+        }
+
+        /// <inheritdoc />
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"{Trades,5} trades, {(Trades == 0 ? 0 : 100.0 * Winners / Trades),5:0.0} % win, net {NetPnl,11:N2}, max DD {MaxDrawdown,10:N2}, PF {ProfitFactor,5:0.00}, commissions {Commissions,10:N2}");
+    }
+
+    /// <summary>
+    /// <c>metalsniper judges walk-forward</c>: the honest measurement. Builds the dataset of the eight-year hourly files; for each
+    /// test year trains the three judges on the rows whose labels were known before it (purged, embargoed), replays the
+    /// hourly files with those judges active only inside the test year, and compares the trades opened in it with the
+    /// replay without judges. Then the final hold-out: judges trained on every hourly row known before the 15-minute year,
+    /// active on the whole 15-minute year, against the same year without them.
+    /// </summary>
+    public static async Task<int> WalkForwardAsync(HostSettings settings, string outDirectory, int firstTestYear, TimeProvider time, TextWriter output, TextWriter error, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var ic = CultureInfo.InvariantCulture;
+        var datasetDir = Path.Combine(outDirectory, "dataset-h1");
+        var code = await DatasetAsync(settings with { DatabasePathOverride = null }, "metals-h1", datasetDir, null, null, time, output, error, ct).ConfigureAwait(false);
+        if (code != ExitCodes.Ok)
+        {
+            return code;
+        }
+
+        code = Commands.LoadValidated(settings, error, out var configuration);
+        if (code != ExitCodes.Ok)
+        {
+            return code;
+        }
+
+        var dataDirectory = Path.GetFullPath(configuration!.GetSection($"{MarketDataOptions.SectionName}:Replay:DataDirectory").Value ?? "../shared/data");
+        var configs = Path.GetFullPath(outDirectory);
+        var h1Config = Bench.WriteConfig(Composition.ResolveConfigPath(settings.ConfigPath), BenchDataSet.Defaults.First(d => d.Name == "metals-h1"), dataDirectory, configs);
+        var m15Config = Bench.WriteConfig(Composition.ResolveConfigPath(settings.ConfigPath), BenchDataSet.Defaults.First(d => d.Name == "metals-m15"), dataDirectory, configs);
+        var baselineH1 = await ReplayAsync(settings, h1Config, Path.Combine(outDirectory, "baseline-h1.db"), new Dictionary<string, string?>(), error, ct).ConfigureAwait(false);
+        var baselineM15 = await ReplayAsync(settings, m15Config, Path.Combine(outDirectory, "baseline-m15.db"), new Dictionary<string, string?>(), error, ct).ConfigureAwait(false);
+        if (baselineH1 is null || baselineM15 is null)
+        {
+            return ExitCodes.Software;
+        }
+
+        var rows = Enum.GetValues<JudgeKind>().ToDictionary(j => j, j => DatasetWriter.Read(datasetDir, j));
+        var holdOutStart = baselineM15.ClosedTrades.Count > 0 ? new DateTimeOffset(2025, 6, 13, 0, 0, 0, TimeSpan.Zero) : DateTimeOffset.MaxValue;
+        var periods = new List<(string Name, DateTimeOffset From, DateTimeOffset Until, bool M15)>();
+        for (var y = firstTestYear; new DateTimeOffset(y, 1, 1, 0, 0, 0, TimeSpan.Zero) < holdOutStart; y++)
+        {
+            var from = new DateTimeOffset(y, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            var until = new DateTimeOffset(y + 1, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            periods.Add(($"h1 {y}{(until > holdOutStart ? " (to 06-13)" : "")}", from, until > holdOutStart ? holdOutStart : until, false));
+        }
+
+        periods.Add(("m15 hold-out 2025-06-13 → 2026-06-12", holdOutStart, DateTimeOffset.MaxValue, true));
+        var embargo = TimeSpan.FromDays(2);
+        var report = new List<string>();
+        foreach (var (name, from, until, m15) in periods)
+        {
+            var registry = Path.Combine(outDirectory, "registry-" + from.ToString("yyyyMMdd", ic));
+            output.WriteLine();
+            output.WriteLine($"period {name}: judges trained on hourly rows known before {from:yyyy-MM-dd} (embargo {embargo.TotalDays} d)");
+            foreach (var judge in Enum.GetValues<JudgeKind>())
+            {
+                var (manifest, judgeRows) = rows[judge];
+                var train = judgeRows.Where(r => r.DecisionUtc < from).ToList();
+                var trained = JudgeTrainer.Train(judge, train, from, 4, embargo, null, time);
+                var saved = Save(trained, manifest.Files[ModelRegistry.JudgeName(judge)], registry, time);
+                output.WriteLine(string.Create(ic, $"  {ModelRegistry.JudgeName(judge),-5} v{saved.Version}: {trained.TrainRows:N0} rows, chosen depth {trained.Chosen.MaxDepth}/eta {trained.Chosen.Eta}/{trained.Chosen.Rounds} rounds, calibrated OOF {trained.CalibratedOutOfFold}"));
+            }
+
+            var baseline = TradeStats.Of((m15 ? baselineM15 : baselineH1).ClosedTrades, from, until);
+            output.WriteLine($"  without judges : {baseline}");
+            report.Add($"| {name} | none | {Row(baseline)} |");
+            foreach (var (label, on) in new (string, JudgeKind[])[] { ("entry", [JudgeKind.Entry]), ("exit", [JudgeKind.Exit]), ("add", [JudgeKind.Add]), ("all three", [JudgeKind.Entry, JudgeKind.Exit, JudgeKind.Add]) })
+            {
+                var extra = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+                {
+                    ["Judges:Registry"] = Path.GetFullPath(registry),
+                    ["Judges:ActiveFromUtc"] = from.ToString("O", ic),
+                    ["Judges:ActiveUntilUtc"] = until == DateTimeOffset.MaxValue ? null : until.ToString("O", ic),
+                };
+                foreach (var j in on)
+                {
+                    extra[$"Judges:{j}:Mode"] = "Active";
+                }
+
+                var db = Path.Combine(outDirectory, $"judged-{from:yyyyMMdd}-{label.Replace(' ', '-')}.db");
+                var judged = await ReplayAsync(settings, m15 ? m15Config : h1Config, db, extra, error, ct).ConfigureAwait(false);
+                if (judged is null)
+                {
+                    return ExitCodes.Software;
+                }
+
+                var stats = TradeStats.Of(judged.ClosedTrades, from, until);
+                output.WriteLine($"  {("with " + label),-15}: {stats}");
+                report.Add($"| {name} | {label} | {Row(stats)} |");
+            }
+        }
+
+        output.WriteLine();
+        output.WriteLine("| period | judges | trades | win % | net P&L (USD) | max DD (USD) | profit factor |");
+        output.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var line in report)
+        {
+            output.WriteLine(line);
+        }
+
+        return ExitCodes.Ok;
+
+        static string Row(TradeStats s) => string.Create(CultureInfo.InvariantCulture,
+            $"{s.Trades} | {(s.Trades == 0 ? 0 : 100.0 * s.Winners / s.Trades):0.0} | {s.NetPnl:N2} | {s.MaxDrawdown:N2} | {s.ProfitFactor:0.00}");
+    }
+
+    private static async Task<ReplaySummary?> ReplayAsync(HostSettings settings, string config, string db, IReadOnlyDictionary<string, string?> extra, TextWriter error, CancellationToken ct)
+    {
+        if (File.Exists(db))
+        {
+            File.Delete(db);
+        }
+
+        var merged = new Dictionary<string, string?>(settings.ExtraSettings ?? new Dictionary<string, string?>(), StringComparer.OrdinalIgnoreCase);
+        foreach (var (k, v) in extra)
+        {
+            merged[k] = v;
+        }
+
+        var (code, summary) = await Commands.RunReplayAsync(settings with { ConfigPath = config, DatabasePathOverride = db, ExtraSettings = merged }, error, ct).ConfigureAwait(false);
+        if (code != ExitCodes.Ok || summary is null)
+        {
+            error.WriteLine($"judges: the replay into {db} failed (exit code {code})");
+            return null;
+        }
+
+        return summary;
     }
 }

@@ -1,21 +1,88 @@
+using System.Globalization;
+using MetalSniper.Core.Alerts;
+using MetalSniper.Features;
+using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
 using Microsoft.Extensions.Logging;
 
 namespace MetalSniper.Host;
 
-/// <summary>Builds the brain's judge panel from the <c>Judges</c> section: loads each judge that is on from the model registry.</summary>
+/// <summary>
+/// Builds the brain's judge panel from the <c>Judges</c> section: each judge that is on (Shadow or Active) is loaded from
+/// the model registry through <see cref="ModelRegistry.Load"/>, which re-checks parity (model hash, feature schema and
+/// feature-code hash, the reference rows through the managed tree walk and the native library). A refused model is never
+/// replaced by a default: that judge is off, a RED alert is raised (journaled, on the dashboard and Telegram), and the
+/// refusal is listed in <see cref="JudgePanel.Refused"/>.
+/// </summary>
 public static class JudgeLoading
 {
     /// <summary>The panel for these options.</summary>
-    /// <exception cref="InvalidOperationException">A judge is on; loading models is not built yet.</exception>
-    public static JudgePanel CreatePanel(JudgesOptions options, ILogger logger)
+    /// <param name="options">The Judges section.</param>
+    /// <param name="alerts">Where a refusal is raised (RED).</param>
+    /// <param name="time">Clock of the registry.</param>
+    /// <param name="logger">Log.</param>
+    public static JudgePanel CreatePanel(JudgesOptions options, IAlertSink alerts, TimeProvider time, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Entry.Mode == JudgeMode.Off && options.Exit.Mode == JudgeMode.Off && options.Add.Mode == JudgeMode.Off)
+        ArgumentNullException.ThrowIfNull(alerts);
+        ArgumentNullException.ThrowIfNull(logger);
+        var refused = new List<string>();
+        var registry = new ModelRegistry(Path.GetFullPath(options.Registry), time);
+        IJudgeModel? Load(JudgeKind kind, JudgeSlotOptions slot)
         {
-            return new JudgePanel(options, null, null, null);
+            if (slot.Mode == JudgeMode.Off)
+            {
+                return null;
+            }
+
+            try
+            {
+                var version = ResolveVersion(registry, kind, slot.Version);
+                var model = new RegisteredJudge(registry.Load(kind, version, FeatureBuilder.Names, FeatureBuilder.CodeHash));
+                logger.LogInformation("Judge {Judge} {Version} loaded ({Mode}): model {ModelHash}, parity passed", kind, model.Version, slot.Mode, model.ModelHash);
+                return model;
+            }
+            catch (Exception e) when (e is ModelRefusedException or ModelNotFoundException or IOException)
+            {
+                var rule = e is ModelRefusedException r ? r.Rule : "model-missing";
+                var text = $"the {kind} judge ({slot.Mode}, version {slot.Version}) is OFF: its model was refused by rule '{rule}': {e.Message}";
+                refused.Add(text);
+                logger.LogError(e, "Judge {Judge} refused by rule {Rule}: judge off", kind, rule);
+                alerts.Raise(new Alert(AlertLevel.Red, "Judges", text, time.GetUtcNow()));
+                return null;
+            }
         }
 
-        throw new InvalidOperationException("judges: loading models from the registry is not built yet");
+        var entry = Load(JudgeKind.Entry, options.Entry);
+        var exit = Load(JudgeKind.Exit, options.Exit);
+        var add = Load(JudgeKind.Add, options.Add);
+        var effective = new JudgesOptions
+        {
+            Registry = options.Registry,
+            RecordExitReviews = options.RecordExitReviews,
+            ActiveFromUtc = options.ActiveFromUtc,
+            ActiveUntilUtc = options.ActiveUntilUtc,
+            Tiers = options.Tiers,
+            Entry = entry is null ? new JudgeSlotOptions() : options.Entry,
+            Exit = exit is null ? new JudgeSlotOptions() : options.Exit,
+            Add = add is null ? new JudgeSlotOptions() : options.Add,
+        };
+        return new JudgePanel(effective, entry, exit, add) { Refused = refused };
+    }
+
+    private static int ResolveVersion(ModelRegistry registry, JudgeKind kind, string version)
+    {
+        if (string.Equals(version, "latest", StringComparison.OrdinalIgnoreCase))
+        {
+            return registry.Latest(kind) ?? throw new ModelNotFoundException($"the registry {registry.Root} has no {ModelRegistry.JudgeName(kind)} model: run 'metalsniper train --judge {ModelRegistry.JudgeName(kind)}'");
+        }
+
+        var text = version.StartsWith('v') || version.StartsWith('V') ? version[1..] : version;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
+            ? v
+            : throw new ModelNotFoundException($"Judges: version '{version}' is not 'latest', 'vN' or N");
     }
 }
+
+/// <summary>A configured judge model that is not in the registry.</summary>
+public sealed class ModelNotFoundException(string message) : Exception(message);

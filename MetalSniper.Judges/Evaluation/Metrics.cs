@@ -143,26 +143,133 @@ public static class Metrics
 }
 
 /// <summary>
+/// A fitted calibration, as stored in a model's manifest: enough to re-create the <see cref="Calibrator"/> exactly.
+/// </summary>
+/// <param name="Method"><c>"identity"</c> (no calibration), <c>"platt"</c> or <c>"isotonic"</c>.</param>
+/// <param name="A">Platt's slope A in p' = 1 / (1 + exp(A·logit(p) + B)); null for the other methods.</param>
+/// <param name="B">Platt's offset B; null for the other methods.</param>
+/// <param name="X">Isotonic breakpoints: raw probabilities, non-decreasing; null for the other methods.</param>
+/// <param name="Y">Isotonic values at the breakpoints: calibrated probabilities, non-decreasing; null for the other methods.</param>
+public sealed record CalibrationDescription(string Method, double? A = null, double? B = null, IReadOnlyList<double>? X = null, IReadOnlyList<double>? Y = null)
+{
+    /// <summary>True when both describe the same calibration (same method, same parameters, same breakpoints bit for bit).</summary>
+    public bool SameAs(CalibrationDescription other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return Method == other.Method && Nullable.Equals(A, other.A) && Nullable.Equals(B, other.B)
+            && (X ?? []).SequenceEqual(other.X ?? []) && (Y ?? []).SequenceEqual(other.Y ?? []);
+    }
+}
+
+/// <summary>
 /// Probability calibration fitted on validation data only, applied to later data.
 /// <see cref="Platt"/>: p' = 1 / (1 + exp(A·logit(p) + B)), fitted by Newton's method on the log-loss with Platt's (1999)
 /// smoothed targets. <see cref="Isotonic"/>: a non-decreasing step function by pool-adjacent-violators (Zadrozny and
-/// Elkan, 2002), interpolated linearly between fitted points and clamped at the ends.
+/// Elkan, 2002), interpolated linearly between fitted points and clamped at the ends. <see cref="Identity"/>: none.
+/// A calibrator is described by its <see cref="Description"/> (to store) and re-created by <see cref="FromDescription"/>,
+/// which gives the same outputs bit for bit. Immutable.
 /// </summary>
 public sealed class Calibrator
 {
-    private readonly Func<double, double> _map;
+    private readonly double _a;
+    private readonly double _b;
+    private readonly double[] _xs;
+    private readonly double[] _ys;
 
-    private Calibrator(string method, Func<double, double> map)
+    private Calibrator(CalibrationDescription description)
     {
-        Method = method;
-        _map = map;
+        Description = description;
+        switch (description.Method)
+        {
+            case "identity":
+                _xs = _ys = [];
+                Method = "identity";
+                break;
+            case "platt":
+                (_a, _b) = (description.A ?? double.NaN, description.B ?? double.NaN);
+                if (!double.IsFinite(_a) || !double.IsFinite(_b) || description.X is not null || description.Y is not null)
+                {
+                    throw new ArgumentException($"a platt calibration needs finite A and B and no breakpoints; it has A {description.A}, B {description.B}", nameof(description));
+                }
+
+                _xs = _ys = [];
+                Method = FormattableString.Invariant($"platt (A {_a:0.####}, B {_b:0.####})");
+                break;
+            case "isotonic":
+                _xs = description.X?.ToArray() ?? [];
+                _ys = description.Y?.ToArray() ?? [];
+                if (_xs.Length == 0 || _xs.Length != _ys.Length || description.A is not null || description.B is not null)
+                {
+                    throw new ArgumentException($"an isotonic calibration needs as many values as breakpoints, at least one, and no A/B; it has {_xs.Length} and {_ys.Length}", nameof(description));
+                }
+
+                for (var i = 0; i < _xs.Length; i++)
+                {
+                    if (!double.IsFinite(_xs[i]) || _ys[i] is not (>= 0 and <= 1) || (i > 0 && (_xs[i] < _xs[i - 1] || _ys[i] < _ys[i - 1])))
+                    {
+                        throw new ArgumentException($"isotonic breakpoint {i} ({_xs[i]} → {_ys[i]}) is not finite, not a probability, or not non-decreasing", nameof(description));
+                    }
+                }
+
+                Method = $"isotonic ({_xs.Length} steps)";
+                break;
+            default:
+                throw new ArgumentException($"unknown calibration method '{description.Method}' (identity, platt or isotonic)", nameof(description));
+        }
     }
 
-    /// <summary>"platt" or "isotonic", with its fitted parameters.</summary>
+    /// <summary>"identity", "platt" or "isotonic", with its fitted parameters (for display).</summary>
     public string Method { get; }
 
+    /// <summary>What to store to re-create this calibrator with <see cref="FromDescription"/>.</summary>
+    public CalibrationDescription Description { get; }
+
+    /// <summary>No calibration: the raw probability, clamped to [0, 1].</summary>
+    public static Calibrator Identity() => new(new CalibrationDescription("identity"));
+
+    /// <summary>Re-creates a calibrator from its <see cref="Description"/>; it gives the same outputs as the one described.</summary>
+    /// <exception cref="ArgumentException">An unknown method, or parameters that do not fit it (missing, not finite, breakpoints not non-decreasing).</exception>
+    public static Calibrator FromDescription(CalibrationDescription description)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        return new Calibrator(description);
+    }
+
     /// <summary>The calibrated probability of a raw prediction.</summary>
-    public double Apply(double p) => Math.Clamp(_map(Math.Clamp(p, 0, 1)), 0, 1);
+    public double Apply(double p) => Math.Clamp(Map(Math.Clamp(p, 0, 1)), 0, 1);
+
+    private double Map(double q)
+    {
+        switch (Description.Method)
+        {
+            case "platt":
+                var c = Math.Clamp(q, 1e-12, 1 - 1e-12);
+                return 1 / (1 + Math.Exp((_a * Math.Log(c / (1 - c))) + _b));
+            case "isotonic":
+                var (xs, ys) = (_xs, _ys);
+                if (q <= xs[0])
+                {
+                    return ys[0];
+                }
+
+                if (q >= xs[^1])
+                {
+                    return ys[^1];
+                }
+
+                var k = Array.BinarySearch(xs, q);
+                if (k >= 0)
+                {
+                    return ys[k];
+                }
+
+                k = ~k;
+                var (x0, x1, y0, y1) = (xs[k - 1], xs[k], ys[k - 1], ys[k]);
+                return x1 == x0 ? y1 : y0 + ((y1 - y0) * (q - x0) / (x1 - x0));
+            default:
+                return q;
+        }
+    }
 
     /// <summary>Fits Platt scaling.</summary>
     /// <exception cref="ArgumentException">Bad input (see <see cref="Metrics"/>) or a single class.</exception>
@@ -252,12 +359,7 @@ public sealed class Calibrator
             }
         }
 
-        var (fa, fb) = (a, b);
-        return new Calibrator(FormattableString.Invariant($"platt (A {fa:0.####}, B {fb:0.####})"), q =>
-        {
-            var c = Math.Clamp(q, 1e-12, 1 - 1e-12);
-            return 1 / (1 + Math.Exp((fa * Math.Log(c / (1 - c))) + fb));
-        });
+        return new Calibrator(new CalibrationDescription("platt", A: a, B: b));
     }
 
     /// <summary>Fits isotonic regression.</summary>
@@ -281,29 +383,14 @@ public sealed class Calibrator
             }
         }
 
+        // Pooled means can round a hair below their neighbour's; the stored steps are made non-decreasing explicitly.
         var xs = blocks.Select(b => b.X).ToArray();
-        var ys = blocks.Select(b => b.Y).ToArray();
-        return new Calibrator($"isotonic ({xs.Length} steps)", q =>
+        var ys = blocks.Select(b => Math.Clamp(b.Y, 0, 1)).ToArray();
+        for (var i = 1; i < xs.Length; i++)
         {
-            if (q <= xs[0])
-            {
-                return ys[0];
-            }
+            (xs[i], ys[i]) = (Math.Max(xs[i], xs[i - 1]), Math.Max(ys[i], ys[i - 1]));
+        }
 
-            if (q >= xs[^1])
-            {
-                return ys[^1];
-            }
-
-            var k = Array.BinarySearch(xs, q);
-            if (k >= 0)
-            {
-                return ys[k];
-            }
-
-            k = ~k;
-            var (x0, x1, y0, y1) = (xs[k - 1], xs[k], ys[k - 1], ys[k]);
-            return x1 == x0 ? y1 : y0 + ((y1 - y0) * (q - x0) / (x1 - x0));
-        });
+        return new Calibrator(new CalibrationDescription("isotonic", X: xs, Y: ys));
     }
 }

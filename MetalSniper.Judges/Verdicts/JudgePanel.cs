@@ -1,20 +1,9 @@
 using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 
+using MetalSniper.Judges.Registry;
+
 namespace MetalSniper.Judges.Verdicts;
-
-/// <summary>The three judgement calls of seed 000.</summary>
-public enum JudgeKind
-{
-    /// <summary>Is this entry worth taking? (Allow or Veto, with an EV risk fraction.)</summary>
-    Entry,
-
-    /// <summary>Has this winner turned? (Allow = keep the strategy's own exit, or RecommendExit.)</summary>
-    Exit,
-
-    /// <summary>Is this add justified? (Allow or Veto.)</summary>
-    Add,
-}
 
 /// <summary>What a judge may say. There is no verdict that opens, enlarges or holds a trade: a judge can only block or shorten.</summary>
 public enum VerdictKind
@@ -156,7 +145,7 @@ public sealed class JudgeSlotOptions
     /// <summary>Off, Shadow or Active.</summary>
     public JudgeMode Mode { get; set; } = JudgeMode.Off;
 
-    /// <summary>Model version in the registry ("v1"), or "latest".</summary>
+    /// <summary>Model version in the registry ("v1" or "1"), or "latest".</summary>
     public string Version { get; set; } = "latest";
 
     /// <summary>Exit judge: recommend an exit when the probability that exiting now beats holding is at least this.</summary>
@@ -171,6 +160,12 @@ public sealed class JudgesOptions : IValidatableObject
 
     /// <summary>The model registry directory (<c>models/&lt;judge&gt;/&lt;version&gt;/</c>), relative to the working directory.</summary>
     public string Registry { get; set; } = "models";
+
+    /// <summary>Judges give verdicts only on decisions at or after this time (UTC; null: always). Research: a judge trained up to a date, active from it.</summary>
+    public DateTimeOffset? ActiveFromUtc { get; set; }
+
+    /// <summary>Judges give verdicts only on decisions before this time (UTC; null: always).</summary>
+    public DateTimeOffset? ActiveUntilUtc { get; set; }
 
     /// <summary>Record exit-review decisions (with features) for the exit judge's dataset even when no exit judge runs.</summary>
     public bool RecordExitReviews { get; set; }
@@ -250,6 +245,14 @@ public sealed class JudgePanel
     /// <summary>A panel with every judge off.</summary>
     public static JudgePanel None { get; } = new(new JudgesOptions(), null, null, null);
 
+    /// <summary>Judges that were configured on but whose model was refused at load (rule and details); each one is off and was raised as a RED alert.</summary>
+    public IReadOnlyList<string> Refused { get; init; } = [];
+
+    /// <summary>The models in use, one line each ("entry v2 (hash…) Active").</summary>
+    public IReadOnlyList<string> Describe() =>
+        [.. new[] { (_entry, _options.Entry), (_exit, _options.Exit), (_add, _options.Add) }.Where(x => x.Item1 is not null)
+            .Select(x => $"{x.Item1!.Judge} {x.Item1.Version} ({x.Item1.ModelHash[..Math.Min(12, x.Item1.ModelHash.Length)]}) {x.Item2.Mode}")];
+
     /// <summary>True when any judge is on (Shadow or Active).</summary>
     public bool Any => _entry is not null || _exit is not null || _add is not null;
 
@@ -259,8 +262,14 @@ public sealed class JudgePanel
     /// <summary>Asks a judge. Null when that judge is off.</summary>
     /// <param name="judge">Which judge.</param>
     /// <param name="features">The features, schema order.</param>
-    public JudgeVerdict? Judge(JudgeKind judge, ReadOnlySpan<float> features)
+    /// <param name="decisionUtc">When the decision is taken (the features' as-of time).</param>
+    public JudgeVerdict? Judge(JudgeKind judge, ReadOnlySpan<float> features, DateTimeOffset decisionUtc)
     {
+        if (decisionUtc < (_options.ActiveFromUtc ?? DateTimeOffset.MinValue) || decisionUtc >= (_options.ActiveUntilUtc ?? DateTimeOffset.MaxValue))
+        {
+            return null;
+        }
+
         var (model, slot) = judge switch
         {
             JudgeKind.Entry => (_entry, _options.Entry),
@@ -311,4 +320,31 @@ public sealed class JudgePanel
 
         return model.Judge == kind ? model : throw new ArgumentException($"a {model.Judge} model ({model.Version}) cannot sit in the {kind} judge's slot", nameof(model));
     }
+}
+
+/// <summary>A registry model as the panel uses it: the managed tree walk and the calibration, the reward:risk from its training metrics.</summary>
+/// <param name="Model">A model loaded (and parity-checked) by <see cref="ModelRegistry.Load"/>.</param>
+public sealed class RegisteredJudge(LoadedJudgeModel Model) : IJudgeModel
+{
+    /// <summary>The metrics scope and key of the reward:risk written by the trainer.</summary>
+    public const string RewardRiskScope = "train";
+
+    /// <summary>The metric's key.</summary>
+    public const string RewardRiskKey = "reward_risk";
+
+    /// <inheritdoc />
+    public JudgeKind Judge => Model.Manifest.Judge;
+
+    /// <inheritdoc />
+    public string Version => "v" + Model.Manifest.Version.ToString(CultureInfo.InvariantCulture);
+
+    /// <inheritdoc />
+    public string ModelHash => Model.ModelHash;
+
+    /// <inheritdoc />
+    public double RewardRisk =>
+        Model.Manifest.Metrics.TryGetValue(RewardRiskScope, out var m) && m.TryGetValue(RewardRiskKey, out var rr) ? rr : 1.0;
+
+    /// <inheritdoc />
+    public double Probability(ReadOnlySpan<float> features) => Model.Probability(features);
 }

@@ -87,6 +87,26 @@ public sealed class XgbBooster : IDisposable
         }
     }
 
+    /// <summary>
+    /// True when the XGBoost library can be loaded on this machine; false when it is not installed (the
+    /// <see cref="DllNotFoundException"/> that any other call would throw).
+    /// </summary>
+    public static bool IsLibraryAvailable
+    {
+        get
+        {
+            try
+            {
+                _ = LibraryVersion;
+                return true;
+            }
+            catch (DllNotFoundException)
+            {
+                return false;
+            }
+        }
+    }
+
     /// <summary>Trains a model: <paramref name="rounds"/> boosting rounds on <paramref name="train"/> (which must have labels).</summary>
     /// <param name="train">The training matrix, with labels.</param>
     /// <param name="parameters">XGBoost parameters, applied in order.</param>

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using CsvHelper;
 using MetalSniper.Features;
 using MetalSniper.Judges.Validation;
+using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
 
 namespace MetalSniper.Research.Datasets;
@@ -86,7 +87,7 @@ public sealed record DatasetManifest
     public required DateTimeOffset CreatedUtc { get; init; }
 
     /// <summary>Feature names in column order.</summary>
-    public required IReadOnlyList<FeatureSpec> Schema { get; init; }
+    public required IReadOnlyList<Features.FeatureSpec> Schema { get; init; }
 
     /// <summary>The feature code hash (full).</summary>
     public required string FeatureCode { get; init; }

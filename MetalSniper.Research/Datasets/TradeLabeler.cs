@@ -1,5 +1,6 @@
 using System.Globalization;
 using MetalSniper.Features;
+using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
 
 namespace MetalSniper.Research.Datasets;

@@ -2,6 +2,7 @@ using System.Globalization;
 using MetalSniper.Features;
 using MetalSniper.Judges.Evaluation;
 using MetalSniper.Judges.Validation;
+using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
 using MetalSniper.Judges.XgBoost;
 using MetalSniper.Research.Datasets;
@@ -68,13 +69,6 @@ public sealed record Scores(int Rows, int Positives, double Auc, double LogLoss,
         $"AUC {Auc:0.000}, log-loss {LogLoss:0.000} (base {BaseLogLoss:0.000}), Brier {Brier:0.0000} (base {BaseBrier:0.0000}), {Rows} rows, {Positives} positive");
 }
 
-/// <summary>A reference row of a model: features and what the trainer's native predictor gave (parity at load).</summary>
-/// <param name="DecisionId">The decision.</param>
-/// <param name="Features">Features, schema order.</param>
-/// <param name="Raw">The native XGBoost probability.</param>
-/// <param name="Calibrated">After calibration.</param>
-public sealed record ReferenceRow(string DecisionId, float[] Features, double Raw, double Calibrated);
-
 /// <summary>The result of training one judge.</summary>
 /// <param name="Judge">Which judge.</param>
 /// <param name="Model">The XGBoost JSON model.</param>
@@ -90,11 +84,11 @@ public sealed record ReferenceRow(string DecisionId, float[] Features, double Ra
 /// <param name="TrainRows">Rows the final model was trained on.</param>
 /// <param name="Purged">Rows purged because their label horizon crossed into the hold-out or its embargo.</param>
 /// <param name="RewardRisk">Mean net R of positive training rows / |mean net R of the others|.</param>
-/// <param name="References">Reference rows for parity at load.</param>
+/// <param name="References">Reference feature rows for parity at load (the registry pins their probabilities).</param>
 /// <param name="TrainingTime">Wall time of the whole search and fit.</param>
 public sealed record TrainedJudge(JudgeKind Judge, byte[] Model, HyperParameters Chosen, Calibrator Calibration, IReadOnlyList<Scores> Folds,
     IReadOnlyDictionary<string, double> Search, Scores CalibratedOutOfFold, Scores? HoldOut, IReadOnlyList<ReliabilityBin> Reliability,
-    DateTimeOffset TrainFromUtc, DateTimeOffset TrainToUtc, int TrainRows, int Purged, double RewardRisk, IReadOnlyList<ReferenceRow> References, TimeSpan TrainingTime);
+    DateTimeOffset TrainFromUtc, DateTimeOffset TrainToUtc, int TrainRows, int Purged, double RewardRisk, IReadOnlyList<IReadOnlyList<float>> References, TimeSpan TrainingTime);
 
 /// <summary>
 /// Trains a judge: purged, embargoed walk-forward folds (<see cref="WalkForward"/>) over the rows before the hold-out;
@@ -224,9 +218,7 @@ public static class JudgeTrainer
 
         // Reference rows: 16 evenly spaced development rows, predicted by the final native model.
         var refIndex = Enumerable.Range(0, 16).Select(k => k * (dev.Count - 1) / 15).Distinct().ToArray();
-        using var rm = new XgbMatrix(Flatten(x, refIndex), FeatureBuilder.Schema.Count);
-        var refRaw = final.Predict(rm);
-        var references = refIndex.Select((i, k) => new ReferenceRow(dev[i].DecisionId, x[i], refRaw[k], calibrator.Apply(refRaw[k]))).ToList();
+        var references = refIndex.Select(i => (IReadOnlyList<float>)x[i]).ToList();
 
         var wins = dev.Where(r => r.Label == 1).Select(r => r.NetR).DefaultIfEmpty(0).Average();
         var losses = dev.Where(r => r.Label == 0).Select(r => r.NetR).DefaultIfEmpty(0).Average();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MetalSniper.Core.Decisions;
 using MetalSniper.Features;
+using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
 using MetalSniper.Core.Instruments;
 using MetalSniper.Core.MarketData;
@@ -184,7 +185,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var features = s.Features.Snapshot(null);
         Append(inputs, features.ToInputs());
         var judged = "";
-        if (_judges.Judge(JudgeKind.Entry, features.Values) is { } verdict)
+        if (_judges.Judge(JudgeKind.Entry, features.Values, features.AsOfUtc) is { } verdict)
         {
             Append(inputs, verdict.ToInputs());
             judged = "; " + verdict.Describe();
@@ -363,7 +364,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var features = s.Features.Snapshot(TradeStateOf(s, bar));
         Append(inputs, features.ToInputs());
         var judged = "";
-        if (_judges.Judge(JudgeKind.Add, features.Values) is { } verdict)
+        if (_judges.Judge(JudgeKind.Add, features.Values, features.AsOfUtc) is { } verdict)
         {
             Append(inputs, verdict.ToInputs());
             judged = "; " + verdict.Describe();
@@ -403,7 +404,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var features = s.Features.Snapshot(TradeStateOf(s, bar));
         var inputs = Inputs(("close", bar.Close), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("stop", s.Stop), ("legEntry", s.LegEntry), ("r", s.R), ("exitCostPerUnit", exitCost), ("direction", dir));
         Append(inputs, features.ToInputs());
-        var verdict = _judges.Judge(JudgeKind.Exit, features.Values);
+        var verdict = _judges.Judge(JudgeKind.Exit, features.Values, features.AsOfUtc);
         if (verdict is not null)
         {
             Append(inputs, verdict.ToInputs());
