@@ -9,8 +9,8 @@ namespace MetalSniper.Judges.Serving;
 /// A managed evaluator of an XGBoost <c>binary:logistic</c> tree ensemble, read from XGBoost's JSON model (the bytes
 /// <see cref="XgBoost.XgbBooster.Save"/> returns; schema: dmlc/xgboost <c>doc/model.schema</c> of 1.7). The trees are
 /// flattened breadth-first into struct-of-arrays (first child — the right child is its neighbour —, split feature,
-/// split threshold or leaf value, default direction), so a
-/// prediction walks arrays and allocates nothing. The arithmetic follows XGBoost's CPU predictor: a single-precision
+/// split threshold, default direction, leaf value), so a prediction walks arrays and allocates nothing; four trees are
+/// walked side by side. The arithmetic follows XGBoost's CPU predictor: a single-precision
 /// margin that starts at logit(<c>base_score</c>) and adds each tree's leaf in tree order; a feature goes left when
 /// <c>x &lt; split_condition</c>, and a missing one (<see cref="float.NaN"/>) takes the node's default direction; the
 /// probability is 1 / (1 + e^−margin). Immutable, so safe to share between threads.
@@ -18,22 +18,26 @@ namespace MetalSniper.Judges.Serving;
 public sealed class TreeEnsemble
 {
     private readonly int[] _roots;
-    private readonly int[] _left;
+    private readonly int[] _depth;
+    private readonly int[] _first;
     private readonly int[] _feature;
-    private readonly float[] _value;
+    private readonly float[] _threshold;
     private readonly bool[] _defaultLeft;
+    private readonly float[] _leaf;
 
-    private TreeEnsemble(int featureCount, float baseScore, string version, int[] roots, int[] left, int[] feature, float[] value, bool[] defaultLeft)
+    private TreeEnsemble(int featureCount, float baseScore, string version, int[] roots, int[] depth, int[] first, int[] feature, float[] threshold, bool[] defaultLeft, float[] leaf)
     {
         FeatureCount = featureCount;
         BaseScore = baseScore;
         BaseMargin = -MathF.Log((1f / baseScore) - 1f);
         XgboostVersion = version;
         _roots = roots;
-        _left = left;
+        _depth = depth;
+        _first = first;
         _feature = feature;
-        _value = value;
+        _threshold = threshold;
         _defaultLeft = defaultLeft;
+        _leaf = leaf;
     }
 
     /// <summary>Features per row the model was trained on (<c>learner_model_param.num_feature</c>).</summary>
@@ -43,7 +47,7 @@ public sealed class TreeEnsemble
     public int TreeCount => _roots.Length;
 
     /// <summary>Nodes in all trees together (split nodes and leaves reachable from the roots; nodes XGBoost pruned are left out).</summary>
-    public int NodeCount => _left.Length;
+    public int NodeCount => _first.Length;
 
     /// <summary>XGBoost's <c>base_score</c>: the prior probability (0 &lt; p &lt; 1) every prediction starts from.</summary>
     public float BaseScore { get; }
@@ -101,26 +105,46 @@ public sealed class TreeEnsemble
         }
 
         // Every index below was validated when the model was read (children inside the tree, split features below
-        // FeatureCount, and the row is FeatureCount wide), so the walk reads the arrays without bounds checks.
-        ref var left = ref MemoryMarshal.GetArrayDataReference(_left);
+        // FeatureCount, and the row is FeatureCount wide), so the walk reads the arrays without bounds checks. A leaf
+        // steps to itself (see Step), so each tree takes exactly its depth in steps, without a branch, and four trees
+        // are walked side by side to overlap their memory reads; their leaves are then added in tree order.
+        ref var first = ref MemoryMarshal.GetArrayDataReference(_first);
         ref var feature = ref MemoryMarshal.GetArrayDataReference(_feature);
-        ref var value = ref MemoryMarshal.GetArrayDataReference(_value);
+        ref var threshold = ref MemoryMarshal.GetArrayDataReference(_threshold);
         ref var defaultLeft = ref MemoryMarshal.GetArrayDataReference(_defaultLeft);
-        ref var x0 = ref MemoryMarshal.GetReference(features);
+        ref var leaf = ref MemoryMarshal.GetArrayDataReference(_leaf);
+        ref var x = ref MemoryMarshal.GetReference(features);
+        var roots = _roots;
+        var depth = _depth;
         var margin = BaseMargin;
-        foreach (var root in _roots)
+        var t = 0;
+        for (; t + 4 <= roots.Length; t += 4)
         {
-            var n = root;
-            int first;
-            while ((first = Unsafe.Add(ref left, n)) >= 0)
+            var (a, b, c, d) = (roots[t], roots[t + 1], roots[t + 2], roots[t + 3]);
+            var steps = Math.Max(Math.Max(depth[t], depth[t + 1]), Math.Max(depth[t + 2], depth[t + 3]));
+            for (var s = 0; s < steps; s++)
             {
-                var x = Unsafe.Add(ref x0, Unsafe.Add(ref feature, n));
-                // x < split goes left; NaN compares false, so a missing value goes left only when its default is left.
-                var goLeft = (x < Unsafe.Add(ref value, n)) | (float.IsNaN(x) & Unsafe.Add(ref defaultLeft, n));
-                n = first + (goLeft ? 0 : 1);
+                a = Step(a, ref first, ref feature, ref threshold, ref defaultLeft, ref x);
+                b = Step(b, ref first, ref feature, ref threshold, ref defaultLeft, ref x);
+                c = Step(c, ref first, ref feature, ref threshold, ref defaultLeft, ref x);
+                d = Step(d, ref first, ref feature, ref threshold, ref defaultLeft, ref x);
             }
 
-            margin += Unsafe.Add(ref value, n);
+            margin += Unsafe.Add(ref leaf, a);
+            margin += Unsafe.Add(ref leaf, b);
+            margin += Unsafe.Add(ref leaf, c);
+            margin += Unsafe.Add(ref leaf, d);
+        }
+
+        for (; t < roots.Length; t++)
+        {
+            var n = roots[t];
+            for (var s = 0; s < depth[t]; s++)
+            {
+                n = Step(n, ref first, ref feature, ref threshold, ref defaultLeft, ref x);
+            }
+
+            margin += Unsafe.Add(ref leaf, n);
         }
 
         return margin;
@@ -146,6 +170,19 @@ public sealed class TreeEnsemble
         {
             probabilities[i] = Predict(rows.Slice(i * FeatureCount, FeatureCount));
         }
+    }
+
+    /// <summary>
+    /// One step down from node <paramref name="n"/>: left (the first child) when <c>x &lt; threshold</c>, or when x is
+    /// missing and the default is left; right (first child + 1) otherwise. Written as !(x ≥ threshold) so that a leaf —
+    /// threshold NaN, default left, first child itself — always "goes left" to itself.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Step(int n, ref int first, ref int feature, ref float threshold, ref bool defaultLeft, ref float x)
+    {
+        var v = Unsafe.Add(ref x, Unsafe.Add(ref feature, n));
+        var goLeft = !(v >= Unsafe.Add(ref threshold, n)) & !(float.IsNaN(v) & !Unsafe.Add(ref defaultLeft, n));
+        return Unsafe.Add(ref first, n) + 1 - Unsafe.BitCast<bool, byte>(goLeft);
     }
 
     /// <summary>XGBoost's logistic transform in single precision.</summary>
@@ -207,14 +244,16 @@ public sealed class TreeEnsemble
         }
 
         var roots = new int[treeCount];
-        var left = new List<int>();
+        var depths = new int[treeCount];
+        var first = new List<int>();
         var feature = new List<int>();
-        var value = new List<float>();
+        var threshold = new List<float>();
         var defaultLeft = new List<bool>();
+        var leaf = new List<float>();
         var t = 0;
         foreach (var tree in trees.EnumerateArray())
         {
-            var offset = left.Count;
+            var offset = first.Count;
             roots[t] = offset;
             var l = Ints(tree, "left_children");
             var r = Ints(tree, "right_children");
@@ -261,17 +300,21 @@ public sealed class TreeEnsemble
             }
 
             var seen = new bool[n];
-            var queue = new Queue<int>([0]);
+            var queue = new Queue<(int Node, int Depth)>([(0, 0)]);
             seen[0] = true;
             var next = offset + 1;
-            while (queue.TryDequeue(out var i))
+            while (queue.TryDequeue(out var item))
             {
-                value.Add(c[i]);
-                defaultLeft.Add(d[i]);
+                var (i, level) = item;
                 if (l[i] == -1)
                 {
-                    left.Add(-1);
+                    // A leaf steps to itself: first child = itself, threshold NaN (never "x ≥ threshold"), default left.
+                    first.Add(first.Count);
                     feature.Add(0);
+                    threshold.Add(float.NaN);
+                    defaultLeft.Add(true);
+                    leaf.Add(c[i]);
+                    depths[t] = Math.Max(depths[t], level);
                     continue;
                 }
 
@@ -291,17 +334,20 @@ public sealed class TreeEnsemble
                 }
 
                 seen[l[i]] = seen[r[i]] = true;
-                left.Add(next);
+                first.Add(next);
                 feature.Add(s[i]);
+                threshold.Add(c[i]);
+                defaultLeft.Add(d[i]);
+                leaf.Add(0f);
                 next += 2;
-                queue.Enqueue(l[i]);
-                queue.Enqueue(r[i]);
+                queue.Enqueue((l[i], level + 1));
+                queue.Enqueue((r[i], level + 1));
             }
 
             t++;
         }
 
-        return new TreeEnsemble(featureCount, baseScore, string.Join('.', v), roots, [.. left], [.. feature], [.. value], [.. defaultLeft]);
+        return new TreeEnsemble(featureCount, baseScore, string.Join('.', v), roots, depths, [.. first], [.. feature], [.. threshold], [.. defaultLeft], [.. leaf]);
     }
 
     private static JsonElement Required(JsonElement e, string name) =>

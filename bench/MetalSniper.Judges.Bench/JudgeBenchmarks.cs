@@ -10,6 +10,7 @@ namespace MetalSniper.Judges.Bench;
 /// missing values: the managed ensemble (the baseline), the calibrated loaded model, and the native library through our
 /// binding (a one-row DMatrix, predict, free: what one decision costs natively). Also a full load from the registry.
 /// </summary>
+// Not sealed: BenchmarkDotNet emits a runnable type that derives from each benchmark class.
 public class JudgeLatency
 {
     private const int Mask = 1023;
@@ -64,6 +65,7 @@ public class JudgeLatency
 }
 
 /// <summary>Training the judge: 20 000 rows × 24 features, 200 rounds of depth 4 (hist), with 1 and 2 threads.</summary>
+// Not sealed: BenchmarkDotNet emits a runnable type that derives from each benchmark class.
 public class JudgeTraining
 {
     private XgbMatrix _train = null!;

@@ -29,7 +29,7 @@ if (only is null or "latency")
 
 if (only is null or "training")
 {
-    var job = Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(quick ? 0 : 1).WithIterationCount(quick ? 2 : 5).WithToolchain(inProcess);
+    var job = Job.Default.WithStrategy(RunStrategy.Monitoring).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(quick ? 3 : 5).WithToolchain(inProcess);
     BenchmarkRunner.Run<JudgeTraining>(DefaultConfig.Instance.AddJob(job).WithArtifactsPath(artifacts));
 }
 

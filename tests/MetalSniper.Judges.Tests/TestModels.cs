@@ -6,12 +6,12 @@ namespace MetalSniper.Judges.Tests;
 internal static class TestModels
 {
     /// <summary>XGBoost parameters for a binary:logistic model of the given depth.</summary>
-    public static KeyValuePair<string, string>[] Parameters(int depth, string objective = "binary:logistic", string? baseScore = null)
+    public static KeyValuePair<string, string>[] Parameters(int depth, string objective = "binary:logistic", string? baseScore = null, string treeMethod = "exact")
     {
         var p = new List<KeyValuePair<string, string>>
         {
             new("objective", objective), new("max_depth", depth.ToString(System.Globalization.CultureInfo.InvariantCulture)), new("eta", "0.2"),
-            new("seed", "11"), new("nthread", "1"), new("verbosity", "0"), new("subsample", "0.8"), new("colsample_bytree", "0.8"),
+            new("seed", "11"), new("nthread", "1"), new("tree_method", treeMethod), new("verbosity", "0"), new("subsample", "0.8"), new("colsample_bytree", "0.8"),
         };
         if (baseScore is not null)
         {
@@ -46,11 +46,11 @@ internal static class TestModels
     }
 
     /// <summary>Trains a model on <see cref="Data"/> and returns it with its JSON bytes.</summary>
-    public static (XgbBooster Booster, byte[] Json) Train(int n, int columns, int depth, int rounds, int seed = 1, string objective = "binary:logistic", string? baseScore = null)
+    public static (XgbBooster Booster, byte[] Json) Train(int n, int columns, int depth, int rounds, int seed = 1, string objective = "binary:logistic", string? baseScore = null, string treeMethod = "exact")
     {
         var (rows, labels) = Data(n, columns, seed);
         using var m = new XgbMatrix(rows, columns, labels);
-        var booster = XgbBooster.Train(m, Parameters(depth, objective, baseScore), rounds);
+        var booster = XgbBooster.Train(m, Parameters(depth, objective, baseScore, treeMethod), rounds);
         return (booster, booster.Save());
     }
 

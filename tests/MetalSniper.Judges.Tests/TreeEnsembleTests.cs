@@ -7,14 +7,15 @@ namespace MetalSniper.Judges.Tests;
 /// <summary>The managed evaluator against the real library: the same probabilities, row for row.</summary>
 public sealed class TreeEnsembleTests
 {
-    private static void ShouldMatchNative(int columns, int depth, int rounds, string? baseScore, int rowsToCompare, int seed)
+    private static void ShouldMatchNative(int columns, int depth, int rounds, string? baseScore, int rowsToCompare, int seed, string treeMethod)
     {
-        var (booster, json) = TestModels.Train(4_000, columns, depth, rounds, seed, baseScore: baseScore);
+        var (booster, json) = TestModels.Train(4_000, columns, depth, rounds, seed, baseScore: baseScore, treeMethod: treeMethod);
         using (booster)
         {
             var ensemble = TreeEnsemble.FromXgboostJson(json);
             ensemble.FeatureCount.ShouldBe(columns);
             ensemble.TreeCount.ShouldBe(rounds);
+            ensemble.NodeCount.ShouldBeGreaterThan(rounds * 3);
             var (rows, _) = TestModels.Data(rowsToCompare, columns, seed + 1000, missing: 0.15);
             var native = TestModels.NativePredict(booster, rows, columns);
             var managed = new float[rowsToCompare];
@@ -26,17 +27,20 @@ public sealed class TreeEnsembleTests
                 ensemble.Predict(rows.AsSpan(i * columns, columns)).ShouldBe(managed[i]);
             }
 
-            worst.ShouldBeLessThanOrEqualTo(1e-6, $"depth {depth}, {rounds} rounds, base_score {baseScore}");
+            worst.ShouldBeLessThanOrEqualTo(1e-6, $"depth {depth}, {rounds} rounds, base_score {baseScore}, {treeMethod}");
         }
     }
 
-    [Fact]
-    public void ManagedProbabilities_EqualTheNativeLibrarys_OnRandomRowsWithMissingValues() =>
-        ShouldMatchNative(columns: 24, depth: 4, rounds: 200, baseScore: null, rowsToCompare: 5_000, seed: 1);
+    [Theory]
+    [InlineData("exact")]
+    [InlineData("hist")]
+    [InlineData("approx")]
+    public void ManagedProbabilities_EqualTheNativeLibrarys_OnRandomRowsWithMissingValues(string treeMethod) =>
+        ShouldMatchNative(columns: 24, depth: 4, rounds: 200, baseScore: null, rowsToCompare: 5_000, seed: 1, treeMethod);
 
     [Fact]
     public void ManagedProbabilities_EqualTheNativeLibrarys_ForDeepTreesAndAnotherBaseScore() =>
-        ShouldMatchNative(columns: 7, depth: 8, rounds: 60, baseScore: "0.2", rowsToCompare: 3_000, seed: 2);
+        ShouldMatchNative(columns: 7, depth: 8, rounds: 61, baseScore: "0.2", rowsToCompare: 3_000, seed: 2, treeMethod: "hist");
 
     [Fact]
     public void AFeatureEqualToItsSplitCondition_GoesRight_AsInXgboost()
@@ -126,6 +130,40 @@ public sealed class TreeEnsembleTests
         var node = JsonNode.Parse(json)!;
         node["learner"]!["gradient_booster"]!["model"]!.AsObject().Remove("trees");
         Should.Throw<ModelFormatException>(() => TreeEnsemble.FromXgboostJson(Encoding.UTF8.GetBytes(node.ToJsonString()))).Message.ShouldContain("'trees'");
+    }
+
+    [Theory]
+    [InlineData("shared child", "not two distinct nodes")]
+    [InlineData("child before parent", "not two distinct nodes")]
+    [InlineData("feature out of range", "splits on feature 99")]
+    [InlineData("dart booster", "only gbtree")]
+    [InlineData("categorical split", "categorical")]
+    public void AnInconsistentOrUnservedTree_IsRefused_ByWhatIsWrong(string how, string message)
+    {
+        var (booster, json) = TestModels.Train(500, 4, depth: 3, rounds: 3, seed: 10);
+        booster.Dispose();
+        var node = JsonNode.Parse(json)!;
+        var tree = node["learner"]!["gradient_booster"]!["model"]!["trees"]![1]!;
+        switch (how)
+        {
+            case "shared child":
+                tree["right_children"]![0] = (int)tree["left_children"]![0]!;
+                break;
+            case "child before parent":
+                tree["left_children"]![1] = 0;
+                break;
+            case "feature out of range":
+                tree["split_indices"]![0] = 99;
+                break;
+            case "dart booster":
+                node["learner"]!["gradient_booster"]!["name"] = "dart";
+                break;
+            case "categorical split":
+                tree["split_type"]![0] = 1;
+                break;
+        }
+
+        Should.Throw<ModelFormatException>(() => TreeEnsemble.FromXgboostJson(Encoding.UTF8.GetBytes(node.ToJsonString()))).Message.ShouldContain(message);
     }
 
     [Fact]
