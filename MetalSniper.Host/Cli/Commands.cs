@@ -211,7 +211,23 @@ public static class Commands
             var settings = new HostSettings(p.GetValue(config), RunMode.Replay, null, LogEventLevel.Error, extra);
             return await JudgesCommands.WalkForwardAsync(settings, p.GetValue(studyOut)!, p.GetValue(firstYear), TimeProvider.System, output, error, ct).ConfigureAwait(false);
         });
-        root.Add(new Command("judges", "The judges' research: walk-forward") { walkForward });
+        var reportDb = new Option<string>("--db") { Description = "The trading database of the run", Required = true };
+        var reportRun = new Option<string?>("--run-id") { Description = "The run (default: the latest)" };
+        var judgesReport = new Command("report", "What the judges (shadow or active) said in a run and what it was worth by the labels of what followed") { reportDb, reportRun };
+        judgesReport.SetAction(p => JudgesCommands.Report(p.GetValue(reportDb)!, p.GetValue(reportRun), output, error));
+        var promoteJudge = new Option<string>("--judge") { Description = "entry, exit or add", Required = true };
+        promoteJudge.AcceptOnlyFromAmong("entry", "exit", "add");
+        var promoteVersion = new Option<int>("--version") { Description = "The version to promote", Required = true };
+        var minimum = new Option<int>("--min-verdicts") { Description = "Shadow verdicts of exactly this model the database must hold", DefaultValueFactory = _ => 200 };
+        var promote = new Command("promote", "Promote a judge version after its shadow record (journaled); Judges:<judge>:Version=promoted then loads it")
+            { config, promoteJudge, promoteVersion, reportDb, minimum, registryOption };
+        promote.SetAction(async (p, ct) =>
+        {
+            var code = LoadValidated(new HostSettings(p.GetValue(config), RunMode.Service), error, out var configuration);
+            return code != ExitCodes.Ok ? code : await JudgesCommands.PromoteAsync(configuration!, Enum.Parse<Judges.Registry.JudgeKind>(p.GetValue(promoteJudge)!, ignoreCase: true),
+                p.GetValue(promoteVersion), p.GetValue(reportDb)!, p.GetValue(minimum), p.GetValue(registryOption)!, TimeProvider.System, output, error).ConfigureAwait(false);
+        });
+        root.Add(new Command("judges", "The judges' research and operation: walk-forward, report, promote") { walkForward, judgesReport, promote });
 
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
         var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
@@ -650,6 +666,7 @@ public static class Commands
                 BrokerCheck = brokerCheck,
                 HaltRecords = sp.GetRequiredService<SqliteHaltStore>().ReadSince(0).Where(r => r.Draft.Scope == run.RunId).ToList(),
                 CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Backtest.DurableSimulatedBroker sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
+                Judges = sp.GetRequiredService<Judges.Verdicts.JudgePanel>() is var panel ? [.. panel.Describe(), .. panel.Refused.Select(r => "REFUSED: " + r)] : [],
             };
             return (ExitCodes.Ok, summary);
         }

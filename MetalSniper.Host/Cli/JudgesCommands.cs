@@ -403,4 +403,103 @@ public static class JudgesCommands
 
         return summary;
     }
+
+    /// <summary><c>metalsniper judges report</c>: what the judges (shadow or active) said in a run and what it was worth by the labels.</summary>
+    public static int Report(string databasePath, string? runId, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            var history = DecisionHistory.Load(databasePath, runId);
+            var catalog = InstrumentCatalog.CreateDefault();
+            var records = Research.Reports.JudgeRecord.Of(history, s => catalog.Get(s).Multiplier);
+            output.WriteLine($"judges in run {history.RunId} ({databasePath}):");
+            if (records.Count == 0)
+            {
+                output.WriteLine("  no judged decision (every judge was off)");
+            }
+
+            foreach (var r in records)
+            {
+                output.WriteLine("  " + r);
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidOperationException or IOException)
+        {
+            error.WriteLine($"judges report: {e.Message}");
+            return ExitCodes.NoInput;
+        }
+    }
+
+    /// <summary>
+    /// <c>metalsniper judges promote</c>: makes a version the one <c>Judges:&lt;judge&gt;:Version = "promoted"</c> loads, only
+    /// after at least <paramref name="minimumVerdicts"/> shadow verdicts of exactly that model (by hash) are in the database;
+    /// the promotion is written beside the versions (<c>promoted.json</c>) and journaled in the service's journal.
+    /// </summary>
+    public static async Task<int> PromoteAsync(IConfiguration configuration, JudgeKind judge, int version, string databasePath, int minimumVerdicts, string registryDirectory, TimeProvider time, TextWriter output, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var registry = new ModelRegistry(Path.GetFullPath(registryDirectory), time);
+        LoadedJudgeModel model;
+        try
+        {
+            model = registry.Load(judge, version, FeatureBuilder.Names, FeatureBuilder.CodeHash);
+        }
+        catch (ModelRefusedException e)
+        {
+            error.WriteLine($"judges promote: REFUSED: the model does not load: {e.Message}");
+            return ExitCodes.DataError;
+        }
+
+        int shadow;
+        try
+        {
+            var name = ModelRegistry.JudgeName(judge);
+            using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE $hash AND inputs_json LIKE $shadow";
+            cmd.Parameters.AddWithValue("$hash", $"%\"judge.{name}.modelHash\":\"{model.ModelHash}\"%");
+            cmd.Parameters.AddWithValue("$shadow", $"%\"judge.{name}.mode\":\"Shadow\"%");
+            shadow = Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e)
+        {
+            error.WriteLine($"judges promote: cannot read {databasePath}: {e.Message}");
+            return ExitCodes.NoInput;
+        }
+
+        if (shadow < minimumVerdicts)
+        {
+            error.WriteLine($"judges promote: REFUSED: {ModelRegistry.JudgeName(judge)} v{version} ({model.ModelHash[..12]}) has {shadow} shadow verdicts in {databasePath}; at least {minimumVerdicts} are required (run it with Judges:{judge}:Mode=Shadow first)");
+            return ExitCodes.DataError;
+        }
+
+        var promotion = new Promotion(ModelRegistry.JudgeName(judge), version, model.ModelHash, time.GetUtcNow(), shadow, Path.GetFullPath(databasePath));
+        var path = Path.Combine(registry.Root, ModelRegistry.JudgeName(judge), "promoted.json");
+        await File.WriteAllTextAsync(path, System.Text.Json.JsonSerializer.Serialize(promotion)).ConfigureAwait(false);
+        var journal = new Persistence.Journal.DecisionJournal(JournalOptions.ServicePath(configuration), durable: true, 0, 64, TimeSpan.FromMinutes(1), time, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        try
+        {
+            journal.Append(Persistence.Journal.JournalEntryKind.JudgePromoted, promotion.Judge, model.ModelHash, promotion);
+            await journal.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await journal.DisposeAsync().ConfigureAwait(false);
+        }
+
+        output.WriteLine($"promoted {promotion.Judge} v{version} ({model.ModelHash[..12]}) after {shadow} shadow verdicts; Judges:{judge}:Version=\"promoted\" loads it; journaled");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A promotion (<c>models/&lt;judge&gt;/promoted.json</c>).</summary>
+    /// <param name="Judge">Judge name.</param>
+    /// <param name="Version">Promoted version.</param>
+    /// <param name="ModelHash">Its model hash.</param>
+    /// <param name="PromotedUtc">When.</param>
+    /// <param name="ShadowVerdicts">Its shadow record at promotion.</param>
+    /// <param name="Database">Where the record was counted.</param>
+    public sealed record Promotion(string Judge, int Version, string ModelHash, DateTimeOffset PromotedUtc, int ShadowVerdicts, string Database);
 }

@@ -85,6 +85,9 @@ public sealed record ReplaySummary(
     /// <summary>Accepted bars per wall-clock second of the pipeline (start-up excluded; see <see cref="StartupTime"/>).</summary>
     public double BarsPerSecond => WallTime.TotalSeconds > 0 ? BarsAccepted / WallTime.TotalSeconds : 0;
 
+    /// <summary>The judges of the run: each model in use (version, hash, mode) and each refused one (rule), one line each.</summary>
+    public IReadOnlyList<string> Judges { get; init; } = [];
+
     /// <summary>Collects the figures from the finished run.</summary>
     /// <exception cref="FxRateUnavailableException">A trade's currency cannot be converted to the base currency.</exception>
     public static ReplaySummary From(RunContext run, IngestCounters ingest, PreTradeGatePipeline gates, RiskSentinel sentinel, string source, Database database, TimeSpan wall,
@@ -195,6 +198,15 @@ public sealed record ReplaySummary(
         Row("orders rejected by broker", OrdersRejected.ToString("N0", inv));
         Row("fills", Fills.ToString("N0", inv));
         Row("costs capped by bar range", string.Create(inv, $"{CappedByEnvelope.Cost:N2} (instrument currency, not converted) on {CappedByEnvelope.Fills:N0} fills (never filled outside high/low; this spread/slippage was not charged)"));
+
+        if (Judges.Count > 0)
+        {
+            Section("judges");
+            foreach (var j in Judges)
+            {
+                Row("  " + (j.StartsWith("REFUSED", StringComparison.Ordinal) ? "REFUSED" : "in use"), j);
+            }
+        }
 
         Section("sentinel and breaker trips");
         Row("trips", SentinelTrips.Count.ToString(inv) + (SentinelTrips.Count == 0 ? "" : " (time UTC, formula)"));

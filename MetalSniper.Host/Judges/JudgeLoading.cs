@@ -72,6 +72,13 @@ public static class JudgeLoading
 
     private static int ResolveVersion(ModelRegistry registry, JudgeKind kind, string version)
     {
+        if (string.Equals(version, "promoted", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = Path.Combine(registry.Root, ModelRegistry.JudgeName(kind), "promoted.json");
+            var promotion = File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<Cli.JudgesCommands.Promotion>(File.ReadAllText(path)) : null;
+            return promotion?.Version ?? throw new ModelNotFoundException($"no {ModelRegistry.JudgeName(kind)} version was promoted in {registry.Root}: run 'metalsniper judges promote'");
+        }
+
         if (string.Equals(version, "latest", StringComparison.OrdinalIgnoreCase))
         {
             return registry.Latest(kind) ?? throw new ModelNotFoundException($"the registry {registry.Root} has no {ModelRegistry.JudgeName(kind)} model: run 'metalsniper train --judge {ModelRegistry.JudgeName(kind)}'");
@@ -80,7 +87,7 @@ public static class JudgeLoading
         var text = version.StartsWith('v') || version.StartsWith('V') ? version[1..] : version;
         return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
             ? v
-            : throw new ModelNotFoundException($"Judges: version '{version}' is not 'latest', 'vN' or N");
+            : throw new ModelNotFoundException($"Judges: version '{version}' is not 'latest', 'promoted', 'vN' or N");
     }
 }
 

@@ -74,4 +74,7 @@ public enum JournalEntryKind
 
     /// <summary>A barrier entry written to wait for everything before it to be durable.</summary>
     Flush,
+
+    /// <summary>An operator promoted a judge model version after its shadow record (<c>metalsniper judges promote</c>).</summary>
+    JudgePromoted,
 }

@@ -26,12 +26,12 @@ internal sealed class Harness : IStrategyContext
     private int _index;
     private decimal _lastClose = 2000m;
 
-    public Harness(MetalsStrategyOptions? options = null)
+    public Harness(MetalsStrategyOptions? options = null, Judges.Verdicts.JudgePanel? judges = null)
     {
         Options = options ?? TestOptions();
         Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, CostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h", Core.Money.Currency.Usd);
         Book = new PositionBook(_catalog, Core.Money.Currency.Usd);
-        Strategy = new MetalsHedgeStrategy(Options, _catalog);
+        Strategy = new MetalsHedgeStrategy(Options, _catalog, judges);
     }
 
     public MetalsStrategyOptions Options { get; }
