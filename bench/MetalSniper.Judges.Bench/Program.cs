@@ -8,13 +8,13 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using MetalSniper.Judges.Bench;
 using MetalSniper.Judges.XgBoost;
 
-// Usage: dotnet run -c Release --project bench/MetalSniper.Judges.Bench -- [--quick] [--only latency|training]
+// Usage: dotnet run -c Release --project bench/MetalSniper.Judges.Bench -- [--quick] [--only latency|decision|training]
 // In-process (the judges run inside the host's process); --quick uses BenchmarkDotNet's short run (3 iterations).
 var quick = args.Contains("--quick");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-if (only is not (null or "latency" or "training") || args.Any(a => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--quick" or "--only")))
+if (only is not (null or "latency" or "decision" or "training") || args.Any(a => a.StartsWith("--", StringComparison.Ordinal) && a is not ("--quick" or "--only")))
 {
-    Console.Error.WriteLine("usage: MetalSniper.Judges.Bench [--quick] [--only latency|training]");
+    Console.Error.WriteLine("usage: MetalSniper.Judges.Bench [--quick] [--only latency|decision|training]");
     return 2;
 }
 
@@ -25,6 +25,12 @@ if (only is null or "latency")
 {
     var job = (quick ? Job.ShortRun : Job.Default).WithToolchain(inProcess);
     BenchmarkRunner.Run<JudgeLatency>(DefaultConfig.Instance.AddJob(job).AddDiagnoser(MemoryDiagnoser.Default).WithArtifactsPath(artifacts));
+}
+
+if (only is null or "decision")
+{
+    var job = (quick ? Job.ShortRun : Job.Default).WithToolchain(inProcess);
+    BenchmarkRunner.Run<JudgeDecision>(DefaultConfig.Instance.AddJob(job).AddDiagnoser(MemoryDiagnoser.Default).WithArtifactsPath(artifacts));
 }
 
 if (only is null or "training")

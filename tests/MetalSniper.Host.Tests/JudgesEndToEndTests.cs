@@ -51,7 +51,7 @@ public sealed class JudgesEndToEndTests : IDisposable
         // The judges on from 2026-01-01 only: the entry judge in Shadow (recorded, never obeyed), exit and add Active.
         var judged = Path.Combine(_env.Directory.FullName, "judged", "judged.db");
         Directory.CreateDirectory(Path.GetDirectoryName(judged)!);
-        JsonObject Judges(string entryMode) => new()
+        JsonObject JudgesSection(string entryMode) => new()
         {
             ["Registry"] = registry,
             ["ActiveFromUtc"] = "2026-01-01T00:00:00Z",
@@ -59,7 +59,7 @@ public sealed class JudgesEndToEndTests : IDisposable
             ["Exit"] = new JsonObject { ["Mode"] = "Active" },
             ["Add"] = new JsonObject { ["Mode"] = "Active" },
         };
-        var judgedConfig = _env.WriteConfig(j => j["Judges"] = Judges("Shadow"));
+        var judgedConfig = _env.WriteConfig(j => j["Judges"] = JudgesSection("Shadow"));
         var (code, summary) = await Commands.RunReplayAsync(new HostSettings(judgedConfig, RunMode.Replay, judged, Serilog.Events.LogEventLevel.Error), error, CancellationToken.None);
         code.ShouldBe(ExitCodes.Ok, error.ToString());
         summary!.Judges.Count.ShouldBe(3);
@@ -114,7 +114,7 @@ public sealed class JudgesEndToEndTests : IDisposable
         var tampered = Path.Combine(_env.Directory.FullName, "tampered", "tampered.db");
         Directory.CreateDirectory(Path.GetDirectoryName(tampered)!);
         var errors = new StringWriter();
-        var tamperedConfig = _env.WriteConfig(j => j["Judges"] = Judges("Active"));
+        var tamperedConfig = _env.WriteConfig(j => j["Judges"] = JudgesSection("Active"));
         var (code2, summary2) = await Commands.RunReplayAsync(new HostSettings(tamperedConfig, RunMode.Replay, tampered, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
         code2.ShouldBe(ExitCodes.Ok, errors.ToString());
         summary2!.Judges.ShouldContain(j => j.Contains("model-hash-mismatch", StringComparison.Ordinal), string.Join(" / ", summary2.Judges));
