@@ -21,7 +21,11 @@ public sealed class GoldenYearTests : IDisposable
     // early close, so hedges are no longer opened in the 2 h before it (10 OpenHedge decisions gone) and positions are
     // flattened 30 min before it (4 FlattenBeforeClosure decisions added); everything after 2025-06-19 17:15 UTC follows
     // from those positions (see OldTemplateComparisonTests in tests/MetalSniper.Calendars.Tests for the changed sessions).
-    private const string GoldenSha256 = "eff63f81700e31cdc4da8ae1c1ee82b03aba505aa1eff849eaa73e0e3af8ad59";
+    // Re-pinned a second time for the judges (issue 15): every OpenHedge and Add decision now records the 18 features the
+    // judges see (f.*, f@asOf, f@code) and Add also its R; nothing else changed — the orders (2,763 rows), fills (2,380),
+    // halts (83), positions and every decision without its inputs hash the same before (eff63f81…) and after, checked
+    // row by row against a build of the commit before the judges (b947aa1).
+    private const string GoldenSha256 = "8da593fc13344f05fa88670af5c74438b381757e2cda87897703bc303b952ee1";
 
     private readonly TestEnvironment _env = new();
 

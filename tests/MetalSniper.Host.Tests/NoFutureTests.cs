@@ -33,7 +33,7 @@ public sealed class NoFutureTests : IDisposable
         var original = await Decisions(_env.WriteConfig(), "original.db");
         var changed = await Decisions(_env.WriteConfig(j => j["MarketData"]!["Replay"]!["DataDirectory"] = altered), "changed.db");
         var before = original.Where(d => d.Event < Cut).ToList();
-        before.Count.ShouldBeGreaterThan(5_000);
+        before.Count.ShouldBeGreaterThan(4_000);
         before.ShouldContain(d => d.Inputs.Contains("f.compression", StringComparison.Ordinal));
         changed.Where(d => d.Event < Cut).ShouldBe(before);
         // The change is real: decisions after the cut differ.
