@@ -476,9 +476,8 @@ public static class JudgesCommands
             return ExitCodes.DataError;
         }
 
-        var promotion = new Promotion(ModelRegistry.JudgeName(judge), version, model.ModelHash, time.GetUtcNow(), shadow, Path.GetFullPath(databasePath));
-        var path = Path.Combine(registry.Root, ModelRegistry.JudgeName(judge), "promoted.json");
-        await File.WriteAllTextAsync(path, System.Text.Json.JsonSerializer.Serialize(promotion)).ConfigureAwait(false);
+        var promotion = new JudgePromotion(ModelRegistry.JudgeName(judge), version, model.ModelHash, time.GetUtcNow(), shadow, Path.GetFullPath(databasePath));
+        promotion.Write(registry, judge);
         var journal = new Persistence.Journal.DecisionJournal(JournalOptions.ServicePath(configuration), durable: true, 0, 64, TimeSpan.FromMinutes(1), time, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         try
         {
@@ -494,12 +493,4 @@ public static class JudgesCommands
         return ExitCodes.Ok;
     }
 
-    /// <summary>A promotion (<c>models/&lt;judge&gt;/promoted.json</c>).</summary>
-    /// <param name="Judge">Judge name.</param>
-    /// <param name="Version">Promoted version.</param>
-    /// <param name="ModelHash">Its model hash.</param>
-    /// <param name="PromotedUtc">When.</param>
-    /// <param name="ShadowVerdicts">Its shadow record at promotion.</param>
-    /// <param name="Database">Where the record was counted.</param>
-    public sealed record Promotion(string Judge, int Version, string ModelHash, DateTimeOffset PromotedUtc, int ShadowVerdicts, string Database);
 }

@@ -42,7 +42,7 @@ public static class JudgeLoading
                 logger.LogInformation("Judge {Judge} {Version} loaded ({Mode}): model {ModelHash}, parity passed", kind, model.Version, slot.Mode, model.ModelHash);
                 return model;
             }
-            catch (Exception e) when (e is ModelRefusedException or ModelNotFoundException or IOException)
+            catch (Exception e) when (e is ModelRefusedException or ModelNotFoundException or IOException or System.Text.Json.JsonException)
             {
                 var rule = e is ModelRefusedException r ? r.Rule : "model-missing";
                 var text = $"the {kind} judge ({slot.Mode}, version {slot.Version}) is OFF: its model was refused by rule '{rule}': {e.Message}";
@@ -74,9 +74,7 @@ public static class JudgeLoading
     {
         if (string.Equals(version, "promoted", StringComparison.OrdinalIgnoreCase))
         {
-            var path = Path.Combine(registry.Root, ModelRegistry.JudgeName(kind), "promoted.json");
-            var promotion = File.Exists(path) ? System.Text.Json.JsonSerializer.Deserialize<Cli.JudgesCommands.Promotion>(File.ReadAllText(path)) : null;
-            return promotion?.Version ?? throw new ModelNotFoundException($"no {ModelRegistry.JudgeName(kind)} version was promoted in {registry.Root}: run 'metalsniper judges promote'");
+            return JudgePromotion.Read(registry, kind)?.Version ?? throw new ModelNotFoundException($"no {ModelRegistry.JudgeName(kind)} version was promoted in {registry.Root}: run 'metalsniper judges promote'");
         }
 
         if (string.Equals(version, "latest", StringComparison.OrdinalIgnoreCase))

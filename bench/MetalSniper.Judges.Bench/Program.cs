@@ -30,7 +30,8 @@ if (only is null or "latency")
 if (only is null or "decision")
 {
     var job = (quick ? Job.ShortRun : Job.Default).WithToolchain(inProcess);
-    BenchmarkRunner.Run<JudgeDecision>(DefaultConfig.Instance.AddJob(job).AddDiagnoser(MemoryDiagnoser.Default).WithArtifactsPath(artifacts));
+    BenchmarkRunner.Run<JudgeDecision>(DefaultConfig.Instance.AddJob(job).AddDiagnoser(MemoryDiagnoser.Default)
+        .AddColumn(BenchmarkDotNet.Columns.StatisticColumn.P95, BenchmarkDotNet.Columns.StatisticColumn.Max).WithArtifactsPath(artifacts));
 }
 
 if (only is null or "training")
