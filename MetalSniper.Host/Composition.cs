@@ -273,6 +273,8 @@ public static class Composition
             services.AddSingleton(sp => new BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
             {
                 Reconciled = () => sp.GetRequiredService<MetalSniper.InteractiveBrokers.Adapters.IbOrderGateway>().Reconciliations > 0,
+                Connection = () => Brokers.InteractiveBrokersServices.DescribeConnection(sp),
+                Readiness = () => Brokers.InteractiveBrokersServices.Readiness(sp),
             });
         }
         else
