@@ -395,6 +395,7 @@ public static class Composition
                 StaleDataAfter = risk.StaleDataAfter,
                 HeartbeatTimeout = risk.HeartbeatTimeout,
                 Breakers = breakers,
+                FlattenRetryMaxDelay = risk.FlattenRetryMaxDelay,
             };
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<KillSwitch>(), sp.GetRequiredService<ITradingSessions>(),

@@ -21,7 +21,7 @@ public sealed class GoldenYearTests : IDisposable
     // early close, so hedges are no longer opened in the 2 h before it (10 OpenHedge decisions gone) and positions are
     // flattened 30 min before it (4 FlattenBeforeClosure decisions added); everything after 2025-06-19 17:15 UTC follows
     // from those positions (see OldTemplateComparisonTests in tests/MetalSniper.Calendars.Tests for the changed sessions).
-    private const string GoldenSha256 = "eff63f81700e31cdc4da8ae1c1ee82b03aba505aa1eff849eaa73e0e3af8ad59";
+    private const string GoldenSha256 = "2ad5791eb997242cfa6ddb5525e8e5ee4e2f72c798516d876f58b87880d9d478"; // issue 18 item 4: risk flattens record their "attempt" (the same run otherwise)
 
     private readonly TestEnvironment _env = new();
 
