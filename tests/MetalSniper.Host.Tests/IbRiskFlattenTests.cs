@@ -1,0 +1,123 @@
+using System.Text.Json.Nodes;
+using MetalSniper.Core.Time;
+using MetalSniper.Engine.Pipeline;
+using MetalSniper.FakeTws;
+using MetalSniper.Host.Configuration;
+using MetalSniper.InteractiveBrokers.Connection;
+using MetalSniper.Operator;
+using MetalSniper.Strategies;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Xunit.Abstractions;
+
+namespace MetalSniper.Host.Tests;
+
+/// <summary>
+/// Issue 18 item 3 on the fake TWS: a risk flatten waits for IB to acknowledge the cancel of the protective stop, and
+/// sizes itself from the position after it — a stop that fills in between cannot make the flatten reverse the position.
+/// </summary>
+public sealed class IbRiskFlattenTests(ITestOutputHelper output) : IDisposable
+{
+    private const int ClientId = 17;
+    private const string Account = "DU1234567";
+    private static readonly TimeSpan LinkLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(15);
+    private readonly TestEnvironment _env = new();
+
+    public void Dispose() => _env.Dispose();
+
+    [Fact]
+    public async Task RiskFlatten_WaitsForTheStopsCancelAcknowledgement_AStopFilledMeanwhileLeavesItUnsent_TheIbPositionIsFlatNotReversed()
+    {
+        var marketClock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = marketClock, Accounts = [Account], FirstNextValidId = 1000 });
+        var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
+        var tape = new MarketTape(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
+        {
+            ["XAUUSD"] = RecordedMetals.Read("xauusd_m15_utc.csv.gz", from, from.AddDays(3)),
+            ["XAGUSD"] = RecordedMetals.Read("xagusd_m15_utc.csv.gz", from, from.AddDays(3)),
+        }, TimeSpan.FromMinutes(15));
+        var config = _env.WriteConfig(j =>
+        {
+            j["Broker"] = new JsonObject
+            {
+                ["Kind"] = "InteractiveBrokers",
+                ["InteractiveBrokers"] = new JsonObject
+                {
+                    ["Host"] = "127.0.0.1",
+                    ["Port"] = tws.Port,
+                    ["ClientId"] = ClientId,
+                    ["Account"] = Account,
+                    ["ConnectTimeoutSeconds"] = 5,
+                    ["ReconnectWarmupSeconds"] = 1,
+                    ["ReconnectMinDelaySeconds"] = 0.2,
+                    ["ReconnectMaxDelaySeconds"] = 1,
+                    ["HeartbeatSeconds"] = 1,
+                    ["ReconcileTimeoutSeconds"] = 5,
+                },
+            };
+            j["MarketData"]!["Source"] = "InteractiveBrokers";
+            j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
+            j["Risk"]!["Breakers"]!["Enabled"] = false;
+            j["Risk"]!["RapidLossAmount"] = 0;
+            j["Risk"]!["WatchdogTrailFraction"] = 0;
+            j["Risk"]!["DailyLossLimit"] = 100000;
+            j["Risk"]!["HeartbeatTimeout"] = "00:00:00"; // the test steps the bars: the brain is idle between them
+        });
+        var strategy = new ProtectedEntryStrategy("XAUUSD", 20m);
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
+        {
+            ConfigureServices = s =>
+            {
+                s.AddSingleton(marketClock);
+                s.AddSingleton<TimeProvider>(marketClock);
+                s.PostConfigure<BrokerOptions>(o => o.InteractiveBrokers.QuietWindows = ["00:00-00:00"]);
+                s.AddSingleton<IReadOnlyList<IStrategy>>([strategy]);
+            },
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        var probe = new HostProbe(host, () => tws.RequestCount);
+        var db = new HostDatabase(_env.DatabasePath);
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            await probe.WaitForStateAsync(IbConnectionState.FullyLive, 0, LinkLimit, "start-up");
+            await Eventually.Until(() => tws.Requests.Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2, "the bar subscriptions");
+            await tws.FlushAsync();
+
+            // A long position protected by a stop working at IB.
+            FakeOrderSnapshot? stop = null;
+            while (stop is null)
+            {
+                tape.Remaining.ShouldBeGreaterThan(0, "the strategy never had its protected position");
+                await probe.CatchUpAsync(tape.Step(), CatchUpLimit, "stepping to the protected position");
+                stop = tws.Orders.FirstOrDefault(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted");
+            }
+
+            await Eventually.Until(() => db.Positions().GetValueOrDefault("XAUUSD") == 20m, "our book to hold the 20 oz");
+            var placedBefore = PlacedOrder.From(tws.Requests, ClientId).Count;
+            output.WriteLine($"protected: stop {stop.OrderId} SELL STP {stop.AuxPrice} x {stop.TotalQuantity}");
+
+            // IB is slow to confirm cancels; the operator kills at L2.
+            tws.HoldCancels = true;
+            host.Services.GetRequiredService<OperatorConsole>().Kill(2, "test: flatten with a slow cancel", "test").Ok.ShouldBeTrue();
+            await Eventually.Until(() => tws.HeldCancels == 1, "the stop's cancel at IB", TimeSpan.FromSeconds(10));
+
+            // Before the cancel is confirmed the stop fills at IB. Then the cancel is answered (too late: error 10148).
+            tws.FillOrder(ClientId, stop.OrderId, stop.TotalQuantity, stop.AuxPrice!.Value);
+            await Eventually.Until(() => db.Positions().GetValueOrDefault("XAUUSD") == 0m, "the stop's fill in our book", TimeSpan.FromSeconds(10));
+            tws.ReleaseCancels();
+            await Task.Delay(TimeSpan.FromSeconds(2)); // room for a flatten that should not come
+            await tws.FlushAsync();
+
+            var placedAfter = PlacedOrder.From(tws.Requests, ClientId).Skip(placedBefore).ToList();
+            placedAfter.ShouldBeEmpty("a flatten left after the stop filled: " + string.Join("; ", placedAfter));
+            tws.Positions.Where(p => p.Account == Account && p.Symbol == "XAUUSD").Sum(p => p.Quantity).ShouldBe(0m, "the position at IB was reversed");
+            db.Scalar<string>("SELECT status_reason FROM orders WHERE purpose='RiskFlatten' ORDER BY rowid LIMIT 1").ShouldContain("already flat");
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+}
