@@ -147,6 +147,35 @@ public sealed class IbHostHealthTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task After1102_AReconciliationThatFindsOtherPositions_IsARedAlertInTheJournal_AndReadinessSaysSo()
+    {
+        await using var run = await StartAsync();
+        var (tws, host, probe, http) = run;
+        await probe.WaitForStateAsync(IbConnectionState.FullyLive, 0, LinkLimit, "start-up");
+
+        // While the link is lost, a position appears at IB that our book does not have (a fill we never heard of, booked
+        // manually in TWS): the reconciliation after 1102 must not pass it over.
+        var changes = probe.Changes.Count;
+        tws.SendError(ClientId, -1, 1100, "Connectivity between IB and Trader Workstation has been lost.");
+        await probe.WaitForStateAsync(IbConnectionState.ExecutionDegraded, changes, LinkLimit, "1100");
+        tws.SetPosition(Account, "XAUUSD", 7m, 2000.0);
+        tws.SendError(ClientId, -1, 1102, "Connectivity between IB and Trader Workstation has been restored - data maintained.");
+        await Eventually.Until(() => probe.Gateway.LastReconciliation.StartsWith("FAILED", StringComparison.Ordinal), "the reconciliation after 1102 to fail", LinkLimit);
+
+        probe.Session.Machine.State(TimeProvider.System.GetUtcNow()).ShouldBe(IbConnectionState.DataOnly, "orders must stay refused after a failed reconciliation");
+        var (code, body) = await ReadyAsync(http);
+        code.ShouldBe(HttpStatusCode.ServiceUnavailable, body.ToString());
+        Reasons(body).ShouldContain("reconciliation: FAILED: positions differ: XAUUSD ours 0, IB 7");
+        Reasons(body).ShouldContain("broker-link: DATA_ONLY");
+        var alerts = await http.GetFromJsonAsync<JsonElement>("/api/alerts");
+        alerts.EnumerateArray().ShouldContain(a => a.GetProperty("level").GetString() == "Red" && a.GetProperty("text").GetString()!.Contains("IB reconciliation failed, orders refused: positions differ"),
+            alerts.ToString());
+        await host.Services.GetRequiredService<MetalSniper.Persistence.Journal.DecisionJournal>().FlushAsync();
+        new HostDatabase(_env.DatabasePath).QueryJournal<string>("SELECT payload FROM journal WHERE kind='Alert'")
+            .ShouldContain(p => p.Contains("IB reconciliation failed", StringComparison.Ordinal) && p.Contains("Red", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task After1100Then1102_WithTheSocketKeptUp_TheLinkReconcilesWarmsUpAndIsFullyLive_AndEntriesPassAgain()
     {
         await using var run = await StartAsync();
