@@ -269,6 +269,13 @@ public static class Composition
         });
         if (brokerKind == "InteractiveBrokers")
         {
+            if (!liveData)
+            {
+                // ConfigurationCheck refuses this before anything starts; a host built around it must not exist either.
+                throw new OptionsValidationException(BrokerOptions.SectionName, typeof(BrokerOptions),
+                    [$"Broker:Kind is InteractiveBrokers but MarketData:Source is {marketDataSource}: a real broker must trade on market data from that same broker"]);
+            }
+
             Brokers.InteractiveBrokersServices.Add(services, liveData);
             services.AddSingleton(sp => new BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
             {

@@ -92,6 +92,16 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
+    public void RealBrokerOnReplayedData_CannotEvenBeBuiltAsAHost()
+    {
+        // Defence in depth: a host built without the configuration check (as tests and tools do) refuses the pairing too.
+        var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject { ["Kind"] = "InteractiveBrokers" });
+        var settings = new HostSettings(config, Engine.Pipeline.RunMode.Service, _env.DatabasePath);
+        Should.Throw<Microsoft.Extensions.Options.OptionsValidationException>(() => Composition.BuildHost(settings, Composition.LoadConfiguration(settings)))
+            .Message.ShouldContain("Broker:Kind is InteractiveBrokers but MarketData:Source is Replay");
+    }
+
+    [Fact]
     public async Task LiveDataWithTheSimulatedBroker_Exits78_NamingBothSettings()
     {
         var config = _env.WriteConfig(j => j["MarketData"]!["Source"] = "InteractiveBrokers");
