@@ -147,7 +147,14 @@ public sealed class IbSession : IAsyncDisposable
                 restored = _restored;
             }
 
-            await restored.ConfigureAwait(false);
+            try
+            {
+                await restored.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // stopping: a reconciliation after 1101/1102 was cut short
+            }
         }
     }
 
