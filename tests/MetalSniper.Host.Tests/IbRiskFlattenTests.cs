@@ -133,6 +133,33 @@ public sealed class IbRiskFlattenTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task UnacknowledgedStopCancel_LeavesTheFlattenUnsent_IsNotResent_AndTheFlattenLeavesOnceIbConfirms()
+    {
+        await using var run = await StartProtectedAsync();
+        var (tws, host, _, db, stop) = run;
+        var placedBefore = PlacedOrder.From(tws.Requests, ClientId).Count;
+
+        // IB does not confirm the stop's cancel: each flatten attempt gives up after 5 s (the stop could still fill), the
+        // cancel already on its way is not sent again, and the attempts back off.
+        tws.HoldCancels = true;
+        host.Services.GetRequiredService<OperatorConsole>().Kill(2, "test: flatten with an unconfirmed cancel", "test").Ok.ShouldBeTrue();
+        await Eventually.Until(() => db.Scalar<long>("SELECT COUNT(*) FROM orders WHERE purpose='RiskFlatten' AND status='Cancelled'") >= 2,
+            "two flatten attempts given up for want of the cancel's acknowledgement", TimeSpan.FromSeconds(20));
+        tws.HeldCancels.ShouldBe(1, "the stop's cancel was sent again while the first was unanswered");
+        PlacedOrder.From(tws.Requests, ClientId).Skip(placedBefore).ShouldBeEmpty("a flatten left while the stop's cancel was unconfirmed");
+        db.Scalar<string>("SELECT status_reason FROM orders WHERE purpose='RiskFlatten' ORDER BY rowid LIMIT 1").ShouldContain("were not acknowledged within 5 s");
+        host.Services.GetRequiredService<MetalSniper.Engine.Alerts.AlertHub>().Recent(100)
+            .ShouldContain(a => a.Level == Core.Alerts.AlertLevel.Red && a.Text.Contains("not acknowledged", StringComparison.Ordinal));
+
+        // IB confirms: the next attempt sends the flatten, and IB's position is flat.
+        tws.ReleaseCancels();
+        await Eventually.Until(() => tws.Positions.Where(p => p.Account == Account && p.Symbol == "XAUUSD").Sum(p => p.Quantity) == 0m,
+            "the flatten at IB once the cancel was confirmed", TimeSpan.FromSeconds(30));
+        await Eventually.Until(() => db.Positions().GetValueOrDefault("XAUUSD") == 0m, "our book flat", TimeSpan.FromSeconds(10));
+        db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }).ShouldBe("Cancelled");
+    }
+
+    [Fact]
     public async Task RiskFlattenThatTheLinkRefuses_KeepsTheStopAtIb_AndBacksOff_NotOncePerSweep()
     {
         await using var run = await StartProtectedAsync();
