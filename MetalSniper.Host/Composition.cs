@@ -269,10 +269,19 @@ public static class Composition
         });
         if (brokerKind == "InteractiveBrokers")
         {
+            if (!liveData)
+            {
+                // ConfigurationCheck refuses this before anything starts; a host built around it must not exist either.
+                throw new OptionsValidationException(BrokerOptions.SectionName, typeof(BrokerOptions),
+                    [$"Broker:Kind is InteractiveBrokers but MarketData:Source is {marketDataSource}: a real broker must trade on market data from that same broker"]);
+            }
+
             Brokers.InteractiveBrokersServices.Add(services, liveData);
             services.AddSingleton(sp => new BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
             {
                 Reconciled = () => sp.GetRequiredService<MetalSniper.InteractiveBrokers.Adapters.IbOrderGateway>().Reconciliations > 0,
+                Connection = () => Brokers.InteractiveBrokersServices.DescribeConnection(sp),
+                Readiness = () => Brokers.InteractiveBrokersServices.Readiness(sp),
             });
         }
         else
@@ -393,6 +402,7 @@ public static class Composition
                 StaleDataAfter = risk.StaleDataAfter,
                 HeartbeatTimeout = risk.HeartbeatTimeout,
                 Breakers = breakers,
+                FlattenRetryMaxDelay = risk.FlattenRetryMaxDelay,
             };
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<KillSwitch>(), sp.GetRequiredService<ITradingSessions>(),

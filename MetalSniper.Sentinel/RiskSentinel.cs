@@ -48,6 +48,13 @@ public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurre
 
     /// <summary>Circuit breakers evaluated on every sweep (null = none).</summary>
     public CircuitBreakerSettings? Breakers { get; init; }
+
+    /// <summary>
+    /// The longest wait between two flattens of one position when the earlier ones left it unchanged (refused by the
+    /// gates, rejected or cancelled by the broker): the wait starts at <see cref="SweepInterval"/> and doubles per attempt
+    /// up to this. Default 1 minute.
+    /// </summary>
+    public TimeSpan FlattenRetryMaxDelay { get; init; } = TimeSpan.FromMinutes(1);
 }
 
 /// <summary>Our book as the execution service last published it. Immutable; <see cref="Version"/> grows with every fill.</summary>
@@ -135,6 +142,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private readonly ManualResetEventSlim _priorityApplied = new(false);
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, long> _flattenSentAtVersion = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FlattenAttempts> _flattenAttempts = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (int Direction, decimal Best)> _watermarks = new(StringComparer.Ordinal);
     private readonly Queue<(DateTimeOffset AtUtc, decimal Pnl)> _recentPnl = new();
     private readonly Dictionary<string, string> _staleKeys = new(StringComparer.Ordinal);
@@ -757,6 +765,29 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             return false;
         }
 
+        // A flatten that left the position as it was (refused by the gates, rejected or cancelled by the broker) is tried
+        // again only after a back-off: the sweep interval, doubling per attempt up to FlattenRetryMaxDelay. Never once per
+        // sweep: each attempt is an order, a gate denial and journal entries. Threaded (the service) the back-off runs on the
+        // wall clock; inline (a replay) on market time, so a replay stays the same run after run.
+        var at = _thread is null ? now : _wallClock.GetUtcNow();
+        if (_flattenAttempts.TryGetValue(p.Symbol, out var tries) && tries.Quantity == p.Quantity)
+        {
+            if (at < tries.NotBefore)
+            {
+                return false;
+            }
+
+            tries.Attempts++;
+            tries.Delay = TimeSpan.FromTicks(Math.Min(tries.Delay.Ticks * 2, Math.Max(_settings.FlattenRetryMaxDelay.Ticks, _settings.SweepInterval.Ticks)));
+            tries.NotBefore = at + tries.Delay;
+            LogFlattenRetry(_logger, kind, p.Symbol, p.Quantity, tries.Attempts, tries.Attempts - 1, tries.Delay);
+        }
+        else
+        {
+            tries = new FlattenAttempts(p.Quantity) { Attempts = 1, Delay = _settings.SweepInterval, NotBefore = at + _settings.SweepInterval };
+            _flattenAttempts[p.Symbol] = tries;
+        }
+
         var decisionId = _ids.NextDecisionId();
         var (_, priceTime) = _prices.TryGetValue(p.Symbol, out var px) ? px : (0m, now);
         var all = new Dictionary<string, string>(inputs)
@@ -764,6 +795,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             ["position"] = p.Quantity.ToString(CultureInfo.InvariantCulture),
             ["averagePrice"] = p.AveragePrice.ToString(CultureInfo.InvariantCulture),
             ["bookVersion"] = book.Version.ToString(CultureInfo.InvariantCulture),
+            ["attempt"] = tries.Attempts.ToString(CultureInfo.InvariantCulture),
         };
         var decision = new DecisionRecord(decisionId, "sentinel", p.Symbol, kind, DecisionOutcome.Taken, formula, all, priceTime, now);
         // The quantity is the sentinel's view; the execution service resizes a flatten to the position it holds when the order leaves.
@@ -771,8 +803,24 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             OrderType.Market, null, null, OrderPurpose.RiskFlatten, priceTime, TimeInForce.Gtc, "sentinel");
         _flattenSentAtVersion[p.Symbol] = book.Version;
         _outbox.Send(decision, order);
-        LogFlatten(_logger, kind, p.Symbol, p.Quantity, formula);
+        if (tries.Attempts == 1)
+        {
+            LogFlatten(_logger, kind, p.Symbol, p.Quantity, formula);
+        }
+
         return true;
+    }
+
+    /// <summary>The flatten attempts on one position while its quantity stays the same (sentinel thread only).</summary>
+    private sealed class FlattenAttempts(decimal quantity)
+    {
+        public decimal Quantity { get; } = quantity;
+
+        public int Attempts { get; set; }
+
+        public TimeSpan Delay { get; set; }
+
+        public DateTimeOffset NotBefore { get; set; }
     }
 
     private (decimal Pnl, string? Unknown) TotalPnl(BookView book)
@@ -841,6 +889,10 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Sentinel {Kind}: flattening {Symbol} {Quantity}: {Formula}")]
     private static partial void LogFlatten(ILogger logger, DecisionKind kind, string symbol, decimal quantity, string formula);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Error,
+        Message = "Sentinel {Kind}: flattening {Symbol} {Quantity} again, attempt {Attempt}: {Unsuccessful} earlier attempt(s) left the position unchanged (refused or failed); the next attempt no sooner than {Backoff} from now")]
+    private static partial void LogFlattenRetry(ILogger logger, DecisionKind kind, string symbol, decimal quantity, int attempt, int unsuccessful, TimeSpan backoff);
 
     private void Trip(DecisionKind kind, string? subject, string detail, DateTimeOffset now, KillLevel level, DateTimeOffset? until, IReadOnlyDictionary<string, string>? values = null)
     {

@@ -34,6 +34,13 @@ public sealed class RiskOptions : IValidatableObject
     public TimeSpan RapidLossPause { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
+    /// The longest wait between two risk flattens of one position when the earlier ones left it unchanged (refused by the
+    /// gates, rejected by the broker): the wait starts at the sweep interval and doubles per attempt up to this. Default
+    /// 1 minute; 1 second to 1 hour.
+    /// </summary>
+    public TimeSpan FlattenRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// Sentinel watchdog trailing stop as a fraction of the best price since entry (0 = off). A backstop wider than the
     /// strategy's trail: at 2 % it cut ten positions the strategy would have held through 2025-26 metals volatility
     /// (−3,000 USD over the year); at 4 % it fires three times. Default 0.04 (4 %).
@@ -75,6 +82,11 @@ public sealed class RiskOptions : IValidatableObject
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (FlattenRetryMaxDelay < TimeSpan.FromSeconds(1) || FlattenRetryMaxDelay > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult($"FlattenRetryMaxDelay must be between 00:00:01 and 01:00:00 (was {FlattenRetryMaxDelay})", [nameof(FlattenRetryMaxDelay)]);
+        }
+
         if (RapidLossWindow <= TimeSpan.Zero || RapidLossPause < TimeSpan.Zero || StaleDataAfter < TimeSpan.Zero || HeartbeatTimeout < TimeSpan.Zero)
         {
             yield return new ValidationResult("RapidLossWindow must be > 0; RapidLossPause, StaleDataAfter and HeartbeatTimeout ≥ 0", [nameof(RapidLossWindow)]);

@@ -47,6 +47,12 @@ public sealed class ExecutionService(
     ILogger<ExecutionService> logger) : PipelineService(run, supervisor)
 {
     private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a risk flatten waits for the acknowledgements of the cancels of its instrument's working orders (wall clock) before it gives up this attempt.</summary>
+    private static readonly TimeSpan FlattenCancelAckTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>A cancel already sent is not sent again for this long (wall clock) while the order awaits its acknowledgement; after it, once more (a cancel lost in flight).</summary>
+    private static readonly TimeSpan CancelResendAfter = TimeSpan.FromSeconds(30);
     private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;
     private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
     private readonly IdGenerator _killSwitchIds = ids.ForSource("K");
@@ -343,11 +349,8 @@ public sealed class ExecutionService(
                 await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.KindLabel, ct);
                 break;
             case CancelCommand { Cancel: var cancel }:
-                if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal())
+                if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal() && await SendCancelAsync(toCancel, cancel, ct))
                 {
-                    recorders.Journal.Append(JournalEntryKind.CancelRequested, toCancel.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
-                    await PaceAsync(risk: true, ct);
-                    await gateway.CancelAsync(cancel, ct);
                     DrainGateway();
                 }
 
@@ -389,69 +392,23 @@ public sealed class ExecutionService(
 
         if (order.Purpose == OrderPurpose.RiskFlatten)
         {
-            // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
-            foreach (var w in _live.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList())
+            var flatten = await PrepareFlattenAsync(order, ct);
+            if (flatten is null)
             {
-                var cancel = new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten");
-                recorders.Journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
-                await PaceAsync(risk: true, ct);
-                await gateway.CancelAsync(cancel, ct);
-            }
-
-            DrainGateway();
-
-            // A flatten closes the position that exists now, whatever the sender saw when it decided.
-            position = _book.Get(order.Symbol);
-            if (position.IsFlat)
-            {
-                await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
-                logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
-                PublishBook();
                 return;
             }
 
-            var side = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
-            if (side != order.Side || Math.Abs(position.Quantity) != order.Quantity)
-            {
-                logger.LogWarning("Flatten {ClientOrderId} for {Symbol} resized from {Side} {Quantity} to {NewSide} {NewQuantity}: the position changed after the decision",
-                    order.ClientOrderId, order.Symbol, order.Side, order.Quantity, side, Math.Abs(position.Quantity));
-                order = order with { Side = side, Quantity = Math.Abs(position.Quantity) };
-            }
+            (order, position) = flatten.Value;
         }
 
-        var instrument = valuation.Instruments.Get(order.Symbol);
-        var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
-        // Gates judge at the clock's "now": in a replay the broker side's time, live (and in the paced service) the
-        // market's, so a quote the brain decided on while it lagged behind the feed reads as stale.
-        var context = new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), valuation.Costs.ExitCostPerUnit(order.Symbol, reference), now,
-            WorkingReduceQuantity(order.Symbol, position))
-        {
-            Quote = _quotes.GetValueOrDefault(order.Symbol),
-            Book = _book.Snapshot(),
-            Marks = _marks,
-            WorkingEntryQuantity = WorkingEntries(),
-        };
-        var denial = gates.Evaluate(context);
+        var denial = gates.Evaluate(GateContext(order, position, now, WorkingReduceQuantity(order.Symbol, position)));
         if (denial is not null)
         {
-            var deniedEvent = new OrderDenied(order.ClientOrderId, denial, _eventTime, now);
-            var reason = deniedEvent.Reason;
-            var denied = recorders.Journal.Append(JournalEntryKind.GateDenial, order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
-            await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
-            await recorders.Writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
-            Run.CountOrderDenied();
-            HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
-            channels.Reports.Writer.TryWrite(new OrderEventReported(deniedEvent, order.Source));
-            if (order.Purpose == OrderPurpose.RiskFlatten)
-            {
-                // The sentinel sends one flatten per book version: a refused one must let it try again.
-                logger.LogError("Risk flatten {ClientOrderId} for {Symbol} was refused: {Reason}", order.ClientOrderId, order.Symbol, reason);
-                PublishBook();
-            }
-
+            await RecordDenialAsync(order, denial, now, ct);
             return;
         }
 
+        // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
         // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
         // journal entry is durable; a risk flatten does not wait for a disk (its entry is already first in the
         // chain and commits with the next group); a replay keeps the order without the fsync.
@@ -474,6 +431,124 @@ public sealed class ExecutionService(
 
         await gateway.SubmitAsync(order, ct);
         DrainGateway();
+    }
+
+    /// <summary>
+    /// A risk flatten decides first, then acts (issue 18 item 3): the flatten, sized to the position held now, must pass the
+    /// gates (the broker link among them) as it would once the instrument's working orders are gone — if it cannot leave,
+    /// it is refused and the protective stops stay (the sentinel retries with its back-off). Only then are the working
+    /// orders cancelled; a gateway that acknowledges cancels asynchronously (IB) is waited for, up to
+    /// <see cref="FlattenCancelAckTimeout"/>, so that a stop filling meanwhile cannot make the flatten reverse the position:
+    /// the quantity is re-read from the book after the acknowledgements. Returns null when nothing is to be sent.
+    /// </summary>
+    private async ValueTask<(SubmitOrder Order, PositionSnapshot Position)?> PrepareFlattenAsync(SubmitOrder order, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var position = _book.Get(order.Symbol);
+        if (!position.IsFlat)
+        {
+            var sized = Resized(order, position);
+            var denial = gates.Check(GateContext(sized, position, now, workingReduceQuantity: 0m));
+            if (denial is not null)
+            {
+                await RecordDenialAsync(sized, denial, now, ct);
+                return null;
+            }
+        }
+
+        // A flatten first takes every working order of the instrument off the market, so no stop re-opens it.
+        var cancelling = _live.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList();
+        foreach (var w in cancelling)
+        {
+            await SendCancelAsync(w, new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct);
+        }
+
+        DrainGateway();
+        var deadline = wallClock.Provider.GetUtcNow() + FlattenCancelAckTimeout;
+        while (cancelling.Any(o => !o.Status.IsTerminal()))
+        {
+            // A cancel the gateway refused to send will not be acknowledged: no use waiting for it.
+            var refused = cancelling.Any(o => !o.Status.IsTerminal() && o.CancelSentUtc is null);
+            if (refused || wallClock.Provider.GetUtcNow() >= deadline)
+            {
+                var open = string.Join(", ", cancelling.Where(o => !o.Status.IsTerminal()).Select(o => $"{o.Order.ClientOrderId} ({o.Order.Purpose} {o.Order.Type} {o.Status})"));
+                var reason = refused
+                    ? $"not sent: the cancels of {open} could not be sent or were not all acknowledged (a stop still working could fill too and reverse the position)"
+                    : $"not sent: the cancels of {open} were not acknowledged within {FlattenCancelAckTimeout.TotalSeconds:0.#} s (a stop still working could fill too and reverse the position)";
+                await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, reason, clock.GetUtcNow()), ct);
+                logger.LogError("Risk flatten {ClientOrderId} for {Symbol} {Reason}; the sentinel tries again", order.ClientOrderId, order.Symbol, reason);
+                recorders.Alerts.Raise(AlertLevel.Red, "RiskFlatten", $"flatten of {order.Symbol} {reason}");
+                PublishBook();
+                return null;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), wallClock.Provider, ct);
+            DrainGateway();
+        }
+
+        // A flatten closes the position that exists now (after the cancels, and any fill that came before them), whatever
+        // the sender saw when it decided.
+        position = _book.Get(order.Symbol);
+        if (position.IsFlat)
+        {
+            await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Cancelled, "not sent: the position was already flat when the flatten reached the gateway", now), ct);
+            logger.LogInformation("Flatten {ClientOrderId} for {Symbol} not sent: already flat", order.ClientOrderId, order.Symbol);
+            PublishBook();
+            return null;
+        }
+
+        return (Resized(order, position), position);
+    }
+
+    /// <summary>The flatten sized and sided to close <paramref name="position"/>.</summary>
+    private SubmitOrder Resized(SubmitOrder order, PositionSnapshot position)
+    {
+        var side = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+        if (side == order.Side && Math.Abs(position.Quantity) == order.Quantity)
+        {
+            return order;
+        }
+
+        logger.LogWarning("Flatten {ClientOrderId} for {Symbol} resized from {Side} {Quantity} to {NewSide} {NewQuantity}: the position changed after the decision",
+            order.ClientOrderId, order.Symbol, order.Side, order.Quantity, side, Math.Abs(position.Quantity));
+        return order with { Side = side, Quantity = Math.Abs(position.Quantity) };
+    }
+
+    /// <summary>
+    /// What the gates judge. Gates judge at the clock's "now": in a replay the broker side's time, live (and in the paced
+    /// service) the market's, so a quote the brain decided on while it lagged behind the feed reads as stale.
+    /// </summary>
+    private PreTradeContext GateContext(SubmitOrder order, PositionSnapshot position, DateTimeOffset now, decimal workingReduceQuantity)
+    {
+        var instrument = valuation.Instruments.Get(order.Symbol);
+        var reference = _marks.TryGetValue(order.Symbol, out var m) ? m : order.StopPrice ?? order.LimitPrice ?? 0m;
+        return new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), valuation.Costs.ExitCostPerUnit(order.Symbol, reference), now,
+            workingReduceQuantity)
+        {
+            Quote = _quotes.GetValueOrDefault(order.Symbol),
+            Book = _book.Snapshot(),
+            Marks = _marks,
+            WorkingEntryQuantity = WorkingEntries(),
+        };
+    }
+
+    /// <summary>Records a refused order: journal, orders and gate_denials rows, the count, a log line and the report to its source.</summary>
+    private async ValueTask RecordDenialAsync(SubmitOrder order, GateDenial denial, DateTimeOffset now, CancellationToken ct)
+    {
+        var deniedEvent = new OrderDenied(order.ClientOrderId, denial, _eventTime, now);
+        var reason = deniedEvent.Reason;
+        var denied = recorders.Journal.Append(JournalEntryKind.GateDenial, order.DecisionId, order.ClientOrderId.Value, new { Order = order, Denial = denial, denial.Values });
+        await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
+        await recorders.Writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
+        Run.CountOrderDenied();
+        HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
+        channels.Reports.Writer.TryWrite(new OrderEventReported(deniedEvent, order.Source));
+        if (order.Purpose == OrderPurpose.RiskFlatten)
+        {
+            // The sentinel sends one flatten per book version (and backs off while they are refused): a refused one must let it try again.
+            logger.LogError("Risk flatten {ClientOrderId} for {Symbol} was refused, its instrument's working orders kept: {Reason}", order.ClientOrderId, order.Symbol, reason);
+            PublishBook();
+        }
     }
 
     /// <summary>
@@ -512,13 +587,43 @@ public sealed class ExecutionService(
     {
         foreach (var w in _live.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
-            var cancel = new CancelOrder(w.Order.ClientOrderId, decisionId, reason);
-            recorders.Journal.Append(JournalEntryKind.CancelRequested, w.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
-            await PaceAsync(risk: true, ct);
-            await gateway.CancelAsync(cancel, ct);
+            await SendCancelAsync(w, new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct);
         }
 
         DrainGateway();
+    }
+
+    /// <summary>
+    /// Sends a cancel, journaled first; an order whose cancel is already on its way (sent less than
+    /// <see cref="CancelResendAfter"/> ago and not refused) is not cancelled again: a repeated cancel only adds journal
+    /// entries and broker messages. Returns whether it was sent.
+    /// </summary>
+    private async ValueTask<bool> SendCancelAsync(OrderState order, CancelOrder cancel, CancellationToken ct)
+    {
+        var now = wallClock.Provider.GetUtcNow();
+        if (order.CancelSentUtc is { } sent && now - sent < CancelResendAfter)
+        {
+            order.CancelsSkipped++;
+            if (order.CancelsSkipped == 1)
+            {
+                logger.LogInformation("Cancel of {ClientOrderId} ({Reason}) not sent again: its cancel went out at {SentUtc:O} and awaits the broker's answer", cancel.ClientOrderId, cancel.Reason, sent);
+            }
+
+            return false;
+        }
+
+        if (order.CancelSentUtc is not null)
+        {
+            logger.LogWarning("Cancel of {ClientOrderId} sent again: the one sent at {SentUtc:O} has no answer after {Wait} ({Skipped} repeat(s) held back meanwhile)",
+                cancel.ClientOrderId, order.CancelSentUtc, CancelResendAfter, order.CancelsSkipped);
+        }
+
+        recorders.Journal.Append(JournalEntryKind.CancelRequested, order.Order.DecisionId, cancel.ClientOrderId.Value, cancel);
+        await PaceAsync(risk: true, ct);
+        order.CancelSentUtc = now;
+        order.CancelsSkipped = 0;
+        await gateway.CancelAsync(cancel, ct);
+        return true;
     }
 
     /// <summary>Entries and adds: the only orders that may not use the reserved share of the broker budget.</summary>
@@ -672,6 +777,12 @@ public sealed class ExecutionService(
                 break;
             case OrderRequestRejected rr:
                 logger.LogWarning("{Gateway} refused the {Request} of order {ClientOrderId}: {Reason}; the order keeps status {Status}", gateway.Name, rr.Request, e.ClientOrderId, rr.Reason, state.Status);
+                if (rr.Request == "cancel")
+                {
+                    // The cancel did not go out: the next one may.
+                    state.CancelSentUtc = null;
+                }
+
                 break;
             case OrderCancelled c:
                 state.Status = OrderStatus.Cancelled;
@@ -795,5 +906,11 @@ public sealed class ExecutionService(
         public OrderStatus Status { get; set; } = OrderStatus.PendingSubmit;
 
         public decimal Filled { get; set; }
+
+        /// <summary>When (wall clock) a cancel of this order was last sent; null when none is on its way.</summary>
+        public DateTimeOffset? CancelSentUtc { get; set; }
+
+        /// <summary>Cancels held back since the last one sent (it was still on its way).</summary>
+        public int CancelsSkipped { get; set; }
     }
 }

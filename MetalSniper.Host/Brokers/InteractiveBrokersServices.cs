@@ -101,6 +101,48 @@ public static class InteractiveBrokersServices
         var account = session.Account.Length > 0 ? session.Account : ib.Account.Length > 0 ? ib.Account : "account not yet known";
         return string.Create(CultureInfo.InvariantCulture, $"{mode} · IB {account} at {ib.Host}:{ib.Port} (client {ib.ClientId}) {session.Machine.State(TimeProvider.System.GetUtcNow())}");
     }
+
+    /// <summary>The broker connection as the status API names it: "Interactive Brokers host:port client N, account A, link STATE".</summary>
+    public static string DescribeConnection(IServiceProvider sp)
+    {
+        ArgumentNullException.ThrowIfNull(sp);
+        var ib = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers;
+        var session = sp.GetRequiredService<IbSession>();
+        var account = session.Account.Length > 0 ? session.Account : ib.Account.Length > 0 ? ib.Account + " (not yet confirmed)" : "not yet known";
+        var now = session.Clock.GetUtcNow();
+        return string.Create(CultureInfo.InvariantCulture, $"Interactive Brokers {ib.Host}:{ib.Port} client {ib.ClientId}, account {account}, link {StateName(session.Machine.State(now))}");
+    }
+
+    /// <summary>
+    /// The broker side of readiness: the link must be FULLY_LIVE (DISCONNECTED, DATA_ONLY, RECONNECT_WARMUP and
+    /// EXECUTION_DEGRADED refuse new orders) and the last reconciliation must have succeeded.
+    /// </summary>
+    public static IReadOnlyList<Engine.Pipeline.BrokerCheck> Readiness(IServiceProvider sp)
+    {
+        ArgumentNullException.ThrowIfNull(sp);
+        var session = sp.GetRequiredService<IbSession>();
+        var gateway = sp.GetRequiredService<IbOrderGateway>();
+        var now = session.Clock.GetUtcNow();
+        var state = session.Machine.State(now);
+        var link = state == IbConnectionState.FullyLive
+            ? new Engine.Pipeline.BrokerCheck("broker-link", true, StateName(state))
+            : new Engine.Pipeline.BrokerCheck("broker-link", false, $"{StateName(state)}: {session.Machine.Reason} (new orders refused)");
+        var reconciled = gateway.Reconciliations > 0 && gateway.LastReconciliationOk;
+        var reconciliation = new Engine.Pipeline.BrokerCheck("reconciliation", reconciled,
+            reconciled ? gateway.LastReconciliation : $"{gateway.LastReconciliation} ({gateway.Reconciliations} succeeded so far; orders refused until one succeeds)");
+        return [link, reconciliation];
+    }
+
+    /// <summary>The state as the logs and the journal spell it (FULLY_LIVE, DATA_ONLY, …).</summary>
+    public static string StateName(IbConnectionState state) => state switch
+    {
+        IbConnectionState.Disconnected => "DISCONNECTED",
+        IbConnectionState.DataOnly => "DATA_ONLY",
+        IbConnectionState.ReconnectWarmup => "RECONNECT_WARMUP",
+        IbConnectionState.FullyLive => "FULLY_LIVE",
+        IbConnectionState.ExecutionDegraded => "EXECUTION_DEGRADED",
+        _ => state.ToString(),
+    };
 }
 
 /// <summary>

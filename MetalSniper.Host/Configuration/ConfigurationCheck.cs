@@ -95,7 +95,13 @@ public static class ConfigurationCheck
             }
         }
 
-        var fed = new HashSet<string>(market.Replay.Files.Select(f => f.Symbol), StringComparer.OrdinalIgnoreCase);
+        var brokerKind = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
+        BrokerAndDataAgree(brokerKind, market, errors);
+
+        // The symbols that get bars: the replayed files, or the live source's streamed symbols.
+        var liveData = market.Source == "InteractiveBrokers";
+        var fed = new HashSet<string>(liveData ? market.InteractiveBrokers.EffectiveSymbols : market.Replay.Files.Select(f => f.Symbol), StringComparer.OrdinalIgnoreCase);
+        var fedBy = liveData ? $"{MarketDataOptions.SectionName}:InteractiveBrokers:Symbols" : $"{MarketDataOptions.SectionName}:Replay:Files";
         var priced = new HashSet<string>(broker.Costs.Keys, StringComparer.OrdinalIgnoreCase);
         foreach (var f in market.Replay.Files.Where(f => !catalog.TryGet(f.Symbol, out _)))
         {
@@ -119,7 +125,7 @@ public static class ConfigurationCheck
 
                 if (!fed.Contains(symbol))
                 {
-                    errors.Add($"{MetalsStrategyOptions.SectionName}:Symbols: '{symbol}' has no market data in {MarketDataOptions.SectionName}:Replay:Files (it would never trade)");
+                    errors.Add($"{MetalsStrategyOptions.SectionName}:Symbols: '{symbol}' has no market data in {fedBy} (it would never trade)");
                 }
             }
         }
@@ -151,7 +157,6 @@ public static class ConfigurationCheck
         }
 
         var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
-        var brokerKind = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
         if (execution.Mode == Core.Orders.ExecutionMode.Live && brokerKind.Kind == "Simulated")
         {
             errors.Add($"{ExecutionOptions.SectionName}:Mode: Live needs a live broker; {BrokerOptions.SectionName}:Kind is Simulated (paper only)");
@@ -179,6 +184,26 @@ public static class ConfigurationCheck
             {
                 errors.Add($"{AccountOptions.SectionName}:BaseCurrency: {symbol} trades in {currency} and no rate in {AccountOptions.SectionName}:FxRates converts {currency} to {account.BaseCurrency}");
             }
+        }
+    }
+
+    /// <summary>
+    /// A real broker trades on market data from that same broker, in every execution mode: replayed history driving a
+    /// real (even a paper) account would send orders priced from years-old bars, gated by quotes that are not the
+    /// market's. And the live source exists only through the broker's session.
+    /// </summary>
+    private static void BrokerAndDataAgree(BrokerOptions broker, MarketDataOptions market, List<string> errors)
+    {
+        if (broker.Kind == "InteractiveBrokers" && market.Source != "InteractiveBrokers")
+        {
+            errors.Add($"{BrokerOptions.SectionName}:Kind is InteractiveBrokers but {MarketDataOptions.SectionName}:Source is {market.Source}: a real broker must trade on "
+                + $"market data from that same broker (set {MarketDataOptions.SectionName}:Source to InteractiveBrokers), never on replayed history "
+                + $"(replay against {BrokerOptions.SectionName}:Kind Simulated)");
+        }
+        else if (market.Source == "InteractiveBrokers" && broker.Kind != "InteractiveBrokers")
+        {
+            errors.Add($"{MarketDataOptions.SectionName}:Source is InteractiveBrokers but {BrokerOptions.SectionName}:Kind is {broker.Kind}: live Interactive Brokers "
+                + $"data comes through the broker's session (set {BrokerOptions.SectionName}:Kind to InteractiveBrokers, or {MarketDataOptions.SectionName}:Source to Replay)");
         }
     }
 

@@ -52,6 +52,7 @@ public sealed class IbOrderGateway : IOrderGateway
     private readonly Dictionary<string, decimal> _adopted = new(StringComparer.Ordinal);
     private readonly (int PerSecond, int Reserved) _limit;
     private readonly IbContractBook _contracts;
+    private readonly SemaphoreSlim _reconciling = new(1, 1);
     private bool _reconciledOnce;
 
     /// <summary>Creates the gateway on <paramref name="session"/>.</summary>
@@ -88,6 +89,7 @@ public sealed class IbOrderGateway : IOrderGateway
         _contracts = contracts;
         session.EventReceived += OnEvent;
         session.Connected += ReconcileAsync;
+        session.Restored += ReconcileAsync;
     }
 
     /// <inheritdoc />
@@ -107,6 +109,9 @@ public sealed class IbOrderGateway : IOrderGateway
 
     /// <summary>The last reconciliation's outcome, for the health API.</summary>
     public string LastReconciliation { get; private set; } = "not yet";
+
+    /// <summary>True when the last reconciliation succeeded (false before the first and after a failed one).</summary>
+    public bool LastReconciliationOk { get; private set; }
 
     /// <summary>The contract details (price magnifier, min tick) orders are priced with.</summary>
     public IbContractBook Contracts => _contracts;
@@ -318,28 +323,69 @@ public sealed class IbOrderGateway : IOrderGateway
     /// Reconciliation after a handshake (TWS-PROTOCOL.md §8.5): open orders, executions, positions, account. Success starts the
     /// warm-up; a timeout or a mismatch keeps orders refused and is reported.
     /// </summary>
+    /// <remarks>
+    /// Runs after every handshake and every 1101/1102 (the link back with the socket kept up), one at a time. A result that
+    /// started before the latest 1101/1102 is stale and ignored (the loop reconciles again). A timeout (unknown, retried) is
+    /// a yellow problem; any other failure — a mismatch, an unexpected exception — is RED (alert and journal), and retried.
+    /// </remarks>
     private async Task ReconcileAsync(CancellationToken ct)
     {
         var machine = _session.Machine;
-        while (!ct.IsCancellationRequested && _session.Client.IsConnected && machine.ReconciliationPending)
+        await _reconciling.WaitAsync(ct).ConfigureAwait(false);
+        try
         {
-            var (ok, detail) = await ReconcileOnceAsync(ct).ConfigureAwait(false);
-            machine.OnReconciled(ok, detail, _clock.GetUtcNow());
-            LastReconciliation = (ok ? "ok: " : "FAILED: ") + detail;
-            if (ok)
+            while (!ct.IsCancellationRequested && _session.Client.IsConnected && machine.ReconciliationPending)
             {
-                Reconciliations++;
-                _logger.LogInformation("IB reconciliation succeeded: {Detail}", detail);
-                return;
-            }
+                var epoch = machine.ReconciliationEpoch;
+                bool ok;
+                string detail;
+                var timedOut = false;
+                try
+                {
+                    (ok, detail, timedOut) = await ReconcileOnceAsync(ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    _logger.LogError(e, "IB reconciliation threw {Exception}: {Message}", e.GetType().Name, e.Message);
+                    (ok, detail) = (false, $"{e.GetType().Name}: {e.Message}");
+                }
 
-            _logger.LogError("IB reconciliation failed: {Detail}; orders stay refused, retrying in 10 s", detail);
-            Problem?.Invoke("IB reconciliation failed, orders refused: " + detail, true);
-            await Task.Delay(TimeSpan.FromSeconds(10), _clock, ct).ConfigureAwait(false);
+                if (!machine.OnReconciled(ok, detail, _clock.GetUtcNow(), epoch))
+                {
+                    _logger.LogWarning("IB reconciliation result ({Outcome}) is stale: the link changed (1101/1102) while it ran; reconciling again", ok ? "ok" : "failed");
+                    continue;
+                }
+
+                LastReconciliation = (ok ? "ok: " : "FAILED: ") + detail;
+                LastReconciliationOk = ok;
+                if (ok)
+                {
+                    Reconciliations++;
+                    _logger.LogInformation("IB reconciliation succeeded: {Detail}", detail);
+                    return;
+                }
+
+                if (timedOut)
+                {
+                    _logger.LogWarning("IB reconciliation timed out: {Detail}; orders stay refused, retrying in 10 s", detail);
+                    Problem?.Invoke("IB reconciliation timed out (unknown, not empty), orders refused, retrying: " + detail, false);
+                }
+                else
+                {
+                    _logger.LogError("IB reconciliation failed: {Detail}; orders stay refused, retrying in 10 s", detail);
+                    Problem?.Invoke("IB reconciliation failed, orders refused: " + detail, true);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(10), _clock, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _reconciling.Release();
         }
     }
 
-    private async Task<(bool Ok, string Detail)> ReconcileOnceAsync(CancellationToken ct)
+    private async Task<(bool Ok, string Detail, bool TimedOut)> ReconcileOnceAsync(CancellationToken ct)
     {
         var timeout = _session.Settings.ReconcileTimeout;
         try
@@ -400,11 +446,11 @@ public sealed class IbOrderGateway : IOrderGateway
             var account = await AccountSummaryAsync(ct).ConfigureAwait(false);
             var detail = string.Create(CultureInfo.InvariantCulture,
                 $"{open.Count} open order(s) ({external.Count} external), {RecoveredFills - before} fill(s) recovered, {resolved}, positions [{string.Join(", ", positions.Select(p => $"{p.Symbol} {p.Quantity}"))}], {account}");
-            return mismatches.Count == 0 ? (true, detail) : (false, "positions differ: " + string.Join("; ", mismatches) + " — " + detail);
+            return mismatches.Count == 0 ? (true, detail, false) : (false, "positions differ: " + string.Join("; ", mismatches) + " — " + detail, false);
         }
         catch (Exception e) when (e is TimeoutException or TwsNotConnectedException)
         {
-            return (false, e.Message);
+            return (false, e.Message, true);
         }
     }
 

@@ -29,8 +29,9 @@ public sealed record IbSessionSettings(string Host, int Port, int ClientId, stri
 /// with jitter, <see cref="IbReconnectPipeline"/>; error 326 "client id in use" waits like any refused connect), reads the client's event stream on one
 /// loop and hands every event to pending request queries (<see cref="CollectAsync"/>, Rx over the session's event stream)
 /// and to the listeners (<see cref="EventReceived"/>), drives
-/// the <see cref="IbConnectionStateMachine"/> (handshake, lost link, 1100/1101/1102, farm notices), and after every
-/// handshake runs the <see cref="Connected"/> handlers (reconciliation, resubscription) off the event loop.
+/// the <see cref="IbConnectionStateMachine"/> (handshake, lost link, 1100/2110/1101/1102, farm notices), and after every
+/// handshake runs the <see cref="Connected"/> handlers (reconciliation, resubscription) off the event loop, after every
+/// 1101/1102 (link back, socket kept) the <see cref="Restored"/> handlers (reconciliation).
 /// </summary>
 public sealed class IbSession : IAsyncDisposable
 {
@@ -40,6 +41,9 @@ public sealed class IbSession : IAsyncDisposable
     private readonly Subject<TwsEvent> _events = new();
     private readonly ResiliencePipeline _reconnect;
     private TaskCompletionSource _linkDown = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _restoredGate = new();
+    private Task _restored = Task.CompletedTask;
+    private CancellationToken _runToken = new(canceled: true);
     private int _requestId = 10_000;
     private string _account = "";
 
@@ -78,6 +82,12 @@ public sealed class IbSession : IAsyncDisposable
     /// <summary>After every handshake, in order, off the event loop (reconciliation, resubscription). A handler that throws fails that round: logged, retried on the next connect.</summary>
     public event Func<CancellationToken, Task>? Connected;
 
+    /// <summary>
+    /// After 1101/1102 (the link came back with the socket kept up), in order, off the event loop: reconciliation must run
+    /// again before any order (no handshake will start it). A handler that throws is logged; the next 1101/1102 runs them again.
+    /// </summary>
+    public event Func<CancellationToken, Task>? Restored;
+
     /// <summary>Raised for problems the operator must hear about (client id in use, account missing, pacing violation).</summary>
     public event Action<string>? Problem;
 
@@ -87,6 +97,7 @@ public sealed class IbSession : IAsyncDisposable
     /// <summary>Runs the event loop and the connection loop until <paramref name="cancellationToken"/> fires.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
+        _runToken = cancellationToken;
         var pump = Task.Run(() => PumpAsync(cancellationToken), CancellationToken.None);
         try
         {
@@ -130,6 +141,20 @@ public sealed class IbSession : IAsyncDisposable
             }
 
             await pump.ConfigureAwait(false);
+            Task restored;
+            lock (_restoredGate)
+            {
+                restored = _restored;
+            }
+
+            try
+            {
+                await restored.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // stopping: a reconciliation after 1101/1102 was cut short
+            }
         }
     }
 
@@ -237,9 +262,26 @@ public sealed class IbSession : IAsyncDisposable
         return true;
     }
 
-    private async Task RunConnectedHandlersAsync(CancellationToken ct)
+    private Task RunConnectedHandlersAsync(CancellationToken ct) => RunHandlersAsync(Connected, "connecting", ct);
+
+    /// <summary>Queues the <see cref="Restored"/> handlers after those already queued, off the event loop (they must not block it).</summary>
+    private void OnRestored(int code)
     {
-        if (Connected is not { } handlers)
+        if (Restored is not { } handlers)
+        {
+            return;
+        }
+
+        var ct = _runToken;
+        lock (_restoredGate)
+        {
+            _restored = _restored.ContinueWith(_ => RunHandlersAsync(handlers, $"IB code {code}", ct), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+        }
+    }
+
+    private async Task RunHandlersAsync(Func<CancellationToken, Task>? handlers, string after, CancellationToken ct)
+    {
+        if (handlers is null)
         {
             return;
         }
@@ -252,7 +294,8 @@ public sealed class IbSession : IAsyncDisposable
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                _logger.LogError(e, "After connecting to IB, {Handler} failed: {Message}", handler.Method.Name, e.Message);
+                _logger.LogError(e, "After {After}, {Handler} failed: {Message}", after, handler.Method.Name, e.Message);
+                Problem?.Invoke($"after {after}, {handler.Method.Name} failed: {e.Message}");
             }
         }
     }
@@ -295,7 +338,14 @@ public sealed class IbSession : IAsyncDisposable
                 Volatile.Read(ref _linkDown).TrySetResult();
                 break;
             case ErrorEvent { Id: -1 } err:
-                if (!Machine.OnSystemCode(err.Code, err.Message, now) && err.Code == 100)
+                if (Machine.OnSystemCode(err.Code, err.Message, now))
+                {
+                    if (err.Code is 1101 or 1102)
+                    {
+                        OnRestored(err.Code);
+                    }
+                }
+                else if (err.Code == 100)
                 {
                     Problem?.Invoke($"IB pacing violation (error 100): {err.Message}");
                 }

@@ -31,10 +31,11 @@ public sealed record IbStateChange(IbConnectionState From, IbConnectionState To,
 /// <summary>
 /// The connection state machine of the IB gateway (IB-NOTES.md "Sessions and resets", TWS-PROTOCOL.md §8):
 /// DISCONNECTED → (handshake) DATA_ONLY → (reconciliation succeeded) RECONNECT_WARMUP → (warm-up elapsed)
-/// FULLY_LIVE; a lost link (socket closed, code 1100, a heartbeat that goes unanswered) is EXECUTION_DEGRADED,
+/// FULLY_LIVE; a lost link (socket closed, code 1100 or 2110, a heartbeat that goes unanswered) is EXECUTION_DEGRADED,
 /// which refuses entries but lets risk exits try. 1101 (restored, data lost) and 1102 (restored, data kept)
 /// go back to DATA_ONLY: fills may have happened while the link was down, so orders wait for reconciliation
-/// again (1101 also asks for the market data to be subscribed anew). Data-farm notices (2103-2108, 2157/2158)
+/// again (<see cref="ReconciliationNeeded"/>: the socket stayed up, so no handshake starts it; 1101 also asks for
+/// the market data to be subscribed anew). Data-farm notices (2103-2108, 2157/2158)
 /// are tracked apart: a broken farm is a data problem, not an execution one. Submission is also refused
 /// inside the configured quiet windows (IB's nightly reset, the gateway's daily restart), when orders sent into
 /// a dying session are lost. Thread-safe; every clock read comes from the caller's <see cref="TimeProvider"/>.
@@ -49,6 +50,7 @@ public sealed class IbConnectionStateMachine
     private IbConnectionState _state = IbConnectionState.Disconnected;
     private DateTimeOffset _warmupUntil;
     private string _reason = "not connected yet";
+    private long _epoch;
 
     /// <summary>Creates the state machine.</summary>
     /// <param name="warmup">How long RECONNECT_WARMUP lasts after a successful reconciliation.</param>
@@ -69,6 +71,28 @@ public sealed class IbConnectionStateMachine
 
     /// <summary>Raised (outside the lock) when market data must be subscribed anew (1101: restored, data lost; and every reconnect).</summary>
     public event Action<string>? ResubscribeNeeded;
+
+    /// <summary>
+    /// Raised (outside the lock) when the link came back with the socket kept up (1101, 1102): reconciliation must run
+    /// again (fills may have happened meanwhile) before any order, and nothing else would start it (no handshake).
+    /// </summary>
+    public event Action<string>? ReconciliationNeeded;
+
+    /// <summary>
+    /// Counts the times reconciliation became due (each handshake, 1101, 1102). A reconciliation reports the epoch it
+    /// started in (<see cref="OnReconciled(bool, string, DateTimeOffset, long?)"/>): one that began before the latest
+    /// 1101/1102 proves nothing about what happened after it started and is ignored.
+    /// </summary>
+    public long ReconciliationEpoch
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _epoch;
+            }
+        }
+    }
 
     /// <summary>True once reconciliation has to run (after a handshake, 1101 or 1102) and has not yet succeeded.</summary>
     public bool ReconciliationPending
@@ -132,6 +156,7 @@ public sealed class IbConnectionStateMachine
         lock (_gate)
         {
             change = Move(IbConnectionState.DataOnly, "connected: reconciling before any order", nowUtc);
+            _epoch++;
         }
 
         Publish(change);
@@ -151,11 +176,21 @@ public sealed class IbConnectionStateMachine
     }
 
     /// <summary>Reconciliation after a (re)connect finished: success starts the warm-up; a failure (timeout, mismatch) keeps orders waiting.</summary>
-    public void OnReconciled(bool ok, string detail, DateTimeOffset nowUtc)
+    /// <param name="ok">True when it succeeded.</param>
+    /// <param name="detail">What it found, or why it failed.</param>
+    /// <param name="nowUtc">When.</param>
+    /// <param name="epoch">The <see cref="ReconciliationEpoch"/> it started in; null: the current one. A stale epoch is ignored (returns false).</param>
+    /// <returns>False when the result was ignored (stale: a later 1101/1102 or handshake made another reconciliation due).</returns>
+    public bool OnReconciled(bool ok, string detail, DateTimeOffset nowUtc, long? epoch = null)
     {
         IbStateChange? change = null;
         lock (_gate)
         {
+            if (epoch is { } started && started != _epoch)
+            {
+                return false;
+            }
+
             if (_state == IbConnectionState.DataOnly)
             {
                 if (ok)
@@ -171,11 +206,14 @@ public sealed class IbConnectionStateMachine
         }
 
         Publish(change);
+        return true;
     }
 
     /// <summary>
-    /// An error/notice code of TWS (message 4, id −1): 1100 connectivity lost; 1101 restored, data lost; 1102 restored,
-    /// data kept; 2103/2105/2157 a farm broken; 2104/2106/2158 a farm OK; 2107/2108 inactive but available.
+    /// An error/notice code of TWS (message 4, id −1): 1100 connectivity lost and 2110 connectivity between TWS and IB's
+    /// servers broken (both EXECUTION_DEGRADED: entries refused); 1101 restored, data lost (DATA_ONLY: re-subscribe and
+    /// reconcile); 1102 restored, data kept (DATA_ONLY: reconcile) — then warm-up, then FULLY_LIVE, with the socket kept
+    /// up all along; 2103/2105/2157 a farm broken; 2104/2106/2158 a farm OK; 2107/2108 inactive but available.
     /// </summary>
     /// <param name="code">The code.</param>
     /// <param name="message">Its text (the farm name is taken from it: "...:usfarm").</param>
@@ -185,6 +223,7 @@ public sealed class IbConnectionStateMachine
     {
         IbStateChange? change = null;
         var resubscribe = false;
+        var reconcile = false;
         lock (_gate)
         {
             switch (code)
@@ -192,12 +231,19 @@ public sealed class IbConnectionStateMachine
                 case 1100:
                     change = Move(IbConnectionState.ExecutionDegraded, "1100 connectivity between IB and TWS lost", nowUtc);
                     break;
+                case 2110:
+                    change = Move(IbConnectionState.ExecutionDegraded, "2110 connectivity between TWS and IB's servers broken", nowUtc);
+                    break;
                 case 1101:
                     change = Move(IbConnectionState.DataOnly, "1101 connectivity restored, market data lost: resubscribing and reconciling", nowUtc);
+                    _epoch++;
                     resubscribe = true;
+                    reconcile = true;
                     break;
                 case 1102:
                     change = Move(IbConnectionState.DataOnly, "1102 connectivity restored, data kept: reconciling (fills may have happened)", nowUtc);
+                    _epoch++;
+                    reconcile = true;
                     break;
                 case 2103 or 2105 or 2157:
                     _farms[Farm(code, message)] = false;
@@ -214,6 +260,11 @@ public sealed class IbConnectionStateMachine
         if (resubscribe)
         {
             ResubscribeNeeded?.Invoke("1101");
+        }
+
+        if (reconcile)
+        {
+            ReconciliationNeeded?.Invoke(code.ToString(CultureInfo.InvariantCulture));
         }
 
         return true;

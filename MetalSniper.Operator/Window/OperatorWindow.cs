@@ -18,8 +18,8 @@ namespace MetalSniper.Operator.Window;
 
 /// <summary>
 /// The operator window (ASP.NET Core from the shared framework, loopback by default): <c>/health/live</c>,
-/// <c>/health/ready</c> (ready once every service started, the journal and the kill switch are healthy and
-/// no service faulted), JSON APIs (<c>/api/status</c>, <c>/api/positions</c>, <c>/api/orders</c>,
+/// <c>/health/ready</c> (ready once every service started, the journal is healthy, no service faulted, the kill switch
+/// is below L2 and the broker can act — its link fully up and its reconciliation done; else 503 with the reasons), JSON APIs (<c>/api/status</c>, <c>/api/positions</c>, <c>/api/orders</c>,
 /// <c>/api/decisions</c>, <c>/api/journal</c>, <c>/api/alerts</c>, <c>/api/equity</c>), <c>POST /api/kill</c>
 /// and <c>/api/resume</c> guarded by a bearer token from the environment (<see cref="OperatorOptions.TokenVariable"/>;
 /// without it both refuse everything), and the dashboard at <c>/</c> (one embedded page, no build step). Runs
@@ -38,6 +38,7 @@ public sealed class OperatorWindowService(
     TimeProvider clock,
     IHostApplicationLifetime lifetime,
     IServiceProvider services,
+    BrokerIdentity broker,
     ILogger<OperatorWindowService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly byte[]? _token = token.Value is { Length: > 0 } t ? Encoding.UTF8.GetBytes(t) : null;
@@ -94,8 +95,10 @@ public sealed class OperatorWindowService(
         app.MapGet("/health/ready", () =>
         {
             var components = Components();
-            var ready = lifetime.ApplicationStarted.IsCancellationRequested && components.All(c => c.Ok);
-            return Results.Json(new { ready, broker = console.Mode, components }, statusCode: ready ? 200 : 503);
+            var started = lifetime.ApplicationStarted.IsCancellationRequested;
+            var ready = started && components.All(c => c.Ok);
+            var reasons = components.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").Prepend(started ? null : "host: not started yet").OfType<string>().ToList();
+            return Results.Json(new { ready, broker = console.Mode, connection = broker.Connection(), reasons, components }, statusCode: ready ? 200 : 503);
         });
         app.MapGet("/api/status", () => Results.Json(Status()));
         app.MapGet("/api/positions", () => Results.Json(console.Positions()));
@@ -174,7 +177,7 @@ public sealed class OperatorWindowService(
             killReason = state.Describe(now),
             latchedLevel = $"L{(int)state.LatchedLevel}",
             pauses = state.Pauses.Values.Where(p => p.IsActive(now)).Select(p => new { p.Key, level = $"L{(int)p.Level}", p.UntilUtc, p.Reason }),
-            connection = "simulated broker (embedded)",
+            connection = broker.Connection(),
             dayPnl = sentinel.DayPnl,
             equityPnl = equity,
             maxDrawdown = maxDd,
@@ -193,10 +196,21 @@ public sealed class OperatorWindowService(
     [
         new("journal", journal.Fault is null, journal.Fault?.Message ?? $"committed {journal.CommittedSequence}"),
         new("sentinel", sentinel.Fault is null && sentinel.StoreFault is null, sentinel.Fault?.Message ?? sentinel.StoreFault?.Message ?? $"{sentinel.Sweeps} sweeps"),
-        new("kill-switch", true, $"L{(int)killSwitch.Level(clock.GetUtcNow())}"),
+        KillSwitchComponent(),
+        .. broker.Readiness().Select(c => new Component(c.Name, c.Ok, c.Detail)),
         new("services", run.Faults.Count == 0, run.Faults.Count == 0 ? "no faults" : string.Join("; ", run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"))),
         .. services.GetRequiredService<Supervisor>().States.Select(kv => new Component(kv.Key, kv.Value is ComponentState.Ready or ComponentState.Stopped, kv.Value.ToString())),
     ];
+
+    /// <summary>L2 (flatten) refuses every order that is not a risk exit: the system cannot act, so it is not ready.</summary>
+    private Component KillSwitchComponent()
+    {
+        var now = clock.GetUtcNow();
+        var level = killSwitch.Level(now);
+        return level >= KillLevel.Flatten
+            ? new Component("kill-switch", false, $"L{(int)level}: orders refused (flatten only): {killSwitch.State.Describe(now)}")
+            : new Component("kill-switch", true, $"L{(int)level}");
+    }
 
     private IEnumerable<dynamic> Query(string sql, int? limit)
     {

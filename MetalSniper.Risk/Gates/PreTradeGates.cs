@@ -154,6 +154,25 @@ public sealed class PreTradeGatePipeline(IEnumerable<IPreTradeGate> gates)
         return null;
     }
 
+    /// <summary>
+    /// Asks every gate in order without sending anything (no gate is told the order leaves): whether the order could leave
+    /// now. A denial is counted like one of <see cref="Evaluate"/>.
+    /// </summary>
+    public GateDenial? Check(PreTradeContext context)
+    {
+        foreach (var gate in _gates)
+        {
+            var denial = gate.Check(context);
+            if (denial is not null)
+            {
+                Interlocked.Increment(ref _denials[(int)denial.Reason]);
+                return denial;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Non-zero denial counts by reason.</summary>
     public IReadOnlyDictionary<DenyReason, long> DenialsByReason() =>
         Enum.GetValues<DenyReason>().Where(r => Interlocked.Read(ref _denials[(int)r]) > 0).ToDictionary(r => r, r => Interlocked.Read(ref _denials[(int)r]));

@@ -13,6 +13,58 @@ public sealed partial class FakeTwsServer
     private long _nextPermId;
     private long _orderSequence;
     private long _execSequence;
+    private readonly List<(FakeTwsSession Session, int OrderId)> _heldCancels = [];
+    private bool _holdCancels;
+
+    /// <summary>
+    /// While true, cancelOrder requests are received (and logged) but not answered: the order stays working, as at an
+    /// exchange that is slow to confirm a cancel. <see cref="ReleaseCancels"/> answers them in order.
+    /// </summary>
+    public bool HoldCancels
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _holdCancels;
+            }
+        }
+
+        set
+        {
+            lock (_gate)
+            {
+                _holdCancels = value;
+            }
+        }
+    }
+
+    /// <summary>Cancel requests held so far (not yet answered).</summary>
+    public int HeldCancels
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _heldCancels.Count;
+            }
+        }
+    }
+
+    /// <summary>Stops holding cancels and answers the held ones now, in order (an order finished meanwhile gets error 10148).</summary>
+    public void ReleaseCancels()
+    {
+        lock (_gate)
+        {
+            _holdCancels = false;
+            foreach (var (session, orderId) in _heldCancels)
+            {
+                HandleCancelOrder(session, orderId);
+            }
+
+            _heldCancels.Clear();
+        }
+    }
 
     /// <summary>Every order the engine holds (open, untransmitted and finished), ordered by placement.</summary>
     public IReadOnlyList<FakeOrderSnapshot> Orders
@@ -495,6 +547,12 @@ public sealed partial class FakeTwsServer
 
     private void HandleCancelOrder(FakeTwsSession session, int orderId)
     {
+        if (_holdCancels)
+        {
+            _heldCancels.Add((session, orderId));
+            return;
+        }
+
         if (!_orders.TryGetValue((session.ClientId, orderId), out var order))
         {
             SendErrorLocked(session, orderId, 10147, $"OrderId {orderId} that needs to be cancelled is not found.");

@@ -45,6 +45,71 @@ public sealed class PreflightTests : IDisposable
         error.ShouldContain("Supervision:CrashLoopFaults");
     }
 
+    /// <summary>Interactive Brokers as the broker, and (as it must be) as the market data source.</summary>
+    private static void UseInteractiveBrokers(System.Text.Json.Nodes.JsonObject j, System.Text.Json.Nodes.JsonObject connection)
+    {
+        j["Broker"] = new System.Text.Json.Nodes.JsonObject { ["Kind"] = "InteractiveBrokers", ["InteractiveBrokers"] = connection };
+        j["MarketData"]!["Source"] = "InteractiveBrokers";
+    }
+
+    [Theory]
+    [InlineData("Live")]
+    [InlineData("Paper")]
+    public async Task RealBrokerOnReplayedData_Exits78_NamingBothSettings_AndNothingStarts(string mode)
+    {
+        // A listener on loopback: were the configuration accepted, the broker check would pass and the service would start.
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            var config = _env.WriteConfig(j =>
+            {
+                UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = port });
+                j["MarketData"]!["Source"] = "Replay";
+                j["Execution"]!["Mode"] = mode;
+                if (mode == "Live")
+                {
+                    j["Execution"]!["LiveTradingOptIn"] = true;
+                }
+            });
+            foreach (var command in new[] { "run", "preflight", "check-config" })
+            {
+                // Were it accepted, `run` would start the service and never return: the time limit makes that a failure, not a hang.
+                var (code, output, error) = await (command == "check-config" ? Cli(command, "--config", config) : Cli(command, "--config", config, "--db", _env.DatabasePath))
+                    .WaitAsync(TimeSpan.FromSeconds(60));
+                code.ShouldBe(ExitCodes.Config, $"{command}: {output}{error}");
+                (output + error).ShouldContain("Broker:Kind is InteractiveBrokers but MarketData:Source is Replay", customMessage: command);
+                (output + error).ShouldContain("set MarketData:Source to InteractiveBrokers", customMessage: command);
+            }
+
+            File.Exists(_env.DatabasePath).ShouldBeFalse("a refused configuration started something: the database exists");
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
+    [Fact]
+    public void RealBrokerOnReplayedData_CannotEvenBeBuiltAsAHost()
+    {
+        // Defence in depth: a host built without the configuration check (as tests and tools do) refuses the pairing too.
+        var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject { ["Kind"] = "InteractiveBrokers" });
+        var settings = new HostSettings(config, Engine.Pipeline.RunMode.Service, _env.DatabasePath);
+        Should.Throw<Microsoft.Extensions.Options.OptionsValidationException>(() => Composition.BuildHost(settings, Composition.LoadConfiguration(settings)))
+            .Message.ShouldContain("Broker:Kind is InteractiveBrokers but MarketData:Source is Replay");
+    }
+
+    [Fact]
+    public async Task LiveDataWithTheSimulatedBroker_Exits78_NamingBothSettings()
+    {
+        var config = _env.WriteConfig(j => j["MarketData"]!["Source"] = "InteractiveBrokers");
+        var (code, output, error) = await Cli("check-config", "--config", config);
+        code.ShouldBe(ExitCodes.Config, output + error);
+        error.ShouldContain("MarketData:Source is InteractiveBrokers but Broker:Kind is Simulated");
+    }
+
     [Fact]
     public async Task BrokerUnreachable_Exits69_NamingHostAndPort()
     {
@@ -53,11 +118,7 @@ public sealed class PreflightTests : IDisposable
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject
-        {
-            ["Kind"] = "InteractiveBrokers",
-            ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = port },
-        });
+        var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = port }));
         var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(Supervision.Preflight.UnavailableExitCode);
         error.ShouldContain("FAIL broker");
@@ -67,11 +128,7 @@ public sealed class PreflightTests : IDisposable
     [Fact]
     public async Task PaperModeOnALivePort_Exits78_FailingClosed()
     {
-        var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject
-        {
-            ["Kind"] = "InteractiveBrokers",
-            ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Port"] = 4001 },
-        });
+        var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Port"] = 4001 }));
         var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(ExitCodes.Config);
         (output + error).ShouldContain("paper mode but 127.0.0.1:4001 is a live port");
@@ -85,11 +142,7 @@ public sealed class PreflightTests : IDisposable
         try
         {
             var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-            var config = _env.WriteConfig(j => j["Broker"] = new System.Text.Json.Nodes.JsonObject
-            {
-                ["Kind"] = "InteractiveBrokers",
-                ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Port"] = port },
-            });
+            var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Port"] = port }));
             var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
             code.ShouldBe(0, output + error);
             output.ShouldContain($"ok   broker");

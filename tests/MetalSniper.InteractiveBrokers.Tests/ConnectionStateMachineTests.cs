@@ -54,6 +54,47 @@ public sealed class ConnectionStateMachineTests
     }
 
     [Fact]
+    public void Code2110_Degrades_And1101Or1102_AskForReconciliationWithTheSocketKeptUp()
+    {
+        var sm = Create();
+        var needed = new List<string>();
+        sm.ReconciliationNeeded += needed.Add;
+        sm.OnConnected(T0);
+        sm.OnReconciled(true, "ok", T0);
+        sm.State(T0.AddMinutes(2)).ShouldBe(IbConnectionState.FullyLive);
+
+        sm.OnSystemCode(2110, "Connectivity between Trader Workstation and server is broken. It will be restored automatically.", T0.AddMinutes(3)).ShouldBeTrue();
+        sm.State(T0.AddMinutes(3)).ShouldBe(IbConnectionState.ExecutionDegraded);
+        sm.SubmissionBlocked(opensRisk: true, T0.AddMinutes(3))!.ShouldContain("2110");
+        needed.ShouldBeEmpty("a lost link is not yet a reason to reconcile: nothing answers");
+
+        sm.OnSystemCode(1102, "Connectivity restored - data maintained.", T0.AddMinutes(4));
+        needed.ShouldBe(["1102"]);
+        sm.OnReconciled(true, "ok", T0.AddMinutes(4)).ShouldBeTrue();
+        sm.State(T0.AddMinutes(6)).ShouldBe(IbConnectionState.FullyLive);
+        sm.SubmissionBlocked(opensRisk: true, T0.AddMinutes(6)).ShouldBeNull();
+
+        sm.OnSystemCode(1100, "lost", T0.AddMinutes(7));
+        sm.OnSystemCode(1101, "Connectivity restored - data lost.", T0.AddMinutes(8));
+        needed.ShouldBe(["1102", "1101"]);
+        sm.ReconciliationPending.ShouldBeTrue();
+    }
+
+    [Fact]
+    public void AReconciliationThatStartedBeforeThe1102_IsStale_AndIgnored()
+    {
+        var sm = Create();
+        sm.OnConnected(T0);
+        var started = sm.ReconciliationEpoch;
+        sm.OnSystemCode(1100, "lost", T0.AddSeconds(1));
+        sm.OnSystemCode(1102, "Connectivity restored - data maintained.", T0.AddSeconds(2));
+        sm.OnReconciled(true, "answers gathered before the 1102", T0.AddSeconds(3), started).ShouldBeFalse();
+        sm.State(T0.AddMinutes(5)).ShouldBe(IbConnectionState.DataOnly, "a stale reconciliation must not open the gate");
+        sm.OnReconciled(true, "fresh", T0.AddMinutes(5), sm.ReconciliationEpoch).ShouldBeTrue();
+        sm.State(T0.AddMinutes(5)).ShouldBe(IbConnectionState.ReconnectWarmup);
+    }
+
+    [Fact]
     public void Code1101_AsksForResubscription_FarmNoticesAreTrackedApart()
     {
         var sm = Create();

@@ -352,6 +352,80 @@ public sealed class SentinelChecksTests
         rig.Outbox.Orders.Count.ShouldBe(1);
     }
 
+    /// <summary>Counts log lines by event id (the sentinel's structured messages).</summary>
+    private sealed class CountingLogger : Microsoft.Extensions.Logging.ILogger<RiskSentinel>
+    {
+        public ConcurrentQueue<(int EventId, string Text)> Lines { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Enqueue((eventId.Id, formatter(state, exception)));
+    }
+
+    [Fact]
+    public void RefusedL2Flatten_ForAMinute_IsRetriedWithADoublingBackoff_NotOncePerSweep()
+    {
+        // The gates refuse every flatten (as at L2 with the link down): each refusal publishes a new book version, the
+        // position stays. A minute of 50 ms sweeps used to be 1,200 flattens (each an order row, a gate denial and journal
+        // entries); with the back-off it is one per doubling step: 0, 50, 150, 350, 750 ms, … 51.15 s — 11 attempts.
+        var logger = new CountingLogger();
+        var clock = new ReplayTimeProvider(T0);
+        var kill = KillSwitch.Restore(new InMemoryHaltStore(), "test");
+        var outbox = new Outbox();
+        var settings = new SentinelSettings(100_000m, Currency.Usd, TimeSpan.FromMilliseconds(50), "America/New_York", new TimeOnly(17, 0)) { FlattenRetryMaxDelay = TimeSpan.FromSeconds(60) };
+        using var sentinel = new RiskSentinel(settings, InstrumentCatalog.CreateDefault(), new FxConverter(new FxRateTable()), clock, TimeProvider.System, outbox, kill,
+            TradingSessionCalendar.CreateDefault(), new IdGenerator("t"), logger);
+        kill.Escalate(KillLevel.Flatten, "operator:test", "stop everything", T0);
+
+        var version = 1L;
+        var sent = new List<DateTimeOffset>();
+        for (var at = T0; at < T0.AddMinutes(1); at = at.AddMilliseconds(50))
+        {
+            clock.AdvanceTo(at);
+            sentinel.OnPrice("XAUUSD", 2000m, at);
+            var before = outbox.Orders.Count;
+            // The refused flatten comes back as a new book version with the position unchanged (ExecutionService.PublishBook).
+            sentinel.OnBook(Long(10m, 2000m, ++version));
+            sentinel.SweepInline();
+            if (outbox.Orders.Count > before)
+            {
+                sent.Add(at);
+            }
+        }
+
+        var gaps = sent.Zip(sent.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToList();
+        sent.Count.ShouldBe(11, $"flattens at {string.Join(", ", sent.Select(t => (t - T0).TotalMilliseconds))} ms");
+        gaps.ShouldBe([50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600]);
+        outbox.Orders.Select(o => o.Decision.Inputs["attempt"]).ShouldBe(Enumerable.Range(1, 11).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // One log line per attempt (the first says why, each retry counts the unsuccessful ones), never one per sweep.
+        var flattenLines = logger.Lines.Where(l => l.EventId is 3001 or 3009).ToList();
+        flattenLines.Count.ShouldBe(11);
+        flattenLines[^1].Text.ShouldContain("attempt 11: 10 earlier attempt(s) left the position unchanged");
+
+        // The cap: further attempts at most once a minute.
+        for (var at = T0.AddMinutes(1); at < T0.AddMinutes(5); at = at.AddMilliseconds(500))
+        {
+            clock.AdvanceTo(at);
+            sentinel.OnBook(Long(10m, 2000m, ++version));
+            sentinel.SweepInline();
+        }
+
+        outbox.Orders.Count.ShouldBeInRange(14, 15);
+
+        // A position that changed (a partial fill) is flattened at once, with a fresh back-off.
+        var count = outbox.Orders.Count;
+        clock.AdvanceTo(T0.AddMinutes(5).AddMilliseconds(10));
+        sentinel.OnBook(Long(4m, 2000m, ++version));
+        sentinel.SweepInline();
+        outbox.Orders.Count.ShouldBe(count + 1);
+        outbox.Orders.Last().Order.Quantity.ShouldBe(4m);
+        outbox.Orders.Last().Decision.Inputs["attempt"].ShouldBe("1");
+    }
+
     [Fact]
     public void BreakerTrip_SetsItsPause_RecordsTheFormula_AndFlattensAtL2()
     {
