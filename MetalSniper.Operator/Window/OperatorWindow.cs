@@ -178,6 +178,7 @@ public sealed class OperatorWindowService(
             latchedLevel = $"L{(int)state.LatchedLevel}",
             pauses = state.Pauses.Values.Where(p => p.IsActive(now)).Select(p => new { p.Key, level = $"L{(int)p.Level}", p.UntilUtc, p.Reason }),
             connection = broker.Connection(),
+            judges = services.GetService<JudgeStatus>() is { } judges ? new { inUse = judges.InUse, refused = judges.Refused } : null,
             dayPnl = sentinel.DayPnl,
             equityPnl = equity,
             maxDrawdown = maxDd,

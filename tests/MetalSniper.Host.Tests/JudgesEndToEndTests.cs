@@ -125,7 +125,7 @@ public sealed class JudgesEndToEndTests : IDisposable
     }
 
     [Fact]
-    public async Task Dataset_FromAnExistingRunWithoutFeatures_LabelsNothingAndSaysWhy_AndAnUnknownDataSetIsAUsageError()
+    public async Task Dataset_UnknownDataSetOrMissingDatabase_IsAClearError_AndAJudgeWithoutAModelIsOffWithARedAlert()
     {
         var config = _env.WriteConfig();
         var error = new StringWriter();
@@ -135,5 +135,13 @@ public sealed class JudgesEndToEndTests : IDisposable
         (await JudgesCommands.DatasetAsync(new HostSettings(config, RunMode.Replay), "metals-m15", Path.Combine(_env.Directory.FullName, "y"), Path.Combine(_env.Directory.FullName, "none.db"), null, TimeProvider.System, new StringWriter(), error, CancellationToken.None))
             .ShouldBe(ExitCodes.NoInput);
         error.ToString().ShouldContain("no trading database");
+
+        // A judge switched on without a model: off, a RED alert, listed as refused (no silent default).
+        var alerts = new Alerts();
+        var panel = JudgeLoading.CreatePanel(new Judges.Verdicts.JudgesOptions { Registry = Path.Combine(_env.Directory.FullName, "empty"), Add = new() { Mode = Judges.Verdicts.JudgeMode.Active } },
+            alerts, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        panel.Any.ShouldBeFalse();
+        panel.Refused.ShouldHaveSingleItem().ShouldContain("'model-missing'");
+        alerts.Raised.ShouldHaveSingleItem().Level.ShouldBe(Core.Alerts.AlertLevel.Red);
     }
 }

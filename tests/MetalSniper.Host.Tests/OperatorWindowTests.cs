@@ -69,6 +69,9 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             positions.EnumerateArray().ShouldContain(p => p.GetProperty("symbol").GetString() == "XAUUSD" && p.GetProperty("quantity").GetDecimal() == 20m);
             (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
             (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("currency").GetString().ShouldBe("USD"); // Account:BaseCurrency
+            var judges = (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("judges");
+            (judges.GetProperty("inUse").GetArrayLength(), judges.GetProperty("refused").GetArrayLength()).ShouldBe((0, 0), "every judge is off by default");
+            (await (await http.GetAsync("/")).Content.ReadAsStringAsync()).ShouldContain("id=\"judges\"");
             (await http.GetFromJsonAsync<JsonElement>("/api/journal?tail=5")).GetArrayLength().ShouldBe(5);
             (await http.GetFromJsonAsync<JsonElement>("/api/decisions")).EnumerateArray().ShouldContain(d => d.GetProperty("kind").GetString() == "Entry");
 
