@@ -23,7 +23,11 @@ public sealed record RecordedDecision(string DecisionId, string Symbol, string K
 /// <param name="Price">Fill price, major units of the instrument's currency; the simulated broker's prices include half the spread and the slippage.</param>
 /// <param name="Commission">Commission, in <paramref name="CommissionCurrency"/>.</param>
 /// <param name="CommissionCurrency">ISO code.</param>
-/// <param name="EventUtc">Execution time, UTC.</param>
+/// <param name="EventUtc">
+/// When the fill was knowable, UTC: the fill's <c>received_utc</c>. In a replay a fill's <c>event_utc</c> is the open of the bar
+/// it filled in, but nothing about it is known before that bar's close, which is when it is received; labels and purges key
+/// on this time, never on the earlier one.
+/// </param>
 public sealed record RecordedFill(string ExecutionId, string DecisionId, string Purpose, string Symbol, decimal SignedQuantity, decimal Price, decimal Commission, string CommissionCurrency, DateTimeOffset EventUtc);
 
 /// <summary>One run's decisions and fills, read from the trading database.</summary>
@@ -58,8 +62,8 @@ public sealed record DecisionHistory(string RunId, string Broker, bool Ended, IR
             .ToList();
         var fills = c.Query<(string Exec, string Decision, string Purpose, string Symbol, string Side, string Qty, string Price, string Commission, string Ccy, string Event)>(
                 """
-                SELECT f.execution_id, o.decision_id, o.purpose, f.symbol, f.side, f.quantity, f.price, f.commission, f.commission_ccy, f.event_utc
-                FROM fills f JOIN orders o USING (client_order_id) WHERE o.run_id=@runId ORDER BY f.event_utc, f.rowid
+                SELECT f.execution_id, o.decision_id, o.purpose, f.symbol, f.side, f.quantity, f.price, f.commission, f.commission_ccy, f.received_utc
+                FROM fills f JOIN orders o USING (client_order_id) WHERE o.run_id=@runId ORDER BY f.received_utc, f.rowid
                 """, new { runId })
             .Select(f => new RecordedFill(f.Exec, f.Decision, f.Purpose, f.Symbol,
                 (f.Side == "Buy" ? 1 : -1) * decimal.Parse(f.Qty, CultureInfo.InvariantCulture), decimal.Parse(f.Price, CultureInfo.InvariantCulture),
