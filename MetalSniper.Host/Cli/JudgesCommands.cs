@@ -459,9 +459,11 @@ public static class JudgesCommands
             using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={databasePath};Mode=ReadOnly;Pooling=False");
             c.Open();
             using var cmd = c.CreateCommand();
-            cmd.CommandText = "SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE $hash AND inputs_json LIKE $shadow";
+            // Shadow verdicts of exactly this model: as the slot's own model in Shadow mode, or as a candidate beside another.
+            cmd.CommandText = "SELECT COUNT(*) FROM decisions WHERE (inputs_json LIKE $hash AND inputs_json LIKE $shadow) OR inputs_json LIKE $candidate";
             cmd.Parameters.AddWithValue("$hash", $"%\"judge.{name}.modelHash\":\"{model.ModelHash}\"%");
             cmd.Parameters.AddWithValue("$shadow", $"%\"judge.{name}.mode\":\"Shadow\"%");
+            cmd.Parameters.AddWithValue("$candidate", $"%\"judge.{name}.candidate.modelHash\":\"{model.ModelHash}\"%");
             shadow = Convert.ToInt32(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
         catch (Microsoft.Data.Sqlite.SqliteException e)

@@ -28,24 +28,26 @@ public static class JudgeLoading
         ArgumentNullException.ThrowIfNull(logger);
         var refused = new List<string>();
         var registry = new ModelRegistry(Path.GetFullPath(options.Registry), time);
-        IJudgeModel? Load(JudgeKind kind, JudgeSlotOptions slot)
+        IJudgeModel? Load(JudgeKind kind, JudgeSlotOptions slot, bool candidate = false)
         {
-            if (slot.Mode == JudgeMode.Off)
+            if (candidate ? slot.Candidate is null : slot.Mode == JudgeMode.Off)
             {
                 return null;
             }
 
+            var wanted = candidate ? slot.Candidate! : slot.Version;
+            var mode = candidate ? "Shadow candidate" : slot.Mode.ToString();
             try
             {
-                var version = ResolveVersion(registry, kind, slot.Version);
+                var version = ResolveVersion(registry, kind, wanted);
                 var model = new RegisteredJudge(registry.Load(kind, version, FeatureBuilder.Names, FeatureBuilder.CodeHash));
-                logger.LogInformation("Judge {Judge} {Version} loaded ({Mode}): model {ModelHash}, parity passed", kind, model.Version, slot.Mode, model.ModelHash);
+                logger.LogInformation("Judge {Judge} {Version} loaded ({Mode}): model {ModelHash}, parity passed", kind, model.Version, mode, model.ModelHash);
                 return model;
             }
             catch (Exception e) when (e is ModelRefusedException or ModelNotFoundException or IOException or System.Text.Json.JsonException)
             {
                 var rule = e is ModelRefusedException r ? r.Rule : "model-missing";
-                var text = $"the {kind} judge ({slot.Mode}, version {slot.Version}) is OFF: its model was refused by rule '{rule}': {e.Message}";
+                var text = $"the {kind} judge ({mode}, version {wanted}) is OFF: its model was refused by rule '{rule}': {e.Message}";
                 refused.Add(text);
                 logger.LogError(e, "Judge {Judge} refused by rule {Rule}: judge off", kind, rule);
                 alerts.Raise(new Alert(AlertLevel.Red, "Judges", text, time.GetUtcNow()));
@@ -56,6 +58,15 @@ public static class JudgeLoading
         var entry = Load(JudgeKind.Entry, options.Entry);
         var exit = Load(JudgeKind.Exit, options.Exit);
         var add = Load(JudgeKind.Add, options.Add);
+        var candidates = new Dictionary<JudgeKind, IJudgeModel>();
+        foreach (var (kind, slot) in new[] { (JudgeKind.Entry, options.Entry), (JudgeKind.Exit, options.Exit), (JudgeKind.Add, options.Add) })
+        {
+            if (Load(kind, slot, candidate: true) is { } c)
+            {
+                candidates[kind] = c;
+            }
+        }
+
         var effective = new JudgesOptions
         {
             Registry = options.Registry,
@@ -63,11 +74,11 @@ public static class JudgeLoading
             ActiveFromUtc = options.ActiveFromUtc,
             ActiveUntilUtc = options.ActiveUntilUtc,
             Tiers = options.Tiers,
-            Entry = entry is null ? new JudgeSlotOptions() : options.Entry,
-            Exit = exit is null ? new JudgeSlotOptions() : options.Exit,
-            Add = add is null ? new JudgeSlotOptions() : options.Add,
+            Entry = entry is null ? new JudgeSlotOptions { ExitThreshold = options.Entry.ExitThreshold } : options.Entry,
+            Exit = exit is null ? new JudgeSlotOptions { ExitThreshold = options.Exit.ExitThreshold } : options.Exit,
+            Add = add is null ? new JudgeSlotOptions { ExitThreshold = options.Add.ExitThreshold } : options.Add,
         };
-        return new JudgePanel(effective, entry, exit, add) { Refused = refused };
+        return new JudgePanel(effective, entry, exit, add) { Refused = refused, Candidates = candidates };
     }
 
     private static int ResolveVersion(ModelRegistry registry, JudgeKind kind, string version)

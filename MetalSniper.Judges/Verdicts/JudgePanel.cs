@@ -106,10 +106,14 @@ public sealed record JudgeVerdict
     /// <summary>True when the strategy must act on it: Active and not Allow (or Active with a reduced fraction).</summary>
     public bool Binding => Mode == JudgeMode.Active;
 
+    /// <summary>The key prefix of a candidate's entries ("judge.entry.candidate.verdict" …).</summary>
+    public const string CandidateRole = "candidate.";
+
     /// <summary>The entries a judged decision records ("judge.entry.verdict" …), so a veto or an allow can be audited later.</summary>
-    public IEnumerable<KeyValuePair<string, string>> ToInputs()
+    /// <param name="role">"" for the slot's own model, <see cref="CandidateRole"/> for a candidate beside it.</param>
+    public IEnumerable<KeyValuePair<string, string>> ToInputs(string role = "")
     {
-        var p = "judge." + Judge.ToString().ToLowerInvariant() + ".";
+        var p = "judge." + Judge.ToString().ToLowerInvariant() + "." + role;
         var ic = CultureInfo.InvariantCulture;
         yield return new(p + "verdict", Kind.ToString());
         yield return new(p + "mode", Mode.ToString());
@@ -147,6 +151,13 @@ public sealed class JudgeSlotOptions
 
     /// <summary>Model version in the registry ("v1" or "1"), or "latest".</summary>
     public string Version { get; set; } = "latest";
+
+    /// <summary>
+    /// A candidate version run beside this slot's model in shadow (seed 002): its verdicts are recorded on the same decisions
+    /// ("judge.&lt;judge&gt;.candidate.*") and never obeyed; <c>judges report</c> compares the two, <c>judges promote</c> needs its
+    /// record. Null: none.
+    /// </summary>
+    public string? Candidate { get; set; }
 
     /// <summary>Exit judge: recommend an exit when the probability that exiting now beats holding is at least this.</summary>
     public double ExitThreshold { get; set; } = 0.6;
@@ -227,6 +238,7 @@ public sealed class JudgePanel
     private readonly IJudgeModel? _entry;
     private readonly IJudgeModel? _exit;
     private readonly IJudgeModel? _add;
+    private readonly Dictionary<JudgeKind, IJudgeModel> _candidates = [];
 
     /// <summary>Creates a panel.</summary>
     /// <param name="options">Modes, thresholds, tiers.</param>
@@ -242,6 +254,20 @@ public sealed class JudgePanel
         _add = Slot(JudgeKind.Add, options.Add, add);
     }
 
+    /// <summary>Candidate models run in shadow beside the slots (seed 002), by judge.</summary>
+    /// <exception cref="ArgumentException">A candidate sits in another judge's slot.</exception>
+    public IReadOnlyDictionary<JudgeKind, IJudgeModel> Candidates
+    {
+        get => _candidates;
+        init
+        {
+            foreach (var (kind, model) in value)
+            {
+                _candidates[kind] = model.Judge == kind ? model : throw new ArgumentException($"a {model.Judge} candidate ({model.Version}) cannot sit beside the {kind} judge", nameof(value));
+            }
+        }
+    }
+
     /// <summary>A panel with every judge off.</summary>
     public static JudgePanel None { get; } = new(new JudgesOptions(), null, null, null);
 
@@ -250,14 +276,16 @@ public sealed class JudgePanel
 
     /// <summary>The models in use, one line each ("entry v2 (hash…) Active").</summary>
     public IReadOnlyList<string> Describe() =>
-        [.. new[] { (_entry, _options.Entry), (_exit, _options.Exit), (_add, _options.Add) }.Where(x => x.Item1 is not null)
-            .Select(x => $"{x.Item1!.Judge} {x.Item1.Version} ({x.Item1.ModelHash[..Math.Min(12, x.Item1.ModelHash.Length)]}) {x.Item2.Mode}")];
+        [.. new[] { (_entry, _options.Entry.Mode.ToString()), (_exit, _options.Exit.Mode.ToString()), (_add, _options.Add.Mode.ToString()) }
+            .Concat(_candidates.Values.Select(c => ((IJudgeModel?)c, "Shadow (candidate)")))
+            .Where(x => x.Item1 is not null)
+            .Select(x => $"{x.Item1!.Judge} {x.Item1.Version} ({x.Item1.ModelHash[..Math.Min(12, x.Item1.ModelHash.Length)]}) {x.Item2}")];
 
     /// <summary>True when any judge is on (Shadow or Active).</summary>
-    public bool Any => _entry is not null || _exit is not null || _add is not null;
+    public bool Any => _entry is not null || _exit is not null || _add is not null || _candidates.Count > 0;
 
     /// <summary>True when exit-review decisions are to be recorded (an exit judge is on, or the dataset needs them).</summary>
-    public bool ReviewsExits => _exit is not null || _options.RecordExitReviews;
+    public bool ReviewsExits => _exit is not null || _candidates.ContainsKey(JudgeKind.Exit) || _options.RecordExitReviews;
 
     /// <summary>Asks a judge. Null when that judge is off.</summary>
     /// <param name="judge">Which judge.</param>
@@ -281,15 +309,36 @@ public sealed class JudgePanel
             return null;
         }
 
+        return Verdict(judge, model, slot, slot.Mode, features);
+    }
+
+    /// <summary>Asks the candidate beside a judge (always a shadow verdict, never obeyed). Null when there is none or outside the active window.</summary>
+    /// <param name="judge">Which judge.</param>
+    /// <param name="features">The features, schema order.</param>
+    /// <param name="decisionUtc">When the decision is taken.</param>
+    public JudgeVerdict? Candidate(JudgeKind judge, ReadOnlySpan<float> features, DateTimeOffset decisionUtc)
+    {
+        if (!_candidates.TryGetValue(judge, out var model)
+            || decisionUtc < (_options.ActiveFromUtc ?? DateTimeOffset.MinValue) || decisionUtc >= (_options.ActiveUntilUtc ?? DateTimeOffset.MaxValue))
+        {
+            return null;
+        }
+
+        var slot = judge switch { JudgeKind.Entry => _options.Entry, JudgeKind.Exit => _options.Exit, _ => _options.Add };
+        return Verdict(judge, model, slot, JudgeMode.Shadow, features);
+    }
+
+    private JudgeVerdict Verdict(JudgeKind judge, IJudgeModel model, JudgeSlotOptions slot, JudgeMode mode, ReadOnlySpan<float> features)
+    {
         var p = Math.Clamp(model.Probability(features), 0, 1);
         if (judge == JudgeKind.Exit)
         {
-            return new JudgeVerdict(judge, p >= slot.ExitThreshold ? VerdictKind.RecommendExit : VerdictKind.Allow, p, null, 1m, model.Version, model.ModelHash, slot.Mode);
+            return new JudgeVerdict(judge, p >= slot.ExitThreshold ? VerdictKind.RecommendExit : VerdictKind.Allow, p, null, 1m, model.Version, model.ModelHash, mode);
         }
 
         var ev = (p * model.RewardRisk) - (1 - p);
         var fraction = ev <= 0 ? 0m : TierFraction(ev);
-        return new JudgeVerdict(judge, fraction == 0m ? VerdictKind.Veto : VerdictKind.Allow, p, ev, fraction, model.Version, model.ModelHash, slot.Mode);
+        return new JudgeVerdict(judge, fraction == 0m ? VerdictKind.Veto : VerdictKind.Allow, p, ev, fraction, model.Version, model.ModelHash, mode);
     }
 
     private decimal TierFraction(double ev)

@@ -29,12 +29,12 @@ public sealed record JudgeRecord(JudgeKind Judge, string Version, string ModelHa
         var (rows, _) = TradeLabeler.Label(history, multiplier);
         var labels = rows.ToDictionary(r => (r.DecisionId, r.Judge), r => r);
         var records = new List<JudgeRecord>();
-        foreach (var judge in Enum.GetValues<JudgeKind>())
+        foreach (var (judge, role) in Enum.GetValues<JudgeKind>().SelectMany(j => new[] { (j, ""), (j, "candidate.") }))
         {
-            var prefix = "judge." + ModelRegistry.JudgeName(judge) + ".";
+            var prefix = "judge." + ModelRegistry.JudgeName(judge) + "." + role;
             var judged = history.Decisions
                 .Where(d => d.Inputs.ContainsKey(prefix + "verdict"))
-                .GroupBy(d => (Version: d.Inputs[prefix + "model"], Hash: d.Inputs[prefix + "modelHash"], Mode: d.Inputs[prefix + "mode"]));
+                .GroupBy(d => (Version: d.Inputs[prefix + "model"], Hash: d.Inputs[prefix + "modelHash"], Mode: d.Inputs[prefix + "mode"] + (role.Length > 0 ? " (candidate)" : "")));
             foreach (var g in judged)
             {
                 var negative = g.Where(d => d.Inputs[prefix + "verdict"] != "Allow").ToList();

@@ -185,6 +185,11 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var features = s.Features.Snapshot(null);
         Append(inputs, features.ToInputs());
         var judged = "";
+        if (_judges.Candidate(JudgeKind.Entry, features.Values, features.AsOfUtc) is { } candidate)
+        {
+            Append(inputs, candidate.ToInputs(JudgeVerdict.CandidateRole));
+        }
+
         if (_judges.Judge(JudgeKind.Entry, features.Values, features.AsOfUtc) is { } verdict)
         {
             Append(inputs, verdict.ToInputs());
@@ -364,6 +369,11 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var features = s.Features.Snapshot(TradeStateOf(s, bar));
         Append(inputs, features.ToInputs());
         var judged = "";
+        if (_judges.Candidate(JudgeKind.Add, features.Values, features.AsOfUtc) is { } candidate)
+        {
+            Append(inputs, candidate.ToInputs(JudgeVerdict.CandidateRole));
+        }
+
         if (_judges.Judge(JudgeKind.Add, features.Values, features.AsOfUtc) is { } verdict)
         {
             Append(inputs, verdict.ToInputs());
@@ -405,6 +415,11 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var inputs = Inputs(("close", bar.Close), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("stop", s.Stop), ("legEntry", s.LegEntry), ("r", s.R), ("exitCostPerUnit", exitCost), ("direction", dir));
         Append(inputs, features.ToInputs());
         var verdict = _judges.Judge(JudgeKind.Exit, features.Values, features.AsOfUtc);
+        if (_judges.Candidate(JudgeKind.Exit, features.Values, features.AsOfUtc) is { } candidate)
+        {
+            Append(inputs, candidate.ToInputs(JudgeVerdict.CandidateRole));
+        }
+
         if (verdict is not null)
         {
             Append(inputs, verdict.ToInputs());

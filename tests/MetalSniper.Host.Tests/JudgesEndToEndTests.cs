@@ -47,6 +47,10 @@ public sealed class JudgesEndToEndTests : IDisposable
 
         output.ToString().ShouldContain("HOLD-OUT (touched once, now)");
         var entryHash = new ModelRegistry(registry).Load(JudgeKind.Entry, 1, Features.FeatureBuilder.Names, Features.FeatureBuilder.CodeHash).ModelHash;
+        // A candidate: the entry judge trained again on less data (v2), to run in shadow beside v1.
+        JudgesCommands.Train(JudgeKind.Entry, dataset, registry, ActiveFrom.AddMonths(-1), 4, TimeSpan.FromDays(2), TimeProvider.System, output, error).ShouldBe(ExitCodes.Ok, error.ToString());
+        var candidateHash = new ModelRegistry(registry).Load(JudgeKind.Entry, 2, Features.FeatureBuilder.Names, Features.FeatureBuilder.CodeHash).ModelHash;
+        candidateHash.ShouldNotBe(entryHash);
 
         // The judges on from 2026-01-01 only: the entry judge in Shadow (recorded, never obeyed), exit and add Active.
         var judged = Path.Combine(_env.Directory.FullName, "judged", "judged.db");
@@ -55,14 +59,15 @@ public sealed class JudgesEndToEndTests : IDisposable
         {
             ["Registry"] = registry,
             ["ActiveFromUtc"] = "2026-01-01T00:00:00Z",
-            ["Entry"] = new JsonObject { ["Mode"] = entryMode },
+            ["Entry"] = new JsonObject { ["Mode"] = entryMode, ["Version"] = "v1", ["Candidate"] = "v2" },
             ["Exit"] = new JsonObject { ["Mode"] = "Active" },
             ["Add"] = new JsonObject { ["Mode"] = "Active" },
         };
         var judgedConfig = _env.WriteConfig(j => j["Judges"] = JudgesSection("Shadow"));
         var (code, summary) = await Commands.RunReplayAsync(new HostSettings(judgedConfig, RunMode.Replay, judged, Serilog.Events.LogEventLevel.Error), error, CancellationToken.None);
         code.ShouldBe(ExitCodes.Ok, error.ToString());
-        summary!.Judges.Count.ShouldBe(3);
+        summary!.Judges.Count.ShouldBe(4);
+        summary.Judges.ShouldContain(j => j.StartsWith("Entry v2", StringComparison.Ordinal) && j.EndsWith("Shadow (candidate)", StringComparison.Ordinal));
         summary.Judges.ShouldContain(j => j.Contains("Entry v1", StringComparison.Ordinal) && j.EndsWith("Shadow", StringComparison.Ordinal));
         var exitHash = new ModelRegistry(registry).Load(JudgeKind.Exit, 1, Features.FeatureBuilder.Names, Features.FeatureBuilder.CodeHash).ModelHash;
         using (var c = new SqliteConnection($"Data Source={judged};Mode=ReadOnly;Pooling=False"))
@@ -89,6 +94,7 @@ public sealed class JudgesEndToEndTests : IDisposable
         var report = new StringWriter();
         JudgesCommands.Report(judged, null, report, error).ShouldBe(ExitCodes.Ok);
         report.ToString().ShouldContain($"entry v1 ({entryHash[..12]}) Shadow:");
+        report.ToString().ShouldContain($"entry v2 ({candidateHash[..12]}) Shadow (candidate):");
         report.ToString().ShouldContain("exit v1");
         var serviceConfig = _env.WriteConfig(j => j["Persistence"]!["DatabasePath"] = Path.Combine(_env.Directory.FullName, "service", "service.db"));
         Directory.CreateDirectory(Path.Combine(_env.Directory.FullName, "service"));
@@ -97,10 +103,10 @@ public sealed class JudgesEndToEndTests : IDisposable
         (await JudgesCommands.PromoteAsync(serviceConfiguration!, JudgeKind.Entry, 1, judged, 1_000_000, registry, TimeProvider.System, output, refusal)).ShouldBe(ExitCodes.DataError);
         refusal.ToString().ShouldContain("at least 1000000 are required");
         File.Exists(Path.Combine(registry, "entry", "promoted.json")).ShouldBeFalse();
-        (await JudgesCommands.PromoteAsync(serviceConfiguration!, JudgeKind.Entry, 1, judged, 10, registry, TimeProvider.System, output, error)).ShouldBe(ExitCodes.Ok, error.ToString());
+        (await JudgesCommands.PromoteAsync(serviceConfiguration!, JudgeKind.Entry, 2, judged, 10, registry, TimeProvider.System, output, error)).ShouldBe(ExitCodes.Ok, error.ToString());
         var promoted = JudgeLoading.CreatePanel(new Judges.Verdicts.JudgesOptions { Registry = registry, Entry = new() { Mode = Judges.Verdicts.JudgeMode.Active, Version = "promoted" } },
             new Alerts(), TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        promoted.Describe().ShouldBe([$"Entry v1 ({entryHash[..12]}) Active"]);
+        promoted.Describe().ShouldBe([$"Entry v2 ({candidateHash[..12]}) Active"], "the candidate, promoted on its shadow record");
         Directory.GetFiles(Path.Combine(_env.Directory.FullName, "service")).Any(f => File.ReadAllText(f).Contains("JudgePromoted", StringComparison.Ordinal)).ShouldBeTrue("the promotion is journaled");
 
         // The model hash is in the journal with the judged decisions.
@@ -120,7 +126,9 @@ public sealed class JudgesEndToEndTests : IDisposable
         summary2!.Judges.ShouldContain(j => j.Contains("model-hash-mismatch", StringComparison.Ordinal), string.Join(" / ", summary2.Judges));
         summary2.Judges.ShouldContain(j => j.StartsWith("REFUSED: the Entry judge", StringComparison.Ordinal));
         using var t = new SqliteConnection($"Data Source={tampered};Mode=ReadOnly;Pooling=False");
-        t.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE '%judge.entry%'").ShouldBe(0, "a refused judge gives no verdict at all");
+        t.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE '%\"judge.entry.verdict\"%'").ShouldBe(0, "a refused judge gives no verdict at all");
+        t.ExecuteScalar<long>($"SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE '%{entryHash}%'").ShouldBe(0);
+        t.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE '%\"judge.entry.candidate.verdict\"%'").ShouldBeGreaterThan(0, "its candidate (v2, intact) still runs in shadow");
         t.ExecuteScalar<long>("SELECT COUNT(*) FROM decisions WHERE inputs_json LIKE '%judge.exit%'").ShouldBeGreaterThan(0, "the other judges still run");
     }
 

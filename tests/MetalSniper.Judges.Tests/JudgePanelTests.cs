@@ -90,3 +90,36 @@ public sealed class JudgePanelTests
         Should.Throw<ArgumentException>(() => new JudgePanel(new JudgesOptions { Add = new() { Mode = JudgeMode.Shadow } }, null, null, null)).Message.ShouldContain("has no model");
     }
 }
+
+public sealed class JudgeCandidateTests
+{
+    private sealed class Fixed(JudgeKind judge, double p, string version) : IJudgeModel
+    {
+        public JudgeKind Judge => judge;
+
+        public string Version => version;
+
+        public string ModelHash => "hash-" + version;
+
+        public double RewardRisk => 3;
+
+        public double Probability(ReadOnlySpan<float> features) => p;
+    }
+
+    [Fact]
+    public void ACandidateBesideAnActiveJudge_GivesAShadowVerdictOnly_AndIsNamedInTheDescription()
+    {
+        var panel = new JudgePanel(new JudgesOptions { Entry = new() { Mode = JudgeMode.Active } }, new Fixed(JudgeKind.Entry, 0.9, "v1"), null, null)
+        {
+            Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Entry] = new Fixed(JudgeKind.Entry, 0.1, "v2") },
+        };
+        var now = DateTimeOffset.UnixEpoch;
+        panel.Judge(JudgeKind.Entry, [], now)!.Kind.ShouldBe(VerdictKind.Allow);
+        var c = panel.Candidate(JudgeKind.Entry, [], now)!;
+        (c.Kind, c.Mode, c.Binding, c.ModelVersion).ShouldBe((VerdictKind.Veto, JudgeMode.Shadow, false, "v2"));
+        c.ToInputs(JudgeVerdict.CandidateRole).Select(kv => kv.Key).ShouldContain("judge.entry.candidate.verdict");
+        panel.Candidate(JudgeKind.Add, [], now).ShouldBeNull();
+        panel.Describe().ShouldBe(["Entry v1 (hash-v1) Active", "Entry v2 (hash-v2) Shadow (candidate)"]);
+        Should.Throw<ArgumentException>(() => new JudgePanel(new JudgesOptions(), null, null, null) { Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Add] = new Fixed(JudgeKind.Exit, 0.5, "v1") } });
+    }
+}

@@ -94,3 +94,36 @@ public sealed class MetalsJudgesTests
         h.Orders.Last().Purpose.ShouldBe(Core.Orders.OrderPurpose.Exit);
     }
 }
+
+public sealed class MetalsCandidateTests
+{
+    private sealed class Fixed(JudgeKind judge, double p, string version) : IJudgeModel
+    {
+        public JudgeKind Judge => judge;
+
+        public string Version => version;
+
+        public string ModelHash => "hash-" + version;
+
+        public double RewardRisk => 3;
+
+        public double Probability(ReadOnlySpan<float> features) => p;
+    }
+
+    [Fact]
+    public void ACandidatesVeto_IsRecordedBesideTheIncumbentsAllow_AndTheHedgeIsTakenAtTheIncumbentsSize()
+    {
+        var panel = new JudgePanel(new JudgesOptions { Entry = new() { Mode = JudgeMode.Active } }, new Fixed(JudgeKind.Entry, 0.9, "v1"), null, null)
+        {
+            Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Entry] = new Fixed(JudgeKind.Entry, 0.05, "v2") },
+        };
+        var h = new Harness(judges: panel);
+        h.Flat(5);
+        var open = h.Decisions.Single(d => d.Kind == DecisionKind.OpenHedge);
+        open.Outcome.ShouldBe(DecisionOutcome.Taken);
+        open.Inputs["judge.entry.verdict"].ShouldBe("Allow");
+        open.Inputs["judge.entry.candidate.verdict"].ShouldBe("Veto");
+        open.Inputs["judge.entry.candidate.mode"].ShouldBe("Shadow");
+        h.Orders.ShouldAllBe(o => o.Quantity == 50m);
+    }
+}
