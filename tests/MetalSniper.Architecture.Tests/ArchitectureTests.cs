@@ -31,9 +31,9 @@ public sealed class ArchitectureTests
         ["MetalSniper.InteractiveBrokers"] = ["MetalSniper.Core"],
         ["MetalSniper.Engine"] = ["MetalSniper.Core", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Strategies", "MetalSniper.Persistence"],
         ["MetalSniper.Operator"] = ["MetalSniper.Core", "MetalSniper.Sentinel", "MetalSniper.Persistence", "MetalSniper.Engine"],
-        // Rooms of the next issues: veto-only judges see Core only (no gateway, no strategy context); research is offline.
+        // Veto-only judges see Core only (no gateway, no strategy context); features see Core only; research is offline (the CLI only).
         ["MetalSniper.Judges"] = ["MetalSniper.Core"],
-        ["MetalSniper.Research"] = ["MetalSniper.Core", "MetalSniper.Features", "MetalSniper.Judges", "MetalSniper.Strategies", "MetalSniper.Backtest", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Persistence", "MetalSniper.Engine"],
+        ["MetalSniper.Research"] = ["MetalSniper.Core", "MetalSniper.Features", "MetalSniper.Judges"],
         ["metalsniper"] = ["MetalSniper.Core", "MetalSniper.Sentinel", "MetalSniper.Risk", "MetalSniper.Strategies", "MetalSniper.Persistence", "MetalSniper.Backtest",
             "MetalSniper.InteractiveBrokers", "MetalSniper.Engine", "MetalSniper.Operator", "MetalSniper.Judges", "MetalSniper.Pairs", "MetalSniper.Calendars", "MetalSniper.Features", "MetalSniper.Research"],
     };
