@@ -284,13 +284,32 @@ public static class Composition
                 Readiness = () => Brokers.InteractiveBrokersServices.Readiness(sp),
             });
         }
+        else if (liveData)
+        {
+            // Shadow mode (the only way the configuration check lets IB data meet the simulated broker; the mode is checked
+            // again when the identity is first read): the IB session, contracts, bars and quotes, and no IB order gateway at
+            // all — orders go to the simulated broker and nothing can send one to IB.
+            Brokers.InteractiveBrokersServices.Add(services, liveMarketData: true, orders: false);
+            services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
+            services.AddSingleton<ShadowFills>();
+            services.AddSingleton(sp =>
+            {
+                var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
+                if (execution.Mode != Core.Orders.ExecutionMode.Shadow)
+                {
+                    throw new OptionsValidationException(MarketDataOptions.SectionName, typeof(MarketDataOptions),
+                        [$"MarketData:Source InteractiveBrokers with Broker:Kind Simulated needs Execution:Mode Shadow (it is {execution.Mode})"]);
+                }
+
+                return new BrokerIdentity(() => Brokers.InteractiveBrokersServices.DescribeShadow(sp))
+                {
+                    Connection = () => "simulated broker (embedded, SHADOW: no order reaches IB); market data from " + Brokers.InteractiveBrokersServices.DescribeConnection(sp),
+                    Readiness = () => [.. Brokers.InteractiveBrokersServices.Readiness(sp).Where(c => c.Name == "broker-link")],
+                };
+            });
+        }
         else
         {
-            if (liveData)
-            {
-                throw new OptionsValidationException(MarketDataOptions.SectionName, typeof(MarketDataOptions), ["MarketData:Source InteractiveBrokers needs Broker:Kind InteractiveBrokers"]);
-            }
-
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
             services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper") + " · simulated broker"));
         }
@@ -451,6 +470,12 @@ public static class Composition
         else
         {
             // The service: each on its own thread, the sentinel independent of them all.
+            if (brokerKind != "InteractiveBrokers" && liveData)
+            {
+                // Shadow: its banner before the hands start, its summary after they drained (before the journal closes).
+                services.AddHostedService<Brokers.ShadowModeService>();
+            }
+
             services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
             services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
             services.AddHostedService<IngestService>();
