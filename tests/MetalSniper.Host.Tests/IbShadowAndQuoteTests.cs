@@ -29,9 +29,21 @@ public sealed class IbShadowAndQuoteTests(ITestOutputHelper output) : IDisposabl
 
     private sealed record Running(FakeTwsServer Tws, IHost Host, HostProbe Probe, HostDatabase Db, MarketTape Tape) : IAsyncDisposable
     {
+        private bool _stopped;
+
+        /// <summary>Stops the host once (a host's services are not stopped twice).</summary>
+        public async Task StopAsync()
+        {
+            if (!_stopped)
+            {
+                _stopped = true;
+                await Host.StopAsync(CancellationToken.None);
+            }
+        }
+
         public async ValueTask DisposeAsync()
         {
-            await Host.StopAsync(CancellationToken.None);
+            await StopAsync();
             Host.Dispose();
             await Tws.DisposeAsync();
         }
@@ -126,6 +138,27 @@ public sealed class IbShadowAndQuoteTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public async Task NoBidFromIb_DeniesTheEntryAsAZeroBid_AndNoOrderReachesIb()
+    {
+        // IB withdraws gold's bid (tickPrice BID −1): the bars go on as before, a quote made up from them would pass.
+        await using var run = await StartAsync(shadow: false, barQuoteSpread: 0.2);
+        var (tws, _, probe, db, tape) = run;
+        tws.WithdrawBid("XAUUSD");
+        while (db.Scalar<long>("SELECT COUNT(*) FROM gate_denials") == 0)
+        {
+            tape.Remaining.ShouldBeGreaterThan(0, "the strategy's entry was never judged");
+            await probe.CatchUpAsync(tape.Step(), CatchUpLimit, "stepping to the entry");
+        }
+
+        var denial = db.Query<(string Gate, string Reason, string Detail)>("SELECT gate, reason, detail FROM gate_denials ORDER BY id LIMIT 1").Single();
+        output.WriteLine($"{denial.Gate} {denial.Reason}: {denial.Detail}");
+        denial.Gate.ShouldBe("quote");
+        denial.Reason.ShouldBe("ZeroBid");
+        await tws.FlushAsync();
+        PlacedOrder.From(tws.Requests, ClientId).ShouldBeEmpty("an entry left while IB had no bid");
+    }
+
+    [Fact]
     public async Task ShadowMode_TradesOnIbDataWithTheSimulatedBroker_NoPlaceOrderReachesTheFakeTws_AndEverythingSaysShadow()
     {
         await using var run = await StartAsync(shadow: true, barQuoteSpread: 0.2);
@@ -170,5 +203,9 @@ public sealed class IbShadowAndQuoteTests(ITestOutputHelper output) : IDisposabl
         summary.Symbols.ShouldContain(s => s.Symbol == "XAUUSD" && s.Fills > 0);
         summary.MaxBps.ShouldNotBeNull();
         (summary.MaxBps!.Value >= summary.MeanBps!.Value).ShouldBeTrue();
+
+        // On stop the summary is logged and alerted (journaled, SHADOW in its text).
+        await run.StopAsync();
+        db.QueryJournal<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("SHADOW run ended: shadow fills vs live quotes"));
     }
 }
