@@ -355,6 +355,11 @@ public static class Composition
         {
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
             var broker = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
+            if (mode == RunMode.Service && !(brokerKind != "InteractiveBrokers" && liveData))
+            {
+                RefuseShadow(sp, brokerKind, marketDataSource);
+            }
+
             var envOptIn = string.Equals(Environment.GetEnvironmentVariable(ExecutionOptions.LiveConfirmVariable), "yes", StringComparison.Ordinal);
             return new ExecutionSafety(execution.Mode == Core.Orders.ExecutionMode.Live, execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: brokerKind != "Simulated",
                 BrokerPort: brokerKind == "InteractiveBrokers" ? broker.InteractiveBrokers.Port : null);
@@ -505,6 +510,19 @@ public static class Composition
         {
             services.AddSingleton<Supervision.SystemdService>();
             services.AddHostedService(sp => sp.GetRequiredService<Supervision.SystemdService>());
+        }
+    }
+
+    /// <summary>
+    /// Defence in depth behind <see cref="ConfigurationCheck"/>: a host built without it (tests, tools) in
+    /// <c>Execution:Mode</c> Shadow with any pairing but the simulated broker on IB data refuses to start.
+    /// </summary>
+    private static void RefuseShadow(IServiceProvider sp, string brokerKind, string marketDataSource)
+    {
+        if (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Shadow)
+        {
+            throw new OptionsValidationException(ExecutionOptions.SectionName, typeof(ExecutionOptions),
+                [$"Execution:Mode is Shadow but Broker:Kind is {brokerKind} and MarketData:Source is {marketDataSource}: shadow mode needs the simulated broker on InteractiveBrokers data"]);
         }
     }
 

@@ -132,6 +132,17 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
+    public async Task ShadowModeOnReplayedData_BuiltWithoutTheCheck_RefusesToStart()
+    {
+        // Defence in depth: shadow mode without IB's live data would be a rehearsal on history that claims to be SHADOW.
+        var config = _env.WriteConfig(j => j["Execution"]!["Mode"] = "Shadow");
+        var settings = new HostSettings(config, Engine.Pipeline.RunMode.Service, _env.DatabasePath);
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        (await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync(CancellationToken.None)))
+            .Message.ShouldContain("Execution:Mode is Shadow but Broker:Kind is Simulated and MarketData:Source is Replay");
+    }
+
+    [Fact]
     public async Task LiveDataWithTheSimulatedBroker_Exits78_NamingBothSettings()
     {
         var config = _env.WriteConfig(j => j["MarketData"]!["Source"] = "InteractiveBrokers");
