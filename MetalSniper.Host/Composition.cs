@@ -286,8 +286,8 @@ public static class Composition
         }
         else if (liveData)
         {
-            // Shadow mode (the only way the configuration check lets IB data meet the simulated broker; the mode is checked
-            // again when the identity is first read): the IB session, contracts, bars and quotes, and no IB order gateway at
+            // Shadow mode (the only way the configuration check lets IB data meet the simulated broker; a host built without
+            // the check refuses to start in any other mode, see ShadowPairing): the IB session, contracts, bars and quotes, and no IB order gateway at
             // all — orders go to the simulated broker and nothing can send one to IB.
             Brokers.InteractiveBrokersServices.Add(services, liveMarketData: true, orders: false);
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
@@ -355,9 +355,9 @@ public static class Composition
         {
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
             var broker = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
-            if (mode == RunMode.Service && !(brokerKind != "InteractiveBrokers" && liveData))
+            if (mode == RunMode.Service)
             {
-                RefuseShadow(sp, brokerKind, marketDataSource);
+                ShadowPairing(sp, shadowPairing: brokerKind != "InteractiveBrokers" && liveData, brokerKind, marketDataSource);
             }
 
             var envOptIn = string.Equals(Environment.GetEnvironmentVariable(ExecutionOptions.LiveConfirmVariable), "yes", StringComparison.Ordinal);
@@ -514,15 +514,17 @@ public static class Composition
     }
 
     /// <summary>
-    /// Defence in depth behind <see cref="ConfigurationCheck"/>: a host built without it (tests, tools) in
-    /// <c>Execution:Mode</c> Shadow with any pairing but the simulated broker on IB data refuses to start.
+    /// Defence in depth behind <see cref="ConfigurationCheck"/>, before anything can trade (the gates need it): a service
+    /// built without the check (tests, tools) refuses to start in <c>Execution:Mode</c> Shadow with any pairing but the
+    /// simulated broker on IB data, and with that pairing in any other mode.
     /// </summary>
-    private static void RefuseShadow(IServiceProvider sp, string brokerKind, string marketDataSource)
+    private static void ShadowPairing(IServiceProvider sp, bool shadowPairing, string brokerKind, string marketDataSource)
     {
-        if (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Shadow)
+        var executionMode = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode;
+        if ((executionMode == Core.Orders.ExecutionMode.Shadow) != shadowPairing)
         {
             throw new OptionsValidationException(ExecutionOptions.SectionName, typeof(ExecutionOptions),
-                [$"Execution:Mode is Shadow but Broker:Kind is {brokerKind} and MarketData:Source is {marketDataSource}: shadow mode needs the simulated broker on InteractiveBrokers data"]);
+                [$"Execution:Mode is {executionMode} with Broker:Kind {brokerKind} and MarketData:Source {marketDataSource}: shadow mode, and only shadow mode, is the simulated broker on InteractiveBrokers data"]);
         }
     }
 

@@ -139,7 +139,7 @@ public sealed class PreflightTests : IDisposable
         var settings = new HostSettings(config, Engine.Pipeline.RunMode.Service, _env.DatabasePath);
         using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
         (await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync(CancellationToken.None)))
-            .Message.ShouldContain("Execution:Mode is Shadow but Broker:Kind is Simulated and MarketData:Source is Replay");
+            .Message.ShouldContain("Execution:Mode is Shadow with Broker:Kind Simulated and MarketData:Source Replay");
     }
 
     [Fact]
