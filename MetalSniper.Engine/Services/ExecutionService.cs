@@ -528,8 +528,10 @@ public sealed class ExecutionService(
             workingReduceQuantity)
         {
             // Live, the broker's top of book (a wide spread or a zero bid must trip the quote gate); none yet is no quote.
-            // Recorded data: the quote the bar implies.
-            Quote = quoteFeed is null ? _quotes.GetValueOrDefault(order.Symbol) : quoteFeed.TryGetTopOfBook(order.Symbol, out var live) ? live : null,
+            // Recorded data, and an opening-auction order (sent only while its venue is closed, where the broker's book is
+            // empty or one-sided and the auction, not the touch, sets the price): the quote the last bar implies.
+            Quote = quoteFeed is null || order.TimeInForce == TimeInForce.AtTheOpen ? _quotes.GetValueOrDefault(order.Symbol)
+                : quoteFeed.TryGetTopOfBook(order.Symbol, out var live) ? live : null,
             Book = _book.Snapshot(),
             Marks = _marks,
             WorkingEntryQuantity = WorkingEntries(),
