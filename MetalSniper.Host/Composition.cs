@@ -284,13 +284,32 @@ public static class Composition
                 Readiness = () => Brokers.InteractiveBrokersServices.Readiness(sp),
             });
         }
+        else if (liveData)
+        {
+            // Shadow mode (the only way the configuration check lets IB data meet the simulated broker; a host built without
+            // the check refuses to start in any other mode, see ShadowPairing): the IB session, contracts, bars and quotes, and no IB order gateway at
+            // all — orders go to the simulated broker and nothing can send one to IB.
+            Brokers.InteractiveBrokersServices.Add(services, liveMarketData: true, orders: false);
+            services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
+            services.AddSingleton<ShadowFills>();
+            services.AddSingleton(sp =>
+            {
+                var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
+                if (execution.Mode != Core.Orders.ExecutionMode.Shadow)
+                {
+                    throw new OptionsValidationException(MarketDataOptions.SectionName, typeof(MarketDataOptions),
+                        [$"MarketData:Source InteractiveBrokers with Broker:Kind Simulated needs Execution:Mode Shadow (it is {execution.Mode})"]);
+                }
+
+                return new BrokerIdentity(() => Brokers.InteractiveBrokersServices.DescribeShadow(sp))
+                {
+                    Connection = () => "simulated broker (embedded, SHADOW: no order reaches IB); market data from " + Brokers.InteractiveBrokersServices.DescribeConnection(sp),
+                    Readiness = () => [.. Brokers.InteractiveBrokersServices.Readiness(sp).Where(c => c.Name == "broker-link")],
+                };
+            });
+        }
         else
         {
-            if (liveData)
-            {
-                throw new OptionsValidationException(MarketDataOptions.SectionName, typeof(MarketDataOptions), ["MarketData:Source InteractiveBrokers needs Broker:Kind InteractiveBrokers"]);
-            }
-
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
             services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper") + " · simulated broker"));
         }
@@ -336,6 +355,11 @@ public static class Composition
         {
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
             var broker = sp.GetRequiredService<IOptions<BrokerOptions>>().Value;
+            if (mode == RunMode.Service)
+            {
+                ShadowPairing(sp, shadowPairing: brokerKind != "InteractiveBrokers" && liveData, brokerKind, marketDataSource);
+            }
+
             var envOptIn = string.Equals(Environment.GetEnvironmentVariable(ExecutionOptions.LiveConfirmVariable), "yes", StringComparison.Ordinal);
             return new ExecutionSafety(execution.Mode == Core.Orders.ExecutionMode.Live, execution.LiveTradingOptIn, envOptIn, BrokerIsLiveCapable: brokerKind != "Simulated",
                 BrokerPort: brokerKind == "InteractiveBrokers" ? broker.InteractiveBrokers.Port : null);
@@ -453,6 +477,12 @@ public static class Composition
         else
         {
             // The service: each on its own thread, the sentinel independent of them all.
+            if (brokerKind != "InteractiveBrokers" && liveData)
+            {
+                // Shadow: its banner before the hands start, its summary after they drained (before the journal closes).
+                services.AddHostedService<Brokers.ShadowModeService>();
+            }
+
             services.AddHostedService(sp => sp.GetRequiredService<ExecutionService>());
             services.AddHostedService(sp => sp.GetRequiredService<SignalService>());
             services.AddHostedService<IngestService>();
@@ -482,6 +512,21 @@ public static class Composition
         {
             services.AddSingleton<Supervision.SystemdService>();
             services.AddHostedService(sp => sp.GetRequiredService<Supervision.SystemdService>());
+        }
+    }
+
+    /// <summary>
+    /// Defence in depth behind <see cref="ConfigurationCheck"/>, before anything can trade (the gates need it): a service
+    /// built without the check (tests, tools) refuses to start in <c>Execution:Mode</c> Shadow with any pairing but the
+    /// simulated broker on IB data, and with that pairing in any other mode.
+    /// </summary>
+    private static void ShadowPairing(IServiceProvider sp, bool shadowPairing, string brokerKind, string marketDataSource)
+    {
+        var executionMode = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode;
+        if ((executionMode == Core.Orders.ExecutionMode.Shadow) != shadowPairing)
+        {
+            throw new OptionsValidationException(ExecutionOptions.SectionName, typeof(ExecutionOptions),
+                [$"Execution:Mode is {executionMode} with Broker:Kind {brokerKind} and MarketData:Source {marketDataSource}: shadow mode, and only shadow mode, is the simulated broker on InteractiveBrokers data"]);
         }
     }
 

@@ -21,7 +21,8 @@ public sealed class OperatorConsole(
     IInstrumentCatalog instruments,
     TimeProvider clock,
     AccountCurrency account,
-    BrokerIdentity broker) : IOperatorConsole
+    BrokerIdentity broker,
+    ShadowFills? shadowFills = null) : IOperatorConsole
 {
     /// <summary>The account's base currency (ISO code): every P&amp;L figure the console and the window show is in it.</summary>
     public string BaseCurrency => account.Base.Code;
@@ -53,6 +54,11 @@ public sealed class OperatorConsole(
         sb.Append(inv, $"kill level L{(int)level}{(level == KillLevel.Running ? "" : ": " + state.Describe(now))}\n");
         sb.Append(inv, $"day P&L {(sentinel.DayPnl is { } d ? d.ToString("N2", inv) + " " + account.Base.Code : "unknown")}; equity P&L {run.Trades.Snapshot().EquityPnl:N2} {account.Base.Code}\n");
         sb.Append(inv, $"bars {run.BarsProcessed:N0}, decisions {run.Decisions:N0}, orders {run.OrdersSent:N0} (denied {run.OrdersDenied:N0}), fills {run.Fills:N0}\n");
+        if (shadowFills is not null)
+        {
+            sb.Append(shadowFills.Summary().Describe()).Append('\n');
+        }
+
         sb.Append(inv, $"market time {now:yyyy-MM-dd HH:mm} UTC; faults {run.Faults.Count}");
         return sb.ToString();
     }

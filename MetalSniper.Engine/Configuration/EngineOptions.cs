@@ -252,7 +252,7 @@ public sealed class ExecutionOptions
     /// <summary>The environment variable that must say <c>yes</c> for live trading, besides <see cref="LiveTradingOptIn"/>.</summary>
     public const string LiveConfirmVariable = "METALSNIPER_LIVE_TRADING_CONFIRMED";
 
-    /// <summary><c>Paper</c> (default) or <c>Live</c>.</summary>
+    /// <summary><c>Paper</c> (default), <c>Live</c>, or <c>Shadow</c> (the broker's live data, orders to the simulated broker only).</summary>
     [EnumDataType(typeof(Core.Orders.ExecutionMode))]
     public Core.Orders.ExecutionMode Mode { get; set; } = Core.Orders.ExecutionMode.Paper;
 

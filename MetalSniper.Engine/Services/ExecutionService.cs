@@ -44,7 +44,9 @@ public sealed class ExecutionService(
     TimeProvider clock,
     WallClock wallClock,
     Supervisor supervisor,
-    ILogger<ExecutionService> logger) : PipelineService(run, supervisor)
+    ILogger<ExecutionService> logger,
+    IQuoteFeed? quoteFeed = null,
+    ShadowFills? shadowFills = null) : PipelineService(run, supervisor)
 {
     private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
 
@@ -525,7 +527,11 @@ public sealed class ExecutionService(
         return new PreTradeContext(order, instrument, position, ProtectiveStops(order.Symbol, position), valuation.Costs.ExitCostPerUnit(order.Symbol, reference), now,
             workingReduceQuantity)
         {
-            Quote = _quotes.GetValueOrDefault(order.Symbol),
+            // Live, the broker's top of book (a wide spread or a zero bid must trip the quote gate); none yet is no quote.
+            // Recorded data, and an opening-auction order (sent only while its venue is closed, where the broker's book is
+            // empty or one-sided and the auction, not the touch, sets the price): the quote the last bar implies.
+            Quote = quoteFeed is null || order.TimeInForce == TimeInForce.AtTheOpen ? _quotes.GetValueOrDefault(order.Symbol)
+                : quoteFeed.TryGetTopOfBook(order.Symbol, out var live) ? live : null,
             Book = _book.Snapshot(),
             Marks = _marks,
             WorkingEntryQuantity = WorkingEntries(),
@@ -810,6 +816,7 @@ public sealed class ExecutionService(
                 }
 
                 Run.CountFill();
+                shadowFills?.Record(f.Fill, quoteFeed is not null && quoteFeed.TryGetTopOfBook(f.Fill.Symbol, out var atFill) ? atFill : null);
                 if (Run.Mode == RunMode.Service)
                 {
                     recorders.Alerts.Raise(AlertLevel.Info, "Fill", string.Create(System.Globalization.CultureInfo.InvariantCulture,

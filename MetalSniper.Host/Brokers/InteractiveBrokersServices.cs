@@ -18,8 +18,18 @@ namespace MetalSniper.Host.Brokers;
 /// <summary>Registration of the Interactive Brokers session, order gateway and market data source.</summary>
 public static class InteractiveBrokersServices
 {
-    /// <summary>Registers the IB session (one connection for the process), its hosted service and the order gateway; and the live bar source when <c>MarketData:Source</c> is InteractiveBrokers.</summary>
-    public static void Add(IServiceCollection services, bool liveMarketData)
+    /// <summary>
+    /// Registers the IB session (one connection for the process), its hosted service and the order gateway; and the live
+    /// bar source and top-of-book quotes (<see cref="IbQuoteBook"/>, the gates' <see cref="IQuoteFeed"/>) when
+    /// <c>MarketData:Source</c> is InteractiveBrokers.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="liveMarketData">True when the bars come from IB.</param>
+    /// <param name="orders">
+    /// False in shadow mode: no <see cref="IbOrderGateway"/> is registered at all (no reconciliation, no order can reach the
+    /// TWS connection); the session carries market data only.
+    /// </param>
+    public static void Add(IServiceCollection services, bool liveMarketData, bool orders = true)
     {
         services.AddSingleton(sp =>
         {
@@ -39,6 +49,7 @@ public static class InteractiveBrokersServices
             var machine = new IbConnectionStateMachine(TimeSpan.FromSeconds(ib.ReconnectWarmupSeconds), windows, TimeZoneInfo.FindSystemTimeZoneById(ib.QuietWindowTimeZone));
             return new IbSession(new IbSessionSettings(ib.Host, ib.Port, ib.ClientId, ib.Account, TimeSpan.FromSeconds(ib.ConnectTimeoutSeconds),
                 TimeSpan.FromSeconds(ib.ReconnectMinDelaySeconds), TimeSpan.FromSeconds(ib.ReconnectMaxDelaySeconds), TimeSpan.FromSeconds(ib.ReconcileTimeoutSeconds), ib.MarketDataType,
+                // Shadow counts as paper: it rehearses on a paper account's session (IB shares the live subscriptions with it).
                 Paper: sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode != Core.Orders.ExecutionMode.Live),
                 client, machine, wall, sp.GetRequiredService<ILogger<IbSession>>());
         });
@@ -69,6 +80,35 @@ public static class InteractiveBrokersServices
             return new IbContractBook(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), symbols, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
                 sp.GetRequiredService<ILogger<IbContractBook>>());
         });
+        if (orders)
+        {
+            AddOrderGateway(services);
+        }
+
+        services.AddHostedService(sp => new IbSessionService(sp.GetRequiredService<IbSession>(), sp.GetService<IbOrderGateway>(), sp.GetRequiredService<IbContractBook>(),
+            sp.GetService<IbQuoteBook>(), sp.GetRequiredService<Persistence.Journal.DecisionJournal>(), sp.GetRequiredService<Engine.Alerts.AlertHub>(),
+            sp.GetRequiredService<Engine.Pipeline.WallClock>(), sp.GetRequiredService<ILogger<IbSessionService>>()));
+        if (liveMarketData)
+        {
+            services.AddSingleton<IMarketDataSource>(sp =>
+            {
+                var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
+                return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
+                    sp.GetRequiredService<ILogger<IbMarketDataSource>>(), sp.GetRequiredService<IbContractBook>());
+            });
+
+            // The broker's bid/ask of every instrument of the contract book, for the quote gate (spread, zero bid, age).
+            services.AddSingleton(sp =>
+            {
+                var contracts = sp.GetRequiredService<IbContractBook>();
+                return new IbQuoteBook(sp.GetRequiredService<IbSession>(), contracts, contracts.Symbols, sp.GetRequiredService<ILogger<IbQuoteBook>>());
+            });
+            services.AddSingleton<IQuoteFeed>(sp => sp.GetRequiredService<IbQuoteBook>());
+        }
+    }
+
+    private static void AddOrderGateway(IServiceCollection services)
+    {
         services.AddSingleton(sp =>
         {
             var execution = sp.GetRequiredService<IOptions<ExecutionOptions>>().Value;
@@ -80,16 +120,17 @@ public static class InteractiveBrokersServices
                 sp.GetRequiredService<ILogger<IbOrderGateway>>(), sp.GetRequiredService<IbContractBook>());
         });
         services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IbOrderGateway>());
-        services.AddHostedService<IbSessionService>();
-        if (liveMarketData)
-        {
-            services.AddSingleton<IMarketDataSource>(sp =>
-            {
-                var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
-                return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
-                    sp.GetRequiredService<ILogger<IbMarketDataSource>>(), sp.GetRequiredService<IbContractBook>());
-            });
-        }
+    }
+
+    /// <summary>The identity text of a shadow process: "SHADOW · simulated broker · IB data DU… at host:port (client N) STATE".</summary>
+    public static string DescribeShadow(IServiceProvider sp)
+    {
+        ArgumentNullException.ThrowIfNull(sp);
+        var ib = sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers;
+        var session = sp.GetRequiredService<IbSession>();
+        var account = session.Account.Length > 0 ? session.Account : ib.Account.Length > 0 ? ib.Account : "account not yet known";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"SHADOW · simulated broker (no order reaches IB) · IB data {account} at {ib.Host}:{ib.Port} (client {ib.ClientId}) {StateName(session.Machine.State(session.Clock.GetUtcNow()))}");
     }
 
     /// <summary>The identity text of an IB process.</summary>
@@ -121,12 +162,16 @@ public static class InteractiveBrokersServices
     {
         ArgumentNullException.ThrowIfNull(sp);
         var session = sp.GetRequiredService<IbSession>();
-        var gateway = sp.GetRequiredService<IbOrderGateway>();
         var now = session.Clock.GetUtcNow();
         var state = session.Machine.State(now);
         var link = state == IbConnectionState.FullyLive
             ? new Engine.Pipeline.BrokerCheck("broker-link", true, StateName(state))
             : new Engine.Pipeline.BrokerCheck("broker-link", false, $"{StateName(state)}: {session.Machine.Reason} (new orders refused)");
+        if (sp.GetService<IbOrderGateway>() is not { } gateway)
+        {
+            return [link]; // shadow: no IB orders, nothing to reconcile
+        }
+
         var reconciled = gateway.Reconciliations > 0 && gateway.LastReconciliationOk;
         var reconciliation = new Engine.Pipeline.BrokerCheck("reconciliation", reconciled,
             reconciled ? gateway.LastReconciliation : $"{gateway.LastReconciliation} ({gateway.Reconciliations} succeeded so far; orders refused until one succeeds)");
@@ -149,9 +194,19 @@ public static class InteractiveBrokersServices
 /// Runs the IB session for the life of the host: connection and reconnection, reconciliation, the state machine. Its
 /// state changes are journaled (<c>BrokerLink</c>) and alerted (a lost link RED once per disconnection, restored and
 /// FULLY_LIVE as info), as are the gateway's problems (external orders or fills, reconciliation failures, client id in use).
-/// It also books executions whose commission report never came, once a second.
+/// It also books executions whose commission report never came, once a second. In shadow mode there is no order gateway
+/// (<paramref name="gateway"/> null): the session carries market data only.
 /// </summary>
-public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, IbContractBook contracts, Persistence.Journal.DecisionJournal journal, Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
+/// <param name="session">The IB session.</param>
+/// <param name="gateway">The IB order gateway; null in shadow mode.</param>
+/// <param name="contracts">The contract details book.</param>
+/// <param name="quotes">The top-of-book quotes (their problems are alerted); null without live IB data.</param>
+/// <param name="journal">The decision journal.</param>
+/// <param name="alerts">The alert hub.</param>
+/// <param name="wallClock">The wall clock.</param>
+/// <param name="logger">Logger.</param>
+public sealed class IbSessionService(IbSession session, IbOrderGateway? gateway, IbContractBook contracts, IbQuoteBook? quotes, Persistence.Journal.DecisionJournal journal,
+    Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
     : BackgroundService
 {
     /// <inheritdoc />
@@ -159,8 +214,24 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
     {
         session.Machine.Changed += OnChanged;
         session.Problem += OnProblem;
-        gateway.Problem += OnGatewayProblem;
+        if (gateway is not null)
+        {
+            gateway.Problem += OnGatewayProblem;
+        }
+        else
+        {
+            // Shadow: no IB order exists to reconcile; each (re)connect and 1101/1102 is "reconciled" at once, so the link
+            // reports its real state (warm-up, FULLY_LIVE, EXECUTION_DEGRADED) as in any other mode.
+            session.Connected += NothingToReconcileAsync;
+            session.Restored += NothingToReconcileAsync;
+        }
+
         contracts.Problem += OnContractProblem;
+        if (quotes is not null)
+        {
+            quotes.Problem += OnContractProblem;
+        }
+
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), wallClock.Provider);
         var flusher = Task.Run(async () =>
         {
@@ -168,7 +239,7 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
             {
                 try
                 {
-                    gateway.FlushOverdueFills();
+                    gateway?.FlushOverdueFills();
                     session.Machine.State(wallClock.Provider.GetUtcNow()); // lets the warm-up end on time (and be journaled)
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -187,7 +258,21 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
         {
             session.Machine.Changed -= OnChanged;
             session.Problem -= OnProblem;
-            gateway.Problem -= OnGatewayProblem;
+            if (gateway is not null)
+            {
+                gateway.Problem -= OnGatewayProblem;
+            }
+            else
+            {
+                session.Connected -= NothingToReconcileAsync;
+                session.Restored -= NothingToReconcileAsync;
+            }
+
+            contracts.Problem -= OnContractProblem;
+            if (quotes is not null)
+            {
+                quotes.Problem -= OnContractProblem;
+            }
             try
             {
                 await flusher.ConfigureAwait(false);
@@ -197,6 +282,12 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
                 logger.LogDebug("IB fill flusher stopped");
             }
         }
+    }
+
+    private Task NothingToReconcileAsync(CancellationToken cancellationToken)
+    {
+        session.Machine.OnReconciled(true, "shadow mode: no IB orders, executions or positions of ours to reconcile", wallClock.Provider.GetUtcNow(), session.Machine.ReconciliationEpoch);
+        return Task.CompletedTask;
     }
 
     private void OnChanged(IbStateChange change)
@@ -215,7 +306,7 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway gateway, 
 
     private void OnGatewayProblem(string text, bool red) => alerts.Raise(red ? Core.Alerts.AlertLevel.Red : Core.Alerts.AlertLevel.Yellow, "Broker", text);
 
-    /// <summary>An instrument refused for missing or disagreeing contract details: no order or data for it until fixed (RED).</summary>
+    /// <summary>An instrument refused for missing or disagreeing contract details, or whose quotes were refused: no order or data for it until fixed (RED).</summary>
     private void OnContractProblem(string text)
     {
         logger.LogError("IB contract details: {Problem}", text);

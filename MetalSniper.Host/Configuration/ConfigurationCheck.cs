@@ -96,7 +96,8 @@ public static class ConfigurationCheck
         }
 
         var brokerKind = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
-        BrokerAndDataAgree(brokerKind, market, errors);
+        var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
+        BrokerAndDataAgree(brokerKind, market, execution.Mode, errors);
 
         // The symbols that get bars: the replayed files, or the live source's streamed symbols.
         var liveData = market.Source == "InteractiveBrokers";
@@ -156,7 +157,6 @@ public static class ConfigurationCheck
             errors.Add($"{RiskOptions.SectionName}:TradingDayTimeZone: '{risk.TradingDayTimeZone}' is not a time zone this machine knows (use an IANA id such as America/New_York)");
         }
 
-        var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
         if (execution.Mode == Core.Orders.ExecutionMode.Live && brokerKind.Kind == "Simulated")
         {
             errors.Add($"{ExecutionOptions.SectionName}:Mode: Live needs a live broker; {BrokerOptions.SectionName}:Kind is Simulated (paper only)");
@@ -190,10 +190,23 @@ public static class ConfigurationCheck
     /// <summary>
     /// A real broker trades on market data from that same broker, in every execution mode: replayed history driving a
     /// real (even a paper) account would send orders priced from years-old bars, gated by quotes that are not the
-    /// market's. And the live source exists only through the broker's session.
+    /// market's. And the live source exists only through the broker's session. Shadow mode is exactly the other
+    /// combination: the broker's live data with the simulated broker (no order ever reaches the broker).
     /// </summary>
-    private static void BrokerAndDataAgree(BrokerOptions broker, MarketDataOptions market, List<string> errors)
+    private static void BrokerAndDataAgree(BrokerOptions broker, MarketDataOptions market, Core.Orders.ExecutionMode mode, List<string> errors)
     {
+        if (mode == Core.Orders.ExecutionMode.Shadow)
+        {
+            if (broker.Kind != "Simulated" || market.Source != "InteractiveBrokers")
+            {
+                errors.Add($"{ExecutionOptions.SectionName}:Mode is Shadow but {BrokerOptions.SectionName}:Kind is {broker.Kind} and {MarketDataOptions.SectionName}:Source is {market.Source}: "
+                    + $"shadow mode runs on the broker's live data with the simulated broker, never sending an order to the broker (set {BrokerOptions.SectionName}:Kind to Simulated "
+                    + $"and {MarketDataOptions.SectionName}:Source to InteractiveBrokers; the connection comes from {BrokerOptions.SectionName}:InteractiveBrokers)");
+            }
+
+            return;
+        }
+
         if (broker.Kind == "InteractiveBrokers" && market.Source != "InteractiveBrokers")
         {
             errors.Add($"{BrokerOptions.SectionName}:Kind is InteractiveBrokers but {MarketDataOptions.SectionName}:Source is {market.Source}: a real broker must trade on "
@@ -203,7 +216,8 @@ public static class ConfigurationCheck
         else if (market.Source == "InteractiveBrokers" && broker.Kind != "InteractiveBrokers")
         {
             errors.Add($"{MarketDataOptions.SectionName}:Source is InteractiveBrokers but {BrokerOptions.SectionName}:Kind is {broker.Kind}: live Interactive Brokers "
-                + $"data comes through the broker's session (set {BrokerOptions.SectionName}:Kind to InteractiveBrokers, or {MarketDataOptions.SectionName}:Source to Replay)");
+                + $"data comes through the broker's session (set {BrokerOptions.SectionName}:Kind to InteractiveBrokers, or {MarketDataOptions.SectionName}:Source to Replay; "
+                + $"or {ExecutionOptions.SectionName}:Mode to Shadow to rehearse on live data with the simulated broker)");
         }
     }
 

@@ -181,7 +181,8 @@ public static class Preflight
     {
         var broker = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
         var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
-        if (broker.Kind == "Simulated")
+        var shadow = execution.Mode == Core.Orders.ExecutionMode.Shadow;
+        if (broker.Kind == "Simulated" && !shadow)
         {
             return execution.Mode == Core.Orders.ExecutionMode.Live
                 ? new PreflightCheck("broker", false, "live mode needs a live broker; the simulated broker is paper only", ExitCodes.Config)
@@ -190,9 +191,9 @@ public static class Preflight
 
         var ib = broker.InteractiveBrokers;
         var livePort = Risk.Gates.ExecutionSafety.LivePorts.Contains(ib.Port);
-        if (execution.Mode == Core.Orders.ExecutionMode.Paper && livePort)
+        if (execution.Mode != Core.Orders.ExecutionMode.Live && livePort)
         {
-            return new PreflightCheck("broker", false, $"paper mode but {ib.Host}:{ib.Port} is a live port (TWS 7496 / IB Gateway 4001): fails closed; use 4002 (Gateway) or 7497 (TWS) for paper", ExitCodes.Config);
+            return new PreflightCheck("broker", false, $"{execution.Mode.ToString().ToLowerInvariant()} mode but {ib.Host}:{ib.Port} is a live port (TWS 7496 / IB Gateway 4001): fails closed; use 4002 (Gateway) or 7497 (TWS) for paper", ExitCodes.Config);
         }
 
         if (execution.Mode == Core.Orders.ExecutionMode.Live && !livePort)
@@ -207,7 +208,7 @@ public static class Preflight
             using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
             using var cts = new CancellationTokenSource(timeout);
             socket.ConnectAsync(ib.Host, ib.Port, cts.Token).AsTask().GetAwaiter().GetResult();
-            return new PreflightCheck("broker", true, $"Interactive Brokers at {ib.Host}:{ib.Port} accepts connections ({execution.Mode.ToString().ToLowerInvariant()} port, client id {ib.ClientId}{(ib.Account.Length > 0 ? ", account " + ib.Account : "")})", 0);
+            return new PreflightCheck("broker", true, $"{(shadow ? "SHADOW: orders to the embedded simulated broker, market data from " : "")}Interactive Brokers at {ib.Host}:{ib.Port} accepts connections ({execution.Mode.ToString().ToLowerInvariant()} port, client id {ib.ClientId}{(ib.Account.Length > 0 ? ", account " + ib.Account : "")})", 0);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
         {

@@ -58,7 +58,7 @@ public interface IIbQuoteBook
 /// left out, logged and raised as a <see cref="Problem"/>. Quotes are forgotten when the link drops: a quote from a dead
 /// link is not a live quote. Thread-safe.
 /// </summary>
-public sealed class IbQuoteBook : IIbQuoteBook
+public sealed class IbQuoteBook : IIbQuoteBook, Core.MarketData.IQuoteFeed
 {
     private readonly IbSession _session;
     private readonly IbContractBook _contracts;
@@ -113,6 +113,25 @@ public sealed class IbQuoteBook : IIbQuoteBook
         {
             return _quotes.TryGetValue(symbol, out quote);
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Both sides must have been observed on the current link; a side IB reported without a price (−1 or 0) reads as 0, so
+    /// the quote gate refuses it as a zero bid (or an invalid market), never as no quote at all. The event time is the
+    /// older side's observation time (<see cref="IbQuote.ObservedAtUtc"/>).
+    /// </remarks>
+    public bool TryGetTopOfBook(string symbol, [NotNullWhen(true)] out Core.MarketData.Quote? quote)
+    {
+        quote = null;
+        if (!TryGetQuote(symbol, out var q) || q.ObservedAtUtc is not { } observed)
+        {
+            return false;
+        }
+
+        var newer = q.BidObservedAtUtc > q.AskObservedAtUtc ? q.BidObservedAtUtc!.Value : q.AskObservedAtUtc!.Value;
+        quote = new Core.MarketData.Quote(q.Symbol, q.Bid ?? 0m, q.Ask ?? 0m, observed, newer);
+        return true;
     }
 
     private Task SubscribeAsync(CancellationToken ct)

@@ -190,6 +190,8 @@ public sealed class OperatorWindowService(
             journal = new { committed = journal.CommittedSequence, fault = journal.Fault?.Message },
             alerts = new { raised = alerts.Raised, deliveryErrors = alerts.DeliveryErrors, telegram = services.GetService<TelegramNotifier>()?.Status() },
             faults = run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"),
+            // Shadow mode only (null otherwise): the simulated fills against the live quotes they were priced from.
+            shadow = services.GetService<ShadowFills>()?.Summary() is { } shadow ? new { summary = shadow.Describe(), shadow.Fills, shadow.Quoted, shadow.Unquoted, shadow.MeanBps, shadow.MaxBps, shadow.Symbols } : null,
         };
     }
 

@@ -56,6 +56,29 @@ public sealed partial class FakeTwsServer
         }
     }
 
+    /// <summary>
+    /// IB has no bid for a symbol (a one-sided market): while withdrawn, every BID tick the fake sends for it carries price
+    /// −1 and size 0, as TWS does, whatever quote or bar comes; the order engine keeps its own bid. Pushes the ticks now.
+    /// </summary>
+    /// <param name="symbol">Contract key or IB symbol.</param>
+    /// <param name="withdrawn">True to withdraw the bid, false to quote it again.</param>
+    /// <exception cref="ArgumentException">The symbol is unknown.</exception>
+    public void WithdrawBid(string symbol, bool withdrawn = true)
+    {
+        lock (_gate)
+        {
+            var market = MarketFor(symbol);
+            market.BidWithdrawn = withdrawn;
+            foreach (var session in ReadySessions)
+            {
+                foreach (var subscription in session.MarketData.Values.Where(s => s.Contract.ConId == market.Contract.ConId))
+                {
+                    SendQuoteTicks(session, subscription.ReqId, market);
+                }
+            }
+        }
+    }
+
     /// <summary>The current quote of a symbol: (bid, ask, last), each null when unset.</summary>
     /// <exception cref="ArgumentException">The symbol is unknown.</exception>
     public (double? Bid, double? Ask, double? Last) GetQuote(string symbol)
@@ -304,8 +327,14 @@ public sealed partial class FakeTwsServer
     private void SendQuoteTicks(FakeTwsSession session, int reqId, MarketState market)
     {
         var delayed = session.MarketDataType >= 3;
-        void Tick(double? price, int priceType, int sizeType, decimal size)
+        void Tick(double? price, int priceType, int sizeType, decimal size, bool withdrawn = false)
         {
+            if (withdrawn)
+            {
+                Send(session, new FrameBuilder(1).Add(6).Add(reqId).Add(delayed ? priceType + 65 : priceType).Add(-1.0).Add(0m).Add(0));
+                return;
+            }
+
             if (price is not { } p)
             {
                 return;
@@ -315,7 +344,7 @@ public sealed partial class FakeTwsServer
             Send(session, new FrameBuilder(2).Add(6).Add(reqId).Add(delayed ? DelayedSize(sizeType) : sizeType).Add(size));
         }
 
-        Tick(market.Bid, 1, 0, market.BidSize);
+        Tick(market.Bid, 1, 0, market.BidSize, market.BidWithdrawn);
         Tick(market.Ask, 2, 3, market.AskSize);
         Tick(market.Last, 4, 5, market.LastSize);
     }
@@ -586,6 +615,9 @@ internal sealed class MarketState(FakeContract contract)
     public FakeContract Contract { get; } = contract;
 
     public double? Bid { get; set; }
+
+    /// <summary>True while the fake reports no bid (BID ticks at −1) whatever <see cref="Bid"/> is.</summary>
+    public bool BidWithdrawn { get; set; }
 
     public double? Ask { get; set; }
 

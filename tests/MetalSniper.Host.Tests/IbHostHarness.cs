@@ -131,7 +131,7 @@ internal sealed class HostProbe
         Ingest = host.Services.GetRequiredService<IngestCounters>();
         Channels = host.Services.GetRequiredService<PipelineChannels>();
         Session = host.Services.GetRequiredService<IbSession>();
-        Gateway = host.Services.GetRequiredService<IbOrderGateway>();
+        Gateway = host.Services.GetService<IbOrderGateway>()!; // none in shadow mode
         Session.Machine.Changed += c => _changes.Enqueue((c, requestCount()));
     }
 

@@ -101,6 +101,47 @@ public sealed class PreflightTests : IDisposable
             .Message.ShouldContain("Broker:Kind is InteractiveBrokers but MarketData:Source is Replay");
     }
 
+    [Theory]
+    [InlineData("Simulated", "InteractiveBrokers", true)]
+    [InlineData("InteractiveBrokers", "InteractiveBrokers", false)]
+    [InlineData("InteractiveBrokers", "Replay", false)]
+    [InlineData("Simulated", "Replay", false)]
+    public async Task ShadowMode_AcceptsExactlyIbDataWithTheSimulatedBroker_ElseExits78(string brokerKind, string source, bool accepted)
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["Broker"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["Kind"] = brokerKind,
+                ["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = 4002, ["ClientId"] = 7 },
+            };
+            j["MarketData"]!["Source"] = source;
+            j["MarketData"]!["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new System.Text.Json.Nodes.JsonArray("XAUUSD", "XAGUSD") };
+            j["Execution"]!["Mode"] = "Shadow";
+        });
+        var (code, output, error) = await Cli("check-config", "--config", config);
+        if (accepted)
+        {
+            code.ShouldBe(0, output + error);
+            return;
+        }
+
+        code.ShouldBe(ExitCodes.Config, output + error);
+        error.ShouldContain($"Execution:Mode is Shadow but Broker:Kind is {brokerKind} and MarketData:Source is {source}");
+        error.ShouldContain("set Broker:Kind to Simulated and MarketData:Source to InteractiveBrokers");
+    }
+
+    [Fact]
+    public async Task ShadowModeOnReplayedData_BuiltWithoutTheCheck_RefusesToStart()
+    {
+        // Defence in depth: shadow mode without IB's live data would be a rehearsal on history that claims to be SHADOW.
+        var config = _env.WriteConfig(j => j["Execution"]!["Mode"] = "Shadow");
+        var settings = new HostSettings(config, Engine.Pipeline.RunMode.Service, _env.DatabasePath);
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        (await Should.ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync(CancellationToken.None)))
+            .Message.ShouldContain("Execution:Mode is Shadow with Broker:Kind Simulated and MarketData:Source Replay");
+    }
+
     [Fact]
     public async Task LiveDataWithTheSimulatedBroker_Exits78_NamingBothSettings()
     {
