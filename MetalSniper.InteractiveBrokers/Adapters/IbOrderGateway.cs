@@ -15,7 +15,9 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// <item><b>Identity.</b> Our client order id goes in <c>orderRef</c> (persisted by the execution side before the
 /// order reaches this gateway) and is the key for every callback; IB's numeric order id (from the client's counter,
 /// which never rolls back within the process even when <c>nextValidId</c> does) and the <c>permId</c> are mapped when
-/// known. A client order id is sent once: a repeat is refused, never re-sent.</item>
+/// known. A client order id is sent once: a repeat is refused, never re-sent. After a restart the earlier runs' working
+/// orders (and our book as they left it) are handed over from the database (<see cref="EarlierRunState"/>): they are ours
+/// again — matched by orderRef, cancelled by their IB id, their fills while we were down recovered — never external.</item>
 /// <item><b>Reconciliation</b> after every handshake, before any order: open orders (ours are re-mapped by orderRef;
 /// others are reported as external), executions (fills that happened while the link was down are recovered,
 /// each execution once), positions against what we booked (the first reconciliation of a process adopts IB's
@@ -790,7 +792,7 @@ public sealed class IbOrderGateway : IOrderGateway
         if (ib is null)
         {
             _executions.Add(x.ExecId);
-            Problem?.Invoke($"IB execution {x.ExecId} ({x.Side} {x.Shares} {d.Contract.Symbol} @ {x.Price}, orderRef '{x.OrderRef}') is not of an order of this run: external", false);
+            Problem?.Invoke($"IB execution {x.ExecId} ({x.Side} {x.Shares} {d.Contract.Symbol} @ {x.Price}, orderRef '{x.OrderRef}') is not of an order of ours (this run's or an earlier one's): external", false);
             return;
         }
 

@@ -141,7 +141,7 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
     private static decimal IbPosition(Market m) => m.Tws.Positions.Where(p => p.Account == Account && p.Symbol == "XAUUSD").Sum(p => p.Quantity);
 
     private static IReadOnlyList<string> ExternalAlerts(RunningHost h) =>
-        [.. h.Alerts.Recent(1000).Where(a => a.Text.Contains("not ours", StringComparison.Ordinal) || a.Text.Contains("not of an order of this run", StringComparison.Ordinal)).Select(a => $"{a.Level} {a.Text}")];
+        [.. h.Alerts.Recent(1000).Where(a => a.Text.Contains("not ours", StringComparison.Ordinal) || a.Text.Contains("not of an order of", StringComparison.Ordinal)).Select(a => $"{a.Level} {a.Text}")];
 
     [Fact]
     public async Task RestartWithWorkingStops_RecognisesTheStopsAsOurs_NotExternal()
