@@ -851,6 +851,13 @@ public sealed class ExecutionService(
             Enqueue(status);
         }
 
+        if (state.Resumed)
+        {
+            // An earlier run's order: no strategy of this run knows it (nor the position it protected, which the sentinel
+            // manages), so the brain is not told — a stop's fill must not read as a new short in a strategy's book.
+            return;
+        }
+
         channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
     }
 
@@ -915,7 +922,7 @@ public sealed class ExecutionService(
         }
 
         recorders.Journal.Append(JournalEntryKind.OrderResumed, r.Order.DecisionId, r.ClientOrderId.Value, r);
-        var state = new OrderState(r.Order) { Status = r.Status, Filled = r.FilledQuantity };
+        var state = new OrderState(r.Order) { Status = r.Status, Filled = r.FilledQuantity, Resumed = true };
         _orders[r.ClientOrderId] = state;
         if (!state.Status.IsTerminal())
         {
@@ -971,5 +978,8 @@ public sealed class ExecutionService(
 
         /// <summary>Cancels held back since the last one sent (it was still on its way).</summary>
         public int CancelsSkipped { get; set; }
+
+        /// <summary>An earlier run's order taken over after a restart (its events are not reported to this run's strategies).</summary>
+        public bool Resumed { get; init; }
     }
 }
