@@ -216,4 +216,38 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
         await Eventually.Until(() => m.Db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }) == "Cancelled", "the stop Cancelled in our database");
         await Eventually.Until(() => BookOfLatestRun(m.Db) == 0m, "our book flat");
     }
+
+    [Fact]
+    public async Task StopCancelledAtIbWhileTheHostWasDown_AfterRestartIsClosedInOurDatabaseWithItsFinalStatus()
+    {
+        await using var m = await OpenMarketAsync();
+        var stop = await FirstRunHoldingAProtectedPositionAsync(m);
+        m.Tws.CancelOrderFromServer(ClientId, stop.OrderId, "test: cancelled in TWS while we were down");
+
+        await using var second = await StartHostAsync(m, []);
+        second.Probe.Gateway.LastReconciliationOk.ShouldBeTrue(second.Probe.Gateway.LastReconciliation);
+        await Eventually.Until(() => m.Db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }) == "Cancelled",
+            "the stop Cancelled in our database", TimeSpan.FromSeconds(10));
+        m.Db.Scalar<string>("SELECT status_reason FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }).ShouldContain("while we were away");
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 20m, "our book still 20, as IB");
+    }
+
+    [Fact]
+    public async Task BookThatDisagreesWithIbAfterRestart_IsRedNotYellowExternal_AndIbsPositionIsAdopted()
+    {
+        await using var m = await OpenMarketAsync();
+        await FirstRunHoldingAProtectedPositionAsync(m);
+
+        // A trade outside the system while we were down: IB holds 25, our database 20.
+        m.Tws.SetPosition(Account, "XAUUSD", 25m, 2000.0);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => second.Alerts.Recent(1000).Any(a => a.Level == Core.Alerts.AlertLevel.Red && a.Text.Contains("disagrees with IB in XAUUSD", StringComparison.Ordinal)),
+            "a RED alert naming the difference", TimeSpan.FromSeconds(10));
+        var red = second.Alerts.Recent(1000).First(a => a.Level == Core.Alerts.AlertLevel.Red && a.Text.Contains("disagrees", StringComparison.Ordinal));
+        output.WriteLine(red.Text);
+        red.Text.ShouldContain("ours 20");
+        red.Text.ShouldContain("IB 25");
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 25m, "IB's 25 adopted into our book");
+    }
 }
