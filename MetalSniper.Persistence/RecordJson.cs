@@ -27,6 +27,8 @@ namespace MetalSniper.Persistence;
 [JsonSerializable(typeof(OrderFilled))]
 [JsonSerializable(typeof(OrderDenied))]
 [JsonSerializable(typeof(BrokerPositionAdopted))]
+[JsonSerializable(typeof(BookPositionRestored))]
+[JsonSerializable(typeof(OrderResumed))]
 [JsonSerializable(typeof(Alert))]
 [JsonSerializable(typeof(HaltRecord))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]

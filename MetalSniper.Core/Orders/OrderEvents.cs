@@ -66,6 +66,46 @@ public sealed record OrderFilled(ClientOrderId ClientOrderId, Fill Fill, decimal
 public sealed record BrokerPositionAdopted(string Symbol, decimal Quantity, decimal AveragePrice, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
     : OrderEvent(new ClientOrderId("adopted:" + Symbol), EventTimeUtc, ReceivedAtUtc);
 
+/// <summary>
+/// An order of an earlier run of ours that was still working when that run ended (a SIGTERM leaves the protective stops
+/// working at the broker, a crash leaves whatever was working): the gateway has taken it over from the database, so its
+/// fills, cancel and end reach this run like those of its own orders, and a flatten cancels it first.
+/// </summary>
+/// <param name="Order">The order as it was sent (and last modified).</param>
+/// <param name="Status">Its status as the database recorded it (Working, PartiallyFilled or PendingSubmit).</param>
+/// <param name="FilledQuantity">Quantity already filled and booked.</param>
+/// <param name="BrokerOrderId">The broker's order id as recorded ("ibId/permId" at IB), or empty when never acknowledged.</param>
+/// <param name="EventTimeUtc">When the gateway took it over.</param>
+/// <param name="ReceivedAtUtc">Same.</param>
+public sealed record OrderResumed(SubmitOrder Order, OrderStatus Status, decimal FilledQuantity, string BrokerOrderId, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(Order.ClientOrderId, EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>
+/// Our book as the earlier runs left it (database), restored before the first reconciliation after a restart; the
+/// reconciliation then brings it to the broker's (recovered fills, and any remaining difference, which is RED).
+/// <see cref="OrderEvent.ClientOrderId"/> is "restored:{symbol}".
+/// </summary>
+/// <param name="Symbol">Instrument.</param>
+/// <param name="Quantity">Signed quantity (+ long, − short).</param>
+/// <param name="AveragePrice">Average price, major units.</param>
+/// <param name="EventTimeUtc">When the earlier run last wrote it.</param>
+/// <param name="ReceivedAtUtc">When this run restored it.</param>
+public sealed record BookPositionRestored(string Symbol, decimal Quantity, decimal AveragePrice, DateTimeOffset EventTimeUtc, DateTimeOffset ReceivedAtUtc)
+    : OrderEvent(new ClientOrderId("restored:" + Symbol), EventTimeUtc, ReceivedAtUtc);
+
+/// <summary>What the earlier runs against the same broker left open in the database: their working orders and our book.</summary>
+/// <param name="Orders">Orders not finished when their run ended (Working, PartiallyFilled, PendingSubmit).</param>
+/// <param name="Positions">Our last recorded position per symbol (non-zero only).</param>
+/// <param name="RecordedUtc">When the positions were last written.</param>
+public sealed record EarlierRunState(IReadOnlyList<OrderResumed> Orders, IReadOnlyList<BrokerPosition> Positions, DateTimeOffset RecordedUtc)
+{
+    /// <summary>Nothing left open (a first start, or every earlier run ended flat with no order working).</summary>
+    public static EarlierRunState None { get; } = new([], [], DateTimeOffset.MinValue);
+
+    /// <summary>True when there is neither an order nor a position to take over.</summary>
+    public bool IsEmpty => Orders.Count == 0 && Positions.Count == 0;
+}
+
 /// <summary>A position as the broker reports it (for reconciliation).</summary>
 /// <param name="Symbol">Instrument.</param>
 /// <param name="Quantity">Signed quantity (+ long, − short).</param>

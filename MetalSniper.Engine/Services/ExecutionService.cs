@@ -755,6 +755,18 @@ public sealed class ExecutionService(
             return;
         }
 
+        if (e is BookPositionRestored restored)
+        {
+            Restore(restored);
+            return;
+        }
+
+        if (e is OrderResumed resumed)
+        {
+            Resume(resumed);
+            return;
+        }
+
         if (e is OrderFilled { Fill: var reported } filled && reported.Commission.Currency != valuation.Instruments.Get(reported.Symbol).Currency)
         {
             e = filled with { Fill = InInstrumentCurrency(reported) };
@@ -846,6 +858,13 @@ public sealed class ExecutionService(
             Enqueue(status);
         }
 
+        if (state.Resumed)
+        {
+            // An earlier run's order: no strategy of this run knows it (nor the position it protected, which the sentinel
+            // manages), so the brain is not told — a stop's fill must not read as a new short in a strategy's book.
+            return;
+        }
+
         channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
     }
 
@@ -866,12 +885,59 @@ public sealed class ExecutionService(
         }
 
         var instrument = valuation.Instruments.Get(a.Symbol);
-        _book.Apply(new Fill($"{a.ClientOrderId.Value}:{now.UtcTicks}", a.ClientOrderId, a.Symbol, delta > 0 ? OrderSide.Buy : OrderSide.Sell, Math.Abs(delta), a.AveragePrice,
+        // Flat at the broker: our position is closed at its own average price (no profit or loss invented for what we never saw).
+        var price = a.Quantity == 0m ? _book.Get(a.Symbol).AveragePrice : a.AveragePrice;
+        _book.Apply(new Fill($"{a.ClientOrderId.Value}:{now.UtcTicks}", a.ClientOrderId, a.Symbol, delta > 0 ? OrderSide.Buy : OrderSide.Sell, Math.Abs(delta), price,
             new Money(0m, instrument.Currency), a.EventTimeUtc));
         recorders.Alerts.Raise(AlertLevel.Yellow, "PositionAdopted", string.Create(CultureInfo.InvariantCulture,
             $"{gateway.Name} holds {a.Quantity} {a.Symbol} @ {a.AveragePrice} that this run has no record of: adopted into our book (was {current}); the sentinel manages it, no strategy does"));
         Enqueue(new PersistPosition(Run.RunId, _book.Get(a.Symbol), now));
         PublishBook();
+    }
+
+    /// <summary>
+    /// Our position as the earlier runs left it (database), restored before the first reconciliation after a restart: the
+    /// book starts where it was, and the reconciliation brings it to the broker's (recovered fills; any other difference RED).
+    /// </summary>
+    private void Restore(BookPositionRestored r)
+    {
+        var now = clock.GetUtcNow();
+        var delta = r.Quantity - _book.Get(r.Symbol).Quantity;
+        recorders.Journal.Append(JournalEntryKind.PositionRestored, r.ClientOrderId.Value, gateway.Name, r);
+        if (delta == 0m)
+        {
+            return;
+        }
+
+        var instrument = valuation.Instruments.Get(r.Symbol);
+        _book.Apply(new Fill($"{r.ClientOrderId.Value}:{now.UtcTicks}", r.ClientOrderId, r.Symbol, delta > 0 ? OrderSide.Buy : OrderSide.Sell, Math.Abs(delta), r.AveragePrice,
+            new Money(0m, instrument.Currency), r.EventTimeUtc));
+        logger.LogWarning("Position {Quantity} {Symbol} @ {AveragePrice} of an earlier run restored into our book ({Gateway})", r.Quantity, r.Symbol, r.AveragePrice, gateway.Name);
+        Enqueue(new PersistPosition(Run.RunId, _book.Get(r.Symbol), now));
+        PublishBook();
+    }
+
+    /// <summary>
+    /// An earlier run's order the gateway took over (still working when that run ended): it is ours again — its fills are
+    /// booked, its end recorded on its own row, and a flatten cancels it first (and waits for the acknowledgement).
+    /// </summary>
+    private void Resume(OrderResumed r)
+    {
+        if (_orders.ContainsKey(r.ClientOrderId))
+        {
+            return;
+        }
+
+        recorders.Journal.Append(JournalEntryKind.OrderResumed, r.Order.DecisionId, r.ClientOrderId.Value, r);
+        var state = new OrderState(r.Order) { Status = r.Status, Filled = r.FilledQuantity, Resumed = true };
+        _orders[r.ClientOrderId] = state;
+        if (!state.Status.IsTerminal())
+        {
+            _live.Add(r.ClientOrderId, state);
+        }
+
+        logger.LogWarning("Order {ClientOrderId} of an earlier run resumed ({Purpose} {Side} {Quantity} {Symbol} {Type}, {Status}, {Filled} filled, broker id {BrokerOrderId})",
+            r.ClientOrderId, r.Order.Purpose, r.Order.Side, r.Order.Quantity, r.Order.Symbol, r.Order.Type, r.Status, r.FilledQuantity, r.BrokerOrderId);
     }
 
     /// <summary>Publishes our book to the sentinel (after every fill and every change of a working flatten).</summary>
@@ -919,5 +985,8 @@ public sealed class ExecutionService(
 
         /// <summary>Cancels held back since the last one sent (it was still on its way).</summary>
         public int CancelsSkipped { get; set; }
+
+        /// <summary>An earlier run's order taken over after a restart (its events are not reported to this run's strategies).</summary>
+        public bool Resumed { get; init; }
     }
 }

@@ -115,9 +115,13 @@ public static class InteractiveBrokersServices
             var risk = sp.GetRequiredService<IOptions<RiskOptions>>().Value;
             using var c = sp.GetRequiredService<Database>().OpenConnection();
             var known = c.Query<string>("SELECT execution_id FROM fills").ToList();
-            return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), execution.Mode == Core.Orders.ExecutionMode.Live ? "live" : "paper",
-                (risk.BrokerMessagesPerSecond, risk.ReservedRiskMessagesPerSecond), known, sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider,
-                sp.GetRequiredService<ILogger<IbOrderGateway>>(), sp.GetRequiredService<IbContractBook>());
+            var mode = execution.Mode == Core.Orders.ExecutionMode.Live ? "live" : "paper";
+            var wall = sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider;
+            // Issue 18 item 1: the earlier runs' working orders and our book as they left them are ours again after a restart.
+            var earlier = EarlierRuns.Load(c, "ib-" + mode, wall.GetUtcNow());
+            return new IbOrderGateway(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), mode,
+                (risk.BrokerMessagesPerSecond, risk.ReservedRiskMessagesPerSecond), known, wall,
+                sp.GetRequiredService<ILogger<IbOrderGateway>>(), sp.GetRequiredService<IbContractBook>(), earlier);
         });
         services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<IbOrderGateway>());
     }

@@ -15,7 +15,9 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// <item><b>Identity.</b> Our client order id goes in <c>orderRef</c> (persisted by the execution side before the
 /// order reaches this gateway) and is the key for every callback; IB's numeric order id (from the client's counter,
 /// which never rolls back within the process even when <c>nextValidId</c> does) and the <c>permId</c> are mapped when
-/// known. A client order id is sent once: a repeat is refused, never re-sent.</item>
+/// known. A client order id is sent once: a repeat is refused, never re-sent. After a restart the earlier runs' working
+/// orders (and our book as they left it) are handed over from the database (<see cref="EarlierRunState"/>): they are ours
+/// again — matched by orderRef, cancelled by their IB id, their fills while we were down recovered — never external.</item>
 /// <item><b>Reconciliation</b> after every handshake, before any order: open orders (ours are re-mapped by orderRef;
 /// others are reported as external), executions (fills that happened while the link was down are recovered,
 /// each execution once), positions against what we booked (the first reconciliation of a process adopts IB's
@@ -53,6 +55,7 @@ public sealed class IbOrderGateway : IOrderGateway
     private readonly (int PerSecond, int Reserved) _limit;
     private readonly IbContractBook _contracts;
     private readonly SemaphoreSlim _reconciling = new(1, 1);
+    private readonly bool _resumedEarlierRun;
     private bool _reconciledOnce;
 
     /// <summary>Creates the gateway on <paramref name="session"/>.</summary>
@@ -63,6 +66,11 @@ public sealed class IbOrderGateway : IOrderGateway
     /// <param name="knownExecutionIds">Executions already booked (from the database): never reported again.</param>
     /// <param name="clock">Clock.</param>
     /// <param name="logger">Logger.</param>
+    /// <param name="earlier">
+    /// What the earlier runs against this broker left open (database): their working orders are taken over (identified at IB
+    /// by their orderRef = client order id, cancelled by their IB order id), and our book as they left it is the one the first
+    /// reconciliation compares with IB's; null: nothing (a first start).
+    /// </param>
     /// <param name="contracts">
     /// The contract details book shared with the market data side; null: the gateway keeps its own over every instrument of
     /// <paramref name="instruments"/> (its problems are raised through <see cref="Problem"/>, RED). It must have been created
@@ -70,7 +78,7 @@ public sealed class IbOrderGateway : IOrderGateway
     /// are raised as yellow (it covers instruments that may not be traded); an order refused for want of details is red.
     /// </param>
     public IbOrderGateway(IbSession session, IInstrumentCatalog instruments, string mode, (int PerSecond, int Reserved) messageLimit, IEnumerable<string> knownExecutionIds,
-        TimeProvider clock, ILogger<IbOrderGateway> logger, IbContractBook? contracts = null)
+        TimeProvider clock, ILogger<IbOrderGateway> logger, IbContractBook? contracts = null, EarlierRunState? earlier = null)
     {
         _session = session ?? throw new ArgumentNullException(nameof(session));
         _instruments = instruments ?? throw new ArgumentNullException(nameof(instruments));
@@ -87,6 +95,9 @@ public sealed class IbOrderGateway : IOrderGateway
         }
 
         _contracts = contracts;
+        earlier ??= EarlierRunState.None;
+        _resumedEarlierRun = !earlier.IsEmpty;
+        TakeOver(earlier);
         session.EventReceived += OnEvent;
         session.Connected += ReconcileAsync;
         session.Restored += ReconcileAsync;
@@ -170,7 +181,7 @@ public sealed class IbOrderGateway : IOrderGateway
             _byIbId[ib.IbId] = ib;
             try
             {
-                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, wire), priority: !OpensRisk(order));
+                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, details.Contract, wire), priority: !OpensRisk(order));
             }
             catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException)
             {
@@ -190,6 +201,14 @@ public sealed class IbOrderGateway : IOrderGateway
         {
             if (!_orders.TryGetValue(cancel.ClientOrderId, out var ib) || ib.Terminal)
             {
+                return ValueTask.CompletedTask;
+            }
+
+            if (ib.IbId == 0)
+            {
+                // An order of an earlier run that was never acknowledged: IB's id for it is known only once IB lists it.
+                var at = _clock.GetUtcNow();
+                Emit(new OrderRequestRejected(cancel.ClientOrderId, "cancel", "not sent to IB: its IB order id is not known yet (an earlier run's order, awaiting reconciliation)", at, at));
                 return ValueTask.CompletedTask;
             }
 
@@ -226,6 +245,12 @@ public sealed class IbOrderGateway : IOrderGateway
                 return ValueTask.CompletedTask;
             }
 
+            if (!Resolve(ib))
+            {
+                Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", $"not sent to IB: no contract details for {ib.Order.Symbol} yet", now, now));
+                return ValueTask.CompletedTask;
+            }
+
             var changed = ib.Order with
             {
                 StopPrice = modify.NewStopPrice ?? ib.Order.StopPrice,
@@ -235,7 +260,7 @@ public sealed class IbOrderGateway : IOrderGateway
             try
             {
                 // A modify is placeOrder with the same id and every field (TWS-PROTOCOL.md §7).
-                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract, ToTws(changed, ib.Prices)), priority: !OpensRisk(changed));
+                _session.Client.Send(TwsRequests.PlaceOrder(ib.IbId, ib.Contract!, ToTws(changed, ib.Prices!)), priority: !OpensRisk(changed));
                 ib.PendingModify = changed;
             }
             catch (Exception e) when (e is TwsNotConnectedException or TwsSendQueueFullException or ArgumentOutOfRangeException)
@@ -301,6 +326,77 @@ public sealed class IbOrderGateway : IOrderGateway
         }
 
         return result;
+    }
+
+    /// <summary>Orders of earlier runs taken over from the database (issue 18 item 1).</summary>
+    public int ResumedOrders { get; private set; }
+
+    /// <summary>
+    /// Takes over what the earlier runs left: our book (the baseline the first reconciliation compares with IB's) and their
+    /// working orders, mapped by client order id (= orderRef) and by the IB order id they were sent under, so their
+    /// openOrder, orderStatus, executions and cancels are ours again. Both are reported on <see cref="Events"/> first,
+    /// before anything IB says in this run.
+    /// </summary>
+    private void TakeOver(EarlierRunState earlier)
+    {
+        var now = _clock.GetUtcNow();
+        foreach (var p in earlier.Positions.Where(p => p.Quantity != 0m))
+        {
+            _adopted[p.Symbol] = p.Quantity;
+            Emit(new BookPositionRestored(p.Symbol, p.Quantity, p.AveragePrice, earlier.RecordedUtc, now));
+        }
+
+        foreach (var r in earlier.Orders)
+        {
+            var ibId = 0;
+            long permId = 0;
+            var parts = r.BrokerOrderId.Split('/');
+            if (parts.Length >= 1 && int.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var id))
+            {
+                ibId = id;
+            }
+
+            if (parts.Length >= 2 && long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var perm))
+            {
+                permId = perm;
+            }
+
+            var ib = new IbOrder(r.Order, ibId, null, null)
+            {
+                PermId = permId,
+                CumQty = r.FilledQuantity,
+                Accepted = r.Status is OrderStatus.Working or OrderStatus.PartiallyFilled,
+                Resumed = true,
+            };
+            _orders[r.Order.ClientOrderId] = ib;
+            if (ibId != 0)
+            {
+                _byIbId[ibId] = ib;
+            }
+
+            ResumedOrders++;
+            _logger.LogWarning("IB order {ClientOrderId} of an earlier run ({Purpose} {Side} {Quantity} {Symbol} {Type}, IB id {BrokerOrderId}, {Status}) taken over: its status comes from IB's reconciliation",
+                r.Order.ClientOrderId, r.Order.Purpose, r.Order.Side, r.Order.Quantity, r.Order.Symbol, r.Order.Type, r.BrokerOrderId, r.Status);
+            Emit(r with { EventTimeUtc = now, ReceivedAtUtc = now });
+        }
+    }
+
+    /// <summary>The contract and price converter of a taken-over order, from the contract book (requested on every connect, before reconciliation); false while unknown.</summary>
+    private bool Resolve(IbOrder ib)
+    {
+        if (ib.Prices is not null && ib.Contract is not null)
+        {
+            return true;
+        }
+
+        if (!_contracts.TryGet(ib.Order.Symbol, out var details, out _))
+        {
+            return false;
+        }
+
+        ib.Contract = details.Contract;
+        ib.Prices = details.Prices;
+        return true;
     }
 
     /// <summary>Reports executions whose commission report never came (after a grace period, with commission 0). Called by the host's timer.</summary>
@@ -416,13 +512,30 @@ public sealed class IbOrderGateway : IOrderGateway
             {
                 if (!_reconciledOnce)
                 {
-                    foreach (var p in positions)
+                    // Our book (the earlier runs' as restored, plus the fills booked or recovered since) against IB's. After a
+                    // restart a difference means our record is wrong (a fill we never saw, a trade outside the system): IB's
+                    // position is adopted so the sentinel manages what is really held, and it is RED. On a first start (nothing
+                    // restored) IB's positions are simply adopted, as before.
+                    var symbols = positions.Select(p => p.Symbol).Concat(_netFilled.Keys).Concat(_adopted.Keys).Distinct(StringComparer.Ordinal).ToList();
+                    foreach (var s in symbols)
                     {
-                        _adopted[p.Symbol] = p.Quantity - _netFilled.GetValueOrDefault(p.Symbol);
-                        if (_adopted[p.Symbol] != 0m)
+                        var held = positions.FirstOrDefault(p => p.Symbol == s);
+                        var theirs = held?.Quantity ?? 0m;
+                        var ours = _adopted.GetValueOrDefault(s) + _netFilled.GetValueOrDefault(s);
+                        if (theirs == ours)
                         {
-                            var now = _clock.GetUtcNow();
-                            Emit(new BrokerPositionAdopted(p.Symbol, p.Quantity, p.AveragePrice, now, now));
+                            continue;
+                        }
+
+                        _adopted[s] = theirs - _netFilled.GetValueOrDefault(s);
+                        var now = _clock.GetUtcNow();
+                        Emit(new BrokerPositionAdopted(s, theirs, held?.AveragePrice ?? 0m, now, now));
+                        if (_resumedEarlierRun)
+                        {
+                            var text = string.Create(CultureInfo.InvariantCulture,
+                                $"after the restart our book disagrees with IB in {s}: ours {ours} (the earlier run's book and the fills recovered), IB {theirs}; IB's adopted, check what traded while we were down");
+                            _logger.LogError("IB reconciliation: {Problem}", text);
+                            Problem?.Invoke(text, true);
                         }
                     }
 
@@ -574,10 +687,16 @@ public sealed class IbOrderGateway : IOrderGateway
         if (ib.IbId != o.OrderId)
         {
             _byIbId[o.OrderId] = ib; // the same order under the id IB reports (after a reconnect)
+            if (ib.IbId == 0)
+            {
+                ib.IbId = o.OrderId; // an earlier run's order never acknowledged then: IB's id for it, from now on
+            }
         }
 
+        Resolve(ib);
+
         ib.PermId = o.Order.PermId != 0 ? o.Order.PermId : ib.PermId;
-        if (ib.PendingModify is { } changed && Matches(o.Order, changed, ib.Prices))
+        if (ib.PendingModify is { } changed && ib.Prices is not null && Matches(o.Order, changed, ib.Prices))
         {
             ib.Order = changed;
             ib.PendingModify = null;
@@ -673,7 +792,7 @@ public sealed class IbOrderGateway : IOrderGateway
         if (ib is null)
         {
             _executions.Add(x.ExecId);
-            Problem?.Invoke($"IB execution {x.ExecId} ({x.Side} {x.Shares} {d.Contract.Symbol} @ {x.Price}, orderRef '{x.OrderRef}') is not of an order of this run: external", false);
+            Problem?.Invoke($"IB execution {x.ExecId} ({x.Side} {x.Shares} {d.Contract.Symbol} @ {x.Price}, orderRef '{x.OrderRef}') is not of an order of ours (this run's or an earlier one's): external", false);
             return;
         }
 
@@ -696,18 +815,29 @@ public sealed class IbOrderGateway : IOrderGateway
     private void EmitFill(ExecDetailsEvent d, IbOrder ib, CommissionReportEvent? commission, DateTimeOffset now)
     {
         var x = d.Execution;
-        if (!_executions.Add(x.ExecId))
+        if (_executions.Contains(x.ExecId))
         {
             return;
         }
 
+        if (!Resolve(ib))
+        {
+            // An earlier run's order before the contract book has its details: the price unit is unknown. Not booked now (not
+            // marked as seen either): the next reconciliation's reqExecutions recovers it once the details are in.
+            _logger.LogError("IB execution {ExecId} of {ClientOrderId}: no contract details for {Symbol}, its price unit is unknown; left to the next reconciliation", x.ExecId, ib.Order.ClientOrderId, ib.Order.Symbol);
+            Problem?.Invoke($"IB execution {x.ExecId} of {ib.Order.ClientOrderId} ({ib.Order.Symbol}) not booked yet: no contract details (price unit unknown); the next reconciliation recovers it", true);
+            return;
+        }
+
+        _executions.Add(x.ExecId);
         Accept(ib, now);
+
         var instrument = _instruments.Get(ib.Order.Symbol);
         var side = x.Side == "BOT" ? OrderSide.Buy : OrderSide.Sell;
         var quantity = x.Shares;
         ib.CumQty = Math.Max(ib.CumQty + quantity, x.CumQty);
         var currency = commission is { Currency.Length: 3 } ? new Currency(commission.Currency) : instrument.Currency;
-        var fill = new Fill(x.ExecId, ib.Order.ClientOrderId, ib.Order.Symbol, side, quantity, ib.Prices.ToMajor(x.Price),
+        var fill = new Fill(x.ExecId, ib.Order.ClientOrderId, ib.Order.Symbol, side, quantity, ib.Prices!.ToMajor(x.Price),
             new Money(Math.Round((decimal)(commission?.Commission ?? 0d), 2, MidpointRounding.AwayFromZero), currency), ParseTime(x.Time, now));
         _netFilled[ib.Order.Symbol] = _netFilled.GetValueOrDefault(ib.Order.Symbol) + (side.Sign() * quantity);
         var leaves = Math.Max(0m, ib.Order.Quantity - ib.CumQty);
@@ -812,15 +942,21 @@ public sealed class IbOrderGateway : IOrderGateway
         }
     }
 
-    private sealed class IbOrder(SubmitOrder order, int ibId, TwsContract contract, IbPriceConverter prices)
+    private sealed class IbOrder(SubmitOrder order, int ibId, TwsContract? contract, IbPriceConverter? prices)
     {
-        public IbPriceConverter Prices { get; } = prices;
+        /// <summary>The contract's price converter; null for an earlier run's order until the contract book has its details.</summary>
+        public IbPriceConverter? Prices { get; set; } = prices;
 
         public SubmitOrder Order { get; set; } = order;
 
-        public int IbId { get; } = ibId;
+        /// <summary>IB's order id (0: an earlier run's order never acknowledged, until IB lists it).</summary>
+        public int IbId { get; set; } = ibId;
 
-        public TwsContract Contract { get; } = contract;
+        /// <summary>The contract; null for an earlier run's order until the contract book has its details.</summary>
+        public TwsContract? Contract { get; set; } = contract;
+
+        /// <summary>Taken over from an earlier run (database).</summary>
+        public bool Resumed { get; init; }
 
         public long PermId { get; set; }
 

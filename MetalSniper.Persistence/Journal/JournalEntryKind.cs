@@ -77,4 +77,10 @@ public enum JournalEntryKind
 
     /// <summary>An operator promoted a judge model version after its shadow record (<c>metalsniper judges promote</c>).</summary>
     JudgePromoted,
+
+    /// <summary>An order of an earlier run, still working when that run ended, was taken over by this run (restart).</summary>
+    OrderResumed,
+
+    /// <summary>Our position as an earlier run left it was restored into the book (restart).</summary>
+    PositionRestored,
 }
