@@ -436,7 +436,11 @@ public static class Composition
         services.AddSingleton(sp => JudgeLoading.CreatePanel(sp.GetRequiredService<IOptions<Judges.Verdicts.JudgesOptions>>().Value, sp.GetRequiredService<Core.Alerts.IAlertSink>(),
             sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Judges")));
 
-        services.AddSingleton(sp => sp.GetRequiredService<Judges.Verdicts.JudgePanel>() is var panel ? new JudgeStatus(panel.Describe(), panel.Refused) : JudgeStatus.None);
+        services.AddSingleton(sp =>
+        {
+            var panel = sp.GetRequiredService<Judges.Verdicts.JudgePanel>();
+            return new JudgeStatus(panel.Describe(), panel.Refused);
+        });
 
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
         {

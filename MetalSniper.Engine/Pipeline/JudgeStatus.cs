@@ -5,6 +5,6 @@ namespace MetalSniper.Engine.Pipeline;
 /// <param name="Refused">One line per judge configured on whose model was refused at load (with the rule); that judge is off.</param>
 public sealed record JudgeStatus(IReadOnlyList<string> InUse, IReadOnlyList<string> Refused)
 {
-    /// <summary>No judge configured.</summary>
-    public static JudgeStatus None { get; } = new([], []);
+    /// <summary>One line per judge: those in use, then the refused ones prefixed "REFUSED: " (the replay summary's section).</summary>
+    public IReadOnlyList<string> Lines() => [.. InUse, .. Refused.Select(r => "REFUSED: " + r)];
 }

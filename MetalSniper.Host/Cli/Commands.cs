@@ -666,7 +666,7 @@ public static class Commands
                 BrokerCheck = brokerCheck,
                 HaltRecords = sp.GetRequiredService<SqliteHaltStore>().ReadSince(0).Where(r => r.Draft.Scope == run.RunId).ToList(),
                 CappedByEnvelope = sp.GetRequiredService<Core.Orders.IOrderGateway>() is Backtest.DurableSimulatedBroker sim ? (sim.FillsCappedByEnvelope, sim.CostsCappedByEnvelope) : (0, 0m),
-                Judges = sp.GetRequiredService<Judges.Verdicts.JudgePanel>() is var panel ? [.. panel.Describe(), .. panel.Refused.Select(r => "REFUSED: " + r)] : [],
+                Judges = sp.GetRequiredService<JudgeStatus>().Lines(),
             };
             return (ExitCodes.Ok, summary);
         }

@@ -312,16 +312,19 @@ public static class JudgesCommands
         }
 
         var rows = Enum.GetValues<JudgeKind>().ToDictionary(j => j, j => DatasetWriter.Read(datasetDir, j));
-        var holdOutStart = baselineM15.ClosedTrades.Count > 0 ? new DateTimeOffset(2025, 6, 13, 0, 0, 0, TimeSpan.Zero) : DateTimeOffset.MaxValue;
+        // The hold-out is the 15-minute year: it starts on the UTC date of its first bar, and no hourly row known after it trains.
+        var m15Set = BenchDataSet.Defaults.First(d => d.Name == "metals-m15");
+        var (m15First, m15Last) = DataSpan(dataDirectory, m15Set);
+        var holdOutStart = new DateTimeOffset(m15First.UtcDateTime.Date, TimeSpan.Zero);
         var periods = new List<(string Name, DateTimeOffset From, DateTimeOffset Until, bool M15)>();
         for (var y = firstTestYear; new DateTimeOffset(y, 1, 1, 0, 0, 0, TimeSpan.Zero) < holdOutStart; y++)
         {
             var from = new DateTimeOffset(y, 1, 1, 0, 0, 0, TimeSpan.Zero);
             var until = new DateTimeOffset(y + 1, 1, 1, 0, 0, 0, TimeSpan.Zero);
-            periods.Add(($"h1 {y}{(until > holdOutStart ? " (to 06-13)" : "")}", from, until > holdOutStart ? holdOutStart : until, false));
+            periods.Add(($"h1 {y}{(until > holdOutStart ? $" (to {holdOutStart:MM-dd})" : "")}", from, until > holdOutStart ? holdOutStart : until, false));
         }
 
-        periods.Add(("m15 hold-out 2025-06-13 → 2026-06-12", holdOutStart, DateTimeOffset.MaxValue, true));
+        periods.Add(($"m15 hold-out {holdOutStart:yyyy-MM-dd} → {m15Last:yyyy-MM-dd}", holdOutStart, DateTimeOffset.MaxValue, true));
         var embargo = TimeSpan.FromDays(2);
         var report = new List<string>();
         foreach (var (name, from, until, m15) in periods)
@@ -379,6 +382,41 @@ public static class JudgesCommands
 
         static string Row(TradeStats s) => string.Create(CultureInfo.InvariantCulture,
             $"{s.Trades} | {(s.Trades == 0 ? 0 : 100.0 * s.Winners / s.Trades):0.0} | {s.NetPnl:N2} | {s.MaxDrawdown:N2} | {s.ProfitFactor:0.00}");
+    }
+
+    /// <summary>The first and last bar open times (UTC) over a data set's files (gzip or plain CSV, time in the first column).</summary>
+    /// <exception cref="InvalidDataException">A file has no bar.</exception>
+    private static (DateTimeOffset First, DateTimeOffset Last) DataSpan(string dataDirectory, BenchDataSet set)
+    {
+        var first = DateTimeOffset.MaxValue;
+        var last = DateTimeOffset.MinValue;
+        foreach (var file in set.Files)
+        {
+            var path = Path.Combine(dataDirectory, file.Path);
+            Stream stream = File.OpenRead(path);
+            if (path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+            {
+                stream = new System.IO.Compression.GZipStream(stream, System.IO.Compression.CompressionMode.Decompress);
+            }
+
+            using var reader = new StreamReader(stream);
+            _ = reader.ReadLine(); // header
+            var firstLine = reader.ReadLine() ?? throw new InvalidDataException($"{path} has no bar");
+            var lastLine = firstLine;
+            while (reader.ReadLine() is { } line)
+            {
+                lastLine = line;
+            }
+
+            DateTimeOffset Time(string l) => DateTimeOffset.Parse(l[..l.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+            first = Min(first, Time(firstLine));
+            last = Max(last, Time(lastLine));
+        }
+
+        return (first, last);
+
+        static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+        static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
     }
 
     private static async Task<ReplaySummary?> ReplayAsync(HostSettings settings, string config, string db, IReadOnlyDictionary<string, string?> extra, TextWriter error, CancellationToken ct)

@@ -26,6 +26,12 @@ public static class JudgeLoading
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(alerts);
         ArgumentNullException.ThrowIfNull(logger);
+        var slots = new[] { (Kind: JudgeKind.Entry, Slot: options.Entry), (Kind: JudgeKind.Exit, Slot: options.Exit), (Kind: JudgeKind.Add, Slot: options.Add) };
+        if (slots.All(s => s.Slot.Mode == JudgeMode.Off && s.Slot.Candidate is null))
+        {
+            return new JudgePanel(options, null, null, null); // no judge: no registry is touched (nor created) at start
+        }
+
         var refused = new List<string>();
         var registry = new ModelRegistry(Path.GetFullPath(options.Registry), time);
         IJudgeModel? Load(JudgeKind kind, JudgeSlotOptions slot, bool candidate = false)
@@ -59,7 +65,7 @@ public static class JudgeLoading
         var exit = Load(JudgeKind.Exit, options.Exit);
         var add = Load(JudgeKind.Add, options.Add);
         var candidates = new Dictionary<JudgeKind, IJudgeModel>();
-        foreach (var (kind, slot) in new[] { (JudgeKind.Entry, options.Entry), (JudgeKind.Exit, options.Exit), (JudgeKind.Add, options.Add) })
+        foreach (var (kind, slot) in slots)
         {
             if (Load(kind, slot, candidate: true) is { } c)
             {
@@ -67,17 +73,7 @@ public static class JudgeLoading
             }
         }
 
-        var effective = new JudgesOptions
-        {
-            Registry = options.Registry,
-            RecordExitReviews = options.RecordExitReviews,
-            ActiveFromUtc = options.ActiveFromUtc,
-            ActiveUntilUtc = options.ActiveUntilUtc,
-            Tiers = options.Tiers,
-            Entry = entry is null ? new JudgeSlotOptions { ExitThreshold = options.Entry.ExitThreshold } : options.Entry,
-            Exit = exit is null ? new JudgeSlotOptions { ExitThreshold = options.Exit.ExitThreshold } : options.Exit,
-            Add = add is null ? new JudgeSlotOptions { ExitThreshold = options.Add.ExitThreshold } : options.Add,
-        };
+        var effective = options.WithSlotsOff(entry is null, exit is null, add is null);
         return new JudgePanel(effective, entry, exit, add) { Refused = refused, Candidates = candidates };
     }
 

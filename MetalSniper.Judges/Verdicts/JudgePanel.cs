@@ -103,7 +103,7 @@ public sealed record JudgeVerdict
     /// <summary>Shadow (recorded only) or Active (obeyed).</summary>
     public JudgeMode Mode { get; }
 
-    /// <summary>True when the strategy must act on it: Active and not Allow (or Active with a reduced fraction).</summary>
+    /// <summary>True when the strategy must obey it (the judge is Active); a Shadow verdict is only recorded.</summary>
     public bool Binding => Mode == JudgeMode.Active;
 
     /// <summary>The key prefix of a candidate's entries ("judge.entry.candidate.verdict" …).</summary>
@@ -198,6 +198,20 @@ public sealed class JudgesOptions : IValidatableObject
 
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) => Problems().Select(p => new ValidationResult(p));
+
+    /// <summary>
+    /// A copy with the given slots switched off (their mode only: version, candidate and threshold are kept), every other
+    /// setting as here; this instance is not changed. The host uses it for the judges whose model was refused at load.
+    /// </summary>
+    public JudgesOptions WithSlotsOff(bool entry, bool exit, bool add)
+    {
+        var copy = (JudgesOptions)MemberwiseClone();
+        static JudgeSlotOptions Off(JudgeSlotOptions s) => new() { Mode = JudgeMode.Off, Version = s.Version, Candidate = s.Candidate, ExitThreshold = s.ExitThreshold };
+        copy.Entry = entry ? Off(Entry) : Entry;
+        copy.Exit = exit ? Off(Exit) : Exit;
+        copy.Add = add ? Off(Add) : Add;
+        return copy;
+    }
 
     /// <summary>Checks the configuration.</summary>
     /// <returns>Problems, empty when valid.</returns>

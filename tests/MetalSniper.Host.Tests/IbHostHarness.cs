@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
+using System.Text.Json.Nodes;
 using Dapper;
 using MetalSniper.Core.MarketData;
 using MetalSniper.Core.Time;
@@ -52,6 +53,50 @@ internal static class RecordedMetals
     }
 }
 
+/// <summary>The configuration edits of a host on the fake TWS (test config from <see cref="TestEnvironment.WriteConfig"/>).</summary>
+internal static class FakeTwsConfig
+{
+    /// <summary>
+    /// The broker and the market data on the fake TWS at 127.0.0.1:<paramref name="port"/>, with short connect, warm-up,
+    /// reconnect, heartbeat and reconciliation limits; 15-minute gold and silver bars from IB.
+    /// </summary>
+    public static void UseFakeTws(JsonObject j, int port, int clientId, string account, double warmupSeconds = 1, string brokerKind = "InteractiveBrokers")
+    {
+        j["Broker"] = new JsonObject
+        {
+            ["Kind"] = brokerKind,
+            ["InteractiveBrokers"] = new JsonObject
+            {
+                ["Host"] = "127.0.0.1",
+                ["Port"] = port,
+                ["ClientId"] = clientId,
+                ["Account"] = account,
+                ["ConnectTimeoutSeconds"] = 5,
+                ["ReconnectWarmupSeconds"] = warmupSeconds,
+                ["ReconnectMinDelaySeconds"] = 0.2,
+                ["ReconnectMaxDelaySeconds"] = 1,
+                ["HeartbeatSeconds"] = 1,
+                ["ReconcileTimeoutSeconds"] = 5,
+            },
+        };
+        j["MarketData"]!["Source"] = "InteractiveBrokers";
+        j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
+    }
+
+    /// <summary>
+    /// The risk settings of a test that steps bars one at a time: breakers, rapid loss and the watchdog trail off, a wide daily
+    /// limit, no brain heartbeat (the brain is idle between stepped bars). The risk layer has its own tests.
+    /// </summary>
+    public static void LetSteppedTradesRun(JsonObject j)
+    {
+        j["Risk"]!["Breakers"]!["Enabled"] = false;
+        j["Risk"]!["RapidLossAmount"] = 0;
+        j["Risk"]!["WatchdogTrailFraction"] = 0;
+        j["Risk"]!["DailyLossLimit"] = 100000;
+        j["Risk"]!["HeartbeatTimeout"] = "00:00:00";
+    }
+}
+
 /// <summary>
 /// Steps recorded bars through the fake TWS in time order: at each bar time only the symbols that have a bar then are
 /// stepped (the two files do not share every timestamp), so the symbols never drift apart in market time.
@@ -63,6 +108,13 @@ internal sealed class MarketTape
     private readonly Dictionary<string, DateTimeOffset> _lastStepped = new(StringComparer.Ordinal);
     private readonly TimeSpan _interval;
     private int _next;
+
+    /// <summary>The recorded 15-minute gold and silver bars from <paramref name="fromUtc"/> to <paramref name="toUtc"/>, loaded into the fake.</summary>
+    public static MarketTape Metals15(FakeTwsServer tws, DateTimeOffset fromUtc, DateTimeOffset toUtc) => new(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
+    {
+        ["XAUUSD"] = RecordedMetals.Read("xauusd_m15_utc.csv.gz", fromUtc, toUtc),
+        ["XAGUSD"] = RecordedMetals.Read("xagusd_m15_utc.csv.gz", fromUtc, toUtc),
+    }, TimeSpan.FromMinutes(15));
 
     public MarketTape(FakeTwsServer tws, IReadOnlyDictionary<string, IReadOnlyList<FakeBar>> bars, TimeSpan interval)
     {

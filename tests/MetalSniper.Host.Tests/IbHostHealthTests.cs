@@ -45,32 +45,10 @@ public sealed class IbHostHealthTests(ITestOutputHelper output) : IDisposable
     {
         var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { Accounts = [Account], FirstNextValidId = 1000, FarmNoticesOnConnect = [2104, 2106, 2158] });
         var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
-        _ = new MarketTape(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
-        {
-            ["XAUUSD"] = RecordedMetals.Read("xauusd_m15_utc.csv.gz", from, from.AddDays(1)),
-            ["XAGUSD"] = RecordedMetals.Read("xagusd_m15_utc.csv.gz", from, from.AddDays(1)),
-        }, TimeSpan.FromMinutes(15));
+        _ = MarketTape.Metals15(tws, from, from.AddDays(1));
         var config = _env.WriteConfig(j =>
         {
-            j["Broker"] = new JsonObject
-            {
-                ["Kind"] = "InteractiveBrokers",
-                ["InteractiveBrokers"] = new JsonObject
-                {
-                    ["Host"] = "127.0.0.1",
-                    ["Port"] = tws.Port,
-                    ["ClientId"] = ClientId,
-                    ["Account"] = Account,
-                    ["ConnectTimeoutSeconds"] = 5,
-                    ["ReconnectWarmupSeconds"] = WarmupSeconds,
-                    ["ReconnectMinDelaySeconds"] = 0.2,
-                    ["ReconnectMaxDelaySeconds"] = 1,
-                    ["HeartbeatSeconds"] = 1,
-                    ["ReconcileTimeoutSeconds"] = 5,
-                },
-            };
-            j["MarketData"]!["Source"] = "InteractiveBrokers";
-            j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
+            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account, WarmupSeconds);
             j["Risk"]!["HeartbeatTimeout"] = "00:00:00"; // no bars are stepped here: the brain stays idle on purpose
         });
         var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)

@@ -24,7 +24,6 @@ public sealed class IbHostTests(ITestOutputHelper output) : IDisposable
     private const int FirstOrderId = 1000;
     private const int WarmupSeconds = 2;
     private const int RecoveryBars = 24;
-    private static readonly TimeSpan BarSize = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan CatchUpLimit = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan LinkLimit = TimeSpan.FromSeconds(20);
     private readonly TestEnvironment _env = new();
@@ -48,33 +47,11 @@ public sealed class IbHostTests(ITestOutputHelper output) : IDisposable
         });
         var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
         var to = new DateTimeOffset(2025, 9, 27, 0, 0, 0, TimeSpan.Zero);
-        var tape = new MarketTape(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
-        {
-            ["XAUUSD"] = RecordedMetals.Read("xauusd_m15_utc.csv.gz", from, to),
-            ["XAGUSD"] = RecordedMetals.Read("xagusd_m15_utc.csv.gz", from, to),
-        }, BarSize);
+        var tape = MarketTape.Metals15(tws, from, to);
 
         var config = _env.WriteConfig(j =>
         {
-            j["Broker"] = new JsonObject
-            {
-                ["Kind"] = "InteractiveBrokers",
-                ["InteractiveBrokers"] = new JsonObject
-                {
-                    ["Host"] = "127.0.0.1",
-                    ["Port"] = tws.Port,
-                    ["ClientId"] = ClientId,
-                    ["Account"] = Account,
-                    ["ConnectTimeoutSeconds"] = 5,
-                    ["ReconnectWarmupSeconds"] = WarmupSeconds,
-                    ["ReconnectMinDelaySeconds"] = 0.2,
-                    ["ReconnectMaxDelaySeconds"] = 1,
-                    ["HeartbeatSeconds"] = 1,
-                    ["ReconcileTimeoutSeconds"] = 5,
-                },
-            };
-            j["MarketData"]!["Source"] = "InteractiveBrokers";
-            j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
+            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account, WarmupSeconds);
             // The risk layer has its own tests: here its breakers must not stop the trading this test needs.
             j["Risk"]!["Breakers"]!["Enabled"] = false;
             j["Risk"]!["RapidLossAmount"] = 0;

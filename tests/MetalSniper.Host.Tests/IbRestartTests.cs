@@ -53,37 +53,11 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
         var clock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = clock, Accounts = [Account], FirstNextValidId = 1000 });
         var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
-        var tape = new MarketTape(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
-        {
-            ["XAUUSD"] = RecordedMetals.Read("xauusd_m15_utc.csv.gz", from, from.AddDays(3)),
-            ["XAGUSD"] = RecordedMetals.Read("xagusd_m15_utc.csv.gz", from, from.AddDays(3)),
-        }, TimeSpan.FromMinutes(15));
+        var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
         var config = _env.WriteConfig(j =>
         {
-            j["Broker"] = new JsonObject
-            {
-                ["Kind"] = "InteractiveBrokers",
-                ["InteractiveBrokers"] = new JsonObject
-                {
-                    ["Host"] = "127.0.0.1",
-                    ["Port"] = tws.Port,
-                    ["ClientId"] = ClientId,
-                    ["Account"] = Account,
-                    ["ConnectTimeoutSeconds"] = 5,
-                    ["ReconnectWarmupSeconds"] = 1,
-                    ["ReconnectMinDelaySeconds"] = 0.2,
-                    ["ReconnectMaxDelaySeconds"] = 1,
-                    ["HeartbeatSeconds"] = 1,
-                    ["ReconcileTimeoutSeconds"] = 5,
-                },
-            };
-            j["MarketData"]!["Source"] = "InteractiveBrokers";
-            j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
-            j["Risk"]!["Breakers"]!["Enabled"] = false;
-            j["Risk"]!["RapidLossAmount"] = 0;
-            j["Risk"]!["WatchdogTrailFraction"] = 0;
-            j["Risk"]!["DailyLossLimit"] = 100000;
-            j["Risk"]!["HeartbeatTimeout"] = "00:00:00"; // the test steps the bars: the brain is idle between them
+            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account);
+            FakeTwsConfig.LetSteppedTradesRun(j);
         });
         return new Market(tws, tape, clock, new HostDatabase(_env.DatabasePath), config);
     }

@@ -55,44 +55,18 @@ public sealed class IbShadowAndQuoteTests(ITestOutputHelper output) : IDisposabl
         var marketClock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = marketClock, Accounts = [Account], FirstNextValidId = 1000, BarQuoteSpread = barQuoteSpread });
         var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
-        var tape = new MarketTape(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
-        {
-            ["XAUUSD"] = RecordedMetals.Read("xauusd_m15_utc.csv.gz", from, from.AddDays(3)),
-            ["XAGUSD"] = RecordedMetals.Read("xagusd_m15_utc.csv.gz", from, from.AddDays(3)),
-        }, TimeSpan.FromMinutes(15));
+        var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
         var config = _env.WriteConfig(j =>
         {
-            j["Broker"] = new JsonObject
-            {
-                // Shadow: the simulated broker takes the orders; the IB section still says where the market data comes from.
-                ["Kind"] = shadow ? "Simulated" : "InteractiveBrokers",
-                ["InteractiveBrokers"] = new JsonObject
-                {
-                    ["Host"] = "127.0.0.1",
-                    ["Port"] = tws.Port,
-                    ["ClientId"] = ClientId,
-                    ["Account"] = Account,
-                    ["ConnectTimeoutSeconds"] = 5,
-                    ["ReconnectWarmupSeconds"] = 1,
-                    ["ReconnectMinDelaySeconds"] = 0.2,
-                    ["ReconnectMaxDelaySeconds"] = 1,
-                    ["HeartbeatSeconds"] = 1,
-                    ["ReconcileTimeoutSeconds"] = 5,
-                    ["QuietWindows"] = new JsonArray("00:00-00:00"),
-                },
-            };
+            // Shadow: the simulated broker takes the orders; the IB section still says where the market data comes from.
+            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account, brokerKind: shadow ? "Simulated" : "InteractiveBrokers");
+            j["Broker"]!["InteractiveBrokers"]!["QuietWindows"] = new JsonArray("00:00-00:00");
             if (shadow)
             {
                 j["Execution"] = new JsonObject { ["Mode"] = "Shadow" };
             }
 
-            j["MarketData"]!["Source"] = "InteractiveBrokers";
-            j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
-            j["Risk"]!["Breakers"]!["Enabled"] = false;
-            j["Risk"]!["RapidLossAmount"] = 0;
-            j["Risk"]!["WatchdogTrailFraction"] = 0;
-            j["Risk"]!["DailyLossLimit"] = 100000;
-            j["Risk"]!["HeartbeatTimeout"] = "00:00:00"; // the test steps the bars: the brain is idle between them
+            FakeTwsConfig.LetSteppedTradesRun(j);
         });
         Configuration.ConfigurationCheck.Validate(Composition.LoadConfiguration(new HostSettings(config, RunMode.Service))).ShouldBeEmpty();
         var strategy = new ProtectedEntryStrategy("XAUUSD", 20m);

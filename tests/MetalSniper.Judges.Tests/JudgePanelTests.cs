@@ -5,19 +5,6 @@ namespace MetalSniper.Judges.Tests;
 
 public sealed class JudgePanelTests
 {
-    private sealed class Fixed(JudgeKind judge, double p, double rewardRisk) : IJudgeModel
-    {
-        public JudgeKind Judge => judge;
-
-        public string Version => "v9";
-
-        public string ModelHash => "abcdef0123456789";
-
-        public double RewardRisk => rewardRisk;
-
-        public double Probability(ReadOnlySpan<float> features) => p;
-    }
-
     private static readonly DateTimeOffset Now = new(2026, 2, 2, 10, 0, 0, TimeSpan.Zero);
 
     private static JudgePanel Panel(JudgeMode mode, IJudgeModel? entry = null, IJudgeModel? exit = null, IJudgeModel? add = null, Action<JudgesOptions>? edit = null)
@@ -39,7 +26,7 @@ public sealed class JudgePanelTests
     [InlineData(0.25, 3.0, VerdictKind.Veto, 0.0)]   // EV = 0: skip (EV ≤ 0 is always a veto)
     public void EntryVerdict_FollowsEvTiers_EvAtOrBelowZeroIsAVeto(double p, double rr, VerdictKind kind, double fraction)
     {
-        var v = Panel(JudgeMode.Active, entry: new Fixed(JudgeKind.Entry, p, rr)).Judge(JudgeKind.Entry, [], Now)!;
+        var v = Panel(JudgeMode.Active, entry: new FixedJudge(JudgeKind.Entry, p, rr, "v9", "abcdef0123456789")).Judge(JudgeKind.Entry, [], Now)!;
         v.Kind.ShouldBe(kind);
         v.RiskFraction.ShouldBe((decimal)fraction);
         v.ExpectedValueR!.Value.ShouldBe((p * rr) - (1 - p), 1e-12);
@@ -50,11 +37,11 @@ public sealed class JudgePanelTests
     [Fact]
     public void ExitJudge_OnlyRecommendsAnExitOrAllows_AtItsThreshold()
     {
-        var panel = Panel(JudgeMode.Shadow, exit: new Fixed(JudgeKind.Exit, 0.65, 1));
+        var panel = Panel(JudgeMode.Shadow, exit: new FixedJudge(JudgeKind.Exit, 0.65, 1, "v9", "abcdef0123456789"));
         var v = panel.Judge(JudgeKind.Exit, [], Now)!;
         v.Kind.ShouldBe(VerdictKind.RecommendExit);
         v.Binding.ShouldBeFalse("a shadow verdict is recorded, never obeyed");
-        Panel(JudgeMode.Active, exit: new Fixed(JudgeKind.Exit, 0.55, 1)).Judge(JudgeKind.Exit, [], Now)!.Kind.ShouldBe(VerdictKind.Allow);
+        Panel(JudgeMode.Active, exit: new FixedJudge(JudgeKind.Exit, 0.55, 1, "v9", "abcdef0123456789")).Judge(JudgeKind.Exit, [], Now)!.Kind.ShouldBe(VerdictKind.Allow);
         panel.ReviewsExits.ShouldBeTrue();
     }
 
@@ -75,7 +62,7 @@ public sealed class JudgePanelTests
     [Fact]
     public void Judges_GiveNoVerdictOutsideTheirActiveWindow_AndAnOffSlotGivesNone()
     {
-        var panel = Panel(JudgeMode.Active, entry: new Fixed(JudgeKind.Entry, 0.9, 2), edit: o => (o.ActiveFromUtc, o.ActiveUntilUtc) = (Now, Now.AddDays(1)));
+        var panel = Panel(JudgeMode.Active, entry: new FixedJudge(JudgeKind.Entry, 0.9, 2, "v9", "abcdef0123456789"), edit: o => (o.ActiveFromUtc, o.ActiveUntilUtc) = (Now, Now.AddDays(1)));
         panel.Judge(JudgeKind.Entry, [], Now.AddTicks(-1)).ShouldBeNull();
         panel.Judge(JudgeKind.Entry, [], Now).ShouldNotBeNull();
         panel.Judge(JudgeKind.Entry, [], Now.AddDays(1)).ShouldBeNull();
@@ -86,32 +73,19 @@ public sealed class JudgePanelTests
     [Fact]
     public void AModel_InTheWrongSlot_OrASlotOnWithoutAModel_IsRefused()
     {
-        Should.Throw<ArgumentException>(() => Panel(JudgeMode.Active, entry: new Fixed(JudgeKind.Exit, 0.5, 1))).Message.ShouldContain("cannot sit in the Entry judge's slot");
+        Should.Throw<ArgumentException>(() => Panel(JudgeMode.Active, entry: new FixedJudge(JudgeKind.Exit, 0.5, 1, "v9", "abcdef0123456789"))).Message.ShouldContain("cannot sit in the Entry judge's slot");
         Should.Throw<ArgumentException>(() => new JudgePanel(new JudgesOptions { Add = new() { Mode = JudgeMode.Shadow } }, null, null, null)).Message.ShouldContain("has no model");
     }
 }
 
 public sealed class JudgeCandidateTests
 {
-    private sealed class Fixed(JudgeKind judge, double p, string version) : IJudgeModel
-    {
-        public JudgeKind Judge => judge;
-
-        public string Version => version;
-
-        public string ModelHash => "hash-" + version;
-
-        public double RewardRisk => 3;
-
-        public double Probability(ReadOnlySpan<float> features) => p;
-    }
-
     [Fact]
     public void ACandidateBesideAnActiveJudge_GivesAShadowVerdictOnly_AndIsNamedInTheDescription()
     {
-        var panel = new JudgePanel(new JudgesOptions { Entry = new() { Mode = JudgeMode.Active } }, new Fixed(JudgeKind.Entry, 0.9, "v1"), null, null)
+        var panel = new JudgePanel(new JudgesOptions { Entry = new() { Mode = JudgeMode.Active } }, new FixedJudge(JudgeKind.Entry, 0.9, version: "v1"), null, null)
         {
-            Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Entry] = new Fixed(JudgeKind.Entry, 0.1, "v2") },
+            Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Entry] = new FixedJudge(JudgeKind.Entry, 0.1, version: "v2") },
         };
         var now = DateTimeOffset.UnixEpoch;
         panel.Judge(JudgeKind.Entry, [], now)!.Kind.ShouldBe(VerdictKind.Allow);
@@ -120,6 +94,20 @@ public sealed class JudgeCandidateTests
         c.ToInputs(JudgeVerdict.CandidateRole).Select(kv => kv.Key).ShouldContain("judge.entry.candidate.verdict");
         panel.Candidate(JudgeKind.Add, [], now).ShouldBeNull();
         panel.Describe().ShouldBe(["Entry v1 (hash-v1) Active", "Entry v2 (hash-v2) Shadow (candidate)"]);
-        Should.Throw<ArgumentException>(() => new JudgePanel(new JudgesOptions(), null, null, null) { Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Add] = new Fixed(JudgeKind.Exit, 0.5, "v1") } });
+        Should.Throw<ArgumentException>(() => new JudgePanel(new JudgesOptions(), null, null, null) { Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Add] = new FixedJudge(JudgeKind.Exit, 0.5, version: "v1") } });
     }
+}
+
+/// <summary>A judge model with a fixed probability (the panel and strategy see only <see cref="IJudgeModel"/>).</summary>
+internal sealed class FixedJudge(JudgeKind judge, double p, double rewardRisk = 3, string version = "v1", string? hash = null) : IJudgeModel
+{
+    public JudgeKind Judge => judge;
+
+    public string Version => version;
+
+    public string ModelHash => hash ?? "hash-" + version;
+
+    public double RewardRisk => rewardRisk;
+
+    public double Probability(ReadOnlySpan<float> features) => p;
 }

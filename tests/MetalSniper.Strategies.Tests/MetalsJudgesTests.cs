@@ -8,19 +8,6 @@ namespace MetalSniper.Strategies.Tests;
 /// <summary>The metals strategy with judges: what it records and what a verdict may and may not do.</summary>
 public sealed class MetalsJudgesTests
 {
-    private sealed class Fixed(JudgeKind judge, double p, double rewardRisk = 3) : IJudgeModel
-    {
-        public JudgeKind Judge => judge;
-
-        public string Version => "v1";
-
-        public string ModelHash => "feedfacefeedface";
-
-        public double RewardRisk => rewardRisk;
-
-        public double Probability(ReadOnlySpan<float> features) => p;
-    }
-
     private static Harness With(JudgeMode mode, IJudgeModel? entry = null, IJudgeModel? exit = null)
     {
         var o = new JudgesOptions { Entry = new() { Mode = entry is null ? JudgeMode.Off : mode }, Exit = new() { Mode = exit is null ? JudgeMode.Off : mode } };
@@ -41,7 +28,7 @@ public sealed class MetalsJudgesTests
     [Fact]
     public void AnActiveEntryVeto_IsAVetoedDecisionWithTheModelHash_AndNoOrderLeaves()
     {
-        var h = With(JudgeMode.Active, entry: new Fixed(JudgeKind.Entry, 0.1));
+        var h = With(JudgeMode.Active, entry: new FixedJudge(JudgeKind.Entry, 0.1, hash: "feedfacefeedface"));
         h.Flat(5);
         var veto = h.Decisions.Single(d => d.Kind == DecisionKind.OpenHedge);
         veto.Outcome.ShouldBe(DecisionOutcome.Vetoed);
@@ -55,7 +42,7 @@ public sealed class MetalsJudgesTests
     [Fact]
     public void AShadowVeto_IsRecordedButTheHedgeIsTakenAsWithoutJudges()
     {
-        var h = With(JudgeMode.Shadow, entry: new Fixed(JudgeKind.Entry, 0.1));
+        var h = With(JudgeMode.Shadow, entry: new FixedJudge(JudgeKind.Entry, 0.1, hash: "feedfacefeedface"));
         h.Flat(5);
         var open = h.Decisions.Single(d => d.Kind == DecisionKind.OpenHedge);
         open.Outcome.ShouldBe(DecisionOutcome.Taken);
@@ -69,12 +56,12 @@ public sealed class MetalsJudgesTests
     public void AnEvTier_CanOnlyShrinkTheHedge_NeverGrowIt()
     {
         // p 0.3 with reward:risk 3: EV 0.2 R, the first tier: half the risk.
-        var h = With(JudgeMode.Active, entry: new Fixed(JudgeKind.Entry, 0.3));
+        var h = With(JudgeMode.Active, entry: new FixedJudge(JudgeKind.Entry, 0.3, hash: "feedfacefeedface"));
         h.Flat(5);
         h.Orders.Count.ShouldBe(2);
         h.Orders.ShouldAllBe(o => o.Quantity == 25m);
         // p 0.9: EV 2.6 R, the top tier: the full risk, not more.
-        var full = With(JudgeMode.Active, entry: new Fixed(JudgeKind.Entry, 0.9));
+        var full = With(JudgeMode.Active, entry: new FixedJudge(JudgeKind.Entry, 0.9, hash: "feedfacefeedface"));
         full.Flat(5);
         full.Orders.ShouldAllBe(o => o.Quantity == 50m);
     }
@@ -82,7 +69,7 @@ public sealed class MetalsJudgesTests
     [Fact]
     public void AnActiveExitRecommendation_ExitsThroughTheNormalExitPath_OnAPullBackOfAWinner()
     {
-        var h = With(JudgeMode.Active, exit: new Fixed(JudgeKind.Exit, 0.9));
+        var h = With(JudgeMode.Active, exit: new FixedJudge(JudgeKind.Exit, 0.9, hash: "feedfacefeedface"));
         h.Flat(5);
         h.Bar(2001.5m, high: 2003m, low: 2000m);   // short leg killed: long 50 from the hedge at 2000
         h.Bar(2004m, high: 2004.5m, low: 2002m);   // +2R: a winner
@@ -97,25 +84,12 @@ public sealed class MetalsJudgesTests
 
 public sealed class MetalsCandidateTests
 {
-    private sealed class Fixed(JudgeKind judge, double p, string version) : IJudgeModel
-    {
-        public JudgeKind Judge => judge;
-
-        public string Version => version;
-
-        public string ModelHash => "hash-" + version;
-
-        public double RewardRisk => 3;
-
-        public double Probability(ReadOnlySpan<float> features) => p;
-    }
-
     [Fact]
     public void ACandidatesVeto_IsRecordedBesideTheIncumbentsAllow_AndTheHedgeIsTakenAtTheIncumbentsSize()
     {
-        var panel = new JudgePanel(new JudgesOptions { Entry = new() { Mode = JudgeMode.Active } }, new Fixed(JudgeKind.Entry, 0.9, "v1"), null, null)
+        var panel = new JudgePanel(new JudgesOptions { Entry = new() { Mode = JudgeMode.Active } }, new FixedJudge(JudgeKind.Entry, 0.9, version: "v1"), null, null)
         {
-            Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Entry] = new Fixed(JudgeKind.Entry, 0.05, "v2") },
+            Candidates = new Dictionary<JudgeKind, IJudgeModel> { [JudgeKind.Entry] = new FixedJudge(JudgeKind.Entry, 0.05, version: "v2") },
         };
         var h = new Harness(judges: panel);
         h.Flat(5);
@@ -126,4 +100,18 @@ public sealed class MetalsCandidateTests
         open.Inputs["judge.entry.candidate.mode"].ShouldBe("Shadow");
         h.Orders.ShouldAllBe(o => o.Quantity == 50m);
     }
+}
+
+/// <summary>A judge model with a fixed probability (the panel and strategy see only <see cref="IJudgeModel"/>).</summary>
+internal sealed class FixedJudge(JudgeKind judge, double p, double rewardRisk = 3, string version = "v1", string? hash = null) : IJudgeModel
+{
+    public JudgeKind Judge => judge;
+
+    public string Version => version;
+
+    public string ModelHash => hash ?? "hash-" + version;
+
+    public double RewardRisk => rewardRisk;
+
+    public double Probability(ReadOnlySpan<float> features) => p;
 }
