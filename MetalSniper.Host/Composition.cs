@@ -119,7 +119,27 @@ public static class Composition
         // A replay is a backtest: always the simulated broker on recorded data, whatever the broker section says.
         var broker = settings.Mode == RunMode.Service ? configuration[$"{BrokerOptions.SectionName}:Kind"] ?? "Simulated" : "Simulated";
         var source = settings.Mode == RunMode.Service ? configuration[$"{MarketDataOptions.SectionName}:Source"] ?? "Replay" : "Replay";
-        AddMetalSniper(builder.Services, settings.Mode, settings.RunId, broker, source);
+        var configHash = new ConfigHash(Engine.Services.ConfigFingerprint.Of(configuration, OptionSections.TopLevel).Hash);
+        var causalService = settings.Mode == RunMode.Service && source == "Replay"
+            && (configuration.GetSection(MarketDataOptions.SectionName).GetSection("Replay").GetValue<ServiceScheduler?>(nameof(ReplayOptions.ServiceScheduler)) ?? ServiceScheduler.Causal) == ServiceScheduler.Causal;
+        var runId = settings.RunId;
+        ResumeRefusal? refusal = null;
+        if (causalService && runId is null)
+        {
+            // The service on a replayed feed resumes the run it left open on this database (a clean stop or a crash), under the same configuration.
+            var path = configuration.GetSection(PersistenceOptions.SectionName).GetValue<string>(nameof(PersistenceOptions.DatabasePath)) ?? new PersistenceOptions().DatabasePath;
+            var (resumable, reason) = FeedMarks.FindResumable(new Database(path, TimeProvider.System), configHash.Hash);
+            runId = resumable;
+            refusal = reason is null ? null : new ResumeRefusal(reason);
+        }
+
+        AddMetalSniper(builder.Services, settings.Mode, runId, broker, source, causalService);
+        builder.Services.AddSingleton(configHash);
+        if (refusal is not null)
+        {
+            builder.Services.AddSingleton(refusal);
+        }
+
         settings.ConfigureServices?.Invoke(builder.Services);
         builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Internal.ConsoleLifetime>();
         if (settings.Mode == RunMode.Service && OperatingSystem.IsWindows())
@@ -156,13 +176,20 @@ public static class Composition
     /// ingest, brain, hands (draining every queued command while the sentinel still watches), sentinel,
     /// database.
     /// </summary>
-    public static void AddMetalSniper(IServiceCollection services, RunMode mode, string? runIdOverride = null, string brokerKind = "Simulated", string marketDataSource = "Replay")
+    /// <param name="services">The container.</param>
+    /// <param name="mode">Service or replay.</param>
+    /// <param name="runIdOverride">The run id (a replay's --run-id, or the service run being resumed); null: a new one.</param>
+    /// <param name="brokerKind"><c>Simulated</c> or <c>InteractiveBrokers</c>.</param>
+    /// <param name="marketDataSource"><c>Replay</c> or <c>InteractiveBrokers</c>.</param>
+    /// <param name="causalService">The service on a replayed feed runs on the causal scheduler (<see cref="ReplayOptions.ServiceScheduler"/>).</param>
+    public static void AddMetalSniper(IServiceCollection services, RunMode mode, string? runIdOverride = null, string brokerKind = "Simulated", string marketDataSource = "Replay", bool causalService = false)
     {
         OptionSections.Accept(new StrictOptionsRegistration(services));
         services.AddSingleton<Engine.Pipeline.Supervisor>();
 
         var runId = runIdOverride ?? TimeProvider.System.GetUtcNow().ToString("yyyyMMdd'T'HHmmss", CultureInfo.InvariantCulture) + "-" + Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 3).ToLowerInvariant();
-        services.AddSingleton(new RunContext(runId, mode));
+        var causal = mode == RunMode.Replay || causalService;
+        services.AddSingleton(new RunContext(runId, mode) { Causal = causal });
         services.AddSingleton(new WallClock(TimeProvider.System));
         services.AddSingleton(new IdGenerator(runId));
         services.AddSingleton(sp => RunResume.Detect(sp.GetRequiredService<Database>(), runId, mode));
@@ -236,8 +263,9 @@ public static class Composition
         });
         // A replay's alerts carry the market time they happened at (the replay clock): the same replay raises the same
         // alerts, so a resumed replay meets its earlier alerts in the journal instead of repeating them.
+        // The service on a replayed feed likewise (a resumed run meets its earlier alerts and does not send them again).
         services.AddSingleton(sp => new Engine.Alerts.AlertHub(sp.GetRequiredService<Persistence.Journal.DecisionJournal>(),
-            mode == RunMode.Replay ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Engine.Alerts.AlertHub>>())
+            causal ? sp.GetRequiredService<TimeProvider>() : sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ILogger<Engine.Alerts.AlertHub>>())
         {
             // Every alert says which account and mode it is about.
             Identity = mode == RunMode.Service ? () => sp.GetRequiredService<BrokerIdentity>().Describe() : null,
@@ -323,9 +351,13 @@ public static class Composition
             : new SqliteHaltStore(new Database(ReplayHaltsPath(sp.GetRequiredService<Database>()), sp.GetRequiredService<WallClock>().Provider), sp.GetRequiredService<WallClock>().Provider,
                 durable: false, SqliteHaltStore.ReplayTable));
         services.AddSingleton(sp => mode == RunMode.Service
-            // A live feed restores everything; a replayed feed starts its market time over on every start, so only
-            // the latched level comes back (old timed pauses would return when the replay reaches their dates).
-            ? KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: !sp.GetRequiredService<IMarketDataSource>().IsReplay)
+            ? causalService && sp.GetRequiredService<RunResume>().IsResume && FeedMarks.Read(sp.GetRequiredService<Database>(), runId) is { Count: > 0 } marks
+                // The service on a replayed feed resuming its run: the state the run started from; its own records are met again as
+                // re-execution makes them, the operator's applied again at the feed marks where they first took effect.
+                ? KillSwitch.ForCausalResume(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, marks[0].HaltSequence)
+                // A live feed restores everything; a new run on a replayed feed starts its market time over, so only the latched level
+                // comes back (old timed pauses would return when the replay reaches their dates).
+                : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: !sp.GetRequiredService<IMarketDataSource>().IsReplay)
             : sp.GetRequiredService<RunResume>().IsResume
                 // A resumed replay re-executes from the start: its kill switch starts fresh and meets its own earlier records again.
                 ? KillSwitch.ForReexecution(sp.GetRequiredService<SqliteHaltStore>(), runId)
@@ -464,7 +496,8 @@ public static class Composition
         services.AddHostedService<PersistenceService>();
         services.AddSingleton(new Engine.Services.JournaledConfiguration(OptionSections.TopLevel));
         services.AddHostedService<Engine.Services.JournalService>();
-        services.AddHostedService<KillSwitchService>();
+        services.AddSingleton<KillSwitchService>();
+        services.AddHostedService(sp => sp.GetRequiredService<KillSwitchService>());
         services.AddHostedService<SentinelService>();
         services.AddSingleton(sp => new BookValuation(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<CostEstimator>(),
             sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<AccountCurrency>()));
@@ -473,10 +506,17 @@ public static class Composition
         services.AddSingleton<IngestBoundary>();
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<SignalService>();
-        if (mode == RunMode.Replay)
+        if (causal)
         {
-            // A replay runs ingest, brain, hands, simulated broker and sentinel in causal order on one thread.
-            services.AddHostedService<ReplayScheduler>();
+            // A replay, and the service on a replayed feed, run ingest, brain, hands, simulated broker and sentinel in causal order on one thread.
+            if (causalService)
+            {
+                services.AddSingleton(sp => new ServicePace(sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.Replay.ServicePaceBarsPerSecond));
+                services.AddSingleton<FeedMarks>();
+            }
+
+            services.AddSingleton<ReplayScheduler>();
+            services.AddHostedService(sp => sp.GetRequiredService<ReplayScheduler>());
         }
         else
         {
@@ -551,7 +591,8 @@ public static class Composition
         }
 
         var files = ReplayFiles(o, directory, sp.GetRequiredService<IInstrumentCatalog>());
-        var pace = mode == RunMode.Service ? o.ServicePaceBarsPerSecond : o.PaceBarsPerSecond;
+        // The service on the causal scheduler is paced by the scheduler (a resumed run catches up unpaced first).
+        var pace = mode == RunMode.Service ? (o.ServiceScheduler == ServiceScheduler.Causal ? 0 : o.ServicePaceBarsPerSecond) : o.PaceBarsPerSecond;
         return new ReplayMarketDataSource(files, sp.GetRequiredService<WallClock>().Provider, pace, o.FromUtc, o.ToUtc, sp.GetRequiredService<IExchangeCalendar>());
     }
 

@@ -138,6 +138,17 @@ public sealed class Database
                 PRIMARY KEY (execution_id, kind)
             );
             """),
+        (6, "feed marks: how far a service run on a replayed feed got, and which halts records it had applied there (a restart resumes the run)", """
+            CREATE TABLE feed_marks (
+                run_id             TEXT NOT NULL REFERENCES runs(run_id),
+                records            INTEGER NOT NULL CHECK (records >= 0),
+                last_bar_close_utc TEXT,
+                halt_sequence      INTEGER NOT NULL CHECK (halt_sequence >= 0),
+                config_hash        TEXT NOT NULL,
+                recorded_utc       TEXT NOT NULL,
+                PRIMARY KEY (run_id, records)
+            );
+            """),
     ];
 
     /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>

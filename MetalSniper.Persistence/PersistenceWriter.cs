@@ -25,6 +25,27 @@ public sealed record PersistRunStarted(string RunId, DateTimeOffset StartedUtc, 
 /// <summary>End of a run.</summary>
 public sealed record PersistRunEnded(string RunId, DateTimeOffset EndedUtc, string ExitStatus) : PersistCommand;
 
+/// <summary>
+/// Where a service run on a replayed feed stands (table <c>feed_marks</c>): before the record at index <paramref name="Records"/>
+/// (that many records taken from the feed), the kill switch had applied the halts store up to <paramref name="HaltSequence"/>.
+/// A restart re-executes the run deterministically up to its last mark (without pacing) and applies the operator's halts
+/// records (CLI kill and resume, kill file) at the marks where they first took effect. A later mark at the same index
+/// replaces the earlier one (the higher sequence wins).
+/// </summary>
+/// <param name="RunId">The run.</param>
+/// <param name="Records">Records (bars and refused lines) taken from the feed before the mark.</param>
+/// <param name="LastBarCloseUtc">Close time (UTC) of the last bar taken, null before the first.</param>
+/// <param name="HaltSequence">The last halts-store record the kill switch had applied.</param>
+/// <param name="ConfigHash">The configuration's fingerprint (a run resumes only under the configuration it started with).</param>
+/// <param name="RecordedUtc">Wall-clock time of the mark.</param>
+public sealed record PersistFeedMark(string RunId, long Records, DateTimeOffset? LastBarCloseUtc, long HaltSequence, string ConfigHash, DateTimeOffset RecordedUtc) : PersistCommand;
+
+/// <summary>
+/// A run that stopped cleanly before its data ended and stays open to be resumed (a service run on a replayed feed): its
+/// status is written, its end is not.
+/// </summary>
+public sealed record PersistRunPaused(string RunId, string Status) : PersistCommand;
+
 /// <summary>A decision.</summary>
 public sealed record PersistDecision(string RunId, DecisionRecord Decision) : PersistCommand;
 
@@ -407,9 +428,24 @@ public sealed class PersistenceWriter : IAsyncDisposable
                     _c.Execute("INSERT OR IGNORE INTO runs(run_id, started_utc, mode, source, broker) VALUES (@id,@started,@mode,@source,@broker)",
                         new { id = rs.RunId, started = T(rs.StartedUtc), mode = rs.Mode, source = rs.Source, broker = rs.Broker }, tx);
                     _c.Execute("INSERT INTO run_attempts(run_id, attempt, started_utc) VALUES (@id,@attempt,@started)", new { id = rs.RunId, attempt = rs.Attempt, started = T(rs.StartedUtc) }, tx);
+                    if (rs.Attempt > 1)
+                    {
+                        // A resumed run is running again: the status its last attempt left (a clean stop) no longer holds.
+                        _c.Execute("UPDATE runs SET exit_status=NULL WHERE run_id=@id AND ended_utc IS NULL", new { id = rs.RunId }, tx);
+                    }
+
                     break;
                 case PersistRunEnded re:
                     _c.Execute("UPDATE runs SET ended_utc=@ended, exit_status=@status WHERE run_id=@id", new { ended = T(re.EndedUtc), status = re.ExitStatus, id = re.RunId }, tx);
+                    break;
+                case PersistFeedMark fm:
+                    _c.Execute("""
+                        INSERT INTO feed_marks(run_id, records, last_bar_close_utc, halt_sequence, config_hash, recorded_utc) VALUES (@id,@records,@last,@seq,@hash,@at)
+                        ON CONFLICT(run_id, records) DO UPDATE SET halt_sequence=MAX(halt_sequence, excluded.halt_sequence), recorded_utc=excluded.recorded_utc
+                        """, new { id = fm.RunId, records = fm.Records, last = fm.LastBarCloseUtc is { } l ? T(l) : null, seq = fm.HaltSequence, hash = fm.ConfigHash, at = T(fm.RecordedUtc) }, tx);
+                    break;
+                case PersistRunPaused rp:
+                    _c.Execute("UPDATE runs SET exit_status=@status WHERE run_id=@id AND ended_utc IS NULL", new { status = rp.Status, id = rp.RunId }, tx);
                     break;
                 case PersistFlush:
                     break;

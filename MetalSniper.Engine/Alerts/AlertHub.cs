@@ -16,12 +16,16 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
     private IAlertSink? _delivery;
     private long _raised;
     private long _deliveryErrors;
+    private long _replayed;
 
     /// <summary>Describes the broker, account and mode; when set, every alert's text starts with it in brackets (the service).</summary>
     public Func<string>? Identity { get; init; }
 
     /// <summary>Alerts raised so far.</summary>
     public long Raised => Interlocked.Read(ref _raised);
+
+    /// <summary>Alerts a resumed run met again in the journal while re-executing its earlier attempts' history (not re-sent).</summary>
+    public long MetAgain => Interlocked.Read(ref _replayed);
 
     /// <summary>Times the delivery sink threw.</summary>
     public long DeliveryErrors => Interlocked.Read(ref _deliveryErrors);
@@ -47,23 +51,33 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
             alert = alert with { Text = $"[{identity()}] {alert.Text}" };
         }
 
-        Interlocked.Increment(ref _raised);
-        _recent.Enqueue(alert);
-        while (_recent.Count > Kept && _recent.TryDequeue(out _))
-        {
-        }
-
-        logger.Log(alert.Level switch { AlertLevel.Red => LogLevel.Error, AlertLevel.Yellow => LogLevel.Warning, _ => LogLevel.Information },
-            "ALERT {Level} {Kind}: {Text}", alert.Level, alert.Kind, alert.Text);
+        var matched = false;
         try
         {
-            journal.Append(JournalEntryKind.Alert, alert.Kind, "", alert);
+            matched = journal.Append(JournalEntryKind.Alert, alert.Kind, "", alert).Matched;
         }
         catch (InvalidOperationException e)
         {
             // The journal has failed or closed (the host is stopping because of it): the alert still goes out.
             logger.LogError("Alert {Kind} not journaled: {Message}", alert.Kind, e.Message);
         }
+
+        Interlocked.Increment(ref _raised);
+        _recent.Enqueue(alert);
+        while (_recent.Count > Kept && _recent.TryDequeue(out _))
+        {
+        }
+
+        if (matched)
+        {
+            // A resumed run re-executing its history met this alert of an earlier attempt: it was logged and delivered then.
+            Interlocked.Increment(ref _replayed);
+            logger.LogDebug("ALERT {Level} {Kind} (met again while resuming, not re-sent): {Text}", alert.Level, alert.Kind, alert.Text);
+            return;
+        }
+
+        logger.Log(alert.Level switch { AlertLevel.Red => LogLevel.Error, AlertLevel.Yellow => LogLevel.Warning, _ => LogLevel.Information },
+            "ALERT {Level} {Kind}: {Text}", alert.Level, alert.Kind, alert.Text);
 
         try
         {

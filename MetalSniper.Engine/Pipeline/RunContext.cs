@@ -29,6 +29,20 @@ public sealed class RunContext(string runId, RunMode mode)
     private long _fills;
     private long _barsProcessed;
 
+    private string? _stoppedBeforeDataEnded;
+
+    /// <summary>
+    /// True when the pipeline runs on the causal scheduler (ingest, brain, hands, simulated broker and sentinel in causal order on
+    /// one thread): every replay, and the service on a replayed feed (the embedded default). False for the service's own threads.
+    /// </summary>
+    public bool Causal { get; init; }
+
+    /// <summary>Set when a service run on a replayed feed stopped cleanly before its data ended: the book it left (it resumes on the next start).</summary>
+    public string? StoppedBeforeDataEndedWith => Volatile.Read(ref _stoppedBeforeDataEnded);
+
+    /// <summary>Records that the service stopped cleanly before its replayed data ended, leaving <paramref name="book"/> at the broker.</summary>
+    public void StoppedBeforeDataEnded(string book) => Volatile.Write(ref _stoppedBeforeDataEnded, book);
+
     /// <summary>The run id (also the prefix of decision and order ids).</summary>
     public string RunId => runId;
 

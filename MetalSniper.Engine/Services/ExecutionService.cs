@@ -313,7 +313,7 @@ public sealed class ExecutionService(
                 var halfSpread = (bar.Spread ?? 0m) / 2m;
                 _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
                 _eventTime = bar.CloseTimeUtc;
-                var replay = Run.Mode == RunMode.Replay;
+                var replay = Run.Causal;
                 if (replay)
                 {
                     // In a fast replay the broker side defines "now" and what has happened: the bar is complete

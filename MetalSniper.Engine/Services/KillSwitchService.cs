@@ -18,6 +18,7 @@ public sealed class KillSwitchService(
     TimeProvider clock,
     WallClock wallClock,
     RunContext run,
+    RunResume resume,
     IHostApplicationLifetime lifetime,
     ILogger<KillSwitchService> logger) : IHostedService, IDisposable
 {
@@ -41,9 +42,33 @@ public sealed class KillSwitchService(
             return Task.CompletedTask;
         }
 
+        if (run.Causal)
+        {
+            // The service on a replayed feed: the scheduler looks at the store and the kill file between two records (CheckNow),
+            // so a resumed run can apply the operator's halts again at the same record. A resume looks when it has caught up.
+            if (!resume.IsResume)
+            {
+                Check();
+            }
+
+            return Task.CompletedTask;
+        }
+
         Check();
         _timer = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Applies what other processes appended to the halts store (the CLI's kill and resume) and escalates while the kill file
+    /// exists, now: the causal scheduler of the service on a replayed feed calls it between two records, about once a second.
+    /// </summary>
+    public void CheckNow()
+    {
+        if (run.Mode == RunMode.Service)
+        {
+            Check();
+        }
     }
 
     /// <inheritdoc />

@@ -40,10 +40,10 @@ public sealed class SentinelService(RiskSentinel sentinel, SignalService brain, 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _watch = wallClock.Provider.CreateTimer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        if (run.Mode == RunMode.Replay)
+        if (run.Causal)
         {
-            // A replay sweeps on the causal scheduler's thread, bar by bar (RiskSentinel.SweepInline); no thread, no heartbeats
-            // (a stalled scheduler stalls everything, and the replay's progress watch reports it).
+            // A replay, and the service on a replayed feed, sweep on the causal scheduler's thread, bar by bar
+            // (RiskSentinel.SweepInline); no thread, no heartbeats: a stalled scheduler stalls the simulated market with it.
             logger.LogInformation("Risk sentinel sweeps inline on the replay scheduler");
             return Task.CompletedTask;
         }

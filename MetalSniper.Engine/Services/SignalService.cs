@@ -69,7 +69,7 @@ public sealed class SignalService : PipelineService
         // Each strategy has its own id sequence: the first keeps "{run}-B" (the ids of a one-strategy run are unchanged), the
         // others add their name ("{run}-BDUALLISTING-D…"), so two strategies can never issue the same decision or order id.
         _contexts = _strategies.Select((s, i) => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, killSwitch, costs,
-            ids.ForSource(i == 0 ? "B" : "B" + new string([.. s.Name.Where(char.IsAsciiLetter)]).ToUpperInvariant()), clock, run.Mode == RunMode.Replay)).ToArray();
+            ids.ForSource(i == 0 ? "B" : "B" + new string([.. s.Name.Where(char.IsAsciiLetter)]).ToUpperInvariant()), clock, run.Causal)).ToArray();
     }
 
     /// <summary>A heartbeat of the brain: grows with every bar evaluated and at least once a second while idle.</summary>

@@ -500,7 +500,7 @@ public static class Commands
             return code;
         }
 
-        IHost host;
+        IHost? host = null;
         try
         {
             host = Composition.BuildHost(settings, configuration!);
@@ -508,6 +508,16 @@ public static class Commands
             host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
                 "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,
                 host.Services.GetRequiredService<BrokerIdentity>().Describe());
+        }
+        catch (OperationCanceledException) when (host is not null && host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+        {
+            // SIGTERM (or Ctrl+C) during start-up is a clean stop, not a fault: what started is stopped in order (the run stays
+            // resumable) and the exit code is the run's.
+            await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            var stopped = host.Services.GetRequiredService<RunContext>();
+            host.Services.GetRequiredService<ILogger<RunContext>>().LogWarning("Stopped during start-up ({Ms} ms after start), before the service was ready", (long)started.Elapsed.TotalMilliseconds);
+            host.Dispose();
+            return ExitCodes.ForRun(stopped);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -166,6 +166,15 @@ public sealed class ReplayOptions : IValidatableObject
     [Range(0.0, 10_000_000.0)]
     public double ServicePaceBarsPerSecond { get; set; } = 2000;
 
+    /// <summary>
+    /// How the <c>run</c> service drives a replayed feed. <c>Causal</c> (default): the causal scheduler, paced to
+    /// <see cref="ServicePaceBarsPerSecond"/> — the same decisions, fills and P&amp;L on every run whatever the machine's load, and
+    /// a restart resumes the run where it stopped (feed position, book, working orders, strategy state, the day's P&amp;L and the
+    /// breakers' windows). <c>Threaded</c>: the live pipeline's threads and independent sentinel on the recorded data (a rehearsal
+    /// of the live threading; thread timing decides what the brain sees, and every start is a new run).
+    /// </summary>
+    public ServiceScheduler ServiceScheduler { get; set; } = ServiceScheduler.Causal;
+
     /// <summary>Replay only bars opening at or after this UTC time (ISO-8601). Default: the start of the files. On bar open time for daily files too (a daily bar opens at its session open).</summary>
     public DateTimeOffset? FromUtc { get; set; }
 
@@ -189,6 +198,16 @@ public sealed class ReplayOptions : IValidatableObject
             yield return new ValidationResult("each symbol may appear in one replay file only", [nameof(Files)]);
         }
     }
+}
+
+/// <summary>How the <c>run</c> service drives a replayed feed (<see cref="ReplayOptions.ServiceScheduler"/>).</summary>
+public enum ServiceScheduler
+{
+    /// <summary>The causal scheduler, paced: deterministic, and a restart resumes the run.</summary>
+    Causal,
+
+    /// <summary>The live pipeline's threads and independent sentinel.</summary>
+    Threaded,
 }
 
 /// <summary>One replayed file.</summary>

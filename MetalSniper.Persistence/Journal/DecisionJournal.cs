@@ -106,7 +106,11 @@ public sealed class JournalBrokenException(JournalVerification verification)
 /// <summary>A journal entry's place and its durability.</summary>
 /// <param name="Sequence">The entry's sequence number (assigned at append, in append order).</param>
 /// <param name="Durable">Completes when the entry is committed (fsynced when the journal is durable) with the <see cref="TimeProvider.GetTimestamp"/> of the commit; faults when the journal failed.</param>
-public readonly record struct JournalTicket(long Sequence, Task<long> Durable);
+public readonly record struct JournalTicket(long Sequence, Task<long> Durable)
+{
+    /// <summary>True when a resumed run's append met an entry of its earlier attempts (nothing new was written).</summary>
+    public bool Matched { get; init; }
+}
 
 /// <summary>
 /// The hash-chained decision journal: its own SQLite file (WAL; <c>synchronous=FULL</c> for the service so an
@@ -306,7 +310,7 @@ public sealed class DecisionJournal : IAsyncDisposable
             {
                 _toMatch--;
                 _matched++;
-                return new JournalTicket(earlierSeq, Task.FromResult(earlierSeq));
+                return new JournalTicket(earlierSeq, Task.FromResult(earlierSeq)) { Matched = true };
             }
 
             var seq = _nextSequence++;

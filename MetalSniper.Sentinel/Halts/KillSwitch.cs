@@ -118,6 +118,7 @@ public sealed class KillSwitch
     private readonly Lock _write = new();
     private KillState _state;
     private Queue<HaltRecord>? _earlier;
+    private Queue<HaltRecord>? _operatorRecords;
     private string? _divergence;
 
     private KillSwitch(IHaltStore store, string scope)
@@ -201,6 +202,126 @@ public sealed class KillSwitch
 
         ks._earlier = new Queue<HaltRecord>(records.Where(r => string.Equals(r.Draft.Scope, scope, StringComparison.Ordinal)));
         return ks;
+    }
+
+    /// <summary>
+    /// For a service run on a replayed feed that resumes after a stop or a crash by deterministic re-execution from its first
+    /// record. The state starts as the run's first attempt found it: the latched level of the records up to
+    /// <paramref name="startSequence"/> (keyed pauses dropped, as <see cref="Restore"/> does for a replayed feed). The scope's later
+    /// records are expected again: those its own sentinel and breakers wrote (<see cref="IsOwnRecord"/>) are met as re-execution
+    /// writes them (as in <see cref="ForReexecution"/>); the others — the operator's kill and resume, the kill file, the
+    /// supervisor — are outside events that re-execution cannot make again: <see cref="ApplyOperatorRecordsThrough"/> applies them
+    /// where the first attempt's feed marks say they took effect, and <see cref="ApplyPendingOperatorRecords"/> applies the rest
+    /// (written while the service was down, or after its last mark) when re-execution has caught up.
+    /// </summary>
+    /// <param name="store">The halts store.</param>
+    /// <param name="scope">The service's scope.</param>
+    /// <param name="startSequence">The last record the run's first attempt had applied when it started (its first feed mark).</param>
+    /// <exception cref="HaltStoreTamperedException">The chain does not verify.</exception>
+    public static KillSwitch ForCausalResume(IHaltStore store, string scope, long startSequence)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentException.ThrowIfNullOrWhiteSpace(scope);
+        ArgumentOutOfRangeException.ThrowIfNegative(startSequence);
+        var records = store.ReadSince(0);
+        var verification = HaltChain.Verify(records);
+        if (!verification.IsIntact)
+        {
+            throw new HaltStoreTamperedException(verification);
+        }
+
+        var ks = new KillSwitch(store, scope);
+        var s = ks._state;
+        foreach (var r in records.Where(r => r.Sequence <= startSequence && string.Equals(r.Draft.Scope, scope, StringComparison.Ordinal)))
+        {
+            s = Effect(s, r.Draft);
+        }
+
+        s = s with { Pauses = s.Pauses.Clear() };
+        if (records.Count > 0)
+        {
+            s = s with { LastSequence = records[^1].Sequence, LastHash = records[^1].Hash };
+        }
+
+        ks._state = s;
+        var later = records.Where(r => r.Sequence > startSequence && string.Equals(r.Draft.Scope, scope, StringComparison.Ordinal)).ToList();
+        ks._earlier = new Queue<HaltRecord>(later.Where(r => IsOwnRecord(r.Draft)));
+        ks._operatorRecords = new Queue<HaltRecord>(later.Where(r => !IsOwnRecord(r.Draft)));
+        return ks;
+    }
+
+    /// <summary>
+    /// True for a record the run's own risk layer writes from market data (the sentinel, its breakers): re-execution of the same
+    /// data writes it again. Everything else (operator, kill file, supervisor) comes from outside the data.
+    /// </summary>
+    public static bool IsOwnRecord(HaltDraft draft)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        return draft.Source is "sentinel" or "breaker";
+    }
+
+    /// <summary>Operator records (and other outside events) of a resumed run not yet applied again (0 otherwise).</summary>
+    public int OperatorRecordsPending
+    {
+        get
+        {
+            lock (_write)
+            {
+                return _operatorRecords?.Count ?? 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A resumed run's re-execution reached a feed mark: applies, in order, the operator records up to
+    /// <paramref name="sequence"/> that the first attempt had applied by then (each raises <see cref="Recorded"/> again, as
+    /// when it first took effect). Nothing is written.
+    /// </summary>
+    /// <returns>The records applied.</returns>
+    public int ApplyOperatorRecordsThrough(long sequence)
+    {
+        lock (_write)
+        {
+            var applied = new List<HaltRecord>();
+            while (_operatorRecords is { Count: > 0 } q && q.Peek().Sequence <= sequence)
+            {
+                applied.Add(q.Dequeue());
+            }
+
+            return ApplyAgain(applied);
+        }
+    }
+
+    /// <summary>
+    /// A resumed run caught up with where its earlier attempt stopped: applies every operator record not applied yet (those written
+    /// while the service was down, or after its last feed mark) and ends the re-execution's matching (from now on every write is new).
+    /// </summary>
+    /// <returns>The records applied.</returns>
+    public int ApplyPendingOperatorRecords()
+    {
+        lock (_write)
+        {
+            var applied = _operatorRecords is { } q ? q.ToList() : [];
+            _operatorRecords?.Clear();
+            return ApplyAgain(applied);
+        }
+    }
+
+    private int ApplyAgain(List<HaltRecord> records)
+    {
+        var s = _state;
+        foreach (var r in records)
+        {
+            s = Effect(s, r.Draft);
+        }
+
+        Volatile.Write(ref _state, s);
+        foreach (var r in records)
+        {
+            Recorded?.Invoke(r);
+        }
+
+        return records.Count;
     }
 
     /// <summary>Earlier records of a re-executed run not yet met again (0 otherwise).</summary>
