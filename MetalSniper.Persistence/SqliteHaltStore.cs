@@ -127,9 +127,21 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
                 throw new HaltStoreTamperedException(new HaltChainVerification(max, max + 1, $"the chain ends at record {max} but record {afterSequence} was read before (records were deleted)"));
             }
 
-            var records = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
-            CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT * FROM {_table} WHERE seq = @max", new { max }).SingleOrDefault());
-            return records;
+            for (var attempt = 1; ; attempt++)
+            {
+                var records = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+                try
+                {
+                    CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT * FROM {_table} WHERE seq = @max", new { max }).SingleOrDefault());
+                    return records;
+                }
+                catch (HaltStoreTamperedException) when (attempt < 3 && (_connection.ExecuteScalar<long?>($"SELECT MAX(seq) FROM {_table}") ?? 0) > max)
+                {
+                    // Another process (the service, the CLI) appended and anchored a record after this read: the anchor is newer
+                    // than the chain as read, not than the chain. Read again; a chain really shorter than its anchor stays so.
+                    max = _connection.ExecuteScalar<long?>($"SELECT MAX(seq) FROM {_table}") ?? 0;
+                }
+            }
         }
     }
 

@@ -222,7 +222,7 @@ public sealed class FeedMarks
     {
         _catchingUp = false;
         var pending = _killSwitch.ApplyPendingOperatorRecords();
-        OperatorRecordsReapplied += pending;
+        OperatorRecordsReapplied += pending + _killSwitch.OperatorRecordsAppliedWithOwn;
         // What the operator did while the service was down (kill file, CLI) takes effect now, before any new order can leave.
         checkOutside();
         _outsideRecordApplied = false;

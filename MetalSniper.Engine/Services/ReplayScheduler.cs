@@ -36,6 +36,7 @@ public sealed class ReplayScheduler(
 {
     private long _records;
     private long _heartbeat;
+    private bool _finished;
 
     /// <inheritdoc />
     protected override string ServiceName => "replay";
@@ -49,6 +50,9 @@ public sealed class ReplayScheduler(
 
     /// <summary>Grows with every record (the service's watch on the scheduler: a stalled scheduler is reported).</summary>
     public long Heartbeat => Interlocked.Read(ref _heartbeat);
+
+    /// <summary>True once the scheduler's loop has ended (the data ended, or the service was stopped).</summary>
+    public bool Finished => Volatile.Read(ref _finished);
 
     /// <summary>True while a resumed service run re-executes the part of the feed its earlier attempts had taken.</summary>
     public bool CatchingUp => marks?.CatchingUp ?? false;
@@ -135,6 +139,7 @@ public sealed class ReplayScheduler(
             await marks.StopAsync(_records, lastClose, CancellationToken.None).ConfigureAwait(false);
         }
 
+        Volatile.Write(ref _finished, true);
         if (!ended)
         {
             var book = marks is null ? "" : await marks.DescribeBookAsync(CancellationToken.None).ConfigureAwait(false);

@@ -33,8 +33,11 @@ public sealed class SystemdService(
     WallClock wallClock,
     IHostApplicationLifetime lifetime,
     BrokerIdentity broker,
-    ILogger<SystemdService> logger) : IHostedService, IDisposable
+    ILogger<SystemdService> logger,
+    Engine.Services.ReplayScheduler? scheduler = null) : IHostedService, IDisposable
 {
+    private long _idleTurns;
+
     private readonly TimeSpan _ping = watchdog.PingInterval;
     private ITimer? _timer;
     private ITimer? _status;
@@ -103,13 +106,17 @@ public sealed class SystemdService(
 
     private void Watchdog()
     {
-        // The sentinel's loop turns at least every sweep interval on the wall clock while its thread lives.
-        var loops = sentinel.Loops;
+        // The sentinel's loop turns at least every sweep interval on the wall clock while its thread lives. On a replayed feed the
+        // service runs on the causal scheduler (the sentinel sweeps inline): it turns with every record, and rests only when the
+        // data has ended.
+        var causal = run.Causal && scheduler is not null;
+        var loops = !causal ? sentinel.Loops : scheduler!.Finished ? long.MinValue + ++_idleTurns : scheduler.Heartbeat;
         if (loops == _lastLoops || sentinel.Fault is not null)
         {
             if (!_stalledLogged)
             {
-                logger.LogCritical("Risk sentinel loop has not turned since the last watchdog ping ({Loops}); withholding WATCHDOG=1 so systemd restarts the process", loops);
+                logger.LogCritical("{What} has not turned since the last watchdog ping ({Loops}); withholding WATCHDOG=1 so systemd restarts the process",
+                    causal ? "The causal scheduler (brain, hands, simulated broker and sentinel)" : "Risk sentinel loop", loops);
                 _stalledLogged = true;
             }
 

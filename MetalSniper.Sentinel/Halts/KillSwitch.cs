@@ -307,6 +307,23 @@ public sealed class KillSwitch
         }
     }
 
+    private void ApplyOperatorRecordsBefore(long sequence)
+    {
+        var applied = new List<HaltRecord>();
+        while (_operatorRecords is { Count: > 0 } q && q.Peek().Sequence < sequence)
+        {
+            applied.Add(q.Dequeue());
+        }
+
+        if (applied.Count > 0)
+        {
+            OperatorRecordsAppliedWithOwn += ApplyAgain(applied);
+        }
+    }
+
+    /// <summary>Outside records a resumed run applied again just before one of its own records they preceded (not at a feed mark).</summary>
+    public int OperatorRecordsAppliedWithOwn { get; private set; }
+
     private int ApplyAgain(List<HaltRecord> records)
     {
         var s = _state;
@@ -481,8 +498,11 @@ public sealed class KillSwitch
         {
             if (earlier.Peek().Draft == draft)
             {
-                // Re-execution met its own earlier record: it takes effect again, nothing is written twice.
+                // Re-execution met its own earlier record: it takes effect again, nothing is written twice. Outside records written
+                // before it took effect at the latest when it was written (the store hands back every record since the last one
+                // applied): they take effect first, as they did then.
                 var met = earlier.Dequeue();
+                ApplyOperatorRecordsBefore(met.Sequence);
                 Volatile.Write(ref _state, Effect(_state, met.Draft));
                 Recorded?.Invoke(met);
                 return;

@@ -17,6 +17,7 @@ public sealed partial class KillSwitchProcessTests : IDisposable
         _config = _env.WriteConfig(j =>
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 400;
+            j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // every start a new run: the kill switch restored from the halts store (the causal service's resume: ServiceResumeSoakTests)
             j["Risk"]!["KillFilePath"] = Path.Combine(_env.Directory.FullName, "KILL");
         });
     }

@@ -117,6 +117,7 @@ public sealed class RefusedFlattenTests(ITestOutputHelper output) : IDisposable
         var config = _env.WriteConfig(j =>
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5;
+            j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // the live pipeline's threads and independent sentinel, on recorded data
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["DailyLossLimit"] = 100000;
             j["Risk"]!["RapidLossAmount"] = 0;

@@ -24,6 +24,7 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
         var config = _env.WriteConfig(j =>
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5; // few feed prices to race the test's crash price
+            j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // the live pipeline's threads and independent sentinel, on recorded data
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["DailyLossLimit"] = 5000;
             j["Risk"]!["RapidLossAmount"] = 0;
@@ -97,6 +98,7 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
         var config = _env.WriteConfig(j =>
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // the live pipeline's threads and independent sentinel, on recorded data
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["Gates"]!["SourceCooldown"] = "00:00:00";
             j["Risk"]!["Gates"]!["MaxQuoteAge"] = "1.00:00:00"; // the feed moves market time on while entries wait for the budget

@@ -145,6 +145,99 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
         output.WriteLine(referenceRun.Split('\n').LastOrDefault(l => l.Contains("reached the end", StringComparison.Ordinal)) ?? "");
     }
 
+    [Fact]
+    public async Task OperatorKillAndResume_AreAppliedAgainWhereTheyTookEffect_WhenTheServiceResumesAfterSigkill()
+    {
+        _soak.WriteConfig(j =>
+        {
+            Window(j);
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 1500;
+        });
+        string Entries() => Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM orders WHERE purpose IN ('Entry','Add') AND status<>'Denied'").ToString(CultureInfo.InvariantCulture);
+
+        // 1. The service trades; the operator kills it to L2 from the CLI; the service applies it at a record boundary.
+        using (var first = Start(_soak))
+        {
+            var o = first.StandardOutput.ReadToEndAsync();
+            var e = first.StandardError.ReadToEndAsync();
+            await Eventually.Until(() => Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM fills") >= 5, "the first fills", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+            (await CliAsync(_soak, "kill", "--level", "2", "--reason", "test: operator stop")).Code.ShouldBe(0);
+            await Eventually.Until(() => Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM decisions WHERE source='kill-switch' AND reason LIKE '%-> L2%'") >= 1, "the service to apply L2",
+                TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50));
+            await Task.Delay(1500);
+            SendSignal(first.Id, 9).ShouldBe(0);
+            first.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
+            await o;
+            await e;
+        }
+
+        var entriesAtKill = Entries();
+        Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM feed_marks WHERE halt_sequence > (SELECT MIN(halt_sequence) FROM feed_marks)").ShouldBeGreaterThan(0, "no feed mark says where the kill took effect");
+
+        // 2. The restart resumes the run: the kill is applied again where it took effect, and L2 holds — no entry leaves.
+        string second;
+        using (var p = Start(_soak))
+        {
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEndAsync();
+            await Eventually.Until(() => LogCount(_soak, "resumed (attempt 2)") >= 1, "the resume", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+            await Task.Delay(2000);
+            Entries().ShouldBe(entriesAtKill, "an entry left after the resume while the operator's L2 held");
+
+            // 3. Resume needs the code; then the service trades again.
+            var show = await CliAsync(_soak, "resume", "--reason", "test: reviewed");
+            var code = System.Text.RegularExpressions.Regex.Match(show.Out, "--confirm ([0-9a-f]{8})").Groups[1].Value;
+            code.Length.ShouldBe(8, show.Out + show.Err);
+            (await CliAsync(_soak, "resume", "--reason", "test: reviewed", "--confirm", code)).Code.ShouldBe(0);
+            await Eventually.Until(() => Entries() != entriesAtKill, "an entry after the operator's resume", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+            SendSignal(p.Id, 9).ShouldBe(0);
+            p.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
+            second = await o + await e;
+        }
+
+        second.ShouldContain("1 operator halts record(s) applied again");
+
+        // 4. A second resume meets both operator records (kill, then resume) at their marks and goes on trading at L0.
+        var entriesBefore = long.Parse(Entries(), CultureInfo.InvariantCulture);
+        using (var p = Start(_soak))
+        {
+            var o = p.StandardOutput.ReadToEndAsync();
+            var e = p.StandardError.ReadToEndAsync();
+            await Eventually.Until(() => LogCount(_soak, "resumed (attempt 3)") >= 1, "the second resume", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+            await Eventually.Until(() => long.Parse(Entries(), CultureInfo.InvariantCulture) > entriesBefore, "an entry after the second resume", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
+            SendSignal(p.Id, 15).ShouldBe(0);
+            p.WaitForExit(TimeSpan.FromSeconds(30)).ShouldBeTrue();
+            var log = await o + await e;
+            // The kill, the resume (and the clears of conditional pauses a resume writes with it).
+            int.Parse(System.Text.RegularExpressions.Regex.Match(log, @"(\d+) operator halts record\(s\) applied again").Groups[1].Value, CultureInfo.InvariantCulture).ShouldBeGreaterThanOrEqualTo(2, log);
+            p.ExitCode.ShouldBe(0, log);
+        }
+
+        Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM runs").ShouldBe(1);
+        var journaled = Strings(JournalPath(_soak)!, "SELECT correlation_id FROM journal WHERE kind='Decision'");
+        journaled.Distinct().Count().ShouldBe(journaled.Count, "a decision was journaled twice: " + string.Join("\n",
+            Strings(JournalPath(_soak)!, "SELECT seq || ' ' || payload FROM journal WHERE kind='Decision' AND correlation_id IN (SELECT correlation_id FROM journal WHERE kind='Decision' GROUP BY 1 HAVING COUNT(*) > 1)")));
+        Strings(_soak.DatabasePath, "SELECT group_concat(action, ',') FROM (SELECT action FROM halts WHERE scope='service' AND source LIKE 'operator%' AND action IN ('Escalate','Resume') ORDER BY seq)").Single().ShouldBe("Escalate,Resume");
+        var broker = Path.Combine(_soak.Directory.FullName, "simulated-broker.db");
+        var submits = Strings(broker, "SELECT client_order_id FROM broker_messages WHERE kind='submit'");
+        submits.Distinct().Count().ShouldBe(submits.Count, "a client order id reached the broker twice");
+    }
+
+    private static async Task<(int Code, string Out, string Err)> CliAsync(TestEnvironment env, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet", ["exec", Dll, .. args, "--config", Path.Combine(env.Directory.FullName, "appsettings.json"), "--db", env.DatabasePath])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = env.Directory.FullName,
+        };
+        using var p = Process.Start(psi)!;
+        var o = p.StandardOutput.ReadToEndAsync();
+        var e = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (p.ExitCode, await o, await e);
+    }
+
     private sealed record Book(List<string> Decisions, List<string> Orders, List<string> Fills, List<string> Positions, List<string> Submits, List<string> BrokerPositions, List<string> WorkingStops);
 
     private static Book Snapshot(TestEnvironment env)
@@ -232,23 +325,29 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
     private static string? JournalPath(TestEnvironment env) =>
         env.Directory.GetFiles("journal*.db").Select(f => f.FullName).FirstOrDefault();
 
-    // Read-write connections: a read-only one cannot recover the WAL a SIGKILLed writer left, and waits for ever.
+    // Read-write connections (never creating a file): a read-only one cannot recover the WAL a SIGKILLed writer left, and waits for ever.
     private static long Scalar(string path, string sql)
     {
-        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
-        return c.ExecuteScalar<long>(sql);
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadWrite;Pooling=False");
+        c.Open();
+        return c.ExecuteScalar<long>("SELECT COUNT(*) FROM sqlite_master WHERE name='runs'") == 0 ? 0 : c.ExecuteScalar<long>(sql);
     }
 
     private static List<string> Strings(string path, string sql)
     {
-        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadWrite;Pooling=False");
         return c.Query<string>(sql).ToList();
     }
 
     /// <summary>Signed quantity per symbol (summed), non-zero only, as "SYMBOL qty" lines.</summary>
     private static List<string> Net(string path, string sql)
     {
-        using var c = new SqliteConnection($"Data Source={path};Pooling=False");
+        using var c = new SqliteConnection($"Data Source={path};Mode=ReadWrite;Pooling=False");
         return c.Query<(string Symbol, string Quantity)>(sql)
             .GroupBy(r => r.Symbol, StringComparer.Ordinal)
             .Select(g => (g.Key, Sum: g.Sum(r => decimal.Parse(r.Quantity, NumberStyles.Number, CultureInfo.InvariantCulture))))

@@ -62,6 +62,7 @@ public sealed class SystemdTests(ITestOutputHelper output) : IDisposable
         var config = _env.WriteConfig(j =>
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 5; // few feed prices to race the test's crash price
+            j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // the live pipeline's threads and independent sentinel, on recorded data
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["HeartbeatTimeout"] = "00:00:00";
             j["Risk"]!["DailyLossLimit"] = 5000;
@@ -289,6 +290,7 @@ public sealed class SupervisionTests : IDisposable
         {
             j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 200;
             j["Supervision"]!["CrashLoopFaults"] = 3;
+            j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // the live pipeline's threads and independent sentinel, on recorded data
             j["Supervision"]!["RestartDelay"] = "00:00:00.2";
         });
         var thrower = new ThrowingStrategy();
