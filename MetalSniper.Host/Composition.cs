@@ -264,7 +264,7 @@ public static class Composition
             return new Backtest.DurableSimulatedBroker(store, runId,
                 () => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, CostModel>>(),
                     sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId,
-                    sp.GetRequiredService<AccountCurrency>().Base),
+                    sp.GetRequiredService<AccountCurrency>().Base, sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.MaxVolumeParticipation),
                 recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Backtest.DurableSimulatedBroker>>());
         });
         if (brokerKind == "InteractiveBrokers")
