@@ -115,6 +115,9 @@ public enum DecisionKind
 
     /// <summary>One leg of a pair filled and the other did not within the timeout: the filled leg is unwound.</summary>
     PairLegUnwind,
+
+    /// <summary>The execution side moved a working exit or flatten one step on (limit at the mid → at the touch → market).</summary>
+    ExitEscalation,
 }
 
 /// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>
