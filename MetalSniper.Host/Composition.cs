@@ -427,6 +427,8 @@ public static class Composition
                 HeartbeatTimeout = risk.HeartbeatTimeout,
                 Breakers = breakers,
                 FlattenRetryMaxDelay = risk.FlattenRetryMaxDelay,
+                MaxHoldingTime = risk.MaxHoldingTime,
+                FlattenBeforeSessionClose = risk.FlattenBeforeSessionClose,
             };
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<KillSwitch>(), sp.GetRequiredService<ITradingSessions>(),

@@ -41,6 +41,20 @@ public sealed class RiskOptions : IValidatableObject
     public TimeSpan FlattenRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// Exit rule: the sentinel flattens a position held this long (clock time since its first fill; market time in a replay),
+    /// whatever the strategy holds it for. 0 = off (default: the golden replay has no such rule); at most 365 days.
+    /// </summary>
+    public TimeSpan MaxHoldingTime { get; set; }
+
+    /// <summary>
+    /// Exit rule: the sentinel flattens a position once its venue's current session ends within this (the exchange calendar's
+    /// session end: for the metals the daily 17:00 New York break and holiday early closes; for stocks the close). A flatten
+    /// decided on a bar's close fills at the next bar's open in a replay, so a value of at least two bars leaves it inside the
+    /// session. 0 = off (default); at most 12 hours.
+    /// </summary>
+    public TimeSpan FlattenBeforeSessionClose { get; set; }
+
+    /// <summary>
     /// Sentinel watchdog trailing stop as a fraction of the best price since entry (0 = off). A backstop wider than the
     /// strategy's trail: at 2 % it cut ten positions the strategy would have held through 2025-26 metals volatility
     /// (−3,000 USD over the year); at 4 % it fires three times. Default 0.04 (4 %).
@@ -85,6 +99,16 @@ public sealed class RiskOptions : IValidatableObject
         if (FlattenRetryMaxDelay < TimeSpan.FromSeconds(1) || FlattenRetryMaxDelay > TimeSpan.FromHours(1))
         {
             yield return new ValidationResult($"FlattenRetryMaxDelay must be between 00:00:01 and 01:00:00 (was {FlattenRetryMaxDelay})", [nameof(FlattenRetryMaxDelay)]);
+        }
+
+        if (MaxHoldingTime < TimeSpan.Zero || MaxHoldingTime > TimeSpan.FromDays(365))
+        {
+            yield return new ValidationResult($"MaxHoldingTime must be between 0 (off) and 365 days (was {MaxHoldingTime})", [nameof(MaxHoldingTime)]);
+        }
+
+        if (FlattenBeforeSessionClose < TimeSpan.Zero || FlattenBeforeSessionClose > TimeSpan.FromHours(12))
+        {
+            yield return new ValidationResult($"FlattenBeforeSessionClose must be between 0 (off) and 12 hours (was {FlattenBeforeSessionClose})", [nameof(FlattenBeforeSessionClose)]);
         }
 
         if (RapidLossWindow <= TimeSpan.Zero || RapidLossPause < TimeSpan.Zero || StaleDataAfter < TimeSpan.Zero || HeartbeatTimeout < TimeSpan.Zero)
