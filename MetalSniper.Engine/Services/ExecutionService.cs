@@ -1175,6 +1175,14 @@ public sealed class ExecutionService(
         if (!state.Status.IsTerminal())
         {
             _live.Add(r.ClientOrderId, state);
+            if (_escalation.Options.Enabled && r.Order.Type == OrderType.Limit && r.Order.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten)
+            {
+                // An exit an earlier run left resting as a limit (its escalation state died with that run): it goes on from the
+                // touch step, to the market after the touch wait, instead of resting on forever.
+                state.Step = ExitEscalationStep.Touch;
+                state.StepSinceUtc = clock.GetUtcNow();
+                _escalating.Add(state);
+            }
         }
 
         logger.LogWarning("Order {ClientOrderId} of an earlier run resumed ({Purpose} {Side} {Quantity} {Symbol} {Type}, {Status}, {Filled} filled, broker id {BrokerOrderId})",
