@@ -30,7 +30,14 @@ namespace MetalSniper.Backtest;
 /// <item>No fill is ever outside the bar's [low, high]: costs that would push a price past the
 /// envelope are capped at it.</item>
 /// <item>IB-like commissions: rate × notional with a per-order minimum, in the instrument currency.</item>
-/// <item>Orders fill completely (the metals files carry no traded volume to size partial fills).</item>
+/// <item>Partial fills (off unless <c>maxVolumeParticipation</c> is set): an order fills at most that fraction of the bar's
+/// <see cref="Bar.Volume"/>, shared by all of the symbol's orders that trigger on the bar (nearest the open first), rounded
+/// down to the instrument's quantity step; the rest stays working to the next bar(s), a triggered stop and a market order
+/// as market orders at the next open, a limit at its limit. A bar without volume (0: unknown) caps nothing. The volume is
+/// taken as instrument units: for MT5 tick volume (a count of price updates, not traded size) the cap is a heuristic of
+/// liquidity, not a measured one, and the recorded 15-minute metals files carry no volume at all. Each partial is an
+/// execution of its own; the per-order minimum commission is charged once per order (the first executions pay up to it,
+/// later ones only the rate), as IB charges it.</item>
 /// </list>
 /// It keeps its own position book (the broker side), separate from ours, for reconciliation.
 /// Not thread-safe: driven by the execution service's single loop.
@@ -49,6 +56,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     private long _executionSequence;
     private decimal _costsCappedByEnvelope;
     private long _fillsCappedByEnvelope;
+    private readonly decimal? _maxVolumeParticipation;
 
     /// <summary>Creates the simulated broker.</summary>
     /// <param name="instruments">Instrument catalog.</param>
@@ -57,8 +65,19 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     /// <param name="clock">Clock for receive times.</param>
     /// <param name="executionIdPrefix">Prefix of execution ids, unique per broker session (the run id), so ids never repeat across runs.</param>
     /// <param name="baseCurrency">The simulated account's base currency (<c>Account:BaseCurrency</c>).</param>
-    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, CostModel> costs, int slippageTicks, TimeProvider clock, string executionIdPrefix, Currency baseCurrency)
+    /// <param name="maxVolumeParticipation">
+    /// The largest fraction (0, 1] of a bar's volume the orders of its symbol may fill on that bar, or null for complete fills
+    /// (<c>SimulatedBroker:MaxVolumeParticipation</c>). See the class remarks for what the volume of the recorded data means.
+    /// </param>
+    public SimulatedOrderGateway(IInstrumentCatalog instruments, IReadOnlyDictionary<string, CostModel> costs, int slippageTicks, TimeProvider clock, string executionIdPrefix, Currency baseCurrency,
+        decimal? maxVolumeParticipation = null)
     {
+        if (maxVolumeParticipation is { } participation && (participation <= 0m || participation > 1m))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxVolumeParticipation), participation, "the volume participation must be in (0, 1], or null for complete fills");
+        }
+
+        _maxVolumeParticipation = maxVolumeParticipation;
         ArgumentException.ThrowIfNullOrWhiteSpace(executionIdPrefix);
         _executionPrefix = executionIdPrefix;
         ArgumentOutOfRangeException.ThrowIfNegative(slippageTicks);
@@ -105,11 +124,19 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         }
 
         _seen.UnionWith(seen);
-        _working.AddRange(working.Select(o => new WorkingOrder(o)));
+        var filled = new Dictionary<ClientOrderId, (decimal Quantity, decimal Notional, decimal Commission)>();
         foreach (var f in fills)
         {
             _book.Apply(f);
+            var sum = filled.GetValueOrDefault(f.ClientOrderId);
+            filled[f.ClientOrderId] = (sum.Quantity + f.Quantity, sum.Notional + (f.Price * f.Quantity * _instruments.Get(f.Symbol).Multiplier), sum.Commission + f.Commission.Amount);
         }
+
+        // A partly filled order resumes with what it filled (and the commission it paid) and works on as a market order if it
+        // was one or a triggered stop (a stop fills partly only once triggered).
+        _working.AddRange(working.Select(o => filled.TryGetValue(o.ClientOrderId, out var done)
+            ? new WorkingOrder(o) { Filled = done.Quantity, Notional = done.Notional, CommissionCharged = done.Commission, Triggered = o.Type == OrderType.Stop }
+            : new WorkingOrder(o)));
 
         _executionSequence = executionSequence;
     }
@@ -173,7 +200,9 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
             LimitPrice = modify.NewLimitPrice ?? w.Order.LimitPrice,
             Quantity = modify.NewQuantity ?? w.Order.Quantity,
         };
-        var problem = Check(changed);
+        var problem = changed.Quantity <= w.Filled
+            ? string.Create(CultureInfo.InvariantCulture, $"quantity {changed.Quantity} is not above the {w.Filled} already filled")
+            : Check(changed);
         if (problem is not null)
         {
             Emit(new OrderRequestRejected(modify.ClientOrderId, "modify", problem, now, now));
@@ -191,7 +220,8 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
 
     /// <inheritdoc />
     public Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<BrokerOrder>>(_working.Select(w => new BrokerOrder(w.Order.ClientOrderId, w.Order.Symbol, w.Order.Side, w.Order.Quantity, 0m, w.Order.Type, w.Order.LimitPrice, w.Order.StopPrice, OrderStatus.Working)).ToArray());
+        Task.FromResult<IReadOnlyList<BrokerOrder>>(_working.Select(w => new BrokerOrder(w.Order.ClientOrderId, w.Order.Symbol, w.Order.Side, w.Order.Quantity, w.Filled, w.Order.Type, w.Order.LimitPrice, w.Order.StopPrice,
+            w.Filled > 0m ? OrderStatus.PartiallyFilled : OrderStatus.Working)).ToArray());
 
     /// <inheritdoc />
     /// <remarks>The fill model keeps nothing outside memory: nothing to flush.</remarks>
@@ -234,7 +264,7 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
                 continue;
             }
 
-            if (TryTrigger(o, bar, out var reference))
+            if (TryTrigger(w, bar, out var reference))
             {
                 (triggered ??= []).Add((w, reference));
             }
@@ -258,18 +288,56 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
 
         // Inside one bar the path is unknown: take the order whose trigger is nearest the open first.
         triggered.Sort((a, b) => Math.Abs(a.Trigger - bar.Open).CompareTo(Math.Abs(b.Trigger - bar.Open)));
+        // The bar's volume the symbol's orders may still take on this bar (null: no cap).
+        decimal? available = _maxVolumeParticipation is { } participation && bar.Volume > 0m ? participation * bar.Volume : null;
         foreach (var (w, reference) in triggered)
         {
-            _working.Remove(w);
-            Fill(w.Order, bar, reference);
+            var remaining = w.Order.Quantity - w.Filled;
+            var quantity = remaining;
+            if (available is { } room)
+            {
+                var step = _instruments.Get(w.Order.Symbol).QuantityStep;
+                var allowed = step > 0m ? Math.Floor(room / step) * step : room;
+                quantity = Math.Min(remaining, allowed);
+                if (quantity < remaining && quantity < _instruments.Get(w.Order.Symbol).MinimumQuantity)
+                {
+                    quantity = 0m;
+                }
+            }
+
+            if (w.Order.Type == OrderType.Stop)
+            {
+                w.Triggered = true; // from here on a market order, partly filled or not
+            }
+
+            if (quantity <= 0m)
+            {
+                continue; // the bar's volume is taken: the order works on to the next bar
+            }
+
+            available -= quantity;
+            w.Filled += quantity;
+            if (w.Filled == w.Order.Quantity)
+            {
+                _working.Remove(w);
+            }
+
+            Fill(w, bar, reference, quantity);
         }
     }
 
-    private static bool TryTrigger(SubmitOrder o, Bar bar, out decimal reference) =>
-        BarTriggers.TryTrigger(o.Type, o.Side, o.LimitPrice, o.StopPrice, bar, out reference);
-
-    private void Fill(SubmitOrder o, Bar bar, decimal reference)
+    private static bool TryTrigger(WorkingOrder w, Bar bar, out decimal reference)
     {
+        var o = w.Order;
+        // A stop that triggered on an earlier bar and filled only partly is a market order now: the rest fills at the open.
+        return w.Triggered
+            ? BarTriggers.TryTrigger(OrderType.Market, o.Side, null, null, bar, out reference)
+            : BarTriggers.TryTrigger(o.Type, o.Side, o.LimitPrice, o.StopPrice, bar, out reference);
+    }
+
+    private void Fill(WorkingOrder w, Bar bar, decimal reference, decimal quantity)
+    {
+        var o = w.Order;
         var instrument = _instruments.Get(o.Symbol);
         var cost = _costs[o.Symbol];
         var halfSpread = (bar.Spread ?? cost.DefaultSpread) / 2m;
@@ -287,16 +355,20 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         if (price != uncapped)
         {
             _fillsCappedByEnvelope++;
-            _costsCappedByEnvelope += Math.Abs(uncapped - price) * o.Quantity * instrument.Multiplier;
+            _costsCappedByEnvelope += Math.Abs(uncapped - price) * quantity * instrument.Multiplier;
         }
 
-        var notional = price * o.Quantity * instrument.Multiplier;
-        var commission = Math.Round(Math.Max(cost.MinimumCommission, notional * cost.CommissionRate), 2, MidpointRounding.AwayFromZero);
+        // The order's commission is max(minimum, rate × its notional so far); each execution pays what that adds (a complete
+        // fill: exactly max(minimum, rate × notional)).
+        w.Notional += price * quantity * instrument.Multiplier;
+        var owed = Math.Round(Math.Max(cost.MinimumCommission, w.Notional * cost.CommissionRate), 2, MidpointRounding.AwayFromZero);
+        var commission = Math.Max(0m, owed - w.CommissionCharged);
+        w.CommissionCharged += commission;
         var now = _clock.GetUtcNow();
         var executionId = string.Create(CultureInfo.InvariantCulture, $"{_executionPrefix}-X{++_executionSequence:D8}");
-        var fill = new Fill(executionId, o.ClientOrderId, o.Symbol, o.Side, o.Quantity, price, new Core.Money.Money(commission, instrument.Currency), bar.OpenTimeUtc);
+        var fill = new Fill(executionId, o.ClientOrderId, o.Symbol, o.Side, quantity, price, new Core.Money.Money(commission, instrument.Currency), bar.OpenTimeUtc);
         _book.Apply(fill);
-        Emit(new OrderFilled(o.ClientOrderId, fill, 0m, bar.OpenTimeUtc, now));
+        Emit(new OrderFilled(o.ClientOrderId, fill, o.Quantity - w.Filled, bar.OpenTimeUtc, now));
     }
 
     private string? Check(SubmitOrder order)
@@ -344,5 +416,17 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
     private sealed class WorkingOrder(SubmitOrder order)
     {
         public SubmitOrder Order { get; set; } = order;
+
+        /// <summary>Quantity filled so far (instrument units).</summary>
+        public decimal Filled { get; set; }
+
+        /// <summary>Notional filled so far (instrument currency), for the per-order minimum commission.</summary>
+        public decimal Notional { get; set; }
+
+        /// <summary>Commission charged so far (instrument currency).</summary>
+        public decimal CommissionCharged { get; set; }
+
+        /// <summary>A stop that has triggered: its rest fills as a market order.</summary>
+        public bool Triggered { get; set; }
     }
 }

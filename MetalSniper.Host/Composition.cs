@@ -292,7 +292,7 @@ public static class Composition
             return new Backtest.DurableSimulatedBroker(store, runId,
                 () => new SimulatedOrderGateway(sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<IReadOnlyDictionary<string, CostModel>>(),
                     sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.SlippageTicks, sp.GetRequiredService<TimeProvider>(), runId,
-                    sp.GetRequiredService<AccountCurrency>().Base),
+                    sp.GetRequiredService<AccountCurrency>().Base, sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.MaxVolumeParticipation),
                 recover: sp.GetRequiredService<RunResume>().IsResume, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<Backtest.DurableSimulatedBroker>>());
         });
         if (brokerKind == "InteractiveBrokers")
@@ -459,6 +459,8 @@ public static class Composition
                 HeartbeatTimeout = risk.HeartbeatTimeout,
                 Breakers = breakers,
                 FlattenRetryMaxDelay = risk.FlattenRetryMaxDelay,
+                MaxHoldingTime = risk.MaxHoldingTime,
+                FlattenBeforeSessionClose = risk.FlattenBeforeSessionClose,
             };
             return new RiskSentinel(settings, sp.GetRequiredService<IInstrumentCatalog>(), sp.GetRequiredService<FxConverter>(), sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<WallClock>().Provider, sp.GetRequiredService<ISentinelOutbox>(), sp.GetRequiredService<KillSwitch>(), sp.GetRequiredService<ITradingSessions>(),

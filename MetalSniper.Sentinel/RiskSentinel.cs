@@ -55,6 +55,19 @@ public sealed record SentinelSettings(decimal DailyLossLimit, Currency BaseCurre
     /// up to this. Default 1 minute.
     /// </summary>
     public TimeSpan FlattenRetryMaxDelay { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Maximum holding time: a position open this long (clock time since its first fill, <see cref="PositionSnapshot.OpenedAtUtc"/>)
+    /// is flattened (zero = off), a <see cref="DecisionKind.MaxHoldingTime"/> decision.
+    /// </summary>
+    public TimeSpan MaxHoldingTime { get; init; }
+
+    /// <summary>
+    /// End-of-session exit: a position is flattened once its venue's current session ends within this (clock time, the
+    /// exchange calendar's <see cref="ITradingSessions.SessionEnd"/>; for the metals the daily 17:00 New York break, and the
+    /// early closes of holidays) — zero = off. A <see cref="DecisionKind.SessionCloseFlatten"/> decision.
+    /// </summary>
+    public TimeSpan FlattenBeforeSessionClose { get; init; }
 }
 
 /// <summary>Our book as the execution service last published it. Immutable; <see cref="Version"/> grows with every fill.</summary>
@@ -440,6 +453,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             CheckKillLevel(book, now);
             CheckWatchdog(book, now);
             CheckStaleData(book, now);
+            CheckExitRules(book, now);
             return;
         }
 
@@ -479,6 +493,56 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         CheckKillLevel(book, now);
         CheckWatchdog(book, now);
         CheckStaleData(book, now);
+        CheckExitRules(book, now);
+    }
+
+    /// <summary>
+    /// The configured exit rules (issue 18 item 9): a position held for <see cref="SentinelSettings.MaxHoldingTime"/>, or one
+    /// whose venue's session ends within <see cref="SentinelSettings.FlattenBeforeSessionClose"/>, is flattened, each a decision
+    /// with its reason and the times it saw. Both off (zero) by default.
+    /// </summary>
+    private void CheckExitRules(BookView book, DateTimeOffset now)
+    {
+        if (_settings.MaxHoldingTime <= TimeSpan.Zero && _settings.FlattenBeforeSessionClose <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var inv = CultureInfo.InvariantCulture;
+        foreach (var p in book.Positions)
+        {
+            if (p.IsFlat)
+            {
+                continue;
+            }
+
+            if (_settings.MaxHoldingTime > TimeSpan.Zero && p.OpenedAtUtc is { } opened && now - opened >= _settings.MaxHoldingTime)
+            {
+                var formula = string.Create(inv, $"maximum holding time: {p.Symbol} {p.Quantity} held since {opened:O}, {now - opened} ≥ {_settings.MaxHoldingTime}");
+                Flatten(book, p, DecisionKind.MaxHoldingTime, formula, now, new()
+                {
+                    ["openedUtc"] = opened.ToString("O", inv),
+                    ["held"] = (now - opened).ToString("c", inv),
+                    ["maxHoldingTime"] = _settings.MaxHoldingTime.ToString("c", inv),
+                });
+                continue;
+            }
+
+            if (_settings.FlattenBeforeSessionClose > TimeSpan.Zero)
+            {
+                var venue = _instruments.Get(p.Symbol).Exchange;
+                if (_sessions.IsOpen(venue, now) && _sessions.SessionEnd(venue, now) is { } end && end - now <= _settings.FlattenBeforeSessionClose)
+                {
+                    var formula = string.Create(inv, $"end of session: {p.Symbol} {p.Quantity}, {venue} closes at {end:O}, in {end - now} ≤ {_settings.FlattenBeforeSessionClose}");
+                    Flatten(book, p, DecisionKind.SessionCloseFlatten, formula, now, new()
+                    {
+                        ["venue"] = venue,
+                        ["sessionEndUtc"] = end.ToString("O", inv),
+                        ["flattenBefore"] = _settings.FlattenBeforeSessionClose.ToString("c", inv),
+                    });
+                }
+            }
+        }
     }
 
     /// <summary>At L2, whatever is open is flattened (whoever set L2: operator, kill file, breaker, daily loss).</summary>

@@ -115,6 +115,15 @@ public enum DecisionKind
 
     /// <summary>One leg of a pair filled and the other did not within the timeout: the filled leg is unwound.</summary>
     PairLegUnwind,
+
+    /// <summary>The execution side moved a working exit or flatten one step on (limit at the mid → at the touch → market).</summary>
+    ExitEscalation,
+
+    /// <summary>Sentinel: a position reached the configured maximum holding time; it is flattened.</summary>
+    MaxHoldingTime,
+
+    /// <summary>Sentinel: a position's venue closes its session within the configured time; it is flattened before the close.</summary>
+    SessionCloseFlatten,
 }
 
 /// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>

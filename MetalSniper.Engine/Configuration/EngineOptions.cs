@@ -41,6 +41,20 @@ public sealed class RiskOptions : IValidatableObject
     public TimeSpan FlattenRetryMaxDelay { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// Exit rule: the sentinel flattens a position held this long (clock time since its first fill; market time in a replay),
+    /// whatever the strategy holds it for. 0 = off (default: the golden replay has no such rule); at most 365 days.
+    /// </summary>
+    public TimeSpan MaxHoldingTime { get; set; }
+
+    /// <summary>
+    /// Exit rule: the sentinel flattens a position once its venue's current session ends within this (the exchange calendar's
+    /// session end: for the metals the daily 17:00 New York break and holiday early closes; for stocks the close). A flatten
+    /// decided on a bar's close fills at the next bar's open in a replay, so a value of at least two bars leaves it inside the
+    /// session. 0 = off (default); at most 12 hours.
+    /// </summary>
+    public TimeSpan FlattenBeforeSessionClose { get; set; }
+
+    /// <summary>
     /// Sentinel watchdog trailing stop as a fraction of the best price since entry (0 = off). A backstop wider than the
     /// strategy's trail: at 2 % it cut ten positions the strategy would have held through 2025-26 metals volatility
     /// (−3,000 USD over the year); at 4 % it fires three times. Default 0.04 (4 %).
@@ -85,6 +99,16 @@ public sealed class RiskOptions : IValidatableObject
         if (FlattenRetryMaxDelay < TimeSpan.FromSeconds(1) || FlattenRetryMaxDelay > TimeSpan.FromHours(1))
         {
             yield return new ValidationResult($"FlattenRetryMaxDelay must be between 00:00:01 and 01:00:00 (was {FlattenRetryMaxDelay})", [nameof(FlattenRetryMaxDelay)]);
+        }
+
+        if (MaxHoldingTime < TimeSpan.Zero || MaxHoldingTime > TimeSpan.FromDays(365))
+        {
+            yield return new ValidationResult($"MaxHoldingTime must be between 0 (off) and 365 days (was {MaxHoldingTime})", [nameof(MaxHoldingTime)]);
+        }
+
+        if (FlattenBeforeSessionClose < TimeSpan.Zero || FlattenBeforeSessionClose > TimeSpan.FromHours(12))
+        {
+            yield return new ValidationResult($"FlattenBeforeSessionClose must be between 0 (off) and 12 hours (was {FlattenBeforeSessionClose})", [nameof(FlattenBeforeSessionClose)]);
         }
 
         if (RapidLossWindow <= TimeSpan.Zero || RapidLossPause < TimeSpan.Zero || StaleDataAfter < TimeSpan.Zero || HeartbeatTimeout < TimeSpan.Zero)
@@ -258,6 +282,50 @@ public sealed class ExecutionOptions
 
     /// <summary>The configuration half of the live opt-in. Default false.</summary>
     public bool LiveTradingOptIn { get; set; }
+
+    /// <summary>How exits and flattens work their way out: limit at the mid, then at the touch, then market (<c>Execution:ExitEscalation</c>).</summary>
+    [Required]
+    public ExitEscalationOptions ExitEscalation { get; set; } = new();
+}
+
+/// <summary>
+/// The exit escalation (section <c>Execution:ExitEscalation</c>): a market exit or risk flatten leaves as a limit at the mid
+/// (bid+ask)/2, rounded a tick away from the market; after <see cref="MidWait"/> it is modified to a limit at the touch (the
+/// bid for a sell, the ask for a buy); after <see cref="TouchWait"/> more it is cancelled and, once the cancel is confirmed, what
+/// is left of the position (never more) leaves as a market order. Waits are measured on the host's clock (market time in a
+/// replay). Protective stops are not escalated: they stay stop orders.
+/// </summary>
+public sealed class ExitEscalationOptions : IValidatableObject
+{
+    /// <summary>Escalate exits and flattens (true) or send them as market orders at once (false). Default true.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Also against the simulated broker (replay, paper on recorded data). Default false: the simulated broker fills a resting
+    /// limit whenever a bar trades through it, without queue position or the touch inside the bar, so a limit at the mid would
+    /// fill there more often than in a market (an optimistic bias), and the golden replay keeps its market exits.
+    /// </summary>
+    public bool WithSimulatedBroker { get; set; }
+
+    /// <summary>How long the limit at the mid works before it moves to the touch. Default 10 s; 0 to 1 hour.</summary>
+    public TimeSpan MidWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the limit at the touch works before the rest goes at the market. Default 10 s; 0 to 1 hour.</summary>
+    public TimeSpan TouchWait { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (MidWait < TimeSpan.Zero || MidWait > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult($"MidWait must be between 0 and 1 hour, was {MidWait}", [nameof(MidWait)]);
+        }
+
+        if (TouchWait < TimeSpan.Zero || TouchWait > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult($"TouchWait must be between 0 and 1 hour, was {TouchWait}", [nameof(TouchWait)]);
+        }
+    }
 }
 
 /// <summary>The account (section <c>Account</c>).</summary>

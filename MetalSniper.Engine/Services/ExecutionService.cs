@@ -16,6 +16,8 @@ using MetalSniper.Sentinel;
 using MetalSniper.Core.Costs;
 using MetalSniper.Core.Alerts;
 using MetalSniper.Persistence.Journal;
+using MetalSniper.Engine.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace MetalSniper.Engine.Services;
 
@@ -30,6 +32,11 @@ namespace MetalSniper.Engine.Services;
 /// share only risk messages use. Its loop wakes at least once a second (a heartbeat the sentinel
 /// watches). On stop it drains both lanes and waits (bounded) for every sent order to be
 /// acknowledged, so no command is left unprocessed and no order is left in flight.
+/// Exits and flattens escalate where they leave (<see cref="ExitEscalationPolicy"/>, issue 18 item 9): a market exit or
+/// flatten goes out as a limit at the mid, is modified to the touch after the mid wait, and after the touch wait is cancelled
+/// and — once the cancel is confirmed — replaced by a market order for what is left of the position (never more, so a
+/// partial fill on the way is never sold twice). Each step is a decision row (<see cref="DecisionKind.ExitEscalation"/>);
+/// the source keeps seeing one order: the replacement's events reach it under the id it sent.
 /// </summary>
 public sealed class ExecutionService(
     IOrderGateway gateway,
@@ -45,6 +52,7 @@ public sealed class ExecutionService(
     WallClock wallClock,
     Supervisor supervisor,
     ILogger<ExecutionService> logger,
+    IOptions<ExecutionOptions> executionOptions,
     IQuoteFeed? quoteFeed = null,
     ShadowFills? shadowFills = null) : PipelineService(run, supervisor)
 {
@@ -58,6 +66,13 @@ public sealed class ExecutionService(
     private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;
     private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
     private readonly IdGenerator _killSwitchIds = ids.ForSource("K");
+    private readonly IdGenerator _escalationIds = ids.ForSource("E");
+    private readonly ExitEscalationPolicy _escalation = new(executionOptions.Value.ExitEscalation);
+
+    // Exits and flattens on their way through the escalation (few at a time), and, per id a source sent, the market order that
+    // carries its exit on after the limit was cancelled (a later cancel of that id reaches the replacement).
+    private readonly List<OrderState> _escalating = [];
+    private readonly Dictionary<ClientOrderId, OrderState> _replacements = [];
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
     private ExecutionCommand? _deferred;
@@ -112,6 +127,7 @@ public sealed class ExecutionService(
             {
                 Interlocked.Increment(ref _heartbeat);
                 await EnforceKillLevelAsync(stoppingToken);
+                await EscalateExitsAsync(stoppingToken);
                 if (risk.TryRead(out var riskCommand))
                 {
                     Interlocked.Exchange(ref _lastRiskDequeue, System.Diagnostics.Stopwatch.GetTimestamp());
@@ -252,6 +268,7 @@ public sealed class ExecutionService(
         {
             Interlocked.Increment(ref _heartbeat);
             await EnforceKillLevelAsync(ct).ConfigureAwait(false);
+            await EscalateExitsAsync(ct).ConfigureAwait(false);
             if (risk.TryRead(out var command) || normal.TryRead(out command))
             {
                 if (OpensRisk(command))
@@ -351,9 +368,14 @@ public sealed class ExecutionService(
                 await CancelEntriesAsync(halt.Decision.DecisionId, "entries halted: " + halt.Decision.KindLabel, ct);
                 break;
             case CancelCommand { Cancel: var cancel }:
-                if (_orders.TryGetValue(cancel.ClientOrderId, out var toCancel) && !toCancel.Status.IsTerminal() && await SendCancelAsync(toCancel, cancel, ct))
+                if (Current(cancel.ClientOrderId) is { } toCancel && !toCancel.Status.IsTerminal())
                 {
-                    DrainGateway();
+                    // The source's cancel wins over an escalation's: the order is not replaced once its cancel is confirmed.
+                    toCancel.ReplaceWhenCancelled = false;
+                    if (await SendCancelAsync(toCancel, cancel with { ClientOrderId = toCancel.Order.ClientOrderId }, ct))
+                    {
+                        DrainGateway();
+                    }
                 }
 
                 break;
@@ -403,6 +425,15 @@ public sealed class ExecutionService(
             (order, position) = flatten.Value;
         }
 
+        var escalating = false;
+        if (_escalation.Applies(order, gateway is IBarMatchingGateway)
+            && ExitEscalationPolicy.LimitPrice(ExitEscalationStep.Mid, order.Side, QuoteOf(order.Symbol), valuation.Instruments.Get(order.Symbol).TickSize) is { } mid)
+        {
+            // The first step: the exit rests at the mid (the gates judge the order that leaves).
+            order = order with { Type = OrderType.Limit, LimitPrice = mid };
+            escalating = true;
+        }
+
         var denial = gates.Evaluate(GateContext(order, position, now, WorkingReduceQuantity(order.Symbol, position)));
         if (denial is not null)
         {
@@ -410,7 +441,23 @@ public sealed class ExecutionService(
             return;
         }
 
-        // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
+        await SendAsync(order, now, ct, escalating ? ExitEscalationStep.Mid : null);
+        if (escalating)
+        {
+            logger.LogInformation("Exit {ClientOrderId} ({Purpose} {Side} {Quantity} {Symbol}) escalates: a limit at the mid {Limit} first, the touch after {MidWait}, the market after {TouchWait} more",
+                order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, order.LimitPrice, _escalation.Options.MidWait, _escalation.Options.TouchWait);
+        }
+
+        DrainGateway();
+    }
+
+    /// <summary>
+    /// Write-ahead and send: the order is journaled, queued for persistence, tracked, paced and sent. <paramref name="step"/>
+    /// puts it on the escalation (its clock starts now); <paramref name="reportAs"/> is the id its source knows (a
+    /// replacement's).
+    /// </summary>
+    private async ValueTask<OrderState> SendAsync(SubmitOrder order, DateTimeOffset now, CancellationToken ct, ExitEscalationStep? step, ClientOrderId? reportAs = null)
+    {
         // Write-ahead: the order is journaled, then queued for persistence, then sent. The service waits until the
         // journal entry is durable; a risk flatten does not wait for a disk (its entry is already first in the
         // chain and commits with the next group); a replay keeps the order without the fsync.
@@ -421,9 +468,19 @@ public sealed class ExecutionService(
         }
 
         await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.PendingSubmit, null, now) { JournalSequence = submitted.Sequence }, ct);
-        var placed = new OrderState(order);
+        var placed = new OrderState(order) { Step = step, StepSinceUtc = now, ReportAs = reportAs };
         _orders[order.ClientOrderId] = placed;
         _live.Add(order.ClientOrderId, placed);
+        if (step is not null)
+        {
+            _escalating.Add(placed);
+        }
+
+        if (reportAs is { } origin)
+        {
+            _replacements[origin] = placed;
+        }
+
         Run.CountOrderSent();
         if (!OpensRisk(order))
         {
@@ -432,6 +489,176 @@ public sealed class ExecutionService(
         }
 
         await gateway.SubmitAsync(order, ct);
+        return placed;
+    }
+
+    /// <summary>The order that carries <paramref name="id"/> on now: its escalation's market replacement once there is one, else the order itself.</summary>
+    private OrderState? Current(ClientOrderId id)
+    {
+        if (_replacements.TryGetValue(id, out var replacement))
+        {
+            return replacement;
+        }
+
+        return _orders.GetValueOrDefault(id);
+    }
+
+    /// <summary>The quote the escalation prices from: live, the broker's top of book; on recorded data, the one the last bar implies.</summary>
+    private Quote? QuoteOf(string symbol) =>
+        quoteFeed is not null ? (quoteFeed.TryGetTopOfBook(symbol, out var live) ? live : null) : _quotes.GetValueOrDefault(symbol);
+
+    /// <summary>
+    /// Moves every escalating exit whose wait is over one step on: the limit at the mid to the touch (a modify of the same
+    /// order), the touch to the market (a cancel; the market order for what is left leaves only once the cancel is confirmed,
+    /// so a fill of the limit meanwhile is never sold twice). Runs before every command the hands take up and on their idle
+    /// beat; with nothing escalating it costs a list count.
+    /// </summary>
+    private async ValueTask EscalateExitsAsync(CancellationToken ct)
+    {
+        if (_escalating.Count == 0)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        foreach (var state in _escalating.ToList())
+        {
+            if (!state.ReplaceWhenCancelled && (state.Status.IsTerminal() || state.Step is null))
+            {
+                _escalating.Remove(state); // filled, cancelled or refused: nothing left to escalate
+                continue;
+            }
+
+            if (!state.ReplaceWhenCancelled && state.Status is OrderStatus.Working or OrderStatus.PartiallyFilled
+                && _escalation.Due(state.Step!.Value, state.StepSinceUtc, now) is { } next)
+            {
+                await StepAsync(state, next, now, ct);
+            }
+
+            if (state.ReplaceWhenCancelled)
+            {
+                if (state.Status == OrderStatus.Cancelled)
+                {
+                    _escalating.Remove(state);
+                    state.ReplaceWhenCancelled = false;
+                    await ReplaceAtMarketAsync(state, ct);
+                }
+                else if (state.Status.IsTerminal())
+                {
+                    _escalating.Remove(state); // filled (or refused) before the cancel: nothing to replace
+                    state.ReplaceWhenCancelled = false;
+                }
+                else if (state.CancelSentUtc is null)
+                {
+                    // The broker refused the cancel (or it could not be sent): ask again.
+                    await SendCancelAsync(state, new CancelOrder(state.Order.ClientOrderId, state.EscalationDecisionId ?? state.Order.DecisionId, "exit escalation: to the market"), ct);
+                    DrainGateway();
+                }
+            }
+        }
+    }
+
+    /// <summary>Takes one escalation step of a working exit: a decision row, then the modify (to the touch) or the cancel (to the market).</summary>
+    private async ValueTask StepAsync(OrderState state, ExitEscalationStep next, DateTimeOffset now, CancellationToken ct)
+    {
+        var order = state.Order;
+        var quote = QuoteOf(order.Symbol);
+        var touch = next == ExitEscalationStep.Touch ? ExitEscalationPolicy.LimitPrice(next, order.Side, quote, valuation.Instruments.Get(order.Symbol).TickSize) : null;
+        if (next == ExitEscalationStep.Touch && touch is null)
+        {
+            next = ExitEscalationStep.Market; // no quote to price the touch: straight on to the market
+        }
+
+        var remaining = order.Quantity - state.Filled;
+        var waited = next == ExitEscalationStep.Touch ? _escalation.Options.MidWait : _escalation.Options.TouchWait;
+        var reason = next == ExitEscalationStep.Touch
+            ? string.Create(CultureInfo.InvariantCulture, $"{order.ClientOrderId} {order.Side} {remaining} of {order.Quantity} {order.Symbol} unfilled at the mid {order.LimitPrice} after {waited}: limit to the touch {touch}")
+            : string.Create(CultureInfo.InvariantCulture, $"{order.ClientOrderId} {order.Side} {remaining} of {order.Quantity} {order.Symbol} unfilled at {order.LimitPrice} after {waited}: cancelled, the rest at the market once the cancel is confirmed");
+        var decision = new DecisionRecord(_escalationIds.NextDecisionId(), "execution", order.Symbol, DecisionKind.ExitEscalation, DecisionOutcome.Taken, reason,
+            new Dictionary<string, string>
+            {
+                ["order"] = order.ClientOrderId.Value,
+                ["step"] = next.ToString(),
+                ["from"] = state.Step.ToString()!,
+                ["limit"] = (order.LimitPrice ?? 0m).ToString(CultureInfo.InvariantCulture),
+                ["newLimit"] = touch?.ToString(CultureInfo.InvariantCulture) ?? "",
+                ["quantity"] = order.Quantity.ToString(CultureInfo.InvariantCulture),
+                ["filled"] = state.Filled.ToString(CultureInfo.InvariantCulture),
+                ["bid"] = quote?.Bid.ToString(CultureInfo.InvariantCulture) ?? "",
+                ["ask"] = quote?.Ask.ToString(CultureInfo.InvariantCulture) ?? "",
+                ["purpose"] = order.Purpose.ToString(),
+            }, _eventTime, now);
+        recorders.Journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
+        await recorders.Writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+        Run.CountDecision(decision);
+        logger.LogInformation("Exit escalation {Step}: {Reason}", next, reason);
+        state.Step = next;
+        state.StepSinceUtc = now;
+        state.EscalationDecisionId = decision.DecisionId;
+        if (next == ExitEscalationStep.Touch)
+        {
+            var modify = new ModifyOrder(order.ClientOrderId, decision.DecisionId, null, touch, null);
+            recorders.Journal.Append(JournalEntryKind.ModifyRequested, order.DecisionId, order.ClientOrderId.Value, modify);
+            await PaceAsync(risk: true, ct);
+            await gateway.ModifyAsync(modify, ct);
+            DrainGateway();
+            return;
+        }
+
+        state.ReplaceWhenCancelled = true;
+        await SendCancelAsync(state, new CancelOrder(order.ClientOrderId, decision.DecisionId, "exit escalation: to the market"), ct);
+        DrainGateway();
+    }
+
+    /// <summary>
+    /// The last step, after the limit's cancel was confirmed: a market order for what is left to close — the limit's unfilled
+    /// rest, and never more than the position held now less the other exits and flattens working (a flatten: the position).
+    /// Nothing left: the source is told its exit ended (cancelled) instead.
+    /// </summary>
+    private async ValueTask ReplaceAtMarketAsync(OrderState cancelled, CancellationToken ct)
+    {
+        var order = cancelled.Order;
+        var now = clock.GetUtcNow();
+        var position = _book.Get(order.Symbol);
+        var reducingSide = position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy;
+        var room = position.IsFlat || order.Side != reducingSide ? 0m : Math.Abs(position.Quantity) - WorkingReduceQuantity(order.Symbol, position);
+        var quantity = order.Purpose == OrderPurpose.RiskFlatten ? room : Math.Min(order.Quantity - cancelled.Filled, room);
+        var reportAs = cancelled.ReportAs ?? order.ClientOrderId;
+        if (quantity <= 0m)
+        {
+            var why = string.Create(CultureInfo.InvariantCulture, $"exit escalation: nothing left to send at the market (position {position.Quantity}, {cancelled.Filled} of {order.Quantity} filled)");
+            logger.LogInformation("Exit {ClientOrderId} of {Symbol} ends without a market order: {Reason}", order.ClientOrderId, order.Symbol, why);
+            if (!cancelled.Resumed)
+            {
+                channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderCancelled(reportAs, why, _eventTime, now), order.Source));
+            }
+
+            if (order.Purpose == OrderPurpose.RiskFlatten)
+            {
+                PublishBook();
+            }
+
+            return;
+        }
+
+        var replacement = order with
+        {
+            ClientOrderId = _escalationIds.NextClientOrderId(),
+            DecisionId = cancelled.EscalationDecisionId ?? order.DecisionId,
+            Type = OrderType.Market,
+            LimitPrice = null,
+            Quantity = quantity,
+            DecisionTimeUtc = _eventTime > order.DecisionTimeUtc ? _eventTime : order.DecisionTimeUtc,
+        };
+        var denial = gates.Evaluate(GateContext(replacement, position, now, WorkingReduceQuantity(order.Symbol, position)));
+        if (denial is not null)
+        {
+            await RecordDenialAsync(replacement, denial, now, ct, reportAs);
+            return;
+        }
+
+        logger.LogInformation("Exit {ClientOrderId} escalated to the market: {Replacement} {Side} {Quantity} {Symbol}", reportAs, replacement.ClientOrderId, replacement.Side, quantity, replacement.Symbol);
+        await SendAsync(replacement, now, ct, step: null, reportAs);
         DrainGateway();
     }
 
@@ -462,6 +689,8 @@ public sealed class ExecutionService(
         var cancelling = _live.Values.Where(o => o.Order.Symbol == order.Symbol && !o.Status.IsTerminal()).ToList();
         foreach (var w in cancelling)
         {
+            // An exit escalating to the market is not replaced: this flatten closes the position.
+            w.ReplaceWhenCancelled = false;
             await SendCancelAsync(w, new CancelOrder(w.Order.ClientOrderId, order.DecisionId, "risk flatten"), ct);
         }
 
@@ -539,7 +768,7 @@ public sealed class ExecutionService(
     }
 
     /// <summary>Records a refused order: journal, orders and gate_denials rows, the count, a log line and the report to its source.</summary>
-    private async ValueTask RecordDenialAsync(SubmitOrder order, GateDenial denial, DateTimeOffset now, CancellationToken ct)
+    private async ValueTask RecordDenialAsync(SubmitOrder order, GateDenial denial, DateTimeOffset now, CancellationToken ct, ClientOrderId? reportAs = null)
     {
         var deniedEvent = new OrderDenied(order.ClientOrderId, denial, _eventTime, now);
         var reason = deniedEvent.Reason;
@@ -548,7 +777,7 @@ public sealed class ExecutionService(
         await recorders.Writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
         Run.CountOrderDenied();
         HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
-        channels.Reports.Writer.TryWrite(new OrderEventReported(deniedEvent, order.Source));
+        channels.Reports.Writer.TryWrite(new OrderEventReported(reportAs is { } origin ? deniedEvent with { ClientOrderId = origin } : deniedEvent, order.Source));
         if (order.Purpose == OrderPurpose.RiskFlatten)
         {
             // The sentinel sends one flatten per book version (and backs off while they are refused): a refused one must let it try again.
@@ -848,7 +1077,9 @@ public sealed class ExecutionService(
             _live.Remove(e.ClientOrderId);
         }
 
-        if (state.Order.Purpose == OrderPurpose.RiskFlatten && e is OrderAccepted or OrderCancelled or OrderRejected)
+        // A flatten cancelled to be replaced at the market is not "gone" for the sentinel: its replacement follows.
+        var replacing = e is OrderCancelled && state.ReplaceWhenCancelled;
+        if (state.Order.Purpose == OrderPurpose.RiskFlatten && e is OrderAccepted or OrderCancelled or OrderRejected && !replacing)
         {
             PublishBook();
         }
@@ -865,7 +1096,17 @@ public sealed class ExecutionService(
             return;
         }
 
-        channels.Reports.Writer.TryWrite(new OrderEventReported(e, state.Order.Source));
+        if (replacing || (state.ReportAs is not null && e is OrderAccepted))
+        {
+            // The escalation's own business: the source's exit goes on (as the market replacement, already accepted for it).
+            return;
+        }
+
+        // A replacement speaks for the order its source sent: same id, so the source sees one exit from start to end.
+        var toSource = state.ReportAs is { } origin
+            ? e is OrderFilled rf ? rf with { ClientOrderId = origin, Fill = rf.Fill with { ClientOrderId = origin } } : e with { ClientOrderId = origin }
+            : e;
+        channels.Reports.Writer.TryWrite(new OrderEventReported(toSource, state.Order.Source));
     }
 
     /// <summary>
@@ -934,6 +1175,14 @@ public sealed class ExecutionService(
         if (!state.Status.IsTerminal())
         {
             _live.Add(r.ClientOrderId, state);
+            if (_escalation.Options.Enabled && r.Order.Type == OrderType.Limit && r.Order.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten)
+            {
+                // An exit an earlier run left resting as a limit (its escalation state died with that run): it goes on from the
+                // touch step, to the market after the touch wait, instead of resting on forever.
+                state.Step = ExitEscalationStep.Touch;
+                state.StepSinceUtc = clock.GetUtcNow();
+                _escalating.Add(state);
+            }
         }
 
         logger.LogWarning("Order {ClientOrderId} of an earlier run resumed ({Purpose} {Side} {Quantity} {Symbol} {Type}, {Status}, {Filled} filled, broker id {BrokerOrderId})",
@@ -988,5 +1237,20 @@ public sealed class ExecutionService(
 
         /// <summary>An earlier run's order taken over after a restart (its events are not reported to this run's strategies).</summary>
         public bool Resumed { get; init; }
+
+        /// <summary>The escalation step this order works at (null: not escalating).</summary>
+        public ExitEscalationStep? Step { get; set; }
+
+        /// <summary>When (host clock) it reached <see cref="Step"/>.</summary>
+        public DateTimeOffset StepSinceUtc { get; set; }
+
+        /// <summary>The decision of its latest escalation step.</summary>
+        public string? EscalationDecisionId { get; set; }
+
+        /// <summary>Cancelled by the escalation: once the cancel is confirmed, the rest leaves at the market.</summary>
+        public bool ReplaceWhenCancelled { get; set; }
+
+        /// <summary>The id its source sent, when this is an escalation's market replacement (its events reach the source under it).</summary>
+        public ClientOrderId? ReportAs { get; init; }
     }
 }

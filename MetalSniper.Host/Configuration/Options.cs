@@ -252,6 +252,16 @@ public sealed class SimulatedBrokerOptions
     [Range(0, 1000)]
     public int SlippageTicks { get; set; } = 1;
 
+    /// <summary>
+    /// Partial fills: the largest fraction of a bar's volume that the orders of its symbol may fill on that bar; the rest works
+    /// on to the next bar(s), market orders too. Null (default) = every triggered order fills completely, as before. A bar
+    /// without volume (0, unknown) caps nothing: the recorded 15-minute metals files carry no volume, and where MT5 files do
+    /// it is tick volume (a count of price updates, not ounces), so the cap there is a liquidity heuristic, not a measurement.
+    /// Range (0, 1].
+    /// </summary>
+    [Range(0.000001, 1.0)]
+    public decimal? MaxVolumeParticipation { get; set; }
+
     /// <summary>Costs per symbol.</summary>
     [Required]
     public Dictionary<string, SimulatedCostOptions> Costs { get; set; } = new(StringComparer.OrdinalIgnoreCase);

@@ -500,6 +500,13 @@ public sealed class MetalsHedgeStrategy : IStrategy
             return;
         }
 
+        if ((id == s.StopOrder || id == s.ExitOrder) && f.LeavesQuantity > 0m)
+        {
+            // A part of the stop or the exit: the rest is still working and closes the rest of the position. Closing "what is
+            // left" now would sell it twice and reverse the position (issue 18 item 9: partial fills are not assumed away).
+            return;
+        }
+
         if (id == s.StopOrder || id == s.ExitOrder)
         {
             var byStop = id == s.StopOrder;

@@ -95,6 +95,13 @@ public sealed class FakeTwsOptions
     /// <summary>Quote size used for bid/ask/last ticks when a test does not give one. Default 100.</summary>
     public decimal DefaultQuoteSize { get; init; } = 100m;
 
+    /// <summary>
+    /// A thin touch: fills against the quote take at most the size quoted at the touch (the bid's for sells, the ask's for
+    /// buys), which they use up; the rest of the order works on until a later quote (<see cref="FakeTwsServer.SetQuote"/>)
+    /// brings new size. Default false: every marketable order fills completely at the touch.
+    /// </summary>
+    public bool FillsTakeQuoteSize { get; init; }
+
     /// <summary>Starting cash of each account, in <see cref="BaseCurrency"/>. Default 1 000 000.</summary>
     public decimal InitialCash { get; init; } = 1_000_000m;
 

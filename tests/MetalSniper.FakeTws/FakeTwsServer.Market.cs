@@ -363,6 +363,8 @@ public sealed partial class FakeTwsServer
         market.Ask = ask;
         market.BidSize = size;
         market.AskSize = size;
+        market.BidLeft = size;
+        market.AskLeft = size;
         if (last is not null)
         {
             market.Last = last;
@@ -628,6 +630,12 @@ internal sealed class MarketState(FakeContract contract)
     public decimal AskSize { get; set; }
 
     public decimal LastSize { get; set; }
+
+    /// <summary>Size still available at the bid for fills since the last quote (<see cref="FakeTwsOptions.FillsTakeQuoteSize"/>).</summary>
+    public decimal BidLeft { get; set; }
+
+    /// <summary>Size still available at the ask for fills since the last quote.</summary>
+    public decimal AskLeft { get; set; }
 
     public Queue<FakeBar> Pending { get; } = new();
 

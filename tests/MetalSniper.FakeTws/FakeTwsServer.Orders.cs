@@ -717,7 +717,27 @@ public sealed partial class FakeTwsServer
                 var price = MatchQuote(order, market);
                 if (price is { } p)
                 {
-                    FillLocked(order, order.Remaining, p);
+                    var quantity = order.Remaining;
+                    if (Options.FillsTakeQuoteSize)
+                    {
+                        // A thin touch: no more than the size quoted there, used up by the fills against it.
+                        quantity = Math.Min(quantity, order.IsBuy ? market.AskLeft : market.BidLeft);
+                        if (quantity <= 0m)
+                        {
+                            continue;
+                        }
+
+                        if (order.IsBuy)
+                        {
+                            market.AskLeft -= quantity;
+                        }
+                        else
+                        {
+                            market.BidLeft -= quantity;
+                        }
+                    }
+
+                    FillLocked(order, quantity, p);
                     filledAny = true;
                 }
             }

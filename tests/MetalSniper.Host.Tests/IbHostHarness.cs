@@ -81,6 +81,10 @@ internal static class FakeTwsConfig
         };
         j["MarketData"]!["Source"] = "InteractiveBrokers";
         j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD") };
+
+        // The tests of other behaviour send their exits and flattens at the market, as they did before the escalation (on by
+        // default against IB): the escalation has its own tests (IbExitEscalationTests), which switch it back on.
+        ((JsonObject)(j["Execution"] ??= new JsonObject()))["ExitEscalation"] = new JsonObject { ["Enabled"] = false };
     }
 
     /// <summary>

@@ -85,6 +85,8 @@ public sealed class IbHostPairsTests(ITestOutputHelper output) : IDisposable
                     ["ReconnectWarmupSeconds"] = 1, ["ReconnectMinDelaySeconds"] = 0.2, ["ReconnectMaxDelaySeconds"] = 1, ["HeartbeatSeconds"] = 1, ["ReconcileTimeoutSeconds"] = 5,
                 },
             };
+            // Pair legs at the market, as this test pins them (the exit escalation has its own tests: IbExitEscalationTests).
+            j["Execution"]!["ExitEscalation"] = new JsonObject { ["Enabled"] = false };
             j["MarketData"]!["Source"] = "InteractiveBrokers";
             j["MarketData"]!["InteractiveBrokers"] = new JsonObject { ["BarMinutes"] = 60, ["Symbols"] = new JsonArray("XAUUSD", "XAGUSD", "RDSA.AS", "RDSA.L", "EURUSD", "GBPUSD") };
             j["Risk"]!["Breakers"]!["Enabled"] = false;

@@ -26,10 +26,11 @@ internal sealed class Harness : IStrategyContext
     private int _index;
     private decimal _lastClose = 2000m;
 
-    public Harness(MetalsStrategyOptions? options = null, Judges.Verdicts.JudgePanel? judges = null)
+    public Harness(MetalsStrategyOptions? options = null, Judges.Verdicts.JudgePanel? judges = null, decimal? maxVolumeParticipation = null)
     {
         Options = options ?? TestOptions();
-        Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, CostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h", Core.Money.Currency.Usd);
+        Gateway = new SimulatedOrderGateway(_catalog, new Dictionary<string, CostModel> { ["XAUUSD"] = new(0m, 0m, 0m) }, 0, TimeProvider.System, "h", Core.Money.Currency.Usd,
+            maxVolumeParticipation);
         Book = new PositionBook(_catalog, Core.Money.Currency.Usd);
         Strategy = new MetalsHedgeStrategy(Options, _catalog, judges);
     }
@@ -49,6 +50,9 @@ internal sealed class Harness : IStrategyContext
     public List<OrderEvent> Events { get; } = [];
 
     public bool Halted { get; set; }
+
+    /// <summary>The volume of the bars made from here on (0: unknown, the broker fills completely).</summary>
+    public decimal Volume { get; set; }
 
     /// <summary>When set, the broker refuses every modification (as IB does at times): the order stays as it was.</summary>
     public bool RefuseModifies { get; set; }
@@ -86,7 +90,7 @@ internal sealed class Harness : IStrategyContext
     public void Bar(decimal close, decimal? high = null, decimal? low = null, decimal? open = null)
     {
         var o = open ?? _lastClose;
-        var bar = new Bar("XAUUSD", Start + (_index++ * M15), M15, o, high ?? Math.Max(o, close) + 1m, low ?? Math.Min(o, close) - 1m, close, 0m, null, Start + (_index * M15));
+        var bar = new Bar("XAUUSD", Start + (_index++ * M15), M15, o, high ?? Math.Max(o, close) + 1m, low ?? Math.Min(o, close) - 1m, close, Volume, null, Start + (_index * M15));
         _lastClose = close;
         Gateway.OnBar(bar);
         Deliver();

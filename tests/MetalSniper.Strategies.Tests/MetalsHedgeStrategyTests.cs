@@ -155,6 +155,31 @@ public sealed class MetalsHedgeStrategyTests
     }
 
     [Fact]
+    public void Survivor_StopFilledInParts_NoResidualExitWhileTheStopsRestWorks_EndsFlatNeverReversed()
+    {
+        var options = Harness.TestOptions();
+        options.CooldownBars = 3;
+        var h = new Harness(options, maxVolumeParticipation: 0.1m);
+        h.Flat(5);
+        h.Bar(2001.5m, high: 2003m, low: 2000m); // short leg killed: long 50 survives, stop 1998
+        h.Book.Get("XAUUSD").Quantity.ShouldBe(50m);
+        h.Volume = 200m; // 20 oz a bar from here on
+        h.Bar(1997m, high: 2001.5m, low: 1996m); // through the stop: 20 of 50
+        h.Book.Get("XAUUSD").Quantity.ShouldBe(30m);
+        for (var i = 0; i < 3; i++)
+        {
+            h.Bar(1997m, high: 1998m, low: 1996m);
+            h.Book.Get("XAUUSD").Quantity.ShouldBeGreaterThanOrEqualTo(0m, "the position was reversed");
+        }
+
+        h.Book.Get("XAUUSD").IsFlat.ShouldBeTrue();
+        h.Kinds.ShouldNotContain("ExitResidual");
+        // The rest of the stop, or the turn's exit after the stop was cancelled: 50 sold in all, no more.
+        h.Events.OfType<OrderFilled>().Where(f => f.Fill.Side == OrderSide.Sell).Sum(f => f.Fill.Quantity).ShouldBe(50m);
+        h.Strategy.PhaseOf("XAUUSD").ShouldBe(MetalsPhase.Flat);
+    }
+
+    [Fact]
     public async Task UndecidedHedge_ExpiresAndBothStopsAreCancelled()
     {
         var h = Hedged();
