@@ -115,6 +115,12 @@ public enum DecisionKind
 
     /// <summary>One leg of a pair filled and the other did not within the timeout: the filled leg is unwound.</summary>
     PairLegUnwind,
+
+    /// <summary>
+    /// After a restart, once the broker's book is reconciled: the earlier runs' working entries and adds that do not reduce
+    /// the position are cancelled (the strategy state that placed them is gone; this run's strategies start cold).
+    /// </summary>
+    EarlierRunEntriesWithdrawn,
 }
 
 /// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>

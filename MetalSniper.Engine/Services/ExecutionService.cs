@@ -58,6 +58,11 @@ public sealed class ExecutionService(
     private readonly BrokerMessageBudget? _budget = gateway.MessageLimit is { } limit ? new BrokerMessageBudget(limit.PerSecond, limit.ReservedForRisk, wallClock.Provider) : null;
     private readonly Dictionary<string, Quote> _quotes = new(StringComparer.Ordinal);
     private readonly IdGenerator _killSwitchIds = ids.ForSource("K");
+    private readonly IdGenerator _restartIds = ids.ForSource("R");
+
+    /// <summary>Cancels of entries asked for (halts, kill levels) while the broker's book was not yet reconciled: done once it is.</summary>
+    private readonly List<(string DecisionId, string Reason)> _deferredEntryCancels = [];
+    private bool _bookReconciledSeen;
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
     private ExecutionCommand? _deferred;
@@ -112,6 +117,7 @@ public sealed class ExecutionService(
             {
                 Interlocked.Increment(ref _heartbeat);
                 await EnforceKillLevelAsync(stoppingToken);
+                await OnBookReconciledAsync(stoppingToken);
                 if (risk.TryRead(out var riskCommand))
                 {
                     Interlocked.Exchange(ref _lastRiskDequeue, System.Diagnostics.Stopwatch.GetTimestamp());
@@ -252,6 +258,7 @@ public sealed class ExecutionService(
         {
             Interlocked.Increment(ref _heartbeat);
             await EnforceKillLevelAsync(ct).ConfigureAwait(false);
+            await OnBookReconciledAsync(ct).ConfigureAwait(false);
             if (risk.TryRead(out var command) || normal.TryRead(out command))
             {
                 if (OpensRisk(command))
@@ -588,12 +595,71 @@ public sealed class ExecutionService(
         await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
     }
 
-    /// <summary>Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the survivor stays).</summary>
+    /// <summary>
+    /// Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the
+    /// survivor stays). Whether an order reduces the position is judged on the book as the broker holds it: while the gateway
+    /// has not reconciled our book yet (after a start, fills made while we were away may still be unreported) the cancels wait
+    /// for it (<see cref="OnBookReconciledAsync"/>); otherwise every event the gateway has reported is applied first.
+    /// </summary>
     private async ValueTask CancelEntriesAsync(string decisionId, string reason, CancellationToken ct)
     {
+        if (!gateway.BookReconciled)
+        {
+            logger.LogWarning("Entries to cancel ({Reason}) wait for {Gateway} to reconcile our book: which working order protects a position is judged on the book the broker holds",
+                reason, gateway.Name);
+            _deferredEntryCancels.Add((decisionId, reason));
+            return;
+        }
+
+        DrainGateway();
         foreach (var w in _live.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
             await SendCancelAsync(w, new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct);
+        }
+
+        DrainGateway();
+    }
+
+    /// <summary>
+    /// Once, when the gateway has reconciled our book for the first time: the cancels of entries that waited for it are made,
+    /// and the earlier runs' working entries and adds that do not reduce the position are withdrawn (their strategy state is
+    /// gone: this run's strategies start cold and are never told of those orders, so one filling later would open a position
+    /// no strategy manages). An earlier run's order that now protects a position (a hedge leg's stop after the other leg
+    /// filled while we were down) stays.
+    /// </summary>
+    private async ValueTask OnBookReconciledAsync(CancellationToken ct)
+    {
+        if (_bookReconciledSeen || !gateway.BookReconciled)
+        {
+            return;
+        }
+
+        _bookReconciledSeen = true;
+        DrainGateway();
+        foreach (var (decisionId, reason) in _deferredEntryCancels)
+        {
+            await CancelEntriesAsync(decisionId, reason, ct);
+        }
+
+        _deferredEntryCancels.Clear();
+        var stale = _live.Values.Where(o => o.Resumed && o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList();
+        if (stale.Count == 0)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        var ids = string.Join(", ", stale.Select(o => o.Order.ClientOrderId.Value));
+        var decision = new DecisionRecord(_restartIds.NextDecisionId(), "restart", "*", DecisionKind.EarlierRunEntriesWithdrawn, DecisionOutcome.Taken,
+            $"{stale.Count} working entry order(s) of earlier runs protect no position now that {gateway.Name} reconciled our book: cancelled ({ids})",
+            new Dictionary<string, string> { ["orders"] = ids }, _eventTime, now);
+        recorders.Journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
+        await recorders.Writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+        Run.CountDecision(decision);
+        logger.LogWarning("{Reason}", decision.Reason);
+        foreach (var o in stale)
+        {
+            await SendCancelAsync(o, new CancelOrder(o.Order.ClientOrderId, decision.DecisionId, "an earlier run's entry, withdrawn after the restart"), ct);
         }
 
         DrainGateway();
