@@ -121,6 +121,12 @@ public enum DecisionKind
     /// the position are cancelled (the strategy state that placed them is gone; this run's strategies start cold).
     /// </summary>
     EarlierRunEntriesWithdrawn,
+
+    /// <summary>
+    /// After a restart, a position taken over from an earlier run that our working stops did not cover in full is protected
+    /// again by a stop at the earlier run's stop price (with none usable it is closed instead: <see cref="ExitUnprotected"/>).
+    /// </summary>
+    RestartProtection,
 }
 
 /// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>

@@ -319,6 +319,51 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
         IsWorkingAtIb(m, upper).ShouldBeTrue("the buy leg that protects the short was withdrawn");
         m.Db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE kind='EarlierRunEntriesWithdrawn'").ShouldBe(0);
     }
+
+    [Fact]
+    public async Task PositionTakenOverWithoutAWorkingStop_IsProtectedAgainAtTheEarlierRunsStopPrice()
+    {
+        // Found by the soak (IbSoakTests): a SIGKILL between a hedge's two placeOrders left only the buy leg at IB; it filled
+        // while we were down, and after the restart IB held 13 oz with no stop and no strategy that knew it. Here: the sell
+        // leg is gone at IB (cancelled in TWS) and the buy leg fills while we are down.
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+        m.Tws.CancelOrderFromServer(ClientId, lower.OrderId, "test: the protecting leg is gone");
+        m.Tws.FillOrder(ClientId, upper.OrderId, upper.TotalQuantity, upper.AuxPrice!.Value);
+        IbPosition(m).ShouldBe(20m);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => m.Tws.Orders.Any(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted"),
+            "a sell stop working at IB again", TimeSpan.FromSeconds(15));
+        var stop = m.Tws.Orders.Single(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted");
+        stop.TotalQuantity.ShouldBe(20m);
+        stop.AuxPrice.ShouldBe(lower.AuxPrice);
+        IbPosition(m).ShouldBe(20m);
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 20m, "our book long 20, as IB");
+        var decisions = m.Db.Query<string>("SELECT reason FROM decisions WHERE kind='RestartProtection' AND source='restart'");
+        decisions.Count.ShouldBe(1);
+        decisions[0].ShouldContain("covered by working stops for only 0");
+        m.Db.Scalar<string>("SELECT purpose FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }).ShouldBe("ProtectiveStop");
+    }
+
+    [Fact]
+    public async Task PositionTakenOverWithoutAWorkingStopWhoseEarlierStopIsCrossed_IsClosedRatherThanHeldUnprotected()
+    {
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+        m.Tws.CancelOrderFromServer(ClientId, lower.OrderId, "test: the protecting leg is gone");
+        m.Tws.FillOrder(ClientId, upper.OrderId, upper.TotalQuantity, upper.AuxPrice!.Value);
+        // The market fell through where the sell leg was: a stop there now would be on the wrong side.
+        var below = lower.AuxPrice!.Value * 0.99;
+        m.Tws.SetQuote("XAUUSD", below - 0.1, below + 0.1, below);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => IbPosition(m) == 0m, "IB flat: the unprotected position closed", TimeSpan.FromSeconds(15));
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 0m, "our book flat");
+        var closed = m.Db.Query<string>("SELECT reason FROM decisions WHERE kind='ExitUnprotected' AND source='restart'");
+        closed.Count.ShouldBe(1);
+        closed[0].ShouldContain("already crossed");
+    }
 }
 
 /// <summary>Opens one hedge on its first open bar: a buy stop 2 % above the close and a sell stop 2 % below, both entries; then does nothing.</summary>
