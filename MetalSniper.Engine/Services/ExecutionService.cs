@@ -612,7 +612,8 @@ public sealed class ExecutionService(
     /// Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the
     /// survivor stays). Whether an order reduces the position is judged on the book as the broker holds it: while the gateway
     /// has not reconciled our book yet (after a start, fills made while we were away may still be unreported) the cancels wait
-    /// for it (<see cref="OnBookReconciledAsync"/>); otherwise every event the gateway has reported is applied first.
+    /// for it (<see cref="OnBookReconciledAsync"/>); otherwise every event the gateway has reported is applied first (a
+    /// bar-matching broker's events come with the bars: its order is left as it was).
     /// </summary>
     private async ValueTask CancelEntriesAsync(string decisionId, string reason, CancellationToken ct)
     {
@@ -624,7 +625,13 @@ public sealed class ExecutionService(
             return;
         }
 
-        DrainGateway();
+        if (gateway is not IBarMatchingGateway)
+        {
+            // A broker that reports on its own time (IB): judge on every event it has reported. A bar-matching broker reports
+            // only when the hands hand it a bar, so its order of events stays what the replay has always been.
+            DrainGateway();
+        }
+
         foreach (var w in _live.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
             await SendCancelAsync(w, new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct);
@@ -648,6 +655,11 @@ public sealed class ExecutionService(
         }
 
         _bookReconciledSeen = true;
+        if (_deferredEntryCancels.Count == 0 && _takenOver.Count == 0)
+        {
+            return; // nothing waited for it and nothing was taken over (a first start, a replay)
+        }
+
         DrainGateway();
         foreach (var (decisionId, reason) in _deferredEntryCancels)
         {

@@ -81,6 +81,9 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
             var exit = await service.StopAsync(signal);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{total.Elapsed.TotalSeconds,6:0.0} s cycle {cycle,2} run {runId}: {stepped} bars, {(signal == 9 ? "SIGKILL" : "SIGTERM")} → exit {exit}; IB {Describe(tws)}"));
+            // What the journal committed survives the kill: the chain verifies after every one.
+            var chain = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(db.JournalPath);
+            chain.IsIntact.ShouldBeTrue($"cycle {cycle}: the journal chain is broken after the {(signal == 9 ? "SIGKILL" : "SIGTERM")}: {chain.Problem}");
             if (last)
             {
                 break;
@@ -109,6 +112,14 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
             stats.CyclesWithFillsWhileDown += whileDown.Count > 0 ? 1 : 0;
             output.WriteLine($"           down: {moved} bars; {whileDown.Count} fill(s) at IB: {string.Join(", ", whileDown.Select(x => $"{x.Side} {x.Shares} {x.Symbol} @ {x.Price} ref '{x.OrderRef}'"))}");
         }
+
+        // The last run stopped cleanly with our book equal to IB's.
+        foreach (var symbol in Symbols)
+        {
+            OurPosition(db, symbol).ShouldBe(IbPosition(tws, symbol), $"{symbol}: our book after the final SIGTERM is not IB's");
+        }
+
+        db.Scalar<string>("SELECT exit_status FROM runs ORDER BY rowid DESC LIMIT 1").ShouldBe("ok");
 
         // The whole conversation, after the fact.
         AssertNoIdReusedNoOrderSentTwice(tws, db);
