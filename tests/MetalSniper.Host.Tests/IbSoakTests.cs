@@ -157,7 +157,8 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
 
         var placed = PlacedOrder.From(tws.Requests, ClientId);
         var runs = db.Scalar<long>("SELECT COUNT(*) FROM runs");
-        runs.ShouldBe(Cycles + 1 + stats.StartUpKills);
+        // A start killed early in its start-up may not have recorded its run yet.
+        runs.ShouldBeInRange(Cycles + 1, Cycles + 1 + stats.StartUpKills);
         stats.CyclesWithFillsWhileDown.ShouldBeGreaterThanOrEqualTo(Cycles / 2, "too few cycles had a fill while the service was down: the soak did not test what it is for");
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{Cycles} kills ({Enumerable.Range(0, Cycles).Count(c => KillSignal(c) == 9)} SIGKILL, {Enumerable.Range(0, Cycles).Count(c => KillSignal(c) == 15)} SIGTERM) + {stats.StartUpKills} SIGKILLs during start-up + a final SIGTERM; {runs} runs; {stats.Bars} bars traded on; "
