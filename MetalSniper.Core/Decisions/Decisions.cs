@@ -124,6 +124,18 @@ public enum DecisionKind
 
     /// <summary>Sentinel: a position's venue closes its session within the configured time; it is flattened before the close.</summary>
     SessionCloseFlatten,
+
+    /// <summary>
+    /// After a restart, once the broker's book is reconciled: the earlier runs' working entries and adds that do not reduce
+    /// the position are cancelled (the strategy state that placed them is gone; this run's strategies start cold).
+    /// </summary>
+    EarlierRunEntriesWithdrawn,
+
+    /// <summary>
+    /// After a restart, a position taken over from an earlier run that our working stops did not cover in full is protected
+    /// again by a stop at the earlier run's stop price (with none usable it is closed instead: <see cref="ExitUnprotected"/>).
+    /// </summary>
+    RestartProtection,
 }
 
 /// <summary>The stored text form of a decision kind (database, journal, summaries).</summary>

@@ -141,6 +141,14 @@ public interface IOrderGateway
     /// </summary>
     string? SubmissionBlocked(SubmitOrder order, DateTimeOffset nowUtc) => null;
 
+    /// <summary>
+    /// False while our book may still miss what the broker holds: after a start, until the first reconciliation has
+    /// reported (on <see cref="Events"/>, before this turns true) the fills made while we were away and the positions
+    /// adopted. A decision that depends on the position (does this working order reduce it?) waits for it. The simulated
+    /// broker is always reconciled.
+    /// </summary>
+    bool BookReconciled => true;
+
     /// <summary>Sends an order. Acknowledgement arrives on <see cref="Events"/>.</summary>
     ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken);
 

@@ -73,6 +73,22 @@ public sealed class ExecutionService(
     // carries its exit on after the limit was cancelled (a later cancel of that id reaches the replacement).
     private readonly List<OrderState> _escalating = [];
     private readonly Dictionary<ClientOrderId, OrderState> _replacements = [];
+    private readonly IdGenerator _restartIds = ids.ForSource("R");
+
+    /// <summary>Cancels of entries asked for (halts, kill levels) while the broker's book was not yet reconciled: done once it is.</summary>
+    private readonly List<(string DecisionId, string Reason)> _deferredEntryCancels = [];
+    private bool _bookReconciledSeen;
+
+    /// <summary>Taken-over positions are checked for their protection until none is left unprotected (or the attempts run out).</summary>
+    private bool _restartProtectionPending;
+    private DateTimeOffset _restartProtectionNextTry;
+    private readonly Dictionary<string, int> _restartFlattenAttempts = new(StringComparer.Ordinal);
+
+    /// <summary>Symbols of the positions and orders taken over from earlier runs (restored, resumed).</summary>
+    private readonly HashSet<string> _takenOver = new(StringComparer.Ordinal);
+    private static readonly TimeSpan RestartProtectionRetry = TimeSpan.FromSeconds(2);
+    private const int RestartFlattenMaxAttempts = 5;
+    private const string RestartSource = "restart";
     private ImmutableList<decimal> _closedTradePnls = [];
     private KillLevel _enforcedLevel;
     private ExecutionCommand? _deferred;
@@ -128,6 +144,8 @@ public sealed class ExecutionService(
                 Interlocked.Increment(ref _heartbeat);
                 await EnforceKillLevelAsync(stoppingToken);
                 await EscalateExitsAsync(stoppingToken);
+                await OnBookReconciledAsync(stoppingToken);
+                await ProtectTakenOverPositionsAsync(stoppingToken);
                 if (risk.TryRead(out var riskCommand))
                 {
                     Interlocked.Exchange(ref _lastRiskDequeue, System.Diagnostics.Stopwatch.GetTimestamp());
@@ -269,6 +287,8 @@ public sealed class ExecutionService(
             Interlocked.Increment(ref _heartbeat);
             await EnforceKillLevelAsync(ct).ConfigureAwait(false);
             await EscalateExitsAsync(ct).ConfigureAwait(false);
+            await OnBookReconciledAsync(ct).ConfigureAwait(false);
+            await ProtectTakenOverPositionsAsync(ct).ConfigureAwait(false);
             if (risk.TryRead(out var command) || normal.TryRead(out command))
             {
                 if (OpensRisk(command))
@@ -817,9 +837,30 @@ public sealed class ExecutionService(
         await CancelEntriesAsync(decision.DecisionId, $"kill switch L{(int)level}", ct);
     }
 
-    /// <summary>Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the survivor stays).</summary>
+    /// <summary>
+    /// Cancels every working entry and add that does not reduce the current position (a hedge leg's stop that now protects the
+    /// survivor stays). Whether an order reduces the position is judged on the book as the broker holds it: while the gateway
+    /// has not reconciled our book yet (after a start, fills made while we were away may still be unreported) the cancels wait
+    /// for it (<see cref="OnBookReconciledAsync"/>); otherwise every event the gateway has reported is applied first (a
+    /// bar-matching broker's events come with the bars: its order is left as it was).
+    /// </summary>
     private async ValueTask CancelEntriesAsync(string decisionId, string reason, CancellationToken ct)
     {
+        if (!gateway.BookReconciled)
+        {
+            logger.LogWarning("Entries to cancel ({Reason}) wait for {Gateway} to reconcile our book: which working order protects a position is judged on the book the broker holds",
+                reason, gateway.Name);
+            _deferredEntryCancels.Add((decisionId, reason));
+            return;
+        }
+
+        if (gateway is not IBarMatchingGateway)
+        {
+            // A broker that reports on its own time (IB): judge on every event it has reported. A bar-matching broker reports
+            // only when the hands hand it a bar, so its order of events stays what the replay has always been.
+            DrainGateway();
+        }
+
         foreach (var w in _live.Values.Where(o => o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList())
         {
             await SendCancelAsync(w, new CancelOrder(w.Order.ClientOrderId, decisionId, reason), ct);
@@ -827,6 +868,157 @@ public sealed class ExecutionService(
 
         DrainGateway();
     }
+
+    /// <summary>
+    /// Once, when the gateway has reconciled our book for the first time: the cancels of entries that waited for it are made,
+    /// and the earlier runs' working entries and adds that do not reduce the position are withdrawn (their strategy state is
+    /// gone: this run's strategies start cold and are never told of those orders, so one filling later would open a position
+    /// no strategy manages). An earlier run's order that now protects a position (a hedge leg's stop after the other leg
+    /// filled while we were down) stays.
+    /// </summary>
+    private async ValueTask OnBookReconciledAsync(CancellationToken ct)
+    {
+        if (_bookReconciledSeen || !gateway.BookReconciled)
+        {
+            return;
+        }
+
+        _bookReconciledSeen = true;
+        if (_deferredEntryCancels.Count == 0 && _takenOver.Count == 0)
+        {
+            return; // nothing waited for it and nothing was taken over (a first start, a replay)
+        }
+
+        DrainGateway();
+        foreach (var (decisionId, reason) in _deferredEntryCancels)
+        {
+            await CancelEntriesAsync(decisionId, reason, ct);
+        }
+
+        _deferredEntryCancels.Clear();
+        // Every position now is an earlier run's (this run's strategies start cold and have sent nothing they could hold yet).
+        _restartProtectionPending = _takenOver.Count > 0;
+        var stale = _live.Values.Where(o => o.Resumed && o.Order.Purpose is OrderPurpose.Entry or OrderPurpose.Add && !o.Status.IsTerminal() && !Reduces(o.Order)).ToList();
+        if (stale.Count == 0)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        var ids = string.Join(", ", stale.Select(o => o.Order.ClientOrderId.Value));
+        var decision = new DecisionRecord(_restartIds.NextDecisionId(), RestartSource, "*", DecisionKind.EarlierRunEntriesWithdrawn, DecisionOutcome.Taken,
+            $"{stale.Count} working entry order(s) of earlier runs protect no position now that {gateway.Name} reconciled our book: cancelled ({ids})",
+            new Dictionary<string, string> { ["orders"] = ids }, _eventTime, now);
+        recorders.Journal.Append(JournalEntryKind.Decision, decision.DecisionId, decision.Source, decision);
+        await recorders.Writer.EnqueueAsync(new PersistDecision(Run.RunId, decision), ct);
+        Run.CountDecision(decision);
+        logger.LogWarning("{Reason}", decision.Reason);
+        foreach (var o in stale)
+        {
+            await SendCancelAsync(o, new CancelOrder(o.Order.ClientOrderId, decision.DecisionId, "an earlier run's entry, withdrawn after the restart"), ct);
+        }
+
+        DrainGateway();
+    }
+
+    /// <summary>
+    /// After a restart, once the book is reconciled: a position taken over from the earlier runs (a symbol whose position was
+    /// restored or whose order was resumed; a position adopted from IB on a first start is left to the sentinel) that our
+    /// working stops do not cover in full (the process died between a hedge's two legs and the leg that reached IB filled
+    /// while we were down; a stop cancelled in TWS meanwhile) is protected again: a protective stop for the uncovered quantity
+    /// at the price of the earlier run's latest stop on that side. No strategy of this run knows the position, so nothing else
+    /// would. With no such price, or one the market has already crossed (a long's stop at or above the bid), the position is
+    /// closed rather than held unprotected, as a strategy closes a position whose stop is gone. The order waits while the
+    /// gateway cannot take it (the link warming up) or there is no quote yet, and is retried a few times if refused; then RED.
+    /// </summary>
+    private async ValueTask ProtectTakenOverPositionsAsync(CancellationToken ct)
+    {
+        if (!_restartProtectionPending)
+        {
+            return;
+        }
+
+        var wall = wallClock.Provider.GetUtcNow();
+        if (wall < _restartProtectionNextTry)
+        {
+            return;
+        }
+
+        _restartProtectionNextTry = wall + RestartProtectionRetry;
+        DrainGateway();
+        var unprotected = _book.Snapshot().Where(p => p.Quantity != 0m && _takenOver.Contains(p.Symbol) && Covered(p) < Math.Abs(p.Quantity)).ToList();
+        if (unprotected.Count == 0)
+        {
+            _restartProtectionPending = false;
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        foreach (var p in unprotected)
+        {
+            if (_live.Values.Any(o => o.Order.Symbol == p.Symbol && o.Order.Purpose is OrderPurpose.RiskFlatten or OrderPurpose.ProtectiveStop && o.Order.Source == RestartSource
+                && o.Status == OrderStatus.PendingSubmit))
+            {
+                continue; // one is on its way
+            }
+
+            var attempts = _restartFlattenAttempts.GetValueOrDefault(p.Symbol);
+            if (attempts >= RestartFlattenMaxAttempts)
+            {
+                continue;
+            }
+
+            if (quoteFeed is null || !quoteFeed.TryGetTopOfBook(p.Symbol, out var quote))
+            {
+                logger.LogInformation("Unprotected {Quantity} {Symbol} taken over after the restart: its protection waits for a quote", p.Quantity, p.Symbol);
+                continue;
+            }
+
+            var covered = Covered(p);
+            var uncovered = Math.Abs(p.Quantity) - covered;
+            var side = p.Quantity > 0m ? OrderSide.Sell : OrderSide.Buy;
+            // The earlier run's latest stop on the reducing side (cancelled, refused or never sent): the protection it meant.
+            var meant = _orders.Values.Where(o => o.Resumed && o.Order.Symbol == p.Symbol && o.Order.Type == OrderType.Stop && o.Order.Side == side && o.Order.StopPrice is not null)
+                .Select(o => o.Order.StopPrice!.Value).LastOrDefault();
+            var usable = meant > 0m && (p.Quantity > 0m ? meant < quote.Bid : meant > quote.Ask);
+            var decisionId = _restartIds.NextDecisionId();
+            var order = usable
+                ? new SubmitOrder(_restartIds.NextClientOrderId(), decisionId, p.Symbol, side, uncovered, OrderType.Stop, null, meant, OrderPurpose.ProtectiveStop, now, TimeInForce.Gtc, RestartSource)
+                : new SubmitOrder(_restartIds.NextClientOrderId(), decisionId, p.Symbol, side, Math.Abs(p.Quantity), OrderType.Market, null, null, OrderPurpose.RiskFlatten, now, TimeInForce.Gtc, RestartSource);
+            if (gateway.SubmissionBlocked(order, wall) is { } blocked)
+            {
+                logger.LogInformation("Unprotected {Quantity} {Symbol} taken over after the restart: its protection waits ({Blocked})", p.Quantity, p.Symbol, blocked);
+                continue;
+            }
+
+            _restartFlattenAttempts[p.Symbol] = ++attempts;
+            var what = usable
+                ? string.Create(CultureInfo.InvariantCulture, $"protected again by a {side} stop for {uncovered} at {meant}, the earlier run's stop")
+                : meant > 0m
+                    ? string.Create(CultureInfo.InvariantCulture, $"the earlier run's stop {meant} is already crossed (bid {quote.Bid}, ask {quote.Ask}): closed rather than held unprotected")
+                    : "no earlier stop price is known: closed rather than held unprotected";
+            var reason = string.Create(CultureInfo.InvariantCulture,
+                $"after the restart {p.Quantity} {p.Symbol} (taken over from an earlier run) is covered by working stops for only {covered}: {what} (attempt {attempts} of {RestartFlattenMaxAttempts})");
+            var decision = new DecisionRecord(decisionId, RestartSource, p.Symbol, usable ? DecisionKind.RestartProtection : DecisionKind.ExitUnprotected, DecisionOutcome.Taken, reason,
+                new Dictionary<string, string>
+                {
+                    ["position"] = p.Quantity.ToString(CultureInfo.InvariantCulture),
+                    ["covered"] = covered.ToString(CultureInfo.InvariantCulture),
+                    ["earlierStop"] = meant.ToString(CultureInfo.InvariantCulture),
+                    ["bid"] = quote.Bid.ToString(CultureInfo.InvariantCulture),
+                    ["ask"] = quote.Ask.ToString(CultureInfo.InvariantCulture),
+                }, now, now);
+            logger.LogWarning("{Reason}", reason);
+            recorders.Alerts.Raise(attempts < RestartFlattenMaxAttempts ? AlertLevel.Yellow : AlertLevel.Red, "UnprotectedAfterRestart", reason);
+            await PlaceAsync(new SubmitCommand(order, decision), ct);
+        }
+    }
+
+    /// <summary>How much of <paramref name="position"/> our working stops on the reducing side cover.</summary>
+    private decimal Covered(PositionSnapshot position) =>
+        _live.Values.Where(o => o.Order.Symbol == position.Symbol && o.Order.Type == OrderType.Stop && !o.Status.IsTerminal()
+                && o.Order.Side.Sign() == -Math.Sign(position.Quantity))
+            .Sum(o => o.Order.Quantity - o.Filled);
 
     /// <summary>
     /// Sends a cancel, journaled first; an order whose cancel is already on its way (sent less than
@@ -1145,6 +1337,7 @@ public sealed class ExecutionService(
         var now = clock.GetUtcNow();
         var delta = r.Quantity - _book.Get(r.Symbol).Quantity;
         recorders.Journal.Append(JournalEntryKind.PositionRestored, r.ClientOrderId.Value, gateway.Name, r);
+        _takenOver.Add(r.Symbol);
         if (delta == 0m)
         {
             return;
@@ -1170,6 +1363,7 @@ public sealed class ExecutionService(
         }
 
         recorders.Journal.Append(JournalEntryKind.OrderResumed, r.Order.DecisionId, r.ClientOrderId.Value, r);
+        _takenOver.Add(r.Order.Symbol);
         var state = new OrderState(r.Order) { Status = r.Status, Filled = r.FilledQuantity, Resumed = true };
         _orders[r.ClientOrderId] = state;
         if (!state.Status.IsTerminal())

@@ -112,6 +112,21 @@ public sealed class IbOrderGateway : IOrderGateway
     /// <inheritdoc />
     public (int PerSecond, int ReservedForRisk)? MessageLimit => _limit;
 
+    /// <summary>
+    /// True once the first reconciliation of the process compared our book with IB's positions: the fills recovered and
+    /// the positions adopted by it are on <see cref="Events"/> before this turns true.
+    /// </summary>
+    public bool BookReconciled
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _reconciledOnce;
+            }
+        }
+    }
+
     /// <summary>Reconciliations that succeeded.</summary>
     public int Reconciliations { get; private set; }
 

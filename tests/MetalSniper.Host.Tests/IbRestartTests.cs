@@ -1,9 +1,13 @@
 using System.Text.Json.Nodes;
+using MetalSniper.Core.Decisions;
+using MetalSniper.Core.MarketData;
+using MetalSniper.Core.Orders;
 using MetalSniper.Core.Time;
 using MetalSniper.Engine.Alerts;
 using MetalSniper.Engine.Pipeline;
 using MetalSniper.FakeTws;
 using MetalSniper.Host.Configuration;
+using MetalSniper.InteractiveBrokers.Adapters;
 using MetalSniper.InteractiveBrokers.Connection;
 using MetalSniper.Operator;
 using MetalSniper.Strategies;
@@ -63,7 +67,7 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>A host (a new run) on the market's fake TWS and our one database; waits for the first reconciliation (FULLY_LIVE).</summary>
-    private async Task<RunningHost> StartHostAsync(Market m, IReadOnlyList<IStrategy> strategies)
+    private async Task<RunningHost> StartHostAsync(Market m, IReadOnlyList<IStrategy> strategies, Action<IServiceCollection>? more = null)
     {
         var settings = new HostSettings(m.Config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
         {
@@ -73,6 +77,7 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
                 s.AddSingleton<TimeProvider>(m.Clock);
                 s.PostConfigure<BrokerOptions>(o => o.InteractiveBrokers.QuietWindows = ["00:00-00:00"]);
                 s.AddSingleton(strategies);
+                more?.Invoke(s);
             },
         };
         var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
@@ -224,4 +229,257 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
         red.Text.ShouldContain("IB 25");
         await Eventually.Until(() => BookOfLatestRun(m.Db) == 25m, "IB's 25 adopted into our book");
     }
+    /// <summary>The first run: opens a hedge (a buy stop above and a sell stop below, both entries) and stops gracefully with both legs working at IB.</summary>
+    private async Task<(FakeOrderSnapshot Upper, FakeOrderSnapshot Lower)> FirstRunWithTwoWorkingEntryLegsAsync(Market m)
+    {
+        FakeOrderSnapshot? upper = null, lower = null;
+        await using (var first = await StartHostAsync(m, [new EntryLegsStrategy("XAUUSD", 20m)]))
+        {
+            await Eventually.Until(() => m.Tws.Requests.Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2, "the bar subscriptions");
+            while (upper is null || lower is null)
+            {
+                m.Tape.Remaining.ShouldBeGreaterThan(0, "the strategy never had its two legs working");
+                await first.Probe.CatchUpAsync(m.Tape.Step(), CatchUpLimit, "stepping to the legs");
+                var working = m.Tws.Orders.Where(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Status is "Submitted" or "PreSubmitted").ToList();
+                upper = working.FirstOrDefault(o => o.Action == "BUY");
+                lower = working.FirstOrDefault(o => o.Action == "SELL");
+            }
+
+            foreach (var leg in new[] { upper, lower })
+            {
+                await Eventually.Until(() => m.Db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = leg.OrderRef }) == "Working", "the leg working in our database");
+            }
+        }
+
+        IbPosition(m).ShouldBe(0m);
+        return (upper, lower);
+    }
+
+    private static bool IsWorkingAtIb(Market m, FakeOrderSnapshot o) => m.Tws.FindOrder(ClientId, o.OrderId)!.Status is "Submitted" or "PreSubmitted";
+
+    [Fact]
+    public async Task KillLevelRaisedBeforeTheRecoveredFillIsBooked_KeepsTheEarlierRunsLegThatNowProtectsThePosition()
+    {
+        // Found by the soak (IbSoakTests): after a restart the kill switch rose to L1 (P&L unknown: a held position had no
+        // price yet) before the reconciliation had booked a hedge leg that filled while we were down. Judged on that book
+        // (flat), the other leg — by then the position's only protection — "did not reduce the position" and was cancelled:
+        // IB held 20 oz with no stop. Here the gateway's recovered fill is held back until the kill level has risen.
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+        m.Tws.FillOrder(ClientId, upper.OrderId, upper.TotalQuantity, upper.AuxPrice!.Value);
+        IbPosition(m).ShouldBe(20m);
+
+        HoldingFillsGateway? holding = null;
+        await using var second = await StartHostAsync(m, [], s => s.AddSingleton<IOrderGateway>(sp => holding = new HoldingFillsGateway(sp.GetRequiredService<IbOrderGateway>())));
+        holding.ShouldNotBeNull();
+        await Eventually.Until(() => holding.HeldFills > 0, "the recovered fill held back");
+        var requestsAtKill = m.Tws.RequestCount;
+        second.Host.Services.GetRequiredService<OperatorConsole>().Kill(1, "test: entries halted while the fill is not yet booked", "test").Ok.ShouldBeTrue();
+        await Eventually.Until(() => m.Db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE kind='KillLevel' AND reason LIKE '%-> L1%'") >= 1, "the kill level enforced at the execution side");
+        await Task.Delay(TimeSpan.FromMilliseconds(500)); // room for a cancel that should not go out
+        holding.Release();
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 20m, "our book long 20, as IB", TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromMilliseconds(500)); // room for the deferred cancels
+        await m.Tws.FlushAsync();
+
+        IsWorkingAtIb(m, lower).ShouldBeTrue($"the sell leg that protects IB's 20 oz was cancelled: {m.Tws.FindOrder(ClientId, lower.OrderId)!.Status}");
+        m.Tws.Requests.Skip(requestsAtKill).ShouldNotContain(r => r.ClientId == ClientId && r.MessageId == 4 && r.Fields.Contains(lower.OrderId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            "a cancel of the protecting leg went out");
+        IbPosition(m).ShouldBe(20m);
+        m.Db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = lower.OrderRef }).ShouldBe("Working");
+    }
+
+    [Fact]
+    public async Task EarlierRunsEntryLegsThatProtectNothing_AreWithdrawnAfterTheRestartsReconciliation()
+    {
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => !IsWorkingAtIb(m, upper) && !IsWorkingAtIb(m, lower), "both legs of the earlier run cancelled at IB", TimeSpan.FromSeconds(10));
+        await Eventually.Until(() => m.Db.Query<string>("SELECT status FROM orders WHERE client_order_id IN (@a, @b)", new { a = upper.OrderRef, b = lower.OrderRef }).All(x => x == "Cancelled"),
+            "both legs Cancelled in our database");
+        var withdrawn = m.Db.Query<string>("SELECT reason FROM decisions WHERE kind='EarlierRunEntriesWithdrawn'");
+        withdrawn.Count.ShouldBe(1);
+        withdrawn[0].ShouldContain(upper.OrderRef);
+        withdrawn[0].ShouldContain(lower.OrderRef);
+        IbPosition(m).ShouldBe(0m);
+    }
+
+    [Fact]
+    public async Task EarlierRunsLegThatProtectsThePositionAfterAFillWhileDown_IsNotWithdrawn()
+    {
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+        m.Tws.FillOrder(ClientId, lower.OrderId, lower.TotalQuantity, lower.AuxPrice!.Value);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == -20m, "our book short 20, as IB", TimeSpan.FromSeconds(10));
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        IsWorkingAtIb(m, upper).ShouldBeTrue("the buy leg that protects the short was withdrawn");
+        m.Db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE kind='EarlierRunEntriesWithdrawn'").ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task PositionTakenOverWithoutAWorkingStop_IsProtectedAgainAtTheEarlierRunsStopPrice()
+    {
+        // Found by the soak (IbSoakTests): a SIGKILL between a hedge's two placeOrders left only the buy leg at IB; it filled
+        // while we were down, and after the restart IB held 13 oz with no stop and no strategy that knew it. Here: the sell
+        // leg is gone at IB (cancelled in TWS) and the buy leg fills while we are down.
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+        m.Tws.CancelOrderFromServer(ClientId, lower.OrderId, "test: the protecting leg is gone");
+        m.Tws.FillOrder(ClientId, upper.OrderId, upper.TotalQuantity, upper.AuxPrice!.Value);
+        IbPosition(m).ShouldBe(20m);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => m.Tws.Orders.Any(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted"),
+            "a sell stop working at IB again", TimeSpan.FromSeconds(15));
+        var stop = m.Tws.Orders.Single(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted");
+        stop.TotalQuantity.ShouldBe(20m);
+        stop.AuxPrice.ShouldBe(lower.AuxPrice);
+        IbPosition(m).ShouldBe(20m);
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 20m, "our book long 20, as IB");
+        var decisions = m.Db.Query<string>("SELECT reason FROM decisions WHERE kind='RestartProtection' AND source='restart'");
+        decisions.Count.ShouldBe(1);
+        decisions[0].ShouldContain("covered by working stops for only 0");
+        m.Db.Scalar<string>("SELECT purpose FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }).ShouldBe("ProtectiveStop");
+    }
+
+    [Fact]
+    public async Task PositionTakenOverWithoutAWorkingStopWhoseEarlierStopIsCrossed_IsClosedRatherThanHeldUnprotected()
+    {
+        await using var m = await OpenMarketAsync();
+        var (upper, lower) = await FirstRunWithTwoWorkingEntryLegsAsync(m);
+        m.Tws.CancelOrderFromServer(ClientId, lower.OrderId, "test: the protecting leg is gone");
+        m.Tws.FillOrder(ClientId, upper.OrderId, upper.TotalQuantity, upper.AuxPrice!.Value);
+        // The market fell through where the sell leg was: a stop there now would be on the wrong side.
+        var below = lower.AuxPrice!.Value * 0.99;
+        m.Tws.SetQuote("XAUUSD", below - 0.1, below + 0.1, below);
+
+        await using var second = await StartHostAsync(m, []);
+        await Eventually.Until(() => IbPosition(m) == 0m, "IB flat: the unprotected position closed", TimeSpan.FromSeconds(15));
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 0m, "our book flat");
+        var closed = m.Db.Query<string>("SELECT reason FROM decisions WHERE kind='ExitUnprotected' AND source='restart'");
+        closed.Count.ShouldBe(1);
+        closed[0].ShouldContain("already crossed");
+    }
+}
+
+/// <summary>Opens one hedge on its first open bar: a buy stop 2 % above the close and a sell stop 2 % below, both entries; then does nothing.</summary>
+internal sealed class EntryLegsStrategy(string symbol, decimal quantity) : IStrategy
+{
+    private bool _sent;
+
+    public string Name => "entry-legs";
+
+    public IReadOnlyCollection<string> Symbols => [symbol];
+
+    public void OnOrderEvent(OrderEvent orderEvent, IStrategyContext context)
+    {
+    }
+
+    public void OnBar(Bar bar, IStrategyContext context)
+    {
+        if (_sent || !context.IsMarketOpen(symbol, bar.CloseTimeUtc))
+        {
+            return;
+        }
+
+        _sent = true;
+        var decision = context.Decide(symbol, DecisionKind.OpenHedge, DecisionOutcome.Taken, "test: two entry legs", new Dictionary<string, string>(), bar.CloseTimeUtc);
+        context.Submit(decision, symbol, OrderSide.Buy, quantity, OrderType.Stop, null, Math.Round(bar.Close * 1.02m, 2), OrderPurpose.Entry, bar.CloseTimeUtc);
+        context.Submit(decision, symbol, OrderSide.Sell, quantity, OrderType.Stop, null, Math.Round(bar.Close * 0.98m, 2), OrderPurpose.Entry, bar.CloseTimeUtc);
+    }
+}
+
+/// <summary>
+/// The IB gateway with its fills held back (and its book reported unreconciled) until <see cref="Release"/>: a restart's
+/// reconciliation whose recovered fills reach the execution side late.
+/// </summary>
+internal sealed class HoldingFillsGateway : IOrderGateway
+{
+    private readonly IbOrderGateway _inner;
+    private readonly System.Threading.Channels.Channel<OrderEvent> _events = System.Threading.Channels.Channel.CreateUnbounded<OrderEvent>();
+    private readonly List<OrderEvent> _held = [];
+    private readonly Lock _gate = new();
+    private bool _holding = true;
+
+    public HoldingFillsGateway(IbOrderGateway inner)
+    {
+        _inner = inner;
+        _ = PumpAsync();
+    }
+
+    public int HeldFills
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _held.Count;
+            }
+        }
+    }
+
+    public string Name => _inner.Name;
+
+    public System.Threading.Channels.ChannelReader<OrderEvent> Events => _events.Reader;
+
+    public (int PerSecond, int ReservedForRisk)? MessageLimit => ((IOrderGateway)_inner).MessageLimit;
+
+    public bool BookReconciled
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return !_holding && _inner.BookReconciled;
+            }
+        }
+    }
+
+    public void Release()
+    {
+        lock (_gate)
+        {
+            _holding = false;
+            foreach (var e in _held)
+            {
+                _events.Writer.TryWrite(e);
+            }
+
+            _held.Clear();
+        }
+    }
+
+    private async Task PumpAsync()
+    {
+        await foreach (var e in _inner.Events.ReadAllAsync())
+        {
+            lock (_gate)
+            {
+                if (_holding && e is OrderFilled)
+                {
+                    _held.Add(e);
+                }
+                else
+                {
+                    _events.Writer.TryWrite(e);
+                }
+            }
+        }
+    }
+
+    public string? SubmissionBlocked(SubmitOrder order, DateTimeOffset nowUtc) => ((IOrderGateway)_inner).SubmissionBlocked(order, nowUtc);
+
+    public ValueTask SubmitAsync(SubmitOrder order, CancellationToken cancellationToken) => _inner.SubmitAsync(order, cancellationToken);
+
+    public ValueTask CancelAsync(CancelOrder cancel, CancellationToken cancellationToken) => _inner.CancelAsync(cancel, cancellationToken);
+
+    public ValueTask ModifyAsync(ModifyOrder modify, CancellationToken cancellationToken) => _inner.ModifyAsync(modify, cancellationToken);
+
+    public Task<IReadOnlyList<BrokerPosition>> GetPositionsAsync(CancellationToken cancellationToken) => _inner.GetPositionsAsync(cancellationToken);
+
+    public Task<IReadOnlyList<BrokerOrder>> GetOpenOrdersAsync(CancellationToken cancellationToken) => _inner.GetOpenOrdersAsync(cancellationToken);
 }
