@@ -357,7 +357,7 @@ public static class Composition
                 ? KillSwitch.ForCausalResume(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, marks[0].HaltSequence)
                 // A live feed restores everything; a new run on a replayed feed starts its market time over, so only the latched level
                 // comes back (old timed pauses would return when the replay reaches their dates).
-                : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: !sp.GetRequiredService<IMarketDataSource>().IsReplay)
+                : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: liveData)
             : sp.GetRequiredService<RunResume>().IsResume
                 // A resumed replay re-executes from the start: its kill switch starts fresh and meets its own earlier records again.
                 ? KillSwitch.ForReexecution(sp.GetRequiredService<SqliteHaltStore>(), runId)

@@ -93,8 +93,12 @@ public static class InteractiveBrokersServices
             services.AddSingleton<IMarketDataSource>(sp =>
             {
                 var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
-                return new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
+                var source = new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
                     sp.GetRequiredService<ILogger<IbMarketDataSource>>(), sp.GetRequiredService<IbContractBook>());
+                // Issue 18 item 7: a restart's adopted positions are priced at once, from the last complete bar of the subscription's history.
+                var sentinel = sp.GetRequiredService<Sentinel.RiskSentinel>();
+                source.LastHistoricalClose += (symbol, close, closeUtc, interval) => sentinel.OnPrice(symbol, close, closeUtc, interval);
+                return source;
             });
 
             // The broker's bid/ask of every instrument of the contract book, for the quote gate (spread, zero bid, age).

@@ -32,6 +32,14 @@ public sealed class IbMarketDataSource : IMarketDataSource
     private readonly Dictionary<string, TwsBar> _forming = new(StringComparer.Ordinal);
     private long _line;
 
+    /// <summary>
+    /// Raised when a subscription's first answer arrives, with the close of its last complete bar (symbol; price in major units of
+    /// the instrument currency; the bar's close time, UTC; the bar interval): the instrument's price at once, for the sentinel (an
+    /// adopted position is valued before the next bar). The history itself is not fed to the strategy. Raised on the session's
+    /// reader thread; handlers must not block.
+    /// </summary>
+    public event Action<string, decimal, DateTimeOffset, TimeSpan>? LastHistoricalClose;
+
     /// <summary>Creates the source; it subscribes on every connect of <paramref name="session"/>.</summary>
     /// <param name="session">The IB session.</param>
     /// <param name="instruments">Instrument catalog.</param>
@@ -136,12 +144,25 @@ public sealed class IbMarketDataSource : IMarketDataSource
         switch (e)
         {
             case HistoricalDataEvent h:
+                (string Symbol, decimal Close, DateTimeOffset CloseUtc)? seed = null;
                 lock (_gate)
                 {
                     if (_requests.TryGetValue(h.ReqId, out var request) && h.Bars.Count > 0)
                     {
                         _forming[request.Symbol] = h.Bars[^1];
+                        if (h.Bars.Count >= 2)
+                        {
+                            // The last complete bar of the history: the price of the instrument now (a restart's adopted positions are
+                            // valued at once, not after the next bar), never replayed into the strategy.
+                            var last = h.Bars[^2];
+                            seed = (request.Symbol, request.Prices.ToMajor(last.Close), Time(last.Date) + _interval);
+                        }
                     }
+                }
+
+                if (seed is { } price)
+                {
+                    LastHistoricalClose?.Invoke(price.Symbol, price.Close, price.CloseUtc, _interval);
                 }
 
                 break;

@@ -258,6 +258,24 @@ public sealed class IbRestartTests(ITestOutputHelper output) : IDisposable
     private static bool IsWorkingAtIb(Market m, FakeOrderSnapshot o) => m.Tws.FindOrder(ClientId, o.OrderId)!.Status is "Submitted" or "PreSubmitted";
 
     [Fact]
+    public async Task RestartHoldingAPosition_PricesItFromTheLastHistoricalBar_WithoutWaitingForTheNextBar()
+    {
+        // Issue 18 item 7: an adopted position used to have no price until the next bar completed (up to 15 minutes at L1 with an
+        // unknown P&L). The subscription's first answer carries the history: its last complete bar prices the position at once.
+        await using var m = await OpenMarketAsync();
+        await FirstRunHoldingAProtectedPositionAsync(m);
+
+        await using var second = await StartHostAsync(m, []);
+        var sentinel = second.Host.Services.GetRequiredService<MetalSniper.Sentinel.RiskSentinel>();
+        var killSwitch = second.Host.Services.GetRequiredService<MetalSniper.Sentinel.Halts.KillSwitch>();
+        var tapeBefore = m.Tape.Remaining;
+        await Eventually.Until(() => sentinel.DayPnl is not null && !killSwitch.State.Pauses.ContainsKey("pnl-unknown"),
+            "the adopted 20 oz valued without a new bar", TimeSpan.FromSeconds(10));
+        m.Tape.Remaining.ShouldBe(tapeBefore, "the market moved: a new bar priced the position, not the history");
+        await Eventually.Until(() => BookOfLatestRun(m.Db) == 20m, "the new run's book to hold the 20 oz");
+    }
+
+    [Fact]
     public async Task KillLevelRaisedBeforeTheRecoveredFillIsBooked_KeepsTheEarlierRunsLegThatNowProtectsThePosition()
     {
         // Found by the soak (IbSoakTests): after a restart the kill switch rose to L1 (P&L unknown: a held position had no
