@@ -339,7 +339,16 @@ public static class Composition
         else
         {
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
-            services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper") + " · simulated broker"));
+            services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper") + " · simulated broker")
+            {
+                // A resumed service run is ready (and systemd's READY=1 is sent) once it has re-executed its history.
+                Reconciled = () => sp.GetService<FeedMarks>() is not { CatchingUp: true },
+                Readiness = () => sp.GetService<FeedMarks>() is { } marks
+                    ? [new BrokerCheck("resume", !marks.CatchingUp, marks.CatchingUp
+                        ? string.Create(CultureInfo.InvariantCulture, $"re-executing the run's first {marks.CatchUpRecords} records before trading on")
+                        : "the run is where it stopped")]
+                    : [],
+            });
         }
 
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
