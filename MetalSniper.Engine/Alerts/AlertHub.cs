@@ -16,16 +16,12 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
     private IAlertSink? _delivery;
     private long _raised;
     private long _deliveryErrors;
-    private long _replayed;
 
     /// <summary>Describes the broker, account and mode; when set, every alert's text starts with it in brackets (the service).</summary>
     public Func<string>? Identity { get; init; }
 
     /// <summary>Alerts raised so far.</summary>
     public long Raised => Interlocked.Read(ref _raised);
-
-    /// <summary>Alerts a resumed run met again in the journal while re-executing its earlier attempts' history (not re-sent).</summary>
-    public long MetAgain => Interlocked.Read(ref _replayed);
 
     /// <summary>Times the delivery sink threw.</summary>
     public long DeliveryErrors => Interlocked.Read(ref _deliveryErrors);
@@ -71,7 +67,6 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
         if (matched)
         {
             // A resumed run re-executing its history met this alert of an earlier attempt: it was logged and delivered then.
-            Interlocked.Increment(ref _replayed);
             logger.LogDebug("ALERT {Level} {Kind} (met again while resuming, not re-sent): {Text}", alert.Level, alert.Kind, alert.Text);
             return;
         }

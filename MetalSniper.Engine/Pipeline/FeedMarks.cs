@@ -163,11 +163,7 @@ public sealed class FeedMarks
         ArgumentNullException.ThrowIfNull(checkOutside);
         if (_catchingUp)
         {
-            while (_marks.Count > 0 && _marks.Peek().Records <= index)
-            {
-                OperatorRecordsReapplied += _killSwitch.ApplyOperatorRecordsThrough(_marks.Dequeue().HaltSequence);
-            }
-
+            ApplyMarksThrough(index);
             if (index < CatchUpRecords)
             {
                 return false;
@@ -205,12 +201,17 @@ public sealed class FeedMarks
     {
         if (_catchingUp)
         {
-            while (_marks.Count > 0)
-            {
-                OperatorRecordsReapplied += _killSwitch.ApplyOperatorRecordsThrough(_marks.Dequeue().HaltSequence);
-            }
-
+            ApplyMarksThrough(long.MaxValue);
             await EndCatchUpAsync(index, lastBarCloseUtc, checkOutside, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Applies again the outside halts records of every mark at or before record <paramref name="index"/>.</summary>
+    private void ApplyMarksThrough(long index)
+    {
+        while (_marks.Count > 0 && _marks.Peek().Records <= index)
+        {
+            OperatorRecordsReapplied += _killSwitch.ApplyOperatorRecordsThrough(_marks.Dequeue().HaltSequence);
         }
     }
 
@@ -228,12 +229,22 @@ public sealed class FeedMarks
         _outsideRecordApplied = false;
         await MarkAsync(index, lastBarCloseUtc, durable: true, ct).ConfigureAwait(false);
         var elapsed = _wall.Provider.GetElapsedTime(_catchUpStarted);
-        var book = await DescribeBookAsync(ct).ConfigureAwait(false);
+        var (book, _) = await DescribeBookAsync(ct).ConfigureAwait(false);
         var clean = _earlierStatus is not null;
         var text = string.Create(CultureInfo.InvariantCulture,
             $"run {_run.RunId} resumed (attempt {_resume.Attempt}) after {(clean ? "a clean stop" : "an unclean end (crash, kill -9 or power loss)")}: {index} records re-executed in {elapsed.TotalSeconds:0.0} s, the feed goes on from {(lastBarCloseUtc is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "its start")}; {book}; {OperatorRecordsReapplied} operator halts record(s) applied again ({pending} new since the last mark); kill switch L{(int)_killSwitch.Level(lastBarCloseUtc ?? DateTimeOffset.MinValue)}");
         _logger.LogWarning("{Text}", text);
         _alerts.Raise(clean ? AlertLevel.Yellow : AlertLevel.Red, clean ? "ServiceResumed" : "UncleanRestart", text);
+
+        // Re-execution meets the sentinel's earlier halts records as it writes them again; one written differently means this
+        // attempt left the earlier path (other data or code): said loudly, never assumed away. (Records the earlier attempt wrote
+        // after its last mark are still ahead here, and are met as the run goes on.)
+        if (_killSwitch.ReexecutionDivergence is { } divergence)
+        {
+            var what = $"run {_run.RunId} resumed off its earlier path: {divergence}; from there on its halts records are new ones";
+            _logger.LogError("{Text}", what);
+            _alerts.Raise(AlertLevel.Red, "ResumeDiverged", what);
+        }
     }
 
     private string? ReadStatus()
@@ -242,21 +253,21 @@ public sealed class FeedMarks
         return c.QuerySingleOrDefault<string?>("SELECT exit_status FROM runs WHERE run_id=@id", new { id = _run.RunId });
     }
 
-    /// <summary>The broker's positions and working orders in one line (alerts at a resume and at a stop with positions open).</summary>
-    public async Task<string> DescribeBookAsync(CancellationToken ct)
+    /// <summary>The broker's positions and working orders in one line (alerts at a resume and at a stop with positions open), and whether any position is open.</summary>
+    public async Task<(string Text, bool PositionsOpen)> DescribeBookAsync(CancellationToken ct)
     {
         var positions = (await _gateway.GetPositionsAsync(ct).ConfigureAwait(false)).Where(p => p.Quantity != 0m).ToList();
         var orders = await _gateway.GetOpenOrdersAsync(ct).ConfigureAwait(false);
         if (positions.Count == 0)
         {
-            return orders.Count == 0 ? "flat, no working orders" : string.Create(CultureInfo.InvariantCulture, $"flat, {orders.Count} working order(s)");
+            return (orders.Count == 0 ? "flat, no working orders" : string.Create(CultureInfo.InvariantCulture, $"flat, {orders.Count} working order(s)"), false);
         }
 
-        return "positions " + string.Join(", ", positions.Select(p =>
+        return ("positions " + string.Join(", ", positions.Select(p =>
         {
             var stops = orders.Where(o => o.Symbol == p.Symbol && o.Type == OrderType.Stop).Select(o => string.Create(CultureInfo.InvariantCulture, $"{o.Side} stop {o.StopPrice} x {o.Quantity - o.FilledQuantity}")).ToList();
             return string.Create(CultureInfo.InvariantCulture, $"{p.Symbol} {p.Quantity:+0.####;-0.####} @ {Math.Round(p.AveragePrice, 6)} ({(stops.Count == 0 ? "NO protective stop working" : string.Join("; ", stops))})");
-        }));
+        })), true);
     }
 
     private async ValueTask MarkAsync(long index, DateTimeOffset? lastBarCloseUtc, bool durable, CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Collections.Concurrent;
 using MetalSniper.Core.Decisions;
 using MetalSniper.Core.Positions;
@@ -29,7 +30,7 @@ public sealed class RunContext(string runId, RunMode mode)
     private long _fills;
     private long _barsProcessed;
 
-    private string? _stoppedBeforeDataEnded;
+    private StrongBox<(string Book, bool PositionsOpen)>? _stoppedBeforeDataEnded;
 
     /// <summary>
     /// True when the pipeline runs on the causal scheduler (ingest, brain, hands, simulated broker and sentinel in causal order on
@@ -37,11 +38,14 @@ public sealed class RunContext(string runId, RunMode mode)
     /// </summary>
     public bool Causal { get; init; }
 
-    /// <summary>Set when a service run on a replayed feed stopped cleanly before its data ended: the book it left (it resumes on the next start).</summary>
-    public string? StoppedBeforeDataEndedWith => Volatile.Read(ref _stoppedBeforeDataEnded);
+    /// <summary>
+    /// Set when a service run on a replayed feed stopped cleanly before its data ended: the book it left at the broker, and
+    /// whether a position is open (it resumes on the next start).
+    /// </summary>
+    public (string Book, bool PositionsOpen)? StoppedBeforeDataEndedWith => Volatile.Read(ref _stoppedBeforeDataEnded)?.Value;
 
     /// <summary>Records that the service stopped cleanly before its replayed data ended, leaving <paramref name="book"/> at the broker.</summary>
-    public void StoppedBeforeDataEnded(string book) => Volatile.Write(ref _stoppedBeforeDataEnded, book);
+    public void StoppedBeforeDataEnded(string book, bool positionsOpen) => Volatile.Write(ref _stoppedBeforeDataEnded, new StrongBox<(string, bool)>((book, positionsOpen)));
 
     /// <summary>The run id (also the prefix of decision and order ids).</summary>
     public string RunId => runId;

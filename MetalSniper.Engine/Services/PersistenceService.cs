@@ -63,9 +63,8 @@ public sealed class PersistenceService(PersistenceWriter writer, RunContext run,
         }
         else if (run.Mode == RunMode.Service && run.Causal && run.Faults.Count == 0 && !run.PipelineDrained.Task.IsCompletedSuccessfully && writer.Fault is null)
         {
-            var book = run.StoppedBeforeDataEndedWith ?? "flat, stopped in its start-up before its first record";
+            var (book, positions) = run.StoppedBeforeDataEndedWith ?? ("flat, stopped in its start-up before its first record", false);
             // The service on a replayed feed stopped cleanly before its data ended: the run stays open and the next start resumes it.
-            var positions = !book.StartsWith("flat", StringComparison.Ordinal);
             alerts.Raise(positions ? AlertLevel.Yellow : AlertLevel.Info, "ServiceStopped",
                 $"service run {run.RunId} stopped cleanly before its data ended: {book}{(positions ? " — left at the broker as they are, protective stops working" : "")}; the next start resumes the run");
             await writer.EnqueueAsync(new PersistRunPaused(run.RunId, "stopped cleanly before its data ended; resumes on the next start: " + book), CancellationToken.None).ConfigureAwait(false);

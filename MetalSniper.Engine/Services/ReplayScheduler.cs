@@ -142,10 +142,10 @@ public sealed class ReplayScheduler(
         Volatile.Write(ref _finished, true);
         if (!ended)
         {
-            var book = marks is null ? "" : await marks.DescribeBookAsync(CancellationToken.None).ConfigureAwait(false);
+            var (book, positionsOpen) = marks is null ? ("", false) : await marks.DescribeBookAsync(CancellationToken.None).ConfigureAwait(false);
             logger.LogWarning("Service stopped at feed record {Records} (last bar {LastClose:O}) before its data ended: {Book}; the run stays open and the next start resumes it",
                 _records, lastClose, book);
-            Run.StoppedBeforeDataEnded(book);
+            Run.StoppedBeforeDataEnded(book, positionsOpen);
             return;
         }
 

@@ -159,12 +159,7 @@ public sealed class KillSwitch
         ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
         var ks = new KillSwitch(store, scope);
-        var records = store.ReadSince(0);
-        var verification = HaltChain.Verify(records);
-        if (!verification.IsIntact)
-        {
-            throw new HaltStoreTamperedException(verification);
-        }
+        var records = ReadVerified(store);
 
         ks.ApplyAll(records);
         if (!restorePauses)
@@ -187,12 +182,7 @@ public sealed class KillSwitch
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
-        var records = store.ReadSince(0);
-        var verification = HaltChain.Verify(records);
-        if (!verification.IsIntact)
-        {
-            throw new HaltStoreTamperedException(verification);
-        }
+        var records = ReadVerified(store);
 
         var ks = new KillSwitch(store, scope);
         if (records.Count > 0)
@@ -223,12 +213,7 @@ public sealed class KillSwitch
         ArgumentNullException.ThrowIfNull(store);
         ArgumentException.ThrowIfNullOrWhiteSpace(scope);
         ArgumentOutOfRangeException.ThrowIfNegative(startSequence);
-        var records = store.ReadSince(0);
-        var verification = HaltChain.Verify(records);
-        if (!verification.IsIntact)
-        {
-            throw new HaltStoreTamperedException(verification);
-        }
+        var records = ReadVerified(store);
 
         var ks = new KillSwitch(store, scope);
         var s = ks._state;
@@ -339,6 +324,15 @@ public sealed class KillSwitch
         }
 
         return records.Count;
+    }
+
+    /// <summary>Every record of the store, after verifying the whole chain.</summary>
+    /// <exception cref="HaltStoreTamperedException">The chain does not verify.</exception>
+    private static IReadOnlyList<HaltRecord> ReadVerified(IHaltStore store)
+    {
+        var records = store.ReadSince(0);
+        var verification = HaltChain.Verify(records);
+        return verification.IsIntact ? records : throw new HaltStoreTamperedException(verification);
     }
 
     /// <summary>Earlier records of a re-executed run not yet met again (0 otherwise).</summary>

@@ -349,12 +349,6 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
     private static List<string> Net(string path, string sql)
     {
         using var c = new SqliteConnection($"Data Source={path};Mode=ReadWrite;Pooling=False");
-        return c.Query<(string Symbol, string Quantity)>(sql)
-            .GroupBy(r => r.Symbol, StringComparer.Ordinal)
-            .Select(g => (g.Key, Sum: g.Sum(r => decimal.Parse(r.Quantity, NumberStyles.Number, CultureInfo.InvariantCulture))))
-            .Where(x => x.Sum != 0m)
-            .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Key} {x.Sum:0.########}"))
-            .Order(StringComparer.Ordinal)
-            .ToList();
+        return SoakBooks.Net(c.Query<(string Symbol, string Quantity)>(sql));
     }
 }
