@@ -485,9 +485,10 @@ public static class Commands
         var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System);
         var preflightTime = started.Elapsed;
         code = Supervision.Preflight.ExitCode(checks);
-        (code == ExitCodes.Ok ? output : error).WriteLine(Supervision.Preflight.Render(checks, preflightTime));
         if (code != ExitCodes.Ok)
         {
+            // A failed preflight is printed as its table (the host and its log do not exist yet); a passed one is one log line below.
+            error.WriteLine(Supervision.Preflight.Render(checks, preflightTime));
             try
             {
                 JournalPreflightFailure(configuration!, checks);
@@ -504,6 +505,8 @@ public static class Commands
         try
         {
             host = Composition.BuildHost(settings, configuration!);
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Host.Supervision.Preflight").LogInformation("Preflight passed in {Ms} ms: {Checks}",
+                (long)preflightTime.TotalMilliseconds, Supervision.Preflight.RenderLine(checks));
             await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
             host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
                 "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,
