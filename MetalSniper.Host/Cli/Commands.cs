@@ -427,7 +427,11 @@ public static class Commands
         }
         catch (InvalidDataException e)
         {
-            error.WriteLine($"configuration error: {e.Message}");
+            // A JSON syntax error: the parser's position (0-based in System.Text.Json) as the line and column an editor shows.
+            var json = e.InnerException as System.Text.Json.JsonException ?? e.InnerException?.InnerException as System.Text.Json.JsonException;
+            error.WriteLine(json is { LineNumber: { } line }
+                ? $"configuration error: {e.Message} line {line + 1}, column {(json.BytePositionInLine ?? 0) + 1}: {json.Message}"
+                : $"configuration error: {e.Message}{(e.InnerException is { } inner ? " " + inner.Message : "")}");
             return ExitCodes.Config;
         }
 
