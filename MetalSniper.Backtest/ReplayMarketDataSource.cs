@@ -191,7 +191,21 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     /// <inheritdoc />
     public async IAsyncEnumerable<MarketDataRecord> StreamAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var readers = _files.Select(f => f.Kind == ReplayFileKind.Intraday ? (IRecordReader)new BarFileReader(f) : new DailyFileReader(f, _calendar)).ToList();
+        var readers = _files.Select(f => Guarded(f, () => f.Kind == ReplayFileKind.Intraday ? (IRecordReader)new BarFileReader(f) : new DailyFileReader(f, _calendar))).ToList();
+        var rows = new long[readers.Count];
+
+        // A file that cannot be read as a bar file (not gzip, a malformed CSV, a header and no rows) is a data error naming it.
+        MarketDataRecord? Next(int i)
+        {
+            var next = Guarded(_files[i], readers[i].Next);
+            if (next is null && rows[i] == 0)
+            {
+                throw new DataFileException(_files[i].Path, $"has a header but no rows: nothing of {_files[i].Symbol} to replay");
+            }
+
+            rows[i]++;
+            return next;
+        }
         Volatile.Write(ref _completed, 0);
         Interlocked.Exchange(ref _recordsYielded, 0);
         Interlocked.Exchange(ref _consumedBytes, 0);
@@ -201,7 +215,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
             var heads = new MarketDataRecord?[readers.Count];
             for (var i = 0; i < readers.Count; i++)
             {
-                heads[i] = readers[i].Next();
+                heads[i] = Next(i);
             }
 
             var paceInterval = _paceBarsPerSecond > 0 ? TimeSpan.FromSeconds(1d / _paceBarsPerSecond) : TimeSpan.Zero;
@@ -232,7 +246,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
 
                 var record = heads[pick]!;
                 var clamped = readers[pick].HeadClamped;
-                heads[pick] = readers[pick].Next();
+                heads[pick] = Next(pick);
                 if (record is RawBarRecord { Bar: var b } && ((_fromUtc is { } from && b.OpenTimeUtc < from) || (_toUtc is { } to && b.OpenTimeUtc >= to)))
                 {
                     Interlocked.Increment(ref _outsideWindow);
@@ -292,6 +306,38 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     };
 
     /// <summary>One file's records in file order.</summary>
+    /// <summary>Runs a reader's step; what the file's content makes the runtime or the CSV reader throw becomes a <see cref="DataFileException"/> naming the file.</summary>
+    private static T Guarded<T>(ReplayFile file, Func<T> step)
+    {
+        try
+        {
+            return step();
+        }
+        catch (DataFileException)
+        {
+            throw;
+        }
+        catch (InvalidDataException e) when (e.Message.Contains(file.Path, StringComparison.Ordinal))
+        {
+            throw new DataFileException(file.Path, e.Message, e);
+        }
+        catch (InvalidDataException e) when (file.Path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new DataFileException(file.Path, $"is not a readable gzip file ({e.Message})", e);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or DecoderFallbackException or EndOfStreamException or CsvFormatException)
+        {
+            throw new DataFileException(file.Path, $"cannot be read as CSV: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A header as a message can show it: at most 80 characters, anything unprintable as '?' (a binary file's first line).</summary>
+    private static string Printable(string text)
+    {
+        var shown = text.Length > 80 ? text[..80] + "…" : text;
+        return new string([.. shown.Select(c => char.IsControl(c) || c == '\uFFFD' ? '?' : c)]);
+    }
+
     private interface IRecordReader : IDisposable
     {
         /// <summary>Bytes of the file (as stored) read so far.</summary>
@@ -339,7 +385,7 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
                 }
 
                 return required
-                    ? throw new InvalidDataException($"replay file '{file.Path}' has no '{name}' column; header is '{string.Join(',', header)}'")
+                    ? throw new InvalidDataException($"replay file '{file.Path}' has no '{name}' column; header is '{Printable(string.Join(',', header))}'")
                     : -1;
             }
 
@@ -499,13 +545,13 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
             _price = Col(priceName);
             if (_date < 0 || _price < 0)
             {
-                throw new InvalidDataException($"daily replay file '{file.Path}' of {file.Symbol} needs the columns 'date' and '{priceName}' (Column {file.Column}); header is '{string.Join(',', header)}'");
+                throw new InvalidDataException($"daily replay file '{file.Path}' of {file.Symbol} needs the columns 'date' and '{priceName}' (Column {file.Column}); header is '{Printable(string.Join(',', header))}'");
             }
 
             var ohlc = new[] { _open, _high, _low }.Count(i => i >= 0);
             if (ohlc is not (0 or 3) || (ohlc == 3 && _closeRaw < 0))
             {
-                throw new InvalidDataException($"daily replay file '{file.Path}' has some but not all of 'open,high,low,close'; header is '{string.Join(',', header)}'");
+                throw new InvalidDataException($"daily replay file '{file.Path}' has some but not all of 'open,high,low,close'; header is '{Printable(string.Join(',', header))}'");
             }
 
             if (file.Kind == ReplayFileKind.DailySnapshot || ohlc == 0)

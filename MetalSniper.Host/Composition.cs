@@ -162,6 +162,7 @@ public static class Composition
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
             .Enrich.With(new Supervision.OperatorLogEnricher())
+            .Filter.ByExcluding(Supervision.OperatorLogEnricher.IsHandledStartupFailure)
             .WriteTo.Console(restrictedToMinimumLevel: settings.ConsoleLogLevel, formatProvider: CultureInfo.InvariantCulture,
                 outputTemplate: Supervision.OperatorLogEnricher.Template,
                 standardErrorFromLevel: settings.Mode == RunMode.Replay ? Serilog.Events.LogEventLevel.Verbose : null)

@@ -84,6 +84,16 @@ public sealed class BarValidator(IInstrumentCatalog instruments, IngestCounters 
             return null;
         }
 
+        // Prices are bounded by the envelope above; volume and spread are not: a value beyond decimal's range is refused, not a crash.
+        const double decimalLimit = 7.9e28;
+        if (Math.Abs(raw.Volume) >= decimalLimit || raw.Spread is { } hugeSpread && Math.Abs(hugeSpread) >= decimalLimit
+            || Math.Abs(raw.Open) >= decimalLimit || Math.Abs(raw.High) >= decimalLimit || Math.Abs(raw.Low) >= decimalLimit || Math.Abs(raw.Close) >= decimalLimit)
+        {
+            rejected = Reject(raw, BarRejectReason.NumberOutOfRange, string.Create(CultureInfo.InvariantCulture,
+                $"a value beyond the decimal range: open {raw.Open}, high {raw.High}, low {raw.Low}, close {raw.Close}, volume {raw.Volume}, spread {raw.Spread}"));
+            return null;
+        }
+
         if (_lastOpenTime.TryGetValue(raw.Symbol, out var last))
         {
             if (raw.OpenTimeUtc == last)

@@ -38,6 +38,9 @@ public enum BarRejectReason
 
     /// <summary>A daily row dated on a day its venue's exchange calendar has no session (a weekend, a holiday) or outside the calendar's coverage: it cannot be placed in time.</summary>
     NotATradingDate,
+
+    /// <summary>A number (volume or spread) is too large to be held as a decimal (beyond ±7.9 × 10^28): it cannot be a real quantity.</summary>
+    NumberOutOfRange,
 }
 
 /// <summary>

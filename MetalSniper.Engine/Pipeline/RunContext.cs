@@ -29,6 +29,7 @@ public sealed class RunContext(string runId, RunMode mode)
     private long _rejected;
     private long _fills;
     private long _barsProcessed;
+    private Core.MarketData.DataFileException? _dataError;
 
     private StrongBox<(string Book, bool PositionsOpen)>? _stoppedBeforeDataEnded;
 
@@ -83,6 +84,24 @@ public sealed class RunContext(string runId, RunMode mode)
     /// <summary>Faults of services (any fault makes the process exit non-zero).</summary>
     public IReadOnlyList<(string Service, Exception Error)> Faults => _faults.ToArray();
 
+    /// <summary>
+    /// The user's data file that stopped the run (not gzip, empty, a wrong header, no rows): a data error, exit 65, not a fault of
+    /// the process; null when none.
+    /// </summary>
+    public Core.MarketData.DataFileException? DataError => Volatile.Read(ref _dataError);
+
+    /// <summary>Records the data error that stops the run (the first one counts); journaled like a fault, but not one.</summary>
+    /// <param name="service">The service that met it.</param>
+    /// <param name="error">The file and its defect.</param>
+    public void RecordDataError(string service, Core.MarketData.DataFileException error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        if (Interlocked.CompareExchange(ref _dataError, error, null) is null)
+        {
+            DataErrorRecorded?.Invoke(service, error);
+        }
+    }
+
     /// <summary>Closed trades and the equity curve statistics, set by the execution service.</summary>
     public TradeStatistics Trades { get; } = new();
 
@@ -117,6 +136,9 @@ public sealed class RunContext(string runId, RunMode mode)
 
     /// <summary>Raised on the recording thread for every fault (the journal service turns it into a RED alert).</summary>
     public event Action<string, Exception>? FaultRecorded;
+
+    /// <summary>Raised once when a data error stops the run (the journal records it and raises a YELLOW DataError, not a fault).</summary>
+    public event Action<string, Core.MarketData.DataFileException>? DataErrorRecorded;
 }
 
 /// <summary>

@@ -124,6 +124,16 @@ public sealed class Supervisor(
             _states[name] = ComponentState.Stopped;
             throw;
         }
+        catch (Core.MarketData.DataFileException e)
+        {
+            // The user's data file, not the process: one line naming the file and its defect, no trace, no fault alert; the host
+            // stops and exits with the data-error code.
+            _states[name] = ComponentState.Stopped;
+            logger.LogError("{Service} stopped by a data error: {Message}", name, e.Message);
+            run.RecordDataError(name, e);
+            run.PipelineDrained.TrySetException(e);
+            lifetime.StopApplication();
+        }
         catch (Exception e)
         {
             _states[name] = ComponentState.Faulted;

@@ -109,6 +109,7 @@ public sealed class JournalService(
         JournalConfiguration();
         killSwitch.Recorded += OnHalt;
         run.FaultRecorded += OnFault;
+        run.DataErrorRecorded += OnDataError;
         return Task.CompletedTask;
     }
 
@@ -117,6 +118,7 @@ public sealed class JournalService(
     {
         killSwitch.Recorded -= OnHalt;
         run.FaultRecorded -= OnFault;
+        run.DataErrorRecorded -= OnDataError;
         if (journal.Fault is null)
         {
             journal.Append(JournalEntryKind.RunEnded, run.RunId, "", new
@@ -170,6 +172,9 @@ public sealed class JournalService(
         // The hub's clock: wall time for the service, market time for a replay (the same replay raises the same alerts).
         alerts.Raise(level, d.Key.StartsWith("breaker:", StringComparison.Ordinal) ? "BreakerTrip" : "KillSwitch", text);
     }
+
+    private void OnDataError(string service, Core.MarketData.DataFileException error) =>
+        alerts.Raise(AlertLevel.Yellow, "DataError", $"{service} stopped: {error.Message}");
 
     private void OnFault(string service, Exception error) =>
         alerts.Raise(AlertLevel.Red, "Fault", $"{service} failed: {error.Message}");

@@ -644,6 +644,12 @@ public static class Commands
 
             var wall = stopwatch.Elapsed - startup;
             await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            if (run.DataError is { } dataError && run.Faults.Count == 0)
+            {
+                error.WriteLine($"data error: {dataError.Message}");
+                return (ExitCodes.DataError, null);
+            }
+
             if (run.Faults.Count > 0 || !drained.IsCompletedSuccessfully)
             {
                 foreach (var (service, e) in run.Faults)

@@ -169,7 +169,7 @@ public static class JudgesCommands
             error.WriteLine($"train: REFUSED: {e.Message}");
             return ExitCodes.DataError;
         }
-        catch (Exception e) when (e is FileNotFoundException or KeyNotFoundException or ArgumentException or InvalidDataException or ModelVersionConflictException or XgbException)
+        catch (Exception e) when (e is FileNotFoundException or KeyNotFoundException or ArgumentException or InvalidDataException or Core.MarketData.DataFileException or ModelVersionConflictException or XgbException)
         {
             error.WriteLine($"train: {e.Message}");
             return ExitCodes.DataError;

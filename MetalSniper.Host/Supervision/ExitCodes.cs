@@ -25,7 +25,7 @@ public static class ExitCodes
     public static int ForRun(Engine.Pipeline.RunContext run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return run.Faults.Count == 0 ? Ok : Software;
+        return run.Faults.Count > 0 ? Software : run.DataError is not null ? DataError : Ok;
     }
 
     /// <summary>Configuration error (EX_CONFIG).</summary>

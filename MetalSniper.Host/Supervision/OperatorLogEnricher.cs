@@ -53,6 +53,21 @@ public sealed class OperatorLogEnricher : ILogEventEnricher
         logEvent.AddOrUpdateProperty(new LogEventProperty("LogSource", new ScalarValue(source)));
     }
 
+    /// <summary>
+    /// True for the hosting library's "Hosting failed to start" event when its exception is one the command reports itself in one
+    /// line with its exit code (<c>StartupFailure</c>, a data error, a stop during start-up): a missing input file, a data error,
+    /// a configuration error or our own stop; without this the same failure would also print a stack trace. Any other start-up
+    /// exception keeps its event and its trace.
+    /// </summary>
+    /// <param name="logEvent">The event.</param>
+    public static bool IsHandledStartupFailure(LogEvent logEvent)
+    {
+        ArgumentNullException.ThrowIfNull(logEvent);
+        return logEvent.Exception is OperationCanceledException or FileNotFoundException or DirectoryNotFoundException
+                or Core.MarketData.DataFileException or Microsoft.Extensions.Options.OptionsValidationException
+            && logEvent.Properties.TryGetValue("SourceContext", out var context) && context is ScalarValue { Value: "Microsoft.Extensions.Hosting.Internal.Host" };
+    }
+
     /// <summary>The last segment of a full type name, without a generic argument list: <c>A.B.C`1[[X]]</c> → <c>C</c>.</summary>
     /// <param name="fullName">A type's full name (Serilog's <c>SourceContext</c>).</param>
     public static string ShortName(string fullName)
