@@ -152,13 +152,101 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private static async Task<string> Chromium(string chromium, string what, Uri address)
+    /// <summary>
+    /// The dashboard after a real service run (the paced replayed feed of the first half of 2019: the metals strategy on hourly
+    /// XAUUSD/XAGUSD and the dual-listing strategy on Shell A's two lines, the simulated broker, a real database and log file):
+    /// every panel is filled in headless Chromium, the trades table has rows, the daily-profit chart has bars and the equity chart
+    /// a UTC time axis; the closed trades the window rebuilds from the database are the execution side's own, figure for figure.
+    /// </summary>
+    [Fact]
+    public async Task Dashboard_AfterAServiceRunOfRecordedData_FillsEveryPanel_InHeadlessChromium_AndTheTradesAreTheBooksOwn()
+    {
+        const string chromium = "/usr/bin/chromium";
+        File.Exists(chromium).ShouldBeTrue("Debian's chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)");
+        var config = _env.WriteConfig(j =>
+        {
+            MetalsAndPairsReplayTests.Configure(j);
+            j["MarketData"]!["Replay"]!["ToUtc"] = "2019-07-01T00:00:00Z";
+        });
+        var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Error)
+        {
+            ConfigureServices = s => s.AddSingleton(new OperatorToken(Token)),
+        };
+        using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
+        var run = host.Services.GetRequiredService<RunContext>();
+        await host.StartAsync(CancellationToken.None);
+        try
+        {
+            await run.PipelineDrained.Task.WaitAsync(TimeSpan.FromMinutes(3));
+            run.Faults.ShouldBeEmpty();
+            var address = host.Services.GetRequiredService<OperatorWindowService>().Address.ShouldNotBeNull();
+            using var http = new HttpClient { BaseAddress = address };
+
+            // The window's trades (rebuilt from fills → orders → decisions) against the execution side's book, in the base currency.
+            var account = host.Services.GetRequiredService<MetalSniper.Core.Money.AccountCurrency>();
+            var fx = host.Services.GetRequiredService<MetalSniper.Core.Money.FxConverter>();
+            var book = MetalSniper.Core.Positions.TradeFigures.From([.. run.Trades.Snapshot().Trades.Select(t => MetalSniper.Core.Positions.TradeFigures.ToBase(t, account.Base, fx))]);
+            var stats = await http.GetFromJsonAsync<JsonElement>("/api/stats");
+            output.WriteLine($"stats: {stats}");
+            book.Trades.ShouldBeGreaterThan(5, "the half year must close trades for the dashboard to show");
+            stats.GetProperty("trades").GetInt32().ShouldBe(book.Trades);
+            stats.GetProperty("winners").GetInt32().ShouldBe(book.Winners);
+            stats.GetProperty("netPnl").GetDecimal().ShouldBe(book.NetPnl);
+            stats.GetProperty("grossPnl").GetDecimal().ShouldBe(book.GrossPnl);
+            stats.GetProperty("commissions").GetDecimal().ShouldBe(book.Commissions);
+            stats.GetProperty("profitFactor").GetDecimal().ShouldBe(book.ProfitFactor!.Value);
+            stats.GetProperty("sharpe").ValueKind.ShouldBe(JsonValueKind.Number);
+            var trades = await http.GetFromJsonAsync<JsonElement>("/api/trades?limit=1000");
+            trades.GetArrayLength().ShouldBe(book.Trades);
+            trades.EnumerateArray().ShouldAllBe(t => t.GetProperty("entryPrice").GetDecimal() > 0m && t.GetProperty("exitPrice").GetDecimal() > 0m);
+            trades.EnumerateArray().Select(t => t.GetProperty("symbol").GetString()).ShouldContain("RDSA.AS");
+            trades.EnumerateArray().ShouldContain(t => t.GetProperty("rMultiple").ValueKind == JsonValueKind.Number, "the metals strategy records its 1R");
+            var daily = await http.GetFromJsonAsync<JsonElement>("/api/daily?days=3650");
+            daily.GetProperty("days").EnumerateArray().Sum(d => d.GetProperty("netPnl").GetDecimal()).ShouldBe(book.NetPnl);
+            daily.GetProperty("days").EnumerateArray().Sum(d => d.GetProperty("trades").GetInt32()).ShouldBe(book.Trades);
+            var log = await http.GetFromJsonAsync<JsonElement>("/api/log?lines=5");
+            log.GetProperty("lines").GetArrayLength().ShouldBe(5);
+            log.GetProperty("file").GetString()!.ShouldStartWith(Path.Combine(_env.Directory.FullName, "log"));
+
+            var dom = await Chromium(chromium, "--dump-dom", address);
+            dom.ShouldContain("data-loaded=\"true\"", customMessage: "the page's script did not load the APIs");
+            foreach (var panel in new[] { "stats", "equity", "daily", "positions", "trades", "orders", "decisions", "alerts", "judges", "pairs", "telegram", "control", "log" })
+            {
+                System.Text.RegularExpressions.Regex.IsMatch(dom, $"<section data-panel=\"{panel}\"[^>]* data-filled=\"true\"").ShouldBeTrue($"the {panel} panel is not filled");
+            }
+
+            var tradesTable = dom[dom.IndexOf("<table id=\"trades\">", StringComparison.Ordinal)..];
+            tradesTable = tradesTable[..tradesTable.IndexOf("</table>", StringComparison.Ordinal)];
+            System.Text.RegularExpressions.Regex.Count(tradesTable, "<tr>").ShouldBe(1 + Math.Min(20, book.Trades), "the header and the latest 20 trades");
+            System.Text.RegularExpressions.Regex.Count(dom, "<rect class=\"bar\"").ShouldBeGreaterThan(0, "the daily-profit chart has no bar");
+            dom.ShouldContain("<g class=\"x-axis\">");
+            System.Text.RegularExpressions.Regex.Count(dom, "<text class=\"tick\"[^>]*>2019-").ShouldBeGreaterThan(2, "the equity chart's time axis has no UTC date ticks");
+            dom.ShouldContain("id=\"as-of\"");
+            System.Text.RegularExpressions.Regex.IsMatch(dom, "as of 2019-0[67]-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC").ShouldBeTrue("one market-clock time for every panel");
+            dom.ShouldContain("shell-a");
+            dom.ShouldContain("Royal Dutch Shell");
+            dom.ShouldContain("Sharpe (daily, annualized)");
+            dom.ShouldContain("profit factor (net)");
+
+            var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-run.png");
+            File.Delete(screenshot);
+            await Chromium(chromium, $"--screenshot={screenshot}", address, "1600,2400");
+            new FileInfo(screenshot).Length.ShouldBeGreaterThan(50_000);
+            output.WriteLine($"screenshot: {screenshot}");
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static async Task<string> Chromium(string chromium, string what, Uri address, string windowSize = "1400,1000")
     {
         var profile = Directory.CreateTempSubdirectory("ms-chromium-");
         try
         {
             var psi = new ProcessStartInfo(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", $"--user-data-dir={profile.FullName}",
-                "--window-size=1400,1000", "--virtual-time-budget=6000", what, address.ToString()])
+                $"--window-size={windowSize}", "--virtual-time-budget=6000", what, address.ToString()])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
