@@ -233,18 +233,27 @@ public sealed class OperatorWindowService(
         };
     }
 
-    /// <summary>The open positions with the stop price(s) of their working protective stops (this run's orders).</summary>
+    /// <summary>
+    /// The open positions, each with its stops: this run's working orders on the symbol that carry a stop price and would reduce
+    /// the position (buy stops of a short, sell stops of a long) — protective stops, and a hedged strategy's surviving leg stop.
+    /// </summary>
     private IEnumerable<object> Positions()
     {
         using var c = database.OpenConnection();
-        var stops = c.Query<(string Symbol, string Side, string Quantity, string? StopPrice)>("""
-            SELECT symbol, side, quantity, stop_price FROM orders
-            WHERE run_id=@run AND purpose='ProtectiveStop' AND status IN ('PendingSubmit','Working','PartiallyFilled') ORDER BY rowid
+        var stops = c.Query<(string Symbol, string Side, string Quantity, string StopPrice, string Purpose)>("""
+            SELECT symbol, side, quantity, stop_price, purpose FROM orders
+            WHERE run_id=@run AND stop_price IS NOT NULL AND status IN ('PendingSubmit','Working','PartiallyFilled') ORDER BY rowid
             """, new { run = run.RunId }).ToLookup(s => s.Symbol, StringComparer.Ordinal);
         return console.Positions().Select(p => new
         {
             p.Symbol, p.Quantity, p.AveragePrice, p.Currency, p.Mark, p.Unrealized, p.RealizedNet,
-            stops = stops[p.Symbol].Where(s => s.StopPrice is not null).Select(s => new { side = s.Side, quantity = decimal.Parse(s.Quantity, NumberStyles.Number, CultureInfo.InvariantCulture), stopPrice = decimal.Parse(s.StopPrice!, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture) }),
+            stops = stops[p.Symbol].Where(s => s.Side == (p.Quantity > 0 ? "Sell" : "Buy")).Select(s => new
+            {
+                side = s.Side,
+                quantity = decimal.Parse(s.Quantity, NumberStyles.Number, CultureInfo.InvariantCulture),
+                stopPrice = decimal.Parse(s.StopPrice, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture),
+                purpose = s.Purpose,
+            }).ToList(),
         }).ToList();
     }
 

@@ -66,6 +66,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             ready.StatusCode.ShouldBe(HttpStatusCode.OK, await ready.Content.ReadAsStringAsync());
 
             var positions = await http.GetFromJsonAsync<JsonElement>("/api/positions");
+            positions.GetArrayLength().ShouldBeGreaterThan(0, "the run ends holding the metals strategy's survivor (deterministic: the causal scheduler)");
             positions.EnumerateArray().ShouldContain(p => p.GetProperty("symbol").GetString() == "XAUUSD" && p.GetProperty("quantity").GetDecimal() == 20m);
             (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString().ShouldBe("L0");
             (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("currency").GetString().ShouldBe("USD"); // Account:BaseCurrency
@@ -223,6 +224,15 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             System.Text.RegularExpressions.Regex.Count(dom, "<text class=\"tick\"[^>]*>2019-").ShouldBeGreaterThan(2, "the equity chart's time axis has no UTC date ticks");
             dom.ShouldContain("id=\"as-of\"");
             System.Text.RegularExpressions.Regex.IsMatch(dom, "as of 2019-0[67]-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC").ShouldBeTrue("one market-clock time for every panel");
+            var positions = await http.GetFromJsonAsync<JsonElement>("/api/positions");
+            positions.GetArrayLength().ShouldBeGreaterThan(0, "the run ends holding the metals strategy's survivor (deterministic: the causal scheduler)");
+            foreach (var p in positions.EnumerateArray())
+            {
+                // Every open position of the metals strategy rests behind a stop that would reduce it (the surviving leg's stop).
+                var reducing = p.GetProperty("quantity").GetDecimal() > 0 ? "Sell" : "Buy";
+                p.GetProperty("stops").EnumerateArray().ShouldContain(s => s.GetProperty("side").GetString() == reducing, $"{p}");
+            }
+
             dom.ShouldContain("shell-a");
             dom.ShouldContain("Royal Dutch Shell");
             dom.ShouldContain("Sharpe (daily, annualized)");
@@ -230,7 +240,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
 
             var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-run.png");
             File.Delete(screenshot);
-            await Chromium(chromium, $"--screenshot={screenshot}", address, "1600,2400");
+            await Chromium(chromium, $"--screenshot={screenshot}", address, "1600,2700");
             new FileInfo(screenshot).Length.ShouldBeGreaterThan(50_000);
             output.WriteLine($"screenshot: {screenshot}");
         }
