@@ -154,6 +154,76 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
+    /// The kill and resume buttons in headless Chromium (PuppeteerSharp over the DevTools protocol, on 127.0.0.1): a kill takes two
+    /// clicks (the first only arms it), a wrong token is refused and changes nothing, and resume asks the server for its
+    /// confirmation code first and sends that code with the second click.
+    /// </summary>
+    [Fact]
+    public async Task Dashboard_KillAndResumeButtons_TakeTwoClicks_AndResumeSendsTheServersConfirmationCode()
+    {
+        const string chromium = "/usr/bin/chromium";
+        File.Exists(chromium).ShouldBeTrue("Debian's chromium is needed for this test: apt-get install -y chromium (.ci/run installs it)");
+        var (host, address, freezer) = await StartAsync(Token);
+        var profile = Directory.CreateTempSubdirectory("ms-chromium-");
+        try
+        {
+            using var http = new HttpClient { BaseAddress = address };
+            async Task<string> Level() => (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killLevel").GetString()!;
+            var options = new PuppeteerSharp.LaunchOptions
+            {
+                ExecutablePath = chromium, Headless = true, UserDataDir = profile.FullName,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+                DefaultViewport = new PuppeteerSharp.ViewPortOptions { Width = 1400, Height = 1000 },
+            };
+            await using var browser = await PuppeteerSharp.Puppeteer.LaunchAsync(options);
+            await using var page = await browser.NewPageAsync();
+            await page.GoToAsync(address.ToString());
+            await page.WaitForSelectorAsync("body[data-loaded='true']");
+            async Task<string> Text(string id) => await page.EvaluateExpressionAsync<string>($"document.getElementById('{id}').textContent");
+
+            // A wrong token: armed by the first click, refused on the second, nothing changes.
+            await page.TypeAsync("#token", "not-the-token");
+            await page.ClickAsync("#kill-1");
+            (await Text("kill-1")).ShouldBe("Confirm kill L1");
+            (await Level()).ShouldBe("L0", "the first click only arms the kill");
+            await page.ClickAsync("#kill-1");
+            await page.WaitForFunctionAsync("() => document.getElementById('control-msg').textContent.startsWith('refused (HTTP 401)')");
+            (await Level()).ShouldBe("L0");
+
+            // The token: two clicks latch L1, and the badge shows it.
+            await page.EvaluateExpressionAsync("document.getElementById('token').value = ''");
+            await page.TypeAsync("#token", Token);
+            await page.TypeAsync("#reason", "test: the dashboard's buttons");
+            await page.ClickAsync("#kill-1");
+            (await Level()).ShouldBe("L0");
+            await page.ClickAsync("#kill-1");
+            await page.WaitForFunctionAsync("() => document.getElementById('kill-level').textContent === 'L1'");
+            (await Level()).ShouldBe("L1");
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetProperty("killReason").GetString()!.ShouldContain("test: the dashboard's buttons");
+
+            // Resume: the first click asks the server, which answers with the code; the second sends it back.
+            await page.ClickAsync("#resume");
+            await page.WaitForFunctionAsync("() => document.getElementById('resume').textContent.startsWith('Confirm resume (code ')");
+            var code = host.Services.GetRequiredService<MetalSniper.Sentinel.Halts.KillSwitch>().State.ConfirmationCode;
+            (await Text("resume")).ShouldBe($"Confirm resume (code {code})");
+            (await Level()).ShouldBe("L1", "asking for the code does not resume");
+            await page.ClickAsync("#resume");
+            await page.WaitForFunctionAsync("() => document.getElementById('kill-level').textContent === 'L0'");
+            (await Level()).ShouldBe("L0");
+            (await Text("control-msg")).ShouldStartWith("resumed");
+
+            var screenshot = Path.Combine(AppContext.BaseDirectory, "dashboard-resumed.png");
+            await page.ScreenshotAsync(screenshot, new PuppeteerSharp.ScreenshotOptions { FullPage = true });
+            output.WriteLine($"screenshot: {screenshot}");
+        }
+        finally
+        {
+            await StopAsync(host, freezer);
+            profile.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
     /// The dashboard after a real service run (the paced replayed feed of the first half of 2019: the metals strategy on hourly
     /// XAUUSD/XAGUSD and the dual-listing strategy on Shell A's two lines, the simulated broker, a real database and log file):
     /// every panel is filled in headless Chromium, the trades table has rows, the daily-profit chart has bars and the equity chart
