@@ -215,11 +215,35 @@ public sealed class OperatorWindowService(
     private async Task<object> DashboardAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var ledgerSnapshot = ledger.Read(run.RunId);
-        var log = await logTail.ReadAsync(40, cancellationToken).ConfigureAwait(false);
+        // A part that cannot be read is named on the page and logged; the other panels still refresh (one bad row must not blank the window at 3 am).
+        TradeLedgerSnapshot ledgerSnapshot;
+        string? ledgerError = null;
+        try
+        {
+            ledgerSnapshot = ledger.Read(run.RunId);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or ArgumentException or KeyNotFoundException or FormatException or InvalidOperationException)
+        {
+            logger.LogWarning(e, "Operator window: the closed trades of run {RunId} cannot be rebuilt from the database", run.RunId);
+            ledgerSnapshot = new TradeLedgerSnapshot(console.BaseCurrency, [], TradeFigures.From([]), [], 0);
+            ledgerError = e.Message;
+        }
+
+        LogTailResult log;
+        try
+        {
+            log = await logTail.ReadAsync(40, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "Operator window: the log file cannot be read");
+            log = new LogTailResult(null, [], "the log file cannot be read: " + e.Message);
+        }
+
         return new
         {
             asOfUtc = now,
+            ledgerError,
             status = Status(now),
             positions = Positions(),
             orders = Query(OrdersSql, 15),

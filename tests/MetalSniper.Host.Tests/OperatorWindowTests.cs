@@ -104,6 +104,45 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Dashboard_WhenTheClosedTradesCannotBeRebuilt_StillServesEveryOtherPanel_AndNamesTheError()
+    {
+        var (host, address, freezer) = await StartAsync(Token);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = address };
+            (await http.GetFromJsonAsync<JsonElement>("/api/dashboard")).GetProperty("ledgerError").ValueKind.ShouldBe(JsonValueKind.Null);
+
+            // A fill row whose price is not a number (a damaged database): the trades cannot be rebuilt.
+            var runId = host.Services.GetRequiredService<RunContext>().RunId;
+            using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False"))
+            {
+                c.Open();
+                using var insert = c.CreateCommand();
+                insert.CommandText = """
+                    INSERT INTO fills(execution_id, client_order_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc)
+                    SELECT 'damaged-1', client_order_id, symbol, side, '1', 'not-a-price', '0', 'USD', '2025-09-02T13:00:00Z', '2025-09-02T13:00:00Z'
+                    FROM orders WHERE run_id=$run LIMIT 1
+                    """;
+                insert.Parameters.AddWithValue("$run", runId);
+                insert.ExecuteNonQuery().ShouldBe(1);
+            }
+
+            var dashboard = await http.GetAsync("/api/dashboard");
+            dashboard.StatusCode.ShouldBe(HttpStatusCode.OK);
+            var d = await dashboard.Content.ReadFromJsonAsync<JsonElement>();
+            d.GetProperty("ledgerError").GetString().ShouldNotBeNullOrEmpty();
+            d.GetProperty("trades").GetArrayLength().ShouldBe(0);
+            d.GetProperty("positions").EnumerateArray().ShouldContain(p => p.GetProperty("symbol").GetString() == "XAUUSD");
+            d.GetProperty("status").GetProperty("killLevel").GetString().ShouldBe("L0");
+            (await http.GetAsync("/api/stats")).StatusCode.ShouldBe(HttpStatusCode.InternalServerError, "the single API says it failed");
+        }
+        finally
+        {
+            await StopAsync(host, freezer);
+        }
+    }
+
+    [Fact]
     public async Task WithoutAConfiguredToken_KillAndResumeAreDisabled_AndTheFallbackIsAlerted()
     {
         var (host, address, freezer) = await StartAsync(token: null);
