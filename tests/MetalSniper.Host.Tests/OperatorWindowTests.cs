@@ -277,6 +277,8 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
         {
             MetalsAndPairsReplayTests.Configure(j);
             j["MarketData"]!["Replay"]!["ToUtc"] = "2019-07-01T00:00:00Z";
+            // Faster than the shipped rehearsal pace (the causal scheduler gives the same run at any pace): the half year in seconds.
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 2000;
         });
         var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Error)
         {
