@@ -161,8 +161,9 @@ public static class Composition
         var logger = new LoggerConfiguration()
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
+            .Enrich.With(new Supervision.OperatorLogEnricher())
             .WriteTo.Console(restrictedToMinimumLevel: settings.ConsoleLogLevel, formatProvider: CultureInfo.InvariantCulture,
-                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}",
+                outputTemplate: Supervision.OperatorLogEnricher.Template,
                 standardErrorFromLevel: settings.Mode == RunMode.Replay ? Serilog.Events.LogEventLevel.Verbose : null)
             .CreateLogger();
         // Serilog.Extensions.Hosting: Serilog becomes the host's ILoggerFactory (no Microsoft.Extensions.Logging providers in
@@ -524,6 +525,8 @@ public static class Composition
         services.AddSingleton(sp => new ExecutionRecorders(sp.GetRequiredService<Persistence.Journal.DecisionJournal>(), sp.GetRequiredService<PersistenceWriter>(),
             sp.GetRequiredService<Engine.Alerts.AlertHub>()));
         services.AddSingleton<IngestBoundary>();
+        // Repeated refusals of one kind: one log line a minute with the count held back (each is still recorded in full).
+        services.AddSingleton(sp => new LogRateLimiter(sp.GetRequiredService<WallClock>().Provider, TimeSpan.FromMinutes(1)));
         services.AddSingleton<ExecutionService>();
         services.AddSingleton<SignalService>();
         if (causal)
@@ -576,6 +579,7 @@ public static class Composition
         services.AddHostedService(sp => sp.GetRequiredService<Operator.Window.OperatorWindowService>());
         if (mode == RunMode.Service)
         {
+            services.AddHostedService<Operator.StatusLineService>();
             services.AddSingleton<Supervision.SystemdService>();
             services.AddHostedService(sp => sp.GetRequiredService<Supervision.SystemdService>());
         }

@@ -77,6 +77,29 @@ public sealed class OperatorConsole(
             $"{r.Symbol} {r.Quantity:0.####} @ {r.AveragePrice:0.#####} {r.Currency}, last {(r.Mark is { } m ? m.ToString("0.#####", inv) : "?")}, unrealized {(r.Unrealized is { } u ? u.ToString("N2", inv) : "?")}")));
     }
 
+    /// <summary>
+    /// The service's status in one log line: kill level (and why, when not L0), equity P&amp;L and the day's P&amp;L (net, base
+    /// currency), each open position with its quantity, average price and unrealized P&amp;L (gross, instrument currency), the
+    /// market time (UTC) and the broker connection. The caller adds the feed's lag and the counts.
+    /// </summary>
+    public string StatusLine()
+    {
+        var now = clock.GetUtcNow();
+        var state = killSwitch.State;
+        var level = state.Level(now);
+        var inv = CultureInfo.InvariantCulture;
+        var ccy = account.Base.Code;
+        var rows = Positions();
+        var positions = rows.Count == 0
+            ? "flat"
+            : string.Join(", ", rows.Select(r => string.Create(inv,
+                $"{r.Symbol} {r.Quantity:+0.####;-0.####} @ {r.AveragePrice:0.#####} (unrealized {(r.Unrealized is { } u ? u.ToString("N2", inv) + " " + r.Currency : "unpriced")})")));
+        var kill = level == KillLevel.Running ? "L0" : string.Create(inv, $"L{(int)level} ({state.Describe(now)})");
+        var day = sentinel.DayPnl is { } d ? d.ToString("N2", inv) : "unknown";
+        return string.Create(inv,
+            $"kill {kill} · equity P&L {run.Trades.Snapshot().EquityPnl:N2} {ccy} net (day {day}) · positions {positions} · market {now:yyyy-MM-dd HH:mm}Z · broker {broker.Connection()}");
+    }
+
     /// <inheritdoc />
     public OperatorReply Kill(int level, string reason, string source)
     {

@@ -21,9 +21,32 @@ public sealed class OperatorOptions : IValidatableObject
     /// <summary>Allow a non-loopback address (put a TLS proxy in front). Default false.</summary>
     public bool AllowRemote { get; set; }
 
+    /// <summary>
+    /// How often the service writes its one-line status to the log (wall clock): kill level, equity, positions, market time,
+    /// feed lag, broker, counts. Default one minute; between 00:00:05 and 01:00:00.
+    /// </summary>
+    public TimeSpan StatusLineInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How far the service on a replayed feed may fall behind its pace (wall clock) before a warning that the brain lags its
+    /// feed. (The threaded pipeline warns when more than a quarter of the brain's bar queue is full.) Default 5 s; between
+    /// 00:00:01 and 01:00:00.
+    /// </summary>
+    public TimeSpan BrainLagWarning { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (StatusLineInterval < TimeSpan.FromSeconds(5) || StatusLineInterval > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult($"StatusLineInterval must be between 00:00:05 and 01:00:00, was {StatusLineInterval}", [nameof(StatusLineInterval)]);
+        }
+
+        if (BrainLagWarning < TimeSpan.FromSeconds(1) || BrainLagWarning > TimeSpan.FromHours(1))
+        {
+            yield return new ValidationResult($"BrainLagWarning must be between 00:00:01 and 01:00:00, was {BrainLagWarning}", [nameof(BrainLagWarning)]);
+        }
+
         if (!Uri.TryCreate(Url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
         {
             yield return new ValidationResult($"Url '{Url}' must be an absolute http:// URL", [nameof(Url)]);

@@ -42,6 +42,8 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
     public void Raise(Alert alert)
     {
         ArgumentNullException.ThrowIfNull(alert);
+        // The log line leaves out the identity prefix: every line of this process's log is of the same broker and mode.
+        var logText = alert.Text;
         if (Identity is { } identity && !alert.Text.StartsWith('['))
         {
             alert = alert with { Text = $"[{identity()}] {alert.Text}" };
@@ -67,12 +69,12 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
         if (matched)
         {
             // A resumed run re-executing its history met this alert of an earlier attempt: it was logged and delivered then.
-            logger.LogDebug("ALERT {Level} {Kind} (met again while resuming, not re-sent): {Text}", alert.Level, alert.Kind, alert.Text);
+            logger.LogDebug("ALERT {Level} {Kind} (met again while resuming, not re-sent): {Text}", LevelName(alert.Level), alert.Kind, logText);
             return;
         }
 
         logger.Log(alert.Level switch { AlertLevel.Red => LogLevel.Error, AlertLevel.Yellow => LogLevel.Warning, _ => LogLevel.Information },
-            "ALERT {Level} {Kind}: {Text}", alert.Level, alert.Kind, alert.Text);
+            "ALERT {Level} {Kind}: {Text}", LevelName(alert.Level), alert.Kind, logText);
 
         try
         {
@@ -84,6 +86,8 @@ public sealed class AlertHub(DecisionJournal journal, TimeProvider wallClock, IL
             logger.LogError(e, "Alert delivery failed for {Kind}", alert.Kind);
         }
     }
+
+    private static string LevelName(AlertLevel level) => level switch { AlertLevel.Red => "RED", AlertLevel.Yellow => "YELLOW", _ => "INFO" };
 
     /// <summary>A component falls back to a default: journaled as a fallback and raised as a YELLOW alert, never silent.</summary>
     public void Fallback(string component, string what)

@@ -54,8 +54,12 @@ public sealed class ExecutionService(
     ILogger<ExecutionService> logger,
     IOptions<ExecutionOptions> executionOptions,
     IQuoteFeed? quoteFeed = null,
-    ShadowFills? shadowFills = null) : PipelineService(run, supervisor)
+    ShadowFills? shadowFills = null,
+    LogRateLimiter? logLimiter = null) : PipelineService(run, supervisor)
 {
+    /// <summary>Refusals of one kind (purpose, gate, reason) are logged once a minute with the count held back; each is still recorded in full.</summary>
+    private readonly LogRateLimiter _logLimiter = logLimiter ?? new LogRateLimiter(wallClock.Provider, TimeSpan.FromMinutes(1));
+
     private static readonly TimeSpan IdleBeat = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a risk flatten waits for the acknowledgements of the cancels of its instrument's working orders (wall clock) before it gives up this attempt.</summary>
@@ -796,7 +800,12 @@ public sealed class ExecutionService(
         await recorders.Writer.EnqueueAsync(new PersistOrder(Run.RunId, order, OrderStatus.Denied, reason, now) { JournalSequence = denied.Sequence }, ct);
         await recorders.Writer.EnqueueAsync(new PersistGateDenial(Run.RunId, order, denial, now), ct);
         Run.CountOrderDenied();
-        HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol, reason);
+        if (_logLimiter.ShouldWrite($"refused {order.Purpose} ({denial.Gate}: {denial.Reason})", out var heldBack))
+        {
+            HotLog.OrderDenied(logger, order.ClientOrderId, order.Purpose, order.Side, order.Quantity, order.Symbol,
+                heldBack == 0 ? reason : string.Create(CultureInfo.InvariantCulture, $"{reason} (+{heldBack} like it held back since the last line)"));
+        }
+
         channels.Reports.Writer.TryWrite(new OrderEventReported(reportAs is { } origin ? deniedEvent with { ClientOrderId = origin } : deniedEvent, order.Source));
         if (order.Purpose == OrderPurpose.RiskFlatten)
         {
@@ -823,7 +832,17 @@ public sealed class ExecutionService(
         var previous = _enforcedLevel;
         _enforcedLevel = level;
         var why = killSwitch.State.Describe(now);
-        logger.Log(level > previous ? LogLevel.Warning : LogLevel.Information, "Kill level L{Previous} -> L{Level} at the execution side: {Why}", (int)previous, (int)level, why);
+        // The kill switch's change is the event (its alert or the operator's command says it); the execution side only
+        // enforces it, so its line is a detail below the default level. A lift is one short line of its own.
+        if (level < previous)
+        {
+            logger.LogInformation("Kill level L{Previous} -> L{Level} at the execution side{Why}", (int)previous, (int)level, why.Length == 0 ? "" : ": " + why);
+        }
+        else
+        {
+            logger.LogDebug("Kill level L{Previous} -> L{Level} at the execution side: {Why}", (int)previous, (int)level, why);
+        }
+
         if (level <= previous || level == KillLevel.Running)
         {
             return;

@@ -122,7 +122,9 @@ public sealed class KillSwitchService(
                 var (level, note) = ReadKillFile(_killFile);
                 if (killSwitch.Escalate(level, "kill-file", $"{note} ({_killFile})", clock.GetUtcNow()))
                 {
-                    logger.LogCritical("Kill file {KillFile} present: kill switch escalated to L{Level} ({Note})", _killFile, (int)level, note);
+                    // An operator's deliberate act, not a failure of the process: L1 (no entries) a warning, L2 (flatten) an error.
+                    logger.Log(level >= KillLevel.Flatten ? LogLevel.Error : LogLevel.Warning,
+                        "Kill file {KillFile} present: kill switch escalated to L{Level} ({Note})", _killFile, (int)level, note);
                 }
             }
         }

@@ -36,6 +36,7 @@ public sealed class ReplayScheduler(
 {
     private long _records;
     private long _heartbeat;
+    private long _behindPaceTicks;
     private bool _finished;
 
     /// <inheritdoc />
@@ -44,6 +45,12 @@ public sealed class ReplayScheduler(
     /// <inheritdoc />
     /// <remarks>A replay re-read from its start would repeat work: a fault is final (the run can be resumed with its id).</remarks>
     protected override bool Restartable => false;
+
+    /// <summary>
+    /// How far the service is behind its pace (wall-clock time): 0 while it keeps up; grows when the host cannot follow the
+    /// configured <see cref="ServicePace"/>. A causal run gives the same result behind or not; only its wall-clock timing moves.
+    /// </summary>
+    public TimeSpan BehindPace => TimeSpan.FromTicks(Interlocked.Read(ref _behindPaceTicks));
 
     /// <summary>Records taken from the feed so far.</summary>
     public long Records => Interlocked.Read(ref _records);
@@ -101,6 +108,7 @@ public sealed class ReplayScheduler(
                 if (interval > 0 && !CatchingUp)
                 {
                     var due = TimeSpan.FromSeconds((_records - pacedFrom) * interval) - provider.GetElapsedTime(pacedStart);
+                    Interlocked.Exchange(ref _behindPaceTicks, due < TimeSpan.Zero ? -due.Ticks : 0);
                     if (due > TimeSpan.FromMilliseconds(2))
                     {
                         await Task.Delay(due, provider, stoppingToken).ConfigureAwait(false);

@@ -427,7 +427,11 @@ public static class Commands
         }
         catch (InvalidDataException e)
         {
-            error.WriteLine($"configuration error: {e.Message}");
+            // A JSON syntax error: the parser's position (0-based in System.Text.Json) as the line and column an editor shows.
+            var json = e.InnerException as System.Text.Json.JsonException ?? e.InnerException?.InnerException as System.Text.Json.JsonException;
+            error.WriteLine(json is { LineNumber: { } line }
+                ? $"configuration error: {e.Message} line {line + 1}, column {(json.BytePositionInLine ?? 0) + 1}: {json.Message}"
+                : $"configuration error: {e.Message}{(e.InnerException is { } inner ? " " + inner.Message : "")}");
             return ExitCodes.Config;
         }
 
@@ -485,9 +489,10 @@ public static class Commands
         var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System);
         var preflightTime = started.Elapsed;
         code = Supervision.Preflight.ExitCode(checks);
-        (code == ExitCodes.Ok ? output : error).WriteLine(Supervision.Preflight.Render(checks, preflightTime));
         if (code != ExitCodes.Ok)
         {
+            // A failed preflight is printed as its table (the host and its log do not exist yet); a passed one is one log line below.
+            error.WriteLine(Supervision.Preflight.Render(checks, preflightTime));
             try
             {
                 JournalPreflightFailure(configuration!, checks);
@@ -504,6 +509,8 @@ public static class Commands
         try
         {
             host = Composition.BuildHost(settings, configuration!);
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Host.Supervision.Preflight").LogInformation("Preflight passed in {Ms} ms: {Checks}",
+                (long)preflightTime.TotalMilliseconds, Supervision.Preflight.RenderLine(checks));
             await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
             host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
                 "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,

@@ -231,10 +231,23 @@ public static class ConfigurationCheck
         where T : class, new()
     {
         var section = configuration.GetSection(sectionName);
+        // Every value that cannot become its property's type is an error of its own (the binder stops at the first and hides
+        // the rest); the section is then bound without them, so its other rules are still checked and reported together.
+        var typeErrors = OptionsChecks.TypeErrors(section, typeof(T), sectionName);
+        errors.AddRange(typeErrors.Select(t => t.Error));
+        IConfiguration bindFrom = section;
+        if (typeErrors.Count > 0)
+        {
+            var bad = typeErrors.Select(t => t.Path).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            bindFrom = new ConfigurationBuilder()
+                .AddInMemoryCollection(section.AsEnumerable().Where(kv => kv.Value is not null && !bad.Contains(kv.Key)))
+                .Build().GetSection(sectionName);
+        }
+
         var options = new T();
         try
         {
-            section.Bind(options);
+            bindFrom.Bind(options);
         }
         catch (InvalidOperationException e)
         {
@@ -242,6 +255,6 @@ public static class ConfigurationCheck
             return;
         }
 
-        errors.AddRange(OptionsChecks.Check(section, options, sectionName));
+        errors.AddRange(OptionsChecks.Check(section, options, sectionName).Where(e => typeErrors.Count == 0 || !typeErrors.Any(t => e.StartsWith(t.Path + ":", StringComparison.OrdinalIgnoreCase))));
     }
 }

@@ -162,9 +162,13 @@ public sealed class ReplayOptions : IValidatableObject
     [Range(0.0, 10_000_000.0)]
     public double PaceBarsPerSecond { get; set; }
 
-    /// <summary>Pace of the <c>run</c> service when it replays (so it behaves like a live feed). Default 2000 bars/s.</summary>
+    /// <summary>
+    /// Pace of the <c>run</c> service when it replays (so it behaves like a live feed), in records per wall-clock second.
+    /// Default 10: a rehearsal a person can watch (the metals year in about 78 minutes, every fill, trip and status line at
+    /// a pace the log, the phone and the dashboard can follow); the causal scheduler gives the same result at any pace.
+    /// </summary>
     [Range(0.0, 10_000_000.0)]
-    public double ServicePaceBarsPerSecond { get; set; } = 2000;
+    public double ServicePaceBarsPerSecond { get; set; } = 10;
 
     /// <summary>
     /// How the <c>run</c> service drives a replayed feed. <c>Causal</c> (default): the causal scheduler, paced to

@@ -31,6 +31,102 @@ internal static class OptionsChecks
         return errors;
     }
 
+    /// <summary>
+    /// Every scalar value of <paramref name="section"/> that cannot be converted to the type of the property it sets (as the
+    /// configuration binder converts: the type's <see cref="System.ComponentModel.TypeConverter"/>, invariant culture),
+    /// with its full path ("Risk:MaxDailyLoss") and what was wrong.
+    /// </summary>
+    public static List<(string Path, string Error)> TypeErrors(IConfigurationSection section, Type type, string path)
+    {
+        var found = new List<(string, string)>();
+        TypeErrors(section, type, path, found, 0);
+        return found;
+    }
+
+    private static void TypeErrors(IConfigurationSection section, Type type, string path, List<(string, string)> found, int depth)
+    {
+        if (depth > 16)
+        {
+            return;
+        }
+
+        if (IsScalar(type))
+        {
+            if (section.Value is not { } text || section.GetChildren().Any())
+            {
+                return;
+            }
+
+            var target = Nullable.GetUnderlyingType(type) ?? type;
+            if (target == typeof(string) || (text.Length == 0 && Nullable.GetUnderlyingType(type) is not null))
+            {
+                return;
+            }
+
+            try
+            {
+                var converter = System.ComponentModel.TypeDescriptor.GetConverter(target);
+                if (converter.ConvertFromInvariantString(text) is null && target.IsValueType)
+                {
+                    throw new FormatException("no value");
+                }
+
+                if (target.IsEnum && !Enum.IsDefined(target, converter.ConvertFromInvariantString(text)!))
+                {
+                    throw new FormatException("not a defined name");
+                }
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException or InvalidCastException)
+            {
+                var expected = target.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(target))}" : $"a {FriendlyName(target)}";
+                found.Add((path, $"{path}: '{text}' is not {expected}"));
+            }
+
+            return;
+        }
+
+        var children = section.GetChildren();
+        if (DictionaryValueType(type) is { } valueType)
+        {
+            foreach (var c in children)
+            {
+                TypeErrors(c, valueType, $"{path}:{c.Key}", found, depth + 1);
+            }
+
+            return;
+        }
+
+        if (ElementType(type) is { } elementType)
+        {
+            foreach (var c in children)
+            {
+                TypeErrors(c, elementType, $"{path}:{c.Key}", found, depth + 1);
+            }
+
+            return;
+        }
+
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite || !IsScalar(p.PropertyType))
+            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+        foreach (var c in children)
+        {
+            if (properties.TryGetValue(c.Key, out var property))
+            {
+                TypeErrors(c, property.PropertyType, $"{path}:{c.Key}", found, depth + 1);
+            }
+        }
+    }
+
+    private static string FriendlyName(Type t) => t switch
+    {
+        _ when t == typeof(bool) => "boolean (true or false)",
+        _ when t == typeof(int) || t == typeof(long) || t == typeof(short) => "whole number",
+        _ when t == typeof(decimal) || t == typeof(double) || t == typeof(float) => "number",
+        _ when t == typeof(TimeSpan) => "time span ([d.]hh:mm:ss)",
+        _ when t == typeof(DateTimeOffset) || t == typeof(DateTime) => "date and time (ISO 8601)",
+        _ => t.Name,
+    };
+
     private static bool IsScalar(Type t)
     {
         t = Nullable.GetUnderlyingType(t) ?? t;

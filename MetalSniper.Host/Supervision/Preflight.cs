@@ -70,6 +70,13 @@ public static class Preflight
     /// <summary>The exit code of a preflight: the first failure's, or 0.</summary>
     public static int ExitCode(IReadOnlyList<PreflightCheck> checks) => checks.FirstOrDefault(c => !c.Ok)?.ExitCode ?? ExitCodes.Ok;
 
+    /// <summary>The checks on one line for the service's log: "configuration valid; database …; …".</summary>
+    public static string RenderLine(IReadOnlyList<PreflightCheck> checks)
+    {
+        ArgumentNullException.ThrowIfNull(checks);
+        return string.Join("; ", checks.Select(c => $"{(c.Ok ? "" : "FAIL ")}{c.Name} {c.Detail}"));
+    }
+
     /// <summary>A table for the console.</summary>
     public static string Render(IReadOnlyList<PreflightCheck> checks, TimeSpan elapsed)
     {

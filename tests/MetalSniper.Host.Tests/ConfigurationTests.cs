@@ -182,6 +182,45 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void WrongTypedValues_AreEachReported_AndDoNotHideTheOtherErrorsOfTheirSection()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            j["Risk"]!["SweepIntervalMilliseconds"] = "fast";            // not a number
+            j["Risk"]!["StaleDataAfter"] = "forty-five minutes";          // not a time span
+            j["Risk"]!["DailyLosLimit"] = 100;                            // typo: unknown key, same section
+            j["Strategies"]!["Metals"]!["SlowEma"] = 3;                   // cross-field rule in another section
+            j["Execution"]!["Mode"] = "Papr";                             // not a defined mode
+            j["Operator"]!["StatusLineInterval"] = "00:00:01";            // out of range
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        var text = errors.ToString();
+        text.ShouldContain("6 error(s)", customMessage: text);
+        text.ShouldContain("Risk:SweepIntervalMilliseconds: 'fast' is not a whole number");
+        text.ShouldContain("Risk:StaleDataAfter: 'forty-five minutes' is not a time span");
+        text.ShouldContain("Risk:DailyLosLimit: unknown key");
+        text.ShouldContain("SlowEma must be > FastEma");
+        text.ShouldContain("Execution:Mode: 'Papr' is not one of Paper, Live");
+        text.ShouldContain("Operator:StatusLineInterval");
+    }
+
+    [Fact]
+    public void JsonSyntaxError_GivesItsLineAndColumn()
+    {
+        var path = _env.WriteConfig();
+        var lines = File.ReadAllLines(path).ToList();
+        // WriteConfig writes one line; make it readable, then drop the comma after the first section (line 4).
+        var pretty = JsonNode.Parse(File.ReadAllText(path))!.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }).Split('\n').ToList();
+        pretty[3] = pretty[3].TrimEnd(','); // "  }," closing Broker → "  }"
+        File.WriteAllLines(path, pretty);
+        lines.ShouldNotBeEmpty();
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(path, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        errors.ToString().ShouldContain("line 5, column ", customMessage: errors.ToString());
+    }
+
+    [Fact]
     public void MissingConfigFile_IsAConfigurationError()
     {
         var errors = new StringWriter();
