@@ -487,6 +487,15 @@ public static class Composition
             return new JudgeStatus(panel.Describe(), panel.Refused);
         });
 
+        services.AddSingleton(sp =>
+        {
+            var dual = sp.GetRequiredService<IOptions<Strategies.DualListing.DualListingStrategyOptions>>().Value;
+            var pairs = sp.GetRequiredService<IOptions<Pairs.Backtest.DualListingOptions>>().Value;
+            return new PairsStatus(dual.Enabled
+                ? [.. pairs.Pairs.Where(p => p.Value.Enabled).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => new PairLegs(p.Key, p.Value.Company, p.Value.A.Symbol, p.Value.B.Symbol))]
+                : []);
+        });
+
         services.AddSingleton<IReadOnlyList<IStrategy>>(sp =>
         {
             var metals = sp.GetRequiredService<IOptions<MetalsStrategyOptions>>().Value;
@@ -565,6 +574,8 @@ public static class Composition
         services.AddSingleton(_ => Operator.Window.OperatorToken.FromEnvironment());
         services.AddSingleton<Operator.OperatorConsole>();
         services.AddSingleton<Operator.IOperatorConsole>(sp => sp.GetRequiredService<Operator.OperatorConsole>());
+        services.AddSingleton<Operator.Window.TradeLedger>();
+        services.AddSingleton<Operator.Window.LogTail>();
         services.AddSingleton<Operator.Window.OperatorWindowService>();
         services.AddHostedService(sp => sp.GetRequiredService<Operator.Window.OperatorWindowService>());
         if (mode == RunMode.Service)

@@ -66,21 +66,8 @@ public sealed record ReplaySummary(
     /// </summary>
     public double? Sharpe => DailySharpe(EquityCurve);
 
-    /// <summary>Computes <see cref="Sharpe"/> from an hourly equity curve (the last mark of each UTC day; the first day's change is from 0).</summary>
-    public static double? DailySharpe(IReadOnlyList<(DateTimeOffset TimeUtc, decimal Equity)> curve)
-    {
-        ArgumentNullException.ThrowIfNull(curve);
-        var closes = curve.GroupBy(p => p.TimeUtc.UtcDateTime.Date).OrderBy(g => g.Key).Select(g => (double)g.Last().Equity).ToList();
-        if (closes.Count < 2)
-        {
-            return null;
-        }
-
-        var changes = closes.Select((e, i) => e - (i == 0 ? 0d : closes[i - 1])).ToList();
-        var mean = changes.Average();
-        var sd = Math.Sqrt(changes.Sum(c => (c - mean) * (c - mean)) / (changes.Count - 1));
-        return sd > 0 ? mean / sd * Math.Sqrt(252) : null;
-    }
+    /// <summary>Computes <see cref="Sharpe"/> from an hourly equity curve (<see cref="Core.Positions.TradeFigures.DailySharpe"/>: the last mark of each UTC day; the first day's change is from 0).</summary>
+    public static double? DailySharpe(IReadOnlyList<(DateTimeOffset TimeUtc, decimal Equity)> curve) => Core.Positions.TradeFigures.DailySharpe(curve);
 
     /// <summary>Accepted bars per wall-clock second of the pipeline (start-up excluded; see <see cref="StartupTime"/>).</summary>
     public double BarsPerSecond => WallTime.TotalSeconds > 0 ? BarsAccepted / WallTime.TotalSeconds : 0;
@@ -97,18 +84,12 @@ public sealed record ReplaySummary(
         ArgumentNullException.ThrowIfNull(fx);
         var (closed, equity, maxDd) = run.Trades.Snapshot();
         // Trades close in their instrument's currency; the summary, like the equity curve, is in the base currency.
-        var trades = closed.Select(t => t.Currency == account.Base ? t : t with
-        {
-            GrossPnl = fx.Convert(new Money(t.GrossPnl, t.Currency), account.Base).Amount,
-            Commissions = fx.Convert(new Money(t.Commissions, t.Currency), account.Base).Amount,
-            Currency = account.Base,
-        }).ToList();
-        var wins = trades.Where(t => t.NetPnl > 0).Sum(t => t.NetPnl);
-        var losses = -trades.Where(t => t.NetPnl < 0).Sum(t => t.NetPnl);
+        var trades = closed.Select(t => Core.Positions.TradeFigures.ToBase(t, account.Base, fx)).ToList();
+        var figures = Core.Positions.TradeFigures.From(trades);
         return new ReplaySummary(run.RunId, source, database.Path, ingest.Read, ingest.Accepted, ingest.Rejected, ingest.RejectedByReason(), run.BarsProcessed,
             run.Decisions, run.DecisionsByKind, run.OrdersSent, run.OrdersDenied, gates.DenialsByReason(), run.OrdersRejected, run.Fills,
-            trades.Count, trades.Count(t => t.NetPnl > 0), trades.Sum(t => t.NetPnl), trades.Sum(t => t.Commissions), equity, maxDd,
-            losses > 0 ? wins / losses : null, sentinel.Trips, wall) { Currency = account.Base.Code, EquityCurve = run.Equity.Points(), ClosedTrades = trades };
+            figures.Trades, figures.Winners, figures.NetPnl, figures.Commissions, equity, maxDd,
+            figures.ProfitFactor, sentinel.Trips, wall) { Currency = account.Base.Code, EquityCurve = run.Equity.Points(), ClosedTrades = trades };
     }
 
     /// <summary>Checks the database of the run: integrity, every fill joined to its order and decision.</summary>

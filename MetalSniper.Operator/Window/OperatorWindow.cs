@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using MetalSniper.Engine.Alerts;
+using MetalSniper.Core.Positions;
 
 namespace MetalSniper.Operator.Window;
 
@@ -20,7 +21,8 @@ namespace MetalSniper.Operator.Window;
 /// The operator window (ASP.NET Core from the shared framework, loopback by default): <c>/health/live</c>,
 /// <c>/health/ready</c> (ready once every service started, the journal is healthy, no service faulted, the kill switch
 /// is below L2 and the broker can act — its link fully up and its reconciliation done; else 503 with the reasons), JSON APIs (<c>/api/status</c>, <c>/api/positions</c>, <c>/api/orders</c>,
-/// <c>/api/decisions</c>, <c>/api/journal</c>, <c>/api/alerts</c>, <c>/api/equity</c>), <c>POST /api/kill</c>
+/// <c>/api/decisions</c>, <c>/api/journal</c>, <c>/api/alerts</c>, <c>/api/equity</c>, <c>/api/trades</c>, <c>/api/daily</c>, <c>/api/stats</c>,
+/// <c>/api/log</c>, and <c>/api/dashboard</c>: all of the dashboard's panels read at one instant of one clock), <c>POST /api/kill</c>
 /// and <c>/api/resume</c> guarded by a bearer token from the environment (<see cref="OperatorOptions.TokenVariable"/>;
 /// without it both refuse everything), and the dashboard at <c>/</c> (one embedded page, no build step). Runs
 /// with the <c>run</c> service only.
@@ -39,6 +41,8 @@ public sealed class OperatorWindowService(
     IHostApplicationLifetime lifetime,
     IServiceProvider services,
     BrokerIdentity broker,
+    TradeLedger ledger,
+    LogTail logTail,
     ILogger<OperatorWindowService> logger) : IHostedService, IAsyncDisposable
 {
     private readonly byte[]? _token = token.Value is { Length: > 0 } t ? Encoding.UTF8.GetBytes(t) : null;
@@ -100,15 +104,15 @@ public sealed class OperatorWindowService(
             var reasons = components.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").Prepend(started ? null : "host: not started yet").OfType<string>().ToList();
             return Results.Json(new { ready, broker = console.Mode, connection = broker.Connection(), reasons, components }, statusCode: ready ? 200 : 503);
         });
-        app.MapGet("/api/status", () => Results.Json(Status()));
-        app.MapGet("/api/positions", () => Results.Json(console.Positions()));
-        app.MapGet("/api/orders", (int? limit) => Results.Json(Query("""
-            SELECT client_order_id AS clientOrderId, symbol, side, quantity, order_type AS type, purpose, status, limit_price AS limitPrice,
-                   stop_price AS stopPrice, status_reason AS reason, decision_utc AS decisionUtc FROM orders WHERE run_id=@run ORDER BY rowid DESC LIMIT @limit
-            """, limit)));
-        app.MapGet("/api/decisions", (int? limit) => Results.Json(Query("""
-            SELECT decision_id AS decisionId, source, symbol, kind, outcome, reason, event_utc AS eventUtc FROM decisions WHERE run_id=@run ORDER BY rowid DESC LIMIT @limit
-            """, limit)));
+        app.MapGet("/api/status", () => Results.Json(Status(clock.GetUtcNow())));
+        app.MapGet("/api/positions", () => Results.Json(Positions()));
+        app.MapGet("/api/trades", (int? limit) => Results.Json(Trades(ledger.Read(run.RunId), limit ?? 50)));
+        app.MapGet("/api/daily", (int? days) => Results.Json(Daily(ledger.Read(run.RunId), days ?? 30)));
+        app.MapGet("/api/stats", () => Results.Json(Stats(ledger.Read(run.RunId))));
+        app.MapGet("/api/log", async (int? lines, CancellationToken ct) => Results.Json(await logTail.ReadAsync(lines ?? 100, ct).ConfigureAwait(false)));
+        app.MapGet("/api/dashboard", async (CancellationToken ct) => Results.Json(await DashboardAsync(ct).ConfigureAwait(false)));
+        app.MapGet("/api/orders", (int? limit) => Results.Json(Query(OrdersSql, limit)));
+        app.MapGet("/api/decisions", (int? limit) => Results.Json(Query(DecisionsSql, limit)));
         app.MapGet("/api/journal", (int? tail) => Results.Json(journal.Tail(Math.Clamp(tail ?? 50, 1, 1000))));
         app.MapGet("/api/alerts", (int? limit) => Results.Json(alerts.Recent(Math.Clamp(limit ?? 50, 1, 500)).Select(a => new { level = a.Level.ToString(), a.Kind, a.Text, a.AtUtc })));
         app.MapGet("/api/equity", () => Results.Json(run.Equity.Points().Select(p => new { t = p.TimeUtc, equity = p.Equity })));
@@ -126,7 +130,7 @@ public sealed class OperatorWindowService(
             }
 
             var reply = console.Kill(body.Level, body.Reason ?? "", "operator:http");
-            return reply.Ok ? Results.Json(new { reply.Text, state = Status() }) : Results.BadRequest(new { error = reply.Text });
+            return reply.Ok ? Results.Json(new { reply.Text, state = Status(clock.GetUtcNow()) }) : Results.BadRequest(new { error = reply.Text });
         });
         app.MapPost("/api/resume", async (HttpRequest request) =>
         {
@@ -137,7 +141,7 @@ public sealed class OperatorWindowService(
 
             var body = await request.ReadFromJsonAsync<ResumeRequest>(request.HttpContext.RequestAborted).ConfigureAwait(false);
             var reply = console.Resume(body?.Confirm, body?.Reason ?? "", "operator:http");
-            return reply.Ok ? Results.Json(new { reply.Text, killSwitch.State.ConfirmationCode, state = Status() }) : Results.Json(new { error = reply.Text }, statusCode: 409);
+            return reply.Ok ? Results.Json(new { reply.Text, killSwitch.State.ConfirmationCode, state = Status(clock.GetUtcNow()) }) : Results.Json(new { error = reply.Text }, statusCode: 409);
         });
         app.MapGet("/", () => Results.Content(Dashboard.Value, "text/html; charset=utf-8"));
     }
@@ -161,9 +165,8 @@ public sealed class OperatorWindowService(
         return Results.Json(new { error = "missing or wrong bearer token" }, statusCode: 401);
     }
 
-    private object Status()
+    private object Status(DateTimeOffset now)
     {
-        var now = clock.GetUtcNow();
         var state = killSwitch.State;
         var level = state.Level(now);
         var (_, equity, maxDd) = run.Trades.Snapshot();
@@ -179,6 +182,7 @@ public sealed class OperatorWindowService(
             pauses = state.Pauses.Values.Where(p => p.IsActive(now)).Select(p => new { p.Key, level = $"L{(int)p.Level}", p.UntilUtc, p.Reason }),
             connection = broker.Connection(),
             judges = services.GetService<JudgeStatus>() is { } judges ? new { inUse = judges.InUse, refused = judges.Refused } : null,
+            pairs = Pairs(),
             dayPnl = sentinel.DayPnl,
             equityPnl = equity,
             maxDrawdown = maxDd,
@@ -192,6 +196,154 @@ public sealed class OperatorWindowService(
             faults = run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"),
             // Shadow mode only (null otherwise): the simulated fills against the live quotes they were priced from.
             shadow = services.GetService<ShadowFills>()?.Summary() is { } shadow ? new { summary = shadow.Describe(), shadow.Fills, shadow.Quoted, shadow.Unquoted, shadow.MeanBps, shadow.MaxBps, shadow.Symbols } : null,
+        };
+    }
+
+    private const string OrdersSql = """
+        SELECT client_order_id AS clientOrderId, symbol, side, quantity, order_type AS type, purpose, status, limit_price AS limitPrice,
+               stop_price AS stopPrice, status_reason AS reason, decision_utc AS decisionUtc FROM orders WHERE run_id=@run ORDER BY rowid DESC LIMIT @limit
+        """;
+
+    private const string DecisionsSql = """
+        SELECT decision_id AS decisionId, source, symbol, kind, outcome, reason, event_utc AS eventUtc FROM decisions WHERE run_id=@run ORDER BY rowid DESC LIMIT @limit
+        """;
+
+    /// <summary>
+    /// Every panel of the dashboard read at one instant: the market clock is read once (<c>asOfUtc</c>) and every part below is
+    /// read after it, so one poll refreshes all panels together.
+    /// </summary>
+    private async Task<object> DashboardAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        // A part that cannot be read is named on the page and logged; the other panels still refresh (one bad row must not blank the window at 3 am).
+        TradeLedgerSnapshot ledgerSnapshot;
+        string? ledgerError = null;
+        try
+        {
+            ledgerSnapshot = ledger.Read(run.RunId);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or ArgumentException or KeyNotFoundException or FormatException or InvalidOperationException)
+        {
+            logger.LogWarning(e, "Operator window: the closed trades of run {RunId} cannot be rebuilt from the database", run.RunId);
+            ledgerSnapshot = new TradeLedgerSnapshot(console.BaseCurrency, [], TradeFigures.From([]), [], 0);
+            ledgerError = e.Message;
+        }
+
+        LogTailResult log;
+        try
+        {
+            log = await logTail.ReadAsync(40, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogWarning(e, "Operator window: the log file cannot be read");
+            log = new LogTailResult(null, [], "the log file cannot be read: " + e.Message);
+        }
+
+        return new
+        {
+            asOfUtc = now,
+            ledgerError,
+            status = Status(now),
+            positions = Positions(),
+            orders = Query(OrdersSql, 15),
+            decisions = Query(DecisionsSql, 15),
+            alerts = alerts.Recent(15).Select(a => new { level = a.Level.ToString(), a.Kind, a.Text, a.AtUtc }),
+            equity = run.Equity.Points().Select(p => new { t = p.TimeUtc, equity = p.Equity }),
+            trades = Trades(ledgerSnapshot, 20),
+            daily = Daily(ledgerSnapshot, 30),
+            stats = Stats(ledgerSnapshot),
+            log,
+        };
+    }
+
+    /// <summary>
+    /// The open positions, each with its stops: this run's working orders on the symbol that carry a stop price and would reduce
+    /// the position (buy stops of a short, sell stops of a long) — protective stops, and a hedged strategy's surviving leg stop.
+    /// </summary>
+    private IEnumerable<object> Positions()
+    {
+        using var c = database.OpenConnection();
+        var stops = c.Query<(string Symbol, string Side, string Quantity, string StopPrice, string Purpose)>("""
+            SELECT symbol, side, quantity, stop_price, purpose FROM orders
+            WHERE run_id=@run AND stop_price IS NOT NULL AND status IN ('PendingSubmit','Working','PartiallyFilled') ORDER BY rowid
+            """, new { run = run.RunId }).ToLookup(s => s.Symbol, StringComparer.Ordinal);
+        return console.Positions().Select(p => new
+        {
+            p.Symbol, p.Quantity, p.AveragePrice, p.Currency, p.Mark, p.Unrealized, p.RealizedNet,
+            stops = stops[p.Symbol].Where(s => s.Side == (p.Quantity > 0 ? "Sell" : "Buy")).Select(s => new
+            {
+                side = s.Side,
+                quantity = decimal.Parse(s.Quantity, NumberStyles.Number, CultureInfo.InvariantCulture),
+                stopPrice = decimal.Parse(s.StopPrice, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture),
+                purpose = s.Purpose,
+            }).ToList(),
+        }).ToList();
+    }
+
+    /// <summary>The latest <paramref name="limit"/> closed trades, newest first.</summary>
+    private static IEnumerable<ClosedTradeRow> Trades(TradeLedgerSnapshot s, int limit) => s.Trades.Reverse().Take(Math.Clamp(limit, 1, 1000)).ToList();
+
+    /// <summary>Closed-trade P&amp;L of the last <paramref name="days"/> UTC days that had a close, oldest first, base currency.</summary>
+    private static object Daily(TradeLedgerSnapshot s, int days) => new
+    {
+        currency = s.Currency,
+        basis = "closed trades per UTC day of close; gross = before commissions, net = after",
+        days = s.Daily.Skip(Math.Max(0, s.Daily.Count - Math.Clamp(days, 1, 3650))).ToList(),
+    };
+
+    private object Stats(TradeLedgerSnapshot s)
+    {
+        var (_, equity, maxDd) = run.Trades.Snapshot();
+        var curve = run.Equity.Points();
+        var f = s.Figures;
+        return new
+        {
+            currency = s.Currency,
+            basis = "closed trades of this run rebuilt from the database (fills, orders, decisions); the replay summary's definitions",
+            trades = f.Trades,
+            winners = f.Winners,
+            winRate = f.WinRate,
+            grossPnl = f.GrossPnl,
+            commissions = f.Commissions,
+            netPnl = f.NetPnl,
+            profitFactor = f.ProfitFactor,
+            profitFactorBasis = "sum of winning net P&L / |sum of losing net P&L|; null without a losing trade",
+            sharpe = TradeFigures.DailySharpe(curve),
+            sharpeBasis = string.Create(CultureInfo.InvariantCulture, $"daily changes of the equity P&L (net, incl. open) over the {curve.Count} hourly marks the window keeps, annualized (sqrt 252)"),
+            equityPnl = equity,
+            maxDrawdown = maxDd,
+            unconverted = s.Unconverted,
+        };
+    }
+
+    /// <summary>The pairs of the dual-listing strategy with each leg's position and the latest decision on them; null when the host exposes no pairs state.</summary>
+    private object? Pairs()
+    {
+        if (services.GetService<PairsStatus>() is not { } status)
+        {
+            return null;
+        }
+
+        if (!status.Running)
+        {
+            return new { running = false, pairs = Array.Empty<object>() };
+        }
+
+        var book = console.Positions().ToDictionary(p => p.Symbol, p => p.Quantity, StringComparer.Ordinal);
+        using var c = database.OpenConnection();
+        return new
+        {
+            running = true,
+            pairs = status.Pairs.Select(p => new
+            {
+                p.Name,
+                p.Company,
+                legs = new[] { p.A, p.B }.Select(leg => new { symbol = leg, quantity = book.GetValueOrDefault(leg) }),
+                lastDecision = c.QueryFirstOrDefault("""
+                    SELECT kind, outcome, reason, event_utc AS eventUtc FROM decisions WHERE run_id=@run AND symbol IN (@a, @b, @label) ORDER BY rowid DESC LIMIT 1
+                    """, new { run = run.RunId, a = p.A, b = p.B, label = $"{p.A}/{p.B}" }),
+            }).ToList(),
         };
     }
 
