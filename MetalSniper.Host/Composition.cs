@@ -552,6 +552,7 @@ public static class Composition
             services.AddHostedService<Operator.Telegram.AlertDelivery>();
             services.AddHostedService(sp => sp.GetRequiredService<Operator.Telegram.TelegramNotifier>());
             services.AddHostedService<Operator.Telegram.TelegramCommandPoller>();
+            services.AddHostedService<Operator.Telegram.TelegramDigest>();
         }
 
         // sd_notify through Microsoft.Extensions.Hosting.Systemd's notifier ($NOTIFY_SOCKET; a no-op without it). Not UseSystemd():
