@@ -23,7 +23,7 @@ public sealed class OperatorConsole(
     AccountCurrency account,
     BrokerIdentity broker,
     ShadowFills? shadowFills = null,
-    Telegram.TelegramNotifier? telegram = null) : IOperatorConsole
+    ITelegramHealth? telegram = null) : IOperatorConsole
 {
     /// <summary>The account's base currency (ISO code): every P&amp;L figure the console and the window show is in it.</summary>
     public string BaseCurrency => account.Base.Code;
@@ -69,8 +69,8 @@ public sealed class OperatorConsole(
         return sb.ToString();
     }
 
-    /// <summary>The phone's health (<see cref="Telegram.TelegramNotifier.Health"/>); disabled when the notifier is not part of this host (replays).</summary>
-    public Telegram.TelegramHealth TelegramHealth() => telegram?.Health() ?? new Telegram.TelegramHealth(false, true, 0, 0, null, null);
+    /// <summary>The phone's health (<see cref="ITelegramHealth"/>); disabled when the notifier is not part of this host (replays).</summary>
+    public TelegramHealth TelegramHealth() => telegram?.Health() ?? new TelegramHealth(false, true, 0, 0, null, null);
 
     /// <inheritdoc />
     public OperatorSnapshot Snapshot()

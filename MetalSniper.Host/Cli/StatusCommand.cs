@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using MetalSniper.Host.Supervision;
 using MetalSniper.Operator;
-using MetalSniper.Operator.Telegram;
 
 namespace MetalSniper.Host.Cli;
 

@@ -34,7 +34,7 @@ namespace MetalSniper.Operator.Telegram;
 /// fires) and/or <see cref="DisposeAsync"/> (stops at once). Alerts raised before the start wait in the queue; alerts still
 /// queued at the stop are counted in <see cref="Dropped"/>.
 /// </remarks>
-public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposable
+public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedService, IAsyncDisposable
 {
     /// <summary>The <see cref="Alert.Kind"/> of a digest (<see cref="RaiseDigest"/>).</summary>
     public const string DigestKind = "Digest";
@@ -183,12 +183,13 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
         return new TelegramNotifierStatus(ToTelegram, Sent, Logged, Failed, Dropped, Retries, Filtered, Queued, last?.Text, last?.AtUtc);
     }
 
-    /// <summary>
+    /// <inheritdoc />
+    /// <remarks>
     /// The phone's health in a few fields (<c>/health/ready</c>, <c>/api/status</c>, the CLI, the dashboard). Enabled is what the
     /// configuration asks (<see cref="TelegramOptions.Enabled"/>). Enabled and configured: healthy unless the last delivery
     /// error (a failed attempt, a RED dropped) is newer than the last message Telegram accepted. Enabled without a usable
     /// token: not healthy (alerts go to the log only), the reason as the last error. Disabled: healthy, nothing to report.
-    /// </summary>
+    /// </remarks>
     public TelegramHealth Health()
     {
         if (!_options.Enabled)
@@ -721,32 +722,6 @@ public sealed class TelegramNotifier : IAlertSink, IHostedService, IAsyncDisposa
 /// <param name="LastErrorAtUtc">When it happened.</param>
 public sealed record TelegramNotifierStatus(
     bool ToTelegram, long Sent, long Logged, long Failed, long Dropped, long Retries, long Filtered, int Queued, string? LastError, DateTimeOffset? LastErrorAtUtc);
-
-/// <summary>
-/// The phone's health as the operator window, the status API (object <c>telegram</c>), the CLI and the dashboard show it
-/// (see <see cref="TelegramNotifier.Health"/> for what healthy means).
-/// </summary>
-/// <param name="Enabled">Telegram:Enabled.</param>
-/// <param name="Healthy">Messages get through (or Telegram is disabled).</param>
-/// <param name="Queued">Alerts waiting.</param>
-/// <param name="Dropped">Alerts dropped since the start (full queue, or left at a stop).</param>
-/// <param name="LastSentUtc">When Telegram last accepted a message (UTC); null before the first.</param>
-/// <param name="LastError">The last delivery error, redacted; null if none.</param>
-public sealed record TelegramHealth(bool Enabled, bool Healthy, int Queued, long Dropped, DateTimeOffset? LastSentUtc, string? LastError)
-{
-    /// <summary>One line for the CLI and the Telegram <c>/status</c>: "telegram: healthy, 0 queued, 0 dropped, last sent 14:00:03 UTC".</summary>
-    public string Describe()
-    {
-        if (!Enabled)
-        {
-            return "telegram: disabled (alerts to the log)";
-        }
-
-        var inv = CultureInfo.InvariantCulture;
-        var sent = LastSentUtc is { } s ? s.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", inv) + " UTC" : "never";
-        return string.Create(inv, $"telegram: {(Healthy ? "healthy" : "DEGRADED")}, {Queued} queued, {Dropped} dropped, last sent {sent}{(LastError is { } e ? "; last error: " + e : "")}");
-    }
-}
 
 /// <summary>What the notifier saw between two digests (<see cref="TelegramNotifier.TakeTally"/>).</summary>
 /// <param name="Fills">Fill alerts (one per fill).</param>

@@ -13,6 +13,7 @@ using MetalSniper.Operator.Window;
 using MetalSniper.Strategies;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Xunit.Abstractions;
 
 namespace MetalSniper.Host.Tests;
 
@@ -21,7 +22,7 @@ namespace MetalSniper.Host.Tests;
 /// <c>metalsniper status</c> — on the service with a real position, Telegram enabled and its Bot API unreachable (a closed
 /// port on 127.0.0.1); and the digest's figures from the real operator console.
 /// </summary>
-public sealed class TelegramHealthTests : IDisposable
+public sealed class TelegramHealthTests(ITestOutputHelper log) : IDisposable
 {
     private const string BotToken = "123456:HOST-TEST-SECRET-xyz";
     private readonly TestEnvironment _env = new();
@@ -83,6 +84,7 @@ public sealed class TelegramHealthTests : IDisposable
             var code = await Commands.Build(output, errors).Parse(["status", "--url", address.ToString()]).InvokeAsync();
             code.ShouldBe(0, errors.ToString());
             var text = output.ToString();
+            log.WriteLine(text);
             text.ShouldContain("ready: yes; degraded: telegram: ");
             text.ShouldContain("kill level L0");
             text.ShouldContain("telegram: DEGRADED, ");
@@ -92,7 +94,9 @@ public sealed class TelegramHealthTests : IDisposable
             var snapshot = host.Services.GetRequiredService<IOperatorConsole>().Snapshot();
             (snapshot.KillLevel, snapshot.BaseCurrency).ShouldBe(("L0", "USD"));
             snapshot.Positions.ShouldContain(p => p.Symbol == "XAUUSD" && p.Quantity == 20m);
-            TelegramDigest.Format(snapshot, new DigestTally(1, 0, 0), DateTimeOffset.UnixEpoch).ShouldContain("\nXAUUSD +20 @ ");
+            var digest = TelegramDigest.Format(snapshot, new DigestTally(1, 0, 0), DateTimeOffset.UnixEpoch);
+            log.WriteLine(digest);
+            digest.ShouldContain("\nXAUUSD +20 @ ");
         }
         finally
         {
