@@ -84,7 +84,8 @@ internal static class StatusCommand
         }
 
         sb.Append('\n');
-        sb.Append(inv, $"kill level {Text(status, "killLevel")}: {Text(status, "killReason")}\n");
+        var killReason = Text(status, "killReason");
+        sb.Append(inv, $"kill level {Text(status, "killLevel")}{(killReason.Length > 0 ? ": " + killReason : "")}\n");
         sb.Append(inv, $"connection: {Text(status, "connection")}\n");
         var currency = Text(status, "currency");
         sb.Append(inv, $"day P&L {Money(status, "dayPnl")} {currency}; equity P&L {Money(status, "equityPnl")} {currency}; max drawdown {Money(status, "maxDrawdown")} {currency}\n");
