@@ -108,6 +108,7 @@ public sealed class TelegramDigest : IHostedService, IAsyncDisposable
     /// The digest text (the notifier adds the "📊 DIGEST · HH:mm:ss UTC" line):
     /// <code>
     /// since 13:00 UTC: 12 fills, 1 breaker trip, 0 halts
+    /// not sent singly: ServiceResumed 1, Shadow 1
     /// kill level L0
     /// P&amp;L: day +123.45 USD, equity +456.78 USD
     /// realised +400.00 USD; unrealised +56.78 USD
@@ -125,6 +126,11 @@ public sealed class TelegramDigest : IHostedService, IAsyncDisposable
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.Append(inv, $"since {sinceUtc.UtcDateTime:HH:mm} UTC: {Count(tally.Fills, "fill")}, {Count(tally.BreakerTrips, "breaker trip")}, {Count(tally.Halts, "halt")}\n");
+        if (tally.Unsent is { Count: > 0 } unsent)
+        {
+            sb.Append("not sent singly: ").AppendJoin(", ", unsent.OrderBy(u => u.Key, StringComparer.Ordinal).Select(u => string.Create(inv, $"{u.Key} {u.Value}"))).Append('\n');
+        }
+
         sb.Append(inv, $"kill level {snapshot.KillLevel}\n");
         sb.Append(inv, $"P&L: day {(snapshot.DayPnl is { } day ? Signed(day) + " " + snapshot.BaseCurrency : "unknown")}, equity {Signed(snapshot.EquityPnl)} {snapshot.BaseCurrency}\n");
         sb.Append(inv, $"realised {Amounts(snapshot.Realized)}; unrealised {Amounts(snapshot.Unrealized)}\n");

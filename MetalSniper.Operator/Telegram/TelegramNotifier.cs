@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.Channels;
 using MetalSniper.Engine.Pipeline;
@@ -39,6 +40,9 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
     /// <summary>The <see cref="Alert.Kind"/> of a digest (<see cref="RaiseDigest"/>).</summary>
     public const string DigestKind = "Digest";
 
+    /// <summary>The <see cref="Alert.Kind"/> of a fill (counted for the digest).</summary>
+    private const string FillKind = "Fill";
+
     // Queue ranks, least urgent first.
     private const int InfoRank = 0;
     private const int DigestRank = 1;
@@ -56,6 +60,7 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
     private readonly Channel<byte> _wake = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeProvider _clock;
+    private readonly ConcurrentDictionary<string, long> _unsent = new(StringComparer.Ordinal); // Kinds filtered since the last tally, fills aside.
 
     // Guarded by _gate.
     private long _sequence;
@@ -222,6 +227,11 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
             if (alert.Level < _options.MinimumLevel)
             {
                 Interlocked.Increment(ref _filtered);
+                if (alert.Kind != FillKind)
+                {
+                    _unsent.AddOrUpdate(alert.Kind, 1, static (_, n) => n + 1);
+                }
+
                 return;
             }
 
@@ -255,10 +265,22 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
 
     /// <summary>
     /// What the notifier saw since the last call (every alert raised, those below the minimum level included): fills,
-    /// circuit-breaker trips, and kill-switch latches and pauses; the counts restart at zero.
+    /// circuit-breaker trips, kill-switch latches and pauses, and the other alerts not sent singly (below the minimum
+    /// level) by kind; the counts restart at zero.
     /// </summary>
-    public DigestTally TakeTally() =>
-        new(Interlocked.Exchange(ref _tallyFills, 0), Interlocked.Exchange(ref _tallyTrips, 0), Interlocked.Exchange(ref _tallyHalts, 0));
+    public DigestTally TakeTally()
+    {
+        var unsent = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var kind in _unsent.Keys)
+        {
+            if (_unsent.TryRemove(kind, out var n))
+            {
+                unsent[kind] = n;
+            }
+        }
+
+        return new(Interlocked.Exchange(ref _tallyFills, 0), Interlocked.Exchange(ref _tallyTrips, 0), Interlocked.Exchange(ref _tallyHalts, 0), unsent);
+    }
 
     /// <summary>Starts the send loop (once); with Telegram not configured, says where alerts go instead.</summary>
     /// <param name="cancellationToken">Unused: starting does not wait.</param>
@@ -370,7 +392,7 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
     {
         switch (alert.Kind)
         {
-            case "Fill":
+            case FillKind:
                 Interlocked.Increment(ref _tallyFills);
                 break;
             case "BreakerTrip" when alert.Level > AlertLevel.Info:
@@ -727,4 +749,5 @@ public sealed record TelegramNotifierStatus(
 /// <param name="Fills">Fill alerts (one per fill).</param>
 /// <param name="BreakerTrips">Circuit-breaker trips (YELLOW or RED <c>BreakerTrip</c> alerts).</param>
 /// <param name="Halts">Kill-switch latches and pauses (YELLOW or RED <c>KillSwitch</c> alerts; resumes are INFO and not counted).</param>
-public sealed record DigestTally(long Fills, long BreakerTrips, long Halts);
+/// <param name="Unsent">Other alerts below the minimum level (not sent singly), count per kind; null: none.</param>
+public sealed record DigestTally(long Fills, long BreakerTrips, long Halts, IReadOnlyDictionary<string, long>? Unsent = null);

@@ -428,6 +428,7 @@ public sealed class TelegramTests : IAsyncLifetime
         first.ShouldBe("""
             📊 DIGEST · 14:00:00 UTC
             since 13:00 UTC: 3 fills, 1 breaker trip, 1 halt
+            not sent singly: BreakerTrip 1, KillSwitch 2
             kill level L1
             P&L: day -150.00 USD, equity +420.50 USD
             realised -12.00 GBP, +500.00 USD; unrealised +58.00 USD
