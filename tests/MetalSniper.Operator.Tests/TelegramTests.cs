@@ -12,7 +12,7 @@ namespace MetalSniper.Operator.Tests;
 /// The Telegram notifier and command poller against a fake Bot API on 127.0.0.1 (real HTTP). Every test ends by checking that
 /// no captured log entry holds the token or its secret part.
 /// </summary>
-public sealed class TelegramTests : IAsyncLifetime
+public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Token = "123456:SECRET-TOKEN-abc";
     private const string Secret = "SECRET-TOKEN-abc";
@@ -318,6 +318,7 @@ public sealed class TelegramTests : IAsyncLifetime
         await Eventually.Until(() => _server.Messages.Any(m => m.Text.StartsWith("🔴 RED", StringComparison.Ordinal)), "the RED at the fake Bot API", Patience);
         var messages = _server.Messages;
         var red = messages.Select((m, i) => (m, i)).Single(x => x.m.Text.StartsWith("🔴 RED KillSwitch", StringComparison.Ordinal));
+        output.WriteLine($"RED raised after {before} INFO sent: message #{red.i + 1}, {(red.m.At - raisedAt).TotalMilliseconds:0} ms after it was raised; {notifier.Queued} INFO still queued behind it");
         (red.m.At - raisedAt).ShouldBeLessThan(TimeSpan.FromSeconds(2));
         // Next after what was already sent, or after the one INFO possibly on the wire when it was raised: never later.
         red.i.ShouldBeLessThanOrEqualTo(before + 1, string.Join(" | ", messages.Skip(before).Take(4).Select(m => m.Text.Split('\n')[0])));
