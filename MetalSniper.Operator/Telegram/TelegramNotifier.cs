@@ -240,8 +240,8 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
         catch (Exception e)
         {
             // Never into the caller (trading); counted and shown in the health status instead, like Serilog's SelfLog.
-            Interlocked.Increment(ref _failed);
             SetLastError("alert sink fault: " + _api.Describe(e));
+            Interlocked.Increment(ref _failed);
         }
     }
 
@@ -258,8 +258,8 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
         }
         catch (Exception e)
         {
-            Interlocked.Increment(ref _failed);
             SetLastError("alert sink fault: " + _api.Describe(e));
+            Interlocked.Increment(ref _failed);
         }
     }
 
@@ -584,8 +584,8 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
             catch (Exception e)
             {
                 // A bug in the loop itself: logged and counted; the loop goes on after a pause so it cannot spin.
-                Interlocked.Increment(ref _failed);
                 SetLastError("send loop fault: " + _api.Describe(e));
+                Interlocked.Increment(ref _failed);
                 _logger.NotifierFault(AlertLevel.Info, "(loop)", _api.DescribeWithStack(e));
                 await Task.Delay(TimeSpan.FromSeconds(1), _clock, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
@@ -604,8 +604,9 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
                 static (state, token) => state.Self.AttemptAsync(state.Text, token, state.Stop),
                 (Self: this, Text: Format(alert), Stop: stop),
                 waits.Token).ConfigureAwait(false);
-            Interlocked.Increment(ref _sent);
+            // The time first: whoever sees the count sees the health that goes with it.
             Interlocked.Exchange(ref _lastSentTicks, _clock.GetUtcNow().UtcTicks);
+            Interlocked.Increment(ref _sent);
             _logger.AlertSent(alert.Level, alert.Kind, _attempt);
             return false;
         }
@@ -632,8 +633,8 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
         }
         catch (Exception e)
         {
-            Interlocked.Increment(ref _failed);
             SetLastError($"{alert.Level} {alert.Kind}: {_api.Describe(e)}");
+            Interlocked.Increment(ref _failed);
             _logger.NotifierFault(alert.Level, alert.Kind, _api.DescribeWithStack(e));
             return false;
         }
@@ -688,8 +689,8 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
 
     private void Fail(Alert alert, string error)
     {
+        SetLastError($"{alert.Level} {alert.Kind}: {error}"); // Before the count: whoever sees the count sees the error.
         Interlocked.Increment(ref _failed);
-        SetLastError($"{alert.Level} {alert.Kind}: {error}");
         _logger.AlertFailed(alert.Level, alert.Kind, _attempt, error);
     }
 

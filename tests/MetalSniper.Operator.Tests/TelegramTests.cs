@@ -698,6 +698,7 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
 
         (await WaitForMessages(1)).Single().Text.ShouldContain("L0 running");
         poller.PollFailures.ShouldBe(2);
+        await Eventually.Until(() => _logs.WithEvent(7124).Any()); // logged by the poll loop, which may still be on its way there
         _logs.WithEvent(7124).ShouldHaveSingleItem();
         poller.IsRunning.ShouldBeTrue();
     }
