@@ -562,9 +562,11 @@ public static class Composition
             services.AddSingleton(sp => new Operator.Telegram.TelegramBotConnection(sp.GetRequiredService<IOptions<Operator.Telegram.TelegramOptions>>().Value,
                 Operator.Telegram.TelegramOptions.TokenFromEnvironment(), sp.GetRequiredService<WallClock>()));
             services.AddSingleton<Operator.Telegram.TelegramNotifier>();
+            services.AddSingleton<Operator.ITelegramHealth>(sp => sp.GetRequiredService<Operator.Telegram.TelegramNotifier>());
             services.AddHostedService<Operator.Telegram.AlertDelivery>();
             services.AddHostedService(sp => sp.GetRequiredService<Operator.Telegram.TelegramNotifier>());
             services.AddHostedService<Operator.Telegram.TelegramCommandPoller>();
+            services.AddHostedService<Operator.Telegram.TelegramDigest>();
         }
 
         // sd_notify through Microsoft.Extensions.Hosting.Systemd's notifier ($NOTIFY_SOCKET; a no-op without it). Not UseSystemd():

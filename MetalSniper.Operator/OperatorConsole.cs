@@ -22,7 +22,8 @@ public sealed class OperatorConsole(
     TimeProvider clock,
     AccountCurrency account,
     BrokerIdentity broker,
-    ShadowFills? shadowFills = null) : IOperatorConsole
+    ShadowFills? shadowFills = null,
+    ITelegramHealth? telegram = null) : IOperatorConsole
 {
     /// <summary>The account's base currency (ISO code): every P&amp;L figure the console and the window show is in it.</summary>
     public string BaseCurrency => account.Base.Code;
@@ -59,8 +60,32 @@ public sealed class OperatorConsole(
             sb.Append(shadowFills.Summary().Describe()).Append('\n');
         }
 
+        if (telegram is not null)
+        {
+            sb.Append(telegram.Health().Describe()).Append('\n');
+        }
+
         sb.Append(inv, $"market time {now:yyyy-MM-dd HH:mm} UTC; faults {run.Faults.Count}");
         return sb.ToString();
+    }
+
+    /// <summary>The phone's health (<see cref="ITelegramHealth"/>); disabled when the notifier is not part of this host (replays).</summary>
+    public TelegramHealth TelegramHealth() => telegram?.Health() ?? new TelegramHealth(false, true, 0, 0, null, null);
+
+    /// <inheritdoc />
+    public OperatorSnapshot Snapshot()
+    {
+        var now = clock.GetUtcNow();
+        var positions = Positions();
+        var (trades, equity, _) = run.Trades.Snapshot();
+        return new OperatorSnapshot(
+            $"L{(int)killSwitch.Level(now)}",
+            account.Base.Code,
+            sentinel.DayPnl,
+            equity,
+            [.. trades.GroupBy(t => t.Currency.Code, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new CurrencyAmount(g.Key, g.Sum(t => t.NetPnl)))],
+            [.. positions.Where(p => p.Unrealized is not null).GroupBy(p => p.Currency, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => new CurrencyAmount(g.Key, g.Sum(p => p.Unrealized!.Value)))],
+            positions);
     }
 
     /// <inheritdoc />

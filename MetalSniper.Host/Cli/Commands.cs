@@ -290,6 +290,11 @@ public static class Commands
         var halts = new Command("halts", "Verify the halts store's hash chain and show the service's kill-switch state") { config, db };
         halts.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (_, _) => ExitCodes.Ok));
         root.Add(halts);
+
+        var statusUrl = new Option<string?>("--url") { Description = "The operator window's address (default: Operator:Url)" };
+        var status = new Command("status", "Ask the running service: readiness and why not, kill level, connection, P&L, counters, Telegram's health") { config, statusUrl };
+        status.SetAction((p, ct) => StatusCommand.RunAsync(new HostSettings(p.GetValue(config), RunMode.Service), p.GetValue(statusUrl), output, error, ct));
+        root.Add(status);
         return root;
     }
 

@@ -17,7 +17,7 @@ internal static partial class TelegramLog
     [LoggerMessage(EventId = 7102, Message = "Telegram alerts go to the log: {Why}")]
     public static partial void NotifierToLog(this ILogger logger, LogLevel logLevel, string why);
 
-    [LoggerMessage(EventId = 7103, Level = LogLevel.Warning, Message = "Telegram alert queue full ({Capacity}): dropping the oldest non-RED alerts until it drains to half")]
+    [LoggerMessage(EventId = 7103, Level = LogLevel.Warning, Message = "Telegram alert queue full ({Capacity}): dropping the least urgent, oldest alerts until it drains to half")]
     public static partial void QueueFull(this ILogger logger, int capacity);
 
     [LoggerMessage(EventId = 7104, Level = LogLevel.Information, Message = "Telegram alert queue down to {Queued}: {Dropped} alert(s) dropped while it was full")]
@@ -35,8 +35,20 @@ internal static partial class TelegramLog
     [LoggerMessage(EventId = 7108, Level = LogLevel.Error, Message = "Telegram notifier fault on alert {Level} {Kind}: {Error}")]
     public static partial void NotifierFault(this ILogger logger, AlertLevel level, string kind, string error);
 
-    [LoggerMessage(EventId = 7109, Level = LogLevel.Warning, Message = "Telegram notifier stopped with {Count} alert(s) undelivered")]
-    public static partial void Undelivered(this ILogger logger, int count);
+    [LoggerMessage(EventId = 7109, Level = LogLevel.Warning, Message = "Telegram notifier stopped with {Count} alert(s) undelivered ({Red} RED)")]
+    public static partial void Undelivered(this ILogger logger, int count, int red);
+
+    [LoggerMessage(EventId = 7110, Level = LogLevel.Error, Message = "Telegram alert queue full of RED alerts ({Capacity}): RED {Kind} dropped: {Text}")]
+    public static partial void RedDropped(this ILogger logger, string kind, string text, int capacity);
+
+    [LoggerMessage(EventId = 7111, Level = LogLevel.Debug, Message = "Telegram alert {Level} {Kind} steps aside for a more urgent one (after {Attempts} attempt(s))")]
+    public static partial void AlertSteppedAside(this ILogger logger, AlertLevel level, string kind, int attempts);
+
+    [LoggerMessage(EventId = 7112, Level = LogLevel.Information, Message = "Telegram digest every {Interval}")]
+    public static partial void DigestStarted(this ILogger logger, TimeSpan interval);
+
+    [LoggerMessage(EventId = 7113, Level = LogLevel.Error, Message = "Telegram digest not built: {Error}")]
+    public static partial void DigestFault(this ILogger logger, string error);
 
     // Command poller: 7120–7139.
     [LoggerMessage(EventId = 7120, Level = LogLevel.Information, Message = "Telegram commands off: {Why}")]

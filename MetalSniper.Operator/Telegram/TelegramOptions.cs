@@ -34,8 +34,19 @@ public sealed class TelegramOptions : IValidatableObject
     /// <summary>The only Telegram user ids (<c>message.from.id</c>) whose commands are obeyed; empty: no command is obeyed. Each &gt; 0.</summary>
     public List<long> AllowedUserIds { get; set; } = [];
 
-    /// <summary>The least urgent alert sent (Info, Yellow, Red); less urgent ones are counted and ignored. Default Info.</summary>
-    public AlertLevel MinimumLevel { get; set; } = AlertLevel.Info;
+    /// <summary>
+    /// The least urgent alert sent (Info, Yellow, Red); less urgent ones are counted, not sent, and summarised in the digest
+    /// (<see cref="DigestInterval"/>). Default Yellow: fills and other INFO events reach the phone in the digest only.
+    /// </summary>
+    public AlertLevel MinimumLevel { get; set; } = AlertLevel.Yellow;
+
+    /// <summary>
+    /// How often a digest goes to the chat: P&amp;L (realised and unrealised, per currency; day and equity P&amp;L in the base
+    /// currency), open positions, and the fills, breaker trips and halts since the previous digest. Sent whatever
+    /// <see cref="MinimumLevel"/> says, queued below every YELLOW and RED. Default 1 hour; 0 (<c>00:00:00</c>) turns it off;
+    /// otherwise 1 minute–1 day.
+    /// </summary>
+    public TimeSpan DigestInterval { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>Alert messages per second to <see cref="ChatId"/>, retries included (Telegram allows about 1 per chat, 20 per minute in groups). No bursts above the rate. Default 1, range 0.01–30.</summary>
     [Range(0.01, 30.0)]
@@ -45,7 +56,7 @@ public sealed class TelegramOptions : IValidatableObject
     [Range(1, 50)]
     public int PollTimeoutSeconds { get; set; } = 25;
 
-    /// <summary>Alerts waiting for delivery; when full the oldest non-RED alert is dropped (counted). Default 1000, range 1–1,000,000.</summary>
+    /// <summary>Alerts waiting for delivery; when full the least urgent, oldest alert is dropped (counted; a RED only from a queue full of REDs, logged as an error). Default 1000, range 1–1,000,000.</summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 1000;
 
@@ -95,6 +106,11 @@ public sealed class TelegramOptions : IValidatableObject
         if (RetryBaseDelay < TimeSpan.FromMilliseconds(10) || RetryBaseDelay > TimeSpan.FromMinutes(1))
         {
             yield return new ValidationResult($"RetryBaseDelay must be within 00:00:00.010–00:01:00, was {RetryBaseDelay}", [nameof(RetryBaseDelay)]);
+        }
+
+        if (DigestInterval != TimeSpan.Zero && (DigestInterval < TimeSpan.FromMinutes(1) || DigestInterval > TimeSpan.FromDays(1)))
+        {
+            yield return new ValidationResult($"DigestInterval must be 00:00:00 (off) or within 00:01:00–1.00:00:00, was {DigestInterval}", [nameof(DigestInterval)]);
         }
 
         if (CommandMaxAge < TimeSpan.FromSeconds(1) || CommandMaxAge > TimeSpan.FromDays(1))

@@ -20,7 +20,8 @@ namespace MetalSniper.Operator.Window;
 /// <summary>
 /// The operator window (ASP.NET Core from the shared framework, loopback by default): <c>/health/live</c>,
 /// <c>/health/ready</c> (ready once every service started, the journal is healthy, no service faulted, the kill switch
-/// is below L2 and the broker can act — its link fully up and its reconciliation done; else 503 with the reasons), JSON APIs (<c>/api/status</c>, <c>/api/positions</c>, <c>/api/orders</c>,
+/// is below L2 and the broker can act — its link fully up and its reconciliation done; else 503 with the reasons; an
+/// unhealthy Telegram is listed under <c>degraded</c> and in <c>telegram</c> without failing readiness), JSON APIs (<c>/api/status</c>, <c>/api/positions</c>, <c>/api/orders</c>,
 /// <c>/api/decisions</c>, <c>/api/journal</c>, <c>/api/alerts</c>, <c>/api/equity</c>, <c>/api/trades</c>, <c>/api/daily</c>, <c>/api/stats</c>,
 /// <c>/api/log</c>, and <c>/api/dashboard</c>: all of the dashboard's panels read at one instant of one clock), <c>POST /api/kill</c>
 /// and <c>/api/resume</c> guarded by a bearer token from the environment (<see cref="OperatorOptions.TokenVariable"/>;
@@ -102,7 +103,10 @@ public sealed class OperatorWindowService(
             var started = lifetime.ApplicationStarted.IsCancellationRequested;
             var ready = started && components.All(c => c.Ok);
             var reasons = components.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").Prepend(started ? null : "host: not started yet").OfType<string>().ToList();
-            return Results.Json(new { ready, broker = console.Mode, connection = broker.Connection(), reasons, components }, statusCode: ready ? 200 : 503);
+            // The phone does not gate readiness (the system can act without it): an unhealthy Telegram shows as degraded.
+            var telegram = console.TelegramHealth();
+            string[] degraded = telegram.Healthy ? [] : ["telegram: " + (telegram.LastError ?? "not delivering")];
+            return Results.Json(new { ready, broker = console.Mode, connection = broker.Connection(), reasons, degraded, telegram, components }, statusCode: ready ? 200 : 503);
         });
         app.MapGet("/api/status", () => Results.Json(Status(clock.GetUtcNow())));
         app.MapGet("/api/positions", () => Results.Json(Positions()));
@@ -193,6 +197,8 @@ public sealed class OperatorWindowService(
             fills = run.Fills,
             journal = new { committed = journal.CommittedSequence, fault = journal.Fault?.Message },
             alerts = new { raised = alerts.Raised, deliveryErrors = alerts.DeliveryErrors, telegram = services.GetService<TelegramNotifier>()?.Status() },
+            // The phone's health: enabled, healthy, queued, dropped, lastSentUtc, lastError (the dashboard's Telegram panel).
+            telegram = console.TelegramHealth(),
             faults = run.Faults.Select(f => $"{f.Service}: {f.Error.Message}"),
             // Shadow mode only (null otherwise): the simulated fills against the live quotes they were priced from.
             shadow = services.GetService<ShadowFills>()?.Summary() is { } shadow ? new { summary = shadow.Describe(), shadow.Fills, shadow.Quoted, shadow.Unquoted, shadow.MeanBps, shadow.MaxBps, shadow.Symbols } : null,

@@ -410,6 +410,15 @@ internal sealed class FakeOperatorConsole : IOperatorConsole
         return "XAUUSD +2 oz @ 2400.10, P&L +12.50";
     }
 
+    /// <summary>What <see cref="Snapshot"/> answers (the digest's figures).</summary>
+    public OperatorSnapshot Figures { get; set; } = new("L0", "USD", 0m, 0m, [], [], []);
+
+    public OperatorSnapshot Snapshot()
+    {
+        Calls.Enqueue("Snapshot");
+        return Figures;
+    }
+
     public OperatorReply Kill(int level, string reason, string source)
     {
         Calls.Enqueue($"Kill({level},{reason},{source})");

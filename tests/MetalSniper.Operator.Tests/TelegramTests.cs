@@ -12,7 +12,7 @@ namespace MetalSniper.Operator.Tests;
 /// The Telegram notifier and command poller against a fake Bot API on 127.0.0.1 (real HTTP). Every test ends by checking that
 /// no captured log entry holds the token or its secret part.
 /// </summary>
-public sealed class TelegramTests : IAsyncLifetime
+public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Token = "123456:SECRET-TOKEN-abc";
     private const string Secret = "SECRET-TOKEN-abc";
@@ -50,22 +50,23 @@ public sealed class TelegramTests : IAsyncLifetime
     // ---- Notifier: delivery, rate, retries, queue -------------------------------------------------------------------
 
     [Fact]
-    public async Task Notifier_RaisedAlerts_ReachTheChatInOrder_WithLevelMarkers()
+    public async Task Notifier_QueuedAlerts_LeaveMostUrgentFirst_WithLevelMarkers()
     {
         var notifier = Notifier(Api());
-        await notifier.StartAsync(CancellationToken.None);
 
+        // Queued before the start: the loop finds all three and sends RED, then YELLOW, then INFO.
         notifier.Raise(Alert(AlertLevel.Info, "Fill", "bought 2 oz XAUUSD @ 2400.10"));
         notifier.Raise(Alert(AlertLevel.Yellow, "BreakerTrip", "3 consecutive losses"));
         notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2: daily loss 2000 USD"));
+        await notifier.StartAsync(CancellationToken.None);
 
         var messages = await WaitForMessages(3);
         messages.ShouldAllBe(m => m.ChatId == AlertChat && m.DisableWebPagePreview);
-        messages[0].Text.ShouldStartWith("ℹ️ INFO Fill");
-        messages[0].Text.ShouldContain("bought 2 oz XAUUSD @ 2400.10");
+        messages[0].Text.ShouldStartWith("🔴 RED KillSwitch");
+        messages[0].Text.ShouldContain("L2: daily loss 2000 USD");
         messages[1].Text.ShouldStartWith("🟡 YELLOW BreakerTrip");
-        messages[2].Text.ShouldStartWith("🔴 RED KillSwitch");
-        messages[2].Text.ShouldContain("L2: daily loss 2000 USD");
+        messages[2].Text.ShouldStartWith("ℹ️ INFO Fill");
+        messages[2].Text.ShouldContain("bought 2 oz XAUUSD @ 2400.10");
         await Eventually.Until(() => notifier.Sent == 3);
         notifier.Status().ShouldBe(new TelegramNotifierStatus(true, 3, 0, 0, 0, 0, 0, 0, null, null));
         _server.WrongTokenRequests.ShouldBe(0);
@@ -284,10 +285,233 @@ public sealed class TelegramTests : IAsyncLifetime
         }
 
         notifier.Dropped.ShouldBe(2);
+        notifier.DroppedRed.ShouldBe(1);
+        var loud = _logs.WithEvent(7110).ShouldHaveSingleItem(); // a RED never goes silently
+        loud.Level.ShouldBe(LogLevel.Error);
+        loud.Value("Kind").ShouldBe("R1");
+        notifier.Health().LastError.ShouldNotBeNull().ShouldContain("RED R1 dropped");
         await notifier.StartAsync(CancellationToken.None);
 
         var messages = await WaitForMessages(2);
         messages.Select(m => m.Text.Split(' ')[2]).ShouldBe(["R2", "R3"]);
+    }
+
+    // ---- Notifier: priority, digest, health ---------------------------------------------------------------------
+
+    [Fact]
+    public async Task Notifier_RedRaisedBehindAFloodOfInfo_ReachesTheChatNext_WithinTwoSeconds()
+    {
+        // Telegram's real pace (one message a second to a chat) and 200 INFO waiting: first in, first out would make the RED
+        // wait more than three minutes.
+        var notifier = Notifier(Api(o => o.MessagesPerSecond = 1));
+        await notifier.StartAsync(CancellationToken.None);
+        for (var i = 0; i < 200; i++)
+        {
+            notifier.Raise(Alert(AlertLevel.Info, "Fill", $"fill {i}"));
+        }
+
+        await WaitForMessages(2); // the flood is being delivered
+        var before = _server.Messages.Count;
+        var raisedAt = _server.Now;
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "L2: daily loss 2000 USD"));
+
+        await Eventually.Until(() => _server.Messages.Any(m => m.Text.StartsWith("🔴 RED", StringComparison.Ordinal)), "the RED at the fake Bot API", Patience);
+        var messages = _server.Messages;
+        var red = messages.Select((m, i) => (m, i)).Single(x => x.m.Text.StartsWith("🔴 RED KillSwitch", StringComparison.Ordinal));
+        output.WriteLine($"RED raised after {before} INFO sent: message #{red.i + 1}, {(red.m.At - raisedAt).TotalMilliseconds:0} ms after it was raised; {notifier.Queued} INFO still queued behind it");
+        (red.m.At - raisedAt).ShouldBeLessThan(TimeSpan.FromSeconds(2));
+        // Next after what was already sent, or after the one INFO possibly on the wire when it was raised: never later.
+        red.i.ShouldBeLessThanOrEqualTo(before + 1, string.Join(" | ", messages.Skip(before).Take(4).Select(m => m.Text.Split('\n')[0])));
+        notifier.Queued.ShouldBeGreaterThan(150); // the INFO backlog is still there, behind it
+        notifier.Dropped.ShouldBe(0);
+        notifier.Failed.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Notifier_RedRaisedWhileAnInfoWaitsOutRetryAfter_GoesFirst_AfterTheRetryAfter()
+    {
+        _server.FailSends(1, 429, retryAfterBody: 2);
+        var notifier = Notifier(Api());
+        await notifier.StartAsync(CancellationToken.None);
+
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "I1"));
+        await Eventually.Until(() => _server.Attempts.Count == 1, "the 429", Patience);
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "R1"));
+
+        await WaitForMessages(2);
+        var attempts = _server.Attempts;
+        attempts.Select(a => (a.Status, a.Text.Split('\n')[1])).ShouldBe([(429, "I1"), (200, "R1"), (200, "I1")]);
+        (attempts[1].At - attempts[0].At).TotalSeconds.ShouldBeGreaterThanOrEqualTo(1.95); // Telegram's flood control is for the chat: the RED waits it too
+        (attempts[1].At - attempts[0].At).TotalSeconds.ShouldBeLessThan(3.5);
+        await Eventually.Until(() => notifier.Sent == 2);
+        notifier.StepAsides.ShouldBe(1);
+        notifier.Retries.ShouldBe(1);
+        notifier.Failed.ShouldBe(0);
+        _logs.WithEvent(7111).ShouldHaveSingleItem().Value("Kind").ShouldBe("Fill");
+    }
+
+    [Fact]
+    public async Task Notifier_YellowLeavesBeforeInfo_InArrivalOrderWithinALevel()
+    {
+        var notifier = Notifier(Api());
+        foreach (var (level, kind) in new[] { (AlertLevel.Info, "I1"), (AlertLevel.Yellow, "Y1"), (AlertLevel.Info, "I2"), (AlertLevel.Yellow, "Y2") })
+        {
+            notifier.Raise(Alert(level, kind, kind));
+        }
+
+        notifier.RaiseDigest("D1");
+        await notifier.StartAsync(CancellationToken.None);
+
+        var messages = await WaitForMessages(5);
+        messages.Select(m => m.Text.Split('\n')[1]).ShouldBe(["Y1", "Y2", "D1", "I1", "I2"]);
+        messages[2].Text.ShouldStartWith("📊 DIGEST · ");
+    }
+
+    [Fact]
+    public async Task Notifier_FullQueue_DropsTheLeastUrgentOldestFirst_CountedAndReported()
+    {
+        var notifier = Notifier(Api(o => o.QueueCapacity = 3));
+
+        // Not started: I1 Y1 D1 | I2 drops I1 | Y2 drops I2 | I3 (below all queued) drops itself | R1 drops the digest.
+        notifier.Raise(Alert(AlertLevel.Info, "I1", "I1"));
+        notifier.Raise(Alert(AlertLevel.Yellow, "Y1", "Y1"));
+        notifier.RaiseDigest("D1");
+        notifier.Raise(Alert(AlertLevel.Info, "I2", "I2"));
+        notifier.Raise(Alert(AlertLevel.Yellow, "Y2", "Y2"));
+        notifier.Raise(Alert(AlertLevel.Info, "I3", "I3"));
+        notifier.Raise(Alert(AlertLevel.Red, "R1", "R1"));
+
+        notifier.Dropped.ShouldBe(4);
+        notifier.DroppedRed.ShouldBe(0);
+        notifier.Queued.ShouldBe(3);
+        notifier.Health().ShouldBe(new TelegramHealth(true, true, 3, 4, null, null)); // reported where the operator looks
+        _logs.WithEvent(7103).ShouldHaveSingleItem().Level.ShouldBe(LogLevel.Warning);
+        _logs.WithEvent(7110).ShouldBeEmpty();
+        await notifier.StartAsync(CancellationToken.None);
+
+        var messages = await WaitForMessages(3);
+        messages.Select(m => m.Text.Split('\n')[1]).ShouldBe(["R1", "Y1", "Y2"]);
+        await Eventually.Until(() => _logs.WithEvent(7104).Any()); // drained: the count of the spell is logged
+        _logs.WithEvent(7104).Single().Value("Dropped").ShouldBe(4L);
+    }
+
+    [Fact]
+    public async Task Digest_EveryInterval_SummarisesPnlPositionsAndWhatHappened_WhateverTheMinimumLevel()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 13, 0, 0, TimeSpan.Zero));
+        var wall = new WallClock(clock);
+        var api = Api(o => o.MinimumLevel = AlertLevel.Red, wall: wall);
+        var notifier = Notifier(api, wall);
+        var console = new FakeOperatorConsole
+        {
+            Figures = new OperatorSnapshot("L1", "USD", -150m, 420.5m, [new("GBP", -12m), new("USD", 500m)], [new("USD", 58m)],
+                [new PositionRow("XAUUSD", 20m, 2400.1m, "USD", 2403m, 58m, 0m), new PositionRow("SHEL.L", -300m, 27.5m, "GBP", null, null, 0m)]),
+        };
+        await using var digest = new TelegramDigest(api, notifier, console, wall, _logs.Logger<TelegramDigest>());
+        await notifier.StartAsync(CancellationToken.None);
+        await digest.StartAsync(CancellationToken.None);
+
+        // Below the minimum level (Red): not sent, but counted for the digest. A resume (INFO KillSwitch) is not a halt.
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "BUY 20 XAUUSD"));
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "SELL 300 SHEL.L"));
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "SELL 10 XAUUSD"));
+        notifier.Raise(Alert(AlertLevel.Yellow, "BreakerTrip", "circuit breaker consecutive-losses L1"));
+        notifier.Raise(Alert(AlertLevel.Yellow, "KillSwitch", "feed-stale L1"));
+        notifier.Raise(Alert(AlertLevel.Info, "KillSwitch", "resumed"));
+        notifier.Filtered.ShouldBe(6);
+
+        clock.Advance(TimeSpan.FromMinutes(59));
+        digest.Sent.ShouldBe(0);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        digest.Sent.ShouldBe(1);
+
+        var first = (await WaitForMessages(1))[0].Text;
+        first.ShouldBe("""
+            📊 DIGEST · 14:00:00 UTC
+            since 13:00 UTC: 3 fills, 1 breaker trip, 1 halt
+            not sent singly: BreakerTrip 1, KillSwitch 2
+            kill level L1
+            P&L: day -150.00 USD, equity +420.50 USD
+            realised -12.00 GBP, +500.00 USD; unrealised +58.00 USD
+            positions (2):
+            XAUUSD +20 @ 2400.1 USD, last 2403, unrealised +58.00
+            SHEL.L -300 @ 27.5 GBP, last ?, unrealised ?
+            """);
+
+        // The next interval counts from this digest; flat and quiet is still said (the phone's proof of life).
+        console.Figures = new OperatorSnapshot("L0", "USD", null, 0m, [], [], []);
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "SELL 10 XAUUSD"));
+        clock.Advance(TimeSpan.FromHours(1));
+        var second = (await WaitForMessages(2))[1].Text;
+        second.ShouldBe("""
+            📊 DIGEST · 15:00:00 UTC
+            since 14:00 UTC: 1 fill, 0 breaker trips, 0 halts
+            kill level L0
+            P&L: day unknown, equity 0.00 USD
+            realised 0.00; unrealised 0.00
+            no open positions
+            """);
+        digest.Faults.ShouldBe(0);
+        _server.Messages.Count.ShouldBe(2);
+
+        // Stopped: no more digests.
+        await digest.StopAsync(CancellationToken.None);
+        clock.Advance(TimeSpan.FromHours(3));
+        digest.Sent.ShouldBe(2);
+    }
+
+    [Theory]
+    [InlineData(0, true)]     // DigestInterval 0: off
+    [InlineData(3600, false)] // Telegram not configured (no token): no digest
+    public async Task Digest_IsOff_WithAZeroInterval_OrWithoutTelegram(int intervalSeconds, bool withToken)
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 13, 0, 0, TimeSpan.Zero));
+        var wall = new WallClock(clock);
+        var api = Api(o => o.DigestInterval = TimeSpan.FromSeconds(intervalSeconds), withToken ? Token : null, wall);
+        var notifier = Notifier(api, wall);
+        await using var digest = new TelegramDigest(api, notifier, new FakeOperatorConsole(), wall, _logs.Logger<TelegramDigest>());
+        await notifier.StartAsync(CancellationToken.None);
+        await digest.StartAsync(CancellationToken.None);
+
+        clock.Advance(TimeSpan.FromDays(1));
+
+        digest.Sent.ShouldBe(0);
+        _logs.WithEvent(7112).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task Health_TellsEnabledHealthyQueuedDroppedLastSentAndLastError()
+    {
+        // Disabled, and enabled without a token (alerts to the log only: not healthy, and why).
+        Notifier(Api(o => o.Enabled = false)).Health().ShouldBe(new TelegramHealth(false, true, 0, 0, null, null));
+        var noToken = Notifier(Api(token: null)).Health();
+        (noToken.Enabled, noToken.Healthy).ShouldBe((true, false));
+        noToken.LastError.ShouldNotBeNull().ShouldContain("TELEGRAM_BOT_TOKEN is not set");
+
+        // Configured: healthy before anything is sent; a message given up makes it unhealthy; the next one accepted, healthy again.
+        _server.FailSends(1, 500);
+        var notifier = Notifier(Api(o => o.MaxAttempts = 1));
+        notifier.Health().ShouldBe(new TelegramHealth(true, true, 0, 0, null, null));
+        await notifier.StartAsync(CancellationToken.None);
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "lost"));
+        await Eventually.Until(() => notifier.Failed == 1);
+        var failing = notifier.Health();
+        (failing.Healthy, failing.LastSentUtc).ShouldBe((false, null));
+        failing.LastError.ShouldNotBeNull().ShouldContain("500");
+
+        var before = DateTimeOffset.UtcNow;
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "arrives"));
+        await Eventually.Until(() => notifier.Sent == 1);
+        var healthy = notifier.Health();
+        healthy.Healthy.ShouldBeTrue();
+        healthy.LastSentUtc.ShouldNotBeNull().ShouldBeInRange(before.AddSeconds(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        healthy.LastError.ShouldNotBeNull().ShouldContain("500"); // the last error stays visible after the recovery
+        healthy.Describe().ShouldStartWith("telegram: healthy, 0 queued, 0 dropped, last sent ");
+
+        // The JSON the status API and the dashboard read: these names exactly.
+        var json = System.Text.Json.JsonSerializer.SerializeToElement(healthy, System.Text.Json.JsonSerializerOptions.Web);
+        json.EnumerateObject().Select(p => p.Name).ShouldBe(["enabled", "healthy", "queued", "dropped", "lastSentUtc", "lastError"]);
+        json.GetProperty("lastSentUtc").GetDateTimeOffset().ShouldBe(healthy.LastSentUtc.Value);
     }
 
     [Fact]
@@ -474,6 +698,7 @@ public sealed class TelegramTests : IAsyncLifetime
 
         (await WaitForMessages(1)).Single().Text.ShouldContain("L0 running");
         poller.PollFailures.ShouldBe(2);
+        await Eventually.Until(() => _logs.WithEvent(7124).Any()); // logged by the poll loop, which may still be on its way there
         _logs.WithEvent(7124).ShouldHaveSingleItem();
         poller.IsRunning.ShouldBeTrue();
     }
@@ -620,7 +845,9 @@ public sealed class TelegramTests : IAsyncLifetime
         defaults.PollTimeoutSeconds.ShouldBe(25);
         defaults.QueueCapacity.ShouldBe(1000);
         defaults.MaxAttempts.ShouldBe(5);
-        defaults.MinimumLevel.ShouldBe(AlertLevel.Info);
+        defaults.MinimumLevel.ShouldBe(AlertLevel.Yellow);   // fills and other INFO reach the phone in the digest only
+        defaults.DigestInterval.ShouldBe(TimeSpan.FromHours(1));
+        Validate(new TelegramOptions { DigestInterval = TimeSpan.Zero }).ShouldBeEmpty(); // 0: no digest
 
         // DataAnnotations checks the ranges first and the cross-field rules only once those pass (as the strict options validator does).
         var rangeErrors = Validate(new TelegramOptions { MessagesPerSecond = 0, MaxAttempts = 0, QueueCapacity = 0, PollTimeoutSeconds = 100 });
@@ -634,8 +861,10 @@ public sealed class TelegramTests : IAsyncLifetime
             MinimumLevel = (AlertLevel)7,
             RetryBaseDelay = TimeSpan.Zero,
             CommandMaxAge = TimeSpan.Zero,
+            DigestInterval = TimeSpan.FromSeconds(30),
         });
-        errors.Count.ShouldBe(6, string.Join("\n", errors));
+        errors.Count.ShouldBe(7, string.Join("\n", errors));
+        errors.ShouldContain(e => e.Contains("DigestInterval"));
         errors.ShouldContain(e => e.Contains("ChatId must be set"));
         errors.ShouldContain(e => e.Contains("was -5"));
 
@@ -706,7 +935,7 @@ public sealed class TelegramTests : IAsyncLifetime
         }
     }
 
-    private TelegramBotConnection Api(Action<TelegramOptions>? edit = null, string? token = Token)
+    private TelegramBotConnection Api(Action<TelegramOptions>? edit = null, string? token = Token, WallClock? wall = null)
     {
         var options = new TelegramOptions
         {
@@ -717,17 +946,18 @@ public sealed class TelegramTests : IAsyncLifetime
             MessagesPerSecond = 30,
             PollTimeoutSeconds = 2,
             RetryBaseDelay = TimeSpan.FromMilliseconds(50),
+            MinimumLevel = AlertLevel.Info, // the transport tests send INFO too; the default (Yellow) has its own tests
         };
         edit?.Invoke(options);
         Validate(options).ShouldBeEmpty();
-        var api = new TelegramBotConnection(options, token, _wall, new SocketsHttpHandler { UseProxy = false });
+        var api = new TelegramBotConnection(options, token, wall ?? _wall, new SocketsHttpHandler { UseProxy = false });
         _disposables.Add(api);
         return api;
     }
 
-    private TelegramNotifier Notifier(TelegramBotConnection api)
+    private TelegramNotifier Notifier(TelegramBotConnection api, WallClock? wall = null)
     {
-        var notifier = new TelegramNotifier(api, _wall, _logs.Logger<TelegramNotifier>());
+        var notifier = new TelegramNotifier(api, wall ?? _wall, _logs.Logger<TelegramNotifier>());
         _asyncDisposables.Add(notifier);
         return notifier;
     }
