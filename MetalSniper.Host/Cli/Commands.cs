@@ -53,6 +53,7 @@ public static class Commands
             return Supervision.Preflight.ExitCode(checks);
         });
         root.Add(preflight);
+        root.Add(AlertCommand.Build(config, output, error));
 
         var runIdOption = new Option<string?>("--run-id")
         {
