@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using MetalSniper.Operator.Tests;
 using Xunit.Abstractions;
@@ -114,6 +116,118 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
         {
             Path.GetFullPath(path, Value("WorkingDirectory")).ShouldStartWith("/opt/metalsniper/var/", Case.Sensitive, path);
         }
+    }
+
+    /// <summary>
+    /// The real service in the unit's sandbox without systemd (none is PID 1 here; unit-sandbox.sh applies the unit file's
+    /// ProtectSystem=strict and ReadWritePaths=, PrivateTmp, ProtectHome, UMask, NoNewPrivileges, capability bounding and
+    /// ambient sets and syscall filter, as an unprivileged user): it starts with the broker down, waits for it, connects and
+    /// is ready when the fake TWS comes up, lowers the sentinel's nice value, writes only its data directory (files 0600) and
+    /// stops with exit 0 on SIGTERM. Needs root, as CI and the developers' machines run.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Service_InTheUnitsSandbox_WaitsForTheBrokerBecomesReadyAndWritesOnlyItsDataDirectory()
+    {
+        Environment.UserName.ShouldBe("root", "the sandbox needs root (a mount namespace, setpriv)");
+        var prefix = _env.Directory.FullName;
+        File.SetUnixFileMode(prefix, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var data = Directory.CreateDirectory(Path.Combine(prefix, "var")).FullName;
+        Run("/bin/chown", "nobody", data).Code.ShouldBe(0);
+        var twsPort = FreePort();
+        var operatorPort = FreePort();
+        var config = _env.WriteConfig(j =>
+        {
+            FakeTwsConfig.UseFakeTws(j, twsPort, 41, "DU2718281");
+            j["Broker"]!["InteractiveBrokers"]!["QuietWindows"] = new System.Text.Json.Nodes.JsonArray("00:00-00:00");
+            j["Persistence"]!["DatabasePath"] = Path.Combine(data, "metalsniper.db");
+            j["Risk"]!["KillFilePath"] = Path.Combine(data, "KILL");
+            j["Serilog"]!["WriteTo"]![0]!["Args"]!["path"] = Path.Combine(data, "log", "metalsniper-.log");
+            j["Operator"]!["Url"] = $"http://127.0.0.1:{operatorPort}";
+        });
+        var unit = Path.Combine(prefix, "metalsniper.service");
+        File.Copy(Deploy("metalsniper.service"), unit);
+        var outside = Directory.GetFileSystemEntries(prefix).Order(StringComparer.Ordinal).ToList();
+
+        var psi = new ProcessStartInfo("/bin/bash", [Path.Combine(TestPaths.RepositoryRoot, "tests", "MetalSniper.Host.Tests", "unit-sandbox.sh"), unit, prefix, data, "nobody", "--",
+            "dotnet", "exec", Path.Combine(AppContext.BaseDirectory, "metalsniper.dll"), "run", "--config", config])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = prefix,
+        };
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Task<string?> Exited() => Task.FromResult(process.HasExited ? $"exited {process.ExitCode}: {stderr.Result} {stdout.Result[Math.Max(0, stdout.Result.Length - 3000)..]}" : null);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{operatorPort}"), Timeout = TimeSpan.FromSeconds(5) };
+            async Task<(HttpStatusCode? Code, string Body)> ReadyAsync()
+            {
+                try
+                {
+                    using var r = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+                    return (r.StatusCode, await r.Content.ReadAsStringAsync());
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return (null, e.Message);
+                }
+            }
+
+            var last = (Code: (HttpStatusCode?)null, Body: "");
+            var sw = Stopwatch.StartNew();
+            while (!(last = await ReadyAsync()).Body.Contains("waiting for the broker", StringComparison.Ordinal))
+            {
+                (await Exited()).ShouldBeNull();
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60), "the sandboxed service never said it waits for the broker: " + last.Body);
+                await Task.Delay(200);
+            }
+
+            await using var tws = await FakeTws.FakeTwsServer.StartAsync(new FakeTws.FakeTwsOptions { Port = twsPort, Accounts = ["DU2718281"] });
+            sw.Restart();
+            while ((last = await ReadyAsync()).Code != HttpStatusCode.OK)
+            {
+                (await Exited()).ShouldBeNull();
+                sw.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(60), "the sandboxed service was not ready after the broker came up: " + last.Body);
+                await Task.Delay(200);
+            }
+
+            SendSignal(process.Id, 15).ShouldBe(0);
+            process.WaitForExit(TimeSpan.FromSeconds(30)).ShouldBeTrue("the sandboxed service did not stop within 30 s of SIGTERM");
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var err = await stderr;
+        var log = await stdout;
+        output.WriteLine(err);
+        process.ExitCode.ShouldBe(0, err + log[Math.Max(0, log.Length - 3000)..]);
+        err.ShouldContain("unit-sandbox: uid 65534, ");
+        err.ShouldContain("system calls allowed (@system-service), others EPERM");
+        log.ShouldContain("Risk sentinel thread at nice -10"); // CAP_SYS_NICE, ambient, and nothing else
+        log.ShouldNotContain("[ERR]");
+        log.ShouldNotContain("[FTL]");
+        Directory.GetFileSystemEntries(prefix).Order(StringComparer.Ordinal).ToList().ShouldBe(outside, "the service wrote outside its data directory");
+        var db = Path.Combine(data, "metalsniper.db");
+        File.GetUnixFileMode(db).ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite, "UMask=0077");
+    }
+
+    [DllImport("libc", SetLastError = true, EntryPoint = "kill")]
+    private static extern int SendSignal(int pid, int signal);
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
     [Fact]
