@@ -148,10 +148,20 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
         });
         var unit = Path.Combine(prefix, "metalsniper.service");
         File.Copy(Deploy("metalsniper.service"), unit);
+        // The binaries inside the installation (as /opt/metalsniper/bin), readable by the unprivileged user wherever the repository is.
+        var bin = Path.Combine(prefix, "bin");
+        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(bin, Path.GetRelativePath(AppContext.BaseDirectory, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        Run("/bin/chmod", "-R", "a+rX", bin).Code.ShouldBe(0);
         var outside = Directory.GetFileSystemEntries(prefix).Order(StringComparer.Ordinal).ToList();
 
         var psi = new ProcessStartInfo("/bin/bash", [Path.Combine(TestPaths.RepositoryRoot, "tests", "MetalSniper.Host.Tests", "unit-sandbox.sh"), unit, prefix, data, "nobody", "--",
-            "dotnet", "exec", Path.Combine(AppContext.BaseDirectory, "metalsniper.dll"), "run", "--config", config])
+            "dotnet", "exec", Path.Combine(bin, "metalsniper.dll"), "run", "--config", config])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
