@@ -253,18 +253,27 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
             j["Telegram"]!["RetryBaseDelay"] = "00:00:00.05";
         });
         telegram.FailSends(1, 500); // one transient failure: the command retries like the service
-        var (code, stdout, stderr) = await AlertAsync(config, token, new Dictionary<string, string>
+
+        // The alert unit's own command line, as systemd splits it, for the instance OnFailure= starts (%i = the failed unit);
+        // the configuration is found in the working directory, as WorkingDirectory= gives it.
+        var execStart = File.ReadAllLines(Deploy("metalsniper-alert@.service")).Single(l => l.StartsWith("ExecStart=", StringComparison.Ordinal))["ExecStart=".Length..];
+        var words = UnitWords().Matches(execStart.Replace("%i", "metalsniper.service", StringComparison.Ordinal))
+            .Select(m => m.Groups["q"].Success ? m.Groups["q"].Value : m.Value).ToList();
+        words[0].ShouldBe("/usr/bin/dotnet");
+        words[1].ShouldBe("/opt/metalsniper/bin/metalsniper.dll");
+        File.Exists(Path.Combine(_env.Directory.FullName, "appsettings.json")).ShouldBeTrue(config);
+        var (code, stdout, stderr) = await AlertAsync(null, token, new Dictionary<string, string>
         {
             ["MONITOR_UNIT"] = "metalsniper.service",
             ["MONITOR_SERVICE_RESULT"] = "exit-code",
             ["MONITOR_EXIT_CODE"] = "exited",
             ["MONITOR_EXIT_STATUS"] = "65",
-        }, "--level", "Red", "--source", "systemd", "metalsniper.service", "failed:", "it", "is", "down");
+        }, [.. words.Skip(2)]);
         output.WriteLine(stdout + stderr);
         code.ShouldBe(0, stdout + stderr);
         var sent = telegram.Messages.ShouldHaveSingleItem();
         sent.ChatId.ShouldBe(777);
-        sent.Text.ShouldContain("metalsniper.service failed: it is down");
+        sent.Text.ShouldContain("metalsniper.service failed: it is down or restarting; see journalctl -u metalsniper.service");
         sent.Text.ShouldContain("unit metalsniper.service, service result exit-code, exit code exited, exit status 65");
         sent.Text.ShouldContain("RED", Case.Insensitive);
         telegram.Attempts.Count.ShouldBe(2);
@@ -281,14 +290,19 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
             j["Telegram"]!["MaxAttempts"] = 2;
             j["Telegram"]!["RetryBaseDelay"] = "00:00:00.05";
         });
-        var (code, stdout, stderr) = await AlertAsync(config, "1:x", [], "--timeout", "20", "the", "service", "failed");
+        var (code, stdout, stderr) = await AlertAsync(config, "1:x", [], "alert", "--timeout", "20", "the", "service", "failed");
         code.ShouldBe(Supervision.Preflight.UnavailableExitCode, stdout + stderr);
         stderr.ShouldContain("the service failed");
     }
 
-    private async Task<(int Code, string Out, string Err)> AlertAsync(string config, string token, Dictionary<string, string> environment, params string[] args)
+    /// <summary>A word of a unit's command line: a double-quoted string (group q, without the quotes) or a run of non-blanks.</summary>
+    [GeneratedRegex("\"(?<q>[^\"]*)\"|\\S+")]
+    private static partial Regex UnitWords();
+
+    /// <summary>Runs <c>metalsniper ARGS</c> (with <c>--config</c> when given) in the test directory, with the token and the variables in its environment.</summary>
+    private async Task<(int Code, string Out, string Err)> AlertAsync(string? config, string token, Dictionary<string, string> environment, params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "metalsniper.dll"), "alert", "--config", config, .. args])
+        var psi = new ProcessStartInfo("dotnet", ["exec", Path.Combine(AppContext.BaseDirectory, "metalsniper.dll"), .. args, .. config is null ? Array.Empty<string>() : ["--config", config]])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
