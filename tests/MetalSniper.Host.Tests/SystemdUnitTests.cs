@@ -148,16 +148,7 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
         });
         var unit = Path.Combine(prefix, "metalsniper.service");
         File.Copy(Deploy("metalsniper.service"), unit);
-        // The binaries inside the installation (as /opt/metalsniper/bin), readable by the unprivileged user wherever the repository is.
-        var bin = Path.Combine(prefix, "bin");
-        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(bin, Path.GetRelativePath(AppContext.BaseDirectory, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-
-        Run("/bin/chmod", "-R", "a+rX", bin).Code.ShouldBe(0);
+        var bin = CopyBinaries(prefix);
         var outside = Directory.GetFileSystemEntries(prefix).Order(StringComparer.Ordinal).ToList();
 
         var psi = new ProcessStartInfo("/bin/bash", [Path.Combine(TestPaths.RepositoryRoot, "tests", "MetalSniper.Host.Tests", "unit-sandbox.sh"), unit, prefix, data, "nobody", "--",
@@ -228,6 +219,60 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
         Directory.GetFileSystemEntries(prefix).Order(StringComparer.Ordinal).ToList().ShouldBe(outside, "the service wrote outside its data directory");
         var db = Path.Combine(data, "metalsniper.db");
         File.GetUnixFileMode(db).ShouldBe(UnixFileMode.UserRead | UnixFileMode.UserWrite, "UMask=0077");
+    }
+
+    /// <summary>The alert unit's command in the alert unit's sandbox (nothing writable, no capability, the syscall filter, as nobody): it still reaches the chat.</summary>
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task AlertUnit_InItsSandbox_WithNothingWritable_SendsTheAlert()
+    {
+        Environment.UserName.ShouldBe("root", "the sandbox needs root (a mount namespace, setpriv)");
+        const string token = "515151:sandboxed-alert";
+        await using var telegram = await FakeTelegramServer.StartAsync(token);
+        var prefix = _env.Directory.FullName;
+        File.SetUnixFileMode(prefix, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var config = _env.WriteConfig(j =>
+        {
+            j["Telegram"]!["Enabled"] = true;
+            j["Telegram"]!["ChatId"] = 778;
+            j["Telegram"]!["BaseUrl"] = telegram.BaseUrl;
+        });
+        File.SetUnixFileMode(config, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var unit = Path.Combine(prefix, "metalsniper-alert@.service");
+        File.Copy(Deploy("metalsniper-alert@.service"), unit);
+        var bin = CopyBinaries(prefix);
+        var psi = new ProcessStartInfo("/bin/bash", [Path.Combine(TestPaths.RepositoryRoot, "tests", "MetalSniper.Host.Tests", "unit-sandbox.sh"), unit, prefix, "-", "nobody", "--",
+            "dotnet", "exec", Path.Combine(bin, "metalsniper.dll"), "alert", "--config", config, "--level", "Red", "--source", "systemd", "metalsniper.service failed (sandboxed alert)"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = prefix,
+        };
+        psi.Environment["TELEGRAM_BOT_TOKEN"] = token;
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine(await stderr + await stdout);
+        process.ExitCode.ShouldBe(0, await stderr + await stdout);
+        (await stderr).ShouldContain("unit-sandbox: uid 65534, ");
+        telegram.Messages.ShouldHaveSingleItem().Text.ShouldContain("metalsniper.service failed (sandboxed alert)");
+    }
+
+    /// <summary>The binaries inside the installation (as /opt/metalsniper/bin), readable by the unprivileged user wherever the repository is.</summary>
+    private static string CopyBinaries(string prefix)
+    {
+        var bin = Path.Combine(prefix, "bin");
+        foreach (var file in Directory.EnumerateFiles(AppContext.BaseDirectory, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(bin, Path.GetRelativePath(AppContext.BaseDirectory, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        Run("/bin/chmod", "-R", "a+rX", bin).Code.ShouldBe(0);
+        return bin;
     }
 
     [DllImport("libc", SetLastError = true, EntryPoint = "kill")]

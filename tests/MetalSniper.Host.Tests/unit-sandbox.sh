@@ -4,7 +4,7 @@
 #   unit-sandbox.sh UNIT_FILE ROOT_DIR WRITABLE_DIR USER -- COMMAND...
 # Applied from the unit file: ProtectSystem=strict (every mount read-only in a private mount namespace) with only
 # WRITABLE_DIR writable (its ReadWritePaths=, inside ROOT_DIR: the installation, read-only), PrivateTmp=yes (a fresh /tmp;
-# a ROOT_DIR under /tmp is carried into it, read-only), ProtectHome=yes (/home, /root empty),
+# a ROOT_DIR under /tmp is carried into it, read-only; WRITABLE_DIR "-": nothing writable), ProtectHome=yes (/home, /root empty),
 # UMask=, NoNewPrivileges=yes, CapabilityBoundingSet= and AmbientCapabilities= (through setpriv, as USER), and
 # SystemCallFilter= / SystemCallErrorNumber= (a seccomp allow-list of the groups as systemd-analyze expands them, loaded
 # through libseccomp). SystemCallArchitectures=native is libseccomp's default. What the command reads must be readable by USER.
@@ -41,8 +41,10 @@ for h in /home /root /run/user; do [ -d "$h" ] && mount -t tmpfs -o ro,mode=0755
 mkdir -p "$root"
 mount --bind "$stage" "$root"
 mount -o remount,bind,ro "$root"
-mount --bind "$writable" "$writable"
-mount -o remount,bind,rw "$writable"
+if [ "$writable" != - ]; then
+  mount --bind "$writable" "$writable"
+  mount -o remount,bind,rw "$writable"
+fi
 umask "$umask_value"
 exec setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --no-new-privs \
   --bounding-set=-all${caps:+,+$caps} --inh-caps=-all${ambient:+,+$ambient} --ambient-caps=-all${ambient:+,+$ambient} \
