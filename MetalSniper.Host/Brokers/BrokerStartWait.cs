@@ -155,7 +155,7 @@ public sealed class BrokerStartWait(IbSession session, IAlertSink alerts, TimeSp
             if (_firstFailureUtc is not null)
             {
                 text = string.Create(CultureInfo.InvariantCulture,
-                    $"IB reachable at {session.Settings.Host}:{session.Settings.Port} {(wallClock.GetUtcNow() - _startedUtc).TotalSeconds:0} s after the start (after {_attempts} failed attempt(s){(_redRaised ? ", past the RED" : "")}): reconciling before any order");
+                    $"IB reachable at {session.Settings.Host}:{session.Settings.Port} {(wallClock.GetUtcNow() - _startedUtc).TotalSeconds:0} s after the start (after {_attempts} failed attempt(s){(_redRaised ? ", past the RED" : "")}): connected; orders wait for the reconciliation and the warm-up");
             }
         }
 
