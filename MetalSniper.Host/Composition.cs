@@ -310,6 +310,7 @@ public static class Composition
             services.AddSingleton(sp => new BrokerIdentity(() => Brokers.InteractiveBrokersServices.Describe(sp))
             {
                 Reconciled = () => sp.GetRequiredService<MetalSniper.InteractiveBrokers.Adapters.IbOrderGateway>().Reconciliations > 0,
+                Waiting = () => sp.GetRequiredService<Brokers.BrokerStartWait>().Describe(),
                 Connection = () => Brokers.InteractiveBrokersServices.DescribeConnection(sp),
                 Readiness = () => Brokers.InteractiveBrokersServices.Readiness(sp),
             });
@@ -333,6 +334,7 @@ public static class Composition
 
                 return new BrokerIdentity(() => Brokers.InteractiveBrokersServices.DescribeShadow(sp))
                 {
+                    Waiting = () => sp.GetRequiredService<Brokers.BrokerStartWait>().Describe(),
                     Connection = () => "simulated broker (embedded, SHADOW: no order reaches IB); market data from " + Brokers.InteractiveBrokersServices.DescribeConnection(sp),
                     Readiness = () => [.. Brokers.InteractiveBrokersServices.Readiness(sp).Where(c => c.Name == "broker-link")],
                 };

@@ -14,6 +14,13 @@ public sealed record BrokerIdentity(Func<string> Describe)
     public Func<string> Connection { get; init; } = () => "simulated broker (embedded)";
 
     /// <summary>
+    /// While the broker could not be reached since the start, what the wait looks like (systemd's <c>STATUS=</c>), e.g. "waiting
+    /// for the broker: IB at 127.0.0.1:4002 unreachable for 42 s since the start (…), retrying with backoff"; null otherwise
+    /// (and always for the simulated broker).
+    /// </summary>
+    public Func<string?> Waiting { get; init; } = static () => null;
+
+    /// <summary>
     /// What the broker side contributes to readiness (<c>/health/ready</c>): each check false when the system cannot act
     /// through the broker (the link not fully up, reconciliation not done or failed). The simulated broker: always able.
     /// </summary>

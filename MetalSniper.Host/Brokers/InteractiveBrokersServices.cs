@@ -85,9 +85,13 @@ public static class InteractiveBrokersServices
             AddOrderGateway(services);
         }
 
+        // A broker down at the start is waited for (alerted YELLOW, then RED), never a reason to exit.
+        services.AddSingleton(sp => new BrokerStartWait(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<Core.Alerts.IAlertSink>(),
+            TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<BrokerOptions>>().Value.InteractiveBrokers.StartupUnreachableRedSeconds),
+            sp.GetRequiredService<Engine.Pipeline.WallClock>().Provider));
         services.AddHostedService(sp => new IbSessionService(sp.GetRequiredService<IbSession>(), sp.GetService<IbOrderGateway>(), sp.GetRequiredService<IbContractBook>(),
             sp.GetService<IbQuoteBook>(), sp.GetRequiredService<Persistence.Journal.DecisionJournal>(), sp.GetRequiredService<Engine.Alerts.AlertHub>(),
-            sp.GetRequiredService<Engine.Pipeline.WallClock>(), sp.GetRequiredService<ILogger<IbSessionService>>()));
+            sp.GetRequiredService<Engine.Pipeline.WallClock>(), sp.GetRequiredService<ILogger<IbSessionService>>(), sp.GetRequiredService<BrokerStartWait>()));
         if (liveMarketData)
         {
             services.AddSingleton<IMarketDataSource>(sp =>
@@ -174,7 +178,9 @@ public static class InteractiveBrokersServices
         var state = session.Machine.State(now);
         var link = state == IbConnectionState.FullyLive
             ? new Engine.Pipeline.BrokerCheck("broker-link", true, StateName(state))
-            : new Engine.Pipeline.BrokerCheck("broker-link", false, $"{StateName(state)}: {session.Machine.Reason} (new orders refused)");
+            : new Engine.Pipeline.BrokerCheck("broker-link", false, sp.GetService<BrokerStartWait>()?.Describe() is { } waiting
+                ? $"{StateName(state)}: {waiting}"
+                : $"{StateName(state)}: {session.Machine.Reason} (new orders refused)");
         if (sp.GetService<IbOrderGateway>() is not { } gateway)
         {
             return [link]; // shadow: no IB orders, nothing to reconcile
@@ -213,13 +219,15 @@ public static class InteractiveBrokersServices
 /// <param name="alerts">The alert hub.</param>
 /// <param name="wallClock">The wall clock.</param>
 /// <param name="logger">Logger.</param>
+/// <param name="startWait">Watches the first connection: the broker unreachable at the start is waited for and alerted; null: not watched.</param>
 public sealed class IbSessionService(IbSession session, IbOrderGateway? gateway, IbContractBook contracts, IbQuoteBook? quotes, Persistence.Journal.DecisionJournal journal,
-    Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger)
+    Engine.Alerts.AlertHub alerts, Engine.Pipeline.WallClock wallClock, ILogger<IbSessionService> logger, BrokerStartWait? startWait = null)
     : BackgroundService
 {
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        startWait?.Start();
         session.Machine.Changed += OnChanged;
         session.Problem += OnProblem;
         if (gateway is not null)
@@ -264,6 +272,7 @@ public sealed class IbSessionService(IbSession session, IbOrderGateway? gateway,
         }
         finally
         {
+            startWait?.Dispose();
             session.Machine.Changed -= OnChanged;
             session.Problem -= OnProblem;
             if (gateway is not null)

@@ -53,6 +53,7 @@ public static class Commands
             return Supervision.Preflight.ExitCode(checks);
         });
         root.Add(preflight);
+        root.Add(AlertCommand.Build(config, output, error));
 
         var runIdOption = new Option<string?>("--run-id")
         {
@@ -491,7 +492,8 @@ public static class Commands
         }
 
         // Preflight before anything is built: every result printed, the first failure's code returned and journaled.
-        var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System);
+        // An unreachable broker does not stop the start: the service waits for it, alerting (a broker that is down is transient).
+        var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System, waitForBroker: true);
         var preflightTime = started.Elapsed;
         code = Supervision.Preflight.ExitCode(checks);
         if (code != ExitCodes.Ok)
@@ -517,9 +519,18 @@ public static class Commands
             host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MetalSniper.Host.Supervision.Preflight").LogInformation("Preflight passed in {Ms} ms: {Checks}",
                 (long)preflightTime.TotalMilliseconds, Supervision.Preflight.RenderLine(checks));
             await host.StartAsync(CancellationToken.None).ConfigureAwait(false);
-            host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
-                "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,
-                host.Services.GetRequiredService<BrokerIdentity>().Describe());
+            var identity = host.Services.GetRequiredService<BrokerIdentity>();
+            if (identity.Waiting() is { } waiting)
+            {
+                host.Services.GetRequiredService<ILogger<RunContext>>().LogWarning(
+                    "Service started {StartedMs} ms after start (preflight {PreflightMs} ms), NOT ready: {Waiting}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds, waiting);
+            }
+            else
+            {
+                host.Services.GetRequiredService<ILogger<RunContext>>().LogInformation(
+                    "Service ready {ReadyMs} ms after start (preflight {PreflightMs} ms): {Broker}", (long)started.Elapsed.TotalMilliseconds, (long)preflightTime.TotalMilliseconds,
+                    identity.Describe());
+            }
         }
         catch (OperationCanceledException) when (host is not null && host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
         {

@@ -81,6 +81,13 @@ public sealed class InteractiveBrokersOptions : IValidatableObject
     [Range(1, 4)]
     public int MarketDataType { get; set; } = 1;
 
+    /// <summary>
+    /// The service started while TWS / IB Gateway was unreachable: it waits for it (YELLOW at once, retrying with backoff, not
+    /// ready, no orders) and raises a RED alert when it is still unreachable this many seconds after the start. Default 300 s.
+    /// </summary>
+    [Range(1, 86_400)]
+    public int StartupUnreachableRedSeconds { get; set; } = 300;
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -15,7 +15,14 @@ namespace MetalSniper.Host.Supervision;
 /// <param name="Ok">Whether it passed (a skipped check passes and says why).</param>
 /// <param name="Detail">The values seen, or what is wrong and how to fix it.</param>
 /// <param name="ExitCode">The sysexits code a failure exits with (0 when it passed).</param>
-public sealed record PreflightCheck(string Name, bool Ok, string Detail, int ExitCode);
+public sealed record PreflightCheck(string Name, bool Ok, string Detail, int ExitCode)
+{
+    /// <summary>
+    /// True for a check that passed only because the service waits for what it found missing (the broker unreachable at the
+    /// start of <c>run</c>): shown as "wait", not "ok".
+    /// </summary>
+    public bool Waiting { get; init; }
+}
 
 /// <summary>
 /// Everything that must hold before anything trades, checked in order with every result reported (not just the
@@ -23,7 +30,9 @@ public sealed record PreflightCheck(string Name, bool Ok, string Detail, int Exi
 /// passing <c>integrity_check</c> (74), free disk space (74), the halts store's chain (65), the decision journal's
 /// tail (65), the broker reachable with port and execution mode consistent (69 / 78), model parity (skipped while
 /// no model is configured), and clock sanity (71). The service runs it before the host is built; the
-/// <c>preflight</c> command runs it alone.
+/// <c>preflight</c> command runs it alone. An unreachable broker fails the <c>preflight</c> command (69), but not the
+/// service's start: a broker that is down is transient, so the service starts, waits for it and alerts
+/// (<see cref="PreflightCheck.Waiting"/>, <c>BrokerStartWait</c>).
 /// </summary>
 public static class Preflight
 {
@@ -34,7 +43,13 @@ public static class Preflight
     public const int UnavailableExitCode = 69;
 
     /// <summary>Runs every check. The first failure's exit code is the run's.</summary>
-    public static IReadOnlyList<PreflightCheck> Run(IConfiguration configuration, TimeProvider wallClock)
+    /// <param name="configuration">The validated configuration.</param>
+    /// <param name="wallClock">The wall clock (database, clock sanity).</param>
+    /// <param name="waitForBroker">
+    /// True for the service's start: an unreachable broker passes as <see cref="PreflightCheck.Waiting"/> (the service waits for
+    /// it); false (the <c>preflight</c> command) fails it with <see cref="UnavailableExitCode"/>.
+    /// </param>
+    public static IReadOnlyList<PreflightCheck> Run(IConfiguration configuration, TimeProvider wallClock, bool waitForBroker = false)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var checks = new List<PreflightCheck>();
@@ -61,7 +76,7 @@ public static class Preflight
         var journalPath = JournalOptions.ServicePath(configuration);
         var journal = CheckJournal(journalPath, out var lastEntryUtc);
         checks.Add(journal);
-        checks.Add(CheckBroker(configuration));
+        checks.Add(CheckBroker(configuration, waitForBroker));
         checks.Add(new PreflightCheck("model parity", true, "skipped: no models configured", 0));
         checks.Add(CheckClock(wallClock, lastEntryUtc));
         return checks;
@@ -81,7 +96,7 @@ public static class Preflight
     public static string Render(IReadOnlyList<PreflightCheck> checks, TimeSpan elapsed)
     {
         ArgumentNullException.ThrowIfNull(checks);
-        var lines = checks.Select(c => $"  {(c.Ok ? "ok  " : "FAIL")} {c.Name,-16} {c.Detail}{(c.Ok ? "" : $" (exit {c.ExitCode})")}");
+        var lines = checks.Select(c => $"  {(c.Waiting ? "wait" : c.Ok ? "ok  " : "FAIL")} {c.Name,-16} {c.Detail}{(c.Ok ? "" : $" (exit {c.ExitCode})")}");
         return $"preflight ({elapsed.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)} ms):\n" + string.Join("\n", lines);
     }
 
@@ -184,7 +199,7 @@ public static class Preflight
         }
     }
 
-    private static PreflightCheck CheckBroker(IConfiguration configuration)
+    private static PreflightCheck CheckBroker(IConfiguration configuration, bool waitForBroker)
     {
         var broker = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
         var execution = configuration.GetSection(ExecutionOptions.SectionName).Get<ExecutionOptions>() ?? new ExecutionOptions();
@@ -220,7 +235,10 @@ public static class Preflight
         catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
         {
             var why = e is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0} s" : e.Message;
-            return new PreflightCheck("broker", false, $"Interactive Brokers unreachable at {ib.Host}:{ib.Port}: {why} (is TWS / IB Gateway running with the API enabled on that port?)", UnavailableExitCode);
+            var detail = $"Interactive Brokers unreachable at {ib.Host}:{ib.Port}: {why} (is TWS / IB Gateway running with the API enabled on that port?)";
+            return waitForBroker
+                ? new PreflightCheck("broker", true, detail + $"; the service starts and waits for it (retrying with backoff, not ready and no orders until connected and reconciled; RED after {ib.StartupUnreachableRedSeconds} s)", 0) { Waiting = true }
+                : new PreflightCheck("broker", false, detail, UnavailableExitCode);
         }
     }
 

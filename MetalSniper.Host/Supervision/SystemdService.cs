@@ -13,6 +13,12 @@ namespace MetalSniper.Host.Supervision;
 /// <c>WATCHDOG=1</c> at half the watchdog interval, but only while the risk sentinel's loop is turning (a frozen
 /// sentinel stops the pings and systemd restarts the process); <c>STATUS=</c> lines with the kill level and the
 /// counters; <c>STOPPING=1</c> when the stop begins. Starts last, stops first.
+/// <para>
+/// Until <c>READY=1</c> (the broker unreachable at the start, or a long first reconciliation, or a resumed run re-executing its
+/// history) every watchdog ping that goes out (the sentinel turning) also sends <c>EXTEND_TIMEOUT_USEC=</c> of two ping
+/// intervals: systemd's start timeout (<c>TimeoutStartSec=</c>) then cannot kill a healthy service that waits, and still
+/// kills one that froze while waiting, as the watchdog would. <c>STATUS=</c> says what it waits for.
+/// </para>
 /// </summary>
 /// <remarks>
 /// The datagrams go through <see cref="ISystemdNotifier"/> of Microsoft.Extensions.Hosting.Systemd (a no-op when
@@ -75,7 +81,7 @@ public sealed class SystemdService(
 
         if (!broker.Reconciled())
         {
-            Send("STATUS=waiting for the first reconciliation with the broker: " + broker.Describe());
+            Send("STATUS=" + (broker.Waiting() ?? "waiting for the first reconciliation with the broker: " + broker.Describe()));
             return;
         }
 
@@ -127,6 +133,11 @@ public sealed class SystemdService(
         _stalledLogged = false;
         Send("WATCHDOG=1");
         WatchdogPings++;
+        if (Volatile.Read(ref _readySent) == 0)
+        {
+            // Not ready yet but alive: the start timeout moves on with the pings (and stops moving when they stop).
+            Send(string.Create(CultureInfo.InvariantCulture, $"EXTEND_TIMEOUT_USEC={(long)(_ping * 2).TotalMicroseconds}"));
+        }
     }
 
     private string Status() => string.Create(CultureInfo.InvariantCulture,

@@ -91,6 +91,13 @@ public sealed class IbSession : IAsyncDisposable
     /// <summary>Raised for problems the operator must hear about (client id in use, account missing, pacing violation).</summary>
     public event Action<string>? Problem;
 
+    /// <summary>
+    /// Raised after every failed connect attempt, before the backoff delay: the attempt number of this link (1 for the first),
+    /// the delay until the next try, and the failure (connection refused, timeout, client id in use, …). On the connection
+    /// loop: handlers must not block.
+    /// </summary>
+    public event Action<int, TimeSpan, TwsConnectionException>? ConnectFailed;
+
     /// <summary>A new request id (for reqMktData, reqHistoricalData, reqExecutions, reqAccountSummary).</summary>
     public int NextRequestId() => Interlocked.Increment(ref _requestId);
 
@@ -216,6 +223,7 @@ public sealed class IbSession : IAsyncDisposable
 
         _logger.LogWarning("IB connect attempt {Attempt} to {Host}:{Port} failed ({Failure}): {Message}; next try in {Delay} ms",
             attempt, _settings.Host, _settings.Port, e.GetType().Name, e.Message, (int)delay.TotalMilliseconds);
+        ConnectFailed?.Invoke(attempt, delay, e);
     }
 
     private bool ChooseAccount(IReadOnlyList<string> managed)

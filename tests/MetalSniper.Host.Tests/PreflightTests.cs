@@ -152,18 +152,19 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
-    public async Task BrokerUnreachable_Exits69_NamingHostAndPort()
+    public async Task BrokerUnreachable_PreflightExits69_NamingHostAndPort()
     {
+        // The preflight command fails; the service's start does not (it waits for the broker: BrokerStartWaitTests).
         // A port that was just free on loopback: nothing listens there.
         var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = port }));
-        var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
+        var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(Supervision.Preflight.UnavailableExitCode);
-        error.ShouldContain("FAIL broker");
-        error.ShouldContain($"Interactive Brokers unreachable at 127.0.0.1:{port}");
+        (output + error).ShouldContain("FAIL broker");
+        (output + error).ShouldContain($"Interactive Brokers unreachable at 127.0.0.1:{port}");
     }
 
     [Fact]
