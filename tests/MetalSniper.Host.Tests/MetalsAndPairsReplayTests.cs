@@ -102,8 +102,8 @@ public sealed class MetalsAndPairsReplayTests(ITestOutputHelper output) : IDispo
         {
             Configure(j);
             j["MarketData"]!["Replay"]!["ToUtc"] = "2019-07-01T00:00:00Z";
-            // The shipped service pace (2,000 bars/s): unpaced, the service's ingest would run the market clock to the end of
-            // the data ahead of the brain and every quote would be stale (the issue of the operator's night).
+            // 2,000 bars/s (the shipped pace is 10, a rehearsal a person can watch; this half year would take 10 minutes).
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 2000;
         });
         var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Error);
         using var host = Composition.BuildHost(settings, Composition.LoadConfiguration(settings));
