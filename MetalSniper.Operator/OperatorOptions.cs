@@ -22,6 +22,26 @@ public sealed class OperatorOptions : IValidatableObject
     public bool AllowRemote { get; set; }
 
     /// <summary>
+    /// Further names the window answers to in the HTTP <c>Host</c> header (a TLS proxy's public name). The host of
+    /// <see cref="Url"/>, <c>localhost</c>, <c>127.0.0.1</c> and <c>[::1]</c> are always allowed; any other Host header is
+    /// refused with 400 (DNS rebinding).
+    /// </summary>
+    public List<string> AllowedHosts { get; set; } = [];
+
+    /// <summary>Every host name the window answers to (see <see cref="AllowedHosts"/>).</summary>
+    public List<string> AllowedHostNames()
+    {
+        var names = new List<string> { "localhost", "127.0.0.1", "[::1]" };
+        if (Uri.TryCreate(Url, UriKind.Absolute, out var uri) && !names.Contains(uri.Host, StringComparer.OrdinalIgnoreCase))
+        {
+            names.Add(uri.Host);
+        }
+
+        names.AddRange(AllowedHosts.Where(h => !string.IsNullOrWhiteSpace(h)));
+        return names;
+    }
+
+    /// <summary>
     /// How often the service writes its one-line status to the log (wall clock): kill level, equity, positions, market time,
     /// feed lag, broker, counts. Default one minute; between 00:00:05 and 01:00:00.
     /// </summary>
@@ -37,6 +57,11 @@ public sealed class OperatorOptions : IValidatableObject
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        if (AllowedHosts.Any(h => h.Contains('*', StringComparison.Ordinal)))
+        {
+            yield return new ValidationResult("AllowedHosts must name hosts: a wildcard would let any site's page reach the window (DNS rebinding)", [nameof(AllowedHosts)]);
+        }
+
         if (StatusLineInterval < TimeSpan.FromSeconds(5) || StatusLineInterval > TimeSpan.FromHours(1))
         {
             yield return new ValidationResult($"StatusLineInterval must be between 00:00:05 and 01:00:00, was {StatusLineInterval}", [nameof(StatusLineInterval)]);

@@ -28,7 +28,7 @@ public sealed record PreflightCheck(string Name, bool Ok, string Detail, int Exi
 /// Everything that must hold before anything trades, checked in order with every result reported (not just the
 /// first failure): configuration (all errors at once, 78), database directory writable and database migrated and
 /// passing <c>integrity_check</c> (74), free disk space (74), the halts store's chain (65), the decision journal's
-/// tail (65), the broker reachable with port and execution mode consistent (69 / 78), model parity (skipped while
+/// tail (65), the broker reachable with port and execution mode consistent (69 / 78), model parity (every judge that is on loaded as the service will load it; skipped while
 /// no model is configured), and clock sanity (71). The service runs it before the host is built; the
 /// <c>preflight</c> command runs it alone. An unreachable broker fails the <c>preflight</c> command (69), but not the
 /// service's start: a broker that is down is transient, so the service starts, waits for it and alerts
@@ -77,9 +77,51 @@ public static class Preflight
         var journal = CheckJournal(journalPath, out var lastEntryUtc);
         checks.Add(journal);
         checks.Add(CheckBroker(configuration, waitForBroker));
-        checks.Add(new PreflightCheck("model parity", true, "skipped: no models configured", 0));
+        checks.Add(CheckModelParity(configuration, wallClock));
         checks.Add(CheckClock(wallClock, lastEntryUtc));
         return checks;
+    }
+
+    /// <summary>
+    /// Every judge that is on (Shadow, Active, or a Shadow candidate) is loaded from the registry exactly as the service will
+    /// load it (<see cref="JudgeLoading.CreatePanel"/>: model hash, feature schema and code hash, the reference rows through the
+    /// managed walk and the native library). A refused model fails the preflight (65), so the service does not start with a
+    /// judge silently off; a check that cannot run (the registry unreadable, the native library missing) fails too (74 / 70).
+    /// With every judge off there is nothing to check, and the line says so.
+    /// </summary>
+    private static PreflightCheck CheckModelParity(IConfiguration configuration, TimeProvider wallClock)
+    {
+        var options = configuration.GetSection(Judges.Verdicts.JudgesOptions.SectionName).Get<Judges.Verdicts.JudgesOptions>() ?? new();
+        var slots = new[] { options.Entry, options.Exit, options.Add };
+        var on = slots.Count(s => s.Mode != Judges.Verdicts.JudgeMode.Off) + slots.Count(s => s.Candidate is not null);
+        if (on == 0)
+        {
+            return new PreflightCheck("model parity", true, "no judge on (every Judges slot Off): nothing to check", 0);
+        }
+
+        try
+        {
+            var panel = JudgeLoading.CreatePanel(options, new DiscardedAlerts(), wallClock, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            return panel.Refused.Count > 0
+                ? new PreflightCheck("model parity", false, string.Join("; ", panel.Refused), ExitCodes.DataError)
+                : new PreflightCheck("model parity", true, string.Create(CultureInfo.InvariantCulture, $"{on} judge model(s) loaded from {options.Registry}, parity passed"), 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new PreflightCheck("model parity", false, $"cannot run: the model registry {options.Registry} is unreadable: {e.Message}", ExitCodes.IoError);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or InvalidOperationException)
+        {
+            return new PreflightCheck("model parity", false, $"cannot run: {e.GetType().Name}: {e.Message}", ExitCodes.Software);
+        }
+    }
+
+    /// <summary>The preflight reports refusals in its own line (the service raises its alerts when it loads the judges itself).</summary>
+    private sealed class DiscardedAlerts : Core.Alerts.IAlertSink
+    {
+        public void Raise(Core.Alerts.Alert alert)
+        {
+        }
     }
 
     /// <summary>The exit code of a preflight: the first failure's, or 0.</summary>

@@ -186,6 +186,12 @@ public sealed class TelegramBotConnection : IDisposable
     internal Task<Message> SendMessageAsync(long chatId, string text, CancellationToken cancellationToken) =>
         CallAsync("sendMessage", SendTimeout, (client, token) => client.SendMessage(chatId, Truncate(text), linkPreviewOptions: LinkPreviewOptions.Disabled, cancellationToken: token), cancellationToken);
 
+    /// <summary><c>getMe</c>: the bot's own user (its username tells which addressed commands, <c>/cmd@Name</c>, are for it).</summary>
+    /// <exception cref="ApiRequestException">Telegram answered with an error (redacted message, no inner exception).</exception>
+    /// <exception cref="HttpRequestException">Network failure (redacted message).</exception>
+    internal Task<User> GetMeAsync(CancellationToken cancellationToken) =>
+        CallAsync("getMe", SendTimeout, (client, token) => client.GetMe(token), cancellationToken);
+
     /// <summary><c>getUpdates</c> from <paramref name="offset"/>: a long poll of <see cref="TelegramOptions.PollTimeoutSeconds"/>.</summary>
     /// <exception cref="ApiRequestException">Telegram answered with an error (redacted message, no inner exception).</exception>
     /// <exception cref="HttpRequestException">Network failure (redacted message).</exception>

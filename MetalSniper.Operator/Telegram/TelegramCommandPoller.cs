@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MetalSniper.Core.Alerts;
 using MetalSniper.Engine.Pipeline;
 using Polly;
 using Polly.Retry;
@@ -44,6 +45,13 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger<TelegramCommandPoller> _logger;
     private readonly HashSet<long> _allowed;
+    private readonly IAlertSink? _alerts;
+    private readonly Dictionary<long, DateTimeOffset> _strangerAlerted = [];
+    private string? _botUsername;
+    private long _otherBot;
+
+    /// <summary>At most one alert per stranger in this time.</summary>
+    private static readonly TimeSpan StrangerAlertInterval = TimeSpan.FromHours(1);
     private readonly ResiliencePipeline _pipeline;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
@@ -63,8 +71,9 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     /// <param name="api">The Bot API client.</param>
     /// <param name="console">What commands act on.</param>
     /// <param name="clock">The wall clock: backoff, command age (never the replay clock).</param>
+    /// <param name="alerts">Where a refused stranger is reported (YELLOW TelegramStranger, one per user an hour); null: the log only.</param>
     /// <param name="logger">Logger.</param>
-    public TelegramCommandPoller(TelegramBotConnection api, IOperatorConsole console, WallClock clock, ILogger<TelegramCommandPoller> logger)
+    public TelegramCommandPoller(TelegramBotConnection api, IOperatorConsole console, WallClock clock, ILogger<TelegramCommandPoller> logger, IAlertSink? alerts = null)
     {
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(console);
@@ -76,6 +85,7 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
         _clock = clock.Provider;
         _logger = logger;
         _allowed = [.. _options.AllowedUserIds];
+        _alerts = alerts;
         _pipeline = new ResiliencePipelineBuilder { TimeProvider = _clock }
             .AddRetry(new RetryStrategyOptions
             {
@@ -120,7 +130,13 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     /// <summary>Commands from allowed users that were executed (help answers included).</summary>
     public long Commands => Interlocked.Read(ref _commands);
 
-    /// <summary>Commands from users not in the allow-list, ignored.</summary>
+    /// <summary>Commands addressed to another bot (<c>/status@OtherBot</c>), ignored.</summary>
+    public long AddressedElsewhere => Interlocked.Read(ref _otherBot);
+
+    /// <summary>The bot's username from <c>getMe</c> (null until the first poll).</summary>
+    public string? BotUsername => _botUsername;
+
+    /// <summary>Commands from users not in the allow-list, refused (not executed, not answered; alerted).</summary>
     public long Ignored => Interlocked.Read(ref _ignored);
 
     /// <summary>Commands from allowed users not executed because they were too old.</summary>
@@ -225,6 +241,14 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
     /// <summary>One <c>getUpdates</c> long poll and the commands it brought; any exception is a failed poll (retried by the pipeline).</summary>
     private async ValueTask PollOnceAsync(CancellationToken stop)
     {
+        if (_botUsername is null)
+        {
+            // Who we are, once: a command addressed to another bot (/status@OtherBot, in a group) must not be obeyed by this one.
+            var me = await _api.GetMeAsync(stop).ConfigureAwait(false);
+            _botUsername = me.Username ?? throw new InvalidOperationException("getMe answered a bot without a username");
+            _logger.BotIdentified(_botUsername, me.Id);
+        }
+
         Update[] updates;
         try
         {
@@ -272,10 +296,27 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
             }
 
             var command = CommandName(text);
+            if (AddressedTo(text) is { } bot && !string.Equals(bot, _botUsername, StringComparison.OrdinalIgnoreCase))
+            {
+                Interlocked.Increment(ref _otherBot);
+                _logger.CommandForAnotherBot(command, bot, _botUsername ?? "?");
+                continue;
+            }
+
             if (!_allowed.Contains(from.Id))
             {
+                // Refused without an answer (a stranger learns nothing, not even that the bot is alive), and the operator is told:
+                // one YELLOW alert per user an hour, the attempts counted.
                 Interlocked.Increment(ref _ignored);
                 _logger.CommandFromStranger(command, from.Id);
+                var now = _clock.GetUtcNow();
+                if (_alerts is not null && (!_strangerAlerted.TryGetValue(from.Id, out var last) || now - last >= StrangerAlertInterval))
+                {
+                    _strangerAlerted[from.Id] = now;
+                    _alerts.Raise(new Alert(AlertLevel.Yellow, "TelegramStranger", string.Create(CultureInfo.InvariantCulture,
+                        $"Telegram command {command} from user {from.Id}{(from.Username is { } u ? " (@" + Sanitize(u) + ")" : "")} refused: not in Telegram:AllowedUserIds ({Interlocked.Read(ref _ignored)} refused so far)"), now));
+                }
+
                 continue;
             }
 
@@ -340,6 +381,23 @@ public sealed class TelegramCommandPoller : IHostedService, IAsyncDisposable
 
     /// <summary>8 hex digits.</summary>
     internal static bool IsConfirmationCode(string word) => word.Length == 8 && word.All(char.IsAsciiHexDigit);
+
+    /// <summary>"/kill@OtherBot 2" → "OtherBot"; null when the command names no bot (at most 64 safe characters).</summary>
+    internal static string? AddressedTo(string text)
+    {
+        var end = 0;
+        while (end < text.Length && !char.IsWhiteSpace(text[end]))
+        {
+            end++;
+        }
+
+        var at = text.IndexOf('@', 0, end);
+        return at < 0 ? null : Sanitize(text[(at + 1)..end]);
+    }
+
+    /// <summary>At most 64 characters of letters, digits and '_' (anything else '?'): a name from a stranger, safe to log.</summary>
+    private static string Sanitize(string name) =>
+        new([.. name.Take(64).Select(c => char.IsAsciiLetterOrDigit(c) || c == '_' ? c : '?')]);
 
     /// <summary>"/Kill@MetalSniperBot 2 why" → "/kill": lower case, the bot name cut, at most 32 safe characters (it is logged for strangers too).</summary>
     internal static string CommandName(string text)

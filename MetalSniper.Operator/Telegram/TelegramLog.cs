@@ -66,8 +66,14 @@ internal static partial class TelegramLog
     [LoggerMessage(EventId = 7124, Level = LogLevel.Information, Message = "Telegram getUpdates works again after {Failures} failure(s)")]
     public static partial void PollRecovered(this ILogger logger, int failures);
 
-    [LoggerMessage(EventId = 7125, Level = LogLevel.Warning, Message = "Telegram command {Command} from user {UserId} ignored: not in AllowedUserIds")]
+    [LoggerMessage(EventId = 7125, Level = LogLevel.Warning, Message = "Telegram command {Command} from user {UserId} refused: not in AllowedUserIds")]
     public static partial void CommandFromStranger(this ILogger logger, string command, long userId);
+
+    [LoggerMessage(EventId = 7126, Level = LogLevel.Information, Message = "Telegram command {Command} addressed to @{Bot}, not to this bot (@{Us}): ignored")]
+    public static partial void CommandForAnotherBot(this ILogger logger, string command, string bot, string us);
+
+    [LoggerMessage(EventId = 7127, Level = LogLevel.Information, Message = "Telegram bot is @{Username} (id {Id}): commands addressed to another bot are ignored")]
+    public static partial void BotIdentified(this ILogger logger, string username, long id);
 
     [LoggerMessage(EventId = 7126, Level = LogLevel.Warning, Message = "Telegram command {Command} from user {UserId} not executed: sent {Age} ago (CommandMaxAge {MaxAge})")]
     public static partial void CommandStale(this ILogger logger, string command, long userId, TimeSpan age, TimeSpan maxAge);

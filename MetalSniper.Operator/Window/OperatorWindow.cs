@@ -68,7 +68,17 @@ public sealed class OperatorWindowService(
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "MetalSniper.Operator" });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(options.Value.Url);
+        // DNS rebinding: a page on another site whose name resolves to 127.0.0.1 reaches this port with its own Host header. Only
+        // the window's own names are served (400 otherwise), besides the bearer token on what changes state.
+        var allowedHosts = options.Value.AllowedHostNames();
+        builder.Services.AddHostFiltering(o =>
+        {
+            o.AllowedHosts = allowedHosts;
+            o.AllowEmptyHosts = false;
+            o.IncludeFailureMessage = false;
+        });
         var app = builder.Build();
+        app.UseHostFiltering();
         Map(app);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;

@@ -143,6 +143,37 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task ARequestWithAForeignHostHeader_IsRefused_EvenWithTheToken_DnsRebinding()
+    {
+        var (host, address, freezer) = await StartAsync(token: "t0ken");
+        try
+        {
+            using var http = new HttpClient { BaseAddress = address };
+            (await http.GetAsync("/health/live")).StatusCode.ShouldBe(HttpStatusCode.OK);
+            foreach (var name in new[] { "localhost", "127.0.0.1", "[::1]" })
+            {
+                using var own = new HttpRequestMessage(HttpMethod.Get, "/api/status");
+                own.Headers.Host = $"{name}:{address.Port}";
+                (await http.SendAsync(own)).StatusCode.ShouldBe(HttpStatusCode.OK, name);
+            }
+
+            // A page of attacker.example whose name now resolves to 127.0.0.1 (DNS rebinding): its requests carry its own Host.
+            using var read = new HttpRequestMessage(HttpMethod.Get, "/api/status");
+            read.Headers.Host = $"attacker.example:{address.Port}";
+            (await http.SendAsync(read)).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+            using var kill = new HttpRequestMessage(HttpMethod.Post, "/api/kill") { Content = JsonContent.Create(new { level = 2, reason = "rebind" }) };
+            kill.Headers.Host = "attacker.example";
+            kill.Headers.Authorization = new AuthenticationHeaderValue("Bearer", "t0ken");
+            (await http.SendAsync(kill)).StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+            (await http.GetFromJsonAsync<JsonElement>("/api/status")).GetRawText().ShouldNotContain("rebind");
+        }
+        finally
+        {
+            await StopAsync(host, freezer);
+        }
+    }
+
+    [Fact]
     public async Task WithoutAConfiguredToken_KillAndResumeAreDisabled_AndTheFallbackIsAlerted()
     {
         var (host, address, freezer) = await StartAsync(token: null);

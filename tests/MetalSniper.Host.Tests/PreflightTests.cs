@@ -168,6 +168,25 @@ public sealed class PreflightTests : IDisposable
     }
 
     [Fact]
+    public async Task AJudgeOnWhoseModelIsMissing_FailsTheModelParityCheck_Exit65_AndNothingStarts()
+    {
+        var registry = Path.Combine(_env.Directory.FullName, "empty-registry");
+        Directory.CreateDirectory(registry);
+        var config = _env.WriteConfig(j =>
+        {
+            j["Judges"]!["Registry"] = registry;
+            j["Judges"]!["Entry"]!["Mode"] = "Shadow";
+        });
+        foreach (var command in new[] { "preflight", "run" })
+        {
+            var (code, output, error) = await Cli(command, "--config", config, "--db", _env.DatabasePath);
+            code.ShouldBe(ExitCodes.DataError, output + error);
+            (output + error).ShouldContain("FAIL model parity");
+            (output + error).ShouldContain("'model-missing'");
+        }
+    }
+
+    [Fact]
     public async Task PaperModeOnALivePort_Exits78_FailingClosed()
     {
         var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Port"] = 4001 }));

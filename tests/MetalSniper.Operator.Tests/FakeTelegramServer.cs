@@ -53,6 +53,12 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
 
     public string BaseUrl { get; private set; } = "";
 
+    /// <summary>The bot's user id <c>getMe</c> answers (the token's part before the colon in real life).</summary>
+    public const long BotId = 424242;
+
+    /// <summary>The bot's username <c>getMe</c> answers: commands addressed <c>/cmd@MetalSniperTestBot</c> are for it.</summary>
+    public const string BotUsername = "MetalSniperTestBot";
+
     /// <summary>Every sendMessage request, failed ones included, in arrival order.</summary>
     public IReadOnlyList<FakeSend> Attempts
     {
@@ -222,6 +228,13 @@ internal sealed class FakeTelegramServer : IAsyncDisposable
                 break;
             case "GETUPDATES":
                 await GetUpdatesAsync(context, parameters);
+                break;
+            case "GETME":
+                await WriteJsonAsync(context, 200, new JsonObject
+                {
+                    ["ok"] = true,
+                    ["result"] = new JsonObject { ["id"] = BotId, ["is_bot"] = true, ["first_name"] = "MetalSniper", ["username"] = BotUsername },
+                });
                 break;
             default:
                 await WriteJsonAsync(context, 404, new JsonObject { ["ok"] = false, ["error_code"] = 404, ["description"] = "Not Found" });

@@ -605,7 +605,7 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
         var console = new FakeOperatorConsole();
         var poller = Poller(Api(), console);
         _server.AddMessage(Operator, Operator, "/kill 2 test");
-        _server.AddMessage(Operator, Operator, "/kill@MetalSniperBot 1");
+        _server.AddMessage(Operator, Operator, $"/kill@{FakeTelegramServer.BotUsername} 1");
         _server.AddMessage(Operator, Operator, "/kill 3");
         await poller.StartAsync(CancellationToken.None);
 
@@ -636,15 +636,24 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
     }
 
     [Fact]
-    public async Task Poller_CommandFromAStranger_IsIgnored_WithoutReply_AndLogged()
+    public async Task Poller_CommandFromAStranger_IsRefusedWithoutReply_LoggedAndAlertedOncePerHour()
     {
         var console = new FakeOperatorConsole();
-        var poller = Poller(Api(), console);
+        var alerts = new CollectedAlerts();
+        var poller = Poller(Api(), console, alerts);
         _server.AddMessage(Stranger, Stranger, "/kill 2 secret-reason");
+        _server.AddMessage(Stranger, Stranger, "/resume");
         await poller.StartAsync(CancellationToken.None);
 
-        await Eventually.Until(() => poller.Ignored == 1);
-        var entry = _logs.WithEvent(7125).ShouldHaveSingleItem();
+        await Eventually.Until(() => poller.Ignored == 2);
+        var alert = alerts.Items.ShouldHaveSingleItem("one alert per stranger an hour, however many attempts");
+        alert.Level.ShouldBe(AlertLevel.Yellow);
+        alert.Kind.ShouldBe("TelegramStranger");
+        alert.Text.ShouldContain($"from user {Stranger}");
+        alert.Text.ShouldNotContain("secret-reason");
+        console.Calls.ShouldBeEmpty();
+        _logs.WithEvent(7125).Count().ShouldBe(2, "each refused attempt is logged");
+        var entry = _logs.WithEvent(7125).First();
         entry.Value("UserId").ShouldBe(Stranger);
         entry.Value("Command").ShouldBe("/kill");
         _logs.Entries.ShouldAllBe(e => !e.Everything.Contains("secret-reason"));
@@ -653,6 +662,34 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
         (await WaitForMessages(1)).Single().ChatId.ShouldBe(Operator);
         console.Calls.ShouldBe(["Status"]);
         _server.Messages.ShouldAllBe(m => m.ChatId != Stranger);
+    }
+
+    [Fact]
+    public async Task Poller_CommandAddressedToAnotherBot_IsIgnored_OursIsObeyed()
+    {
+        var console = new FakeOperatorConsole();
+        var poller = Poller(Api(), console);
+        _server.AddMessage(Operator, Operator, "/kill@OtherBot 2 not for us");
+        _server.AddMessage(Operator, Operator, $"/status@{FakeTelegramServer.BotUsername}");
+        await poller.StartAsync(CancellationToken.None);
+
+        (await WaitForMessages(1)).Single().ChatId.ShouldBe(Operator);
+        poller.BotUsername.ShouldBe(FakeTelegramServer.BotUsername);
+        poller.AddressedElsewhere.ShouldBe(1);
+        console.Calls.ToArray().ShouldBe(["Status"], customMessage: "the kill addressed to @OtherBot was not executed");
+        TelegramCommandPoller.AddressedTo("/kill@OtherBot 2").ShouldBe("OtherBot");
+        TelegramCommandPoller.AddressedTo("/status").ShouldBeNull();
+        TelegramCommandPoller.AddressedTo("/kill 2 mail me@example.com").ShouldBeNull("an @ in the arguments names no bot");
+    }
+
+    /// <summary>Alerts raised, in order.</summary>
+    private sealed class CollectedAlerts : IAlertSink
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<Alert> _items = new();
+
+        public IReadOnlyList<Alert> Items => [.. _items];
+
+        public void Raise(Alert alert) => _items.Enqueue(alert);
     }
 
     [Fact]
@@ -962,9 +999,9 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
         return notifier;
     }
 
-    private TelegramCommandPoller Poller(TelegramBotConnection api, FakeOperatorConsole console)
+    private TelegramCommandPoller Poller(TelegramBotConnection api, FakeOperatorConsole console, IAlertSink? alerts = null)
     {
-        var poller = new TelegramCommandPoller(api, console, _wall, _logs.Logger<TelegramCommandPoller>());
+        var poller = new TelegramCommandPoller(api, console, _wall, _logs.Logger<TelegramCommandPoller>(), alerts);
         _asyncDisposables.Add(poller);
         return poller;
     }
