@@ -834,7 +834,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         // sweep: each attempt is an order, a gate denial and journal entries. Threaded (the service) the back-off runs on the
         // wall clock; inline (a replay) on market time, so a replay stays the same run after run.
         var at = _thread is null ? now : _wallClock.GetUtcNow();
-        if (_flattenAttempts.TryGetValue(p.Symbol, out var tries) && tries.Quantity == p.Quantity)
+        // The same position (quantity and average price) as the earlier attempt: that attempt left it unchanged. A later position
+        // of the same size is a new one (its average price differs): its first flatten is attempt 1, not a retry.
+        if (_flattenAttempts.TryGetValue(p.Symbol, out var tries) && tries.Quantity == p.Quantity && tries.AveragePrice == p.AveragePrice)
         {
             if (at < tries.NotBefore)
             {
@@ -848,7 +850,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         }
         else
         {
-            tries = new FlattenAttempts(p.Quantity) { Attempts = 1, Delay = _settings.SweepInterval, NotBefore = at + _settings.SweepInterval };
+            tries = new FlattenAttempts(p.Quantity, p.AveragePrice) { Attempts = 1, Delay = _settings.SweepInterval, NotBefore = at + _settings.SweepInterval };
             _flattenAttempts[p.Symbol] = tries;
         }
 
@@ -875,10 +877,12 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         return true;
     }
 
-    /// <summary>The flatten attempts on one position while its quantity stays the same (sentinel thread only).</summary>
-    private sealed class FlattenAttempts(decimal quantity)
+    /// <summary>The flatten attempts on one position while it stays the same — quantity and average price (sentinel thread only).</summary>
+    private sealed class FlattenAttempts(decimal quantity, decimal averagePrice)
     {
         public decimal Quantity { get; } = quantity;
+
+        public decimal AveragePrice { get; } = averagePrice;
 
         public int Attempts { get; set; }
 

@@ -48,7 +48,7 @@ public static class Commands
             }
 
             var sw = Stopwatch.StartNew();
-            var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System);
+            var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System, modelParity: JudgeLoading.ModelParityCheck);
             output.WriteLine(Supervision.Preflight.Render(checks, sw.Elapsed));
             return Supervision.Preflight.ExitCode(checks);
         });
@@ -493,7 +493,7 @@ public static class Commands
 
         // Preflight before anything is built: every result printed, the first failure's code returned and journaled.
         // An unreachable broker does not stop the start: the service waits for it, alerting (a broker that is down is transient).
-        var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System, waitForBroker: true);
+        var checks = Supervision.Preflight.Run(configuration!, TimeProvider.System, waitForBroker: true, modelParity: JudgeLoading.ModelParityCheck);
         var preflightTime = started.Elapsed;
         code = Supervision.Preflight.ExitCode(checks);
         if (code != ExitCodes.Ok)

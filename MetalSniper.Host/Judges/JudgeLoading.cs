@@ -3,6 +3,7 @@ using MetalSniper.Core.Alerts;
 using MetalSniper.Features;
 using MetalSniper.Judges.Registry;
 using MetalSniper.Judges.Verdicts;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace MetalSniper.Host;
@@ -75,6 +76,50 @@ public static class JudgeLoading
 
         var effective = options.WithSlotsOff(entry is null, exit is null, add is null);
         return new JudgePanel(effective, entry, exit, add) { Refused = refused, Candidates = candidates };
+    }
+
+    /// <summary>
+    /// Every judge that is on (Shadow, Active, or a Shadow candidate) is loaded from the registry exactly as the service will
+    /// load it (<see cref="JudgeLoading.CreatePanel"/>: model hash, feature schema and code hash, the reference rows through the
+    /// managed walk and the native library). A refused model fails the preflight (65), so the service does not start with a
+    /// judge silently off; a check that cannot run (the registry unreadable, the native library missing) fails too (74 / 70).
+    /// With every judge off there is nothing to check, and the line says so. Given to <see cref="Supervision.Preflight.Run"/>.
+    /// </summary>
+    /// <param name="configuration">The validated configuration.</param>
+    /// <param name="wallClock">The registry's clock.</param>
+    public static Supervision.PreflightCheck ModelParityCheck(IConfiguration configuration, TimeProvider wallClock)
+    {
+        var options = configuration.GetSection(MetalSniper.Judges.Verdicts.JudgesOptions.SectionName).Get<MetalSniper.Judges.Verdicts.JudgesOptions>() ?? new();
+        var slots = new[] { options.Entry, options.Exit, options.Add };
+        var on = slots.Count(s => s.Mode != MetalSniper.Judges.Verdicts.JudgeMode.Off) + slots.Count(s => s.Candidate is not null);
+        if (on == 0)
+        {
+            return new Supervision.PreflightCheck("model parity", true, "no judge on (every Judges slot Off): nothing to check", 0);
+        }
+
+        try
+        {
+            var panel = JudgeLoading.CreatePanel(options, new DiscardedAlerts(), wallClock, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            return panel.Refused.Count > 0
+                ? new Supervision.PreflightCheck("model parity", false, string.Join("; ", panel.Refused), Supervision.ExitCodes.DataError)
+                : new Supervision.PreflightCheck("model parity", true, string.Create(CultureInfo.InvariantCulture, $"{on} judge model(s) loaded from {options.Registry}, parity passed"), 0);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new Supervision.PreflightCheck("model parity", false, $"cannot run: the model registry {options.Registry} is unreadable: {e.Message}", Supervision.ExitCodes.IoError);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or InvalidOperationException)
+        {
+            return new Supervision.PreflightCheck("model parity", false, $"cannot run: {e.GetType().Name}: {e.Message}", Supervision.ExitCodes.Software);
+        }
+    }
+
+    /// <summary>The preflight reports refusals in its own line (the service raises its alerts when it loads the judges itself).</summary>
+    private sealed class DiscardedAlerts : Core.Alerts.IAlertSink
+    {
+        public void Raise(Core.Alerts.Alert alert)
+        {
+        }
     }
 
     private static int ResolveVersion(ModelRegistry registry, JudgeKind kind, string version)

@@ -49,7 +49,9 @@ public static class Preflight
     /// True for the service's start: an unreachable broker passes as <see cref="PreflightCheck.Waiting"/> (the service waits for
     /// it); false (the <c>preflight</c> command) fails it with <see cref="UnavailableExitCode"/>.
     /// </param>
-    public static IReadOnlyList<PreflightCheck> Run(IConfiguration configuration, TimeProvider wallClock, bool waitForBroker = false)
+    /// <param name="modelParity">The model parity check (<c>JudgeLoading.ModelParityCheck</c>: the judges live above this namespace); without it the check fails as one that cannot run.</param>
+    public static IReadOnlyList<PreflightCheck> Run(IConfiguration configuration, TimeProvider wallClock, bool waitForBroker = false,
+        Func<IConfiguration, TimeProvider, PreflightCheck>? modelParity = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         var checks = new List<PreflightCheck>();
@@ -77,51 +79,10 @@ public static class Preflight
         var journal = CheckJournal(journalPath, out var lastEntryUtc);
         checks.Add(journal);
         checks.Add(CheckBroker(configuration, waitForBroker));
-        checks.Add(CheckModelParity(configuration, wallClock));
+        checks.Add(modelParity?.Invoke(configuration, wallClock)
+            ?? new PreflightCheck("model parity", false, "cannot run: no model parity check was given to the preflight", ExitCodes.Software));
         checks.Add(CheckClock(wallClock, lastEntryUtc));
         return checks;
-    }
-
-    /// <summary>
-    /// Every judge that is on (Shadow, Active, or a Shadow candidate) is loaded from the registry exactly as the service will
-    /// load it (<see cref="JudgeLoading.CreatePanel"/>: model hash, feature schema and code hash, the reference rows through the
-    /// managed walk and the native library). A refused model fails the preflight (65), so the service does not start with a
-    /// judge silently off; a check that cannot run (the registry unreadable, the native library missing) fails too (74 / 70).
-    /// With every judge off there is nothing to check, and the line says so.
-    /// </summary>
-    private static PreflightCheck CheckModelParity(IConfiguration configuration, TimeProvider wallClock)
-    {
-        var options = configuration.GetSection(Judges.Verdicts.JudgesOptions.SectionName).Get<Judges.Verdicts.JudgesOptions>() ?? new();
-        var slots = new[] { options.Entry, options.Exit, options.Add };
-        var on = slots.Count(s => s.Mode != Judges.Verdicts.JudgeMode.Off) + slots.Count(s => s.Candidate is not null);
-        if (on == 0)
-        {
-            return new PreflightCheck("model parity", true, "no judge on (every Judges slot Off): nothing to check", 0);
-        }
-
-        try
-        {
-            var panel = JudgeLoading.CreatePanel(options, new DiscardedAlerts(), wallClock, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-            return panel.Refused.Count > 0
-                ? new PreflightCheck("model parity", false, string.Join("; ", panel.Refused), ExitCodes.DataError)
-                : new PreflightCheck("model parity", true, string.Create(CultureInfo.InvariantCulture, $"{on} judge model(s) loaded from {options.Registry}, parity passed"), 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return new PreflightCheck("model parity", false, $"cannot run: the model registry {options.Registry} is unreadable: {e.Message}", ExitCodes.IoError);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or InvalidOperationException)
-        {
-            return new PreflightCheck("model parity", false, $"cannot run: {e.GetType().Name}: {e.Message}", ExitCodes.Software);
-        }
-    }
-
-    /// <summary>The preflight reports refusals in its own line (the service raises its alerts when it loads the judges itself).</summary>
-    private sealed class DiscardedAlerts : Core.Alerts.IAlertSink
-    {
-        public void Raise(Core.Alerts.Alert alert)
-        {
-        }
     }
 
     /// <summary>The exit code of a preflight: the first failure's, or 0.</summary>

@@ -26,7 +26,11 @@ public sealed class GoldenYearTests : IDisposable
     // halts (83), positions and every decision without its inputs hash the same before (eff63f81…) and after, checked
     // row by row against a build of the commit before the judges (b947aa1). And for issue 18 item 4: risk flattens record
     // their "attempt" among their inputs (the same run otherwise; without that input the dump hashed eff63f81… again).
-    private const string GoldenSha256 = "b0840d125dcb72008019f440724d7cf1821e0b045fd0225bb00cdba1b221e60b";
+    // Re-pinned for issue 19 (b0840d12… before): a flatten's attempts are now counted per position (quantity and average
+    // price), not per quantity, so a new XAUUSD position of the same size as an earlier flattened one (12, 10) is flattened
+    // as attempt 1, not as a false "attempt 2" with an ERR line. Exactly two rows differ (decisions S-D0000033 and S-D0000067,
+    // "attempt":"2" → "1"); every order, fill, halt and position is the same (diffed line by line against the build before).
+    private const string GoldenSha256 = "b74ebcb274dc676e03b7a2d0f0422c8e6253d9807ff10ca016a88f8a156acb59";
 
     private readonly TestEnvironment _env = new();
 
