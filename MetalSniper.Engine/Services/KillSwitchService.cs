@@ -157,7 +157,8 @@ public sealed class KillSwitchService(
             lines.Add(string.Create(inv, $"pause            {p.Key} L{(int)p.Level} since {p.SinceUtc:O} until {(p.UntilUtc is { } u ? u.ToString("O", inv) : "cleared")}: {p.Reason}"));
         }
 
-        lines.Add(string.Create(inv, $"last record      #{state.LastSequence} {state.LastHash[..16]}…"));
+        // The hash's tail: its first 8 hex digits are the resume confirmation code, shown only when asked for (resume without a code).
+        lines.Add(string.Create(inv, $"last record      #{state.LastSequence} …{state.LastHash[^16..]}"));
         return string.Join(Environment.NewLine, lines);
     }
 }

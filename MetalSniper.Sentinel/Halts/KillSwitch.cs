@@ -430,7 +430,9 @@ public sealed class KillSwitch
 
             if (!string.Equals(confirmation, _state.ConfirmationCode, StringComparison.OrdinalIgnoreCase))
             {
-                throw new InvalidOperationException($"confirmation '{confirmation}' does not match the current state (code {_state.ConfirmationCode}); look at the state again and confirm what you see");
+                // The refusal never names the code that would have been accepted (a guess must not be answered with the key);
+                // the operator sees the state and its code by asking for it (resume without a code).
+                throw new InvalidOperationException($"confirmation '{confirmation}' does not match the current state; look at the state again (resume without a code shows it and its code) and confirm what you see");
             }
 
             var expected = _state.LastHash;
@@ -451,7 +453,7 @@ public sealed class KillSwitch
             catch (HaltStoreChangedException e)
             {
                 Refresh();
-                throw new InvalidOperationException($"the halts store changed while resuming ({e.Message}); look at the state again (code now {_state.ConfirmationCode})", e);
+                throw new InvalidOperationException($"the halts store changed while resuming ({e.Message}); look at the state again (resume without a code shows it and its code)", e);
             }
         }
     }

@@ -152,6 +152,7 @@ public sealed partial class KillSwitchProcessTests : IDisposable
             show.Code.ShouldBe(0, show.Err);
             var code = ConfirmCode().Match(show.Out).Groups[1].Value;
             code.Length.ShouldBe(8, show.Out);
+            (wrong.Out + wrong.Err).ShouldNotContain(code, Case.Insensitive, "the refused resume named the code that would have been accepted");
             var resume = await Cli("resume", "--reason", "test: incident reviewed", "--confirm", code);
             resume.Code.ShouldBe(0, resume.Err);
             resume.Out.ShouldContain("resumed to L0");

@@ -17,6 +17,7 @@ public sealed class KillSwitchTests
 
         var ex = Should.Throw<InvalidOperationException>(() => kill.Resume("operator:cli", "ok", "deadbeef", Now));
         ex.Message.ShouldContain("does not match");
+        ex.Message.ShouldNotContain(kill.State.ConfirmationCode, Case.Insensitive, "a refused resume must not name the code that would have been accepted");
         kill.Level(Now).ShouldBe(KillLevel.Flatten);
 
         kill.Resume("operator:cli", "incident reviewed", kill.State.ConfirmationCode, Now.AddMinutes(5));
