@@ -51,9 +51,12 @@ public sealed class StatusLineService(
             return behind >= options.Value.BrainLagWarning ? string.Create(CultureInfo.InvariantCulture, $"{behind.TotalSeconds:0.0} s behind its pace") : null;
         }
 
-        var queued = channels.Bars.Reader.CanCount ? channels.Bars.Reader.Count : 0;
+        var queued = QueuedBars();
         return queued > channels.BarCapacity / 4 ? string.Create(CultureInfo.InvariantCulture, $"{queued} bars queued for the brain (capacity {channels.BarCapacity})") : null;
     }
+
+    /// <summary>Bars waiting for the brain (the threaded pipeline's channel).</summary>
+    private int QueuedBars() => channels.Bars.Reader.CanCount ? channels.Bars.Reader.Count : 0;
 
     /// <summary>The status line as it is logged now (also advances the "since the last line" counts).</summary>
     public string Compose()
@@ -71,7 +74,7 @@ public sealed class StatusLineService(
         }
         else
         {
-            feed = string.Create(inv, $"{(channels.Bars.Reader.CanCount ? channels.Bars.Reader.Count : 0)} bar(s) queued");
+            feed = string.Create(inv, $"{QueuedBars()} bar(s) queued");
         }
 
         var line = string.Create(inv,
