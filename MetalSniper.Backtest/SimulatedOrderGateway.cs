@@ -366,9 +366,11 @@ public sealed class SimulatedOrderGateway : IBarMatchingGateway
         w.CommissionCharged += commission;
         var now = _clock.GetUtcNow();
         var executionId = string.Create(CultureInfo.InvariantCulture, $"{_executionPrefix}-X{++_executionSequence:D8}");
-        var fill = new Fill(executionId, o.ClientOrderId, o.Symbol, o.Side, quantity, price, new Core.Money.Money(commission, instrument.Currency), bar.OpenTimeUtc);
+        // As of the bar's close: inside a bar the path is unknown, so the fill is knowable only once the bar is complete (its
+        // open time would date the fill before anything about it could be known, one bar ahead for whatever keys on it).
+        var fill = new Fill(executionId, o.ClientOrderId, o.Symbol, o.Side, quantity, price, new Core.Money.Money(commission, instrument.Currency), bar.CloseTimeUtc);
         _book.Apply(fill);
-        Emit(new OrderFilled(o.ClientOrderId, fill, o.Quantity - w.Filled, bar.OpenTimeUtc, now));
+        Emit(new OrderFilled(o.ClientOrderId, fill, o.Quantity - w.Filled, bar.CloseTimeUtc, now));
     }
 
     private string? Check(SubmitOrder order)

@@ -24,14 +24,14 @@ namespace MetalSniper.Host.Cli;
 /// <param name="Side">Buy or Sell.</param>
 /// <param name="Quantity">Filled quantity.</param>
 /// <param name="Price">Recorded fill price (instrument currency per unit).</param>
-/// <param name="BarOpenUtc">Open time (UTC) of the bar the fill happened on.</param>
+/// <param name="BarCloseUtc">Close time (UTC) of the bar the fill happened on: when the fill was knowable (the fill's <c>event_utc</c>).</param>
 /// <param name="Commission">Commission, base currency.</param>
 /// <param name="Spread">Half spread paid against the bar's mid reference price, base currency (0 when not reproduced).</param>
 /// <param name="Slippage">Slippage paid beyond the half spread (ticks, and tick rounding), base currency (0 when not reproduced).</param>
 /// <param name="NotCharged">Spread and slippage the cap at the bar's high/low left uncharged, base currency.</param>
 /// <param name="Reproduced">True when the fill rule applied to the recorded bar and order gives exactly the recorded price.</param>
 public sealed record FillCost(string ExecutionId, string Symbol, string OrderType, string Purpose, OrderSide Side, decimal Quantity, decimal Price,
-    DateTimeOffset BarOpenUtc, decimal Commission, decimal Spread, decimal Slippage, decimal NotCharged, bool Reproduced)
+    DateTimeOffset BarCloseUtc, decimal Commission, decimal Spread, decimal Slippage, decimal NotCharged, bool Reproduced)
 {
     /// <summary>True when the fill price was capped at the bar's high or low.</summary>
     public bool Capped => NotCharged != 0m;
@@ -95,7 +95,7 @@ public static class FillCostReconstruction
         var instruments = InstrumentCatalog.CreateDefault();
 
         var rows = ReadFills(databasePath, runId);
-        var needed = rows.Select(r => (r.Symbol, r.BarOpenUtc)).ToHashSet();
+        var needed = rows.Select(r => (r.Symbol, r.BarCloseUtc)).ToHashSet();
         var bars = await ReadBarsAsync(configuration, instruments, needed, cancellationToken).ConfigureAwait(false);
 
         var fills = new List<(FillCost Fill, decimal Notional)>(rows.Count);
@@ -108,7 +108,7 @@ public static class FillCostReconstruction
             var commission = ToBase(r.Commission, new Currency(r.CommissionCurrency));
             var notional = ToBase(Math.Abs(r.Price * r.Quantity * instrument.Multiplier), instrument.Currency);
             var (spread, slippage, notCharged, reproduced) = (0m, 0m, 0m, false);
-            if (bars.TryGetValue((r.Symbol, r.BarOpenUtc), out var bar) && costs.TryGetValue(r.Symbol, out var cost) && Enum.TryParse<OrderType>(r.OrderType, out var type)
+            if (bars.TryGetValue((r.Symbol, r.BarCloseUtc), out var bar) && costs.TryGetValue(r.Symbol, out var cost) && Enum.TryParse<OrderType>(r.OrderType, out var type)
                 && BarTriggers.TryTrigger(type, r.Side, r.LimitPrice, r.StopPrice, bar, out var reference))
             {
                 withSpread += bar.Spread is null ? 0 : 1;
@@ -139,7 +139,7 @@ public static class FillCostReconstruction
                 }
             }
 
-            fills.Add((new FillCost(r.ExecutionId, r.Symbol, r.OrderType, r.Purpose, r.Side, r.Quantity, r.Price, r.BarOpenUtc, commission, spread, slippage, notCharged, reproduced), notional));
+            fills.Add((new FillCost(r.ExecutionId, r.Symbol, r.OrderType, r.Purpose, r.Side, r.Quantity, r.Price, r.BarCloseUtc, commission, spread, slippage, notCharged, reproduced), notional));
         }
 
         var lines = new List<CostLine>();
@@ -154,7 +154,7 @@ public static class FillCostReconstruction
     }
 
     private sealed record FillRow(string ExecutionId, string Symbol, OrderSide Side, decimal Quantity, decimal Price, decimal Commission, string CommissionCurrency,
-        DateTimeOffset BarOpenUtc, string OrderType, decimal? LimitPrice, decimal? StopPrice, string Purpose);
+        DateTimeOffset BarCloseUtc, string OrderType, decimal? LimitPrice, decimal? StopPrice, string Purpose);
 
     private static List<FillRow> ReadFills(string databasePath, string runId)
     {
@@ -170,9 +170,9 @@ public static class FillCostReconstruction
             .ToList();
     }
 
-    /// <summary>The bars the pipeline accepted at the given (symbol, open time) keys: the run's files and window, through the ingest validator.</summary>
-    private static async Task<Dictionary<(string Symbol, DateTimeOffset OpenUtc), Bar>> ReadBarsAsync(IConfiguration configuration, IInstrumentCatalog instruments,
-        HashSet<(string Symbol, DateTimeOffset OpenUtc)> needed, CancellationToken cancellationToken)
+    /// <summary>The bars the pipeline accepted at the given (symbol, close time) keys: the run's files and window, through the ingest validator.</summary>
+    private static async Task<Dictionary<(string Symbol, DateTimeOffset CloseUtc), Bar>> ReadBarsAsync(IConfiguration configuration, IInstrumentCatalog instruments,
+        HashSet<(string Symbol, DateTimeOffset CloseUtc)> needed, CancellationToken cancellationToken)
     {
         var bars = new Dictionary<(string, DateTimeOffset), Bar>();
         if (needed.Count == 0)
@@ -187,9 +187,9 @@ public static class FillCostReconstruction
         var validator = new BarValidator(instruments, new IngestCounters());
         await foreach (var record in source.StreamAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (validator.Validate(record, DateTimeOffset.UnixEpoch, out _) is { } bar && needed.Contains((bar.Symbol, bar.OpenTimeUtc)))
+            if (validator.Validate(record, DateTimeOffset.UnixEpoch, out _) is { } bar && needed.Contains((bar.Symbol, bar.CloseTimeUtc)))
             {
-                bars[(bar.Symbol, bar.OpenTimeUtc)] = bar;
+                bars[(bar.Symbol, bar.CloseTimeUtc)] = bar;
             }
         }
 

@@ -40,6 +40,7 @@ public sealed class SystemdService(
     IHostApplicationLifetime lifetime,
     BrokerIdentity broker,
     ILogger<SystemdService> logger,
+    Engine.Alerts.AlertHub alerts,
     Engine.Services.ReplayScheduler? scheduler = null) : IHostedService, IDisposable
 {
     private long _idleTurns;
@@ -49,6 +50,7 @@ public sealed class SystemdService(
     private ITimer? _status;
     private ITimer? _ready;
     private int _readySent;
+    private long _notifyFailures;
     private long _lastLoops = -1;
     private bool _stalledLogged;
 
@@ -153,8 +155,17 @@ public sealed class SystemdService(
         }
         catch (SocketException e)
         {
+            // The first failure of a streak is an alert (systemd may stop the service for missing pings); the rest are counted.
             logger.LogError(e, "sd_notify of {State} failed: {Error}", state.Split('\n')[0], e.SocketErrorCode);
+            if (Interlocked.Increment(ref _notifyFailures) == 1)
+            {
+                alerts.Raise(Core.Alerts.AlertLevel.Yellow, "SystemdNotify", $"sd_notify failed ({e.SocketErrorCode}): systemd may not see the service's readiness or watchdog pings and may restart it");
+            }
+
+            return;
         }
+
+        Interlocked.Exchange(ref _notifyFailures, 0);
     }
 }
 

@@ -627,7 +627,19 @@ public sealed class TwsClient : IAsyncDisposable
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
+                    // A link the heartbeat could not check is not trusted: it is torn down, which the session reports (alert,
+                    // link state) and follows with a reconnect; the loop itself keeps ticking.
                     _logger.LoopFaulted("heartbeat", ex);
+                    Session? current;
+                    lock (_stateGate)
+                    {
+                        current = _current;
+                    }
+
+                    if (current is not null)
+                    {
+                        TearDown(current, TwsDisconnectReason.HeartbeatTimeout, $"the heartbeat check faulted ({ex.GetType().Name}: {ex.Message}): the link is not trusted");
+                    }
                 }
             }
         }

@@ -36,7 +36,7 @@ public enum TwsDisconnectReason
     /// <summary>A bad length prefix: the stream is desynchronised.</summary>
     FramingError,
 
-    /// <summary>A currentTime probe went unanswered for the heartbeat timeout (half-open link).</summary>
+    /// <summary>A currentTime probe went unanswered for the heartbeat timeout (half-open link), or the heartbeat check itself faulted (the link is not trusted).</summary>
     HeartbeatTimeout,
 }
 

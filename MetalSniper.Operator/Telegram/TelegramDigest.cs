@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using MetalSniper.Core.Alerts;
 using MetalSniper.Engine.Pipeline;
 
 namespace MetalSniper.Operator.Telegram;
@@ -27,6 +28,7 @@ public sealed class TelegramDigest : IHostedService, IAsyncDisposable
     private readonly TelegramOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<TelegramDigest> _logger;
+    private readonly IAlertSink _alerts;
     private readonly Lock _gate = new();
     private ITimer? _timer;
     private DateTimeOffset _since;
@@ -39,8 +41,10 @@ public sealed class TelegramDigest : IHostedService, IAsyncDisposable
     /// <param name="console">The figures (<see cref="IOperatorConsole.Snapshot"/>).</param>
     /// <param name="clock">The wall clock (never the replay clock).</param>
     /// <param name="logger">Logger.</param>
-    public TelegramDigest(TelegramBotConnection api, TelegramNotifier notifier, IOperatorConsole console, WallClock clock, ILogger<TelegramDigest> logger)
+    /// <param name="alerts">Where a digest that cannot be built is reported (a YELLOW <c>DigestFault</c>: the phone is missing its summary).</param>
+    public TelegramDigest(TelegramBotConnection api, TelegramNotifier notifier, IOperatorConsole console, WallClock clock, ILogger<TelegramDigest> logger, IAlertSink alerts)
     {
+        ArgumentNullException.ThrowIfNull(alerts);
         ArgumentNullException.ThrowIfNull(api);
         ArgumentNullException.ThrowIfNull(notifier);
         ArgumentNullException.ThrowIfNull(console);
@@ -51,6 +55,7 @@ public sealed class TelegramDigest : IHostedService, IAsyncDisposable
         _console = console;
         _clock = clock.Provider;
         _logger = logger;
+        _alerts = alerts;
     }
 
     /// <summary>Digests queued so far.</summary>
@@ -169,9 +174,10 @@ public sealed class TelegramDigest : IHostedService, IAsyncDisposable
             }
             catch (Exception e)
             {
-                // On a timer thread: logged and counted, the next interval tries again.
+                // On a timer thread: logged, counted and alerted (the operator is missing a summary); the next interval tries again.
                 Interlocked.Increment(ref _faults);
                 _logger.DigestFault(e.ToString());
+                _alerts.Raise(new Alert(AlertLevel.Yellow, "DigestFault", $"the Telegram digest could not be built ({e.GetType().Name}: {e.Message}); the next one is tried in {_options.DigestInterval}", _clock.GetUtcNow()));
             }
         }
     }

@@ -24,9 +24,9 @@ public sealed record RecordedDecision(string DecisionId, string Symbol, string K
 /// <param name="Commission">Commission, in <paramref name="CommissionCurrency"/>.</param>
 /// <param name="CommissionCurrency">ISO code.</param>
 /// <param name="EventUtc">
-/// When the fill was knowable, UTC: the fill's <c>received_utc</c>. In a replay a fill's <c>event_utc</c> is the open of the bar
-/// it filled in, but nothing about it is known before that bar's close, which is when it is received; labels and purges key
-/// on this time, never on the earlier one.
+/// When the fill was knowable, UTC: the fill's <c>received_utc</c> (when our side learned of it; in a replay the close of the
+/// bar it filled in, which is also its <c>event_utc</c>, the as-of time of the fill at the broker). Labels and purges key on
+/// this time.
 /// </param>
 public sealed record RecordedFill(string ExecutionId, string DecisionId, string Purpose, string Symbol, decimal SignedQuantity, decimal Price, decimal Commission, string CommissionCurrency, DateTimeOffset EventUtc);
 

@@ -45,7 +45,7 @@ public sealed class SimulatedOrderGatewayTests
         g.OnBar(B(1, 2006m, 2012m, 2001m, 2010m));
         var fill = Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderFilled>().Fill;
         fill.Price.ShouldBe(2006.10m);
-        fill.EventTimeUtc.ShouldBe(T0 + M15);
+        fill.EventTimeUtc.ShouldBe(T0 + M15 + M15); // as of the close of the bar it filled in: the simulator knows the fill only once that bar is complete
         fill.Commission.Amount.ShouldBe(3.01m); // 1.5 bp × 20,061 = 3.009 → 3.01 (above the 2.00 minimum)
     }
 
@@ -168,7 +168,7 @@ public sealed class SimulatedOrderGatewayTests
 
         var fill = Drain(g).ShouldHaveSingleItem().ShouldBeOfType<OrderFilled>().Fill;
         fill.Price.ShouldBe(23.121m); // open 23.11 + half spread 0.01 + 10 ticks × 0.0001
-        fill.EventTimeUtc.ShouldBe(LseOpen2);
+        fill.EventTimeUtc.ShouldBe(LseOpen2 + LseSession); // as of the session bar's close, when the simulator has it (the price is the open's)
         fill.Commission.Amount.ShouldBe(3m); // 5 bp × 2,312.10 = 1.16 → the 3.00 minimum
     }
 

@@ -30,7 +30,11 @@ public sealed class GoldenYearTests : IDisposable
     // price), not per quantity, so a new XAUUSD position of the same size as an earlier flattened one (12, 10) is flattened
     // as attempt 1, not as a false "attempt 2" with an ERR line. Exactly two rows differ (decisions S-D0000033 and S-D0000067,
     // "attempt":"2" → "1"); every order, fill, halt and position is the same (diffed line by line against the build before).
-    private const string GoldenSha256 = "b74ebcb274dc676e03b7a2d0f0422c8e6253d9807ff10ca016a88f8a156acb59";
+    // Re-pinned for issue 17 (b74ebcb2… before): a simulated fill is dated at the close of the bar it filled in (when it was
+    // knowable), not at that bar's open. Diffed line by line against the build before: 4,573 rows differ, each only in a time
+    // exactly 15 minutes later — the 2,380 fills, the decisions taken on a fill (1,004 KillLeg, 799 StoppedOut, 354
+    // ResizeStop, 18 ExitResidual) and the 18 orders those decided; no price, quantity, reason, halt or position changed.
+    private const string GoldenSha256 = "aea8c034b1acdb24cc5c6a2d9073f1af571a8e3335696f0b866661aa3cf4b6f9";
 
     private readonly TestEnvironment _env = new();
 

@@ -88,6 +88,29 @@ public sealed class ReplayTests : IDisposable
     }
 
     [Fact]
+    public async Task Replay_EveryFill_IsDatedWhenItWasKnowable_TheCloseOfTheBarItFilledIn_NeverBeforeItsDecision()
+    {
+        var (code, s, db, errors) = await ReplayWindow("as-of");
+        code.ShouldBe(ExitCodes.Ok, errors);
+        using var c = new SqliteConnection($"Data Source={db};Pooling=False");
+        var rows = c.Query<(string Id, string EventUtc, string ReceivedUtc, string DecisionUtc)>("""
+            SELECT f.execution_id, f.event_utc, f.received_utc, o.decision_utc FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
+            """).ToList();
+        rows.Count.ShouldBe((int)s!.Fills);
+        rows.Count.ShouldBeGreaterThan(100);
+        static DateTimeOffset T(string x) => DateTimeOffset.Parse(x, System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (id, eventUtc, receivedUtc, decisionUtc) in rows)
+        {
+            // A simulated fill is computed from the whole bar (its trigger, the envelope), so it is known at the bar's close:
+            // its as-of time is that close, which is also when our side received it. Dated at the bar's open, anything keyed
+            // on it (features, labels, purges) would see the fill one bar early.
+            T(eventUtc).ShouldBe(T(receivedUtc), $"fill {id}: event time and receipt differ");
+            (T(eventUtc).UtcTicks % TimeSpan.FromMinutes(15).Ticks).ShouldBe(0, $"fill {id} at {eventUtc} is not at a bar's close");
+            T(eventUtc).ShouldBeGreaterThan(T(decisionUtc), $"fill {id} at {eventUtc} is not after its decision at {decisionUtc}");
+        }
+    }
+
+    [Fact]
     public async Task Replay_Database_IsConsistent_EveryFillJoinsItsOrderAndDecision()
     {
         var (code, s, db, errors) = await ReplayWindow("consistency");

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Dapper;
 using MetalSniper.Core.Orders;
 using MetalSniper.Engine.Pipeline;
+using MetalSniper.Engine.Services;
 using MetalSniper.Sentinel.Halts;
 using MetalSniper.Sentinel;
 using MetalSniper.Strategies;
@@ -97,11 +98,16 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
     {
         var config = _env.WriteConfig(j =>
         {
-            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 50;
+            // Market time moves on with the feed while the entries wait for the budget (and a feed held back by the pipeline
+            // catches up at once): at 10 bars/s the 81 hours to Friday's close (the weekend's closed-market denials) take 32 s
+            // of wall time, far more than the ~3 s of pacing even on a loaded machine. At 50 bars/s (and a 1-day quote age) a
+            // loaded CI run once never sent the six waiting entries; market time outrunning the gates is the likely cause, and
+            // a failure now names the denials and halts the database holds.
+            j["MarketData"]!["Replay"]!["ServicePaceBarsPerSecond"] = 10;
             j["MarketData"]!["Replay"]!["ServiceScheduler"] = "Threaded"; // the live pipeline's threads and independent sentinel, on recorded data
             j["MarketData"]!["Replay"]!["FromUtc"] = "2025-09-02T12:00:00Z";
             j["Risk"]!["Gates"]!["SourceCooldown"] = "00:00:00";
-            j["Risk"]!["Gates"]!["MaxQuoteAge"] = "1.00:00:00"; // the feed moves market time on while entries wait for the budget
+            j["Risk"]!["Gates"]!["MaxQuoteAge"] = "30.00:00:00"; // the entries' quotes age in market time while they wait
         });
         TappedGateway? gateway = null;
         var settings = new HostSettings(config, RunMode.Service, _env.DatabasePath, Serilog.Events.LogEventLevel.Warning)
@@ -134,7 +140,7 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
             entriesAtCancel.ShouldBeLessThan(8);
             cancelLatency.ShouldBeLessThan(TimeSpan.FromMilliseconds(250));
 
-            await Eventually.Until(() => gateway.Submitted.Count >= 8, "all 8 paced entries at the gateway",
+            await Eventually.Until(() => gateway.Submitted.Count >= 8, () => $"all 8 paced entries at the gateway ({gateway.Submitted.Count} there; execution heartbeat {host.Services.GetRequiredService<ExecutionService>().Heartbeat}; kill: {host.Services.GetRequiredService<KillSwitch>().State.Describe(host.Services.GetRequiredService<TimeProvider>().GetUtcNow())}; {DenialsAndHalts()})",
                 TimeSpan.FromSeconds(30) - sw.Elapsed, TimeSpan.FromMilliseconds(10));
 
             var sent = gateway.Submitted.Select(x => x.Timestamp).ToList();
@@ -146,5 +152,14 @@ public sealed class RiskLayerTests(ITestOutputHelper output) : IDisposable
         {
             await host.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>What the database says about refused entries and halts (for a failure's message).</summary>
+    private string DenialsAndHalts()
+    {
+        using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Mode=ReadWrite");
+        var denials = c.Query<string>("SELECT gate || ': ' || reason || ' ' || detail FROM gate_denials ORDER BY id LIMIT 5");
+        var halts = c.Query<string>("SELECT action || ' ' || scope || ' ' || source || ': ' || reason FROM halts ORDER BY seq LIMIT 5");
+        return $"denials [{string.Join("; ", denials)}], halts [{string.Join("; ", halts)}]";
     }
 }

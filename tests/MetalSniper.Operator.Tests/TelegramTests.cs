@@ -407,7 +407,7 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
             Figures = new OperatorSnapshot("L1", "USD", -150m, 420.5m, [new("GBP", -12m), new("USD", 500m)], [new("USD", 58m)],
                 [new PositionRow("XAUUSD", 20m, 2400.1m, "USD", 2403m, 58m, 0m), new PositionRow("SHEL.L", -300m, 27.5m, "GBP", null, null, 0m)]),
         };
-        await using var digest = new TelegramDigest(api, notifier, console, wall, _logs.Logger<TelegramDigest>());
+        await using var digest = new TelegramDigest(api, notifier, console, wall, _logs.Logger<TelegramDigest>(), new CollectedAlerts());
         await notifier.StartAsync(CancellationToken.None);
         await digest.StartAsync(CancellationToken.None);
 
@@ -460,6 +460,26 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
         digest.Sent.ShouldBe(2);
     }
 
+    [Fact]
+    public async Task Digest_ThatCannotBeBuilt_IsAYellowAlert_NotALogLineAlone()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 13, 0, 0, TimeSpan.Zero));
+        var wall = new WallClock(clock);
+        var api = Api(wall: wall);
+        var notifier = Notifier(api, wall);
+        var alerts = new CollectedAlerts();
+        var console = new FakeOperatorConsole { Figures = null! }; // the figures cannot be read
+        await using var digest = new TelegramDigest(api, notifier, console, wall, _logs.Logger<TelegramDigest>(), alerts);
+
+        digest.Tick();
+
+        digest.Faults.ShouldBe(1);
+        digest.Sent.ShouldBe(0);
+        var alert = alerts.Items.ShouldHaveSingleItem();
+        (alert.Level, alert.Kind).ShouldBe((AlertLevel.Yellow, "DigestFault"));
+        alert.Text.ShouldContain("could not be built");
+    }
+
     [Theory]
     [InlineData(0, true)]     // DigestInterval 0: off
     [InlineData(3600, false)] // Telegram not configured (no token): no digest
@@ -469,7 +489,7 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
         var wall = new WallClock(clock);
         var api = Api(o => o.DigestInterval = TimeSpan.FromSeconds(intervalSeconds), withToken ? Token : null, wall);
         var notifier = Notifier(api, wall);
-        await using var digest = new TelegramDigest(api, notifier, new FakeOperatorConsole(), wall, _logs.Logger<TelegramDigest>());
+        await using var digest = new TelegramDigest(api, notifier, new FakeOperatorConsole(), wall, _logs.Logger<TelegramDigest>(), new CollectedAlerts());
         await notifier.StartAsync(CancellationToken.None);
         await digest.StartAsync(CancellationToken.None);
 
