@@ -41,6 +41,9 @@ for h in /home /root /run/user; do [ -d "$h" ] && mount -t tmpfs -o ro,mode=0755
 mkdir -p "$root"
 mount --bind "$stage" "$root"
 mount -o remount,bind,ro "$root"
+# The stage has done its work (the installation's mount stands by itself): gone, so no empty directory is left behind.
+umount "$stage"
+rmdir "$stage"
 if [ "$writable" != - ]; then
   mount --bind "$writable" "$writable"
   mount -o remount,bind,rw "$writable"
