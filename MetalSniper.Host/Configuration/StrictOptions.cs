@@ -43,7 +43,51 @@ internal static class OptionsChecks
         return found;
     }
 
-    private static void TypeErrors(IConfigurationSection section, Type type, string path, List<(string, string)> found, int depth)
+    private static void TypeErrors(IConfigurationSection section, Type type, string path, List<(string, string)> found, int depth) =>
+        Walk(section, type, path, depth, (s, t, p) => ScalarTypeError(s, t, p, found), unknown: null);
+
+    /// <summary>One scalar value checked against its property's type (as the binder converts it); a failure goes to <paramref name="found"/>.</summary>
+    private static void ScalarTypeError(IConfigurationSection section, Type type, string path, List<(string, string)> found)
+    {
+        if (section.Value is not { } text || section.GetChildren().Any())
+        {
+            return;
+        }
+
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (target == typeof(string) || (text.Length == 0 && Nullable.GetUnderlyingType(type) is not null))
+        {
+            return;
+        }
+
+        try
+        {
+            var converter = System.ComponentModel.TypeDescriptor.GetConverter(target);
+            if (converter.ConvertFromInvariantString(text) is null && target.IsValueType)
+            {
+                throw new FormatException("no value");
+            }
+
+            if (target.IsEnum && !Enum.IsDefined(target, converter.ConvertFromInvariantString(text)!))
+            {
+                throw new FormatException("not a defined name");
+            }
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException or InvalidCastException)
+        {
+            var expected = target.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(target))}" : $"a {FriendlyName(target)}";
+            found.Add((path, $"{path}: '{text}' is not {expected}"));
+        }
+    }
+
+    /// <summary>
+    /// Walks <paramref name="section"/> along the options type it binds to, as the configuration binder does: a scalar property
+    /// goes to <paramref name="scalar"/>; dictionaries and lists are walked per entry with their value or element type; an
+    /// object's keys are matched to its properties (case-insensitive), and a key no property takes goes to
+    /// <paramref name="unknown"/> (path, key, the known keys). At most 16 levels deep.
+    /// </summary>
+    private static void Walk(IConfigurationSection section, Type type, string path, int depth, Action<IConfigurationSection, Type, string> scalar,
+        Action<string, string, IEnumerable<string>>? unknown)
     {
         if (depth > 16)
         {
@@ -52,55 +96,16 @@ internal static class OptionsChecks
 
         if (IsScalar(type))
         {
-            if (section.Value is not { } text || section.GetChildren().Any())
-            {
-                return;
-            }
-
-            var target = Nullable.GetUnderlyingType(type) ?? type;
-            if (target == typeof(string) || (text.Length == 0 && Nullable.GetUnderlyingType(type) is not null))
-            {
-                return;
-            }
-
-            try
-            {
-                var converter = System.ComponentModel.TypeDescriptor.GetConverter(target);
-                if (converter.ConvertFromInvariantString(text) is null && target.IsValueType)
-                {
-                    throw new FormatException("no value");
-                }
-
-                if (target.IsEnum && !Enum.IsDefined(target, converter.ConvertFromInvariantString(text)!))
-                {
-                    throw new FormatException("not a defined name");
-                }
-            }
-            catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException or OverflowException or InvalidCastException)
-            {
-                var expected = target.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(target))}" : $"a {FriendlyName(target)}";
-                found.Add((path, $"{path}: '{text}' is not {expected}"));
-            }
-
+            scalar(section, type, path);
             return;
         }
 
         var children = section.GetChildren();
-        if (DictionaryValueType(type) is { } valueType)
+        if ((DictionaryValueType(type) ?? ElementType(type)) is { } nested)
         {
             foreach (var c in children)
             {
-                TypeErrors(c, valueType, $"{path}:{c.Key}", found, depth + 1);
-            }
-
-            return;
-        }
-
-        if (ElementType(type) is { } elementType)
-        {
-            foreach (var c in children)
-            {
-                TypeErrors(c, elementType, $"{path}:{c.Key}", found, depth + 1);
+                Walk(c, nested, $"{path}:{c.Key}", depth + 1, scalar, unknown);
             }
 
             return;
@@ -112,7 +117,11 @@ internal static class OptionsChecks
         {
             if (properties.TryGetValue(c.Key, out var property))
             {
-                TypeErrors(c, property.PropertyType, $"{path}:{c.Key}", found, depth + 1);
+                Walk(c, property.PropertyType, $"{path}:{c.Key}", depth + 1, scalar, unknown);
+            }
+            else
+            {
+                unknown?.Invoke(path, c.Key, properties.Keys);
             }
         }
     }
@@ -145,52 +154,16 @@ internal static class OptionsChecks
             ? t.GetGenericArguments()[0]
             : null;
 
-    private static void UnknownKeys(IConfigurationSection section, Type type, string path, List<string> errors)
-    {
-        var children = section.GetChildren().ToList();
-        if (IsScalar(type))
-        {
-            if (children.Count > 0)
+    private static void UnknownKeys(IConfigurationSection section, Type type, string path, List<string> errors) =>
+        Walk(section, type, path, 0,
+            (s, _, p) =>
             {
-                errors.Add($"{path}: is a single value, but the configuration gives it keys ({string.Join(", ", children.Select(c => c.Key))})");
-            }
-
-            return;
-        }
-
-        if (DictionaryValueType(type) is { } valueType)
-        {
-            foreach (var c in children)
-            {
-                UnknownKeys(c, valueType, $"{path}:{c.Key}", errors);
-            }
-
-            return;
-        }
-
-        if (ElementType(type) is { } elementType)
-        {
-            foreach (var c in children)
-            {
-                UnknownKeys(c, elementType, $"{path}:{c.Key}", errors);
-            }
-
-            return;
-        }
-
-        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite || !IsScalar(p.PropertyType))
-            .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
-        foreach (var c in children)
-        {
-            if (!properties.TryGetValue(c.Key, out var property))
-            {
-                errors.Add($"{path}:{c.Key}: unknown key (known keys: {string.Join(", ", properties.Keys.Order(StringComparer.Ordinal))})");
-                continue;
-            }
-
-            UnknownKeys(c, property.PropertyType, $"{path}:{c.Key}", errors);
-        }
-    }
+                if (s.GetChildren().Select(c => c.Key).ToList() is { Count: > 0 } keys)
+                {
+                    errors.Add($"{p}: is a single value, but the configuration gives it keys ({string.Join(", ", keys)})");
+                }
+            },
+            (p, key, known) => errors.Add($"{p}:{key}: unknown key (known keys: {string.Join(", ", known.Order(StringComparer.Ordinal))})"));
 
     private static void Annotations(object value, string path, List<string> errors, int depth)
     {
