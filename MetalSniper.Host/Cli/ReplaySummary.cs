@@ -202,9 +202,10 @@ public sealed record ReplaySummary(
     }
 
     /// <summary>
-    /// The report as an aligned plain-text table (the same on a terminal, in a pipe and in a file): the key figures first (P&amp;L
-    /// net of costs, max drawdown, profit factor, Sharpe, trades and win rate, throughput), then the run, the data and what the
-    /// pipeline did, every sentinel and breaker trip with its formula, every halts record of the run, and the timings.
+    /// The report as an aligned plain-text table (the same on a terminal, in a pipe and in a file): the key figures first (realized
+    /// P&amp;L gross, commissions, carry, realized P&amp;L net, unrealized P&amp;L gross, net P&amp;L; max drawdown, profit factor,
+    /// Sharpe, trades and win rate, throughput), the carry per symbol and kind, the positions open at the end, then the run, the
+    /// data and what the pipeline did, every sentinel and breaker trip with its formula, every halts record of the run, and the timings.
     /// </summary>
     public string Render()
     {
