@@ -174,6 +174,14 @@ public static class Composition
     }
 
     /// <summary>
+    /// The simulated broker's carry on spot metals (<c>SimulatedBroker:Carry</c>): the execution service charges it at every
+    /// daily cut. Registered only where the simulated broker fills the orders; on IB, IB charges it. The factory returns null
+    /// when <c>Enabled</c> is false (the execution service's parameter is optional).
+    /// </summary>
+    private static void AddSimulatedCarry(IServiceCollection services) =>
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<SimulatedBrokerOptions>>().Value.Carry.CreateAccrual()!);
+
+    /// <summary>
     /// Registers the pipeline. The order of hosted services is the start order; they stop in reverse:
     /// ingest, brain, hands (draining every queued command while the sentinel still watches), sentinel,
     /// database.
@@ -322,6 +330,7 @@ public static class Composition
             // all — orders go to the simulated broker and nothing can send one to IB.
             Brokers.InteractiveBrokersServices.Add(services, liveMarketData: true, orders: false);
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
+            AddSimulatedCarry(services);
             services.AddSingleton<ShadowFills>();
             services.AddSingleton(sp =>
             {
@@ -343,6 +352,7 @@ public static class Composition
         else
         {
             services.AddSingleton<IOrderGateway>(sp => sp.GetRequiredService<Backtest.DurableSimulatedBroker>());
+            AddSimulatedCarry(services);
             services.AddSingleton(sp => new BrokerIdentity(() => (sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.Mode == Core.Orders.ExecutionMode.Live ? "LIVE" : "paper") + " · simulated broker")
             {
                 // A resumed service run is ready (and systemd's READY=1 is sent) once it has re-executed its history.

@@ -39,7 +39,7 @@ public sealed class OperatorConsole(
         {
             var mark = marks.TryGetValue(p.Symbol, out var m) ? m : (decimal?)null;
             var unrealized = mark is { } px ? p.Unrealized(px, instruments.Get(p.Symbol).Multiplier) : (decimal?)null;
-            return new PositionRow(p.Symbol, p.Quantity, p.AveragePrice, p.Currency.Code, mark, unrealized, p.RealizedPnl - p.Commissions);
+            return new PositionRow(p.Symbol, p.Quantity, p.AveragePrice, p.Currency.Code, mark, unrealized, p.RealizedPnlNet);
         })];
     }
 
@@ -177,6 +177,6 @@ public sealed class OperatorConsole(
 /// <param name="AveragePrice">Average entry price.</param>
 /// <param name="Currency">Currency.</param>
 /// <param name="Mark">Latest price, when known.</param>
-/// <param name="Unrealized">Unrealized P&amp;L at the mark.</param>
-/// <param name="RealizedNet">Realized P&amp;L net of commissions.</param>
+/// <param name="Unrealized">Unrealized P&amp;L gross at the mark (before the commissions and carry paid on the open quantity).</param>
+/// <param name="RealizedNet">Realized P&amp;L net: gross − every commission − every carry charge (borrow, storage) of the instrument.</param>
 public sealed record PositionRow(string Symbol, decimal Quantity, decimal AveragePrice, string Currency, decimal? Mark, decimal? Unrealized, decimal RealizedNet);

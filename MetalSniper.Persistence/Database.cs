@@ -149,6 +149,23 @@ public sealed class Database
                 PRIMARY KEY (run_id, records)
             );
             """),
+        (7, "carry costs (borrow fees on shorts, storage on longs of spot metals, one row per position and accrual day); positions name their P&L gross and carry their carry", """
+            CREATE TABLE carry_costs (
+                run_id        TEXT NOT NULL REFERENCES runs(run_id),
+                symbol        TEXT NOT NULL,
+                day           TEXT NOT NULL,
+                cut_utc       TEXT NOT NULL,
+                kind          TEXT NOT NULL CHECK (kind IN ('Borrow','Storage')),
+                quantity      TEXT NOT NULL,
+                mark          TEXT NOT NULL,
+                notional_usd  TEXT NOT NULL,
+                rate_annual   TEXT NOT NULL,
+                amount_usd    TEXT NOT NULL,
+                PRIMARY KEY (run_id, symbol, day)
+            );
+            ALTER TABLE positions RENAME COLUMN realized_pnl TO realized_pnl_gross;
+            ALTER TABLE positions ADD COLUMN carry TEXT NOT NULL DEFAULT '0';
+            """),
     ];
 
     /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>

@@ -65,6 +65,13 @@ public sealed record PersistFill(Fill Fill, DateTimeOffset ReceivedUtc) : Persis
 /// <summary>One cost line of a fill: its kind (Commission, StampDuty, TransferTax, Spread, FxConversion, BorrowFee), in the currency charged and in the base currency.</summary>
 public sealed record PersistFillCost(string ExecutionId, string Kind, Money Amount, Money AmountBase) : PersistCommand;
 
+/// <summary>
+/// One day's carry on one position (table <c>carry_costs</c>): a borrow fee on a short or storage on a long spot-metal
+/// position held over the daily cut. Not a fill cost: it belongs to no execution, so it has its own table keyed by run,
+/// symbol and accrual day (a re-executed run writes it once).
+/// </summary>
+public sealed record PersistCarryCost(string RunId, Core.Costs.CarryCharge Charge) : PersistCommand;
+
 /// <summary>The latest position of a symbol.</summary>
 public sealed record PersistPosition(string RunId, PositionSnapshot Position, DateTimeOffset UpdatedUtc) : PersistCommand;
 
@@ -353,6 +360,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
         private readonly SqliteCommand _denial;
         private readonly SqliteCommand _rejection;
         private readonly SqliteCommand _fillCost;
+        private readonly SqliteCommand _carry;
 
         public Statements(SqliteConnection connection)
         {
@@ -369,9 +377,11 @@ public sealed class PersistenceWriter : IAsyncDisposable
                 WHERE client_order_id=$8
                 """, 8);
             _position = Prepare("""
-                INSERT INTO positions(run_id, symbol, currency, quantity, average_price, realized_pnl, commissions, updated_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-                ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl=excluded.realized_pnl, commissions=excluded.commissions, updated_utc=excluded.updated_utc
-                """, 8);
+                INSERT INTO positions(run_id, symbol, currency, quantity, average_price, realized_pnl_gross, commissions, carry, updated_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)
+                ON CONFLICT(run_id, symbol) DO UPDATE SET quantity=excluded.quantity, average_price=excluded.average_price, realized_pnl_gross=excluded.realized_pnl_gross,
+                  commissions=excluded.commissions, carry=excluded.carry, updated_utc=excluded.updated_utc
+                """, 9);
+            _carry = Prepare("INSERT OR IGNORE INTO carry_costs(run_id, symbol, day, cut_utc, kind, quantity, mark, notional_usd, rate_annual, amount_usd) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
             _denial = Prepare("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", 8);
             _fillCost = Prepare("INSERT OR IGNORE INTO fill_costs(execution_id, kind, amount, currency, amount_base, base_currency) VALUES ($1,$2,$3,$4,$5,$6)", 6);
             _rejection = Prepare("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES ($1,$2,$3,$4,$5,$6)", 6);
@@ -387,6 +397,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _denial.Transaction = tx;
             _rejection.Transaction = tx;
             _fillCost.Transaction = tx;
+            _carry.Transaction = tx;
         }
 
         public void Apply(PersistCommand command)
@@ -416,7 +427,10 @@ public sealed class PersistenceWriter : IAsyncDisposable
 
                     break;
                 case PersistPosition { Position: var p } pp:
-                    Run(_position, pp.RunId, p.Symbol, p.Currency.Code, D(p.Quantity), D(p.AveragePrice), D(p.RealizedPnl), D(p.Commissions), T(pp.UpdatedUtc));
+                    Run(_position, pp.RunId, p.Symbol, p.Currency.Code, D(p.Quantity), D(p.AveragePrice), D(p.RealizedPnlGross), D(p.Commissions), D(p.Carry), T(pp.UpdatedUtc));
+                    break;
+                case PersistCarryCost { Charge: var cc } pc:
+                    Run(_carry, pc.RunId, cc.Symbol, cc.Day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), T(cc.CutUtc), cc.Kind.ToString(), D(cc.Quantity), D(cc.Mark), D(cc.NotionalUsd), D(cc.RateAnnual), D(cc.AmountUsd));
                     break;
                 case PersistGateDenial gd:
                     Run(_denial, gd.RunId, gd.Order.ClientOrderId.Value, gd.Order.DecisionId, gd.Denial.Gate, gd.Denial.Reason.ToString(), gd.Denial.Detail, JsonSerializer.Serialize(gd.Denial.Values, Json), T(gd.AtUtc));
@@ -464,6 +478,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _denial.Dispose();
             _rejection.Dispose();
             _fillCost.Dispose();
+            _carry.Dispose();
         }
 
         private SqliteCommand Prepare(string sql, int parameters)

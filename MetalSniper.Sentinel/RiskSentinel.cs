@@ -896,7 +896,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         var total = 0m;
         foreach (var p in book.Positions)
         {
-            var local = p.RealizedPnl - p.Commissions;
+            var local = p.RealizedPnlNet;
             if (!p.IsFlat)
             {
                 if (!_prices.TryGetValue(p.Symbol, out var px))

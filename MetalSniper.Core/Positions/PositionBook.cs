@@ -5,14 +5,14 @@ using MetalSniper.Core.Orders;
 namespace MetalSniper.Core.Positions;
 
 /// <summary>
-/// A position in one instrument: signed quantity, average price of the open quantity, and
-/// realized P&amp;L (gross, before commissions) in the instrument currency.
+/// A position in one instrument: signed quantity, average price of the open quantity, realized P&amp;L gross (before
+/// commissions and carry), and the commissions and carry paid, all in the instrument currency.
 /// </summary>
 /// <param name="Symbol">Instrument.</param>
 /// <param name="Currency">Instrument currency (P&amp;L unit).</param>
 /// <param name="Quantity">Signed quantity: + long, − short.</param>
 /// <param name="AveragePrice">Average price of the open quantity (0 when flat), major units.</param>
-/// <param name="RealizedPnl">Cumulative realized P&amp;L before commissions, in <paramref name="Currency"/>.</param>
+/// <param name="RealizedPnlGross">Cumulative realized P&amp;L gross: before commissions and carry, in <paramref name="Currency"/>.</param>
 /// <param name="Commissions">Cumulative commissions, in <paramref name="Currency"/>.</param>
 /// <param name="OpenedAtUtc">When the current open quantity was opened (null when flat).</param>
 public sealed record PositionSnapshot(
@@ -20,10 +20,22 @@ public sealed record PositionSnapshot(
     Currency Currency,
     decimal Quantity,
     decimal AveragePrice,
-    decimal RealizedPnl,
+    decimal RealizedPnlGross,
     decimal Commissions,
     DateTimeOffset? OpenedAtUtc)
 {
+    /// <summary>Cumulative carry (borrow fees and storage, <see cref="Costs.CarryCharge"/>) paid on this instrument, in <see cref="Currency"/> (≥ 0, a cost).</summary>
+    public decimal Carry { get; init; }
+
+    /// <summary>Commissions paid on the quantity open now (since it was opened; 0 when flat), in <see cref="Currency"/>.</summary>
+    public decimal OpenCommissions { get; init; }
+
+    /// <summary>Carry paid on the quantity open now (since it was opened; 0 when flat), in <see cref="Currency"/>.</summary>
+    public decimal OpenCarry { get; init; }
+
+    /// <summary>Realized P&amp;L net: <see cref="RealizedPnlGross"/> − <see cref="Commissions"/> − <see cref="Carry"/> (every cost paid, open quantity not marked).</summary>
+    public decimal RealizedPnlNet => RealizedPnlGross - Commissions - Carry;
+
     /// <summary>True when no quantity is open.</summary>
     public bool IsFlat => Quantity == 0m;
 
@@ -31,7 +43,7 @@ public sealed record PositionSnapshot(
     public decimal Unrealized(decimal mark, decimal multiplier) => Quantity * (mark - AveragePrice) * multiplier;
 }
 
-/// <summary>A completed round trip: from flat to flat (or through a flip), with P&amp;L net of commissions.</summary>
+/// <summary>A completed round trip: from flat to flat (or through a flip), with P&amp;L gross and net of its commissions and carry.</summary>
 /// <param name="Symbol">Instrument.</param>
 /// <param name="Currency">Instrument currency.</param>
 /// <param name="Direction">+1 long, −1 short.</param>
@@ -50,8 +62,11 @@ public sealed record ClosedTrade(
     decimal GrossPnl,
     decimal Commissions)
 {
-    /// <summary>P&amp;L net of commissions.</summary>
-    public decimal NetPnl => GrossPnl - Commissions;
+    /// <summary>Carry (borrow fees and storage) paid while the trade was open, in <see cref="Currency"/> (≥ 0).</summary>
+    public decimal Carry { get; init; }
+
+    /// <summary>P&amp;L net: <see cref="GrossPnl"/> − <see cref="Commissions"/> − <see cref="Carry"/>.</summary>
+    public decimal NetPnl => GrossPnl - Commissions - Carry;
 }
 
 /// <summary>
@@ -122,7 +137,24 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
     public IReadOnlyList<PositionSnapshot> Snapshot() => _all ??= Array.AsReadOnly(_positions.Values.Select(s => s.Snapshot()).ToArray());
 
     /// <summary>
-    /// Total P&amp;L net of commissions in the base currency: realized − commissions + unrealized at
+    /// Charges one day's carry (<see cref="Costs.CarryCharge"/>) to the position it was charged on: the instrument's carry and
+    /// that of the trade open now. Its amount is in the instrument currency.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The charge is for an instrument without an open position, or negative.</exception>
+    public void ApplyCarry(Costs.CarryCharge charge)
+    {
+        ArgumentNullException.ThrowIfNull(charge);
+        if (!_positions.TryGetValue(charge.Symbol, out var s) || s.Quantity == 0m || charge.AmountUsd < 0m)
+        {
+            throw new InvalidOperationException($"a carry charge of {charge.AmountUsd} on {charge.Symbol} ({charge.Day:yyyy-MM-dd}) needs an open position and a non-negative amount");
+        }
+
+        _all = null;
+        s.ApplyCarry(charge.AmountUsd);
+    }
+
+    /// <summary>
+    /// Total P&amp;L net of every cost in the base currency: realized gross − commissions − carry + unrealized at
     /// the given marks. Fails closed: throws when a mark of an open position or an FX rate is missing.
     /// </summary>
     /// <exception cref="InvalidOperationException">An open position has no mark.</exception>
@@ -135,7 +167,7 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
         foreach (var s in _positions.Values)
         {
             var snap = s.Snapshot();
-            var local = snap.RealizedPnl - snap.Commissions;
+            var local = snap.RealizedPnlNet;
             if (!snap.IsFlat)
             {
                 if (!marks.TryGetValue(snap.Symbol, out var mark))
@@ -158,6 +190,8 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
         private decimal _averagePrice;
         private decimal _realized;
         private decimal _commissions;
+        private decimal _carry;
+        private decimal _tradeCarry;
         private DateTimeOffset? _openedAt;
         private decimal _tradeRealized;
         private decimal _tradeCommissions;
@@ -170,7 +204,19 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
         public decimal Quantity => _quantity;
 
         // Snapshots are immutable: one is made per change, not per question (every bar, gate and sweep asks).
-        public PositionSnapshot Snapshot() => _snapshot ??= new(instrument.Symbol, instrument.Currency, _quantity, _averagePrice, _realized, _commissions, _openedAt);
+        public PositionSnapshot Snapshot() => _snapshot ??= new(instrument.Symbol, instrument.Currency, _quantity, _averagePrice, _realized, _commissions, _openedAt)
+        {
+            Carry = _carry,
+            OpenCommissions = _quantity == 0m ? 0m : _tradeCommissions,
+            OpenCarry = _quantity == 0m ? 0m : _tradeCarry,
+        };
+
+        public void ApplyCarry(decimal amount)
+        {
+            _snapshot = null;
+            _carry += amount;
+            _tradeCarry += amount;
+        }
 
         public ClosedTrade? Apply(Fill fill, List<ClosedTrade> closed)
         {
@@ -203,10 +249,14 @@ public sealed class PositionBook(IInstrumentCatalog instruments, Currency baseCu
                 if (_quantity == 0m)
                 {
                     // Commission of a flipping fill is charged to the trade it closes.
-                    completed = new ClosedTrade(instrument.Symbol, instrument.Currency, _tradeDirection, _openedAt!.Value, fill.EventTimeUtc, _tradeMaxQuantity, _tradeRealized, _tradeCommissions);
+                    completed = new ClosedTrade(instrument.Symbol, instrument.Currency, _tradeDirection, _openedAt!.Value, fill.EventTimeUtc, _tradeMaxQuantity, _tradeRealized, _tradeCommissions)
+                    {
+                        Carry = _tradeCarry,
+                    };
                     closed.Add(completed);
                     _tradeRealized = 0m;
                     _tradeCommissions = 0m;
+                    _tradeCarry = 0m;
                     _tradeMaxQuantity = 0m;
                     _averagePrice = 0m;
                     _openedAt = null;

@@ -4,17 +4,20 @@ namespace MetalSniper.Core.Positions;
 
 /// <summary>
 /// The figures of a list of closed trades, with one definition for the replay summary and the operator window: trades, winners
-/// (net P&amp;L &gt; 0), gross P&amp;L, commissions and net P&amp;L (sums, in the trades' currency — the base currency after
+/// (net P&amp;L &gt; 0), gross P&amp;L, commissions, carry and net P&amp;L (sums, in the trades' currency — the base currency after
 /// <see cref="ToBase"/>), and the profit factor (sum of winning net P&amp;Ls / |sum of losing net P&amp;Ls|; null without a losing trade).
 /// </summary>
 /// <param name="Trades">Closed trades (round trips).</param>
 /// <param name="Winners">Trades whose net P&amp;L is &gt; 0.</param>
-/// <param name="GrossPnl">Sum of the trades' P&amp;L before commissions.</param>
+/// <param name="GrossPnl">Sum of the trades' P&amp;L before commissions and carry.</param>
 /// <param name="Commissions">Sum of the trades' commissions (every cost line the fills carried).</param>
-/// <param name="NetPnl">Sum of the trades' P&amp;L net of commissions.</param>
+/// <param name="NetPnl">Sum of the trades' P&amp;L net: gross − commissions − carry.</param>
 /// <param name="ProfitFactor">Winning net P&amp;L / |losing net P&amp;L|; null without a losing trade.</param>
 public sealed record TradeFigures(int Trades, int Winners, decimal GrossPnl, decimal Commissions, decimal NetPnl, decimal? ProfitFactor)
 {
+    /// <summary>Sum of the trades' carry (borrow fees and storage paid while they were open).</summary>
+    public decimal Carry { get; init; }
+
     /// <summary>Winners / trades (0..1); null without a trade.</summary>
     public double? WinRate => Trades > 0 ? (double)Winners / Trades : null;
 
@@ -25,7 +28,7 @@ public sealed record TradeFigures(int Trades, int Winners, decimal GrossPnl, dec
         var wins = trades.Where(t => t.NetPnl > 0).Sum(t => t.NetPnl);
         var losses = -trades.Where(t => t.NetPnl < 0).Sum(t => t.NetPnl);
         return new TradeFigures(trades.Count, trades.Count(t => t.NetPnl > 0), trades.Sum(t => t.GrossPnl), trades.Sum(t => t.Commissions), trades.Sum(t => t.NetPnl),
-            losses > 0 ? wins / losses : null);
+            losses > 0 ? wins / losses : null) { Carry = trades.Sum(t => t.Carry) };
     }
 
     /// <summary>A trade closed in its instrument's currency, converted to <paramref name="target"/> at the converter's current rate (unchanged when already in it).</summary>
@@ -38,6 +41,7 @@ public sealed record TradeFigures(int Trades, int Winners, decimal GrossPnl, dec
         {
             GrossPnl = fx.Convert(new Money.Money(trade.GrossPnl, trade.Currency), target).Amount,
             Commissions = fx.Convert(new Money.Money(trade.Commissions, trade.Currency), target).Amount,
+            Carry = fx.Convert(new Money.Money(trade.Carry, trade.Currency), target).Amount,
             Currency = target,
         };
     }
@@ -49,7 +53,10 @@ public sealed record TradeFigures(int Trades, int Winners, decimal GrossPnl, dec
     {
         ArgumentNullException.ThrowIfNull(trades);
         return [.. trades.GroupBy(t => DateOnly.FromDateTime(t.ClosedAtUtc.UtcDateTime)).OrderBy(g => g.Key)
-            .Select(g => new DailyTradePnl(g.Key, g.Count(), g.Count(t => t.NetPnl > 0), g.Sum(t => t.GrossPnl), g.Sum(t => t.Commissions), g.Sum(t => t.NetPnl)))];
+            .Select(g => new DailyTradePnl(g.Key, g.Count(), g.Count(t => t.NetPnl > 0), g.Sum(t => t.GrossPnl), g.Sum(t => t.Commissions), g.Sum(t => t.NetPnl))
+            {
+                Carry = g.Sum(t => t.Carry),
+            })];
     }
 
     /// <summary>
@@ -78,7 +85,11 @@ public sealed record TradeFigures(int Trades, int Winners, decimal GrossPnl, dec
 /// <param name="Day">The UTC day of the closes.</param>
 /// <param name="Trades">Trades closed that day.</param>
 /// <param name="Winners">Of which net P&amp;L &gt; 0.</param>
-/// <param name="GrossPnl">Their P&amp;L before commissions.</param>
+/// <param name="GrossPnl">Their P&amp;L before commissions and carry.</param>
 /// <param name="Commissions">Their commissions.</param>
-/// <param name="NetPnl">Their P&amp;L net of commissions.</param>
-public sealed record DailyTradePnl(DateOnly Day, int Trades, int Winners, decimal GrossPnl, decimal Commissions, decimal NetPnl);
+/// <param name="NetPnl">Their P&amp;L net: gross − commissions − carry.</param>
+public sealed record DailyTradePnl(DateOnly Day, int Trades, int Winners, decimal GrossPnl, decimal Commissions, decimal NetPnl)
+{
+    /// <summary>Their carry (borrow fees and storage).</summary>
+    public decimal Carry { get; init; }
+}

@@ -55,7 +55,8 @@ public sealed class ExecutionService(
     IOptions<ExecutionOptions> executionOptions,
     IQuoteFeed? quoteFeed = null,
     ShadowFills? shadowFills = null,
-    LogRateLimiter? logLimiter = null) : PipelineService(run, supervisor)
+    LogRateLimiter? logLimiter = null,
+    CarryAccrual? carry = null) : PipelineService(run, supervisor)
 {
     /// <summary>Refusals of one kind (purpose, gate, reason) are logged once a minute with the count held back; each is still recorded in full.</summary>
     private readonly LogRateLimiter _logLimiter = logLimiter ?? new LogRateLimiter(wallClock.Provider, TimeSpan.FromMinutes(1));
@@ -349,6 +350,12 @@ public sealed class ExecutionService(
         switch (command)
         {
             case ApplyBar { Bar: var bar }:
+                if (carry is not null)
+                {
+                    // Before the bar: the cuts it passes are charged on the book and the marks as they stood at them.
+                    AccrueCarry(carry, bar.CloseTimeUtc);
+                }
+
                 _marks[bar.Symbol] = bar.Close;
                 _publicMarks[bar.Symbol] = bar.Close;
                 var halfSpread = (bar.Spread ?? 0m) / 2m;
@@ -1402,12 +1409,56 @@ public sealed class ExecutionService(
             r.ClientOrderId, r.Order.Purpose, r.Order.Side, r.Order.Quantity, r.Order.Symbol, r.Order.Type, r.Status, r.FilledQuantity, r.BrokerOrderId);
     }
 
-    /// <summary>Publishes our book to the sentinel (after every fill and every change of a working flatten).</summary>
-    private void PublishBook()
+    /// <summary>
+    /// Publishes our book to the sentinel (after every fill and every change of a working flatten: a new version; after a carry
+    /// charge: the same version, because the positions did not change and the sentinel's one-flatten-per-position-change rule
+    /// keys on the version).
+    /// </summary>
+    private void PublishBook(bool positionsChanged = true)
     {
         var flattens = _live.Values.Where(o => o.Order.Purpose == OrderPurpose.RiskFlatten && o.Status is OrderStatus.PendingSubmit or OrderStatus.Working or OrderStatus.PartiallyFilled)
             .Select(o => o.Order.Symbol).ToHashSet(StringComparer.Ordinal);
-        sentinel.OnBook(new BookView(_book.Snapshot(), ++_bookVersion) { ClosedTradePnls = _closedTradePnls, WorkingFlattens = flattens });
+        sentinel.OnBook(new BookView(_book.Snapshot(), positionsChanged ? ++_bookVersion : _bookVersion) { ClosedTradePnls = _closedTradePnls, WorkingFlattens = flattens });
+    }
+
+    /// <summary>
+    /// Charges the carry of every daily cut before <paramref name="barCloseUtc"/> (the simulated broker's borrow fee on shorts and
+    /// storage on longs of USD spot metals, <see cref="CarryCostModel"/>): each position held at the cut, at the last mark known
+    /// then, goes into our book (equity, the trade's net P&amp;L, the sentinel's P&amp;L) and into <c>carry_costs</c>.
+    /// </summary>
+    private void AccrueCarry(CarryAccrual accrual, DateTimeOffset barCloseUtc)
+    {
+        var cuts = accrual.CutsBefore(barCloseUtc);
+        if (cuts.Count == 0 || !_book.HasOpenPositions)
+        {
+            return;
+        }
+
+        HashSet<string>? charged = null;
+        foreach (var (day, cutUtc) in cuts)
+        {
+            var held = _book.Snapshot().Where(p => !p.IsFlat && valuation.Instruments.Get(p.Symbol) is { SecurityType: SecurityType.Commodity } i && i.Currency == Currency.Usd)
+                .Select(p => (p.Symbol, p.Quantity));
+            foreach (var charge in accrual.ChargesAt(day, cutUtc, held, _marks, symbol => valuation.Instruments.Get(symbol).Multiplier))
+            {
+                _book.ApplyCarry(charge);
+                Enqueue(new PersistCarryCost(Run.RunId, charge));
+                (charged ??= new(StringComparer.Ordinal)).Add(charge.Symbol);
+            }
+        }
+
+        if (charged is null)
+        {
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        foreach (var symbol in charged.Order(StringComparer.Ordinal))
+        {
+            Enqueue(new PersistPosition(Run.RunId, _book.Get(symbol), now));
+        }
+
+        PublishBook(positionsChanged: false);
     }
 
     private void Enqueue(PersistCommand command)

@@ -119,7 +119,7 @@ public static class BacktestReport
         sb.Append("<h2 id=\"equity\">Equity curve and drawdown</h2>\n");
         sb.Append(ReportCharts.EquityAndDrawdown(data.Curve, ccy));
         sb.Append(Inv, $"<div class=\"legend\"><span><span class=\"swatch\" style=\"background:{ReportCharts.EquityColor}\"></span>equity P&amp;L ({E(ccy)})</span><span><span class=\"swatch\" style=\"background:{ReportCharts.DrawdownColor}\"></span>drawdown below the running peak ({E(ccy)})</span></div>");
-        sb.Append(Inv, $"<p class=\"note\">{data.Curve.Count:N0} hourly marks: each is the last equity P&amp;L of a market hour (open positions marked to the bar close, commissions deducted), in {E(ccy)}. The peak starts at 0 (flat before the first trade). The run's max drawdown, {Money(s.MaxDrawdown, ccy)}, is measured on every bar, so it can be deeper than the deepest hourly mark.</p>\n");
+        sb.Append(Inv, $"<p class=\"note\">{data.Curve.Count:N0} hourly marks: each is the last equity P&amp;L of a market hour (open positions marked to the bar close, commissions and carry deducted), in {E(ccy)}. The peak starts at 0 (flat before the first trade). The run's max drawdown, {Money(s.MaxDrawdown, ccy)}, is measured on every bar, so it can be deeper than the deepest hourly mark.</p>\n");
 
         Monthly(sb, data);
         Costs(sb, data);
@@ -141,14 +141,17 @@ public static class BacktestReport
         sb.Append(Inv, $"<h1>Backtest report: run {E(s.RunId)}</h1>\n<p class=\"muted\">{E(s.Source)} · first mark {first}, last mark {last} · money in {E(ccy)} · times UTC</p>\n");
         var paid = data.Costs.Total.Commissions + data.Costs.Total.Spread + data.Costs.Total.Slippage;
         sb.Append("<div class=\"cards\">");
-        Card(sb, "realized P&L net of costs", Money(s.RealizedNetPnl, ccy), s.RealizedNetPnl);
-        Card(sb, "equity P&L incl. open", Money(s.EquityPnl, ccy), s.EquityPnl);
+        Card(sb, "Net P&L (after every cost, open marked)", Money(s.NetPnl, ccy), s.NetPnl);
+        Card(sb, "Realized P&L gross (closed trades)", Money(s.RealizedGrossPnl, ccy), s.RealizedGrossPnl);
+        Card(sb, "Realized P&L net (closed trades)", Money(s.RealizedNetPnl, ccy), s.RealizedNetPnl);
+        Card(sb, "Unrealized P&L gross (open at end)", Money(s.UnrealizedGrossPnl, ccy), s.UnrealizedGrossPnl);
         Card(sb, "max drawdown (incl. open)", Money(s.MaxDrawdown, ccy), null);
         Card(sb, "Sharpe (daily, annualized)", s.Sharpe is { } sr ? sr.ToString("0.00", Inv) : "n/a", null);
         Card(sb, "profit factor", s.ProfitFactor is { } pf ? pf.ToString("0.00", Inv) : "n/a", null);
         Card(sb, "trades (winners)", string.Create(Inv, $"{s.Trades:N0} ({(s.Trades > 0 ? 100.0 * s.WinningTrades / s.Trades : 0):0.0} %)"), null);
         Card(sb, "orders sent / denied / fills", string.Create(Inv, $"{s.OrdersSent:N0} / {s.OrdersDenied:N0} / {s.Fills:N0}"), null);
         Card(sb, "costs paid (commission + spread + slippage)", Money(paid, ccy), null);
+        Card(sb, "carry paid (borrow + storage)", Money(s.CarryCosts, ccy), null);
         Card(sb, "sentinel and breaker trips", s.SentinelTrips.Count.ToString("N0", Inv), null);
         sb.Append("</div>\n");
 
@@ -208,7 +211,7 @@ public static class BacktestReport
 
         var last = data.Months[^1];
         sb.Append(Inv, $"<tr class=\"total\"><td>all</td><td class=\"num {Sign(last.EndEquity)}\">{data.Months.Sum(m => m.Pnl):N2}</td><td class=\"num\">{last.EndEquity:N2}</td><td class=\"num\">{data.Months.Sum(m => m.TradesClosed):N0}</td><td class=\"num\">{data.Months.Sum(m => m.ClosedNetPnl):N2}</td></tr>");
-        sb.Append("</tbody></table>\n<p class=\"note\">A month's P&amp;L is its last hourly equity mark minus the previous month's (0 before the first): realized and the change in open P&amp;L, net of commissions. Each hourly mark is stamped with the start of its hour and holds the hour's last value, so a month's last mark can include bars up to an hour into the next month. No capital is configured, so these are amounts, not percentages.</p>\n");
+        sb.Append("</tbody></table>\n<p class=\"note\">A month's P&amp;L is its last hourly equity mark minus the previous month's (0 before the first): realized and the change in open P&amp;L, net of commissions and carry. Each hourly mark is stamped with the start of its hour and holds the hour's last value, so a month's last mark can include bars up to an hour into the next month. No capital is configured, so these are amounts, not percentages.</p>\n");
     }
 
     private static void Costs(StringBuilder sb, BacktestReportData data)
@@ -229,13 +232,47 @@ public static class BacktestReport
         var models = string.Join("; ", c.Models.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => string.Create(Inv,
             $"{kv.Key}: spread {kv.Value.Model.DefaultSpread} {kv.Value.Currency}, commission {kv.Value.Model.CommissionRate * 10_000m:0.##} bp (minimum {kv.Value.Model.MinimumCommission:0.00} {kv.Value.Currency}), tick {kv.Value.TickSize}")));
         sb.Append("<ul class=\"note\">");
-        var open = t.Commissions - s.Commissions;
-        sb.Append(Inv, $"<li><b>Commissions</b> are the recorded commission of every fill of the run (the fills table), {Money(t.Commissions, ccy)}; {(open == 0 ? "all of it in the closed round trips" : string.Create(Inv, $"the closed round trips carry {Money(s.Commissions, ccy)} of it, the other {Money(open, ccy)} belongs to a position still open at the end"))}.</li>");
+        var open = s.Commissions - s.ClosedTradeCommissions;
+        sb.Append(Inv, $"<li><b>Commissions</b> are the recorded commission of every fill of the run (the fills table), {Money(s.Commissions, ccy)}{(t.Commissions == s.Commissions ? "" : string.Create(Inv, $" (<b class=\"neg\">the reconstruction's {Money(t.Commissions, ccy)} differs</b>)"))}; {(open == 0 ? "all of it in the closed round trips" : string.Create(Inv, $"the closed round trips carry {Money(s.ClosedTradeCommissions, ccy)} of it, the other {Money(open, ccy)} belongs to the positions still open at the end"))}.</li>");
         sb.Append(Inv, $"<li><b>Spread and slippage are reconstructed, not recorded</b>: the fills table keeps the price, not the mid it was priced from. For each fill the report takes its order (type, final stop/limit price) from the run's database and the bar it filled on from the recorded data (re-read through the same ingest validation), and applies the simulated broker's rule: the bar is a mid price; the reference is the open (market orders, gaps) or the stop/limit price; buys pay and sells give up half the spread (the bar's own spread on {c.BarsWithSpread:N0} fills, the configured default on the rest) plus {c.SlippageTicks} tick(s) of slippage on market and stop fills; the price is rounded to the tick and capped at the bar's high/low. Spread paid is up to the half spread of the distance from the reference, slippage the rest (the cap and the tick rounding come off the slippage first). Cost model: {E(models)}.</li>");
         sb.Append(Inv, $"<li><b>Reproduced</b>: {t.Fills - t.Unreproduced:N0} of {t.Fills:N0} fills come out at exactly their recorded price{(t.Unreproduced > 0 ? string.Create(Inv, $"; <b class=\"neg\">{t.Unreproduced:N0} do not, and their spread and slippage are not counted above</b>") : "")}.</li>");
         var agree = t.Unreproduced == 0 && t.CappedFills == s.CappedByEnvelope.Fills && c.NotChargedUnconverted == s.CappedByEnvelope.Cost;
         sb.Append(Inv, $"<li><b>Costs capped by bar range</b>: a fill is never priced outside its bar's high/low, so on {t.CappedFills:N0} fills part of the spread and slippage was not charged: {Money(t.NotCharged, ccy)} (an optimistic bias of the fill model). The simulated broker's own counter says {s.CappedByEnvelope.Cost:N2} on {s.CappedByEnvelope.Fills:N0} fills, in the instruments' currencies ({E(string.Join(", ", c.Models.Values.Select(m => m.Currency).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)))}) unconverted; the reconstruction gives {c.NotChargedUnconverted:N2} on {t.CappedFills:N0}: <span id=\"capped-check\" class=\"{(agree ? "pos" : "neg")}\">{(agree ? "the reconstruction agrees" : "the reconstruction differs")}</span>.</li>");
         sb.Append("</ul>\n");
+        Carry(sb, s);
+        OpenPositions(sb, s);
+    }
+
+    private static void Carry(StringBuilder sb, ReplaySummary s)
+    {
+        var ccy = s.Currency;
+        sb.Append(Inv, $"<h3 id=\"carry\">Carry: borrow fees and storage ({E(ccy)})</h3>\n");
+        sb.Append("<table class=\"carry\"><thead><tr><th>instrument</th><th>kind</th><th class=\"num\">position-days</th><th class=\"num\">paid</th></tr></thead><tbody>");
+        foreach (var l in s.Carry.Lines)
+        {
+            sb.Append(Inv, $"<tr class=\"carry-line\"><td>{E(l.Symbol)}</td><td>{l.Kind}</td><td class=\"num\">{l.Days:N0}</td><td class=\"num\">{l.Amount:N2}</td></tr>");
+        }
+
+        sb.Append(Inv, $"<tr class=\"total\"><td>all</td><td>borrow {s.Carry.Borrow:N2}, storage {s.Carry.Storage:N2}</td><td class=\"num\">{s.Carry.Lines.Sum(l => l.Days):N0}</td><td class=\"num\">{s.CarryCosts:N2}</td></tr></tbody></table>\n");
+        sb.Append(Inv, $"<p class=\"note\">As IB charges spot metals (XAUUSD, XAGUSD): storage 0.10 % a year on the value of a long position, a borrow fee of the USD benchmark + 1 % a year on a short one, accrued for every calendar day a position is held over the daily cut (17:00 New York) on |quantity| × the last price known at the cut, actual/360 (IBKR metals commissions page). Every charge is a row of <code>carry_costs</code>; the closed round trips carry {Money(s.ClosedTradeCarry, ccy)} of it, the positions open at the end {Money(s.CarryCosts - s.ClosedTradeCarry, ccy)}.</p>\n");
+    }
+
+    private static void OpenPositions(StringBuilder sb, ReplaySummary s)
+    {
+        sb.Append(Inv, $"<h3 id=\"open\">Open positions at the end: {s.OpenPositions.Count:N0}</h3>\n");
+        if (s.OpenPositions.Count == 0)
+        {
+            sb.Append("<p>Flat.</p>\n");
+            return;
+        }
+
+        sb.Append("<table class=\"open\"><thead><tr><th>instrument</th><th class=\"num\">quantity</th><th>opened (UTC)</th><th class=\"num\">average price</th><th class=\"num\">last mark</th><th class=\"num\">unrealized P&amp;L gross</th><th class=\"num\">commissions paid</th><th class=\"num\">carry paid</th><th>currency</th></tr></thead><tbody>");
+        foreach (var p in s.OpenPositions)
+        {
+            sb.Append(Inv, $"<tr class=\"open-position\"><td>{E(p.Symbol)}</td><td class=\"num\">{p.Quantity:+0.####;-0.####}</td><td class=\"time\">{(p.OpenedAtUtc is { } o ? Time(o) : "")}</td><td class=\"num\">{p.AveragePrice:0.#####}</td><td class=\"num\">{p.LastMark:0.#####}</td><td class=\"num {Sign(p.UnrealizedGross)}\">{p.UnrealizedGross:N2}</td><td class=\"num\">{p.CommissionsPaid:N2}</td><td class=\"num\">{p.CarryPaid:N2}</td><td>{E(p.Currency)}</td></tr>");
+        }
+
+        sb.Append("</tbody></table>\n");
     }
 
     private static void Trips(StringBuilder sb, BacktestReportData data)
@@ -298,16 +335,16 @@ public static class BacktestReport
     {
         var ccy = E(s.Currency);
         sb.Append(Inv, $"<h2 id=\"trades\">Trades: {s.ClosedTrades.Count:N0} round trips</h2>\n");
-        sb.Append(Inv, $"<table class=\"trades\"><thead><tr><th class=\"num\">#</th><th>instrument</th><th>side</th><th>opened (UTC)</th><th>closed (UTC)</th><th class=\"num\">held</th><th class=\"num\">max quantity</th><th class=\"num\">gross P&amp;L ({ccy})</th><th class=\"num\">commissions ({ccy})</th><th class=\"num\">net P&amp;L ({ccy})</th><th class=\"num\">cumulative net ({ccy})</th></tr></thead><tbody>");
+        sb.Append(Inv, $"<table class=\"trades\"><thead><tr><th class=\"num\">#</th><th>instrument</th><th>side</th><th>opened (UTC)</th><th>closed (UTC)</th><th class=\"num\">held</th><th class=\"num\">max quantity</th><th class=\"num\">P&amp;L gross ({ccy})</th><th class=\"num\">commissions ({ccy})</th><th class=\"num\">carry ({ccy})</th><th class=\"num\">P&amp;L net ({ccy})</th><th class=\"num\">cumulative net ({ccy})</th></tr></thead><tbody>");
         var i = 0;
         var cumulative = 0m;
         foreach (var t in s.ClosedTrades)
         {
             cumulative += t.NetPnl;
-            sb.Append(Inv, $"<tr class=\"trade\"><td class=\"num\">{++i}</td><td>{E(t.Symbol)}</td><td>{(t.Direction > 0 ? "long" : "short")}</td><td class=\"time\">{Time(t.OpenedAtUtc)}</td><td class=\"time\">{Time(t.ClosedAtUtc)}</td><td class=\"num\">{Held(t.ClosedAtUtc - t.OpenedAtUtc)}</td><td class=\"num\">{t.MaxQuantity:0.####}</td><td class=\"num {Sign(t.GrossPnl)}\">{t.GrossPnl:N2}</td><td class=\"num\">{t.Commissions:N2}</td><td class=\"num {Sign(t.NetPnl)}\">{t.NetPnl:N2}</td><td class=\"num {Sign(cumulative)}\">{cumulative:N2}</td></tr>");
+            sb.Append(Inv, $"<tr class=\"trade\"><td class=\"num\">{++i}</td><td>{E(t.Symbol)}</td><td>{(t.Direction > 0 ? "long" : "short")}</td><td class=\"time\">{Time(t.OpenedAtUtc)}</td><td class=\"time\">{Time(t.ClosedAtUtc)}</td><td class=\"num\">{Held(t.ClosedAtUtc - t.OpenedAtUtc)}</td><td class=\"num\">{t.MaxQuantity:0.####}</td><td class=\"num {Sign(t.GrossPnl)}\">{t.GrossPnl:N2}</td><td class=\"num\">{t.Commissions:N2}</td><td class=\"num\">{t.Carry:N2}</td><td class=\"num {Sign(t.NetPnl)}\">{t.NetPnl:N2}</td><td class=\"num {Sign(cumulative)}\">{cumulative:N2}</td></tr>");
         }
 
-        sb.Append(Inv, $"<tr class=\"total\"><td></td><td colspan=\"6\">all ({s.WinningTrades:N0} winners)</td><td class=\"num\">{s.ClosedTrades.Sum(t => t.GrossPnl):N2}</td><td class=\"num\">{s.Commissions:N2}</td><td class=\"num\">{s.RealizedNetPnl:N2}</td><td></td></tr>");
+        sb.Append(Inv, $"<tr class=\"total\"><td></td><td colspan=\"6\">all ({s.WinningTrades:N0} winners)</td><td class=\"num\">{s.RealizedGrossPnl:N2}</td><td class=\"num\">{s.ClosedTradeCommissions:N2}</td><td class=\"num\">{s.ClosedTradeCarry:N2}</td><td class=\"num\">{s.RealizedNetPnl:N2}</td><td></td></tr>");
         sb.Append("</tbody></table>\n");
     }
 

@@ -698,7 +698,8 @@ public static class Commands
             }
 
             var summary = ReplaySummary.From(run, sp.GetRequiredService<IngestCounters>(), sp.GetRequiredService<PreTradeGatePipeline>(), sp.GetRequiredService<RiskSentinel>(),
-                sp.GetRequiredService<IMarketDataSource>().Name, database, wall, sp.GetRequiredService<AccountCurrency>(), sp.GetRequiredService<FxConverter>()) with
+                sp.GetRequiredService<IMarketDataSource>().Name, database, wall, sp.GetRequiredService<AccountCurrency>(), sp.GetRequiredService<FxConverter>(),
+                sp.GetRequiredService<Engine.Services.ExecutionService>().Marks, sp.GetRequiredService<Core.Instruments.IInstrumentCatalog>()) with
             {
                 StartupTime = startup,
                 DatabaseCheck = check,

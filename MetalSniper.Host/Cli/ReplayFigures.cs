@@ -5,7 +5,8 @@ namespace MetalSniper.Host.Cli;
 
 /// <summary>
 /// The figures of a finished replay in machine-readable form (<c>replay --summary-json FILE</c>, one per sweep run). Money is
-/// in <see cref="Currency"/> (the account's base currency), net of commissions, rounded to cents; times in seconds.
+/// in <see cref="Currency"/> (the account's base currency), rounded to cents, each figure named gross (before costs) or net
+/// (after them) as in <see cref="ReplaySummary"/>; times in seconds.
 /// </summary>
 /// <param name="RunId">The run id.</param>
 /// <param name="Source">The market data source (the replayed files).</param>
@@ -20,9 +21,9 @@ namespace MetalSniper.Host.Cli;
 /// <param name="Trades">Closed trades (round trips).</param>
 /// <param name="WinningTrades">Trades with a positive net P&amp;L.</param>
 /// <param name="WinRate">Winning trades / trades (0–1); null without trades.</param>
-/// <param name="NetPnl">Realized P&amp;L of the closed trades net of commissions.</param>
-/// <param name="Commissions">Commissions of the closed trades.</param>
-/// <param name="EquityPnl">Equity P&amp;L at the end, open positions marked.</param>
+/// <param name="RealizedNetPnl">Realized P&amp;L of the closed trades after their commissions and carry.</param>
+/// <param name="Commissions">Commissions of every fill of the run (open positions included).</param>
+/// <param name="EquityPnl">Equity P&amp;L at the end, open positions marked, after every cost.</param>
 /// <param name="MaxDrawdown">Peak-to-trough of the equity curve, open P&amp;L included (positive).</param>
 /// <param name="ProfitFactor">Gross wins / gross losses of the closed trades; null without a losing trade.</param>
 /// <param name="Sharpe">Annualized Sharpe ratio of daily equity P&amp;L changes (<see cref="ReplaySummary.Sharpe"/>); null when undefined.</param>
@@ -44,7 +45,7 @@ public sealed record ReplayFigures(
     int Trades,
     int WinningTrades,
     double? WinRate,
-    decimal NetPnl,
+    decimal RealizedNetPnl,
     decimal Commissions,
     decimal EquityPnl,
     decimal MaxDrawdown,
@@ -55,6 +56,21 @@ public sealed record ReplayFigures(
     double WallSeconds,
     double BarsPerSecond)
 {
+    /// <summary>The closed trades' P&amp;L before any cost.</summary>
+    public decimal RealizedGrossPnl { get; init; }
+
+    /// <summary>Borrow fees (short spot-metal positions held over the daily cut).</summary>
+    public decimal CarryBorrow { get; init; }
+
+    /// <summary>Storage (long spot-metal positions held over the daily cut).</summary>
+    public decimal CarryStorage { get; init; }
+
+    /// <summary>The positions open at the end, marked, before any cost.</summary>
+    public decimal UnrealizedGrossPnl { get; init; }
+
+    /// <summary>Net P&amp;L after every cost, open positions marked: realized gross + unrealized gross − commissions − carry.</summary>
+    public decimal NetPnl { get; init; }
+
     /// <summary>The JSON shape of the figures (camelCase, indented).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web)
     {
@@ -73,7 +89,14 @@ public sealed record ReplayFigures(
             s.Trades, s.WinningTrades, s.Trades > 0 ? Math.Round((double)s.WinningTrades / s.Trades, 4) : null,
             Cents(s.RealizedNetPnl), Cents(s.Commissions), Cents(s.EquityPnl), Cents(s.MaxDrawdown), s.ProfitFactor is { } pf ? Math.Round(pf, 4) : null,
             s.Sharpe is { } sr && double.IsFinite(sr) ? Math.Round(sr, 4) : null, s.SentinelTrips.Count,
-            Math.Round(s.StartupTime.TotalSeconds, 3), Math.Round(s.WallTime.TotalSeconds, 3), Math.Round(s.BarsPerSecond, 0));
+            Math.Round(s.StartupTime.TotalSeconds, 3), Math.Round(s.WallTime.TotalSeconds, 3), Math.Round(s.BarsPerSecond, 0))
+        {
+            RealizedGrossPnl = Cents(s.RealizedGrossPnl),
+            CarryBorrow = Cents(s.Carry.Borrow),
+            CarryStorage = Cents(s.Carry.Storage),
+            UnrealizedGrossPnl = Cents(s.UnrealizedGrossPnl),
+            NetPnl = Cents(s.NetPnl),
+        };
     }
 
     /// <summary>Writes the figures as JSON, atomically (a reader never sees half a file); creates the directory.</summary>

@@ -11,7 +11,17 @@ using MetalSniper.Core.Money;
 
 namespace MetalSniper.Host.Cli;
 
-/// <summary>The figures of a finished replay. Money in the base currency (USD), net of commissions.</summary>
+/// <summary>
+/// The figures of a finished replay, money in the base currency (USD by default). One definition of each P&amp;L figure:
+/// <list type="bullet">
+/// <item><see cref="RealizedGrossPnl"/>: the closed trades' P&amp;L before any cost;</item>
+/// <item><see cref="Commissions"/>: every fill's commission (the sum over the run's <c>fills</c>, open positions included);</item>
+/// <item><see cref="CarryCosts"/>: every borrow fee and storage charge (the sum over the run's <c>carry_costs</c>);</item>
+/// <item><see cref="RealizedNetPnl"/>: the closed trades' P&amp;L after their own commissions and carry;</item>
+/// <item><see cref="UnrealizedGrossPnl"/>: the positions open at the end, marked at their last price, before any cost;</item>
+/// <item><see cref="NetPnl"/>: realized gross + unrealized gross − every commission − every carry charge (the final equity P&amp;L).</item>
+/// </list>
+/// </summary>
 public sealed record ReplaySummary(
     string RunId,
     string Source,
@@ -75,22 +85,88 @@ public sealed record ReplaySummary(
     /// <summary>The judges of the run: each model in use (version, hash, mode) and each refused one (rule), one line each.</summary>
     public IReadOnlyList<string> Judges { get; init; } = [];
 
-    /// <summary>Collects the figures from the finished run.</summary>
-    /// <exception cref="FxRateUnavailableException">A trade's currency cannot be converted to the base currency.</exception>
+    /// <summary>The closed trades' P&amp;L before commissions and carry (base currency).</summary>
+    public decimal RealizedGrossPnl { get; init; }
+
+    /// <summary>The closed trades' own commissions (base currency); the rest of <see cref="Commissions"/> was paid on the positions open at the end.</summary>
+    public decimal ClosedTradeCommissions { get; init; }
+
+    /// <summary>The closed trades' own carry (base currency); the rest of <see cref="CarryCosts"/> was paid on the positions open at the end.</summary>
+    public decimal ClosedTradeCarry { get; init; }
+
+    /// <summary>Every carry charge of the run (table <c>carry_costs</c>), per symbol and kind, with totals.</summary>
+    public CarrySummary Carry { get; init; } = CarrySummary.Empty;
+
+    /// <summary>Every borrow fee and storage charge of the run (base currency): <see cref="CarrySummary.Total"/>.</summary>
+    public decimal CarryCosts => Carry.Total;
+
+    /// <summary>The positions open at the end of the run, marked at their last price.</summary>
+    public IReadOnlyList<OpenPositionAtEnd> OpenPositions { get; init; } = [];
+
+    /// <summary>The open positions' P&amp;L at their last marks, before any cost (base currency).</summary>
+    public decimal UnrealizedGrossPnl => OpenPositions.Sum(p => p.UnrealizedGrossBase);
+
+    /// <summary>Net P&amp;L after every cost, open positions marked: realized gross + unrealized gross − commissions − carry (base currency).</summary>
+    public decimal NetPnl => RealizedGrossPnl + UnrealizedGrossPnl - Commissions - CarryCosts;
+
+    /// <summary>
+    /// Collects the figures from the finished run: the trades from the run, the costs from what the run recorded (every fill's
+    /// commission, every carry charge), the open positions from the book the execution service last published, marked at
+    /// <paramref name="marks"/>.
+    /// </summary>
+    /// <exception cref="FxRateUnavailableException">A trade's or a cost's currency cannot be converted to the base currency.</exception>
+    /// <exception cref="InvalidOperationException">A position open at the end has no mark.</exception>
     public static ReplaySummary From(RunContext run, IngestCounters ingest, PreTradeGatePipeline gates, RiskSentinel sentinel, string source, Database database, TimeSpan wall,
-        AccountCurrency account, FxConverter fx)
+        AccountCurrency account, FxConverter fx, IReadOnlyDictionary<string, decimal> marks, Core.Instruments.IInstrumentCatalog instruments)
     {
         ArgumentNullException.ThrowIfNull(account);
         ArgumentNullException.ThrowIfNull(fx);
+        ArgumentNullException.ThrowIfNull(marks);
+        ArgumentNullException.ThrowIfNull(instruments);
         var (closed, equity, maxDd) = run.Trades.Snapshot();
         // Trades close in their instrument's currency; the summary, like the equity curve, is in the base currency.
         var trades = closed.Select(t => Core.Positions.TradeFigures.ToBase(t, account.Base, fx)).ToList();
         var figures = Core.Positions.TradeFigures.From(trades);
+        decimal ToBase(decimal amount, Currency currency) => fx.Convert(new Money(amount, currency), account.Base).Amount;
+        var (commissions, carry) = RecordedCosts(database, run.RunId, ToBase);
+        var open = sentinel.Book.Positions.Where(p => !p.IsFlat).OrderBy(p => p.Symbol, StringComparer.Ordinal).Select(p =>
+        {
+            var mark = marks.TryGetValue(p.Symbol, out var m) ? m : throw new InvalidOperationException($"no last mark for {p.Symbol}, open at the end of the run");
+            var unrealized = p.Unrealized(mark, instruments.Get(p.Symbol).Multiplier);
+            return new OpenPositionAtEnd(p.Symbol, p.Currency.Code, p.Quantity, p.AveragePrice, mark, unrealized, ToBase(unrealized, p.Currency), p.OpenCommissions, p.OpenCarry, p.OpenedAtUtc);
+        }).ToList();
         return new ReplaySummary(run.RunId, source, database.Path, ingest.Read, ingest.Accepted, ingest.Rejected, ingest.RejectedByReason(), run.BarsProcessed,
             run.Decisions, run.DecisionsByKind, run.OrdersSent, run.OrdersDenied, gates.DenialsByReason(), run.OrdersRejected, run.Fills,
-            figures.Trades, figures.Winners, figures.NetPnl, figures.Commissions, equity, maxDd,
-            figures.ProfitFactor, sentinel.Trips, wall) { Currency = account.Base.Code, EquityCurve = run.Equity.Points(), ClosedTrades = trades };
+            figures.Trades, figures.Winners, figures.NetPnl, commissions, equity, maxDd,
+            figures.ProfitFactor, sentinel.Trips, wall)
+        {
+            Currency = account.Base.Code, EquityCurve = run.Equity.Points(), ClosedTrades = trades,
+            RealizedGrossPnl = figures.GrossPnl, ClosedTradeCommissions = figures.Commissions, ClosedTradeCarry = figures.Carry, Carry = carry, OpenPositions = open,
+        };
     }
+
+    /// <summary>
+    /// The costs the run recorded, in the base currency: the commission of every fill of its orders (<c>fills</c>), and every
+    /// carry charge (<c>carry_costs</c>) per symbol and kind. Summed as decimals (the columns are text), never as SQLite reals.
+    /// </summary>
+    public static (decimal Commissions, CarrySummary Carry) RecordedCosts(Database database, string runId, Func<decimal, Currency, decimal> toBase)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentNullException.ThrowIfNull(toBase);
+        using var c = database.OpenConnection();
+        var commissions = c.Query<(string Amount, string Currency)>(
+                "SELECT f.commission, f.commission_ccy FROM fills f JOIN orders o ON o.client_order_id=f.client_order_id WHERE o.run_id=@runId", new { runId })
+            .GroupBy(r => r.Currency, StringComparer.Ordinal)
+            .Sum(g => toBase(g.Sum(r => Parse(r.Amount)), new Core.Money.Currency(g.Key)));
+        var lines = c.Query<(string Symbol, string Kind, string Amount, string Day)>("SELECT symbol, kind, amount_usd, day FROM carry_costs WHERE run_id=@runId", new { runId })
+            .GroupBy(r => (r.Symbol, r.Kind))
+            .OrderBy(g => g.Key.Symbol, StringComparer.Ordinal).ThenBy(g => g.Key.Kind, StringComparer.Ordinal)
+            .Select(g => new CarryLine(g.Key.Symbol, Enum.Parse<Core.Costs.CarryKind>(g.Key.Kind), g.Count(), toBase(g.Sum(r => Parse(r.Amount)), Core.Money.Currency.Usd)))
+            .ToList();
+        return (commissions, new CarrySummary(lines));
+    }
+
+    private static decimal Parse(string text) => decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
 
     /// <summary>Checks the database of the run: integrity, every fill joined to its order and decision.</summary>
     public static (string Integrity, long Fills, long OrphanFills, long Orders, long OrphanOrders) CheckDatabase(Database database, string runId)
@@ -126,9 +202,10 @@ public sealed record ReplaySummary(
     }
 
     /// <summary>
-    /// The report as an aligned plain-text table (the same on a terminal, in a pipe and in a file): the key figures first (P&amp;L
-    /// net of costs, max drawdown, profit factor, Sharpe, trades and win rate, throughput), then the run, the data and what the
-    /// pipeline did, every sentinel and breaker trip with its formula, every halts record of the run, and the timings.
+    /// The report as an aligned plain-text table (the same on a terminal, in a pipe and in a file): the key figures first (realized
+    /// P&amp;L gross, commissions, carry, realized P&amp;L net, unrealized P&amp;L gross, net P&amp;L; max drawdown, profit factor,
+    /// Sharpe, trades and win rate, throughput), the carry per symbol and kind, the positions open at the end, then the run, the
+    /// data and what the pipeline did, every sentinel and breaker trip with its formula, every halts record of the run, and the timings.
     /// </summary>
     public string Render()
     {
@@ -140,14 +217,40 @@ public sealed record ReplaySummary(
         string Money(decimal amount) => string.Create(inv, $"{amount:N2} {Currency}");
 
         Section("key figures");
-        Row("realized P&L net of costs", Money(RealizedNetPnl));
+        Row("Realized P&L gross", Money(RealizedGrossPnl) + " (closed trades, before any cost)");
+        Row("Commissions", Money(Commissions) + string.Create(inv, $" (every fill; {ClosedTradeCommissions:N2} in closed trades, {Commissions - ClosedTradeCommissions:N2} on positions open at the end)"));
+        Row("Carry (borrow + storage)", Money(CarryCosts) + string.Create(inv, $" (borrow {Carry.Borrow:N2}, storage {Carry.Storage:N2}; {ClosedTradeCarry:N2} in closed trades, {CarryCosts - ClosedTradeCarry:N2} on positions open at the end)"));
+        Row("Realized P&L net", Money(RealizedNetPnl) + " (closed trades, after their commissions and carry)");
+        Row("Unrealized P&L gross (open at end)", Money(UnrealizedGrossPnl) + string.Create(inv, $" ({OpenPositions.Count} position(s), at their last marks)"));
+        Row("Net P&L (after every cost, open marked)", Money(NetPnl) + " (realized gross + unrealized gross − commissions − carry)");
         Row("max drawdown (incl. open)", Money(MaxDrawdown));
         Row("profit factor", ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a (no losing trade)");
         Row("Sharpe (daily, annualized)", Sharpe is { } sr ? sr.ToString("0.00", inv) : "n/a");
-        Row("trades (round trips)", string.Create(inv, $"{Trades:N0}, {(Trades > 0 ? 100.0 * WinningTrades / Trades : 0):0.0} % winners ({WinningTrades:N0})"));
-        Row("equity P&L incl. open", Money(EquityPnl));
-        Row("commissions", Money(Commissions));
+        Row("trades (round trips)", string.Create(inv, $"{Trades:N0}, {(Trades > 0 ? 100.0 * WinningTrades / Trades : 0):0.0} % winners ({WinningTrades:N0}, by net P&L)"));
         Row("throughput", BarsPerSecond.ToString("N0", inv) + " bars/s (full pipeline)");
+
+        Section("carry costs");
+        if (Carry.Lines.Count == 0)
+        {
+            Row("charges", "none (no position held over a daily cut, or SimulatedBroker:Carry off)");
+        }
+
+        foreach (var l in Carry.Lines)
+        {
+            Row(string.Create(inv, $"  {l.Symbol} {l.Kind}"), string.Create(inv, $"{l.Amount:N2} {Currency} over {l.Days:N0} position-day(s)"));
+        }
+
+        Section("open positions at the end");
+        if (OpenPositions.Count == 0)
+        {
+            Row("positions", "flat");
+        }
+
+        foreach (var p in OpenPositions)
+        {
+            Row("  " + p.Symbol, string.Create(inv,
+                $"{p.Quantity:+0.####;-0.####} @ {p.AveragePrice:0.#####} since {p.OpenedAtUtc:O}, last mark {p.LastMark:0.#####}; unrealized P&L gross {p.UnrealizedGross:N2} {p.Currency}; paid so far: commissions {p.CommissionsPaid:N2}, carry {p.CarryPaid:N2} {p.Currency}"));
+        }
 
         Section("run");
         Row("run", RunId);
@@ -217,7 +320,7 @@ public sealed record ReplaySummary(
         {
             if (value is null)
             {
-                sb.Append('\n').Append(("  " + label.PadRight(width) + (label == "key figures" ? $"  ({Currency}, net of commissions)" : "")).TrimEnd()).Append('\n');
+                sb.Append('\n').Append(("  " + label.PadRight(width) + (label == "key figures" ? $"  ({Currency}; gross = before costs, net = after them)" : "")).TrimEnd()).Append('\n');
                 sb.Append("  ").Append(rule).Append('\n');
                 continue;
             }
@@ -227,6 +330,44 @@ public sealed record ReplaySummary(
 
         return sb.ToString();
     }
+}
+
+/// <summary>A position open at the end of a run.</summary>
+/// <param name="Symbol">Instrument.</param>
+/// <param name="Currency">Instrument currency (ISO code) of the amounts below except <paramref name="UnrealizedGrossBase"/>.</param>
+/// <param name="Quantity">Signed quantity.</param>
+/// <param name="AveragePrice">Average price of the open quantity (major units).</param>
+/// <param name="LastMark">The last price known at the end (the close of its last bar).</param>
+/// <param name="UnrealizedGross">Quantity × (mark − average) × multiplier, before any cost, in <paramref name="Currency"/>.</param>
+/// <param name="UnrealizedGrossBase"><paramref name="UnrealizedGross"/> in the base currency.</param>
+/// <param name="CommissionsPaid">Commissions of the fills that built the open quantity, in <paramref name="Currency"/>.</param>
+/// <param name="CarryPaid">Carry charged on it so far, in <paramref name="Currency"/>.</param>
+/// <param name="OpenedAtUtc">When it was opened (UTC).</param>
+public sealed record OpenPositionAtEnd(string Symbol, string Currency, decimal Quantity, decimal AveragePrice, decimal LastMark, decimal UnrealizedGross, decimal UnrealizedGrossBase,
+    decimal CommissionsPaid, decimal CarryPaid, DateTimeOffset? OpenedAtUtc);
+
+/// <summary>The carry of one symbol and kind over a run.</summary>
+/// <param name="Symbol">Instrument.</param>
+/// <param name="Kind">Borrow (shorts) or storage (longs).</param>
+/// <param name="Days">Position-days charged (rows of <c>carry_costs</c>).</param>
+/// <param name="Amount">Their sum, in the base currency.</param>
+public sealed record CarryLine(string Symbol, Core.Costs.CarryKind Kind, int Days, decimal Amount);
+
+/// <summary>Every carry charge of a run, per symbol and kind, in the base currency.</summary>
+/// <param name="Lines">One line per symbol and kind.</param>
+public sealed record CarrySummary(IReadOnlyList<CarryLine> Lines)
+{
+    /// <summary>No carry.</summary>
+    public static CarrySummary Empty { get; } = new([]);
+
+    /// <summary>Borrow fees (short positions).</summary>
+    public decimal Borrow => Lines.Where(l => l.Kind == Core.Costs.CarryKind.Borrow).Sum(l => l.Amount);
+
+    /// <summary>Storage (long positions).</summary>
+    public decimal Storage => Lines.Where(l => l.Kind == Core.Costs.CarryKind.Storage).Sum(l => l.Amount);
+
+    /// <summary>Borrow + storage.</summary>
+    public decimal Total => Borrow + Storage;
 }
 
 /// <summary>Our positions against the simulated broker's own records at the end of a run.</summary>

@@ -205,7 +205,7 @@ public static class Sweep
                 finished++;
                 error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{finished}/{units.Count}] {run.Name} {Describe(u.Point.Where(kv => grid.Keys.Contains(kv.Key)))}: ")
                     + (run.Ok
-                        ? string.Create(CultureInfo.InvariantCulture, $"ok in {run.WallSeconds:0.0} s, net P&L {run.Figures!.NetPnl:N2} {run.Figures.Currency}")
+                        ? string.Create(CultureInfo.InvariantCulture, $"ok in {run.WallSeconds:0.0} s, realized P&L net {run.Figures!.RealizedNetPnl:N2} {run.Figures.Currency}")
                         : string.Create(CultureInfo.InvariantCulture, $"FAILED (exit {run.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "none"}) in {run.WallSeconds:0.0} s: {run.Error}")));
             }
         }).ConfigureAwait(false);
@@ -323,7 +323,7 @@ public static class Sweep
     /// <summary>Ranks the runs that succeeded by net P&amp;L (best first, ties by name); failed runs keep no rank and follow.</summary>
     private static List<SweepRun> Rank(List<SweepRun> runs)
     {
-        var ranks = runs.Where(r => r.Ok).OrderByDescending(r => r.Figures!.NetPnl).ThenBy(r => r.Name, StringComparer.Ordinal)
+        var ranks = runs.Where(r => r.Ok).OrderByDescending(r => r.Figures!.RealizedNetPnl).ThenBy(r => r.Name, StringComparer.Ordinal)
             .Select((r, i) => (r.Name, Rank: i + 1)).ToDictionary(x => x.Name, x => x.Rank, StringComparer.Ordinal);
         return [.. runs.Select(r => ranks.TryGetValue(r.Name, out var rank) ? r with { Rank = rank } : r)];
     }
@@ -343,13 +343,13 @@ public static class Sweep
         var inv = CultureInfo.InvariantCulture;
         var currency = sweep.Runs.FirstOrDefault(r => r.Ok)?.Figures!.Currency ?? "";
         var headers = Headers(sweep.Keys);
-        var table = new TextTable([">rank", "run", .. headers, $">net P&L ({currency})", ">max DD", ">PF", ">Sharpe", ">trades", ">win %", ">bars/s", ">wall s"]);
+        var table = new TextTable([">rank", "run", .. headers, $">realized P&L net ({currency})", ">max DD", ">PF", ">Sharpe", ">trades", ">win %", ">bars/s", ">wall s"]);
         foreach (var r in sweep.Runs.OrderBy(r => r.Rank ?? int.MaxValue).ThenBy(r => r.Name, StringComparer.Ordinal))
         {
             var values = sweep.Keys.Select(k => r.Parameters.TryGetValue(k, out var v) ? v : "").ToList();
             if (r.Figures is { } f && r.Ok)
             {
-                table.Add([r.Rank!.Value.ToString(inv), r.Name, .. values, f.NetPnl.ToString("N2", inv), f.MaxDrawdown.ToString("N2", inv),
+                table.Add([r.Rank!.Value.ToString(inv), r.Name, .. values, f.RealizedNetPnl.ToString("N2", inv), f.MaxDrawdown.ToString("N2", inv),
                     f.ProfitFactor is { } pf ? pf.ToString("0.00", inv) : "n/a", f.Sharpe is { } sr ? sr.ToString("0.00", inv) : "n/a", f.Trades.ToString("N0", inv),
                     f.WinRate is { } w ? (100 * w).ToString("0.0", inv) : "n/a", f.BarsPerSecond.ToString("N0", inv), r.WallSeconds.ToString("0.0", inv)]);
             }
@@ -367,7 +367,7 @@ public static class Sweep
             sb.Append("  ").Append(sweep.Description).Append('\n');
         }
 
-        sb.Append(inv, $"  ranked by net P&L (realized, net of costs); max DD incl. open; Sharpe daily annualized; results in {sweep.OutDirectory}\n\n");
+        sb.Append(inv, $"  ranked by realized P&L net (closed trades, after their commissions and carry); max DD incl. open; Sharpe daily annualized; results in {sweep.OutDirectory}\n\n");
         sb.Append(table.Render());
         foreach (var r in sweep.Runs.Where(r => !r.Ok))
         {
@@ -392,13 +392,13 @@ public static class Sweep
         var inv = CultureInfo.InvariantCulture;
         static string Field(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
         var sb = new StringBuilder();
-        sb.AppendJoin(',', ["run", "rank", .. sweep.Keys.Select(Field), "ok", "exit_code", "currency", "net_pnl", "equity_pnl", "max_drawdown", "profit_factor", "sharpe",
+        sb.AppendJoin(',', ["run", "rank", .. sweep.Keys.Select(Field), "ok", "exit_code", "currency", "realized_pnl_net", "equity_pnl", "max_drawdown", "profit_factor", "sharpe",
             "trades", "win_rate", "sentinel_trips", "bars_per_second", "wall_seconds", "error"]).Append('\n');
         foreach (var r in sweep.Runs)
         {
             var f = r.Figures;
             sb.AppendJoin(',', [r.Name, r.Rank?.ToString(inv) ?? "", .. sweep.Keys.Select(k => Field(r.Parameters.TryGetValue(k, out var v) ? v : "")), r.Ok ? "true" : "false",
-                r.ExitCode?.ToString(inv) ?? "", f?.Currency ?? "", f?.NetPnl.ToString(inv) ?? "", f?.EquityPnl.ToString(inv) ?? "", f?.MaxDrawdown.ToString(inv) ?? "",
+                r.ExitCode?.ToString(inv) ?? "", f?.Currency ?? "", f?.RealizedNetPnl.ToString(inv) ?? "", f?.EquityPnl.ToString(inv) ?? "", f?.MaxDrawdown.ToString(inv) ?? "",
                 f?.ProfitFactor?.ToString(inv) ?? "", f?.Sharpe?.ToString(inv) ?? "", f?.Trades.ToString(inv) ?? "", f?.WinRate?.ToString(inv) ?? "",
                 f?.SentinelTrips.ToString(inv) ?? "", f?.BarsPerSecond.ToString(inv) ?? "", r.WallSeconds.ToString(inv), Field(r.Error ?? "")]).Append('\n');
         }

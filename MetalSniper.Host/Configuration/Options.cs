@@ -276,6 +276,113 @@ public sealed class SimulatedBrokerOptions
     /// <summary>Costs per symbol.</summary>
     [Required]
     public Dictionary<string, SimulatedCostOptions> Costs { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The carry the simulated broker charges on spot metals held over the daily cut (borrow fee on shorts, storage on longs).</summary>
+    [Required]
+    public CarryOptions Carry { get; set; } = new();
+}
+
+/// <summary>
+/// Carry on USD spot metals (section <c>SimulatedBroker:Carry</c>), as IB charges it on XAUUSD/XAGUSD (CMDTY): storage 0.10 % a
+/// year on longs, a borrow fee of the USD benchmark + 1 % a year on shorts (tier I, balances to USD 1,000,000), each accrued
+/// daily on |quantity| × mark at the cut, actual/360 (IBKR metals commissions page: interactivebrokers.com/en/pricing/commissions-metals.php,
+/// see <see cref="Core.Costs.CarryCostModel"/>). Charged by the simulated broker path only: on IB, IB charges it.
+/// </summary>
+public sealed class CarryOptions : IValidatableObject
+{
+    /// <summary>
+    /// The USD benchmark used when <see cref="Benchmark"/> is empty: the midpoint of the FOMC's federal funds target range, from
+    /// the day after each decision (federalreserve.gov, "Open Market Operations", policy implementation notes), 2017-12-14 to
+    /// 2025-12-11. IBKR's USD benchmark is the Fed Funds effective rate, which has traded inside the range (within about
+    /// 0.1 percentage point of its midpoint since 2018); rates after the last entry are held at it.
+    /// </summary>
+    public static IReadOnlyList<Core.Costs.BenchmarkRate> DefaultBenchmark { get; } =
+    [
+        new(new DateOnly(2017, 12, 14), 0.01375m),
+        new(new DateOnly(2018, 3, 22), 0.01625m),
+        new(new DateOnly(2018, 6, 14), 0.01875m),
+        new(new DateOnly(2018, 9, 27), 0.02125m),
+        new(new DateOnly(2018, 12, 20), 0.02375m),
+        new(new DateOnly(2019, 8, 1), 0.02125m),
+        new(new DateOnly(2019, 9, 19), 0.01875m),
+        new(new DateOnly(2019, 10, 31), 0.01625m),
+        new(new DateOnly(2020, 3, 4), 0.01125m),
+        new(new DateOnly(2020, 3, 16), 0.00125m),
+        new(new DateOnly(2022, 3, 17), 0.00375m),
+        new(new DateOnly(2022, 5, 5), 0.00875m),
+        new(new DateOnly(2022, 6, 16), 0.01625m),
+        new(new DateOnly(2022, 7, 28), 0.02375m),
+        new(new DateOnly(2022, 9, 22), 0.03125m),
+        new(new DateOnly(2022, 11, 3), 0.03875m),
+        new(new DateOnly(2022, 12, 15), 0.04375m),
+        new(new DateOnly(2023, 2, 2), 0.04625m),
+        new(new DateOnly(2023, 3, 23), 0.04875m),
+        new(new DateOnly(2023, 5, 4), 0.05125m),
+        new(new DateOnly(2023, 7, 27), 0.05375m),
+        new(new DateOnly(2024, 9, 19), 0.04875m),
+        new(new DateOnly(2024, 11, 8), 0.04625m),
+        new(new DateOnly(2024, 12, 19), 0.04375m),
+        new(new DateOnly(2025, 9, 18), 0.04125m),
+        new(new DateOnly(2025, 10, 30), 0.03875m),
+        new(new DateOnly(2025, 12, 11), 0.03625m),
+    ];
+
+    /// <summary>Charge carry in the simulated broker path (default true). Off: no borrow fee and no storage, as before issue "Trust at the edges".</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Spread of the borrow fee over the benchmark, an annual fraction (IB tier I: 0.01 = 1 % a year). Range 0–0.10.</summary>
+    public decimal BorrowSpreadAnnual { get; set; } = 0.01m;
+
+    /// <summary>Storage on longs, an annual fraction of the position's value (IB: 0.001 = 0.10 % a year). Range 0–0.10.</summary>
+    public decimal StorageRateAnnual { get; set; } = 0.001m;
+
+    /// <summary>Day-count basis: actual/<c>DayCountBasis</c> (IB USD: 360). 360 or 365.</summary>
+    public int DayCountBasis { get; set; } = 360;
+
+    /// <summary>Time zone of the daily cut (IANA, default America/New_York).</summary>
+    public string CutTimeZone { get; set; } = "America/New_York";
+
+    /// <summary>Local time of the daily cut (default 17:00: the metals' daily break and the trading-day roll).</summary>
+    public TimeOnly CutTime { get; set; } = new(17, 0);
+
+    /// <summary>The USD benchmark schedule (annual fractions from a date on, ascending); empty: <see cref="DefaultBenchmark"/>.</summary>
+    public List<BenchmarkRateOptions> Benchmark { get; set; } = [];
+
+    /// <summary>Where the benchmark schedule comes from (free text, shown in the configuration; not used in the computation).</summary>
+    public string? BenchmarkSource { get; set; }
+
+    /// <summary>The schedule in effect: <see cref="Benchmark"/>, or <see cref="DefaultBenchmark"/> when it is empty.</summary>
+    public IReadOnlyList<Core.Costs.BenchmarkRate> EffectiveBenchmark =>
+        Benchmark.Count == 0 ? DefaultBenchmark : [.. Benchmark.Select(b => new Core.Costs.BenchmarkRate(b.EffectiveFrom, b.AnnualRate))];
+
+    /// <summary>The model and its daily cut (null when off).</summary>
+    public Core.Costs.CarryAccrual? CreateAccrual() => Enabled
+        ? new Core.Costs.CarryAccrual(new Core.Costs.CarryCostModel(BorrowSpreadAnnual, StorageRateAnnual, DayCountBasis, EffectiveBenchmark), CutTimeZone, CutTime)
+        : null;
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var problem in Core.Costs.CarryCostModel.Check(BorrowSpreadAnnual, StorageRateAnnual, DayCountBasis, EffectiveBenchmark))
+        {
+            yield return new ValidationResult(problem, [nameof(Benchmark)]);
+        }
+
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(CutTimeZone, out _))
+        {
+            yield return new ValidationResult($"CutTimeZone: unknown time zone '{CutTimeZone}'", [nameof(CutTimeZone)]);
+        }
+    }
+}
+
+/// <summary>One entry of the USD benchmark schedule.</summary>
+public sealed class BenchmarkRateOptions
+{
+    /// <summary>First accrual day (the cut's local date) the rate applies to, yyyy-MM-dd.</summary>
+    public DateOnly EffectiveFrom { get; set; }
+
+    /// <summary>Annual rate as a fraction (0.05375 = 5.375 %).</summary>
+    public decimal AnnualRate { get; set; }
 }
 
 /// <summary>Costs of one instrument at the simulated broker.</summary>

@@ -286,7 +286,7 @@ public sealed class OperatorWindowService(
             """, new { run = run.RunId }).ToLookup(s => s.Symbol, StringComparer.Ordinal);
         return console.Positions().Select(p => new
         {
-            p.Symbol, p.Quantity, p.AveragePrice, p.Currency, p.Mark, p.Unrealized, p.RealizedNet,
+            p.Symbol, p.Quantity, p.AveragePrice, p.Currency, p.Mark, UnrealizedGross = p.Unrealized, p.RealizedNet,
             stops = stops[p.Symbol].Where(s => s.Side == (p.Quantity > 0 ? "Sell" : "Buy")).Select(s => new
             {
                 side = s.Side,
@@ -304,7 +304,7 @@ public sealed class OperatorWindowService(
     private static object Daily(TradeLedgerSnapshot s, int days) => new
     {
         currency = s.Currency,
-        basis = "closed trades per UTC day of close; gross = before commissions, net = after",
+        basis = "closed trades per UTC day of close; gross = before commissions and carry, net = gross - commissions - carry",
         days = s.Daily.Skip(Math.Max(0, s.Daily.Count - Math.Clamp(days, 1, 3650))).ToList(),
     };
 
@@ -322,7 +322,9 @@ public sealed class OperatorWindowService(
             winRate = f.WinRate,
             grossPnl = f.GrossPnl,
             commissions = f.Commissions,
+            carry = f.Carry,
             netPnl = f.NetPnl,
+            netBasis = "netPnl = grossPnl - commissions - carry (borrow fees and storage)",
             profitFactor = f.ProfitFactor,
             profitFactorBasis = "sum of winning net P&L / |sum of losing net P&L|; null without a losing trade",
             sharpe = TradeFigures.DailySharpe(curve),

@@ -32,6 +32,8 @@ public sealed class TradeLedger(Database database, IInstrumentCatalog instrument
         using var c = database.OpenConnection();
         var (count, last) = c.QuerySingle<(long, long)>(
             "SELECT COUNT(*), COALESCE(MAX(f.rowid), 0) FROM fills f JOIN orders o ON o.client_order_id=f.client_order_id WHERE o.run_id=@runId", new { runId });
+        // A carry charge changes a trade's net without a new fill: it is part of the key.
+        count += c.ExecuteScalar<long>("SELECT COUNT(*) FROM carry_costs WHERE run_id=@runId", new { runId }) << 32;
         lock (_gate)
         {
             if (_cached is not null && _key == (runId, count, last))
@@ -47,7 +49,12 @@ public sealed class TradeLedger(Database database, IInstrumentCatalog instrument
             FROM fills f JOIN orders o ON o.client_order_id=f.client_order_id JOIN decisions d ON d.decision_id=o.decision_id
             WHERE o.run_id=@runId ORDER BY f.rowid
             """, new { runId }).ToList();
-        var snapshot = Build(rows);
+        var carry = c.Query<(string Symbol, string CutUtc, string Day, string Kind, string Quantity, string Mark, string Notional, string Rate, string Amount)>(
+            "SELECT symbol, cut_utc, day, kind, quantity, mark, notional_usd, rate_annual, amount_usd FROM carry_costs WHERE run_id=@runId ORDER BY cut_utc, symbol", new { runId })
+            .Select(r => new Core.Costs.CarryCharge(r.Symbol, DateOnly.ParseExact(r.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture), Utc(r.CutUtc), Enum.Parse<Core.Costs.CarryKind>(r.Kind),
+                Number(r.Quantity), Number(r.Mark), Number(r.Notional), Number(r.Rate), Number(r.Amount)))
+            .ToList();
+        var snapshot = Build(rows, carry);
         lock (_gate)
         {
             _key = (runId, count, last);
@@ -57,9 +64,18 @@ public sealed class TradeLedger(Database database, IInstrumentCatalog instrument
         return snapshot;
     }
 
-    private TradeLedgerSnapshot Build(List<FillRow> rows)
+    private static decimal Number(string text) => decimal.Parse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Utc(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    /// <summary>
+    /// Replays the fills and the carry charges in the order the execution side applied them: a charge at a cut before every fill
+    /// at or after the cut (fills carry their bar's open time; the charge was booked before the first bar closing after the cut).
+    /// </summary>
+    private TradeLedgerSnapshot Build(List<FillRow> rows, List<Core.Costs.CarryCharge> carry)
     {
         var inv = CultureInfo.InvariantCulture;
+        var nextCarry = 0;
         var book = new PositionBook(instruments, account.Base);
         var open = new Dictionary<string, Opening>(StringComparer.Ordinal);
         var trades = new List<ClosedTradeRow>();
@@ -73,6 +89,14 @@ public sealed class TradeLedger(Database database, IInstrumentCatalog instrument
             var fill = new Fill(r.ExecutionId, new ClientOrderId(r.ClientOrderId), r.Symbol, side, quantity, price,
                 new Money(decimal.Parse(r.Commission, NumberStyles.Number | NumberStyles.AllowExponent, inv), new Currency(r.CommissionCurrency)),
                 DateTimeOffset.Parse(r.EventUtc, inv, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal));
+            for (; nextCarry < carry.Count && carry[nextCarry].CutUtc <= fill.EventTimeUtc; nextCarry++)
+            {
+                if (!book.Get(carry[nextCarry].Symbol).IsFlat)
+                {
+                    book.ApplyCarry(carry[nextCarry]);
+                }
+            }
+
             var before = book.Get(r.Symbol).Quantity;
             var signed = side.Sign() * quantity;
             if (!open.TryGetValue(r.Symbol, out var o) || before == 0m)
@@ -116,7 +140,7 @@ public sealed class TradeLedger(Database database, IInstrumentCatalog instrument
             trades.Add(new ClosedTradeRow(trade.Symbol, trade.Direction > 0 ? "long" : "short", trade.OpenedAtUtc, trade.ClosedAtUtc, trade.MaxQuantity,
                 o.EntryPrice, o.ExitPrice, trade.Currency.Code, trade.GrossPnl, trade.Commissions, trade.NetPnl,
                 converted?.GrossPnl, converted?.NetPnl, risk is { } k ? Math.Round(trade.NetPnl / k, 2) : null,
-                o.Entry.Source, $"{o.Entry.Kind}: {o.Entry.Reason}", $"{o.Exit!.Kind} ({o.Exit.Purpose}): {o.Exit.Reason}"));
+                o.Entry.Source, $"{o.Entry.Kind}: {o.Entry.Reason}", $"{o.Exit!.Kind} ({o.Exit.Purpose}): {o.Exit.Reason}") { Carry = trade.Carry });
 
             var remainder = quantity - closing;
             open.Remove(r.Symbol);
@@ -214,9 +238,9 @@ public sealed record TradeLedgerSnapshot(string Currency, IReadOnlyList<ClosedTr
 /// <param name="EntryPrice">Volume-weighted price of the fills that opened or added, major units of <paramref name="Currency"/>.</param>
 /// <param name="ExitPrice">Volume-weighted price of the fills that reduced it.</param>
 /// <param name="Currency">Instrument currency of the prices and of the three P&amp;L figures that follow.</param>
-/// <param name="GrossPnl">P&amp;L before commissions, instrument currency.</param>
+/// <param name="GrossPnl">P&amp;L before commissions and carry, instrument currency.</param>
 /// <param name="Commissions">Commissions (every cost line of its fills), instrument currency.</param>
-/// <param name="NetPnl">P&amp;L net of commissions, instrument currency.</param>
+/// <param name="NetPnl">P&amp;L net: gross − commissions − carry (<see cref="Carry"/>), instrument currency.</param>
 /// <param name="GrossPnlBase">Gross P&amp;L in the base currency; null when no rate converts it.</param>
 /// <param name="NetPnlBase">Net P&amp;L in the base currency; null when no rate converts it.</param>
 /// <param name="RMultiple">Net P&amp;L / initial risk (the opening decision's <c>r</c> × the opening order's quantity × multiplier); null when the decision recorded no r.</param>
@@ -224,4 +248,8 @@ public sealed record TradeLedgerSnapshot(string Currency, IReadOnlyList<ClosedTr
 /// <param name="EntryReason">The opening decision: kind and reason.</param>
 /// <param name="ExitReason">The decision of the last reducing fill: kind, order purpose and reason.</param>
 public sealed record ClosedTradeRow(string Symbol, string Direction, DateTimeOffset OpenedAtUtc, DateTimeOffset ClosedAtUtc, decimal Quantity, decimal EntryPrice, decimal ExitPrice,
-    string Currency, decimal GrossPnl, decimal Commissions, decimal NetPnl, decimal? GrossPnlBase, decimal? NetPnlBase, decimal? RMultiple, string Source, string EntryReason, string ExitReason);
+    string Currency, decimal GrossPnl, decimal Commissions, decimal NetPnl, decimal? GrossPnlBase, decimal? NetPnlBase, decimal? RMultiple, string Source, string EntryReason, string ExitReason)
+{
+    /// <summary>Borrow fees and storage charged while it was open (table <c>carry_costs</c>), instrument currency.</summary>
+    public decimal Carry { get; init; }
+}

@@ -48,7 +48,7 @@ public sealed class MoneyAndPositionTests
         book.Apply(F("XAUUSD", OrderSide.Sell, 5, 2020m, 2m, Currency.Usd, 3)).ShouldBeNull();
         var p = book.Get("XAUUSD");
         p.Quantity.ShouldBe(15m);
-        p.RealizedPnl.ShouldBe(75m); // 5 × (2020 − 2005)
+        p.RealizedPnlGross.ShouldBe(75m); // 5 × (2020 − 2005)
         var trade = book.Apply(F("XAUUSD", OrderSide.Sell, 15, 1995m, 2m, Currency.Usd, 4));
         trade.ShouldNotBeNull();
         trade.GrossPnl.ShouldBe(75m - 150m); // + 15 × (1995 − 2005)

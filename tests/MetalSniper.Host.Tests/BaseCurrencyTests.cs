@@ -44,10 +44,11 @@ public sealed class BaseCurrencyTests : IDisposable
         using var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
         c.Open();
         c.Execute($"ATTACH DATABASE '{Path.Combine(Path.GetDirectoryName(_env.DatabasePath)!, "replay-halts.db")}' AS halts"); // a replay's halts store, beside the database
-        var rows = c.Query<(string Currency, string Realized, string Commissions)>("SELECT currency, realized_pnl, commissions FROM positions").ToList();
+        var rows = c.Query<(string Currency, string Realized, string Commissions, string Carry)>("SELECT currency, realized_pnl_gross, commissions, carry FROM positions").ToList();
         rows.ShouldNotBeEmpty();
         rows.ShouldAllBe(r => r.Currency == "USD");
-        var netUsd = rows.Sum(r => decimal.Parse(r.Realized, CultureInfo.InvariantCulture) - decimal.Parse(r.Commissions, CultureInfo.InvariantCulture));
+        var netUsd = rows.Sum(r => decimal.Parse(r.Realized, CultureInfo.InvariantCulture) - decimal.Parse(r.Commissions, CultureInfo.InvariantCulture) - decimal.Parse(r.Carry, CultureInfo.InvariantCulture));
+        s.OpenPositions.ShouldBeEmpty("the window ends flat, so the positions' net is the closed trades' net");
         s.RealizedNetPnl.ShouldBe(netUsd / EurUsd, 0.01m);
 
         // Breaker and sentinel formulas name the base currency, never a hard-coded USD.

@@ -54,6 +54,26 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void CarryBenchmarkSchedule_NotAscendingOrOutOfBounds_IsRefusedOnStart_NamingEachEntry()
+    {
+        var config = _env.WriteConfig(j =>
+        {
+            var benchmark = j["SimulatedBroker"]!["Carry"]!["Benchmark"]!.AsArray();
+            benchmark[3]!["EffectiveFrom"] = "2018-01-01";                  // before the entry above it
+            benchmark[5]!["AnnualRate"] = 5.25;                              // a percentage where a fraction belongs
+            j["SimulatedBroker"]!["Carry"]!["CutTimeZone"] = "America/NewYork"; // unknown time zone
+            j["SimulatedBroker"]!["Carry"]!["StorageRate"] = 0.001;         // typo: unknown key
+        });
+        var errors = new StringWriter();
+        Commands.LoadValidated(new HostSettings(config, RunMode.Replay), errors, out _).ShouldBe(ExitCodes.Config);
+        var text = errors.ToString();
+        text.ShouldContain("Benchmark[3] 2018-01-01 is not after Benchmark[2] 2018-06-14 (dates must ascend)");
+        text.ShouldContain("Benchmark[5] 2019-08-01: rate 5.25 is not within [-0.05, 0.25]");
+        text.ShouldContain("CutTimeZone: unknown time zone 'America/NewYork'");
+        text.ShouldContain("SimulatedBroker:Carry:StorageRate: unknown key");
+    }
+
+    [Fact]
     public void RiskLimitMistakes_AreConfigurationErrors()
     {
         var config = _env.WriteConfig(j =>

@@ -158,7 +158,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
 
         // 5. The final P&L (and every other figure of the result) equals the uninterrupted run's.
         Figures(soakOut).ShouldBe(Figures(refOut));
-        Figures(soakOut).ShouldContain(l => l.Contains("realized P&L", StringComparison.Ordinal));
+        Figures(soakOut).ShouldContain(l => l.Contains("Realized P&L net", StringComparison.Ordinal));
 
         var attempts = Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM run_attempts WHERE run_id='soak'");
         attempts.ShouldBeGreaterThan(1);

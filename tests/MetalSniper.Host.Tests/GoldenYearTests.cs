@@ -30,11 +30,22 @@ public sealed class GoldenYearTests : IDisposable
     // price), not per quantity, so a new XAUUSD position of the same size as an earlier flattened one (12, 10) is flattened
     // as attempt 1, not as a false "attempt 2" with an ERR line. Exactly two rows differ (decisions S-D0000033 and S-D0000067,
     // "attempt":"2" → "1"); every order, fill, halt and position is the same (diffed line by line against the build before).
-    // Re-pinned for issue 17 (b74ebcb2… before): a simulated fill is dated at the close of the bar it filled in (when it was
-    // knowable), not at that bar's open. Diffed line by line against the build before: 4,573 rows differ, each only in a time
-    // exactly 15 minutes later — the 2,380 fills, the decisions taken on a fill (1,004 KillLeg, 799 StoppedOut, 354
-    // ResizeStop, 18 ExitResidual) and the 18 orders those decided; no price, quantity, reason, halt or position changed.
-    private const string GoldenSha256 = "aea8c034b1acdb24cc5c6a2d9073f1af571a8e3335696f0b866661aa3cf4b6f9";
+    // Re-pinned for carry (issue "Trust at the edges", b74ebcb2… before): the simulated broker now charges IB's borrow fee on
+    // shorts and storage on longs held over the 17:00 New York cut (SimulatedBroker:Carry), and the book, the equity, the
+    // trades' net P&L and so the sentinel's P&L and the breakers see it — a cost is a cost. With SimulatedBroker:Carry:Enabled
+    // false the dump hashes b74ebcb2… exactly (the positions column renamed realized_pnl → realized_pnl_gross, values equal).
+    // With carry: the first 2,002 decisions (by event time, up to 2025-09-02 02:00 UTC) and the first 512 fills are the same;
+    // 17 of those decision rows differ only in their formula text (breaker formulas list trade net P&Ls that now include
+    // carry, e.g. -235.44 → -242.52). The first change of behaviour: at 2025-09-02 02:15 UTC the drawdown breaker trips
+    // (peak -4,349.02 − equity -10,468.87 = 6,119.85 ≥ 6,000; the carry accrued by then tips it over), L2 for 4 h, so the
+    // XAGUSD hedge of 05:30 is not opened; everything after follows (and the row ids shift): 9,148 decisions (was 9,184),
+    // 2,756 orders (2,763), 2,373 fills (2,380), 84 halts records (83); 11,216 of 14,412 dump lines are gone, 11,167 new.
+    // Re-pinned for issue 17 (e5749340… before, the carry pin above): a simulated fill is dated at the close of the bar it
+    // filled in (when it was knowable), not at that bar's open. Diffed line by line against the carry build: 4,560 rows
+    // differ, each only in a time exactly 15 minutes later — the 2,373 fills, the decisions taken on a fill (1,002 KillLeg,
+    // 798 StoppedOut, 351 ResizeStop, 18 ExitResidual) and the 18 orders those decided; no price, quantity, reason, halt or
+    // position changed (the same held for the build without carry: 4,573 rows, b74ebcb2… → aea8c034…).
+    private const string GoldenSha256 = "532879be39b1611d359bab08f3296a068fb4f8b0e55cad15c16b95288526c2e9";
 
     private readonly TestEnvironment _env = new();
 
@@ -57,8 +68,9 @@ public sealed class GoldenYearTests : IDisposable
             File.WriteAllText(Path.Combine(Path.GetTempPath(), "metalsniper-golden-year.actual.txt"), dump);
         }
 
-        (s.Decisions, s.OrdersSent, s.Fills, s.Trades, s.WinningTrades).ShouldBe((9_184L, 2_755L, 2_380L, 1_004, 230));
-        Math.Round(s.RealizedNetPnl, 2).ShouldBe(-26_443.98m);
+        (s.Decisions, s.OrdersSent, s.Fills, s.Trades, s.WinningTrades).ShouldBe((9_148L, 2_747L, 2_373L, 1_002, 228));
+        Math.Round(s.RealizedNetPnl, 2).ShouldBe(-27_107.71m);
+        (s.Commissions, s.Carry.Borrow, s.Carry.Storage).ShouldBe((22_350.91m, 303.90m, 4.95m));
         sha.ShouldBe(GoldenSha256, "the canonical dump differs; it was written to metalsniper-golden-year.actual.txt in the temp directory");
     }
 
@@ -76,7 +88,7 @@ public sealed class GoldenYearTests : IDisposable
             "SELECT client_order_id,decision_id,symbol,side,quantity,order_type,limit_price,stop_price,purpose,time_in_force,source,status,status_reason,broker_order_id,decision_utc FROM orders ORDER BY client_order_id",
             "SELECT execution_id,client_order_id,symbol,side,quantity,price,commission,commission_ccy,event_utc FROM fills ORDER BY execution_id",
             "SELECT action,level,key,source,reason,at_utc,until_utc FROM halts.replay_halts ORDER BY seq",
-            "SELECT symbol,currency,quantity,average_price,realized_pnl,commissions FROM positions ORDER BY symbol",
+            "SELECT symbol,currency,quantity,average_price,realized_pnl_gross,commissions FROM positions ORDER BY symbol",
         ];
         var sb = new StringBuilder();
         foreach (var q in queries)

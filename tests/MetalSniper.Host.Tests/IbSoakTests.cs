@@ -484,7 +484,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
 
         // Our book's own P&L: each run books what it realised (a restarted run takes the position over at its average price),
         // so the runs' realised P&L adds up to IB's.
-        var booked = db.Query<string>("SELECT realized_pnl FROM positions").Sum(v => decimal.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture));
+        var booked = db.Query<string>("SELECT realized_pnl_gross FROM positions").Sum(v => decimal.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture));
         Math.Abs(booked - theirs).ShouldBeLessThan(0.01m, $"realised P&L: our book's (summed over the runs) {booked}, IB {theirs}");
         return theirs;
     }

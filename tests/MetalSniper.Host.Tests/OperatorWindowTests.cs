@@ -337,6 +337,7 @@ public sealed class OperatorWindowTests(ITestOutputHelper output) : IDisposable
             stats.GetProperty("netPnl").GetDecimal().ShouldBe(book.NetPnl);
             stats.GetProperty("grossPnl").GetDecimal().ShouldBe(book.GrossPnl);
             stats.GetProperty("commissions").GetDecimal().ShouldBe(book.Commissions);
+            stats.GetProperty("carry").GetDecimal().ShouldBe(book.Carry);
             stats.GetProperty("profitFactor").GetDecimal().ShouldBe(book.ProfitFactor!.Value);
             stats.GetProperty("sharpe").ValueKind.ShouldBe(JsonValueKind.Number);
             var trades = await http.GetFromJsonAsync<JsonElement>("/api/trades?limit=1000");

@@ -259,11 +259,15 @@ public sealed class ReplayTests : IDisposable
 
     // Golden figures for 2025-09-01 .. 2025-11-01 with the repository's appsettings.json. Re-pinned when the
     // circuit breakers arrived: two consecutive-loss, two Sharpe-floor and one drawdown trip pause this window.
-    private const long GoldenDecisions = 1_578;
+    // Re-pinned for carry (SimulatedBroker:Carry; with it off the figures are the earlier ones: 1,578 decisions, -6,276.69,
+    // 7,192.58): the 30.58 USD of borrow and storage the window accrues make the drawdown breaker trip on 2025-10-08 at 07:15
+    // instead of 07:45 (6,011.53 ≥ 6,000), so XAUUSD -12 is flattened two bars earlier and the ExitUnprotected decision of
+    // 08:00 no longer arises (1,577 decisions); orders and fills keep their counts, their prices from there on differ.
+    private const long GoldenDecisions = 1_577;
     private const long GoldenOrders = 482;
     private const long GoldenFills = 423;
     private const int GoldenTrades = 175;
     private const int GoldenWinners = 42;
-    private const decimal GoldenRealizedNetPnl = -6_276.69m;
-    private const decimal GoldenMaxDrawdown = 7_192.58m;
+    private const decimal GoldenRealizedNetPnl = -6_297.92m;
+    private const decimal GoldenMaxDrawdown = 7_202.06m;
 }

@@ -96,7 +96,7 @@ public sealed class SweepTests : IDisposable
             var childOut = File.ReadAllText(Path.Combine(run.Directory, "stdout.txt"));
             childOut.ShouldStartWith("MetalSniper replay summary");
             // The key figures come first, as a table.
-            var order = new[] { "key figures", "realized P&L net of costs", "max drawdown", "profit factor", "Sharpe", "trades (round trips)", "throughput", "bars read", "trips" }
+            var order = new[] { "key figures", "Realized P&L gross", "Commissions", "Carry (borrow + storage)", "Realized P&L net", "Unrealized P&L gross (open at end)", "Net P&L (after every cost, open marked)", "max drawdown", "profit factor", "Sharpe", "trades (round trips)", "throughput", "bars read", "trips" }
                 .Select(label => childOut.IndexOf("  " + label, StringComparison.Ordinal)).ToList();
             order.ShouldAllBe(i => i > 0);
             order.ShouldBeInOrder();
@@ -114,9 +114,9 @@ public sealed class SweepTests : IDisposable
         ok[0].Figures!.SentinelTrips.ShouldBeGreaterThan(0);
         File.ReadAllText(Path.Combine(ok[0].Directory, "stdout.txt")).ShouldContain("Breaker:");
 
-        var ranked = ok.OrderByDescending(r => r.Figures!.NetPnl).ToList();
+        var ranked = ok.OrderByDescending(r => r.Figures!.RealizedNetPnl).ToList();
         ranked.Select(r => r.Rank).ShouldBe([1, 2]);
-        ranked[0].Figures!.NetPnl.ShouldBeGreaterThanOrEqualTo(ranked[1].Figures!.NetPnl);
+        ranked[0].Figures!.RealizedNetPnl.ShouldBeGreaterThanOrEqualTo(ranked[1].Figures!.RealizedNetPnl);
 
         var failed = results.Runs.Single(r => !r.Ok);
         failed.Name.ShouldBe("run-03");
@@ -128,7 +128,7 @@ public sealed class SweepTests : IDisposable
         // The ranked table: best first, then the failed run with its code and stderr tail.
         var lines = stdout.Split('\n');
         var header = lines.Single(l => l.TrimStart().StartsWith("rank ", StringComparison.Ordinal));
-        foreach (var column in new[] { "StopAtr", "DataDirectory", "net P&L (USD)", "max DD", "PF", "Sharpe", "trades", "bars/s" })
+        foreach (var column in new[] { "StopAtr", "DataDirectory", "realized P&L net (USD)", "max DD", "PF", "Sharpe", "trades", "bars/s" })
         {
             header.ShouldContain(column);
         }
@@ -136,7 +136,7 @@ public sealed class SweepTests : IDisposable
         var rows = lines.SkipWhile(l => l != header).Skip(2).TakeWhile(l => l.Length > 0).ToList();
         rows.Count.ShouldBe(3);
         rows[0].ShouldContain(ranked[0].Name);
-        rows[0].ShouldContain(ranked[0].Figures!.NetPnl.ToString("N2", System.Globalization.CultureInfo.InvariantCulture));
+        rows[0].ShouldContain(ranked[0].Figures!.RealizedNetPnl.ToString("N2", System.Globalization.CultureInfo.InvariantCulture));
         rows[1].ShouldContain(ranked[1].Name);
         rows[2].ShouldContain("run-03");
         rows[2].ShouldContain("FAILED (exit 66)");
