@@ -72,6 +72,27 @@ public sealed class GoldenYearTests : IDisposable
         Math.Round(s.RealizedNetPnl, 2).ShouldBe(-27_107.71m);
         (s.Commissions, s.Carry.Borrow, s.Carry.Storage).ShouldBe((22_350.91m, 303.90m, 4.95m));
         sha.ShouldBe(GoldenSha256, "the canonical dump differs; it was written to metalsniper-golden-year.actual.txt in the temp directory");
+
+        // The README's figures for this run come from this run: its summary and its figures table may not drift from it.
+        var readme = File.ReadAllText(Path.Combine(TestPaths.RepositoryRoot, "README.md"));
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string[] figures =
+        [
+            $"Net P&L (after every cost, open marked)  {s.NetPnl.ToString("N2", inv)} USD",
+            $"Realized P&L net                         {s.RealizedNetPnl.ToString("N2", inv)} USD",
+            $"realized gross {s.RealizedGrossPnl.ToString("N2", inv).Replace("-", "−", StringComparison.Ordinal)} − commissions {s.Commissions.ToString("N2", inv)} − carry {s.CarryCosts.ToString("N2", inv)}",
+            $"(borrow {s.Carry.Borrow.ToString("N2", inv)}, storage {s.Carry.Storage.ToString("N2", inv)})",
+            $"| orders sent / denied by gates / fills | {s.OrdersSent.ToString("N0", inv)} / {s.OrdersDenied.ToString("N0", inv)} / {s.Fills.ToString("N0", inv)} |",
+            $"| decisions | {s.Decisions.ToString("N0", inv)} (",
+            $"| max drawdown | {s.MaxDrawdown.ToString("N2", inv)} USD, profit factor {s.ProfitFactor!.Value.ToString("0.00", inv)} |",
+            $"| spread/slippage not charged (capped at bar high/low) | {s.CappedByEnvelope.Cost.ToString("N2", inv)} USD on {s.CappedByEnvelope.Fills.ToString("N0", inv)} fills |",
+            $"({s.CappedByEnvelope.Cost.ToString("N2", inv)} USD on {s.CappedByEnvelope.Fills.ToString("N0", inv)} fills: it does)",
+            $"commissions {s.Commissions.ToString("N2", inv)},",
+        ];
+        foreach (var figure in figures)
+        {
+            readme.ShouldContain(figure, Case.Sensitive, $"the README's figures of the metals year drifted from the run: '{figure}' is not in README.md");
+        }
     }
 
     /// <summary>The rows of the run, one line each, fields joined by '|' (NULL as empty), the run id replaced by RUN.</summary>

@@ -62,18 +62,34 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
         for (var i = 0; i < Stops; i++)
         {
             using var p = Start(_soak);
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
+            var console = new System.Text.StringBuilder();
+            var stdout = PumpAsync(p.StandardOutput, console);
+            var stderr = PumpAsync(p.StandardError, console);
             // Stops land in start-up, in the catch-up of a resumed run and in paced trading.
             var delay = random.Next(500, 3000);
             await Task.Delay(delay);
+            if (i == Stops / 2)
+            {
+                // Where the stops land depends on the machine's load (a loaded host spends the whole delay starting up): once
+                // in the soak the stop waits until the restart has resumed, so a stop after a resumed catch-up is always tried.
+                await Eventually.Until(() => { lock (console) { return console.ToString().Contains("resumed (attempt", StringComparison.Ordinal); } },
+                    "restart " + (i + 1).ToString(CultureInfo.InvariantCulture) + " to finish its catch-up", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20),
+                    giveUpIf: () => Task.FromResult(p.HasExited ? $"the service exited with {p.ExitCode} before it resumed" : null));
+            }
+
             p.HasExited.ShouldBeFalse($"the service exited on its own before stop {i + 1}: {(p.HasExited ? await stderr : "")}");
             var sigkill = i % 2 == 0;
             SendSignal(p.Id, sigkill ? 9 : 15).ShouldBe(0);
             p.WaitForExit(TimeSpan.FromSeconds(30)).ShouldBeTrue($"the service did not end within 30 s of signal {(sigkill ? 9 : 15)}");
             // 143: a SIGTERM that came before the host installed its handler (nothing had started); 0: a clean stop.
-            p.ExitCode.ShouldBeOneOf(sigkill ? [137] : [0, 143], await stderr);
-            var log = await stdout + await stderr;
+            await Task.WhenAll(stdout, stderr);
+            string log;
+            lock (console)
+            {
+                log = console.ToString();
+            }
+
+            p.ExitCode.ShouldBeOneOf(sigkill ? [137] : [0, 143], log);
             if (log.Contains("resumed (attempt", StringComparison.Ordinal))
             {
                 resumed++;
@@ -139,7 +155,7 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
         verification.IsIntact.ShouldBeTrue(verification.Problem);
         var journaled = Strings(JournalPath(_soak)!, "SELECT correlation_id FROM journal WHERE kind='Decision'");
         journaled.Distinct().Count().ShouldBe(journaled.Count, "a decision was journaled twice");
-        resumed.ShouldBeGreaterThanOrEqualTo(2, "few restarts got as far as the end of their catch-up");
+        resumed.ShouldBeGreaterThanOrEqualTo(1, "no restart got as far as the end of its catch-up");
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"seed {seed}: {kills} SIGKILLs and {terms} SIGTERMs ({openAtStop} of them with positions open), {resumed} restarts resumed before their stop, {attempts} attempts of one run; uninterrupted run {uninterrupted.TotalSeconds:0.0} s; {soak.Decisions.Count} decisions, {soak.Orders.Count} orders, {soak.Fills.Count} fills equal to the uninterrupted run's; final book: {string.Join(", ", soak.BrokerPositions)}"));
@@ -255,6 +271,22 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
             Strings(broker, "SELECT client_order_id FROM broker_messages WHERE kind='submit' ORDER BY client_order_id").Select(Strip).ToList(),
             Net(broker, "SELECT symbol, CASE side WHEN 'Buy' THEN quantity ELSE '-' || quantity END FROM broker_fills"),
             Strings(db, "SELECT symbol || ' ' || side || ' ' || quantity FROM orders WHERE order_type='Stop' AND status IN ('Working','PartiallyFilled') ORDER BY symbol"));
+    }
+
+    /// <summary>Copies a process's stream into <paramref name="into"/> line by line (locked) until it ends; returns what it read.</summary>
+    private static async Task<string> PumpAsync(StreamReader reader, System.Text.StringBuilder into)
+    {
+        var own = new System.Text.StringBuilder();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            own.AppendLine(line);
+            lock (into)
+            {
+                into.AppendLine(line);
+            }
+        }
+
+        return own.ToString();
     }
 
     private static Process Start(TestEnvironment env)
