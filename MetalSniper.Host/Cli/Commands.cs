@@ -230,9 +230,10 @@ public static class Commands
         });
         root.Add(new Command("judges", "The judges' research and operation: walk-forward, report, promote") { walkForward, judgesReport, promote });
 
+        var chainKey = new Option<string?>("--chain-key") { Description = "The chain key file (default: Persistence:ChainKeyFile, else {database}.chainkey when it exists)" };
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
         var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
-        var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason };
+        var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason, chainKey };
         kill.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (ks, now) =>
         {
             var l = p.GetValue(level);
@@ -245,11 +246,11 @@ public static class Commands
             var raised = ks.Escalate((Sentinel.Halts.KillLevel)l, "operator:cli", p.GetValue(reason)!, now);
             output.WriteLine(raised ? $"kill switch escalated to L{l}" : $"kill switch already latched at L{(int)ks.State.LatchedLevel} (≥ L{l}); nothing changed");
             return ExitCodes.Ok;
-        }));
+        }, p.GetValue(chainKey)));
         root.Add(kill);
 
         var confirm = new Option<string?>("--confirm") { Description = "The confirmation code shown by 'resume' without --confirm (proves you saw the current state)" };
-        var resume = new Command("resume", "Lower the service's latched kill switch to L0: run once to see the state and the code, again with --confirm CODE") { config, db, reason, confirm };
+        var resume = new Command("resume", "Lower the service's latched kill switch to L0: run once to see the state and the code, again with --confirm CODE") { config, db, reason, confirm, chainKey };
         resume.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (ks, now) =>
         {
             var killFile = Path.GetFullPath(LoadRisk(p.GetValue(config)).KillFilePath);
@@ -278,11 +279,10 @@ public static class Commands
 
             output.WriteLine("kill switch resumed to L0");
             return ExitCodes.Ok;
-        }));
+        }, p.GetValue(chainKey)));
         root.Add(resume);
 
         var journalPath = new Option<string?>("--path") { Description = "The journal file (default: the service's, beside the database)" };
-        var chainKey = new Option<string?>("--chain-key") { Description = "The chain key file (default: Persistence:ChainKeyFile, else {database}.chainkey when it exists)" };
         var journal = new Command("journal", "The hash-chained decision journal");
         var verify = new Command("verify", "Verify the whole chain with the chain key; name the first entry that does not verify (exit 65; 78 without the key of keyed entries)") { config, db, journalPath, chainKey };
         verify.SetAction(p => VerifyJournal(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), p.GetValue(journalPath), p.GetValue(chainKey), output, error));

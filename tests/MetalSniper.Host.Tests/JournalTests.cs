@@ -76,7 +76,7 @@ public sealed class JournalTests : IDisposable
         var (code, summary) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
         code.ShouldBe(ExitCodes.Ok, errors.ToString());
         var journalFile = Path.Combine(_env.Directory.FullName, "journal-replay.db");
-        DecisionJournal.VerifyFile(journalFile).IsIntact.ShouldBeTrue();
+        DecisionJournal.VerifyFile(journalFile, _env.ChainKeys).IsIntact.ShouldBeTrue();
 
         using var db = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
         db.Open();
@@ -128,7 +128,7 @@ public sealed class JournalTests : IDisposable
 
             SendSignal(process.Id, 9).ShouldBe(0); // mid-stream: the writer is committing groups while the brain trades
             process.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
-            var v = DecisionJournal.VerifyFile(journalFile);
+            var v = DecisionJournal.VerifyFile(journalFile, _env.ChainKeys);
             v.IsIntact.ShouldBeTrue($"round {round}: {v.Problem}");
             v.Entries.ShouldBeGreaterThan(before);
         }
