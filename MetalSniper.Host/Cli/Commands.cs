@@ -597,9 +597,19 @@ public static class Commands
 
         var path = JournalOptions.ServicePath(configuration);
         var failed = checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").ToArray();
-        // The preflight's "journal" check passed, so the chain key did too.
-        var keyring = ChainKeys.ForTools(configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions());
-        var journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, keyring: keyring);
+        Persistence.Journal.DecisionJournal journal;
+        try
+        {
+            // The journal's check passed with the keys the tools find (none: the journal is new or plain, and stays plain).
+            var keyring = ChainKeys.ForTools(configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions());
+            journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, keyring: keyring);
+        }
+        catch (Exception e) when (e is Sentinel.Halts.ChainKeyException or Persistence.Journal.JournalBrokenException)
+        {
+            // The failure is already printed; without a usable key nothing is written to a keyed journal.
+            return;
+        }
+
         try
         {
             journal.Append(JournalEntryKind.PreflightFailed, "", "", new { Failed = failed });

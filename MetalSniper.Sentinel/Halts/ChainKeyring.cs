@@ -167,13 +167,13 @@ public sealed class ChainKeyring
         var full = Path.GetFullPath(path);
         if (!File.Exists(full))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
             var text = "# MetalSniper chain keyring (HMAC-SHA256 of the journal and the halts store). Keep it secret, keep it out of backups of the database.\n"
                 + "# '<key id> <key, hex>' a line; the last key signs, the others verify older entries.\n"
                 + "keyed-since " + wallClock.GetUtcNow().UtcDateTime.ToString("O", CultureInfo.InvariantCulture) + "\n"
                 + "k1 " + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)) + "\n";
             try
             {
+                Directory.CreateDirectory(Path.GetDirectoryName(full)!);
                 var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
                 if (!OperatingSystem.IsWindows())
                 {
