@@ -230,7 +230,7 @@ public static class Commands
         });
         root.Add(new Command("judges", "The judges' research and operation: walk-forward, report, promote") { walkForward, judgesReport, promote });
 
-        var chainKey = new Option<string?>("--chain-key") { Description = "The chain key file (default: Persistence:ChainKeyFile, else {database}.chainkey when it exists)" };
+        var chainKey = new Option<string?>("--chain-key") { Description = "The chain key file (default: Persistence:ChainKeyFile, else chain.key in the database's directory when it exists)" };
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
         var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
         var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason, chainKey };

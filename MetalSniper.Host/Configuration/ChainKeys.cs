@@ -7,15 +7,16 @@ namespace MetalSniper.Host.Configuration;
 /// <summary>
 /// Which chain keys (<see cref="ChainKeyring"/>) a run and the tools use: <c>Persistence:ChainKeyFile</c> when set; the service
 /// with a real broker refuses to start without it; everything else (replays, the embedded service, tests) uses
-/// <c>{database}.chainkey</c>, created on first use, so the first command of the README runs with no install.
+/// <c>chain.key</c> in the database's directory (one per data directory, like the replays' journal and halts store beside the
+/// database), created on first use, so the first command of the README runs with no install.
 /// </summary>
 public static class ChainKeys
 {
     /// <summary>The setting naming the key file.</summary>
     public const string Setting = PersistenceOptions.SectionName + ":" + nameof(PersistenceOptions.ChainKeyFile);
 
-    /// <summary>The key file used when none is configured: beside the database.</summary>
-    public static string DefaultPath(string databasePath) => Path.GetFullPath(databasePath) + ".chainkey";
+    /// <summary>The key file used when none is configured: <c>chain.key</c> in the database's directory.</summary>
+    public static string DefaultPath(string databasePath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath))!, "chain.key");
 
     /// <summary>The keys of a run (the service or a replay).</summary>
     /// <param name="options">The persistence options.</param>

@@ -304,7 +304,7 @@ public sealed class PersistenceOptions : IValidatableObject
     /// The chain key file (a keyring, see <see cref="Sentinel.Halts.ChainKeyring"/>): the HMAC-SHA256 keys of the decision journal,
     /// the halts store and their anchors, kept outside the database. Mode 0600/0400 (a file its group or others can access is
     /// refused). Required for the service with a real broker (<c>Broker:Kind</c> InteractiveBrokers; the install script creates
-    /// <c>/etc/metalsniper/chain.key</c>). Empty (default) elsewhere: <c>{DatabasePath}.chainkey</c>, created on first use (0600) —
+    /// <c>/etc/metalsniper/chain.key</c>). Empty (default) elsewhere: <c>chain.key</c> in the database's directory, created on first use (0600) —
     /// beside the database, so it protects nothing against whoever can write that directory (see the README).
     /// </summary>
     public string ChainKeyFile { get; set; } = "";

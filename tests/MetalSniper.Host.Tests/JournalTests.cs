@@ -59,7 +59,7 @@ public sealed class JournalTests : IDisposable
 
         // The CLI names it too, with exit code 65.
         var output = new StringWriter();
-        var code = await Commands.Build(output, new StringWriter()).Parse(["journal", "verify", "--path", JournalPath, "--config", _env.WriteConfig()]).InvokeAsync();
+        var code = await Commands.Build(output, new StringWriter()).Parse(["journal", "verify", "--path", JournalPath, "--config", _env.WriteConfig(), "--db", _env.DatabasePath]).InvokeAsync();
         code.ShouldBe(ExitCodes.DataError);
         output.ToString().ShouldContain($"BROKEN at sequence {at}");
     }

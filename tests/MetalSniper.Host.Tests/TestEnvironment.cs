@@ -16,7 +16,7 @@ internal sealed class TestEnvironment : IDisposable
 
     /// <summary>The chain key file of the test's database: the one a replay or the embedded service creates beside it, and the one a
     /// configuration with a real broker names (<see cref="WriteConfig"/> sets <c>Persistence:ChainKeyFile</c> to it).</summary>
-    public string ChainKeyPath => DatabasePath + ".chainkey";
+    public string ChainKeyPath => Path.Combine(Directory.FullName, "chain.key");
 
     /// <summary>The chain keys of the test's database (created when there are none yet).</summary>
     public Sentinel.Halts.ChainKeyring ChainKeys => Sentinel.Halts.ChainKeyring.LoadOrCreate(ChainKeyPath, TimeProvider.System);
