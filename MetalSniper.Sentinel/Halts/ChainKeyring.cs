@@ -286,7 +286,8 @@ public sealed class ChainKeyring
     {
         if (id.Length is < 1 or > 16 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
         {
-            throw new ChainKeyException($"{what} '{id}' must be 1–16 characters of A-Z a-z 0-9 _ -");
+            // Not echoed: a line written the wrong way round would put the key itself into the message.
+            throw new ChainKeyException($"{what} must be 1–16 characters of A-Z a-z 0-9 _ - (the line is '<key id> <key>')");
         }
     }
 

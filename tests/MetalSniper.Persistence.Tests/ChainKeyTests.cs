@@ -451,6 +451,22 @@ public sealed class ChainKeyTests : IDisposable
     }
 
     [Fact]
+    public void KeyFileLineWrittenTheWrongWayRound_IsRefused_WithoutTheKeyInTheMessage()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        var key = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        File.WriteAllText(KeyPath, $"{key} k1\n");
+        File.SetUnixFileMode(KeyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var e = Should.Throw<ChainKeyException>(() => ChainKeyring.Load(KeyPath));
+        e.Message.ShouldContain("line 1");
+        e.Message.ShouldNotContain(key[..16]);
+    }
+
+    [Fact]
     public void CreatedKeyFile_IsOwnerOnly_Loads_AndIsNeverOverwritten()
     {
         if (OperatingSystem.IsWindows())
