@@ -231,6 +231,14 @@ public static class Composition
             var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
             return new Database(o.DatabasePath, sp.GetRequiredService<WallClock>().Provider);
         });
+        // The keys of the journal's and the halts store's chains, outside the database: the service with a real broker must be
+        // given a key file (exit 78 without); everything else uses (and first creates) one beside the database.
+        services.AddSingleton(sp =>
+        {
+            var keyring = ChainKeys.ForRun(sp.GetRequiredService<IOptions<PersistenceOptions>>().Value, mode, brokerKind, sp.GetRequiredService<WallClock>().Provider);
+            sp.GetRequiredService<ILogger<ChainKeyring>>().Log(mode == RunMode.Service ? LogLevel.Information : LogLevel.Debug, "Journal and halts store keyed with HMAC-SHA256: {Keyring}", keyring.ToString());
+            return keyring;
+        });
         services.AddSingleton(sp =>
         {
             var o = sp.GetRequiredService<IOptions<PersistenceOptions>>().Value;
@@ -261,7 +269,8 @@ public static class Composition
                     run.RecordFault("journal", e);
                     run.PipelineDrained.TrySetException(e);
                     lifetime.StopApplication();
-                }, sp.GetRequiredService<ILogger<Persistence.Journal.DecisionJournal>>(), mode == RunMode.Replay ? ReplayLinger : TimeSpan.Zero, serializeOnWriter: mode == RunMode.Replay);
+                }, sp.GetRequiredService<ILogger<Persistence.Journal.DecisionJournal>>(), mode == RunMode.Replay ? ReplayLinger : TimeSpan.Zero, serializeOnWriter: mode == RunMode.Replay,
+                keyring: sp.GetRequiredService<ChainKeyring>());
             var resume = sp.GetRequiredService<RunResume>();
             if (resume.IsResume)
             {
@@ -368,19 +377,22 @@ public static class Composition
         // The kill switch is restored from the tamper-evident halts store before anything can send an order:
         // the service's state survives restarts; a replay has a scope of its own and never inherits one.
         services.AddSingleton(sp => mode == RunMode.Service
-            ? new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: true, SqliteHaltStore.ServiceTable)
+            ? new SqliteHaltStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<WallClock>().Provider, durable: true, SqliteHaltStore.ServiceTable, sp.GetRequiredService<ChainKeyring>())
             // A replay's halts have a file of their own beside the database (like its journal and the simulated broker's store): a
             // halt the sentinel records on the replay's thread never waits for the batched writer's transaction on the database.
             : new SqliteHaltStore(new Database(ReplayHaltsPath(sp.GetRequiredService<Database>()), sp.GetRequiredService<WallClock>().Provider), sp.GetRequiredService<WallClock>().Provider,
-                durable: false, SqliteHaltStore.ReplayTable));
-        services.AddSingleton(sp => mode == RunMode.Service
+                durable: false, SqliteHaltStore.ReplayTable, sp.GetRequiredService<ChainKeyring>()));
+        // The service's halts store agrees with its journal (a store rolled back or rewritten does not; a keyed record inserted among
+        // journaled ones has no entry): checked before the kill switch is restored, so a record that fails never lowers its level.
+        services.AddSingleton(sp => mode == RunMode.Service ? CrossCheckServiceHalts(sp) : UnjournaledHaltRecords.None);
+        services.AddSingleton(sp => mode == RunMode.Service && CrossCheckedServiceStore(sp) is var serviceStore
             ? causalService && sp.GetRequiredService<RunResume>().IsResume && FeedMarks.Read(sp.GetRequiredService<Database>(), runId) is { Count: > 0 } marks
                 // The service on a replayed feed resuming its run: the state the run started from; its own records are met again as
                 // re-execution makes them, the operator's applied again at the feed marks where they first took effect.
-                ? KillSwitch.ForCausalResume(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, marks[0].HaltSequence)
+                ? KillSwitch.ForCausalResume(serviceStore, KillSwitchScopes.Service, marks[0].HaltSequence)
                 // A live feed restores everything; a new run on a replayed feed starts its market time over, so only the latched level
                 // comes back (old timed pauses would return when the replay reaches their dates).
-                : KillSwitch.Restore(sp.GetRequiredService<SqliteHaltStore>(), KillSwitchScopes.Service, restorePauses: liveData)
+                : KillSwitch.Restore(serviceStore, KillSwitchScopes.Service, restorePauses: liveData)
             : sp.GetRequiredService<RunResume>().IsResume
                 // A resumed replay re-executes from the start: its kill switch starts fresh and meets its own earlier records again.
                 ? KillSwitch.ForReexecution(sp.GetRequiredService<SqliteHaltStore>(), runId)
@@ -620,6 +632,31 @@ public static class Composition
     {
         ArgumentNullException.ThrowIfNull(database);
         return Path.Combine(Path.GetDirectoryName(database.Path)!, "replay-halts.db");
+    }
+
+    /// <summary>The service's halts store, once <see cref="CrossCheckServiceHalts"/> passed (the kill switch is restored only from a store that agrees with the journal).</summary>
+    private static SqliteHaltStore CrossCheckedServiceStore(IServiceProvider sp)
+    {
+        _ = sp.GetRequiredService<UnjournaledHaltRecords>();
+        return sp.GetRequiredService<SqliteHaltStore>();
+    }
+
+    /// <summary>Verifies the service's halts chain and cross-checks it against the service's journal.</summary>
+    /// <exception cref="HaltStoreTamperedException">The chain does not verify, or disagrees with the journal.</exception>
+    private static UnjournaledHaltRecords CrossCheckServiceHalts(IServiceProvider sp)
+    {
+        var store = sp.GetRequiredService<SqliteHaltStore>();
+        var records = store.ReadSince(0);
+        var chain = HaltChain.Verify(records, store.Keyring);
+        if (!chain.IsIntact)
+        {
+            throw new HaltStoreTamperedException(chain);
+        }
+
+        var journal = sp.GetRequiredService<IOptions<JournalOptions>>().Value.Resolve(sp.GetRequiredService<IOptions<PersistenceOptions>>().Value.DatabasePath, RunMode.Service);
+        return HaltsJournalCrossCheck.Check(records, journal, KillSwitchScopes.Service, out var pending) is { } bad
+            ? throw new HaltStoreTamperedException(bad)
+            : pending;
     }
 
     private static ReplayMarketDataSource CreateReplaySource(IServiceProvider sp, RunMode mode)

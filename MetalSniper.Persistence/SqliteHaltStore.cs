@@ -7,7 +7,8 @@ using Microsoft.Data.Sqlite;
 namespace MetalSniper.Persistence;
 
 /// <summary>
-/// The halts store in the <c>halts</c> table of the database: one SHA-256 chain over every record
+/// The halts store in the <c>halts</c> table of the database: one hash chain (HMAC-SHA256 with a key outside the database when
+/// given a <see cref="ChainKeyring"/>; plain SHA-256 before keys) over every record
 /// (all scopes), appended inside <c>BEGIN IMMEDIATE</c> so the CLI and the running service can both
 /// append, with <c>synchronous=FULL</c> so an acknowledged record survives a power cut (a replay's
 /// store uses <c>NORMAL</c>: its records are committed in order but not fsynced one by one). The new
@@ -32,6 +33,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     private readonly Lock _gate = new();
     private readonly string _table;
     private readonly string _anchorPath;
+    private readonly ChainKeyring? _keyring;
 
     /// <summary>Opens the store on <paramref name="database"/>.</summary>
     /// <param name="database">The database.</param>
@@ -44,7 +46,12 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     /// wrote, fsynced); a chain shorter than its anchor, or whose record at the anchor's sequence has another
     /// hash, does not verify.
     /// </remarks>
-    public SqliteHaltStore(Database database, TimeProvider wallClock, bool durable = true, string table = ServiceTable)
+    /// <param name="keyring">
+    /// The chain keys: new records are HMAC-SHA256 with its signing key and the anchor carries a MAC. When the anchor is not keyed
+    /// yet, the whole chain is verified and, when intact, a keyed anchor is written for its end before any keyed record. Null: plain
+    /// SHA-256 records (a keyed chain then refuses appends: they would downgrade it).
+    /// </param>
+    public SqliteHaltStore(Database database, TimeProvider wallClock, bool durable = true, string table = ServiceTable, ChainKeyring? keyring = null)
     {
         ArgumentNullException.ThrowIfNull(database);
         if (table is not (ServiceTable or ReplayTable))
@@ -61,7 +68,21 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
         // A replay's store never checkpoints the WAL itself (its commits sit on the replay's hot path; the batched writer's
         // connection checkpoints, off that path).
         _connection.Execute(durable ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;");
+        _keyring = keyring;
+        if (keyring is not null && !AnchorFile.IsKeyed(_anchorPath) && Verify() is { IsIntact: true })
+        {
+            // Before the first keyed record: from now on the anchor is keyed, so a keyed chain without a keyed anchor is a replaced one.
+            // A chain that does not verify is left as it is, for the kill switch's restore to refuse and name.
+            lock (_gate)
+            {
+                var tail = Query($"SELECT * FROM {_table} ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
+                AnchorFile.Write(_anchorPath, tail?.Sequence ?? 0, tail?.Hash ?? HaltChain.Genesis, flush: durable, neverBackwards: true, keyring);
+            }
+        }
     }
+
+    /// <inheritdoc />
+    public ChainKeyring? Keyring => _keyring;
 
     /// <summary>The anchor file beside the database.</summary>
     public string AnchorPath => _anchorPath;
@@ -79,18 +100,18 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             try
             {
                 var tail = Query($"SELECT * FROM {_table} ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
-                if (tail is not null && !string.Equals(HaltChain.ComputeHash(tail.Sequence, tail.Draft, tail.RecordedUtc, tail.PreviousHash), tail.Hash, StringComparison.Ordinal))
+                if (tail is not null && HaltChain.Check(tail, _keyring) is { } bad)
                 {
-                    throw new HaltStoreTamperedException(new HaltChainVerification(1, tail.Sequence, $"record {tail.Sequence} (the tail) does not match its hash"));
+                    throw new HaltStoreTamperedException(bad with { Problem = $"{bad.Problem} (the tail a new record would link to)" });
                 }
 
                 CheckAnchor(tail);
                 if (expectedTailHash is not null && !string.Equals(tail?.Hash ?? HaltChain.Genesis, expectedTailHash, StringComparison.Ordinal))
                 {
-                    throw new HaltStoreChangedException($"the last record is now #{tail?.Sequence} {tail?.Hash[..8]}, not the one confirmed");
+                    throw new HaltStoreChangedException($"the last record is now #{tail?.Sequence} …{(tail is null ? "" : ChainKeyring.DigestOf(tail.Hash)[^8..])}, not the one confirmed");
                 }
 
-                var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow());
+                var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow(), _keyring);
                 _connection.Execute($"""
                     INSERT INTO {_table}(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
                     VALUES (@seq, @scope, @action, @level, @key, @source, @reason, @at, @until, @recorded, @prev, @hash)
@@ -150,7 +171,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     {
         try
         {
-            return HaltChain.Verify(ReadSince(0));
+            return HaltChain.Verify(ReadSince(0), _keyring);
         }
         catch (HaltStoreTamperedException e)
         {
@@ -163,10 +184,11 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     {
         var last = tail?.Sequence ?? 0;
         var problem = AnchorFile.Check(_anchorPath, last,
-            seq => seq == last ? tail?.Hash : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault()?.Hash, "the chain", "record", "records");
+            seq => seq == last ? tail?.Hash : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault()?.Hash, "the chain", "record", "records",
+            _keyring, ChainKeyring.IsKeyed(tail?.Hash));
         if (problem is { } p)
         {
-            throw new HaltStoreTamperedException(new HaltChainVerification(last, p.Sequence, p.Problem));
+            throw new HaltStoreTamperedException(new HaltChainVerification(last, p.Sequence, p.Problem) { KeyMissing = p.KeyMissing });
         }
     }
 
@@ -184,7 +206,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             return;
         }
 
-        AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: _durable, neverBackwards: true);
+        AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: _durable, neverBackwards: true, _keyring);
         _unanchored = null;
         _anchorWrittenAt = _wallClock.GetTimestamp();
     }
@@ -197,7 +219,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
         {
             if (_unanchored is { } record)
             {
-                AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: false, neverBackwards: true);
+                AnchorFile.Write(_anchorPath, record.Sequence, record.Hash, flush: false, neverBackwards: true, _keyring);
                 _unanchored = null;
             }
         }

@@ -5,6 +5,9 @@
 # - copies appsettings.json to /opt/metalsniper (only when none is there; root:root 0644: the service reads it, cannot change it);
 # - creates the service user and its data directory /opt/metalsniper/var (the only place the unit lets the service write);
 # - creates the secrets file /etc/metalsniper/env (root:metalsniper 0640) with the keys to fill, when there is none;
+# - creates the chain key /etc/metalsniper/chain.key (HMAC-SHA256 key of the journal and the halts store; 32 random bytes from
+#   /dev/urandom, metalsniper:metalsniper 0400, in root's directory) when there is none — never overwriting one; the unit
+#   points the service at it (Persistence:ChainKeyFile);
 # - installs deploy/metalsniper.service and deploy/metalsniper-alert@.service (OnFailure= alert) and runs preflight as the
 #   service user (an unreachable broker is reported, not fatal: the service waits for it);
 # - enables and starts the service (without waiting for READY, which waits for the broker) only when every required
@@ -42,6 +45,7 @@ fi
 cd "$(dirname "$0")/.."
 PREFIX=/opt/metalsniper
 SECRETS=/etc/metalsniper/env
+CHAIN_KEY=/etc/metalsniper/chain.key
 UNITS=/etc/systemd/system
 
 id metalsniper >/dev/null 2>&1 || useradd --system --home-dir "$PREFIX" --no-create-home --shell /usr/sbin/nologin metalsniper
@@ -80,13 +84,37 @@ fi
 chown root:metalsniper "$SECRETS"
 chmod 0640 "$SECRETS"
 
+# The chain key: outside the data directory (whoever can write the database must not be able to re-key its chains). Read by the
+# service itself, so owned by its user, owner-read-only (the host refuses a key file its group or others can access); the
+# directory is root's, so the service cannot replace it. Created once: never overwritten (rotation: README, "Chain keys").
+if [ ! -e "$CHAIN_KEY" ]; then
+  if systemctl is-active --quiet metalsniper; then
+    # Entries written from now on must be keyed (keyed-since): the running old version would write plain ones.
+    echo "stopping the running service before its chain key is created (it starts again below)"
+    systemctl stop metalsniper
+  fi
+  (
+    umask 077
+    set -o noclobber
+    {
+      echo "# MetalSniper chain keyring: HMAC-SHA256 key(s) of the decision journal and the halts store. Never copy it next to the database."
+      echo "# '<key id> <key, hex>' a line; the last key signs new entries, earlier keys verify older ones. Plain entries after keyed-since fail."
+      echo "keyed-since $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+      echo "k1 $(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')"
+    } >"$CHAIN_KEY"
+  )
+  echo "created the chain key $CHAIN_KEY"
+fi
+chown metalsniper:metalsniper "$CHAIN_KEY"
+chmod 0400 "$CHAIN_KEY"
+
 install -o root -g root -m 0644 deploy/metalsniper.service "$UNITS/metalsniper.service"
 install -o root -g root -m 0644 deploy/metalsniper-alert@.service "$UNITS/metalsniper-alert@.service"
 systemctl daemon-reload
 
 echo "preflight as the service user:"
 set +e
-runuser -u metalsniper -- bash -c "cd $PREFIX && /usr/bin/dotnet $PREFIX/bin/metalsniper.dll preflight"
+runuser -u metalsniper -- env METALSNIPER_Persistence__ChainKeyFile="$CHAIN_KEY" bash -c "cd $PREFIX && /usr/bin/dotnet $PREFIX/bin/metalsniper.dll preflight"
 code=$?
 set -e
 case $code in

@@ -91,7 +91,8 @@ public sealed class JournalService(
     IConfiguration configuration,
     JournaledConfiguration journaledConfiguration,
     WallClock wallClock,
-    ILogger<JournalService> logger) : IHostedService
+    ILogger<JournalService> logger,
+    Persistence.UnjournaledHaltRecords? unjournaledHalts = null) : IHostedService
 {
     /// <inheritdoc />
     public Task StartAsync(CancellationToken cancellationToken)
@@ -107,6 +108,17 @@ public sealed class JournalService(
         }
 
         JournalConfiguration();
+        if (unjournaledHalts is { Records.Count: > 0 } pending)
+        {
+            // Halts records the journal has not seen (an operator's kill or resume while the service was down, a crash before the
+            // entry): journaled now, so that every record of the store has its entry (the cross-check at the next start relies on it).
+            logger.LogWarning("{Count} halts record(s) written while the service was not running (#{First}..#{Last}) are journaled now", pending.Records.Count, pending.Records[0].Sequence, pending.Records[^1].Sequence);
+            foreach (var r in pending.Records)
+            {
+                journal.Append(JournalEntryKind.Halt, r.Draft.Key, r.Draft.Source, r);
+            }
+        }
+
         killSwitch.Recorded += OnHalt;
         run.FaultRecorded += OnFault;
         run.DataErrorRecorded += OnDataError;

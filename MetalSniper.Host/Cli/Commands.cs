@@ -230,9 +230,10 @@ public static class Commands
         });
         root.Add(new Command("judges", "The judges' research and operation: walk-forward, report, promote") { walkForward, judgesReport, promote });
 
+        var chainKey = new Option<string?>("--chain-key") { Description = "The chain key file (default: Persistence:ChainKeyFile, else chain.key in the database's directory when it exists)" };
         var level = new Option<int>("--level") { Description = "1: no new entries (exits run); 2: cancel entries and flatten everything", Required = true };
         var reason = new Option<string>("--reason") { Description = "Why (recorded in the halts store)", Required = true };
-        var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason };
+        var kill = new Command("kill", "Escalate the service's kill switch (latches until a confirmed resume; a running service applies it within a second)") { config, db, level, reason, chainKey };
         kill.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (ks, now) =>
         {
             var l = p.GetValue(level);
@@ -245,11 +246,11 @@ public static class Commands
             var raised = ks.Escalate((Sentinel.Halts.KillLevel)l, "operator:cli", p.GetValue(reason)!, now);
             output.WriteLine(raised ? $"kill switch escalated to L{l}" : $"kill switch already latched at L{(int)ks.State.LatchedLevel} (≥ L{l}); nothing changed");
             return ExitCodes.Ok;
-        }));
+        }, p.GetValue(chainKey)));
         root.Add(kill);
 
         var confirm = new Option<string?>("--confirm") { Description = "The confirmation code shown by 'resume' without --confirm (proves you saw the current state)" };
-        var resume = new Command("resume", "Lower the service's latched kill switch to L0: run once to see the state and the code, again with --confirm CODE") { config, db, reason, confirm };
+        var resume = new Command("resume", "Lower the service's latched kill switch to L0: run once to see the state and the code, again with --confirm CODE") { config, db, reason, confirm, chainKey };
         resume.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (ks, now) =>
         {
             var killFile = Path.GetFullPath(LoadRisk(p.GetValue(config)).KillFilePath);
@@ -278,18 +279,18 @@ public static class Commands
 
             output.WriteLine("kill switch resumed to L0");
             return ExitCodes.Ok;
-        }));
+        }, p.GetValue(chainKey)));
         root.Add(resume);
 
         var journalPath = new Option<string?>("--path") { Description = "The journal file (default: the service's, beside the database)" };
         var journal = new Command("journal", "The hash-chained decision journal");
-        var verify = new Command("verify", "Verify the whole chain; name the first entry that does not verify (exit 65)") { config, db, journalPath };
-        verify.SetAction(p => VerifyJournal(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), p.GetValue(journalPath), output, error));
+        var verify = new Command("verify", "Verify the whole chain with the chain key; name the first entry that does not verify (exit 65; 78 without the key of keyed entries)") { config, db, journalPath, chainKey };
+        verify.SetAction(p => VerifyJournal(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), p.GetValue(journalPath), p.GetValue(chainKey), output, error));
         journal.Add(verify);
         root.Add(journal);
 
-        var halts = new Command("halts", "Verify the halts store's hash chain and show the service's kill-switch state") { config, db };
-        halts.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (_, _) => ExitCodes.Ok));
+        var halts = new Command("halts", "Verify the halts store's hash chain (with the chain key) against the journal and show the service's kill-switch state") { config, db, chainKey };
+        halts.SetAction(p => KillSwitchCommand(new HostSettings(p.GetValue(config), RunMode.Service, p.GetValue(db)), output, error, (_, _) => ExitCodes.Ok, p.GetValue(chainKey)));
         root.Add(halts);
 
         var statusUrl = new Option<string?>("--url") { Description = "The operator window's address (default: Operator:Url)" };
@@ -330,7 +331,7 @@ public static class Commands
         return true;
     }
 
-    private static int VerifyJournal(HostSettings settings, string? path, TextWriter output, TextWriter error)
+    private static int VerifyJournal(HostSettings settings, string? path, string? keyFile, TextWriter output, TextWriter error)
     {
         var code = LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
@@ -341,8 +342,15 @@ public static class Commands
         var file = path is not null ? Path.GetFullPath(path) : JournalOptions.ServicePath(configuration!);
         try
         {
-            var v = Persistence.Journal.DecisionJournal.VerifyFile(file);
+            var keyring = ChainKeys.ForTools(configuration!.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions(), keyFile);
+            var v = Persistence.Journal.DecisionJournal.VerifyFile(file, keyring);
             var rate = v.Elapsed.TotalSeconds > 0 ? v.Entries / v.Elapsed.TotalSeconds : 0;
+            if (v.KeyMissing)
+            {
+                error.WriteLine($"journal {file}: CANNOT VERIFY at sequence {v.FirstBadSequence}: {v.Problem}; {ChainKeys.MissingKeyAdvice}");
+                return ExitCodes.Config;
+            }
+
             if (v.IsIntact)
             {
                 output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"journal {file}: {v.Entries:N0} entries, chain intact ({v.Elapsed.TotalMilliseconds:0} ms, {rate:N0} entries/s)"));
@@ -362,6 +370,11 @@ public static class Commands
             error.WriteLine($"I/O error: {e.Message}");
             return ExitCodes.IoError;
         }
+        catch (Sentinel.Halts.ChainKeyException e)
+        {
+            error.WriteLine($"configuration error: {ChainKeys.Setting}: {e.Message}");
+            return ExitCodes.Config;
+        }
     }
 
     private static RiskOptions LoadRisk(string? configPath)
@@ -371,11 +384,11 @@ public static class Commands
     }
 
     /// <summary>
-    /// Opens the service's kill switch from the halts store (verifying the whole chain), runs
-    /// <paramref name="action"/>, then prints the state. A chain that does not verify exits 65 and names
-    /// the first bad record.
+    /// Opens the service's kill switch from the halts store (verifying the whole chain with the chain key, and the store against the
+    /// service's journal), runs <paramref name="action"/>, then prints the state. A chain that does not verify, or disagrees with the
+    /// journal, exits 65 and names the first bad record; a keyed chain without its key exits 78 and says it cannot be verified.
     /// </summary>
-    private static int KillSwitchCommand(HostSettings settings, TextWriter output, TextWriter error, Func<Sentinel.Halts.KillSwitch, DateTimeOffset, int> action)
+    private static int KillSwitchCommand(HostSettings settings, TextWriter output, TextWriter error, Func<Sentinel.Halts.KillSwitch, DateTimeOffset, int> action, string? keyFile = null)
     {
         var code = LoadValidated(settings, error, out var configuration);
         if (code != ExitCodes.Ok)
@@ -388,9 +401,22 @@ public static class Commands
             var persistence = configuration!.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions();
             var wall = TimeProvider.System;
             var database = Database.OpenExisting(persistence.DatabasePath, wall);
-            using var store = new SqliteHaltStore(database, wall);
+            var keyring = ChainKeys.ForTools(persistence, keyFile);
+            using var store = new SqliteHaltStore(database, wall, keyring: keyring);
             var verification = store.Verify();
-            output.WriteLine($"halts store {database.Path}: {verification.Records} record(s), chain {(verification.IsIntact ? "intact" : $"BROKEN at sequence {verification.FirstBadSequence}: {verification.Problem}")}");
+            if (verification.KeyMissing)
+            {
+                output.WriteLine($"halts store {database.Path}: CANNOT VERIFY at sequence {verification.FirstBadSequence}: {verification.Problem}");
+                error.WriteLine(ChainKeys.MissingKeyAdvice);
+                return ExitCodes.Config;
+            }
+
+            if (verification.IsIntact && HaltsJournalCrossCheck.Check(store.ReadSince(0), JournalOptions.ServicePath(configuration), KillSwitchScopes.Service, out _) is { } crossCheck)
+            {
+                verification = crossCheck;
+            }
+
+            output.WriteLine($"halts store {database.Path}: {verification.Records} record(s), chain {(verification.IsIntact ? "intact, in agreement with the journal" : $"BROKEN at sequence {verification.FirstBadSequence}: {verification.Problem}")}");
             if (!verification.IsIntact)
             {
                 return ExitCodes.DataError;
@@ -413,8 +439,13 @@ public static class Commands
         }
         catch (Sentinel.Halts.HaltStoreTamperedException e)
         {
-            error.WriteLine(e.Message);
-            return ExitCodes.DataError;
+            error.WriteLine(e.Message + (e.Verification.KeyMissing ? "; " + ChainKeys.MissingKeyAdvice : ""));
+            return e.Verification.KeyMissing ? ExitCodes.Config : ExitCodes.DataError;
+        }
+        catch (Sentinel.Halts.ChainKeyException e)
+        {
+            error.WriteLine($"configuration error: {ChainKeys.Setting}: {e.Message}");
+            return ExitCodes.Config;
         }
     }
 
@@ -462,7 +493,10 @@ public static class Commands
         var (code, what) = e switch
         {
             OptionsValidationException => (ExitCodes.Config, "configuration error"),
+            Sentinel.Halts.HaltStoreTamperedException { Verification.KeyMissing: true } => (ExitCodes.Config, "halts store keyed, no chain key"),
             Sentinel.Halts.HaltStoreTamperedException => (ExitCodes.DataError, "halts store tampered"),
+            Persistence.Journal.JournalBrokenException { Verification.KeyMissing: true } => (ExitCodes.Config, "decision journal keyed, no chain key"),
+            Sentinel.Halts.ChainKeyException => (ExitCodes.Config, "configuration error"),
             Persistence.Journal.JournalBrokenException => (ExitCodes.DataError, "decision journal broken"),
             RunIdConflictException => (ExitCodes.Usage, "run id conflict"),
             Backtest.BrokerRecoveryException => (ExitCodes.DataError, "simulated broker recovery failed"),
@@ -563,7 +597,19 @@ public static class Commands
 
         var path = JournalOptions.ServicePath(configuration);
         var failed = checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Detail}").ToArray();
-        var journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Persistence.Journal.DecisionJournal journal;
+        try
+        {
+            // The journal's check passed with the keys the tools find (none: the journal is new or plain, and stays plain).
+            var keyring = ChainKeys.ForTools(configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions());
+            journal = new Persistence.Journal.DecisionJournal(path, durable: true, 0, 64, TimeSpan.FromMinutes(1), TimeProvider.System, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, keyring: keyring);
+        }
+        catch (Exception e) when (e is Sentinel.Halts.ChainKeyException or Persistence.Journal.JournalBrokenException)
+        {
+            // The failure is already printed; without a usable key nothing is written to a keyed journal.
+            return;
+        }
+
         try
         {
             journal.Append(JournalEntryKind.PreflightFailed, "", "", new { Failed = failed });

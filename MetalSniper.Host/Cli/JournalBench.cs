@@ -34,7 +34,9 @@ public static class JournalBench
                     ["atr"] = "4.27", ["longAtr"] = "5.21", ["close"] = "3494.80", ["quantity"] = "39", ["riskUsd"] = "250.00",
                 }, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
             (double P50, double P99, double P999, double Rate) burst, steady, slow;
-            await using (var journal = new DecisionJournal(path, durable: true, verifyTail: 0, maxBatch: 1024, TimeSpan.FromSeconds(30), TimeProvider.System, e => { }, NullLogger.Instance))
+            // Keyed as the service's journal is (HMAC-SHA256; a throw-away key: the bench's file is deleted after).
+            var keyring = Sentinel.Halts.ChainKeyring.FromKey("bench", System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+            await using (var journal = new DecisionJournal(path, durable: true, verifyTail: 0, maxBatch: 1024, TimeSpan.FromSeconds(30), TimeProvider.System, e => { }, NullLogger.Instance, keyring: keyring))
             {
                 burst = await Measure(journal, decision, entries, pacePerSecond: 0, ct).ConfigureAwait(false);
                 output.WriteLine(string.Create(inv, $"burst : {entries:N0} entries appended flat out: {burst.Rate:N0} entries/s durable (target ≥ 20,000) in {journal.Batches:N0} group commits (ack latency here is queueing: p50 {burst.P50:0.0} ms)"));
@@ -44,7 +46,7 @@ public static class JournalBench
                 output.WriteLine(string.Create(inv, $"paced : 5,000 entries at 1,000/s: append -> durable p50 {slow.P50:0.000} ms, p99 {slow.P99:0.000} ms, p99.9 {slow.P999:0.000} ms; ack p99 / fsync p99 = {slow.P99 / fsync.P99:0.00}"));
             }
 
-            var verify = DecisionJournal.VerifyFile(path);
+            var verify = DecisionJournal.VerifyFile(path, keyring);
             var verifyRate = verify.Entries / verify.Elapsed.TotalSeconds;
             output.WriteLine(string.Create(inv, $"verify: {verify.Entries:N0} entries in {verify.Elapsed.TotalMilliseconds:0} ms = {verifyRate:N0} entries/s (target ≥ 200,000), intact {verify.IsIntact}"));
             if (jsonPath is not null)

@@ -518,7 +518,8 @@ public static class JudgesCommands
 
         var promotion = new JudgePromotion(ModelRegistry.JudgeName(judge), version, model.ModelHash, time.GetUtcNow(), shadow, Path.GetFullPath(databasePath));
         promotion.Write(registry, judge);
-        var journal = new Persistence.Journal.DecisionJournal(JournalOptions.ServicePath(configuration), durable: true, 0, 64, TimeSpan.FromMinutes(1), time, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var journal = new Persistence.Journal.DecisionJournal(JournalOptions.ServicePath(configuration), durable: true, 0, 64, TimeSpan.FromMinutes(1), time, _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
+            keyring: ChainKeys.ForTools(configuration.GetSection(PersistenceOptions.SectionName).Get<PersistenceOptions>() ?? new PersistenceOptions()));
         try
         {
             journal.Append(Persistence.Journal.JournalEntryKind.JudgePromoted, promotion.Judge, model.ModelHash, promotion);

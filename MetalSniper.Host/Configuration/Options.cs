@@ -402,10 +402,44 @@ public sealed class SimulatedCostOptions
 }
 
 /// <summary>SQLite persistence (section <c>Persistence</c>).</summary>
-public sealed class PersistenceOptions
+public sealed class PersistenceOptions : IValidatableObject
 {
     /// <summary>Configuration section name.</summary>
     public const string SectionName = "Persistence";
+
+    /// <summary>
+    /// The chain key file (a keyring, see <see cref="Sentinel.Halts.ChainKeyring"/>): the HMAC-SHA256 keys of the decision journal,
+    /// the halts store and their anchors, kept outside the database. Mode 0600/0400 (a file its group or others can access is
+    /// refused). Required for the service with a real broker (<c>Broker:Kind</c> InteractiveBrokers; the install script creates
+    /// <c>/etc/metalsniper/chain.key</c>). Empty (default) elsewhere: <c>chain.key</c> in the database's directory, created on first use (0600) —
+    /// beside the database, so it protects nothing against whoever can write that directory (see the README).
+    /// </summary>
+    public string ChainKeyFile { get; set; } = "";
+
+    /// <inheritdoc />
+    /// <remarks>A configured key file must exist and be usable (owner-only mode, well formed); its keys are never part of a message.</remarks>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (ChainKeyFile.Length == 0)
+        {
+            yield break;
+        }
+
+        string? problem = null;
+        try
+        {
+            Sentinel.Halts.ChainKeyring.Load(ChainKeyFile);
+        }
+        catch (Sentinel.Halts.ChainKeyException e)
+        {
+            problem = e.Message;
+        }
+
+        if (problem is not null)
+        {
+            yield return new ValidationResult(problem, [nameof(ChainKeyFile)]);
+        }
+    }
 
     /// <summary>Database file; relative paths resolve against the working directory. Default <c>var/metalsniper.db</c>.</summary>
     [Required]

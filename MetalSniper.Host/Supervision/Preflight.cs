@@ -6,6 +6,7 @@ using MetalSniper.Persistence.Journal;
 using MetalSniper.Persistence;
 using MetalSniper.Engine.Pipeline;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
 using MetalSniper.Engine.Configuration;
 
 namespace MetalSniper.Host.Supervision;
@@ -70,13 +71,16 @@ public static class Preflight
         var dir = Path.GetDirectoryName(dbPath)!;
         var dbOk = CheckDatabase(dbPath, dir, wallClock, checks);
         checks.Add(CheckDisk(dir, supervision.MinFreeDiskMegabytes));
-        if (dbOk)
+        var keys = CheckChainKey(configuration, persistence, wallClock, out var keyring);
+        checks.Add(keys);
+        var journalPath = JournalOptions.ServicePath(configuration);
+        if (dbOk && keys.Ok)
         {
-            checks.Add(CheckHalts(dbPath, wallClock));
+            checks.Add(CheckHalts(dbPath, journalPath, wallClock, keyring));
         }
 
-        var journalPath = JournalOptions.ServicePath(configuration);
-        var journal = CheckJournal(journalPath, out var lastEntryUtc);
+        // Without a usable key a keyed journal cannot be verified (and says so); a new or plain one still can.
+        var journal = CheckJournal(journalPath, keyring, out var lastEntryUtc);
         checks.Add(journal);
         checks.Add(CheckBroker(configuration, waitForBroker));
         checks.Add(modelParity?.Invoke(configuration, wallClock)
@@ -164,15 +168,36 @@ public static class Preflight
             .OrderByDescending(d => d.RootDirectory.FullName.Length).Select(d => d.RootDirectory.FullName).FirstOrDefault();
     }
 
-    private static PreflightCheck CheckHalts(string dbPath, TimeProvider wallClock)
+    /// <summary>The chain key the service will use (<see cref="ChainKeys.ForRun"/>): required with a real broker, else beside the database.</summary>
+    private static PreflightCheck CheckChainKey(IConfiguration configuration, PersistenceOptions persistence, TimeProvider wallClock, out Sentinel.Halts.ChainKeyring? keyring)
+    {
+        keyring = null;
+        var broker = configuration.GetSection(BrokerOptions.SectionName).Get<BrokerOptions>() ?? new BrokerOptions();
+        try
+        {
+            keyring = ChainKeys.ForRun(persistence, Engine.Pipeline.RunMode.Service, broker.Kind, wallClock);
+            return new PreflightCheck("chain key", true, $"HMAC-SHA256 with key '{keyring.SigningKeyId}' of {keyring.Source}", 0);
+        }
+        catch (OptionsValidationException e)
+        {
+            return new PreflightCheck("chain key", false, string.Join("; ", e.Failures), ExitCodes.Config);
+        }
+    }
+
+    private static PreflightCheck CheckHalts(string dbPath, string journalPath, TimeProvider wallClock, Sentinel.Halts.ChainKeyring? keyring)
     {
         try
         {
-            using var store = new SqliteHaltStore(Database.OpenExisting(dbPath, wallClock), wallClock);
+            using var store = new SqliteHaltStore(Database.OpenExisting(dbPath, wallClock), wallClock, keyring: keyring);
             var v = store.Verify();
+            if (v.IsIntact && HaltsJournalCrossCheck.Check(store.ReadSince(0), journalPath, KillSwitchScopes.Service, out _) is { } crossCheck)
+            {
+                v = crossCheck;
+            }
+
             return v.IsIntact
-                ? new PreflightCheck("halts store", true, $"{v.Records:N0} record(s), chain intact", 0)
-                : new PreflightCheck("halts store", false, $"does not verify at sequence {v.FirstBadSequence}: {v.Problem}", ExitCodes.DataError);
+                ? new PreflightCheck("halts store", true, $"{v.Records:N0} record(s), chain intact and in agreement with the journal", 0)
+                : new PreflightCheck("halts store", false, $"does not verify at sequence {v.FirstBadSequence}: {v.Problem}", v.KeyMissing ? ExitCodes.Config : ExitCodes.DataError);
         }
         catch (Exception e) when (e is SqliteException or IOException)
         {
@@ -180,7 +205,7 @@ public static class Preflight
         }
     }
 
-    private static PreflightCheck CheckJournal(string path, out DateTimeOffset? lastEntryUtc)
+    private static PreflightCheck CheckJournal(string path, Sentinel.Halts.ChainKeyring? keyring, out DateTimeOffset? lastEntryUtc)
     {
         lastEntryUtc = null;
         if (!File.Exists(path))
@@ -191,10 +216,10 @@ public static class Preflight
         try
         {
             var sw = Stopwatch.StartNew();
-            var v = DecisionJournal.VerifyTailOfFile(path, 10_000, out lastEntryUtc);
+            var v = DecisionJournal.VerifyTailOfFile(path, 10_000, out lastEntryUtc, keyring);
             return v.IsIntact
                 ? new PreflightCheck("journal", true, $"{path}: tail of {v.Entries:N0} entries and the anchor verified ({sw.ElapsedMilliseconds} ms)", 0)
-                : new PreflightCheck("journal", false, $"{path}: does not verify at sequence {v.FirstBadSequence}: {v.Problem}", ExitCodes.DataError);
+                : new PreflightCheck("journal", false, $"{path}: does not verify at sequence {v.FirstBadSequence}: {v.Problem}", v.KeyMissing ? ExitCodes.Config : ExitCodes.DataError);
         }
         catch (SqliteException e)
         {

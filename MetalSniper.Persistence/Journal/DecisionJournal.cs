@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Dapper;
+using MetalSniper.Sentinel.Halts;
 using Microsoft.Data.Sqlite;
 
 namespace MetalSniper.Persistence.Journal;
@@ -16,7 +17,7 @@ namespace MetalSniper.Persistence.Journal;
 /// <param name="CausationId">The direct cause (an order's decision, a fill's order).</param>
 /// <param name="Payload">JSON of the recorded object.</param>
 /// <param name="PreviousHash">Hash of entry <c>Sequence − 1</c> (64 zeros for the first).</param>
-/// <param name="Hash">SHA-256 (hex) of the previous hash and the canonical content.</param>
+/// <param name="Hash">The hash of the previous hash and the canonical content: HMAC-SHA256 with a chain key (<c>hmac:&lt;key id&gt;:&lt;hex&gt;</c>), or plain SHA-256 (64 hex digits: journals written before keys).</param>
 public sealed record JournalEntry(long Sequence, DateTimeOffset AtUtc, string Kind, string CorrelationId, string CausationId, string Payload, string PreviousHash, string Hash)
 {
     /// <summary>The previous hash of the first entry.</summary>
@@ -28,7 +29,16 @@ public sealed record JournalEntry(long Sequence, DateTimeOffset AtUtc, string Ki
     /// </summary>
     /// <remarks>The fields are encoded into one pooled UTF-8 buffer (no joined string, no per-entry array): the writer hashes
     /// every entry of a replay, so this runs tens of thousands of times a second.</remarks>
-    public static string ComputeHash(string previousHash, long sequence, DateTimeOffset atUtc, string kind, string correlationId, string causationId, string payload)
+    public static string ComputeHash(string previousHash, long sequence, DateTimeOffset atUtc, string kind, string correlationId, string causationId, string payload) =>
+        ComputeHash(previousHash, sequence, atUtc, kind, correlationId, causationId, payload, null);
+
+    /// <summary>
+    /// The entry's hash over the same canonical content as the plain one: HMAC-SHA256 with <paramref name="keyring"/>'s key
+    /// <paramref name="keyId"/> (default: its signing key) as <c>hmac:&lt;key id&gt;:&lt;hex&gt;</c>, or plain SHA-256 when
+    /// <paramref name="keyring"/> is null.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException"><paramref name="keyId"/> is not in the keyring.</exception>
+    public static string ComputeHash(string previousHash, long sequence, DateTimeOffset atUtc, string kind, string correlationId, string causationId, string payload, ChainKeyring? keyring, string? keyId = null)
     {
         ArgumentNullException.ThrowIfNull(previousHash);
         ArgumentNullException.ThrowIfNull(kind);
@@ -68,6 +78,11 @@ public sealed record JournalEntry(long Sequence, DateTimeOffset AtUtc, string Ki
             Put(correlationId, true);
             Put(causationId, true);
             Put(payload, false);
+            if (keyring is not null)
+            {
+                return keyring.Sign(buffer.AsSpan(0, n), keyId);
+            }
+
             Span<byte> hash = stackalloc byte[32];
             SHA256.HashData(buffer.AsSpan(0, n), hash);
             return Convert.ToHexStringLower(hash);
@@ -78,10 +93,34 @@ public sealed record JournalEntry(long Sequence, DateTimeOffset AtUtc, string Ki
         }
     }
 
-    /// <summary>True when the hash matches the content and the given previous hash.</summary>
-    public bool Verifies(string expectedPreviousHash) =>
-        string.Equals(PreviousHash, expectedPreviousHash, StringComparison.Ordinal)
-        && string.Equals(Hash, ComputeHash(PreviousHash, Sequence, AtUtc, Kind, CorrelationId, CausationId, Payload), StringComparison.Ordinal);
+    /// <summary>True when the hash (plain SHA-256) matches the content and the given previous hash.</summary>
+    public bool Verifies(string expectedPreviousHash) => Verifies(expectedPreviousHash, null);
+
+    /// <summary>True when the entry links to <paramref name="expectedPreviousHash"/> and its hash, under its scheme, matches its content (see <see cref="Check"/>).</summary>
+    public bool Verifies(string expectedPreviousHash, ChainKeyring? keyring) => Check(expectedPreviousHash, keyring) is null;
+
+    /// <summary>
+    /// Checks the entry: it links to <paramref name="expectedPreviousHash"/>, obeys the scheme rules (<see cref="ChainKeyring.Admit"/>:
+    /// no plain entry after a keyed one or after the keyring's keyed-since, a keyed one only with its key) and its hash matches.
+    /// </summary>
+    /// <returns>Null when it verifies; else what is wrong, and whether that is only a missing key.</returns>
+    public (string Problem, bool KeyMissing)? Check(string expectedPreviousHash, ChainKeyring? keyring)
+    {
+        if (!string.Equals(PreviousHash, expectedPreviousHash, StringComparison.Ordinal))
+        {
+            return ($"entry {Sequence} does not link to entry {Sequence - 1}", false);
+        }
+
+        if (ChainKeyring.Admit(Hash, PreviousHash, AtUtc, keyring, $"entry {Sequence}") is { } refused)
+        {
+            return refused;
+        }
+
+        var keyed = ChainKeyring.IsKeyed(Hash);
+        return ChainKeyring.SameHash(Hash, ComputeHash(PreviousHash, Sequence, AtUtc, Kind, CorrelationId, CausationId, Payload, keyed ? keyring : null, keyed ? ChainKeyring.KeyIdOf(Hash) : null))
+            ? null
+            : ($"entry {Sequence} does not match its hash (edited)", false);
+    }
 }
 
 /// <summary>The result of verifying (part of) the journal.</summary>
@@ -93,6 +132,9 @@ public sealed record JournalVerification(long Entries, long? FirstBadSequence, s
 {
     /// <summary>True when every entry checked verified.</summary>
     public bool IsIntact => FirstBadSequence is null;
+
+    /// <summary>True when the journal could not be verified because it is keyed and its key is not configured (not intact, but not evidence of tampering either).</summary>
+    public bool KeyMissing { get; init; }
 }
 
 /// <summary>The journal's chain is broken: the system refuses to trade on it.</summary>
@@ -113,7 +155,7 @@ public readonly record struct JournalTicket(long Sequence, Task<long> Durable)
 }
 
 /// <summary>
-/// The hash-chained decision journal: its own SQLite file (WAL; <c>synchronous=FULL</c> for the service so an
+/// The hash-chained decision journal (HMAC-SHA256 with a key outside the database when given a <see cref="ChainKeyring"/>; plain SHA-256 before keys): its own SQLite file (WAL; <c>synchronous=FULL</c> for the service so an
 /// acknowledged entry survives a power cut), one writer thread that commits whatever has queued up in one
 /// transaction (group commit), WAL checkpoints on a timer off the commit path (<c>wal_autocheckpoint=0</c>),
 /// and an anchor file beside it ("sequence hash" of the newest committed entry) so deleting the newest entries is
@@ -139,6 +181,7 @@ public sealed class DecisionJournal : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeSpan _linger;
     private readonly bool _serializeOnWriter;
+    private readonly ChainKeyring? _keyring;
     private int _flushRequested;
     private static readonly TimeSpan AnchorInterval = TimeSpan.FromMilliseconds(100);
     private long _nextSequence;
@@ -170,9 +213,15 @@ public sealed class DecisionJournal : IAsyncDisposable
     /// immutable (records, as every payload the engine appends is). False: serialized at the append. A resumed run matches
     /// entries at the append and always serializes there.
     /// </param>
+    /// <param name="keyring">
+    /// The chain keys (outside the database): new entries are HMAC-SHA256 with its signing key, and the anchor carries a MAC; opening
+    /// a journal whose anchor is not keyed yet writes a keyed anchor for its current end first. Null: plain SHA-256 entries (a keyed
+    /// journal then refuses to open: it would be downgraded).
+    /// </param>
     public DecisionJournal(string path, bool durable, int verifyTail, int maxBatch, TimeSpan checkpointInterval, TimeProvider wallClock, Action<Exception> onFault, ILogger logger,
-        TimeSpan linger = default, bool serializeOnWriter = false)
+        TimeSpan linger = default, bool serializeOnWriter = false, ChainKeyring? keyring = null)
     {
+        _keyring = keyring;
         _linger = linger;
         _serializeOnWriter = serializeOnWriter;
         _logger = logger;
@@ -205,6 +254,12 @@ public sealed class DecisionJournal : IAsyncDisposable
             if (!tailCheck.Verification.IsIntact)
             {
                 throw new JournalBrokenException(tailCheck.Verification);
+            }
+
+            if (keyring is not null && !Persistence.AnchorFile.IsKeyed(_anchorPath))
+            {
+                // Before the first keyed entry: from now on the anchor is keyed, so a keyed chain without a keyed anchor is a replaced one.
+                Persistence.AnchorFile.Write(_anchorPath, tailCheck.LastSequence, tailCheck.LastHash, flush: durable, neverBackwards: false, keyring);
             }
 
             _nextSequence = tailCheck.LastSequence + 1;
@@ -339,7 +394,10 @@ public sealed class DecisionJournal : IAsyncDisposable
     }
 
     /// <summary>Verifies the whole journal at <paramref name="path"/> (streaming), naming the first bad sequence.</summary>
-    public static JournalVerification VerifyFile(string path)
+    /// <param name="path">The journal file.</param>
+    /// <param name="keyring">The chain keys (null: none; keyed entries then fail with <see cref="JournalVerification.KeyMissing"/>).</param>
+    /// <exception cref="FileNotFoundException">No journal at <paramref name="path"/>.</exception>
+    public static JournalVerification VerifyFile(string path, ChainKeyring? keyring = null)
     {
         var start = TimeProvider.System.GetTimestamp();
         var full = System.IO.Path.GetFullPath(path);
@@ -362,18 +420,16 @@ public sealed class DecisionJournal : IAsyncDisposable
                 return new JournalVerification(count, expected, $"entry {e.Sequence} found where {expected} was expected (an entry was deleted, inserted or reordered)", TimeProvider.System.GetElapsedTime(start));
             }
 
-            if (!e.Verifies(prev))
+            if (e.Check(prev, keyring) is { } bad)
             {
-                return new JournalVerification(count, e.Sequence, string.Equals(e.PreviousHash, prev, StringComparison.Ordinal)
-                    ? $"entry {e.Sequence} does not match its hash (edited)"
-                    : $"entry {e.Sequence} does not link to entry {e.Sequence - 1}", TimeProvider.System.GetElapsedTime(start));
+                return new JournalVerification(count, e.Sequence, bad.Problem, TimeProvider.System.GetElapsedTime(start)) { KeyMissing = bad.KeyMissing };
             }
 
             prev = e.Hash;
             expected++;
         }
 
-        var anchor = CheckAnchor(full + ".anchor", expected - 1, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry());
+        var anchor = CheckAnchor(full + ".anchor", expected - 1, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry(), keyring, prev);
         return anchor ?? new JournalVerification(count, null, null, TimeProvider.System.GetElapsedTime(start));
     }
 
@@ -381,7 +437,8 @@ public sealed class DecisionJournal : IAsyncDisposable
     /// <param name="path">The journal file.</param>
     /// <param name="tail">Entries to check at the end.</param>
     /// <param name="lastEntryUtc">Time of the newest entry (null when empty).</param>
-    public static JournalVerification VerifyTailOfFile(string path, int tail, out DateTimeOffset? lastEntryUtc)
+    /// <param name="keyring">The chain keys (null: none; keyed entries then fail with <see cref="JournalVerification.KeyMissing"/>).</param>
+    public static JournalVerification VerifyTailOfFile(string path, int tail, out DateTimeOffset? lastEntryUtc, ChainKeyring? keyring = null)
     {
         var full = System.IO.Path.GetFullPath(path);
         using var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
@@ -389,7 +446,7 @@ public sealed class DecisionJournal : IAsyncDisposable
         var rows = c.Query<Row>("SELECT * FROM (SELECT * FROM journal ORDER BY seq DESC LIMIT @n) ORDER BY seq", new { n = tail + 1 }).Select(r => r.ToEntry()).ToList();
         lastEntryUtc = rows.Count > 0 ? rows[^1].AtUtc : null;
         var last = rows.Count > 0 ? rows[^1].Sequence : 0;
-        var anchor = CheckAnchor(full + ".anchor", last, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry());
+        var anchor = CheckAnchor(full + ".anchor", last, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry(), keyring, rows.Count > 0 ? rows[^1].Hash : JournalEntry.Genesis);
         if (anchor is not null)
         {
             return anchor;
@@ -402,9 +459,14 @@ public sealed class DecisionJournal : IAsyncDisposable
         {
             checkedCount++;
             var e = rows[i];
-            if ((i > 0 && e.Sequence != rows[i - 1].Sequence + 1) || (prev is not null && !e.Verifies(prev)) || (prev is null && !e.Verifies(e.PreviousHash)))
+            if (i > 0 && e.Sequence != rows[i - 1].Sequence + 1)
             {
                 return new JournalVerification(checkedCount, e.Sequence, "the journal's tail does not verify (edited, deleted or reordered)", TimeSpan.Zero);
+            }
+
+            if (e.Check(prev ?? e.PreviousHash, keyring) is { } bad)
+            {
+                return new JournalVerification(checkedCount, e.Sequence, "the journal's tail does not verify: " + bad.Problem, TimeSpan.Zero) { KeyMissing = bad.KeyMissing };
             }
 
             prev = e.Hash;
@@ -435,7 +497,7 @@ public sealed class DecisionJournal : IAsyncDisposable
         var start = _wallClock.GetTimestamp();
         var last = c.QuerySingleOrDefault<Row>("SELECT * FROM journal ORDER BY seq DESC LIMIT 1")?.ToEntry();
         var lastSeq = last?.Sequence ?? 0;
-        var anchor = CheckAnchor(_anchorPath, lastSeq, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry());
+        var anchor = CheckAnchor(_anchorPath, lastSeq, seq => c.QuerySingleOrDefault<Row>("SELECT * FROM journal WHERE seq=@seq", new { seq })?.ToEntry(), _keyring, last?.Hash ?? JournalEntry.Genesis);
         if (anchor is not null)
         {
             return (anchor, lastSeq, last?.Hash ?? JournalEntry.Genesis);
@@ -449,9 +511,14 @@ public sealed class DecisionJournal : IAsyncDisposable
         foreach (var e in rows.Where(r => r.Sequence >= from))
         {
             checkedCount++;
-            if (e.Sequence != expected || prev is null || !e.Verifies(prev))
+            if (e.Sequence != expected || prev is null)
             {
                 return (new JournalVerification(checkedCount, e.Sequence != expected ? expected : e.Sequence, "the journal's tail does not verify (edited, deleted or reordered)", _wallClock.GetElapsedTime(start)), lastSeq, last!.Hash);
+            }
+
+            if (e.Check(prev, _keyring) is { } bad)
+            {
+                return (new JournalVerification(checkedCount, e.Sequence, "the journal's tail does not verify: " + bad.Problem, _wallClock.GetElapsedTime(start)) { KeyMissing = bad.KeyMissing }, lastSeq, last!.Hash);
             }
 
             prev = e.Hash;
@@ -461,9 +528,9 @@ public sealed class DecisionJournal : IAsyncDisposable
         return (new JournalVerification(checkedCount, null, null, _wallClock.GetElapsedTime(start)), lastSeq, last?.Hash ?? JournalEntry.Genesis);
     }
 
-    private static JournalVerification? CheckAnchor(string anchorPath, long lastSequence, Func<long, JournalEntry?> entryAt) =>
-        Persistence.AnchorFile.Check(anchorPath, lastSequence, seq => entryAt(seq)?.Hash, "the journal", "entry", "entries") is { } p
-            ? new JournalVerification(lastSequence, p.Sequence, p.Problem, TimeSpan.Zero)
+    private static JournalVerification? CheckAnchor(string anchorPath, long lastSequence, Func<long, JournalEntry?> entryAt, ChainKeyring? keyring, string lastHash) =>
+        Persistence.AnchorFile.Check(anchorPath, lastSequence, seq => entryAt(seq)?.Hash, "the journal", "entry", "entries", keyring, ChainKeyring.IsKeyed(lastHash)) is { } p
+            ? new JournalVerification(lastSequence, p.Sequence, p.Problem, TimeSpan.Zero) { KeyMissing = p.KeyMissing }
             : null;
 
     private void WriterLoop()
@@ -503,7 +570,7 @@ public sealed class DecisionJournal : IAsyncDisposable
                     foreach (var p in batch)
                     {
                         var payload = p.Payload;
-                        var hash = JournalEntry.ComputeHash(prev, p.Sequence, p.AtUtc, p.Kind, p.CorrelationId, p.CausationId, payload);
+                        var hash = JournalEntry.ComputeHash(prev, p.Sequence, p.AtUtc, p.Kind, p.CorrelationId, p.CausationId, payload, _keyring);
                         insert.Parameters[0].Value = p.Sequence;
                         insert.Parameters[1].Value = p.AtUtc.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
                         insert.Parameters[2].Value = p.Kind;
@@ -587,7 +654,7 @@ public sealed class DecisionJournal : IAsyncDisposable
     {
         if (seq > 0)
         {
-            Persistence.AnchorFile.Write(_anchorPath, seq, hash, flush, neverBackwards: false);
+            Persistence.AnchorFile.Write(_anchorPath, seq, hash, flush, neverBackwards: false, _keyring);
         }
     }
 

@@ -32,14 +32,14 @@ public enum HaltAction
 public sealed record HaltDraft(string Scope, HaltAction Action, KillLevel Level, string Key, string Source, string Reason, DateTimeOffset AtUtc, DateTimeOffset? UntilUtc);
 
 /// <summary>
-/// A record of the tamper-evident halts store: every record carries the SHA-256 of the previous
-/// record and its own (<see cref="HaltChain"/>). Times UTC.
+/// A record of the tamper-evident halts store: every record carries the hash of the previous
+/// record and its own (<see cref="HaltChain"/>: HMAC-SHA256 when keyed, plain SHA-256 before keys). Times UTC.
 /// </summary>
 /// <param name="Sequence">1-based position in the chain (the whole table, all scopes).</param>
 /// <param name="Draft">The content.</param>
 /// <param name="RecordedUtc">Wall-clock time the store wrote it.</param>
 /// <param name="PreviousHash">Hash of record <c>Sequence − 1</c> (64 zeros for the first).</param>
-/// <param name="Hash">SHA-256 (lower-case hex) of the previous hash and the canonical content.</param>
+/// <param name="Hash">The hash of the previous hash and the canonical content: <c>hmac:&lt;key id&gt;:&lt;hex&gt;</c> (keyed) or 64 hex digits (plain SHA-256).</param>
 public sealed record HaltRecord(long Sequence, HaltDraft Draft, DateTimeOffset RecordedUtc, string PreviousHash, string Hash);
 
 /// <summary>The outcome of verifying the chain.</summary>
@@ -50,21 +50,31 @@ public sealed record HaltChainVerification(long Records, long? FirstBadSequence,
 {
     /// <summary>True when every record verified.</summary>
     public bool IsIntact => FirstBadSequence is null;
+
+    /// <summary>True when the chain could not be verified because it is keyed and its key is not configured (not evidence of tampering, but not intact either).</summary>
+    public bool KeyMissing { get; init; }
 }
 
 /// <summary>
-/// The hash chain of the halts store: <c>hash = SHA-256(previousHash ‖ '\n' ‖ canonical content)</c>,
-/// the canonical content being the fields joined by '\n' in a fixed order with invariant formats
-/// (times as round-trip "O" UTC strings). Editing, deleting, inserting or reordering a record breaks
-/// the chain at that record.
+/// The hash chain of the halts store: <c>hash = H(previousHash ‖ '\n' ‖ canonical content)</c>, the canonical content being
+/// the fields joined by '\n' in a fixed order with invariant formats (times as round-trip "O" UTC strings). Editing, deleting,
+/// inserting or reordering a record breaks the chain at that record. <c>H</c> is versioned by the hash text: plain SHA-256
+/// (64 hex digits, the chains written before keys) or HMAC-SHA256 with a key of a <see cref="ChainKeyring"/> outside the
+/// database (<c>hmac:&lt;key id&gt;:&lt;hex&gt;</c>); a plain record after a keyed one never verifies (a downgrade), nor one
+/// newer than the keyring's <see cref="ChainKeyring.KeyedSince"/>.
 /// </summary>
 public static class HaltChain
 {
     /// <summary>The previous hash of the first record.</summary>
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
 
-    /// <summary>The hash of a record with the given content.</summary>
-    public static string ComputeHash(long sequence, HaltDraft draft, DateTimeOffset recordedUtc, string previousHash)
+    /// <summary>The plain SHA-256 hash of a record with the given content (the scheme of chains written before keys).</summary>
+    public static string ComputeHash(long sequence, HaltDraft draft, DateTimeOffset recordedUtc, string previousHash) =>
+        ComputeHash(sequence, draft, recordedUtc, previousHash, null);
+
+    /// <summary>The hash of a record: HMAC-SHA256 with <paramref name="keyring"/>'s key <paramref name="keyId"/> (default: its signing key), or plain SHA-256 when <paramref name="keyring"/> is null.</summary>
+    /// <exception cref="KeyNotFoundException"><paramref name="keyId"/> is not in the keyring.</exception>
+    public static string ComputeHash(long sequence, HaltDraft draft, DateTimeOffset recordedUtc, string previousHash, ChainKeyring? keyring, string? keyId = null)
     {
         ArgumentNullException.ThrowIfNull(draft);
         var inv = CultureInfo.InvariantCulture;
@@ -80,19 +90,49 @@ public static class HaltChain
             draft.AtUtc.UtcDateTime.ToString("O", inv),
             draft.UntilUtc?.UtcDateTime.ToString("O", inv) ?? "",
             recordedUtc.UtcDateTime.ToString("O", inv));
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        var bytes = Encoding.UTF8.GetBytes(canonical);
+        return keyring is null ? Convert.ToHexStringLower(SHA256.HashData(bytes)) : keyring.Sign(bytes, keyId);
     }
 
-    /// <summary>Creates the next record after <paramref name="previous"/> (null: the first record).</summary>
-    public static HaltRecord Next(HaltRecord? previous, HaltDraft draft, DateTimeOffset recordedUtc)
+    /// <summary>Creates the next record after <paramref name="previous"/> (null: the first record), plain SHA-256.</summary>
+    public static HaltRecord Next(HaltRecord? previous, HaltDraft draft, DateTimeOffset recordedUtc) => Next(previous, draft, recordedUtc, null);
+
+    /// <summary>Creates the next record after <paramref name="previous"/> (null: the first record), keyed with <paramref name="keyring"/>'s signing key (plain when null).</summary>
+    public static HaltRecord Next(HaltRecord? previous, HaltDraft draft, DateTimeOffset recordedUtc, ChainKeyring? keyring)
     {
         var sequence = (previous?.Sequence ?? 0) + 1;
         var prevHash = previous?.Hash ?? Genesis;
-        return new HaltRecord(sequence, draft, recordedUtc, prevHash, ComputeHash(sequence, draft, recordedUtc, prevHash));
+        return new HaltRecord(sequence, draft, recordedUtc, prevHash, ComputeHash(sequence, draft, recordedUtc, prevHash, keyring));
     }
 
-    /// <summary>Verifies records in sequence order: contiguous sequence numbers from 1, each previous hash linking, each hash matching its content.</summary>
-    public static HaltChainVerification Verify(IEnumerable<HaltRecord> records)
+    /// <summary>
+    /// Checks one record on its own (not its link): the scheme rules of <see cref="ChainKeyring.Admit"/> and its hash.
+    /// </summary>
+    /// <returns>Null when it verifies; else the verification failure at its sequence.</returns>
+    public static HaltChainVerification? Check(HaltRecord record, ChainKeyring? keyring, long checkedCount = 1)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (ChainKeyring.Admit(record.Hash, record.PreviousHash, record.RecordedUtc, keyring, $"record {record.Sequence}") is { } refused)
+        {
+            return new HaltChainVerification(checkedCount, record.Sequence, refused.Problem) { KeyMissing = refused.KeyMissing };
+        }
+
+        var actual = ComputeHash(record.Sequence, record.Draft, record.RecordedUtc, record.PreviousHash, ChainKeyring.IsKeyed(record.Hash) ? keyring : null, ChainKeyring.KeyIdOf(record.Hash));
+        return ChainKeyring.SameHash(actual, record.Hash)
+            ? null
+            : new HaltChainVerification(checkedCount, record.Sequence, $"record {record.Sequence} content does not match its hash (edited)");
+    }
+
+    /// <summary>Verifies plain SHA-256 records (a chain written without keys); keyed records do not verify without their key.</summary>
+    public static HaltChainVerification Verify(IEnumerable<HaltRecord> records) => Verify(records, null);
+
+    /// <summary>
+    /// Verifies records in sequence order: contiguous sequence numbers from 1, each previous hash linking, each hash matching its
+    /// content under its scheme (plain or keyed with <paramref name="keyring"/>), no plain record after a keyed one.
+    /// </summary>
+    /// <param name="records">The records, in sequence order.</param>
+    /// <param name="keyring">The chain keys (null: none; a keyed record then fails with <see cref="HaltChainVerification.KeyMissing"/>).</param>
+    public static HaltChainVerification Verify(IEnumerable<HaltRecord> records, ChainKeyring? keyring)
     {
         ArgumentNullException.ThrowIfNull(records);
         long expected = 1;
@@ -111,10 +151,9 @@ public static class HaltChain
                 return new HaltChainVerification(count, r.Sequence, $"record {r.Sequence} does not link to the hash of record {r.Sequence - 1}");
             }
 
-            var actual = ComputeHash(r.Sequence, r.Draft, r.RecordedUtc, r.PreviousHash);
-            if (!string.Equals(actual, r.Hash, StringComparison.Ordinal))
+            if (Check(r, keyring, count) is { } bad)
             {
-                return new HaltChainVerification(count, r.Sequence, $"record {r.Sequence} content does not match its hash (edited)");
+                return bad;
             }
 
             prevHash = r.Hash;
@@ -143,6 +182,9 @@ public interface IHaltStore
     /// <summary>Records with a sequence above <paramref name="afterSequence"/>, in order.</summary>
     /// <exception cref="HaltStoreTamperedException">The chain holds fewer records than <paramref name="afterSequence"/>, or fewer than its anchor (rows were deleted).</exception>
     IReadOnlyList<HaltRecord> ReadSince(long afterSequence);
+
+    /// <summary>The keys the store signs new records with and verifies keyed records by (null: none; records are plain SHA-256).</summary>
+    ChainKeyring? Keyring => null;
 }
 
 /// <summary>The chain changed between the operator's look and the append: the confirmation no longer matches what is stored.</summary>

@@ -95,8 +95,8 @@ public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, Dat
 
     private sealed record FlatPauses(ImmutableDictionary<string, ActivePause> Of, ActivePause[] Pauses);
 
-    /// <summary>The code an operator must quote to resume: the first 8 hex digits of the last record's hash, so a confirmation is only valid for the state the operator saw.</summary>
-    public string ConfirmationCode => LastHash[..8];
+    /// <summary>The code an operator must quote to resume: the first 8 hex digits of the last record's hash (its digest, without a keyed hash's scheme prefix), so a confirmation is only valid for the state the operator saw.</summary>
+    public string ConfirmationCode => ChainKeyring.DigestOf(LastHash)[..8];
 }
 
 /// <summary>
@@ -331,7 +331,7 @@ public sealed class KillSwitch
     private static IReadOnlyList<HaltRecord> ReadVerified(IHaltStore store)
     {
         var records = store.ReadSince(0);
-        var verification = HaltChain.Verify(records);
+        var verification = HaltChain.Verify(records, store.Keyring);
         return verification.IsIntact ? records : throw new HaltStoreTamperedException(verification);
     }
 
@@ -532,10 +532,14 @@ public sealed class KillSwitch
         var s = _state;
         foreach (var r in records)
         {
-            if (r.Sequence != s.LastSequence + 1 || !string.Equals(r.PreviousHash, s.LastHash, StringComparison.Ordinal)
-                || !string.Equals(HaltChain.ComputeHash(r.Sequence, r.Draft, r.RecordedUtc, r.PreviousHash), r.Hash, StringComparison.Ordinal))
+            if (r.Sequence != s.LastSequence + 1 || !string.Equals(r.PreviousHash, s.LastHash, StringComparison.Ordinal))
             {
-                throw new HaltStoreTamperedException(new HaltChainVerification(r.Sequence, r.Sequence, $"record {r.Sequence} does not continue the chain at {s.LastSequence} ({s.LastHash[..8]})"));
+                throw new HaltStoreTamperedException(new HaltChainVerification(r.Sequence, r.Sequence, $"record {r.Sequence} does not continue the chain at {s.LastSequence} ({ChainKeyring.DigestOf(s.LastHash)[..8]})"));
+            }
+
+            if (HaltChain.Check(r, _store.Keyring) is { } bad)
+            {
+                throw new HaltStoreTamperedException(bad);
             }
 
             s = s with { LastSequence = r.Sequence, LastHash = r.Hash };

@@ -112,7 +112,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
             // After every kill the journal verifies and every acknowledged entry is still there, unchanged.
             if (File.Exists(JournalPath(_soak)))
             {
-                var v = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(JournalPath(_soak));
+                var v = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(JournalPath(_soak), _soak.ChainKeys);
                 v.IsIntact.ShouldBeTrue($"journal broken after kill {kills}: {v.Problem}");
                 foreach (var (seq, hash) in acknowledged)
                 {
@@ -128,7 +128,7 @@ public sealed class CrashSoakTests(ITestOutputHelper output) : IDisposable
         soakOut.ShouldContain(" 0 client order id(s) submitted twice");
 
         // 1. The journal chain verifies, end to end.
-        var verification = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(JournalPath(_soak));
+        var verification = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(JournalPath(_soak), _soak.ChainKeys);
         verification.IsIntact.ShouldBeTrue(verification.Problem);
 
         // 2. No acknowledged decision is missing, and none is recorded twice: the same decisions as the uninterrupted run.

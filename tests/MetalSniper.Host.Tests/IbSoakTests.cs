@@ -106,7 +106,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{total.Elapsed.TotalSeconds,6:0.0} s cycle {cycle,2} run {runId}: {stepped} bars, {(signal == 9 ? "SIGKILL" : "SIGTERM")} → exit {exit}; IB {Describe(tws)}"));
             // What the journal committed survives the kill: the chain verifies after every one.
-            var chain = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(db.JournalPath);
+            var chain = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(db.JournalPath, _env.ChainKeys);
             chain.IsIntact.ShouldBeTrue($"cycle {cycle}: the journal chain is broken after the {(signal == 9 ? "SIGKILL" : "SIGTERM")}: {chain.Problem}");
             if (last)
             {
@@ -148,7 +148,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         // The whole conversation, after the fact.
         AssertNoIdReusedNoOrderSentTwice(tws, db);
         var realised = AssertFillsAndPnlAgree(tws, db);
-        var journal = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(db.JournalPath);
+        var journal = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(db.JournalPath, _env.ChainKeys);
         journal.IsIntact.ShouldBeTrue($"the journal chain is broken: {journal.Problem}");
         var halts = await CliAsync("halts");
         halts.Code.ShouldBe(0, halts.Out + halts.Err);
@@ -229,7 +229,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         await Task.Delay(TimeSpan.FromMilliseconds(cycle * 20 % 400));
         await service.StopAsync(9);
         stats.StartUpKills++;
-        var chain = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(_env.DatabasePath.Replace("test.db", "journal.db", StringComparison.Ordinal));
+        var chain = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(_env.DatabasePath.Replace("test.db", "journal.db", StringComparison.Ordinal), _env.ChainKeys);
         chain.IsIntact.ShouldBeTrue($"cycle {cycle}: the journal chain is broken after a SIGKILL during start-up: {chain.Problem}");
         output.WriteLine($"           a start-up SIGKILLed {cycle * 20 % 400} ms after it connected");
     }

@@ -59,7 +59,7 @@ public sealed class JournalTests : IDisposable
 
         // The CLI names it too, with exit code 65.
         var output = new StringWriter();
-        var code = await Commands.Build(output, new StringWriter()).Parse(["journal", "verify", "--path", JournalPath, "--config", _env.WriteConfig()]).InvokeAsync();
+        var code = await Commands.Build(output, new StringWriter()).Parse(["journal", "verify", "--path", JournalPath, "--config", _env.WriteConfig(), "--db", _env.DatabasePath]).InvokeAsync();
         code.ShouldBe(ExitCodes.DataError);
         output.ToString().ShouldContain($"BROKEN at sequence {at}");
     }
@@ -76,7 +76,7 @@ public sealed class JournalTests : IDisposable
         var (code, summary) = await Commands.RunReplayAsync(new HostSettings(config, RunMode.Replay, _env.DatabasePath, Serilog.Events.LogEventLevel.Error), errors, CancellationToken.None);
         code.ShouldBe(ExitCodes.Ok, errors.ToString());
         var journalFile = Path.Combine(_env.Directory.FullName, "journal-replay.db");
-        DecisionJournal.VerifyFile(journalFile).IsIntact.ShouldBeTrue();
+        DecisionJournal.VerifyFile(journalFile, _env.ChainKeys).IsIntact.ShouldBeTrue();
 
         using var db = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False");
         db.Open();
@@ -128,7 +128,7 @@ public sealed class JournalTests : IDisposable
 
             SendSignal(process.Id, 9).ShouldBe(0); // mid-stream: the writer is committing groups while the brain trades
             process.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
-            var v = DecisionJournal.VerifyFile(journalFile);
+            var v = DecisionJournal.VerifyFile(journalFile, _env.ChainKeys);
             v.IsIntact.ShouldBeTrue($"round {round}: {v.Problem}");
             v.Entries.ShouldBeGreaterThan(before);
         }

@@ -170,7 +170,7 @@ public sealed class ReplayTests : IDisposable
         records.Count(r => r.Action == "Pause").ShouldBe(s.SentinelTrips.Count(t => t.Kind is not (Core.Decisions.DecisionKind.KillSwitchFlatten or Core.Decisions.DecisionKind.WatchdogTrail)));
         s.HaltRecords.Count.ShouldBe(records.Count);
         s.Render().ShouldContain("halts store");
-        Sentinel.Halts.HaltChain.Verify(s.HaltRecords).IsIntact.ShouldBeTrue();
+        Sentinel.Halts.HaltChain.Verify(s.HaltRecords, _env.ChainKeys).IsIntact.ShouldBeTrue();
 
         // No fill opened or increased exposure while a halt was in force: the pause is set by the sweep of the bar
         // it trips on, and the execution side takes working entries off the market before the next bar is matched.

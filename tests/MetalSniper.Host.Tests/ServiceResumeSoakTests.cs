@@ -112,7 +112,7 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
             var journal = JournalPath(_soak);
             if (journal is not null)
             {
-                var v = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(journal);
+                var v = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(journal, _soak.ChainKeys);
                 v.IsIntact.ShouldBeTrue($"journal broken after stop {i + 1}: {v.Problem}");
             }
         }
@@ -151,7 +151,7 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
         }
 
         // The journal verifies end to end; each decision journaled once.
-        var verification = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(JournalPath(_soak)!);
+        var verification = MetalSniper.Persistence.Journal.DecisionJournal.VerifyFile(JournalPath(_soak)!, _soak.ChainKeys);
         verification.IsIntact.ShouldBeTrue(verification.Problem);
         var journaled = Strings(JournalPath(_soak)!, "SELECT correlation_id FROM journal WHERE kind='Decision'");
         journaled.Distinct().Count().ShouldBe(journaled.Count, "a decision was journaled twice");

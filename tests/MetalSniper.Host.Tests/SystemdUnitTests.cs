@@ -146,6 +146,9 @@ public sealed partial class SystemdUnitTests(ITestOutputHelper output) : IDispos
             j["Serilog"]!["WriteTo"]![0]!["Args"]!["path"] = Path.Combine(data, "log", "metalsniper-.log");
             j["Operator"]!["Url"] = $"http://127.0.0.1:{operatorPort}";
         });
+        // The chain key as the installer lays it out: outside the writable data directory, the service user's, owner-read-only.
+        Run("/bin/chown", "nobody", _env.ChainKeyPath).Code.ShouldBe(0);
+        File.SetUnixFileMode(_env.ChainKeyPath, UnixFileMode.UserRead);
         var unit = Path.Combine(prefix, "metalsniper.service");
         File.Copy(Deploy("metalsniper.service"), unit);
         var bin = CopyBinaries(prefix);

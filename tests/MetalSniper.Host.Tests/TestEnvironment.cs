@@ -14,6 +14,13 @@ internal sealed class TestEnvironment : IDisposable
 
     public string DatabasePath => Path.Combine(Directory.FullName, "test.db");
 
+    /// <summary>The chain key file of the test's database: the one a replay or the embedded service creates beside it, and the one a
+    /// configuration with a real broker names (<see cref="WriteConfig"/> sets <c>Persistence:ChainKeyFile</c> to it).</summary>
+    public string ChainKeyPath => Path.Combine(Directory.FullName, "chain.key");
+
+    /// <summary>The chain keys of the test's database (created when there are none yet).</summary>
+    public Sentinel.Halts.ChainKeyring ChainKeys => Sentinel.Halts.ChainKeyring.LoadOrCreate(ChainKeyPath, TimeProvider.System);
+
     /// <summary>Writes the repository's appsettings.json with the data directory made absolute and the edits applied; returns its path.</summary>
     public string WriteConfig(Action<JsonObject>? edit = null)
     {
@@ -22,6 +29,13 @@ internal sealed class TestEnvironment : IDisposable
         json["Serilog"]!["WriteTo"]![0]!["Args"]!["path"] = Path.Combine(Directory.FullName, "log", "metalsniper-.log");
         json["Operator"]!["Url"] = "http://127.0.0.1:0"; // tests run services side by side: any free port
         edit?.Invoke(json);
+        // The service with a real broker needs a configured chain key (exit 78 without): the test's own, unless the edit set one.
+        if (json["Broker"]?["Kind"]?.GetValue<string>() == "InteractiveBrokers" && json["Persistence"]?["ChainKeyFile"] is null)
+        {
+            _ = ChainKeys;
+            json["Persistence"]!["ChainKeyFile"] = ChainKeyPath;
+        }
+
         var path = Path.Combine(Directory.FullName, "appsettings.json");
         File.WriteAllText(path, json.ToJsonString());
         return path;

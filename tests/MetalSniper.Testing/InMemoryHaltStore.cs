@@ -3,8 +3,10 @@ using MetalSniper.Sentinel.Halts;
 namespace MetalSniper.Testing;
 
 /// <summary>A halts store in memory with the same chain rules as the SQLite one (the SQLite store itself is tested in the host tests).</summary>
-public sealed class InMemoryHaltStore(TimeProvider? wall = null) : IHaltStore
+public sealed class InMemoryHaltStore(TimeProvider? wall = null, ChainKeyring? keyring = null) : IHaltStore
 {
+    public ChainKeyring? Keyring => keyring;
+
     private readonly List<HaltRecord> _records = [];
     private readonly Lock _gate = new();
 
@@ -28,7 +30,7 @@ public sealed class InMemoryHaltStore(TimeProvider? wall = null) : IHaltStore
                 throw new HaltStoreChangedException("the tail changed");
             }
 
-            _records.Add(HaltChain.Next(_records.LastOrDefault(), draft, (wall ?? TimeProvider.System).GetUtcNow()));
+            _records.Add(HaltChain.Next(_records.LastOrDefault(), draft, (wall ?? TimeProvider.System).GetUtcNow(), keyring));
             return _records.Where(r => r.Sequence > afterSequence).ToList();
         }
     }
