@@ -29,6 +29,8 @@ public sealed class FailurePathTests
         ["MetalSniper.Operator/Window/TradeLedger.cs: ReadR"] = "a display column: a decision without an R shows an empty cell",
         ["MetalSniper.Pairs/Backtest/DailyPairBacktest.cs: TrackExposure"] = "a report figure: a day without an FX rate has no exposure figure and is counted in the report",
         ["MetalSniper.Pairs/Backtest/DailyPairBacktest.cs: Hindsight"] = "a report figure: the table shows '-' where the hindsight figure cannot be computed",
+        ["MetalSniper.Host/Cli/Commands.cs: JournalPreflightFailure"] = "the failed preflight is already printed and ends the start with its exit code; only its copy in a journal that cannot be opened with the keys at hand is skipped",
+        ["MetalSniper.Sentinel/Halts/ChainKeyring.cs: LoadOrCreate"] = "not a failure: another process created the key file first (create-once), and that file is loaded and checked right after",
         ["MetalSniper.Persistence/Journal/DecisionJournal.cs: Checkpoint"] = "a busy WAL checkpoint is retried on the next tick; every committed entry is already durable in the WAL",
     };
 
