@@ -48,6 +48,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
     private static readonly TimeSpan ReadyLimit = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan AgreeLimit = TimeSpan.FromSeconds(20);
     private readonly TestEnvironment _env = new();
+    private TimeSpan _clockBack;
 
     public void Dispose() => _env.Dispose();
 
@@ -56,12 +57,37 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
 
     private static string Dll => Path.Combine(AppContext.BaseDirectory, "metalsniper.dll");
 
+    [Theory]
+    [InlineData("2026-12-09T14:00:00Z", 0.0)]   // a Wednesday afternoon: open, the system clock as it is
+    [InlineData("2026-12-07T22:20:00Z", 1.0)]   // CME metals' daily break (17:00–18:00 New York): back before it
+    [InlineData("2026-12-05T12:00:00Z", 14.5)]  // a Saturday: back into Friday's session (21:30, before its 22:00 close)
+    public void TheSoaksClock_IsMovedBackOnlyWhenMetalsAreClosed_IntoAnOpenSession(string now, double expectedHours)
+    {
+        var at = DateTimeOffset.Parse(now, CultureInfo.InvariantCulture);
+        var back = ClockBack(at);
+        back.ShouldBe(TimeSpan.FromHours(expectedHours));
+        var calendar = new MetalSniper.Calendars.ExchangeCalendar();
+        calendar.IsOpen("METALS", at - back).ShouldBeTrue();
+        calendar.IsOpen("METALS", at - back + TimeSpan.FromMinutes(15)).ShouldBeTrue();
+    }
+
     [Fact]
     public async Task ServiceKilledAndTerminatedTwentyTimesWithFillsWhileDown_AfterEveryRestartOurBookIsIbsEveryPositionIsProtectedAndNothingIsStaleOrSentTwice()
     {
         var total = Stopwatch.StartNew();
-        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { Accounts = [Account], FirstNextValidId = FirstOrderId });
-        var tape = ShiftedMetalsTape(tws);
+        // The market-hours gate judges entries by the service's wall clock: in METALS' daily break, a weekend or a holiday the
+        // soak could not trade. Then the service (through libfaketime) and the fake TWS run on a clock moved back to the
+        // latest moment the session stays open for the soak, and the tape is shifted against that clock.
+        _clockBack = ClockBack(DateTimeOffset.UtcNow);
+        var serviceNow = DateTimeOffset.UtcNow - _clockBack;
+        output.WriteLine(_clockBack == TimeSpan.Zero
+            ? "METALS is open now: the service runs on the system clock"
+            : $"METALS is closed now: the service and the fake TWS run {_clockBack.TotalHours:0.#} h behind the system clock ({serviceNow:yyyy-MM-dd HH:mm}Z, open)");
+        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions
+        {
+            Accounts = [Account], FirstNextValidId = FirstOrderId, TimeProvider = _clockBack == TimeSpan.Zero ? TimeProvider.System : new ClockMovedBack(_clockBack),
+        });
+        var tape = ShiftedMetalsTape(tws, serviceNow);
         // A little history, so the first subscription has a forming bar to seed from.
         for (var i = 0; i < 3; i++)
         {
@@ -188,11 +214,11 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
     /// (sessions, closures and the strategy's session checks see what the recording saw). The test steps them much faster
     /// than real time; the host never sees a bar from the future.
     /// </summary>
-    private static MarketTape ShiftedMetalsTape(FakeTwsServer tws)
+    private static MarketTape ShiftedMetalsTape(FakeTwsServer tws, DateTimeOffset serviceNow)
     {
         var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
         var to = from.AddDays(12);
-        var weeks = (int)Math.Floor((DateTimeOffset.UtcNow.AddDays(-1) - to).TotalDays / 7);
+        var weeks = (int)Math.Floor((serviceNow.AddDays(-1) - to).TotalDays / 7);
         var shift = TimeSpan.FromDays(7 * weeks);
         IReadOnlyList<FakeBar> Read(string file) => [.. RecordedMetals.Read(file, from, to).Select(b => b with { StartUtc = b.StartUtc + shift })];
         return new MarketTape(tws, new Dictionary<string, IReadOnlyList<FakeBar>>
@@ -275,13 +301,52 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         return service;
     }
 
-    private ProcessStartInfo Psi(string verb, string config) =>
-        new("dotnet", ["exec", Dll, verb, "--config", config, "--db", _env.DatabasePath])
+    private ProcessStartInfo Psi(string verb, string config)
+    {
+        var psi = new ProcessStartInfo("dotnet", ["exec", Dll, verb, "--config", config, "--db", _env.DatabasePath])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = _env.Directory.FullName,
         };
+        if (_clockBack > TimeSpan.Zero)
+        {
+            // libfaketime (Debian's faketime, which test.sh installs): the wall clock moved back, the monotonic clock real.
+            var library = Directory.GetDirectories("/usr/lib", "*-linux-gnu*").Append("/usr/lib")
+                .Select(d => Path.Combine(d, "faketime", "libfaketime.so.1")).FirstOrDefault(File.Exists)
+                ?? throw new InvalidOperationException("METALS is closed now and libfaketime is not installed (apt-get install faketime; ./test.sh does): the soak cannot move the service's clock into a session");
+            psi.Environment["LD_PRELOAD"] = library;
+            psi.Environment["FAKETIME"] = "-" + ((long)_clockBack.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            psi.Environment["DONT_FAKE_MONOTONIC"] = "1";
+        }
+
+        return psi;
+    }
+
+    /// <summary>
+    /// How far to move the clock back from <paramref name="now"/> so that METALS (the product's exchange calendar) is open for
+    /// the next 15 minutes: zero when it is open now, else the latest such moment of the past week, in steps of 30 minutes.
+    /// </summary>
+    internal static TimeSpan ClockBack(DateTimeOffset now)
+    {
+        var calendar = new MetalSniper.Calendars.ExchangeCalendar();
+        bool OpenFor15Minutes(DateTimeOffset t) => Enumerable.Range(0, 16).All(m => calendar.IsOpen("METALS", t.AddMinutes(m)));
+        for (var back = TimeSpan.Zero; back < TimeSpan.FromDays(7); back += TimeSpan.FromMinutes(30))
+        {
+            if (OpenFor15Minutes(now - back))
+            {
+                return back;
+            }
+        }
+
+        throw new InvalidOperationException($"METALS has no open 15 minutes in the week before {now:O}");
+    }
+
+    /// <summary>The system clock moved back by a fixed span (the fake TWS's clock when the service runs under libfaketime).</summary>
+    private sealed class ClockMovedBack(TimeSpan back) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() - back;
+    }
 
     private async Task<(int Code, string Out, string Err)> CliAsync(string verb)
     {
