@@ -32,6 +32,24 @@ public static class HaltsJournalCrossCheck
     public static HaltChainVerification? Check(IReadOnlyList<HaltRecord> records, string journalPath, string scope, out UnjournaledHaltRecords pending)
     {
         ArgumentNullException.ThrowIfNull(records);
+        return Check(() => records, journalPath, scope, out pending);
+    }
+
+    /// <summary>
+    /// As the other overload, for a store a running service may be writing to: the journal is read first and the records after it
+    /// (<paramref name="readRecords"/>), so that every record the journal has seen is in the records read. A service writes a
+    /// record to the store before it journals it; records read the other way round could miss one that was journaled in
+    /// between, and an honest store would look truncated.
+    /// </summary>
+    /// <param name="readRecords">Reads every record of the halts store, in sequence order; called once, after the journal is read.</param>
+    /// <param name="journalPath">The service's journal (a missing file: nothing journaled yet).</param>
+    /// <param name="scope">The service's scope.</param>
+    /// <param name="pending">The scope's records after the newest journaled one.</param>
+    /// <returns>Null when they agree; else the first halts record that does not, and why.</returns>
+    /// <exception cref="SqliteException">The journal cannot be read.</exception>
+    public static HaltChainVerification? Check(Func<IReadOnlyList<HaltRecord>> readRecords, string journalPath, string scope, out UnjournaledHaltRecords pending)
+    {
+        ArgumentNullException.ThrowIfNull(readRecords);
         ArgumentException.ThrowIfNullOrWhiteSpace(journalPath);
         pending = UnjournaledHaltRecords.None;
         var journaled = new Dictionary<long, (long Entry, string Hash)>();
@@ -54,6 +72,7 @@ public static class HaltsJournalCrossCheck
             }
         }
 
+        var records = readRecords();
         var bySequence = records.ToDictionary(r => r.Sequence);
         foreach (var (sequence, (entry, hash)) in journaled.OrderBy(kv => kv.Key))
         {

@@ -411,7 +411,7 @@ public static class Commands
                 return ExitCodes.Config;
             }
 
-            if (verification.IsIntact && HaltsJournalCrossCheck.Check(store.ReadSince(0), JournalOptions.ServicePath(configuration), KillSwitchScopes.Service, out _) is { } crossCheck)
+            if (verification.IsIntact && HaltsJournalCrossCheck.Check(() => store.ReadSince(0), JournalOptions.ServicePath(configuration), KillSwitchScopes.Service, out _) is { } crossCheck)
             {
                 verification = crossCheck;
             }

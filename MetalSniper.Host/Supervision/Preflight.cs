@@ -190,7 +190,7 @@ public static class Preflight
         {
             using var store = new SqliteHaltStore(Database.OpenExisting(dbPath, wallClock), wallClock, keyring: keyring);
             var v = store.Verify();
-            if (v.IsIntact && HaltsJournalCrossCheck.Check(store.ReadSince(0), journalPath, KillSwitchScopes.Service, out _) is { } crossCheck)
+            if (v.IsIntact && HaltsJournalCrossCheck.Check(() => store.ReadSince(0), journalPath, KillSwitchScopes.Service, out _) is { } crossCheck)
             {
                 v = crossCheck;
             }

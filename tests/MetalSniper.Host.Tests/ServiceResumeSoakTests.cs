@@ -178,7 +178,8 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
             var o = first.StandardOutput.ReadToEndAsync();
             var e = first.StandardError.ReadToEndAsync();
             await Eventually.Until(() => Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM fills") >= 5, "the first fills", TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
-            (await CliAsync(_soak, "kill", "--level", "2", "--reason", "test: operator stop")).Code.ShouldBe(0);
+            var kill = await CliAsync(_soak, "kill", "--level", "2", "--reason", "test: operator stop");
+            kill.Code.ShouldBe(0, kill.Out + kill.Err);
             await Eventually.Until(() => Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM decisions WHERE source='kill-switch' AND reason LIKE '%-> L2%'") >= 1, "the service to apply L2",
                 TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50));
             await Task.Delay(1500);

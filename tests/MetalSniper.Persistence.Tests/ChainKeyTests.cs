@@ -388,6 +388,27 @@ public sealed class ChainKeyTests : IDisposable
     }
 
     [Fact]
+    public async Task CrossCheckOfALiveStore_ReadsTheJournalFirst_SoARecordJournaledWhileTheStoreIsReadIsNotATruncation()
+    {
+        var keys = Keys();
+        using var store = OpenStore(keys);
+        var ks = KillSwitch.Restore(store, "service");
+        ks.Escalate(KillLevel.NoEntries, "sentinel", "first", L2At);
+        await JournalHalts(keys, store.ReadSince(0));
+        var before = store.ReadSince(0);
+
+        // A running service writes its next record to the store, then journals it — here between a tool's two reads.
+        ks.Escalate(KillLevel.Flatten, "sentinel", "second", L2At.AddMinutes(1));
+        await JournalHalts(keys, [store.ReadSince(0)[^1]]);
+
+        // Records read before the journal look truncated (what a tool saw when it read the store first, CI of 2026-12-07) …
+        HaltsJournalCrossCheck.Check(before, JournalPath, "service", out _).ShouldNotBeNull().Problem.ShouldNotBeNull().ShouldContain("is missing");
+        // … read after it, they agree: every record the journal has seen was in the store before its entry.
+        HaltsJournalCrossCheck.Check(() => store.ReadSince(0), JournalPath, "service", out var pending).ShouldBeNull();
+        pending.Records.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task KeyedHaltsRecordWithoutAJournalEntry_AmongJournaledOnes_IsNamed_WhileOneWrittenAfterThemIsPending()
     {
         var keys = Keys();
