@@ -159,7 +159,7 @@ public sealed class FailurePathTests
     }
 
     private static bool IsTrivial(ExpressionSyntax e) =>
-        e is LiteralExpressionSyntax || e.IsKind(SyntaxKind.DefaultExpression) || e is LiteralExpressionSyntax { Token.Text: "null" or "false" or "true" };
+        e is LiteralExpressionSyntax || e.IsKind(SyntaxKind.DefaultExpression);
 
     private static bool InsideLogCall(SyntaxNode node) =>
         node.Ancestors().OfType<InvocationExpressionSyntax>().Any(i => IsLogCall(i, InvokedName(i)));

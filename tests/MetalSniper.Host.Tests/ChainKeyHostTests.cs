@@ -22,14 +22,6 @@ public sealed class ChainKeyHostTests : IDisposable
 
     public void Dispose() => _env.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Commands.Build(output, error).Parse(args).InvokeAsync();
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public async Task Replay_KeysItsJournal_JournalVerifyNeedsTheKey_ARewrittenPlainChainIsNamed_AndTheKeyIsNeverLogged()
     {
@@ -52,7 +44,7 @@ public sealed class ChainKeyHostTests : IDisposable
             c.ExecuteScalar<long>("SELECT COUNT(*) FROM journal WHERE hash NOT LIKE 'hmac:k1:%'").ShouldBe(0);
         }
 
-        var verify = await Cli("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath);
+        var verify = await InProcessCli.RunAsync("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath);
         verify.Code.ShouldBe(0, verify.Out + verify.Err);
         verify.Out.ShouldContain("chain intact");
 
@@ -66,12 +58,12 @@ public sealed class ChainKeyHostTests : IDisposable
 
         // Without the key: it says the entries cannot be verified (78), not "intact".
         File.Move(_env.ChainKeyPath, _env.ChainKeyPath + ".away");
-        var noKey = await Cli("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath);
+        var noKey = await InProcessCli.RunAsync("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath);
         noKey.Code.ShouldBe(ExitCodes.Config);
         noKey.Err.ShouldContain("cannot be verified without the chain key");
         noKey.Err.ShouldContain("Persistence:ChainKeyFile");
         noKey.Out.ShouldNotContain("intact");
-        var withOption = await Cli("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath, "--chain-key", _env.ChainKeyPath + ".away");
+        var withOption = await InProcessCli.RunAsync("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath, "--chain-key", _env.ChainKeyPath + ".away");
         withOption.Code.ShouldBe(0, withOption.Out + withOption.Err);
         File.Move(_env.ChainKeyPath + ".away", _env.ChainKeyPath);
 
@@ -92,7 +84,7 @@ public sealed class ChainKeyHostTests : IDisposable
             File.WriteAllText(journal + ".anchor", string.Create(CultureInfo.InvariantCulture, $"{last} {prev}"));
         }
 
-        var tampered = await Cli("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath);
+        var tampered = await InProcessCli.RunAsync("journal", "verify", "--path", journal, "--config", config, "--db", _env.DatabasePath);
         tampered.Code.ShouldBe(ExitCodes.DataError);
         tampered.Out.ShouldContain("BROKEN at sequence 1");
         tampered.Out.ShouldContain("after chain keys were in use");
@@ -104,7 +96,7 @@ public sealed class ChainKeyHostTests : IDisposable
         var config = _env.WriteConfig();
         _ = new MetalSniper.Persistence.Database(_env.DatabasePath, TimeProvider.System);
         _ = _env.ChainKeys; // the key the service would create beside the database: the CLI finds it there
-        (await Cli("kill", "--level", "2", "--reason", "stop everything", "--config", config, "--db", _env.DatabasePath)).Code.ShouldBe(0);
+        (await InProcessCli.RunAsync("kill", "--level", "2", "--reason", "stop everything", "--config", config, "--db", _env.DatabasePath)).Code.ShouldBe(0);
 
         using (var c = new SqliteConnection($"Data Source={_env.DatabasePath};Pooling=False"))
         {
@@ -120,12 +112,12 @@ public sealed class ChainKeyHostTests : IDisposable
             File.WriteAllText(_env.DatabasePath + ".halts.anchor", string.Create(CultureInfo.InvariantCulture, $"{seq + 1} {hash}"));
         }
 
-        var halts = await Cli("halts", "--config", config, "--db", _env.DatabasePath);
+        var halts = await InProcessCli.RunAsync("halts", "--config", config, "--db", _env.DatabasePath);
         halts.Code.ShouldBe(ExitCodes.DataError);
         halts.Out.ShouldContain("BROKEN at sequence 2");
         halts.Out.ShouldContain("downgrade");
 
-        var preflight = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+        var preflight = await InProcessCli.RunAsync("preflight", "--config", config, "--db", _env.DatabasePath);
         preflight.Code.ShouldBe(ExitCodes.DataError, preflight.Out + preflight.Err);
         preflight.Out.ShouldContain("FAIL halts store");
         preflight.Out.ShouldContain("sequence 2");
@@ -144,7 +136,7 @@ public sealed class ChainKeyHostTests : IDisposable
             j["MarketData"]!["Source"] = "InteractiveBrokers";
             j["Persistence"]!["ChainKeyFile"] = "";
         });
-        var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+        var (code, output, error) = await InProcessCli.RunAsync("preflight", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(ExitCodes.Config, output + error);
         output.ShouldContain("FAIL chain key");
         output.ShouldContain("Persistence:ChainKeyFile is required");
@@ -162,7 +154,7 @@ public sealed class ChainKeyHostTests : IDisposable
         _ = _env.ChainKeys;
         File.SetUnixFileMode(_env.ChainKeyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
         var config = _env.WriteConfig(j => j["Persistence"]!["ChainKeyFile"] = _env.ChainKeyPath);
-        var (code, output, error) = await Cli("check-config", "--config", config);
+        var (code, output, error) = await InProcessCli.RunAsync("check-config", "--config", config);
         code.ShouldBe(ExitCodes.Config, output + error);
         (output + error).ShouldContain("ChainKeyFile");
         (output + error).ShouldContain("accessible to its group or to others");

@@ -12,18 +12,10 @@ public sealed class PreflightTests : IDisposable
 
     public void Dispose() => _env.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> Cli(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Commands.Build(output, error).Parse(args).InvokeAsync();
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public async Task Preflight_OnAFreshMachine_PassesEveryCheck()
     {
-        var (code, output, error) = await Cli("preflight", "--config", _env.WriteConfig(), "--db", _env.DatabasePath);
+        var (code, output, error) = await InProcessCli.RunAsync("preflight", "--config", _env.WriteConfig(), "--db", _env.DatabasePath);
         code.ShouldBe(0, output + error);
         foreach (var check in new[] { "configuration", "database", "disk space", "halts store", "journal", "broker", "model parity", "clock" })
         {
@@ -39,7 +31,7 @@ public sealed class PreflightTests : IDisposable
             j["Risk"]!["DailyLosLimit"] = 1;
             j["Supervision"]!["CrashLoopFaults"] = 0;
         });
-        var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
+        var (code, _, error) = await InProcessCli.RunAsync("run", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(ExitCodes.Config);
         error.ShouldContain("Risk:DailyLosLimit: unknown key");
         error.ShouldContain("Supervision:CrashLoopFaults");
@@ -76,7 +68,7 @@ public sealed class PreflightTests : IDisposable
             foreach (var command in new[] { "run", "preflight", "check-config" })
             {
                 // Were it accepted, `run` would start the service and never return: the time limit makes that a failure, not a hang.
-                var (code, output, error) = await (command == "check-config" ? Cli(command, "--config", config) : Cli(command, "--config", config, "--db", _env.DatabasePath))
+                var (code, output, error) = await (command == "check-config" ? InProcessCli.RunAsync(command, "--config", config) : InProcessCli.RunAsync(command, "--config", config, "--db", _env.DatabasePath))
                     .WaitAsync(TimeSpan.FromSeconds(60));
                 code.ShouldBe(ExitCodes.Config, $"{command}: {output}{error}");
                 (output + error).ShouldContain("Broker:Kind is InteractiveBrokers but MarketData:Source is Replay", customMessage: command);
@@ -119,7 +111,7 @@ public sealed class PreflightTests : IDisposable
             j["MarketData"]!["InteractiveBrokers"] = new System.Text.Json.Nodes.JsonObject { ["BarMinutes"] = 15, ["Symbols"] = new System.Text.Json.Nodes.JsonArray("XAUUSD", "XAGUSD") };
             j["Execution"]!["Mode"] = "Shadow";
         });
-        var (code, output, error) = await Cli("check-config", "--config", config);
+        var (code, output, error) = await InProcessCli.RunAsync("check-config", "--config", config);
         if (accepted)
         {
             code.ShouldBe(0, output + error);
@@ -146,7 +138,7 @@ public sealed class PreflightTests : IDisposable
     public async Task LiveDataWithTheSimulatedBroker_Exits78_NamingBothSettings()
     {
         var config = _env.WriteConfig(j => j["MarketData"]!["Source"] = "InteractiveBrokers");
-        var (code, output, error) = await Cli("check-config", "--config", config);
+        var (code, output, error) = await InProcessCli.RunAsync("check-config", "--config", config);
         code.ShouldBe(ExitCodes.Config, output + error);
         error.ShouldContain("MarketData:Source is InteractiveBrokers but Broker:Kind is Simulated");
     }
@@ -161,7 +153,7 @@ public sealed class PreflightTests : IDisposable
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Host"] = "127.0.0.1", ["Port"] = port }));
-        var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+        var (code, output, error) = await InProcessCli.RunAsync("preflight", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(Supervision.Preflight.UnavailableExitCode);
         (output + error).ShouldContain("FAIL broker");
         (output + error).ShouldContain($"Interactive Brokers unreachable at 127.0.0.1:{port}");
@@ -179,7 +171,7 @@ public sealed class PreflightTests : IDisposable
         });
         foreach (var command in new[] { "preflight", "run" })
         {
-            var (code, output, error) = await Cli(command, "--config", config, "--db", _env.DatabasePath);
+            var (code, output, error) = await InProcessCli.RunAsync(command, "--config", config, "--db", _env.DatabasePath);
             code.ShouldBe(ExitCodes.DataError, output + error);
             (output + error).ShouldContain("FAIL model parity");
             (output + error).ShouldContain("'model-missing'");
@@ -190,7 +182,7 @@ public sealed class PreflightTests : IDisposable
     public async Task PaperModeOnALivePort_Exits78_FailingClosed()
     {
         var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Port"] = 4001 }));
-        var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+        var (code, output, error) = await InProcessCli.RunAsync("preflight", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(ExitCodes.Config);
         (output + error).ShouldContain("paper mode but 127.0.0.1:4001 is a live port");
     }
@@ -204,7 +196,7 @@ public sealed class PreflightTests : IDisposable
         {
             var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
             var config = _env.WriteConfig(j => UseInteractiveBrokers(j, new System.Text.Json.Nodes.JsonObject { ["Port"] = port }));
-            var (code, output, error) = await Cli("preflight", "--config", config, "--db", _env.DatabasePath);
+            var (code, output, error) = await InProcessCli.RunAsync("preflight", "--config", config, "--db", _env.DatabasePath);
             code.ShouldBe(0, output + error);
             output.ShouldContain($"ok   broker");
             output.ShouldContain($"127.0.0.1:{port} accepts connections");
@@ -219,7 +211,7 @@ public sealed class PreflightTests : IDisposable
     public async Task UnwritableDatabaseDirectory_Exits74_NamingTheDirectory()
     {
         var db = "/proc/1/metalsniper-preflight-test/test.db"; // a directory nobody (root included) can create
-        var (code, _, error) = await Cli("run", "--config", _env.WriteConfig(), "--db", db);
+        var (code, _, error) = await InProcessCli.RunAsync("run", "--config", _env.WriteConfig(), "--db", db);
         code.ShouldBe(ExitCodes.IoError);
         error.ShouldContain("FAIL database");
         error.ShouldContain("/proc/1/metalsniper-preflight-test is not writable");
@@ -245,7 +237,7 @@ public sealed class PreflightTests : IDisposable
             c.Execute("UPDATE journal SET payload='{\"i\":99}' WHERE seq=7");
         }
 
-        var (code, _, error) = await Cli("run", "--config", config, "--db", _env.DatabasePath);
+        var (code, _, error) = await InProcessCli.RunAsync("run", "--config", config, "--db", _env.DatabasePath);
         code.ShouldBe(ExitCodes.DataError);
         error.ShouldContain("FAIL journal");
         error.ShouldContain("sequence 7");
@@ -258,7 +250,7 @@ public sealed class PreflightTests : IDisposable
     {
         var db = "/proc/1/metalsniper-preflight-test/test.db";
         var config = _env.WriteConfig(j => j["Journal"]!["Path"] = Path.Combine(_env.Directory.FullName, "journal.db"));
-        (await Cli("run", "--config", config, "--db", db)).Code.ShouldBe(ExitCodes.IoError);
+        (await InProcessCli.RunAsync("run", "--config", config, "--db", db)).Code.ShouldBe(ExitCodes.IoError);
         using var c = new SqliteConnection($"Data Source={Path.Combine(_env.Directory.FullName, "journal.db")};Pooling=False");
         c.Query<string>("SELECT payload FROM journal WHERE kind='Alert'").ShouldContain(p => p.Contains("\"Kind\":\"Preflight\"") && p.Contains("\"Level\":\"Red\""));
     }

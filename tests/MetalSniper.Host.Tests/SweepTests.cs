@@ -44,14 +44,6 @@ public sealed class SweepTests : IDisposable
         return (p.ExitCode, await o, await e);
     }
 
-    private static async Task<(int Code, string Out, string Err)> InProcess(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        var code = await Commands.Build(output, error).Parse(args).InvokeAsync();
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public async Task Sweep_ThreePointsOnARealMonth_RanksTheRunsByNetPnlAndReportsTheFailedOneWithItsExitCodeAndStderr()
     {
@@ -186,7 +178,7 @@ public sealed class SweepTests : IDisposable
         var grid = WriteGrid(json);
         var outDir = Path.Combine(_env.Directory.FullName, "sweep");
 
-        var (code, stdout, stderr) = await InProcess("sweep", "--grid", grid, "--out", outDir, "--config", _env.WriteConfig());
+        var (code, stdout, stderr) = await InProcessCli.RunAsync("sweep", "--grid", grid, "--out", outDir, "--config", _env.WriteConfig());
 
         code.ShouldBe(ExitCodes.DataError);
         var line = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).ShouldHaveSingleItem(); // one line
@@ -200,7 +192,7 @@ public sealed class SweepTests : IDisposable
     public async Task Sweep_MissingGridFile_Exits66()
     {
         var missing = Path.Combine(_env.Directory.FullName, "nope.json");
-        var (code, _, stderr) = await InProcess("sweep", "--grid", missing, "--config", _env.WriteConfig());
+        var (code, _, stderr) = await InProcessCli.RunAsync("sweep", "--grid", missing, "--config", _env.WriteConfig());
         code.ShouldBe(ExitCodes.NoInput);
         stderr.Trim().ShouldBe($"error: grid file '{missing}' not found");
     }
@@ -211,7 +203,7 @@ public sealed class SweepTests : IDisposable
         var outDir = Path.Combine(_env.Directory.FullName, "sweep");
         var grid = WriteGrid("""{ "parameters": { "Strategies:Metals:StopAtr": [1.5, 25], "Strategies:Metals:TrailAtrr": [3] } }""");
 
-        var (code, _, stderr) = await InProcess("sweep", "--grid", grid, "--out", outDir, "--config", _env.WriteConfig());
+        var (code, _, stderr) = await InProcessCli.RunAsync("sweep", "--grid", grid, "--out", outDir, "--config", _env.WriteConfig());
 
         code.ShouldBe(ExitCodes.Config);
         var line = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).ShouldHaveSingleItem();
@@ -224,11 +216,11 @@ public sealed class SweepTests : IDisposable
     [Fact]
     public async Task Replay_SetWithAnUnknownKey_IsRefusedByTheStrictConfigurationCheck()
     {
-        var (code, _, stderr) = await InProcess("replay", "--config", _env.WriteConfig(), "--db", _env.DatabasePath, "--set", "Strategies:Metals:StopAtrr=2.5");
+        var (code, _, stderr) = await InProcessCli.RunAsync("replay", "--config", _env.WriteConfig(), "--db", _env.DatabasePath, "--set", "Strategies:Metals:StopAtrr=2.5");
         code.ShouldBe(ExitCodes.Config);
         stderr.ShouldContain("Strategies:Metals:StopAtrr: unknown key");
 
-        (code, _, stderr) = await InProcess("replay", "--config", _env.WriteConfig(), "--db", _env.DatabasePath, "--set", "StopAtr");
+        (code, _, stderr) = await InProcessCli.RunAsync("replay", "--config", _env.WriteConfig(), "--db", _env.DatabasePath, "--set", "StopAtr");
         code.ShouldBe(ExitCodes.Usage);
         stderr.ShouldContain("--set 'StopAtr' is not KEY=VALUE");
     }
@@ -237,8 +229,8 @@ public sealed class SweepTests : IDisposable
     public async Task CheckConfig_WithSet_ValidatesTheOverriddenValue()
     {
         var config = _env.WriteConfig();
-        (await InProcess("check-config", "--config", config, "--set", "Strategies:Metals:StopAtr=2.5")).Code.ShouldBe(ExitCodes.Ok);
-        var (code, _, stderr) = await InProcess("check-config", "--config", config, "--set", "Strategies:Metals:StopAtr=25");
+        (await InProcessCli.RunAsync("check-config", "--config", config, "--set", "Strategies:Metals:StopAtr=2.5")).Code.ShouldBe(ExitCodes.Ok);
+        var (code, _, stderr) = await InProcessCli.RunAsync("check-config", "--config", config, "--set", "Strategies:Metals:StopAtr=25");
         code.ShouldBe(ExitCodes.Config);
         stderr.ShouldContain("StopAtr");
     }
