@@ -183,6 +183,7 @@ public sealed class ServiceResumeSoakTests(ITestOutputHelper output) : IDisposab
             await Eventually.Until(() => Scalar(_soak.DatabasePath, "SELECT COUNT(*) FROM decisions WHERE source='kill-switch' AND reason LIKE '%-> L2%'") >= 1, "the service to apply L2",
                 TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50));
             await Task.Delay(1500);
+            first.HasExited.ShouldBeFalse($"the service ended on its own ({(first.HasExited ? first.ExitCode : 0)}) before the SIGKILL: {(first.HasExited ? await e : "")}");
             SendSignal(first.Id, 9).ShouldBe(0);
             first.WaitForExit(TimeSpan.FromSeconds(10)).ShouldBeTrue();
             await o;
