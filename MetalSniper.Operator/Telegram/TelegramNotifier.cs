@@ -16,8 +16,9 @@ namespace MetalSniper.Operator.Telegram;
 /// <see cref="Raise"/> never blocks on the network and never throws: it puts the alert in a bounded priority queue. One send
 /// loop, started by <see cref="StartAsync"/>, always takes the most urgent alert waiting — RED, then YELLOW, then the digest
 /// (<see cref="RaiseDigest"/>), then INFO; oldest first within a rank — so a RED never waits behind a backlog: it waits at
-/// most for the message already on the wire and one token of the rate limit. The loop sends no more than
-/// <see cref="TelegramOptions.MessagesPerSecond"/> (retries included), retries 5xx, network errors and timeouts with a
+/// most for the message already on the wire. The loop sends no more than <see cref="TelegramOptions.MessagesPerSecond"/>
+/// (retries included) but for a RED, which leaves at once unless another RED has just done so and owes one message to the
+/// pace (Telegram allows short bursts over its one message a second in a chat; the messages after the RED pay it back), retries 5xx, network errors and timeouts with a
 /// jittered exponential backoff and a 429 after exactly Telegram's <c>retry_after</c> (no message at all leaves before it
 /// has passed), up to <see cref="TelegramOptions.MaxAttempts"/> attempts per alert. An alert waiting for a token, a
 /// <c>retry_after</c> or its retry backoff steps aside when a more urgent one arrives (it goes back to the head of its rank,
@@ -601,8 +602,8 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
         try
         {
             await _pipeline.ExecuteAsync(
-                static (state, token) => state.Self.AttemptAsync(state.Text, token, state.Stop),
-                (Self: this, Text: Format(alert), Stop: stop),
+                static (state, token) => state.Self.AttemptAsync(state.Text, state.Red, token, state.Stop),
+                (Self: this, Text: Format(alert), Red: alert.Level == AlertLevel.Red, Stop: stop),
                 waits.Token).ConfigureAwait(false);
             // The time first: whoever sees the count sees the health that goes with it.
             Interlocked.Exchange(ref _lastSentTicks, _clock.GetUtcNow().UtcTicks);
@@ -643,16 +644,17 @@ public sealed class TelegramNotifier : IAlertSink, ITelegramHealth, IHostedServi
     /// <summary>
     /// One attempt: waits out a 429's <c>retry_after</c> and a token of the rate limit (both may be cut short by
     /// <paramref name="waits"/>: a more urgent alert), then sends on <paramref name="stop"/> only (a request on the wire is
-    /// never abandoned for another alert: it could arrive twice).
+    /// never abandoned for another alert: it could arrive twice). A RED (<paramref name="red"/>) may borrow the token:
+    /// it waits out a <c>retry_after</c> (Telegram's flood control refuses everything) but not the pace.
     /// </summary>
-    private async ValueTask AttemptAsync(string text, CancellationToken waits, CancellationToken stop)
+    private async ValueTask AttemptAsync(string text, bool red, CancellationToken waits, CancellationToken stop)
     {
         while (Interlocked.Read(ref _notBeforeTicks) is var ticks and > 0 && new DateTimeOffset(ticks, TimeSpan.Zero) - _clock.GetUtcNow() is { Ticks: > 0 } wait)
         {
             await Task.Delay(wait, _clock, waits).ConfigureAwait(false);
         }
 
-        await _bucket.TakeAsync(waits).ConfigureAwait(false);
+        await _bucket.TakeAsync(red, waits).ConfigureAwait(false);
         _attempt++;
         try
         {

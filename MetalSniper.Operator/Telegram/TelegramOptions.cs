@@ -48,7 +48,7 @@ public sealed class TelegramOptions : IValidatableObject
     /// </summary>
     public TimeSpan DigestInterval { get; set; } = TimeSpan.FromHours(1);
 
-    /// <summary>Alert messages per second to <see cref="ChatId"/>, retries included (Telegram allows about 1 per chat, 20 per minute in groups). No bursts above the rate. Default 1, range 0.01–30.</summary>
+    /// <summary>Alert messages per second to <see cref="ChatId"/>, retries included (Telegram allows about 1 per chat, 20 per minute in groups). No bursts above the rate, but for a RED: it leaves at once and the messages after it pay its token back. Default 1, range 0.01–30.</summary>
     [Range(0.01, 30.0)]
     public double MessagesPerSecond { get; set; } = 1;
 

@@ -3,6 +3,8 @@ namespace MetalSniper.Operator.Telegram;
 /// <summary>
 /// A token bucket on a <see cref="TimeProvider"/>: <paramref name="ratePerSecond"/> tokens a second, at most
 /// <paramref name="capacity"/> saved up (1: no bursts, evenly spaced). It starts full. One consumer only (not thread-safe).
+/// A take that may borrow (<c>mayBorrow</c>) leaves as soon as no token is owed, and leaves one owed: the next takes pay it
+/// back, so over any stretch the rate is kept but for that one message.
 /// </summary>
 internal sealed class TokenBucket(double ratePerSecond, double capacity, TimeProvider clock)
 {
@@ -14,20 +16,23 @@ internal sealed class TokenBucket(double ratePerSecond, double capacity, TimePro
     private long _stamp = clock.GetTimestamp();
 
     /// <summary>Waits for a token and takes it.</summary>
-    public async ValueTask TakeAsync(CancellationToken cancellationToken)
+    /// <param name="mayBorrow">True: leave as soon as no token is owed (the bucket holds 0 or more), owing at most one after it.</param>
+    /// <param name="cancellationToken">Ends the wait.</param>
+    public async ValueTask TakeAsync(bool mayBorrow, CancellationToken cancellationToken)
     {
+        var needed = mayBorrow ? 0 : 1;
         while (true)
         {
             var now = clock.GetTimestamp();
             _tokens = Math.Min(_capacity, _tokens + (clock.GetElapsedTime(_stamp, now).TotalSeconds * ratePerSecond));
             _stamp = now;
-            if (_tokens >= 1 - Slack)
+            if (_tokens >= needed - Slack)
             {
                 _tokens -= 1;
                 return;
             }
 
-            await Task.Delay(TimeSpan.FromSeconds((1 - _tokens) / ratePerSecond), clock, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds((needed - _tokens) / ratePerSecond), clock, cancellationToken).ConfigureAwait(false);
         }
     }
 }

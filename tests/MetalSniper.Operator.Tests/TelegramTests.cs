@@ -328,6 +328,31 @@ public sealed class TelegramTests(Xunit.Abstractions.ITestOutputHelper output) :
     }
 
     [Fact]
+    public async Task Notifier_RedDoesNotWaitForThePace_TheMessagesAfterItPayItBack_ASecondRedWaitsForTheFirstsDebt()
+    {
+        // One message a second: an INFO takes the only token; a RED raised right after it leaves at once, owing one.
+        var notifier = Notifier(Api(o => o.MessagesPerSecond = 1));
+        await notifier.StartAsync(CancellationToken.None);
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "I1"));
+        await WaitForMessages(1);
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "R1"));
+        notifier.Raise(Alert(AlertLevel.Red, "KillSwitch", "R2"));
+        notifier.Raise(Alert(AlertLevel.Info, "Fill", "I2"));
+
+        var messages = await WaitForMessages(4);
+        messages.Select(m => m.Text[(m.Text.LastIndexOf('\n') + 1)..]).ShouldBe(["I1", "R1", "R2", "I2"]);
+        var gaps = messages.Zip(messages.Skip(1), (a, b) => (b.At - a.At).TotalSeconds).ToList();
+        var shown = string.Join(", ", gaps.Select(g => g.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)));
+        output.WriteLine($"gaps I1→R1→R2→I2: {shown} s");
+        gaps[0].ShouldBeLessThan(0.9, shown);              // the RED did not wait for the INFO's second (it borrowed it)
+        gaps[1].ShouldBeGreaterThanOrEqualTo(0.85, shown); // the second RED waits until the first one's debt is paid
+        gaps[2].ShouldBeGreaterThanOrEqualTo(1.85, shown); // the INFO waits for a whole token after that RED's debt: the pace is kept
+        (messages[3].At - messages[0].At).TotalSeconds.ShouldBeGreaterThanOrEqualTo(2.85, shown); // 4 messages, 3 s of pace
+        await Eventually.Until(() => notifier.Sent == 4);
+        notifier.Failed.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Notifier_RedRaisedWhileAnInfoWaitsOutRetryAfter_GoesFirst_AfterTheRetryAfter()
     {
         _server.FailSends(1, 429, retryAfterBody: 2);
