@@ -161,6 +161,14 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private readonly Dictionary<string, string> _staleKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<SentinelTrip> _trips = new();
     private readonly List<(HeartbeatWatch Watch, long Last, DateTimeOffset ChangedUtc, bool Tripped)> _heartbeats = [];
+
+    // Scratch of the breaker observation, refilled on every sweep (the breakers keep nothing of an observation).
+    private readonly Dictionary<string, decimal> _notionals = new(StringComparer.Ordinal);
+    private readonly List<FxRateInUse> _rates = [];
+
+    // The price queues of _incoming as an array (symbols are only ever added): a sweep walks it without the concurrent
+    // dictionary's enumerator, and refreshes it when a symbol was added.
+    private KeyValuePair<string, ConcurrentQueue<(decimal Price, DateTimeOffset TimeUtc, TimeSpan BarInterval)>>[] _queues = [];
     private Thread? _thread;
     private ITimer? _timer;
     private ITimer? _heartbeatTimer;
@@ -430,7 +438,12 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         var now = _clock.GetUtcNow();
         Interlocked.Increment(ref _sweeps);
         Interlocked.Exchange(ref _lastSweepTicks, now.UtcTicks);
-        foreach (var (symbol, queue) in _incoming)
+        if (_queues.Length != _incoming.Count)
+        {
+            _queues = _incoming.ToArray();
+        }
+
+        foreach (var (symbol, queue) in _queues)
         {
             while (queue.TryPeek(out var px) && px.TimeUtc <= now && queue.TryDequeue(out px))
             {
@@ -474,7 +487,13 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
         _lastPnl = pnl;
         var dayPnl = pnl - _dayStartPnl;
-        Volatile.Write(ref _dayPnl, new DayPnlSnapshot(dayPnl, NextTradingDayStart(now)));
+        var validUntil = NextTradingDayStart(now);
+        // A new snapshot only when it differs (the same value to the last digit of its scale): most sweeps of a flat book repeat it.
+        if (Volatile.Read(ref _dayPnl) is not { Value: { } last } snapshot || last != dayPnl || last.Scale != dayPnl.Scale || snapshot.ValidUntilUtc != validUntil)
+        {
+            Volatile.Write(ref _dayPnl, new DayPnlSnapshot(dayPnl, validUntil));
+        }
+
         var inv = CultureInfo.InvariantCulture;
 
         if (dayPnl <= -_settings.DailyLossLimit)
@@ -592,7 +611,18 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         }
 
         _recentPnl.Enqueue((now, pnl));
-        var peak = _recentPnl.Max(x => x.Pnl);
+        // The maximum, oldest first (the first of equal values, as Enumerable.Max), without its enumerator.
+        var peak = 0m;
+        var first = true;
+        foreach (var (_, recent) in _recentPnl)
+        {
+            if (first || recent > peak)
+            {
+                peak = recent;
+                first = false;
+            }
+        }
+
         var drop = peak - pnl;
         if (drop < _settings.RapidLossAmount)
         {
@@ -621,10 +651,17 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
         IReadOnlyList<decimal> newTrades = book.ClosedTradePnls.Count > _tradesSeen ? book.ClosedTradePnls.Skip(_tradesSeen).ToList() : Array.Empty<decimal>();
         _tradesSeen = book.ClosedTradePnls.Count;
-        var notionals = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        var rates = new List<FxRateInUse>();
-        foreach (var p in book.Positions.Where(p => !p.IsFlat))
+        var notionals = _notionals;
+        var rates = _rates;
+        notionals.Clear();
+        rates.Clear();
+        foreach (var p in book.Positions)
         {
+            if (p.IsFlat)
+            {
+                continue;
+            }
+
             var instrument = _instruments.Get(p.Symbol);
             var price = _prices.TryGetValue(p.Symbol, out var px) ? px.Price : p.AveragePrice;
             if (_fx.TryConvert(new Money(p.Quantity * price * instrument.Multiplier, p.Currency), _settings.BaseCurrency, out var n))
