@@ -193,11 +193,12 @@ public sealed class ReplayMarketDataSource : IMarketDataSource
     {
         var readers = _files.Select(f => Guarded(f, () => f.Kind == ReplayFileKind.Intraday ? (IRecordReader)new BarFileReader(f) : new DailyFileReader(f, _calendar))).ToList();
         var rows = new long[readers.Count];
+        var steps = readers.Select(r => (Func<MarketDataRecord?>)r.Next).ToArray(); // one delegate per file, not one per record
 
         // A file that cannot be read as a bar file (not gzip, a malformed CSV, a header and no rows) is a data error naming it.
         MarketDataRecord? Next(int i)
         {
-            var next = Guarded(_files[i], readers[i].Next);
+            var next = Guarded(_files[i], steps[i]);
             if (next is null && rows[i] == 0)
             {
                 throw new DataFileException(_files[i].Path, $"has a header but no rows: nothing of {_files[i].Symbol} to replay");

@@ -352,15 +352,16 @@ public sealed class PersistenceWriter : IAsyncDisposable
     private sealed class Statements : IDisposable
     {
         private readonly SqliteConnection _c;
-        private readonly SqliteCommand _decision;
-        private readonly SqliteCommand _order;
-        private readonly SqliteCommand _fill;
-        private readonly SqliteCommand _status;
-        private readonly SqliteCommand _position;
-        private readonly SqliteCommand _denial;
-        private readonly SqliteCommand _rejection;
-        private readonly SqliteCommand _fillCost;
-        private readonly SqliteCommand _carry;
+        private readonly SqliteRawStatement _decision;
+        private readonly SqliteRawStatement _order;
+        private readonly SqliteRawStatement _fill;
+        private readonly SqliteRawStatement _status;
+        private readonly SqliteRawStatement _position;
+        private readonly SqliteRawStatement _denial;
+        private readonly SqliteRawStatement _rejection;
+        private readonly SqliteRawStatement _fillCost;
+        private readonly SqliteRawStatement _carry;
+        private SqliteTransaction? _tx;
 
         public Statements(SqliteConnection connection)
         {
@@ -387,22 +388,12 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _rejection = Prepare("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES ($1,$2,$3,$4,$5,$6)", 6);
         }
 
-        public void Bind(SqliteTransaction tx)
-        {
-            _decision.Transaction = tx;
-            _order.Transaction = tx;
-            _fill.Transaction = tx;
-            _status.Transaction = tx;
-            _position.Transaction = tx;
-            _denial.Transaction = tx;
-            _rejection.Transaction = tx;
-            _fillCost.Transaction = tx;
-            _carry.Transaction = tx;
-        }
+        /// <summary>The transaction the next records go into (the record statements run in the connection's transaction; Dapper's need it named).</summary>
+        public void Bind(SqliteTransaction tx) => _tx = tx;
 
         public void Apply(PersistCommand command)
         {
-            var tx = _decision.Transaction;
+            var tx = _tx;
             switch (command)
             {
                 case PersistDecision { Decision: var d } pd:
@@ -481,26 +472,9 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _carry.Dispose();
         }
 
-        private SqliteCommand Prepare(string sql, int parameters)
-        {
-            var cmd = _c.CreateCommand();
-            cmd.CommandText = sql;
-            for (var i = 1; i <= parameters; i++)
-            {
-                cmd.Parameters.Add(new SqliteParameter("$" + i.ToString(CultureInfo.InvariantCulture), null));
-            }
+        // A null value is NULL (as DBNull.Value).
+        private SqliteRawStatement Prepare(string sql, int parameters) => new(_c, sql, parameters, nullIsNull: true);
 
-            return cmd;
-        }
-
-        private static int Run(SqliteCommand cmd, params object?[] values)
-        {
-            for (var i = 0; i < values.Length && i < cmd.Parameters.Count; i++)
-            {
-                cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
-            }
-
-            return cmd.ExecuteNonQuery();
-        }
+        private static int Run(SqliteRawStatement statement, params ReadOnlySpan<object?> values) => statement.Run(values);
     }
 }

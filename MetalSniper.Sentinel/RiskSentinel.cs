@@ -161,6 +161,14 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private readonly Dictionary<string, string> _staleKeys = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<SentinelTrip> _trips = new();
     private readonly List<(HeartbeatWatch Watch, long Last, DateTimeOffset ChangedUtc, bool Tripped)> _heartbeats = [];
+
+    // Scratch of the breaker observation, refilled on every sweep (the breakers keep nothing of an observation).
+    private readonly Dictionary<string, decimal> _notionals = new(StringComparer.Ordinal);
+    private readonly List<FxRateInUse> _rates = [];
+
+    // The price queues of _incoming as an array (symbols are only ever added): a sweep walks it without the concurrent
+    // dictionary's enumerator, and refreshes it when a symbol was added.
+    private KeyValuePair<string, ConcurrentQueue<(decimal Price, DateTimeOffset TimeUtc, TimeSpan BarInterval)>>[] _queues = [];
     private Thread? _thread;
     private ITimer? _timer;
     private ITimer? _heartbeatTimer;
@@ -430,7 +438,12 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         var now = _clock.GetUtcNow();
         Interlocked.Increment(ref _sweeps);
         Interlocked.Exchange(ref _lastSweepTicks, now.UtcTicks);
-        foreach (var (symbol, queue) in _incoming)
+        if (_queues.Length != _incoming.Count)
+        {
+            _queues = _incoming.ToArray();
+        }
+
+        foreach (var (symbol, queue) in _queues)
         {
             while (queue.TryPeek(out var px) && px.TimeUtc <= now && queue.TryDequeue(out px))
             {
@@ -445,7 +458,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             // Unknown is not zero: entries stop, and every check that needs P&L waits; the checks that do not
             // (the L2 flatten, the watchdog trail, stale data) still run.
             Volatile.Write(ref _dayPnl, new DayPnlSnapshot(null, DateTimeOffset.MaxValue));
-            if (Halt(() => _kill.Pause("pnl-unknown", KillLevel.NoEntries, null, "sentinel", $"P&L cannot be computed ({unknown}): unknown is not zero", now)))
+            if (Halt((unknown, now), static (k, s) => k.Pause("pnl-unknown", KillLevel.NoEntries, null, "sentinel", $"P&L cannot be computed ({s.unknown}): unknown is not zero", s.now)))
             {
                 Trip(DecisionKind.PnlUnknown, null, $"P&L cannot be computed ({unknown}); entries halted until it is known", now, KillLevel.NoEntries, null);
             }
@@ -457,7 +470,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             return;
         }
 
-        if (_kill.State.Pauses.ContainsKey("pnl-unknown") && Halt(() => _kill.Clear("pnl-unknown", "sentinel", "P&L computable again", now)))
+        if (_kill.State.Pauses.ContainsKey("pnl-unknown") && Halt(now, static (k, at) => k.Clear("pnl-unknown", "sentinel", "P&L computable again", at)))
         {
             _logger.LogInformation("Sentinel: P&L is known again; the pnl-unknown pause is cleared");
         }
@@ -474,7 +487,13 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
         _lastPnl = pnl;
         var dayPnl = pnl - _dayStartPnl;
-        Volatile.Write(ref _dayPnl, new DayPnlSnapshot(dayPnl, NextTradingDayStart(now)));
+        var validUntil = NextTradingDayStart(now);
+        // A new snapshot only when it differs (the same value to the last digit of its scale): most sweeps of a flat book repeat it.
+        if (Volatile.Read(ref _dayPnl) is not { Value: { } last } snapshot || last != dayPnl || last.Scale != dayPnl.Scale || snapshot.ValidUntilUtc != validUntil)
+        {
+            Volatile.Write(ref _dayPnl, new DayPnlSnapshot(dayPnl, validUntil));
+        }
+
         var inv = CultureInfo.InvariantCulture;
 
         if (dayPnl <= -_settings.DailyLossLimit)
@@ -482,7 +501,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             var until = NextTradingDayStart(now);
             var formula = string.Create(inv, $"day P&L = equity P&L {pnl:0.00} − day-start {_dayStartPnl:0.00} = {dayPnl:0.00} {_settings.BaseCurrency} ≤ −{_settings.DailyLossLimit:0.00}");
             var flattened = FlattenAll(book, DecisionKind.DailyLossFlatten, formula, now, new() { ["dayPnl"] = dayPnl.ToString("0.00", inv), ["limit"] = _settings.DailyLossLimit.ToString("0.00", inv) });
-            if (Halt(() => _kill.Pause("daily-loss", KillLevel.Flatten, until, "sentinel", formula, now)) || flattened > 0)
+            if (Halt((until, formula, now), static (k, s) => k.Pause("daily-loss", KillLevel.Flatten, s.until, "sentinel", s.formula, s.now)) || flattened > 0)
             {
                 Trip(DecisionKind.DailyLossFlatten, null, $"{formula}; flatten {flattened} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
             }
@@ -509,8 +528,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         }
 
         var inv = CultureInfo.InvariantCulture;
-        foreach (var p in book.Positions)
+        for (var i = 0; i < book.Positions.Count; i++)
         {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
             if (p.IsFlat)
             {
                 continue;
@@ -565,11 +585,15 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     /// Records a halt. A store that cannot be written leaves the halt in force in memory (the safe side) and
     /// is kept in <see cref="StoreFault"/>, which the host treats as fatal after the flattens already sent.
     /// </summary>
-    private bool Halt(Func<bool> write)
+    /// <remarks>
+    /// The write is a static lambda over its state, not a closure: a closure over the sweep's time would be allocated
+    /// on every sweep (the compiler creates it where the captured variables are declared), halt or none.
+    /// </remarks>
+    private bool Halt<TState>(TState state, Func<KillSwitch, TState, bool> write)
     {
         try
         {
-            return write();
+            return write(_kill, state);
         }
         catch (HaltStoreWriteException e)
         {
@@ -592,7 +616,18 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         }
 
         _recentPnl.Enqueue((now, pnl));
-        var peak = _recentPnl.Max(x => x.Pnl);
+        // The maximum, oldest first (the first of equal values, as Enumerable.Max), without its enumerator.
+        var peak = 0m;
+        var first = true;
+        foreach (var (_, recent) in _recentPnl)
+        {
+            if (first || recent > peak)
+            {
+                peak = recent;
+                first = false;
+            }
+        }
+
         var drop = peak - pnl;
         if (drop < _settings.RapidLossAmount)
         {
@@ -603,7 +638,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         var formula = string.Create(inv, $"rapid loss = peak {peak:0.00} − equity {pnl:0.00} = {drop:0.00} {_settings.BaseCurrency} within {_settings.RapidLossWindow} ≥ {_settings.RapidLossAmount:0.00}");
         var until = now + _settings.RapidLossPause;
         var n = FlattenAll(book, DecisionKind.RapidLossCut, formula, now, new() { ["drop"] = drop.ToString("0.00", inv), ["window"] = _settings.RapidLossWindow.ToString() });
-        if (Halt(() => _kill.Pause("rapid-loss", KillLevel.Flatten, until, "sentinel", formula, now)) || n > 0)
+        if (Halt((until, formula, now), static (k, s) => k.Pause("rapid-loss", KillLevel.Flatten, s.until, "sentinel", s.formula, s.now)) || n > 0)
         {
             Trip(DecisionKind.RapidLossCut, null, $"{formula}; flatten {n} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
         }
@@ -621,10 +656,18 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
         IReadOnlyList<decimal> newTrades = book.ClosedTradePnls.Count > _tradesSeen ? book.ClosedTradePnls.Skip(_tradesSeen).ToList() : Array.Empty<decimal>();
         _tradesSeen = book.ClosedTradePnls.Count;
-        var notionals = new Dictionary<string, decimal>(StringComparer.Ordinal);
-        var rates = new List<FxRateInUse>();
-        foreach (var p in book.Positions.Where(p => !p.IsFlat))
+        var notionals = _notionals;
+        var rates = _rates;
+        notionals.Clear();
+        rates.Clear();
+        for (var i = 0; i < book.Positions.Count; i++)
         {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
+            if (p.IsFlat)
+            {
+                continue;
+            }
+
             var instrument = _instruments.Get(p.Symbol);
             var price = _prices.TryGetValue(p.Symbol, out var px) ? px.Price : p.AveragePrice;
             if (_fx.TryConvert(new Money(p.Quantity * price * instrument.Multiplier, p.Currency), _settings.BaseCurrency, out var n))
@@ -643,7 +686,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             // The flatten leaves first, then the record: a slow or failing store must not hold up an exit.
             var key = trip.Breaker.HaltKey();
             var flattened = trip.Level == KillLevel.Flatten ? FlattenAll(book, DecisionKind.BreakerFlatten, trip.Formula, now, new(trip.Inputs)) : 0;
-            Halt(() => _kill.Pause(key, trip.Level, trip.PausedUntilUtc, "breaker", trip.Formula, now));
+            Halt((key, trip, now), static (k, s) => k.Pause(s.key, s.trip.Level, s.trip.PausedUntilUtc, "breaker", s.trip.Formula, s.now));
             Trip(DecisionKind.Breaker, trip.Breaker.Label(),
                 $"{trip.Formula}; L{(int)trip.Level} until {trip.PausedUntilUtc:O}{(trip.PausedForDay ? " (paused for the day: too many trips in 24 h)" : "")}{(flattened > 0 ? $"; flatten {flattened} position(s)" : "")}",
                 now, trip.Level, trip.PausedUntilUtc, trip.Inputs);
@@ -652,8 +695,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
     private void CheckWatchdog(BookView book, DateTimeOffset now)
     {
-        foreach (var p in book.Positions)
+        for (var i = 0; i < book.Positions.Count; i++)
         {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
             if (p.IsFlat || !_prices.TryGetValue(p.Symbol, out var px))
             {
                 _watermarks.Remove(p.Symbol);
@@ -692,8 +736,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             return;
         }
 
-        foreach (var p in book.Positions)
+        for (var i = 0; i < book.Positions.Count; i++)
         {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
             var key = StaleKey(p.Symbol);
             var last = _prices.TryGetValue(p.Symbol, out var px) ? px.TimeUtc : (DateTimeOffset?)null;
             var limit = StaleLimit(p.Symbol);
@@ -709,12 +754,13 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             {
                 // The limit (max(StaleDataAfter, 2 × bar)) is in the text; the same text as before for bars no longer than StaleDataAfter / 2.
                 var age = last is { } l ? (now - l).ToString() : "never";
-                if (Halt(() => _kill.Pause(key, KillLevel.NoEntries, null, "sentinel", $"held {p.Symbol} has no price for {age} (> {limit}) while its market is open", now)))
+                if (Halt((key, reason: $"held {p.Symbol} has no price for {age} (> {limit}) while its market is open", now),
+                        static (k, s) => k.Pause(s.key, KillLevel.NoEntries, null, "sentinel", s.reason, s.now)))
                 {
                     Trip(DecisionKind.StaleData, null, $"held {p.Symbol}: last price {(last is { } t ? t.ToString("O", CultureInfo.InvariantCulture) : "never")}, age {age} > {limit}; L1 until fresh", now, KillLevel.NoEntries, null);
                 }
             }
-            else if (_kill.State.Pauses.ContainsKey(key) && Halt(() => _kill.Clear(key, "sentinel", p.IsFlat ? "position closed" : "fresh data", now)))
+            else if (_kill.State.Pauses.ContainsKey(key) && Halt((key, reason: p.IsFlat ? "position closed" : "fresh data", now), static (k, s) => k.Clear(s.key, "sentinel", s.reason, s.now)))
             {
                 _logger.LogInformation("Sentinel: data for {Symbol} is fresh again (or the position closed); stale-data pause cleared", p.Symbol);
             }
@@ -723,12 +769,26 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         // A stale-data pause for an instrument no longer held (one restored from before a restart, say) has no condition left.
         foreach (var pause in _kill.State.PauseList)
         {
-            if (pause.Key.StartsWith("stale-data:", StringComparison.Ordinal)
-                && !book.Positions.Any(p => !p.IsFlat && string.Equals(StaleKey(p.Symbol), pause.Key, StringComparison.Ordinal)))
+            if (pause.Key.StartsWith("stale-data:", StringComparison.Ordinal) && !HeldWithStaleKey(book, pause.Key))
             {
-                Halt(() => _kill.Clear(pause.Key, "sentinel", "instrument not held", now));
+                Halt((pause.Key, now), static (k, s) => k.Clear(s.Key, "sentinel", "instrument not held", s.now));
             }
         }
+    }
+
+    /// <summary>Whether an open position of <paramref name="book"/> has the stale-data key <paramref name="key"/>.</summary>
+    private bool HeldWithStaleKey(BookView book, string key)
+    {
+        for (var i = 0; i < book.Positions.Count; i++)
+        {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
+            if (!p.IsFlat && string.Equals(StaleKey(p.Symbol), key, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private string StaleKey(string symbol)
@@ -799,7 +859,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             _heartbeats[i] = (watch, last, changed, true);
             var reason = $"missed heartbeat: {watch.Name} silent for {silent.TotalSeconds:0.0} s (> {_settings.HeartbeatTimeout.TotalSeconds:0.0} s, counter {last})";
             _logger.LogCritical("Sentinel: {Reason}; kill switch to L{Level}", reason, (int)watch.Level);
-            if (Halt(() => _kill.Escalate(watch.Level, "sentinel:heartbeat", reason, now)))
+            if (Halt((watch.Level, reason, now), static (k, s) => k.Escalate(s.Level, "sentinel:heartbeat", s.reason, s.now)))
             {
                 Trip(DecisionKind.MissedHeartbeat, watch.Name, reason, now, watch.Level, null);
             }
@@ -810,8 +870,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private int FlattenAll(BookView book, DecisionKind kind, string formula, DateTimeOffset now, Dictionary<string, string> inputs)
     {
         var n = 0;
-        foreach (var p in book.Positions)
+        for (var i = 0; i < book.Positions.Count; i++)
         {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
             if (Flatten(book, p, kind, formula, now, inputs))
             {
                 n++;
@@ -894,8 +955,9 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
     private (decimal Pnl, string? Unknown) TotalPnl(BookView book)
     {
         var total = 0m;
-        foreach (var p in book.Positions)
+        for (var i = 0; i < book.Positions.Count; i++)
         {
+            var p = book.Positions[i]; // indexed: an interface foreach allocates its enumerator on every sweep
             var local = p.RealizedPnlNet;
             if (!p.IsFlat)
             {

@@ -186,6 +186,10 @@ public sealed class CarryAccrual
     private readonly TimeOnly _cutLocal;
     private DateOnly? _lastDay;
 
+    // The cut after _lastDay's (UTC): a bar closing at or before it passes no new cut, so most bars cost one comparison
+    // instead of two time-zone conversions.
+    private DateTimeOffset _nextCutUtc;
+
     /// <summary>Creates the accrual clock.</summary>
     /// <param name="model">The rates.</param>
     /// <param name="timeZone">IANA time zone of the cut (America/New_York).</param>
@@ -215,6 +219,12 @@ public sealed class CarryAccrual
     /// </summary>
     public IReadOnlyList<(DateOnly Day, DateTimeOffset CutUtc)> CutsBefore(DateTimeOffset barCloseUtc)
     {
+        // No cut strictly before the bar's close since the last one returned: the day below would not move past _lastDay.
+        if (_lastDay is not null && barCloseUtc <= _nextCutUtc)
+        {
+            return [];
+        }
+
         // The latest local date whose cut is strictly before the bar's close.
         var localNow = TimeZoneInfo.ConvertTime(barCloseUtc, _zone);
         var day = DateOnly.FromDateTime(localNow.DateTime);
@@ -226,6 +236,7 @@ public sealed class CarryAccrual
         if (_lastDay is not { } last)
         {
             _lastDay = day;
+            _nextCutUtc = CutUtc(day.AddDays(1));
             return [];
         }
 
@@ -241,6 +252,7 @@ public sealed class CarryAccrual
         }
 
         _lastDay = day;
+        _nextCutUtc = CutUtc(day.AddDays(1));
         return cuts;
     }
 

@@ -539,12 +539,7 @@ public sealed class DecisionJournal : IAsyncDisposable
         try
         {
             using var c = Open();
-            using var insert = c.CreateCommand();
-            insert.CommandText = "INSERT INTO journal(seq, at_utc, kind, correlation_id, causation_id, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)";
-            for (var i = 1; i <= 8; i++)
-            {
-                insert.Parameters.Add(new SqliteParameter("$" + i.ToString(CultureInfo.InvariantCulture), null));
-            }
+            using var insert = new SqliteRawStatement(c, "INSERT INTO journal(seq, at_utc, kind, correlation_id, causation_id, payload, prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", 8);
 
             var reader = _queue.Reader;
             var prev = LastHash;
@@ -566,20 +561,11 @@ public sealed class DecisionJournal : IAsyncDisposable
                 // Group commit: everything that queued up while the last commit was being made goes in one transaction.
                 using (var tx = c.BeginTransaction())
                 {
-                    insert.Transaction = tx;
                     foreach (var p in batch)
                     {
                         var payload = p.Payload;
                         var hash = JournalEntry.ComputeHash(prev, p.Sequence, p.AtUtc, p.Kind, p.CorrelationId, p.CausationId, payload, _keyring);
-                        insert.Parameters[0].Value = p.Sequence;
-                        insert.Parameters[1].Value = p.AtUtc.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
-                        insert.Parameters[2].Value = p.Kind;
-                        insert.Parameters[3].Value = p.CorrelationId;
-                        insert.Parameters[4].Value = p.CausationId;
-                        insert.Parameters[5].Value = payload;
-                        insert.Parameters[6].Value = prev;
-                        insert.Parameters[7].Value = hash;
-                        insert.ExecuteNonQuery();
+                        insert.Run(p.Sequence, p.AtUtc.UtcDateTime.ToString("O", CultureInfo.InvariantCulture), p.Kind, p.CorrelationId, p.CausationId, payload, prev, hash);
                         prev = hash;
                     }
 

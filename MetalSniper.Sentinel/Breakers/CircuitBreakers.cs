@@ -60,6 +60,9 @@ public sealed class CircuitBreakers
     private readonly HashSet<BreakerName> _toResetAtPauseEnd = [];
     private Dictionary<string, int> _staleStreaks = new(StringComparer.Ordinal);
     private Dictionary<string, int> _staleScratch = new(StringComparer.Ordinal);
+
+    // The stale rates of the current observation (refilled by each; Observe runs on one thread).
+    private readonly List<(string Pair, DateTimeOffset? AsOf)> _staleRates = [];
     private BreakerTrip[] _trips = [];
     private DateTimeOffset? _lastObservationUtc;
     private DateTimeOffset _pauseEndUtc = DateTimeOffset.MinValue;
@@ -132,14 +135,15 @@ public sealed class CircuitBreakers
         // Every breaker measures on every observation; only tripping waits for the end of a pause.
         var paused = now < _pauseEndUtc;
         var build = !paused;
-        var breaches = new List<Breach>(0);
-        AddIfNotNull(breaches, ObserveDrawdown(observation.EquityPnl, build));
+        // The list only when something breaches: the sentinel observes on every sweep, and almost every observation is quiet.
+        List<Breach>? breaches = null;
+        AddIfNotNull(ref breaches, ObserveDrawdown(observation.EquityPnl, build));
         var (loss, sharpe) = ObserveClosedTrades(observation.NewClosedTradePnls, build);
-        AddIfNotNull(breaches, loss);
-        AddIfNotNull(breaches, sharpe);
-        AddIfNotNull(breaches, ObserveImbalance(observation.SignedNotionals, build));
-        AddIfNotNull(breaches, ObserveStaleFx(now, observation.FxRatesInUse, build));
-        if (paused || breaches.Count == 0)
+        AddIfNotNull(ref breaches, loss);
+        AddIfNotNull(ref breaches, sharpe);
+        AddIfNotNull(ref breaches, ObserveImbalance(observation.SignedNotionals, build));
+        AddIfNotNull(ref breaches, ObserveStaleFx(now, observation.FxRatesInUse, build));
+        if (paused || breaches is null)
         {
             return [];
         }
@@ -190,11 +194,24 @@ public sealed class CircuitBreakers
 
     private static bool IsActive(BreakerTrip t, DateTimeOffset nowUtc) => t.AtUtc <= nowUtc && nowUtc < t.PausedUntilUtc;
 
-    private static void AddIfNotNull(List<Breach> breaches, Breach? breach)
+    private static int IndexOfPair(List<(string Pair, DateTimeOffset? AsOf)> stale, string pair)
+    {
+        for (var i = 0; i < stale.Count; i++)
+        {
+            if (string.Equals(stale[i].Pair, pair, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static void AddIfNotNull(ref List<Breach>? breaches, Breach? breach)
     {
         if (breach is not null)
         {
-            breaches.Add(breach);
+            (breaches ??= []).Add(breach);
         }
     }
 
@@ -254,8 +271,9 @@ public sealed class CircuitBreakers
     {
         Breach? loss = null;
         Breach? sharpe = null;
-        foreach (var pnl in pnls)
+        for (var i = 0; i < pnls.Count; i++)
         {
+            var pnl = pnls[i]; // indexed: an interface foreach allocates its enumerator on every observation
             // Consecutive losses: a trade at ≥ 0 ends the run; the last MaxConsecutiveLosses losses are kept for the formula.
             if (pnl < 0m)
             {
@@ -394,15 +412,17 @@ public sealed class CircuitBreakers
     private Breach? ObserveStaleFx(DateTimeOffset now, IReadOnlyList<FxRateInUse> rates, bool build)
     {
         // One count per currency pair per observation; a pair listed twice is judged by its worst entry.
-        var stale = new List<(string Pair, DateTimeOffset? AsOf)>(0);
-        foreach (var rate in rates)
+        var stale = _staleRates;
+        stale.Clear();
+        for (var r = 0; r < rates.Count; r++)
         {
+            var rate = rates[r];
             if (rate.AsOfUtc is { } asOf && now - asOf <= _settings.MaxFxRateAge)
             {
                 continue;
             }
 
-            var i = stale.FindIndex(s => string.Equals(s.Pair, rate.Pair, StringComparison.Ordinal));
+            var i = IndexOfPair(stale, rate.Pair);
             if (i < 0)
             {
                 stale.Add((rate.Pair, rate.AsOfUtc));

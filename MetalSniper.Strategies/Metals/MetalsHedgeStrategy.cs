@@ -178,7 +178,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var inputs = Inputs(("close", p0), ("atr", atr), ("atrLong", s.AtrLong.Value!.Value), ("compression", ratio), ("r", r), ("quantity", quantity), ("quantityByRisk", Math.Round(byRisk, 4)), ("quantityByNotional", Math.Round(byNotional, 4)), ("riskPerTradeUsd", _options.RiskPerTradeUsd));
         if (quantity < instrument.MinimumQuantity)
         {
-            ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Vetoed, F($"quantity {quantity} for 1R = {r} is below the minimum {instrument.MinimumQuantity}"), inputs, t);
+            ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Vetoed, string.Create(CultureInfo.InvariantCulture, $"quantity {quantity} for 1R = {r} is below the minimum {instrument.MinimumQuantity}"), inputs, t);
             return;
         }
 
@@ -199,7 +199,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
                 var judgedQuantity = instrument.RoundQuantityDown(quantity * verdict.RiskFraction);
                 if (verdict.Kind == VerdictKind.Veto || judgedQuantity < instrument.MinimumQuantity)
                 {
-                    ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Vetoed, "judge veto: " + verdict.Describe() + F($" (quantity {quantity} → {judgedQuantity})"), inputs, t);
+                    ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Vetoed, "judge veto: " + verdict.Describe() + string.Create(CultureInfo.InvariantCulture, $" (quantity {quantity} → {judgedQuantity})"), inputs, t);
                     s.Cooldown = _options.CooldownBars;
                     return;
                 }
@@ -209,7 +209,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         }
 
         var decision = ctx.Decide(s.Symbol, DecisionKind.OpenHedge, DecisionOutcome.Taken,
-            F($"quiet market (ATR/ATRlong {ratio:0.000} ≤ {_options.CompressionRatio}): long and short {quantity} booked virtually at {p0}, net order 0; leg stops at {p0 + r} / {p0 - r}") + judged, inputs, t);
+            string.Create(CultureInfo.InvariantCulture, $"quiet market (ATR/ATRlong {ratio:0.000} ≤ {_options.CompressionRatio}): long and short {quantity} booked virtually at {p0}, net order 0; leg stops at {p0 + r} / {p0 - r}") + judged, inputs, t);
         s.Phase = MetalsPhase.Hedged;
         s.BarsInPhase = 0;
         s.HedgeEntry = p0;
@@ -228,7 +228,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         }
         else if (s.BarsInPhase >= _options.HedgeExpiryBars)
         {
-            reason = F($"no leg killed within {_options.HedgeExpiryBars} bars: the market did not choose");
+            reason = string.Create(CultureInfo.InvariantCulture, $"no leg killed within {_options.HedgeExpiryBars} bars: the market did not choose");
         }
         else if (ClosureAhead(s, bar, ctx))
         {
@@ -286,7 +286,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         s.TurnCount = dir * (fast - slow) < 0m && dir * (bar.Close - slow) < 0m ? s.TurnCount + 1 : 0;
         if (s.TurnCount >= _options.TurnConfirmBars)
         {
-            Exit(s, position, bar, ctx, DecisionKind.ExitOnTurn, F($"genuine turn: fast EMA {fast:0.####} crossed slow EMA {slow:0.####} against the position and the close {bar.Close} held beyond it for {s.TurnCount} bars; R multiple {rMultiple:0.00}"));
+            Exit(s, position, bar, ctx, DecisionKind.ExitOnTurn, string.Create(CultureInfo.InvariantCulture, $"genuine turn: fast EMA {fast:0.####} crossed slow EMA {slow:0.####} against the position and the close {bar.Close} held beyond it for {s.TurnCount} bars; R multiple {rMultiple:0.00}"));
             return;
         }
 
@@ -303,7 +303,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         {
             candidate = s.Instrument.RoundToTick(s.LegEntry + (dir * exitCost));
             s.BreakevenDone = true;
-            why = F($"breakeven at {rMultiple:0.00}R ≥ {_options.BreakevenAtR}R");
+            why = string.Create(CultureInfo.InvariantCulture, $"breakeven at {rMultiple:0.00}R ≥ {_options.BreakevenAtR}R");
         }
 
         if (s.BreakevenDone)
@@ -312,7 +312,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             if (dir * (trail - candidate) > 0m)
             {
                 candidate = trail;
-                why = F($"trail {_options.TrailAtr} ATR ({atr:0.####}) behind extreme {s.Extreme}");
+                why = string.Create(CultureInfo.InvariantCulture, $"trail {_options.TrailAtr} ATR ({atr:0.####}) behind extreme {s.Extreme}");
             }
         }
 
@@ -324,7 +324,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         if (dir * (candidate - s.Stop) > 0m && (dir * (candidate - s.Stop) >= _options.MinStopStepAtr * atr || why.StartsWith("breakeven", StringComparison.Ordinal)))
         {
-            var d = ctx.Decide(s.Symbol, DecisionKind.MoveStop, DecisionOutcome.Taken, F($"{why}: stop {s.Stop} → {candidate}"),
+            var d = ctx.Decide(s.Symbol, DecisionKind.MoveStop, DecisionOutcome.Taken, string.Create(CultureInfo.InvariantCulture, $"{why}: stop {s.Stop} → {candidate}"),
                 Inputs(("oldStop", s.Stop), ("newStop", candidate), ("extreme", s.Extreme), ("atr", atr), ("rMultiple", rMultiple), ("legEntry", s.LegEntry), ("r", s.R)), t);
             ctx.Modify(d, s.StopOrder!.Value, candidate, null);
             s.Stop = candidate;
@@ -351,7 +351,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var inputs = Inputs(("close", bar.Close), ("stop", s.Stop), ("position", position.Quantity), ("averagePrice", position.AveragePrice), ("lockedPnl", locked ?? 0m), ("exitCostPerUnit", exitCost), ("adds", s.Adds), ("r", s.R));
         if (locked is not > 0m)
         {
-            ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, F($"locked-profit rule: the stop {s.Stop} locks {locked ?? 0m:0.00} ≤ 0 on {position.Quantity} @ {position.AveragePrice:0.####} net of costs; floating gains are the market's money"), inputs, t);
+            ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, string.Create(CultureInfo.InvariantCulture, $"locked-profit rule: the stop {s.Stop} locks {locked ?? 0m:0.00} ≤ 0 on {position.Quantity} @ {position.AveragePrice:0.####} net of costs; floating gains are the market's money"), inputs, t);
             return;
         }
 
@@ -362,7 +362,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
         var quantity = instrument.RoundQuantityDown(Math.Min(Math.Min(_options.AddFraction * s.InitialQuantity, cap), Math.Max(0m, notionalRoom)));
         if (quantity < instrument.MinimumQuantity)
         {
-            ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, F($"add of {quantity} (locked-at-stop cap {cap:0.##}, notional room {notionalRoom:0.##}) is below the minimum {instrument.MinimumQuantity}"), inputs, t);
+            ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, string.Create(CultureInfo.InvariantCulture, $"add of {quantity} (locked-at-stop cap {cap:0.##}, notional room {notionalRoom:0.##}) is below the minimum {instrument.MinimumQuantity}"), inputs, t);
             return;
         }
 
@@ -383,7 +383,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
                 var judgedQuantity = instrument.RoundQuantityDown(quantity * verdict.RiskFraction);
                 if (verdict.Kind == VerdictKind.Veto || judgedQuantity < instrument.MinimumQuantity)
                 {
-                    ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, "judge veto: " + verdict.Describe() + F($" (quantity {quantity} → {judgedQuantity})"), inputs, t);
+                    ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Vetoed, "judge veto: " + verdict.Describe() + string.Create(CultureInfo.InvariantCulture, $" (quantity {quantity} → {judgedQuantity})"), inputs, t);
                     s.LastEntryPrice = bar.Close; // the next add needs another full spacing, as after a taken add
                     return;
                 }
@@ -392,7 +392,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             }
         }
 
-        var decision = ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Taken, F($"stop {s.Stop} locks {locked:0.00} net of costs; adding {quantity} at a new extreme {s.Extreme}") + judged, inputs, t);
+        var decision = ctx.Decide(s.Symbol, DecisionKind.Add, DecisionOutcome.Taken, string.Create(CultureInfo.InvariantCulture, $"stop {s.Stop} locks {locked:0.00} net of costs; adding {quantity} at a new extreme {s.Extreme}") + judged, inputs, t);
         s.PendingAdd = Track(s, ctx.Submit(decision, s.Symbol, dir > 0 ? OrderSide.Buy : OrderSide.Sell, quantity, OrderType.Market, null, null, OrderPurpose.Add, t));
         s.LastEntryPrice = bar.Close;
     }
@@ -431,7 +431,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             return true;
         }
 
-        ctx.Decide(s.Symbol, DecisionKind.ExitReview, DecisionOutcome.Taken, F($"pull-back of a winner ({dir * (bar.Close - s.LegEntry) / s.R:0.00}R, best {dir * (s.Extreme - s.LegEntry) / s.R:0.00}R): hold") + (verdict is null ? "" : "; " + verdict.Describe()), inputs, t);
+        ctx.Decide(s.Symbol, DecisionKind.ExitReview, DecisionOutcome.Taken, string.Create(CultureInfo.InvariantCulture, $"pull-back of a winner ({dir * (bar.Close - s.LegEntry) / s.R:0.00}R, best {dir * (s.Extreme - s.LegEntry) / s.R:0.00}R): hold") + (verdict is null ? "" : "; " + verdict.Describe()), inputs, t);
         return false;
     }
 
@@ -477,7 +477,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             s.BarsInPhase = 0;
             s.UpperStop = s.LowerStop = null;
             ctx.Decide(s.Symbol, DecisionKind.KillLeg, DecisionOutcome.Taken,
-                F($"{(killedShort ? "short" : "long")} leg stopped at {f.Fill.Price}: the market chose {(killedShort ? "up" : "down")}; survivor {(killedShort ? "long" : "short")} from {s.HedgeEntry} with stop {s.Stop}"),
+                string.Create(CultureInfo.InvariantCulture, $"{(killedShort ? "short" : "long")} leg stopped at {f.Fill.Price}: the market chose {(killedShort ? "up" : "down")}; survivor {(killedShort ? "long" : "short")} from {s.HedgeEntry} with stop {s.Stop}"),
                 Inputs(("fillPrice", f.Fill.Price), ("hedgeEntry", s.HedgeEntry), ("r", s.R), ("position", position.Quantity)), f.EventTimeUtc);
             return;
         }
@@ -493,7 +493,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             s.Adds++;
             if (s.StopOrder is { } stop && !position.IsFlat)
             {
-                var d = ctx.Decide(s.Symbol, DecisionKind.ResizeStop, DecisionOutcome.Taken, F($"add {f.Fill.Quantity} filled at {f.Fill.Price}: the stop now covers {Math.Abs(position.Quantity)}"), Inputs(("position", position.Quantity), ("stop", s.Stop)), f.EventTimeUtc);
+                var d = ctx.Decide(s.Symbol, DecisionKind.ResizeStop, DecisionOutcome.Taken, string.Create(CultureInfo.InvariantCulture, $"add {f.Fill.Quantity} filled at {f.Fill.Price}: the stop now covers {Math.Abs(position.Quantity)}"), Inputs(("position", position.Quantity), ("stop", s.Stop)), f.EventTimeUtc);
                 ctx.Modify(d, stop, null, Math.Abs(position.Quantity));
             }
 
@@ -515,7 +515,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
             if (!position.IsFlat)
             {
                 // A stop sized before an add filled: close the remainder.
-                var d = ctx.Decide(s.Symbol, DecisionKind.ExitResidual, DecisionOutcome.Taken, F($"position {position.Quantity} left after the {(byStop ? "stop" : "exit")} filled: closing it"), Inputs(("position", position.Quantity)), f.EventTimeUtc);
+                var d = ctx.Decide(s.Symbol, DecisionKind.ExitResidual, DecisionOutcome.Taken, string.Create(CultureInfo.InvariantCulture, $"position {position.Quantity} left after the {(byStop ? "stop" : "exit")} filled: closing it"), Inputs(("position", position.Quantity)), f.EventTimeUtc);
                 CancelIfWorking(s.StopOrder, d, "residual exit", ctx);
                 s.StopOrder = null;
                 s.ExitOrder = Track(s, ctx.Submit(d, s.Symbol, position.Quantity > 0 ? OrderSide.Sell : OrderSide.Buy, Math.Abs(position.Quantity), OrderType.Market, null, null, OrderPurpose.Exit, f.EventTimeUtc));
@@ -524,7 +524,7 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
             if (byStop)
             {
-                ctx.Decide(s.Symbol, DecisionKind.StoppedOut, DecisionOutcome.Taken, F($"survivor stopped at {f.Fill.Price} (stop {s.Stop}, leg entry {s.LegEntry}, {s.Direction * (f.Fill.Price - s.LegEntry) / s.R:0.00}R)"), Inputs(("fillPrice", f.Fill.Price), ("stop", s.Stop)), f.EventTimeUtc);
+                ctx.Decide(s.Symbol, DecisionKind.StoppedOut, DecisionOutcome.Taken, string.Create(CultureInfo.InvariantCulture, $"survivor stopped at {f.Fill.Price} (stop {s.Stop}, leg entry {s.LegEntry}, {s.Direction * (f.Fill.Price - s.LegEntry) / s.R:0.00}R)"), Inputs(("fillPrice", f.Fill.Price), ("stop", s.Stop)), f.EventTimeUtc);
             }
 
             s.ToFlat(_options.CooldownBars);
@@ -594,8 +594,6 @@ public sealed class MetalsHedgeStrategy : IStrategy
 
         return d;
     }
-
-    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     private sealed class SymbolState(Instrument instrument, MetalsStrategyOptions options)
     {

@@ -80,6 +80,45 @@ public sealed class CarryCostsTests
         accrual.CutUtc(new DateOnly(2024, 12, 2)).ShouldBe(new DateTimeOffset(2024, 12, 2, 22, 0, 0, TimeSpan.Zero));
     }
 
+    [Theory]
+    [InlineData(15)]
+    [InlineData(60)]
+    [InlineData(1_440)]
+    public void CutsBefore_OverAYearWithBothDstChangesAndWeekendGaps_ReturnsEveryCutOnceAtTheFirstBarClosingAfterIt(int barMinutes)
+    {
+        // The cached next cut must give what the definition gives: cut d is returned by the first bar closing strictly after it.
+        var accrual = new CarryAccrual(Model(), "America/New_York", new TimeOnly(17, 0));
+        var returned = new List<(DateOnly Day, DateTimeOffset CutUtc)>();
+        var previous = (DateTimeOffset?)null;
+        var close = new DateTimeOffset(2024, 1, 2, 0, 0, 0, TimeSpan.Zero);
+        var end = new DateTimeOffset(2025, 1, 2, 0, 0, 0, TimeSpan.Zero);
+        while (close < end)
+        {
+            // Weekend gap (metals: Friday's close to Sunday evening), so one bar passes several cuts.
+            var skipWeekend = close.DayOfWeek == DayOfWeek.Saturday || (close.DayOfWeek == DayOfWeek.Sunday && close.Hour < 22);
+            if (!skipWeekend)
+            {
+                var cuts = accrual.CutsBefore(close);
+                var expected = previous is not { } p
+                    ? []
+                    : Enumerable.Range(-3, 12).Select(i => DateOnly.FromDateTime(p.UtcDateTime).AddDays(i))
+                        .Where(d => accrual.CutUtc(d) >= p && accrual.CutUtc(d) < close)
+                        .Select(d => (d, accrual.CutUtc(d))).ToList();
+                cuts.ShouldBe(expected, $"bar closing {close:O} after {previous:O}");
+                returned.AddRange(cuts);
+                previous = close;
+            }
+
+            close = close.AddMinutes(barMinutes);
+        }
+
+        returned.Select(c => c.Day).ShouldBe(returned.Select(c => c.Day).Distinct(), "no cut twice");
+        returned.Count.ShouldBeGreaterThan(360, "every day's cut after the first bar, weekends included");
+        returned.ShouldContain(c => c.Day == new DateOnly(2024, 3, 10) && c.CutUtc == new DateTimeOffset(2024, 3, 10, 21, 0, 0, TimeSpan.Zero), "the spring-forward Sunday's cut is 17:00 EDT");
+        returned.ShouldContain(c => c.Day == new DateOnly(2024, 11, 1) && c.CutUtc == new DateTimeOffset(2024, 11, 1, 21, 0, 0, TimeSpan.Zero));
+        returned.ShouldContain(c => c.Day == new DateOnly(2024, 11, 4) && c.CutUtc == new DateTimeOffset(2024, 11, 4, 22, 0, 0, TimeSpan.Zero), "EST after the fall-back");
+    }
+
     [Fact]
     public void ChargesAt_UsesTheMarkKnownAtTheCut_AndRefusesAHeldPositionWithoutOne()
     {
