@@ -377,7 +377,18 @@ public sealed class ExecutionService(
                 }
 
                 DrainGateway();
-                MarkEquity();
+                if (replay || _book.Snapshot().All(p => p.Quantity == 0m || _marks.ContainsKey(p.Symbol)))
+                {
+                    MarkEquity();
+                }
+                else
+                {
+                    // A live feed after a restart: a bar of one instrument (IB's history of the bars formed while the process was down
+                    // comes symbol by symbol) while a taken-over position in another has no bar yet. The equity curve waits for its
+                    // mark; the sentinel's P&L-unknown pause guards the book meanwhile. (A replay always has every mark.)
+                    logger.LogDebug("Equity not marked at the bar of {Symbol}: a held position has no mark yet", bar.Symbol);
+                }
+
                 if (replay && (_bookVersion != versionBefore || _book.HasOpenPositions))
                 {
                     // Replay must not outrun the sentinel while risk is on: the causal scheduler sweeps this bar here, on its
@@ -659,10 +670,7 @@ public sealed class ExecutionService(
         {
             var why = string.Create(CultureInfo.InvariantCulture, $"exit escalation: nothing left to send at the market (position {position.Quantity}, {cancelled.Filled} of {order.Quantity} filled)");
             logger.LogInformation("Exit {ClientOrderId} of {Symbol} ends without a market order: {Reason}", order.ClientOrderId, order.Symbol, why);
-            if (!cancelled.Resumed)
-            {
-                channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderCancelled(reportAs, why, _eventTime, now), order.Source));
-            }
+            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderCancelled(reportAs, why, _eventTime, now), order.Source, cancelled.Resumed));
 
             if (order.Purpose == OrderPurpose.RiskFlatten)
             {
@@ -1307,13 +1315,6 @@ public sealed class ExecutionService(
             Enqueue(status);
         }
 
-        if (state.Resumed)
-        {
-            // An earlier run's order: no strategy of this run knows it (nor the position it protected, which the sentinel
-            // manages), so the brain is not told — a stop's fill must not read as a new short in a strategy's book.
-            return;
-        }
-
         if (replacing || (state.ReportAs is not null && e is OrderAccepted))
         {
             // The escalation's own business: the source's exit goes on (as the market replacement, already accepted for it).
@@ -1324,7 +1325,10 @@ public sealed class ExecutionService(
         var toSource = state.ReportAs is { } origin
             ? e is OrderFilled rf ? rf with { ClientOrderId = origin, Fill = rf.Fill with { ClientOrderId = origin } } : e with { ClientOrderId = origin }
             : e;
-        channels.Reports.Writer.TryWrite(new OrderEventReported(toSource, state.Order.Source));
+        // An earlier run's order goes to the brain marked as such: the brain applies it only when its re-execution of the earlier
+        // runs gave one of its strategies that order (a live feed); otherwise no strategy of this run knows it, nor the position
+        // it protected (the sentinel manages it), and a stop's fill must not read as a new short in the brain's book.
+        channels.Reports.Writer.TryWrite(new OrderEventReported(toSource, state.Order.Source, state.Resumed));
     }
 
     /// <summary>
