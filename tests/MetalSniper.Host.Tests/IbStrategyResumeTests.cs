@@ -187,6 +187,52 @@ public sealed class IbStrategyResumeTests(ITestOutputHelper output) : IDisposabl
         await Eventually.Until(() => db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE run_id=@run AND kind='Entry'", new { run = secondRun }) >= 1,
             "a new entry of the new run (its strategy saw its stop fill)", TimeSpan.FromSeconds(10));
     }
+    [Fact]
+    public async Task ARecordedDecisionThatTheReexecutionDoesNotMakeAgain_IsARedDivergenceNamingIt_AndTheServiceGoesOn()
+    {
+        var clock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = clock, Accounts = [Account], FirstNextValidId = 3000 });
+        var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
+        var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
+        var config = _env.WriteConfig(j =>
+        {
+            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account);
+            FakeTwsConfig.LetSteppedTradesRun(j);
+        });
+        var db = new HostDatabase(_env.DatabasePath);
+        string firstRun;
+        await using (var first = await StartHostAsync(tws, clock, config, new TrailingStopStrategy("XAUUSD", 20m)))
+        {
+            firstRun = first.Probe.Run.RunId;
+            await Eventually.Until(() => tws.Requests.Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2, "the bar subscriptions");
+            while (db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE run_id=@run AND kind='MoveStop'", new { run = firstRun }) < 1)
+            {
+                await first.Probe.CatchUpAsync(tape.Step(), CatchUpLimit, "stepping to a trail");
+            }
+        }
+
+        // The record says the first trail had another reason than the code gives (a changed strategy, or a tampered record).
+        var tampered = db.Scalar<string>("SELECT decision_id FROM decisions WHERE run_id=@run AND kind='MoveStop' ORDER BY decision_id LIMIT 1", new { run = firstRun });
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_env.DatabasePath};Mode=ReadWrite;Pooling=False"))
+        {
+            c.Open();
+            using var update = c.CreateCommand();
+            update.CommandText = "UPDATE decisions SET reason='test: trail somewhere else' WHERE decision_id=$id";
+            update.Parameters.AddWithValue("$id", tampered);
+            update.ExecuteNonQuery().ShouldBe(1);
+        }
+
+        await using var second = await StartHostAsync(tws, clock, config, new TrailingStopStrategy("XAUUSD", 20m));
+        var restore = second.Host.Services.GetRequiredService<BrainInputLog>().LastRestore!;
+        restore.Mismatches.ShouldBe(1);
+        restore.Problems.ShouldHaveSingleItem().ShouldContain(tampered);
+        second.Host.Services.GetRequiredService<Engine.Alerts.AlertHub>().Recent(1000)
+            .ShouldContain(a => a.Level == Core.Alerts.AlertLevel.Red && a.Kind == "BrainDiverged" && a.Text.Contains(tampered, StringComparison.Ordinal), "no RED BrainDiverged naming the decision");
+        // The run goes on from the re-executed state: its strategy trails the earlier stop on the next bar.
+        await second.Probe.CatchUpAsync(tape.Step(), CatchUpLimit, "a bar after the restart");
+        await Eventually.Until(() => db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE run_id=@run AND kind='MoveStop'", new { run = second.Probe.Run.RunId }) >= 1,
+            "a MoveStop of the new run", TimeSpan.FromSeconds(10));
+    }
 }
 
 /// <summary>
