@@ -40,7 +40,6 @@ public sealed class SignalService : PipelineService
     private long _barsSent;
     private long _barsApplied;
     private readonly KillSwitch _killSwitch;
-    private readonly IdGenerator _ids;
     private readonly string[] _idTags;
     private readonly BrainInputLog? _inputs;
     private readonly Dictionary<string, DateTimeOffset> _lastBar = new(StringComparer.Ordinal);
@@ -79,7 +78,6 @@ public sealed class SignalService : PipelineService
         _wallClock = wallClock;
         _journal = journal;
         _killSwitch = killSwitch;
-        _ids = ids;
         _inputs = inputs;
         // Each strategy has its own id sequence: the first keeps "{run}-B" (the ids of a one-strategy run are unchanged), the
         // others add their name ("{run}-BDUALLISTING-D…"), so two strategies can never issue the same decision or order id.
