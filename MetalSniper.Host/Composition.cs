@@ -553,6 +553,12 @@ public static class Composition
         // Repeated refusals of one kind: one log line a minute with the count held back (each is still recorded in full).
         services.AddSingleton(sp => new LogRateLimiter(sp.GetRequiredService<WallClock>().Provider, TimeSpan.FromMinutes(1)));
         services.AddSingleton<ExecutionService>();
+        if (mode == RunMode.Service && brokerKind == "InteractiveBrokers" && liveData)
+        {
+            // Issue 18: the brain on a live feed records its inputs, and a restart re-executes the earlier runs' before trading.
+            services.AddSingleton(sp => new BrainInputLog(sp.GetRequiredService<Database>(), sp.GetRequiredService<IOrderGateway>().Name, sp.GetRequiredService<Engine.Alerts.AlertHub>()));
+        }
+
         services.AddSingleton<SignalService>();
         if (causal)
         {

@@ -166,6 +166,18 @@ public sealed class Database
             ALTER TABLE positions RENAME COLUMN realized_pnl TO realized_pnl_gross;
             ALTER TABLE positions ADD COLUMN carry TEXT NOT NULL DEFAULT '0';
             """),
+        (8, "the brain's input stream on a live feed (every bar it handed a strategy and every order event it applied, in consumption order): a restart re-executes it", """
+            CREATE TABLE brain_inputs (
+                run_id   TEXT NOT NULL REFERENCES runs(run_id),
+                seq      INTEGER NOT NULL CHECK (seq >= 1),
+                kind     TEXT NOT NULL,
+                symbol   TEXT NOT NULL,
+                utc      TEXT NOT NULL,
+                levels   TEXT NOT NULL,
+                payload  TEXT NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            );
+            """),
     ];
 
     /// <summary>A hash-chained halts table (the service's and the replays' have the same shape).</summary>

@@ -81,6 +81,14 @@ public sealed record PersistGateDenial(string RunId, SubmitOrder Order, GateDeni
 /// <summary>A record refused at the ingest boundary.</summary>
 public sealed record PersistRejection(string RunId, BarRejected Rejection) : PersistCommand;
 
+/// <summary>
+/// One input of the brain on a live feed (a bar handed to the strategies or an order event applied), recorded before the
+/// decisions it leads to (<see cref="BrainInputs"/>).
+/// </summary>
+/// <param name="RunId">The run.</param>
+/// <param name="Input">The input.</param>
+public sealed record PersistBrainInput(string RunId, BrainInput Input) : PersistCommand;
+
 /// <summary>A marker: completes when everything enqueued before it is committed.</summary>
 public sealed record PersistFlush(TaskCompletionSource Done) : PersistCommand;
 
@@ -361,6 +369,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
         private readonly SqliteRawStatement _rejection;
         private readonly SqliteRawStatement _fillCost;
         private readonly SqliteRawStatement _carry;
+        private readonly SqliteRawStatement _input;
         private SqliteTransaction? _tx;
 
         public Statements(SqliteConnection connection)
@@ -385,6 +394,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _carry = Prepare("INSERT OR IGNORE INTO carry_costs(run_id, symbol, day, cut_utc, kind, quantity, mark, notional_usd, rate_annual, amount_usd) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)", 10);
             _denial = Prepare("INSERT OR IGNORE INTO gate_denials(run_id, client_order_id, decision_id, gate, reason, detail, values_json, at_utc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)", 8);
             _fillCost = Prepare("INSERT OR IGNORE INTO fill_costs(execution_id, kind, amount, currency, amount_base, base_currency) VALUES ($1,$2,$3,$4,$5,$6)", 6);
+            _input = Prepare("INSERT OR IGNORE INTO brain_inputs(run_id, seq, kind, symbol, utc, levels, payload) VALUES ($1,$2,$3,$4,$5,$6,$7)", 7);
             _rejection = Prepare("INSERT OR IGNORE INTO ingest_rejections(run_id, source, line, symbol, reason, detail) VALUES ($1,$2,$3,$4,$5,$6)", 6);
         }
 
@@ -452,6 +462,9 @@ public sealed class PersistenceWriter : IAsyncDisposable
                 case PersistRunPaused rp:
                     _c.Execute("UPDATE runs SET exit_status=@status WHERE run_id=@id AND ended_utc IS NULL", new { status = rp.Status, id = rp.RunId }, tx);
                     break;
+                case PersistBrainInput { Input: var bi } pbi:
+                    Run(_input, pbi.RunId, bi.Sequence, bi.Kind, bi.Symbol, T(bi.Utc), bi.Levels, bi.Payload);
+                    break;
                 case PersistFlush:
                     break;
                 default:
@@ -470,6 +483,7 @@ public sealed class PersistenceWriter : IAsyncDisposable
             _rejection.Dispose();
             _fillCost.Dispose();
             _carry.Dispose();
+            _input.Dispose();
         }
 
         // A null value is NULL (as DBNull.Value).

@@ -33,6 +33,7 @@ namespace MetalSniper.Persistence;
 [JsonSerializable(typeof(HaltRecord))]
 [JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(MetalSniper.Core.MarketData.Bar))]
 internal sealed partial class RecordJsonContext : JsonSerializerContext
 {
     /// <summary>The journal's and the writer's options: the generated metadata first, reflection for anything else; enums as names.</summary>

@@ -9,6 +9,7 @@ public readonly record struct Currency
 {
     /// <summary>Creates a currency from a three-letter upper-case ISO code.</summary>
     /// <exception cref="ArgumentException">The code is not three upper-case ASCII letters.</exception>
+    [System.Text.Json.Serialization.JsonConstructor] // a struct reads back through this constructor, not the empty default (the brain's recorded fills)
     public Currency(string code)
     {
         ArgumentNullException.ThrowIfNull(code);

@@ -29,7 +29,11 @@ public sealed record ModifyCommand(ModifyOrder Modify) : ExecutionCommand;
 public abstract record ExecutionFeedback;
 
 /// <summary>An order event from the gateway, or a gate denial of ours (<see cref="OrderDenied"/>).</summary>
-public sealed record OrderEventReported(OrderEvent Event, string? Source) : ExecutionFeedback;
+/// <param name="Event">The event.</param>
+/// <param name="Source">Who sent the order.</param>
+/// <param name="EarlierRun">The order is an earlier run's, taken over by the hands at start: the brain applies the event only when its
+/// re-execution of the earlier runs gave one of its strategies that order.</param>
+public sealed record OrderEventReported(OrderEvent Event, string? Source, bool EarlierRun = false) : ExecutionFeedback;
 
 /// <summary>Watermark: every broker event caused by the bar that closed at <paramref name="BarCloseUtc"/> has been reported.</summary>
 public sealed record BarApplied(string Symbol, DateTimeOffset BarCloseUtc) : ExecutionFeedback;

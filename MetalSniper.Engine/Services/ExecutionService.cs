@@ -350,39 +350,60 @@ public sealed class ExecutionService(
         switch (command)
         {
             case ApplyBar { Bar: var bar }:
-                if (carry is not null)
+                try
                 {
-                    // Before the bar: the cuts it passes are charged on the book and the marks as they stood at them.
-                    AccrueCarry(carry, bar.CloseTimeUtc);
-                }
+                    if (carry is not null)
+                    {
+                        // Before the bar: the cuts it passes are charged on the book and the marks as they stood at them.
+                        AccrueCarry(carry, bar.CloseTimeUtc);
+                    }
 
-                _marks[bar.Symbol] = bar.Close;
-                _publicMarks[bar.Symbol] = bar.Close;
-                var halfSpread = (bar.Spread ?? 0m) / 2m;
-                _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
-                _eventTime = bar.CloseTimeUtc;
-                var replay = Run.Causal;
-                if (replay)
-                {
-                    // In a fast replay the broker side defines "now" and what has happened: the bar is complete
-                    // at its close, and its price reaches the sentinel from here (ingest reads ahead).
-                    (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
-                    sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc, bar.Interval);
-                }
+                    _marks[bar.Symbol] = bar.Close;
+                    _publicMarks[bar.Symbol] = bar.Close;
+                    var halfSpread = (bar.Spread ?? 0m) / 2m;
+                    _quotes[bar.Symbol] = new Quote(bar.Symbol, bar.Close - halfSpread, bar.Close + halfSpread, bar.CloseTimeUtc, clock.GetUtcNow());
+                    _eventTime = bar.CloseTimeUtc;
+                    var replay = Run.Causal;
+                    if (replay)
+                    {
+                        // In a fast replay the broker side defines "now" and what has happened: the bar is complete
+                        // at its close, and its price reaches the sentinel from here (ingest reads ahead).
+                        (clock as ReplayTimeProvider)?.AdvanceTo(bar.CloseTimeUtc);
+                        sentinel.OnPrice(bar.Symbol, bar.Close, bar.CloseTimeUtc, bar.Interval);
+                    }
 
-                var versionBefore = _bookVersion;
-                if (gateway is IBarMatchingGateway matching)
-                {
-                    matching.OnBar(bar);
-                }
+                    var versionBefore = _bookVersion;
+                    if (gateway is IBarMatchingGateway matching)
+                    {
+                        matching.OnBar(bar);
+                    }
 
-                DrainGateway();
-                MarkEquity();
-                if (replay && (_bookVersion != versionBefore || _book.HasOpenPositions))
+                    DrainGateway();
+                    if (replay || _book.Snapshot().All(p => p.Quantity == 0m || _marks.ContainsKey(p.Symbol)))
+                    {
+                        MarkEquity();
+                    }
+                    else
+                    {
+                        // A live feed after a restart: a bar of one instrument (IB's history of the bars formed while the process was down
+                        // comes symbol by symbol) while a taken-over position in another has no bar yet. The equity curve waits for its
+                        // mark; the sentinel's P&L-unknown pause guards the book meanwhile. (A replay always has every mark.)
+                        logger.LogDebug("Equity not marked at the bar of {Symbol}: a held position has no mark yet", bar.Symbol);
+                    }
+
+                    if (replay && (_bookVersion != versionBefore || _book.HasOpenPositions))
+                    {
+                        // Replay must not outrun the sentinel while risk is on: the causal scheduler sweeps this bar here, on its
+                        // own thread, before the next one (its orders are then first on the priority lane).
+                        sentinel.SweepInline();
+                    }
+                }
+                catch (Exception) when (!Run.Causal)
                 {
-                    // Replay must not outrun the sentinel while risk is on: the causal scheduler sweeps this bar here, on its
-                    // own thread, before the next one (its orders are then first on the priority lane).
-                    sentinel.SweepInline();
+                    // The brain waits for this bar's BarApplied before it decides on the next one: a fault here (the supervisor
+                    // restarts the hands) must not leave it waiting forever. The bar is as applied as it will be; the fault goes on.
+                    channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
+                    throw;
                 }
 
                 channels.Reports.Writer.TryWrite(new BarApplied(bar.Symbol, bar.CloseTimeUtc));
@@ -659,10 +680,7 @@ public sealed class ExecutionService(
         {
             var why = string.Create(CultureInfo.InvariantCulture, $"exit escalation: nothing left to send at the market (position {position.Quantity}, {cancelled.Filled} of {order.Quantity} filled)");
             logger.LogInformation("Exit {ClientOrderId} of {Symbol} ends without a market order: {Reason}", order.ClientOrderId, order.Symbol, why);
-            if (!cancelled.Resumed)
-            {
-                channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderCancelled(reportAs, why, _eventTime, now), order.Source));
-            }
+            channels.Reports.Writer.TryWrite(new OrderEventReported(new OrderCancelled(reportAs, why, _eventTime, now), order.Source, cancelled.Resumed));
 
             if (order.Purpose == OrderPurpose.RiskFlatten)
             {
@@ -1307,13 +1325,6 @@ public sealed class ExecutionService(
             Enqueue(status);
         }
 
-        if (state.Resumed)
-        {
-            // An earlier run's order: no strategy of this run knows it (nor the position it protected, which the sentinel
-            // manages), so the brain is not told — a stop's fill must not read as a new short in a strategy's book.
-            return;
-        }
-
         if (replacing || (state.ReportAs is not null && e is OrderAccepted))
         {
             // The escalation's own business: the source's exit goes on (as the market replacement, already accepted for it).
@@ -1324,7 +1335,10 @@ public sealed class ExecutionService(
         var toSource = state.ReportAs is { } origin
             ? e is OrderFilled rf ? rf with { ClientOrderId = origin, Fill = rf.Fill with { ClientOrderId = origin } } : e with { ClientOrderId = origin }
             : e;
-        channels.Reports.Writer.TryWrite(new OrderEventReported(toSource, state.Order.Source));
+        // An earlier run's order goes to the brain marked as such: the brain applies it only when its re-execution of the earlier
+        // runs gave one of its strategies that order (a live feed); otherwise no strategy of this run knows it, nor the position
+        // it protected (the sentinel manages it), and a stop's fill must not read as a new short in the brain's book.
+        channels.Reports.Writer.TryWrite(new OrderEventReported(toSource, state.Order.Source, state.Resumed));
     }
 
     /// <summary>

@@ -39,6 +39,16 @@ public sealed class SignalService : PipelineService
     private long _heartbeat;
     private long _barsSent;
     private long _barsApplied;
+    private readonly KillSwitch _killSwitch;
+    private readonly string[] _idTags;
+    private readonly BrainInputLog? _inputs;
+    private readonly Dictionary<string, DateTimeOffset> _lastBar = new(StringComparer.Ordinal);
+    private readonly HashSet<ClientOrderId> _restoredOrders = [];
+    private readonly Dictionary<ClientOrderId, ConsumedOrder> _consumed = [];
+    private ReexecutionCheck? _check;
+    private long _inputSequence;
+    private long _barsDropped;
+    private bool _restoreStarted;
 
     /// <summary>Creates the brain.</summary>
     public SignalService(
@@ -56,7 +66,8 @@ public sealed class SignalService : PipelineService
         Persistence.Journal.DecisionJournal journal,
         RunContext run,
         Supervisor supervisor,
-        ILogger<SignalService> logger)
+        ILogger<SignalService> logger,
+        BrainInputLog? inputs = null)
         : base(run, supervisor)
     {
         _channels = channels;
@@ -66,11 +77,17 @@ public sealed class SignalService : PipelineService
         _logger = logger;
         _wallClock = wallClock;
         _journal = journal;
+        _killSwitch = killSwitch;
+        _inputs = inputs;
         // Each strategy has its own id sequence: the first keeps "{run}-B" (the ids of a one-strategy run are unchanged), the
         // others add their name ("{run}-BDUALLISTING-D…"), so two strategies can never issue the same decision or order id.
+        _idTags = [.. _strategies.Select((s, i) => i == 0 ? "B" : "B" + new string([.. s.Name.Where(char.IsAsciiLetter)]).ToUpperInvariant())];
         _contexts = _strategies.Select((s, i) => new StrategyContext(this, "strategy:" + s.Name, instruments, sessions, killSwitch, costs,
-            ids.ForSource(i == 0 ? "B" : "B" + new string([.. s.Name.Where(char.IsAsciiLetter)]).ToUpperInvariant()), clock, run.Causal)).ToArray();
+            ids.ForSource(_idTags[i]), clock, run.Causal)).ToArray();
     }
+
+    /// <summary>Bars dropped because the brain had already consumed a bar of that symbol at or after their close (live feed only).</summary>
+    public long BarsDropped => Interlocked.Read(ref _barsDropped);
 
     /// <summary>A heartbeat of the brain: grows with every bar evaluated and at least once a second while idle.</summary>
     public long Heartbeat => Interlocked.Read(ref _heartbeat);
@@ -87,6 +104,9 @@ public sealed class SignalService : PipelineService
         var ended = false;
         try
         {
+            // A live feed: the earlier runs' recorded inputs are re-executed first, before the first live bar and before any
+            // command can leave (the strategies' state and the brain's book as the earlier runs left them).
+            await RestoreAsync(stoppingToken).ConfigureAwait(false);
             while (await WaitForBarsAsync(bars, stoppingToken).ConfigureAwait(false))
             {
                 while (!stoppingToken.IsCancellationRequested && bars.TryRead(out var bar))
@@ -125,6 +145,397 @@ public sealed class SignalService : PipelineService
         DropUnsentCommands();
 
         await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A live feed's start (issue 18): the earlier runs' recorded inputs (table <c>brain_inputs</c>; the runs against the same
+    /// broker, in the order they ran) are re-executed through the brain's own bar and order-event paths, each run with its own id
+    /// sequences, so the strategies make the same decisions with the same ids again: their indicators, phases and the order ids
+    /// they hold come back, and so does the brain's book. Nothing is written again and nothing reaches the hands; every decision
+    /// and order made again is compared with its record (a difference is a RED <c>BrainDiverged</c> alert, journaled, and the
+    /// run goes on from the re-executed state: refusing to start would leave the positions at the broker without the sentinel
+    /// and the kill switch). Then the order events the earlier runs' hands recorded and their brain never consumed (a kill in
+    /// between) are delivered, as inputs of this run. The earlier runs' orders that are still working are routed to the brain
+    /// from here on (<see cref="OrderEventReported.EarlierRun"/>), so their owner sees their fills and its modifications and
+    /// cancels reach the hands.
+    /// </summary>
+    private async Task RestoreAsync(CancellationToken ct)
+    {
+        if (_inputs is not { } log || _restoreStarted)
+        {
+            return;
+        }
+
+        _restoreStarted = true;
+        var wall = _wallClock.Provider;
+        var started = wall.GetTimestamp();
+        var startedUtc = wall.GetUtcNow();
+        var sources = _contexts.Select(c => c.Source).ToHashSet(StringComparer.Ordinal);
+        var own = _contexts.Select(c => c.Ids).ToArray();
+        var totals = new ReexecutionTotals();
+        long inputs = 0, bars = 0, missed = 0;
+        IReadOnlyList<string> runs;
+        using (var c = log.Database.OpenConnection())
+        {
+            runs = BrainInputs.EarlierRuns(c, log.Broker, Run.RunId);
+        }
+
+        try
+        {
+            foreach (var runId in runs)
+            {
+                ct.ThrowIfCancellationRequested();
+                IReadOnlyList<BrainInput> recorded;
+                IReadOnlyDictionary<string, RecordedDecision> decisions;
+                IReadOnlyDictionary<string, RecordedOrder> orders;
+                using (var c = log.Database.OpenConnection())
+                {
+                    recorded = BrainInputs.Read(c, runId);
+                    decisions = BrainInputs.Decisions(c, runId);
+                    orders = BrainInputs.Orders(c, runId);
+                }
+
+                var runIds = new IdGenerator(runId);
+                for (var i = 0; i < _contexts.Count; i++)
+                {
+                    _contexts[i].Ids = runIds.ForSource(_idTags[i]);
+                }
+
+                _check = new ReexecutionCheck(runId, decisions, orders, sources, totals);
+                foreach (var input in recorded)
+                {
+                    var item = BrainInputs.Decode(input);
+                    ApplyLevels(input.Levels);
+                    if (item is Bar bar)
+                    {
+                        HandToStrategies(bar);
+                        bars++;
+                    }
+                    else
+                    {
+                        ApplyEvent((OrderEvent)item);
+                    }
+
+                    inputs++;
+                    await FlushAsync(ct).ConfigureAwait(false);
+                }
+
+                _check.EndOfRun();
+                _check = null;
+            }
+
+            totals.EndOfRestore();
+            for (var i = 0; i < _contexts.Count; i++)
+            {
+                _contexts[i].Ids = own[i];
+            }
+
+            if (runs.Count > 0)
+            {
+                missed = await DeliverMissedEventsAsync(startedUtc, totals.Unsent, ct).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.Alerts.Raise(Core.Alerts.AlertLevel.Red, "BrainRestoreFailed",
+                $"the brain could not re-execute the earlier runs' inputs ({inputs} done): {e.Message}; it goes on from a partly restored state");
+            throw;
+        }
+        finally
+        {
+            _check = null;
+            for (var i = 0; i < _contexts.Count; i++)
+            {
+                _contexts[i].Ids = own[i];
+            }
+        }
+
+        var report = new BrainRestoreReport(runs.Count, inputs, bars, totals.DecisionsVerified, totals.OrdersVerified, totals.PricesVerified, totals.NotReexecuted,
+            totals.UnrecordedTail, totals.Mismatches, [.. totals.Problems], missed, wall.GetElapsedTime(started), DescribeState());
+        log.LastRestore = report;
+        if (runs.Count == 0)
+        {
+            _logger.LogInformation("Brain on a live feed: no earlier run recorded inputs against {Broker}; the strategies start from nothing", log.Broker);
+            return;
+        }
+
+        var text = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"the brain of run {Run.RunId} restored from {report.Runs} earlier run(s) against {log.Broker}: {report.Inputs} inputs ({report.Bars} bars) re-executed in {report.Took.TotalMilliseconds:0} ms; "
+            + $"{report.DecisionsVerified} decisions and {report.OrdersVerified} orders ({report.OrderPricesVerified} with quantity and prices) as recorded, {report.NotReexecuted} of strategies not in this run, "
+            + $"{report.UnrecordedTail} made again that their run never recorded, {report.MissedEvents} missed order event(s) delivered, {report.Mismatches} mismatch(es); state: {report.State}");
+        _logger.LogInformation("{Restore}", text);
+        if (report.Matches)
+        {
+            log.Alerts.Raise(Core.Alerts.AlertLevel.Info, "BrainRestored", text);
+        }
+        else
+        {
+            log.Alerts.Raise(Core.Alerts.AlertLevel.Red, "BrainDiverged",
+                text + "; the re-executed decisions differ from the recorded ones (" + string.Join("; ", report.Problems) + "): the strategies go on from the re-executed state (the configuration or the code changed since those runs?)");
+        }
+    }
+
+    /// <summary>
+    /// The order events the earlier runs' hands recorded (our database) that the brain never consumed — the process was killed
+    /// after the hands had booked them and before the brain recorded them as inputs — and the orders made again whose run never
+    /// recorded them (it ended before: they never left). Delivered now, as inputs of this run (recorded, so a later re-execution
+    /// delivers them at the same place): fills by execution id, ends by the final status; an order never recorded is rejected.
+    /// Only what was recorded before this run started: what this run's hands find is reported by them.
+    /// </summary>
+    private async Task<long> DeliverMissedEventsAsync(DateTimeOffset restoreStartedUtc, IReadOnlyCollection<ClientOrderId> unsent, CancellationToken ct)
+    {
+        var log = _inputs!;
+        var now = _wallClock.Provider.GetUtcNow();
+        var events = new List<(OrderEvent Event, string Source)>();
+        using (var c = log.Database.OpenConnection())
+        {
+            var runStarted = Dapper.SqlMapper.ExecuteScalar<string?>(c, "SELECT started_utc FROM runs WHERE run_id=@id", new { id = Run.RunId });
+            var cutoff = runStarted is null ? restoreStartedUtc
+                : DateTimeOffset.Parse(runStarted, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal);
+            foreach (var id in _restoredOrders.OrderBy(o => o.Value, StringComparer.Ordinal))
+            {
+                var order = Dapper.SqlMapper.QuerySingleOrDefault<(string Status, string? Reason, string Quantity, string Source, string UpdatedUtc)?>(c,
+                    "SELECT status, status_reason, quantity, source, updated_utc FROM orders WHERE client_order_id=@id", new { id = id.Value });
+                var seen = _consumed.TryGetValue(id, out var s) ? s : new ConsumedOrder();
+                if (order is not { } o)
+                {
+                    if (unsent.Contains(id) && !seen.Ended)
+                    {
+                        events.Add((new OrderRejected(id, "never sent: the run that decided it ended before it was recorded", now, now), _contexts[0].Source));
+                    }
+
+                    continue;
+                }
+
+                if (seen.Ended)
+                {
+                    continue;
+                }
+
+                var quantity = decimal.Parse(o.Quantity, System.Globalization.CultureInfo.InvariantCulture);
+                var filled = seen.Filled;
+                foreach (var f in Dapper.SqlMapper.Query<(string ExecId, string Symbol, string Side, string Quantity, string Price, string Commission, string Currency, string EventUtc, string ReceivedUtc)>(c,
+                    "SELECT execution_id, symbol, side, quantity, price, commission, commission_ccy, event_utc, received_utc FROM fills WHERE client_order_id=@id ORDER BY rowid", new { id = id.Value }))
+                {
+                    if (seen.Executions.Contains(f.ExecId) || Utc(f.ReceivedUtc) >= cutoff)
+                    {
+                        continue;
+                    }
+
+                    var q = decimal.Parse(f.Quantity, System.Globalization.CultureInfo.InvariantCulture);
+                    filled += q;
+                    var at = Utc(f.EventUtc);
+                    var fill = new Fill(f.ExecId, id, f.Symbol, Enum.Parse<OrderSide>(f.Side), q, decimal.Parse(f.Price, System.Globalization.CultureInfo.InvariantCulture),
+                        new Money(decimal.Parse(f.Commission, System.Globalization.CultureInfo.InvariantCulture), new Currency(f.Currency)), at);
+                    events.Add((new OrderFilled(id, fill, Math.Max(0m, quantity - filled), at, now), o.Source));
+                }
+
+                if (filled < quantity && Utc(o.UpdatedUtc) < cutoff)
+                {
+                    switch (o.Status)
+                    {
+                        case nameof(OrderStatus.Cancelled):
+                            events.Add((new OrderCancelled(id, o.Reason ?? "cancelled while the brain was not listening", now, now), o.Source));
+                            break;
+                        case nameof(OrderStatus.Rejected):
+                            events.Add((new OrderRejected(id, o.Reason ?? "rejected while the brain was not listening", now, now), o.Source));
+                            break;
+                    }
+                }
+            }
+        }
+
+        foreach (var (e, source) in events)
+        {
+            _logger.LogWarning("Order event {Event} of {ClientOrderId}, recorded by an earlier run's hands and never consumed by its brain, delivered now", e.GetType().Name, e.ClientOrderId);
+            Process(new OrderEventReported(e, source));
+        }
+
+        await FlushAsync(ct).ConfigureAwait(false);
+        return events.Count;
+
+        static DateTimeOffset Utc(string text) =>
+            DateTimeOffset.Parse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal);
+    }
+
+    /// <summary>The strategies' state, one part per symbol of a strategy that shows it, and the brain's book.</summary>
+    private string DescribeState()
+    {
+        var parts = new List<string>();
+        foreach (var s in _strategies)
+        {
+            if (s is Strategies.Metals.MetalsHedgeStrategy metals)
+            {
+                parts.AddRange(metals.Symbols.Order(StringComparer.Ordinal).Select(symbol =>
+                    $"{s.Name} {symbol} {metals.PhaseOf(symbol)}" + (metals.StopOf(symbol) is { } stop ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $" stop {stop}") : "")));
+            }
+        }
+
+        var book = _book.Snapshot().Where(p => p.Quantity != 0m).Select(p => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{p.Quantity} {p.Symbol}")).ToList();
+        parts.Add("book " + (book.Count == 0 ? "flat" : string.Join(", ", book)));
+        return string.Join("; ", parts);
+    }
+
+    /// <summary>What the brain consumed of one order's events (a live feed): its fills by execution id, and whether it ended.</summary>
+    private sealed class ConsumedOrder
+    {
+        public decimal Filled { get; set; }
+
+        public bool Ended { get; set; }
+
+        public HashSet<string> Executions { get; } = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>What a restore's re-execution found, over all the earlier runs.</summary>
+    private sealed class ReexecutionTotals
+    {
+        public long DecisionsVerified { get; set; }
+
+        public long OrdersVerified { get; set; }
+
+        public long PricesVerified { get; set; }
+
+        public long NotReexecuted { get; set; }
+
+        public long UnrecordedTail { get; set; }
+
+        public long Mismatches { get; private set; }
+
+        public List<string> Problems { get; } = [];
+
+        public HashSet<ClientOrderId> Unsent { get; } = [];
+
+        /// <summary>Orders modified by a re-executed decision (any run): their record holds the latest prices, not the submitted ones.</summary>
+        public HashSet<ClientOrderId> Modified { get; } = [];
+
+        /// <summary>Orders whose record differs from the submission in quantity or prices: fine only when a modification explains it.</summary>
+        public List<(SubmitOrder Order, RecordedOrder Recorded)> PricesToExplain { get; } = [];
+
+        public void Mismatch(string problem)
+        {
+            Mismatches++;
+            if (Problems.Count < 5)
+            {
+                Problems.Add(problem);
+            }
+        }
+
+        public void EndOfRestore()
+        {
+            foreach (var (o, r) in PricesToExplain)
+            {
+                if (!Modified.Contains(o.ClientOrderId))
+                {
+                    Mismatch(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"order {o.ClientOrderId}: recorded {r.Quantity} @ limit {r.LimitPrice} stop {r.StopPrice}, re-executed {o.Quantity} @ limit {o.LimitPrice} stop {o.StopPrice} and never modified"));
+                }
+            }
+        }
+    }
+
+    /// <summary>Compares what the re-execution of one earlier run decides and sends with what that run recorded.</summary>
+    private sealed class ReexecutionCheck(string runId, IReadOnlyDictionary<string, RecordedDecision> decisions, IReadOnlyDictionary<string, RecordedOrder> orders,
+        HashSet<string> sources, ReexecutionTotals totals)
+    {
+        private readonly HashSet<string> _made = new(StringComparer.Ordinal);
+        private readonly List<string> _unrecorded = [];
+
+        public void Decision(DecisionRecord d)
+        {
+            _made.Add(d.DecisionId);
+            if (!decisions.TryGetValue(d.DecisionId, out var r))
+            {
+                _unrecorded.Add(d.DecisionId);
+                return;
+            }
+
+            if (r.Source == d.Source && r.Symbol == d.Symbol && r.Kind == d.KindLabel && r.Outcome == d.Outcome.ToString() && r.Reason == d.Reason)
+            {
+                totals.DecisionsVerified++;
+            }
+            else
+            {
+                totals.Mismatch($"run {runId} decision {d.DecisionId}: recorded {r.Kind} {r.Outcome} {r.Symbol} '{r.Reason}', made again {d.KindLabel} {d.Outcome} {d.Symbol} '{d.Reason}'");
+            }
+        }
+
+        public void Command(ExecutionCommand command)
+        {
+            switch (command)
+            {
+                case ModifyCommand { Modify: var m }:
+                    totals.Modified.Add(m.ClientOrderId);
+                    break;
+                case SubmitCommand { Order: var o }:
+                    if (!orders.TryGetValue(o.ClientOrderId.Value, out var r))
+                    {
+                        totals.Unsent.Add(o.ClientOrderId);
+                        return;
+                    }
+
+                    // An exit the hands escalate rests as a limit at the mid first: recorded as that limit.
+                    var escalated = r.OrderType == nameof(OrderType.Limit) && o.Type == OrderType.Market && o.Purpose is OrderPurpose.Exit or OrderPurpose.RiskFlatten;
+                    if (r.DecisionId != o.DecisionId || r.Symbol != o.Symbol || r.Side != o.Side.ToString() || r.Purpose != o.Purpose.ToString() || r.Source != o.Source
+                        || (r.OrderType != o.Type.ToString() && !escalated))
+                    {
+                        totals.Mismatch($"run {runId} order {o.ClientOrderId}: recorded {r.Side} {r.OrderType} {r.Purpose} {r.Symbol} of {r.DecisionId}, made again {o.Side} {o.Type} {o.Purpose} {o.Symbol} of {o.DecisionId}");
+                        return;
+                    }
+
+                    totals.OrdersVerified++;
+                    if (escalated)
+                    {
+                        return;
+                    }
+
+                    if (Number(r.Quantity) == o.Quantity && Number(r.LimitPrice) == o.LimitPrice && Number(r.StopPrice) == o.StopPrice)
+                    {
+                        totals.PricesVerified++;
+                    }
+                    else
+                    {
+                        totals.PricesToExplain.Add((o, r));
+                    }
+
+                    break;
+            }
+        }
+
+        /// <summary>
+        /// Every recorded decision of this brain's strategies was made again; a decision made again that was never recorded is
+        /// allowed only after the last recorded one of its sequence (the run was killed between recording an input and its decision).
+        /// </summary>
+        public void EndOfRun()
+        {
+            foreach (var r in decisions.Values.Where(r => r.Source.StartsWith("strategy:", StringComparison.Ordinal)))
+            {
+                if (!sources.Contains(r.Source))
+                {
+                    totals.NotReexecuted++;
+                }
+                else if (!_made.Contains(r.DecisionId))
+                {
+                    totals.Mismatch($"run {runId} decision {r.DecisionId} ({r.Kind} {r.Outcome} {r.Symbol} '{r.Reason}') was recorded and not made again");
+                }
+            }
+
+            foreach (var id in _unrecorded)
+            {
+                var prefix = id[..(id.LastIndexOf("-D", StringComparison.Ordinal) + 2)];
+                var later = decisions.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal) && string.CompareOrdinal(k, id) > 0).FirstOrDefault();
+                if (later is null)
+                {
+                    totals.UnrecordedTail++;
+                }
+                else
+                {
+                    totals.Mismatch($"run {runId} decision {id} was made again but not recorded, while the later {later} was");
+                }
+            }
+        }
+
+        private static decimal? Number(string? text) =>
+            text is null ? null : decimal.Parse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Commands decided after the lane to the hands closed cannot be sent: dropped, loudly (their decisions are recorded).</summary>
@@ -166,6 +577,17 @@ public sealed class SignalService : PipelineService
 
     private async ValueTask OnBarAsync(Bar bar, CancellationToken ct)
     {
+        if (_inputs is not null && _lastBar.TryGetValue(bar.Symbol, out var consumed) && bar.CloseTimeUtc <= consumed)
+        {
+            // A live feed: a bar the brain (this run's, or an earlier run's re-executed) has already consumed, or an older one
+            // (a re-subscription's history): the strategies never see a bar twice.
+            Interlocked.Increment(ref _barsDropped);
+            _logger.LogDebug("Bar {Symbol} closing {Close:O} dropped: the brain consumed {Symbol} up to {Consumed:O}", bar.Symbol, bar.CloseTimeUtc, bar.Symbol, consumed);
+            Run.CountBar();
+            Interlocked.Increment(ref _heartbeat);
+            return;
+        }
+
         var commands = _channels.Commands.Writer;
         var apply = new ApplyBar(bar);
         if (!commands.TryWrite(apply))
@@ -184,15 +606,14 @@ public sealed class SignalService : PipelineService
         var mustSeeThisBar = _working.CouldFill(bar);
         await DrainUntilAppliedAsync(mustSeeThisBar ? _barsSent : _barsSent - 1, ct).ConfigureAwait(false);
 
-        for (var i = 0; i < _strategies.Count; i++)
+        if (_inputs is not null)
         {
-            var s = _strategies[i];
-            if (s.Symbols.Contains(bar.Symbol))
-            {
-                _contexts[i].EventTime = bar.CloseTimeUtc;
-                s.OnBar(bar, _contexts[i]);
-            }
+            // Recorded before the decisions it leads to (the same writer queue, in order): a committed decision has its inputs.
+            SetBarTime(bar);
+            _pending.Add(new PersistBrainInput(Run.RunId, BrainInputs.ForBar(++_inputSequence, bar, SnapshotLevels())));
         }
+
+        HandToStrategies(bar);
 
         await FlushAsync(ct).ConfigureAwait(false);
         Run.CountBar();
@@ -277,22 +698,134 @@ public sealed class SignalService : PipelineService
             return;
         }
 
-        if (report is not OrderEventReported { Event: var e })
+        if (report is not OrderEventReported { Event: var e } reported)
         {
             return;
         }
 
+        if (reported.EarlierRun && !_restoredOrders.Contains(e.ClientOrderId))
+        {
+            // An earlier run's order that no strategy of this brain holds (its run was not re-executed: recorded before the
+            // brain recorded its inputs, or by a strategy this run does not have): the hands and the sentinel manage it; a
+            // stop's fill must not read as a new position in the brain's book.
+            return;
+        }
+
+        if (_inputs is not null)
+        {
+            if (_consumed.TryGetValue(e.ClientOrderId, out var seen)
+                && ((e is OrderFilled { Fill: var fill } && seen.Executions.Contains(fill.ExecutionId)) || (seen.Ended && e is OrderCancelled or OrderRejected or OrderDenied)))
+            {
+                // Already delivered after the restore (an earlier run's hands had recorded it); the hands of this run report it too.
+                _logger.LogInformation("Order event {Event} of {ClientOrderId} already consumed: not applied twice", e.GetType().Name, e.ClientOrderId);
+                return;
+            }
+
+            SetEventTime(e);
+            _pending.Add(new PersistBrainInput(Run.RunId, BrainInputs.ForEvent(++_inputSequence, e, SnapshotLevels())));
+        }
+
+        ApplyEvent(e);
+    }
+
+    /// <summary>An order event as the brain applies it: its book, its view of the working orders, then every strategy.</summary>
+    private void ApplyEvent(OrderEvent e)
+    {
         if (e is OrderFilled f)
         {
             _book.Apply(f.Fill);
         }
 
         _working.Apply(e);
+        if (_inputs is not null)
+        {
+            if (!_consumed.TryGetValue(e.ClientOrderId, out var seen))
+            {
+                _consumed[e.ClientOrderId] = seen = new ConsumedOrder();
+            }
 
+            if (e is OrderFilled filled)
+            {
+                seen.Executions.Add(filled.Fill.ExecutionId);
+                seen.Filled += filled.Fill.Quantity;
+                seen.Ended |= filled.LeavesQuantity == 0m;
+            }
+            else if (e is OrderCancelled or OrderRejected or OrderDenied)
+            {
+                seen.Ended = true;
+            }
+        }
+
+        SetEventTime(e);
         for (var i = 0; i < _strategies.Count; i++)
         {
-            _contexts[i].EventTime = e.EventTimeUtc > _contexts[i].EventTime ? e.EventTimeUtc : _contexts[i].EventTime;
             _strategies[i].OnOrderEvent(e, _contexts[i]);
+        }
+    }
+
+    private void SetEventTime(OrderEvent e)
+    {
+        foreach (var c in _contexts)
+        {
+            c.EventTime = e.EventTimeUtc > c.EventTime ? e.EventTimeUtc : c.EventTime;
+        }
+    }
+
+    private void SetBarTime(Bar bar)
+    {
+        for (var i = 0; i < _strategies.Count; i++)
+        {
+            if (_strategies[i].Symbols.Contains(bar.Symbol))
+            {
+                _contexts[i].EventTime = bar.CloseTimeUtc;
+            }
+        }
+    }
+
+    /// <summary>A bar as the brain hands it to the strategies that trade its symbol.</summary>
+    private void HandToStrategies(Bar bar)
+    {
+        for (var i = 0; i < _strategies.Count; i++)
+        {
+            var s = _strategies[i];
+            if (s.Symbols.Contains(bar.Symbol))
+            {
+                _contexts[i].EventTime = bar.CloseTimeUtc;
+                s.OnBar(bar, _contexts[i]);
+            }
+        }
+
+        if (_inputs is not null)
+        {
+            _lastBar[bar.Symbol] = bar.CloseTimeUtc;
+        }
+    }
+
+    /// <summary>
+    /// The kill level each strategy sees with the input in hand (what its <c>EntriesAllowed</c> answers until the next input),
+    /// recorded with the input: a re-execution answers exactly what the live run answered, whatever the kill switch says now.
+    /// </summary>
+    private string SnapshotLevels()
+    {
+        var levels = new string[_contexts.Count];
+        for (var i = 0; i < _contexts.Count; i++)
+        {
+            var level = _killSwitch.State.LevelSeenBefore(_contexts[i].EventTime);
+            _contexts[i].SeenLevel = level;
+            levels[i] = ((int)level).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return string.Join(',', levels);
+    }
+
+    private void ApplyLevels(string levels)
+    {
+        var parts = levels.Split(',', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < _contexts.Count; i++)
+        {
+            _contexts[i].SeenLevel = i < parts.Length && int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var l)
+                ? (KillLevel)l
+                : KillLevel.Running;
         }
     }
 
@@ -300,6 +833,33 @@ public sealed class SignalService : PipelineService
     {
         if (_pending.Count == 0)
         {
+            return;
+        }
+
+        if (_check is { } check)
+        {
+            // Re-executing an earlier run: nothing is written again and nothing reaches the hands; every decision and order is
+            // compared with its record.
+            foreach (var item in _pending)
+            {
+                switch (item)
+                {
+                    case DecisionRecord d:
+                        check.Decision(d);
+                        break;
+                    case ExecutionCommand c:
+                        if (c is SubmitCommand { Order: var o })
+                        {
+                            _restoredOrders.Add(o.ClientOrderId);
+                        }
+
+                        check.Command(c);
+                        _working.Sent(c);
+                        break;
+                }
+            }
+
+            _pending.Clear();
             return;
         }
 
@@ -311,6 +871,9 @@ public sealed class SignalService : PipelineService
             {
                 switch (item)
                 {
+                    case PersistCommand p:
+                        await _writer.EnqueueAsync(p, ct).ConfigureAwait(false);
+                        break;
                     case DecisionRecord d:
                         // Every intent and veto is journaled before the commands it causes leave the brain.
                         _journal.Append(JournalEntryKind.Decision, d.DecisionId, d.Source, d);
@@ -422,9 +985,17 @@ public sealed class SignalService : PipelineService
     {
         public DateTimeOffset EventTime { get; set; }
 
+        /// <summary>The kill level recorded with the input in hand (a live feed, and its re-execution); null: asked of the kill switch.</summary>
+        public KillLevel? SeenLevel { get; set; }
+
+        /// <summary>The id sequence decisions and orders take (this run's; an earlier run's while it is re-executed).</summary>
+        public IdGenerator Ids { get; set; } = ids;
+
+        public string Source => source;
+
         public DateTimeOffset NowUtc => EventTime;
 
-        public bool EntriesAllowed => killSwitch.State.LevelSeenBefore(EventTime) == KillLevel.Running;
+        public bool EntriesAllowed => (SeenLevel ?? killSwitch.State.LevelSeenBefore(EventTime)) == KillLevel.Running;
 
         public PositionSnapshot Position(string symbol) => owner._book.Get(symbol);
 
@@ -436,7 +1007,7 @@ public sealed class SignalService : PipelineService
 
         public string Decide(string symbol, DecisionKind kind, DecisionOutcome outcome, string reason, IReadOnlyDictionary<string, string> inputs, DateTimeOffset eventTimeUtc)
         {
-            var id = ids.NextDecisionId();
+            var id = Ids.NextDecisionId();
             // A fast replay's clock is moved by the broker side, which lags the brain by a variable amount: there the
             // decision is recorded at its event time, so a re-executed replay records exactly the same decision.
             owner._pending.Add(new DecisionRecord(id, source, symbol, kind, outcome, reason, inputs, eventTimeUtc, replay ? EventTime : clock.GetUtcNow()));
@@ -446,7 +1017,7 @@ public sealed class SignalService : PipelineService
         public ClientOrderId Submit(string decisionId, string symbol, OrderSide side, decimal quantity, OrderType type, decimal? limitPrice, decimal? stopPrice, OrderPurpose purpose, DateTimeOffset decisionTimeUtc,
             TimeInForce timeInForce = TimeInForce.Gtc)
         {
-            var id = ids.NextClientOrderId();
+            var id = Ids.NextClientOrderId();
             var order = new SubmitOrder(id, decisionId, symbol, side, quantity, type, limitPrice, stopPrice, purpose, decisionTimeUtc, timeInForce, source);
             order.EnsureValid();
             owner._pending.Add(new SubmitCommand(order));

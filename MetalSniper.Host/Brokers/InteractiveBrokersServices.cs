@@ -97,8 +97,13 @@ public static class InteractiveBrokersServices
             services.AddSingleton<IMarketDataSource>(sp =>
             {
                 var md = sp.GetRequiredService<IOptions<MarketDataOptions>>().Value.InteractiveBrokers;
+                // Issue 18: a brain that re-executes the earlier runs (the IB broker) gets the bars formed while the process was down.
+                var resume = sp.GetService<Engine.Pipeline.BrainInputLog>() is { } log ? LastConsumedBars(log) : null;
                 var source = new IbMarketDataSource(sp.GetRequiredService<IbSession>(), sp.GetRequiredService<IInstrumentCatalog>(), md.EffectiveSymbols, TimeSpan.FromMinutes(md.BarMinutes),
-                    sp.GetRequiredService<ILogger<IbMarketDataSource>>(), sp.GetRequiredService<IbContractBook>());
+                    sp.GetRequiredService<ILogger<IbMarketDataSource>>(), sp.GetRequiredService<IbContractBook>())
+                {
+                    ResumeAfter = resume is null ? null : symbol => resume.TryGetValue(symbol, out var at) ? at : null,
+                };
                 // Issue 18 item 7: a restart's adopted positions are priced at once, from the last complete bar of the subscription's history.
                 var sentinel = sp.GetRequiredService<Sentinel.RiskSentinel>();
                 source.LastHistoricalClose += (symbol, close, closeUtc, interval) => sentinel.OnPrice(symbol, close, closeUtc, interval);
@@ -113,6 +118,13 @@ public static class InteractiveBrokersServices
             });
             services.AddSingleton<IQuoteFeed>(sp => sp.GetRequiredService<IbQuoteBook>());
         }
+    }
+
+    /// <summary>The close time of the last bar per symbol the brain consumed in the earlier runs against the log's broker.</summary>
+    private static IReadOnlyDictionary<string, DateTimeOffset> LastConsumedBars(Engine.Pipeline.BrainInputLog log)
+    {
+        using var c = log.Database.OpenConnection();
+        return Persistence.BrainInputs.LastBars(c, log.Broker);
     }
 
     private static void AddOrderGateway(IServiceCollection services)

@@ -12,8 +12,10 @@ namespace MetalSniper.InteractiveBrokers.Adapters;
 /// (TWS-PROTOCOL.md §4.1, §4.6: message 90 updates the bar that is forming) in the strategy's bar size, MIDPOINT
 /// (spot metals and FX have no trades). A bar is complete when an update for the next bar time arrives; it is then
 /// yielded with its open time and interval, like a recorded bar, and goes through the same validation at ingest.
-/// Subscriptions are made anew (new request ids) after every handshake and after 1101 (data lost). The history of
-/// the first answer is not replayed into the strategy (it starts cold); the forming bar seeds the first update.
+/// Subscriptions are made anew (new request ids) after every handshake and after 1101 (data lost). The forming bar of
+/// the first answer seeds the first update. The complete bars of its history are delivered only after a resume point
+/// (<see cref="ResumeAfter"/>: a restart whose brain re-executes the earlier runs gets the bars formed while it was down,
+/// in order; after a reconnect, the bars formed while the link was down); without one the history is not delivered.
 /// Bars stay in the venue's quote unit (<c>RawBar</c>'s contract: ingest divides by <see cref="Instrument.QuoteUnit"/>); they
 /// pass through <see cref="IbPriceConverter.ToQuoteUnit"/>, and only instruments whose contract details agree with the
 /// catalog (<see cref="IbContractBook"/>) are subscribed: one without is left out, logged and raised as a <see cref="Problem"/>.
@@ -30,6 +32,7 @@ public sealed class IbMarketDataSource : IMarketDataSource
     private readonly Dictionary<int, (string Symbol, IbPriceConverter Prices)> _requests = [];
     private readonly IbContractBook _contracts;
     private readonly Dictionary<string, TwsBar> _forming = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _lastCompleted = new(StringComparer.Ordinal);
     private long _line;
 
     /// <summary>
@@ -86,6 +89,16 @@ public sealed class IbMarketDataSource : IMarketDataSource
 
     /// <summary>IB's bar size setting for the interval.</summary>
     public string BarSize { get; }
+
+    /// <summary>
+    /// The close time (UTC) of the last bar per symbol that the brain consumed before this process (null: none; the property
+    /// null: no history is ever delivered). When set, a subscription's first answer delivers the complete bars of its history
+    /// that close after it — or after the last bar this source completed, after a reconnect — in order, before the live updates.
+    /// </summary>
+    public Func<string, DateTimeOffset?>? ResumeAfter { get; init; }
+
+    /// <summary>History bars delivered (bars formed while the process or the link was down).</summary>
+    public long HistoryBarsDelivered { get; private set; }
 
     /// <inheritdoc />
     public async IAsyncEnumerable<MarketDataRecord> StreamAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
@@ -149,6 +162,7 @@ public sealed class IbMarketDataSource : IMarketDataSource
                 {
                     if (_requests.TryGetValue(h.ReqId, out var request) && h.Bars.Count > 0)
                     {
+                        DeliverHistory(request.Symbol, request.Prices, h.Bars);
                         _forming[request.Symbol] = h.Bars[^1];
                         if (h.Bars.Count >= 2)
                         {
@@ -196,9 +210,41 @@ public sealed class IbMarketDataSource : IMarketDataSource
         }
     }
 
+    /// <summary>The complete bars of a first answer (all but the forming last) that close after the resume point, in order.</summary>
+    private void DeliverHistory(string symbol, IbPriceConverter prices, IReadOnlyList<TwsBar> bars)
+    {
+        if (ResumeAfter is not { } resume)
+        {
+            return;
+        }
+
+        var after = _lastCompleted.TryGetValue(symbol, out var completed) ? completed : resume(symbol);
+        if (after is not { } from)
+        {
+            return; // nothing consumed yet: the strategies start from the live bars
+        }
+
+        var delivered = 0;
+        for (var i = 0; i < bars.Count - 1; i++)
+        {
+            if (Time(bars[i].Date) + _interval > from)
+            {
+                Complete(symbol, prices, bars[i]);
+                delivered++;
+            }
+        }
+
+        if (delivered > 0)
+        {
+            HistoryBarsDelivered += delivered;
+            _logger.LogInformation("{Count} bar(s) of {Symbol} formed after {After:O} delivered from IB's history", delivered, symbol, from);
+        }
+    }
+
     private void Complete(string symbol, IbPriceConverter prices, TwsBar bar)
     {
         var open = Time(bar.Date);
+        _lastCompleted[symbol] = open + _interval;
         var raw = new RawBar(Name, ++_line, symbol, open, _interval, prices.ToQuoteUnit(bar.Open), prices.ToQuoteUnit(bar.High), prices.ToQuoteUnit(bar.Low), prices.ToQuoteUnit(bar.Close),
             bar.Volume is { } v && v > 0 ? (double)v : 0d, null);
         if (!_records.Writer.TryWrite(new RawBarRecord(raw)))

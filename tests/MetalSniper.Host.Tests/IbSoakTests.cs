@@ -21,14 +21,25 @@ namespace MetalSniper.Host.Tests;
 /// verify, our fills are IB's executions one for one, and the realised P&amp;L (of our fills, and of our book summed over the
 /// runs) is IB's.
 /// <para>
-/// Not compared with an uninterrupted run, by design: with a live feed the strategy starts cold after every restart (the
-/// feed's history is not replayed into it, <c>IbMarketDataSource</c>), the earlier runs' positions and orders are taken over
-/// by the execution side but no strategy of the new run manages them, and bars keep coming while the process is down and
-/// while it warms up. Its decisions therefore differ from an uninterrupted run's whatever the product does. What an
-/// uninterrupted run would guarantee and can be checked here is checked: the broker's record and ours agree (positions,
-/// working orders, executions, P&amp;L), nothing is sent twice. Equal decisions would need the strategies' state to survive
-/// a restart (persisted, or rebuilt by replaying the feed's history through them before trading) — the replay's crash soak
-/// (<see cref="CrashSoakTests"/>) has that, because a resumed replay re-executes from the start.
+/// The strategies survive every restart: the brain records its input stream (every bar it hands a strategy, every order event
+/// it applies: <c>brain_inputs</c>) and a restart re-executes the earlier runs' streams through the same code before trading,
+/// comparing every decision and order it makes again with the recorded one; the bars formed while the process was down come
+/// from IB's history after that. Checked after every restart: the new run's brain re-executed every input of every earlier
+/// run with no difference (no cold start: its strategy goes on with the indicators, phase and orders it had). Checked at the
+/// end: one more start, a fresh brain, makes one uninterrupted pass over the whole recorded stream of all the runs and
+/// reproduces exactly every decision (id, kind, outcome, symbol, reason) and every order (id, decision, side, type, purpose,
+/// and quantity and prices where the record still holds the submitted ones; a later modification is its MoveStop decision's,
+/// whose reason names the new stop) that the 21+ interrupted runs recorded.
+/// </para>
+/// <para>
+/// Why not literal equality with a separately run, never-interrupted service on the same tape: the market does not wait for
+/// us. While the process is down, stops fill at IB and bars form; an uninterrupted service would have seen each fill and bar
+/// when it happened and reacted then (moved a stop, closed on a turn, opened the next hedge), while the restarted one learns
+/// of them only at the reconciliation and from IB's history, later and in a different order relative to the market. The two
+/// streams of inputs differ, so their decisions must. What this soak proves instead is the property that matters for a
+/// restart: given the inputs the process actually saw, the interrupted runs decided exactly what one uninterrupted brain
+/// decides on that same stream — a kill loses no strategy state and invents no decision — and the broker's record and ours
+/// agree (positions, working orders, executions, P&amp;L), nothing is sent twice.
 /// </para>
 /// <para>
 /// Time: the service runs on the system clock (a live feed); the fake steps recorded 15-minute bars moved by whole weeks into
@@ -109,6 +120,9 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
             await using var service = await StartReadyAsync(tws, cycle);
             await AssertRestartInvariantsAsync(tws, db, cycle, service);
             var runId = LatestRun(db);
+            var restored = await AssertNoColdStartAsync(db, runId, cycle, service);
+            stats.InputsReexecuted.Add(restored.Inputs);
+            stats.RestoreMilliseconds.Add(restored.Milliseconds);
 
             // Trade: bars until an order of ours works at IB (something to fill while we are down), or a bar budget.
             var stepped = 0;
@@ -170,6 +184,30 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         }
 
         db.Scalar<string>("SELECT exit_status FROM runs ORDER BY rowid DESC LIMIT 1").ShouldBe("ok");
+        var totalRuns = db.Scalar<long>("SELECT COUNT(*) FROM runs");
+
+        // One uninterrupted pass of a fresh brain over the whole recorded stream of every run: one more start, whose brain
+        // re-executes all of it (nothing steps the market meanwhile), then a SIGTERM.
+        var verifyWatch = Stopwatch.StartNew();
+        Restored pass;
+        string freshRun;
+        await using (var fresh = await StartReadyAsync(tws, Cycles + 1))
+        {
+            freshRun = LatestRun(db);
+            pass = await AssertNoColdStartAsync(db, freshRun, Cycles + 1, fresh);
+            await fresh.StopAsync(15);
+        }
+
+        // What the interrupted runs recorded (not what the fresh run itself may have decided after its pass).
+        var decisionsRecorded = db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE source LIKE 'strategy:%' AND run_id <> @freshRun", new { freshRun });
+        var ordersRecorded = db.Scalar<long>("SELECT COUNT(*) FROM orders WHERE source LIKE 'strategy:%' AND client_order_id LIKE '%-B-O%' AND run_id <> @freshRun", new { freshRun });
+        pass.Runs.ShouldBe(db.Scalar<long>("SELECT COUNT(DISTINCT run_id) FROM brain_inputs WHERE run_id <> @freshRun", new { freshRun }));
+        pass.Decisions.ShouldBe(decisionsRecorded, "the fresh brain did not make every decision the interrupted runs recorded");
+        pass.Orders.ShouldBe(ordersRecorded, "the fresh brain did not send every order the interrupted runs recorded");
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"one uninterrupted pass of a fresh brain over the {pass.Runs} runs' recorded stream: {pass.Inputs} inputs ({pass.Bars} bars) in {pass.Milliseconds} ms reproduce all "
+            + $"{pass.Decisions} decisions and {pass.Orders} orders ({pass.Prices} compared with quantity and prices) of the interrupted runs, 0 mismatches ({verifyWatch.Elapsed.TotalSeconds:0.0} s with the start); "
+            + $"inputs re-executed per restart {string.Join(",", stats.InputsReexecuted)}; restore ms {string.Join(",", stats.RestoreMilliseconds)}"));
 
         // The whole conversation, after the fact.
         AssertNoIdReusedNoOrderSentTwice(tws, db);
@@ -182,7 +220,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         tws.InternalErrors.ShouldBeEmpty("the fake TWS failed internally");
 
         var placed = PlacedOrder.From(tws.Requests, ClientId);
-        var runs = db.Scalar<long>("SELECT COUNT(*) FROM runs");
+        var runs = totalRuns;
         // A start killed early in its start-up may not have recorded its run yet.
         runs.ShouldBeInRange(Cycles + 1, Cycles + 1 + stats.StartUpKills);
         stats.CyclesWithFillsWhileDown.ShouldBeGreaterThanOrEqualTo(Cycles / 2, "too few cycles had a fill while the service was down: the soak did not test what it is for");
@@ -206,6 +244,41 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         public int Gaps { get; set; }
 
         public int StartUpKills { get; set; }
+
+        public List<long> InputsReexecuted { get; } = [];
+
+        public List<long> RestoreMilliseconds { get; } = [];
+    }
+
+    /// <summary>What a start's brain re-executed (its <c>BrainRestored</c> alert, journaled).</summary>
+    private sealed record Restored(long Runs, long Inputs, long Bars, long Milliseconds, long Decisions, long Orders, long Prices);
+
+    /// <summary>
+    /// No cold start: the brain of <paramref name="runId"/> re-executed every input every earlier run recorded (its journaled
+    /// <c>BrainRestored</c> alert), with no difference from their records; no <c>BrainDiverged</c> alert ever. The first run has
+    /// nothing to restore.
+    /// </summary>
+    private static async Task<Restored> AssertNoColdStartAsync(HostDatabase db, string runId, int cycle, Service service)
+    {
+        var earlier = db.Scalar<long>("SELECT COUNT(*) FROM brain_inputs WHERE run_id <> @runId", new { runId });
+        var earlierRuns = db.Scalar<long>("SELECT COUNT(DISTINCT run_id) FROM brain_inputs WHERE run_id <> @runId", new { runId });
+        string? text = null;
+        await Eventually.Until(() => earlier == 0 || (text = db.QueryJournal<string>("SELECT payload FROM journal WHERE kind='Alert' AND correlation_id IN ('BrainRestored','BrainDiverged')")
+                .FirstOrDefault(p => p.Contains($"the brain of run {runId} ", StringComparison.Ordinal))) is not null,
+            $"cycle {cycle}: the brain of run {runId} to report its restore", TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(50), () => Task.FromResult(service.ExitedWhy()));
+        db.QueryJournal<string>("SELECT payload FROM journal WHERE kind='Alert' AND correlation_id='BrainDiverged'").ShouldBeEmpty($"cycle {cycle}: a brain diverged from its record");
+        if (earlier == 0)
+        {
+            return new Restored(0, 0, 0, 0, 0, 0, 0);
+        }
+
+        long Figure(string pattern) => long.Parse(System.Text.RegularExpressions.Regex.Match(text!, pattern).Groups[1].Value, CultureInfo.InvariantCulture);
+        var restored = new Restored(Figure(@"restored from (\d+) earlier run"), Figure(@"(\d+) inputs \("), Figure(@"\((\d+) bars\)"), Figure(@"re-executed in (\d+) ms"),
+            Figure(@"(\d+) decisions and"), Figure(@"and (\d+) orders \("), Figure(@"orders \((\d+) with quantity"));
+        restored.Runs.ShouldBe(earlierRuns, $"cycle {cycle}: {text}");
+        restored.Inputs.ShouldBe(earlier, $"cycle {cycle}: the new run's brain did not re-execute every recorded input (a cold start): {text}");
+        Figure(@"(\d+) mismatch").ShouldBe(0, text);
+        return restored;
     }
 
     /// <summary>
@@ -236,9 +309,7 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
         // Bars come much faster than their 15 minutes: nothing judges their age against the system clock here.
         j["Risk"]!["StaleDataAfter"] = "00:00:00";
         j["Risk"]!["Gates"]!["MaxOrdersPerWindow"] = 100000;
-        // A short warm-up: the strategy starts cold after every restart (the feed's history is not replayed into it).
-        j["Strategies"]!["Metals"]!["AtrPeriod"] = 4;
-        j["Strategies"]!["Metals"]!["LongAtrPeriod"] = 10;
+        // The default indicator periods (the strategy's state survives restarts: it warms up once, across them); trading often.
         j["Strategies"]!["Metals"]!["CooldownBars"] = 1;
         j["Strategies"]!["Metals"]!["CompressionRatio"] = 1.0;
         j["Operator"]!["Url"] = $"http://127.0.0.1:{operatorPort}";

@@ -39,7 +39,7 @@ public sealed class CarryMigrationTests : IDisposable
 
         var db = new Database(path, TimeProvider.System);
 
-        db.SchemaVersion().ShouldBe(7);
+        db.SchemaVersion().ShouldBe(Database.LatestVersion);
         using var r = db.OpenConnection();
         r.QuerySingle<(string Gross, string Commissions, string Carry)>("SELECT realized_pnl_gross, commissions, carry FROM positions").ShouldBe(("-123.45", "67.89", "0"));
         r.ExecuteScalar<long>("SELECT COUNT(*) FROM pragma_table_info('positions') WHERE name='realized_pnl'").ShouldBe(0);
