@@ -9,6 +9,7 @@ using MetalSniper.Core.Sessions;
 using MetalSniper.Sentinel.Breakers;
 using MetalSniper.Sentinel.Halts;
 using Microsoft.Extensions.Logging;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Sentinel;
 
@@ -503,7 +504,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             var flattened = FlattenAll(book, DecisionKind.DailyLossFlatten, formula, now, new() { ["dayPnl"] = dayPnl.ToString("0.00", inv), ["limit"] = _settings.DailyLossLimit.ToString("0.00", inv) });
             if (Halt((until, formula, now), static (k, s) => k.Pause("daily-loss", KillLevel.Flatten, s.until, "sentinel", s.formula, s.now)) || flattened > 0)
             {
-                Trip(DecisionKind.DailyLossFlatten, null, $"{formula}; flatten {flattened} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
+                Trip(DecisionKind.DailyLossFlatten, null, $"{formula}; flatten {flattened} position(s), L2 until {UtcText.Of(until)}", now, KillLevel.Flatten, until);
             }
         }
 
@@ -538,7 +539,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
 
             if (_settings.MaxHoldingTime > TimeSpan.Zero && p.OpenedAtUtc is { } opened && now - opened >= _settings.MaxHoldingTime)
             {
-                var formula = string.Create(inv, $"maximum holding time: {p.Symbol} {p.Quantity} held since {opened:O}, {now - opened} ≥ {_settings.MaxHoldingTime}");
+                var formula = string.Create(inv, $"maximum holding time: {p.Symbol} {p.Quantity} held since {UtcText.Of(opened)}, {now - opened} ≥ {_settings.MaxHoldingTime}");
                 Flatten(book, p, DecisionKind.MaxHoldingTime, formula, now, new()
                 {
                     ["openedUtc"] = opened.ToString("O", inv),
@@ -553,7 +554,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
                 var venue = _instruments.Get(p.Symbol).Exchange;
                 if (_sessions.IsOpen(venue, now) && _sessions.SessionEnd(venue, now) is { } end && end - now <= _settings.FlattenBeforeSessionClose)
                 {
-                    var formula = string.Create(inv, $"end of session: {p.Symbol} {p.Quantity}, {venue} closes at {end:O}, in {end - now} ≤ {_settings.FlattenBeforeSessionClose}");
+                    var formula = string.Create(inv, $"end of session: {p.Symbol} {p.Quantity}, {venue} closes at {UtcText.Of(end)}, in {end - now} ≤ {_settings.FlattenBeforeSessionClose}");
                     Flatten(book, p, DecisionKind.SessionCloseFlatten, formula, now, new()
                     {
                         ["venue"] = venue,
@@ -640,7 +641,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
         var n = FlattenAll(book, DecisionKind.RapidLossCut, formula, now, new() { ["drop"] = drop.ToString("0.00", inv), ["window"] = _settings.RapidLossWindow.ToString() });
         if (Halt((until, formula, now), static (k, s) => k.Pause("rapid-loss", KillLevel.Flatten, s.until, "sentinel", s.formula, s.now)) || n > 0)
         {
-            Trip(DecisionKind.RapidLossCut, null, $"{formula}; flatten {n} position(s), L2 until {until:O}", now, KillLevel.Flatten, until);
+            Trip(DecisionKind.RapidLossCut, null, $"{formula}; flatten {n} position(s), L2 until {UtcText.Of(until)}", now, KillLevel.Flatten, until);
         }
 
         _recentPnl.Clear();
@@ -688,7 +689,7 @@ public sealed partial class RiskSentinel : IDayPnlView, IDisposable
             var flattened = trip.Level == KillLevel.Flatten ? FlattenAll(book, DecisionKind.BreakerFlatten, trip.Formula, now, new(trip.Inputs)) : 0;
             Halt((key, trip, now), static (k, s) => k.Pause(s.key, s.trip.Level, s.trip.PausedUntilUtc, "breaker", s.trip.Formula, s.now));
             Trip(DecisionKind.Breaker, trip.Breaker.Label(),
-                $"{trip.Formula}; L{(int)trip.Level} until {trip.PausedUntilUtc:O}{(trip.PausedForDay ? " (paused for the day: too many trips in 24 h)" : "")}{(flattened > 0 ? $"; flatten {flattened} position(s)" : "")}",
+                $"{trip.Formula}; L{(int)trip.Level} until {UtcText.Of(trip.PausedUntilUtc)}{(trip.PausedForDay ? " (paused for the day: too many trips in 24 h)" : "")}{(flattened > 0 ? $"; flatten {flattened} position(s)" : "")}",
                 now, trip.Level, trip.PausedUntilUtc, trip.Inputs);
         }
     }

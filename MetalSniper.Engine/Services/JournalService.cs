@@ -9,6 +9,7 @@ using Microsoft.Data.Sqlite;
 using MetalSniper.Engine.Alerts;
 using MetalSniper.Persistence.Journal;
 using MetalSniper.Core.Alerts;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Engine.Services;
 
@@ -177,8 +178,8 @@ public sealed class JournalService(
         {
             HaltAction.Escalate => (AlertLevel.Red, $"kill switch latched at L{(int)d.Level} by {d.Source}: {d.Reason}"),
             HaltAction.Resume => (AlertLevel.Info, $"kill switch resumed to L0 by {d.Source}: {d.Reason}"),
-            HaltAction.Pause when d.Key.StartsWith("breaker:", StringComparison.Ordinal) => (AlertLevel.Yellow, $"circuit breaker {d.Key[8..]} L{(int)d.Level} until {d.UntilUtc:O}: {d.Reason}"),
-            HaltAction.Pause => (d.Level == KillLevel.Flatten ? AlertLevel.Red : AlertLevel.Yellow, $"{d.Key} L{(int)d.Level} {(d.UntilUtc is { } u ? "until " + u.ToString("O", CultureInfo.InvariantCulture) : "until cleared")}: {d.Reason}"),
+            HaltAction.Pause when d.Key.StartsWith("breaker:", StringComparison.Ordinal) => (AlertLevel.Yellow, $"circuit breaker {d.Key[8..]} L{(int)d.Level} until {UtcText.Of(d.UntilUtc, "cleared")}: {d.Reason}"),
+            HaltAction.Pause => (d.Level == KillLevel.Flatten ? AlertLevel.Red : AlertLevel.Yellow, $"{d.Key} L{(int)d.Level} until {UtcText.Of(d.UntilUtc, "cleared")}: {d.Reason}"),
             _ => (AlertLevel.Info, $"{d.Key} cleared: {d.Reason}"),
         };
         // The hub's clock: wall time for the service, market time for a replay (the same replay raises the same alerts).

@@ -3,6 +3,7 @@ using MetalSniper.Engine.Pipeline;
 using MetalSniper.Sentinel.Halts;
 using Microsoft.Extensions.Options;
 using MetalSniper.Engine.Configuration;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Engine.Services;
 
@@ -150,11 +151,11 @@ public sealed class KillSwitchService(
         var lines = new List<string>
         {
             string.Create(inv, $"effective level  L{(int)level} ({level})"),
-            string.Create(inv, $"latched level    L{(int)state.LatchedLevel}{(state.LatchedLevel > KillLevel.Running ? $" since {state.LatchedSinceUtc:O}: {state.LatchedReason}" : "")}"),
+            string.Create(inv, $"latched level    L{(int)state.LatchedLevel}{(state.LatchedLevel > KillLevel.Running ? $" since {UtcText.Of(state.LatchedSinceUtc, "?")}: {state.LatchedReason}" : "")}"),
         };
         foreach (var p in state.Pauses.Values.Where(p => p.IsActive(nowUtc)).OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            lines.Add(string.Create(inv, $"pause            {p.Key} L{(int)p.Level} since {p.SinceUtc:O} until {(p.UntilUtc is { } u ? u.ToString("O", inv) : "cleared")}: {p.Reason}"));
+            lines.Add(string.Create(inv, $"pause            {p.Key} L{(int)p.Level} since {UtcText.Of(p.SinceUtc)} until {UtcText.Of(p.UntilUtc, "cleared")}: {p.Reason}"));
         }
 
         // The hash's tail: its first 8 hex digits are the resume confirmation code, shown only when asked for (resume without a code).

@@ -8,6 +8,7 @@ using MetalSniper.Risk.Gates;
 using MetalSniper.Sentinel;
 using MetalSniper.Core.Orders;
 using MetalSniper.Core.Money;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Host.Cli;
 
@@ -249,7 +250,7 @@ public sealed record ReplaySummary(
         foreach (var p in OpenPositions)
         {
             Row("  " + p.Symbol, string.Create(inv,
-                $"{p.Quantity:+0.####;-0.####} @ {p.AveragePrice:0.#####} since {p.OpenedAtUtc:O}, last mark {p.LastMark:0.#####}; unrealized P&L gross {p.UnrealizedGross:N2} {p.Currency}; paid so far: commissions {p.CommissionsPaid:N2}, carry {p.CarryPaid:N2} {p.Currency}"));
+                $"{p.Quantity:+0.####;-0.####} @ {p.AveragePrice:0.#####} since {UtcText.Of(p.OpenedAtUtc, "an unknown time")}, last mark {p.LastMark:0.#####}; unrealized P&L gross {p.UnrealizedGross:N2} {p.Currency}; paid so far: commissions {p.CommissionsPaid:N2}, carry {p.CarryPaid:N2} {p.Currency}"));
         }
 
         Section("run");
@@ -296,7 +297,7 @@ public sealed record ReplaySummary(
         Row("trips", SentinelTrips.Count.ToString(inv) + (SentinelTrips.Count == 0 ? "" : " (time UTC, formula)"));
         foreach (var t in SentinelTrips)
         {
-            Row("  " + t.Label, $"{t.AtUtc:O} {t.Detail}");
+            Row("  " + t.Label, $"{UtcText.Of(t.AtUtc)} {t.Detail}");
         }
 
         Row("halts store", string.Create(inv, $"{HaltRecords.Count} record(s) of this run (tamper-evident chain)"));
@@ -304,7 +305,7 @@ public sealed record ReplaySummary(
         {
             var d = r.Draft;
             Row(string.Create(inv, $"  #{r.Sequence} {d.Action}"), string.Create(inv,
-                $"{d.AtUtc:O} {d.Key} L{(int)d.Level}{(d.UntilUtc is { } u ? $" until {u:O}" : d.Action == Sentinel.Halts.HaltAction.Pause ? " until cleared" : "")} ({d.Source})"));
+                $"{UtcText.Of(d.AtUtc)} {d.Key} L{(int)d.Level}{(d.UntilUtc is { } u ? $" until {UtcText.Of(u)}" : d.Action == Sentinel.Halts.HaltAction.Pause ? " until cleared" : "")} ({d.Source})"));
         }
 
         Section("timing");

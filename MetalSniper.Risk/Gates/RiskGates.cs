@@ -5,6 +5,7 @@ using MetalSniper.Core.Orders;
 using MetalSniper.Core.Sessions;
 using MetalSniper.Sentinel.Halts;
 using MetalSniper.Sentinel;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Risk.Gates;
 
@@ -368,7 +369,7 @@ public sealed class QuoteGate(GateLimits limits, IExchangeCalendar? calendar = n
         var age = context.NowUtc - q.EventTimeUtc;
         if (age > limits.MaxQuoteAge && !(context.Order.TimeInForce == TimeInForce.AtTheOpen && NoSessionSince(context.Instrument.Exchange, q.EventTimeUtc, context.NowUtc)))
         {
-            return new GateDenial(Name, DenyReason.StaleQuote, string.Create(inv, $"quote age {age} > max {limits.MaxQuoteAge} (quote {q.EventTimeUtc:O}, now {context.NowUtc:O})")) { Values = values };
+            return new GateDenial(Name, DenyReason.StaleQuote, string.Create(inv, $"quote age {age} > max {limits.MaxQuoteAge} (quote {UtcText.Of(q.EventTimeUtc)}, now {UtcText.Of(context.NowUtc)})")) { Values = values };
         }
 
         var spread = q.Spread / q.Mid;
@@ -436,11 +437,11 @@ public sealed class MarketHoursGate(ITradingSessions sessions) : IPreTradeGate
         if (context.Order.TimeInForce == TimeInForce.AtTheOpen)
         {
             return open
-                ? new GateDenial(Name, DenyReason.AtTheOpenWhileOpen, $"OPG must be sent before the open: {venue} is open at {context.NowUtc:O}")
+                ? new GateDenial(Name, DenyReason.AtTheOpenWhileOpen, $"OPG must be sent before the open: {venue} is open at {UtcText.Of(context.NowUtc)}")
                 : null;
         }
 
-        return open ? null : new GateDenial(Name, DenyReason.MarketClosed, $"{venue} is closed at {context.NowUtc:O}");
+        return open ? null : new GateDenial(Name, DenyReason.MarketClosed, $"{venue} is closed at {UtcText.Of(context.NowUtc)}");
     }
 }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MetalSniper.Sentinel.Halts;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Sentinel.Breakers;
 
@@ -461,7 +462,7 @@ public sealed class CircuitBreakers
             if (asOf is { } t)
             {
                 var age = now - t;
-                parts.Add(string.Create(Inv, $"stale FX {pair}: age = now {now:O} − as-of {t.ToUniversalTime():O} = {age.ToString("c", Inv)} > {maxAge} (confirmed over {Observations(streak)})"));
+                parts.Add(string.Create(Inv, $"stale FX {pair}: age = now {UtcText.Of(now)} − as-of {UtcText.Of(t)} = {age.ToString("c", Inv)} > {maxAge} (confirmed over {Observations(streak)})"));
                 inputs[pair + ".asOfUtc"] = t.ToUniversalTime().ToString("O", Inv);
                 inputs[pair + ".age"] = age.ToString("c", Inv);
             }
@@ -512,7 +513,7 @@ public sealed class CircuitBreakers
                 }
 
                 formula += string.Create(Inv,
-                    $"; trips in 24 h = {tripsIn24h} ≥ {_settings.MaxTripsPer24h} → paused until max(next trading day {nextDay.Value:O}, now + {_settings.ResetWindow.ToString("c", Inv)}) = {until:O}");
+                    $"; trips in 24 h = {tripsIn24h} ≥ {_settings.MaxTripsPer24h} → paused until max(next trading day {UtcText.Of(nextDay.Value)}, now + {_settings.ResetWindow.ToString("c", Inv)}) = {UtcText.Of(until)}");
                 inputs["nextTradingDayStartUtc"] = nextDay.Value.ToString("O", Inv);
             }
 

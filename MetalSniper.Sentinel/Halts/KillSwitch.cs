@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using MetalSniper.Core.Time;
 
 namespace MetalSniper.Sentinel.Halts;
 
@@ -74,7 +75,7 @@ public sealed record KillState(KillLevel LatchedLevel, string LatchedReason, Dat
         }
 
         parts.AddRange(Pauses.Values.Where(p => p.IsActive(nowUtc)).OrderBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => $"{p.Key} L{(int)p.Level} until {(p.UntilUtc is { } u ? u.ToString("O", System.Globalization.CultureInfo.InvariantCulture) : "cleared")}: {p.Reason}"));
+            .Select(p => $"{p.Key} L{(int)p.Level} until {UtcText.Of(p.UntilUtc, "cleared")}: {p.Reason}"));
         return string.Join("; ", parts);
     }
 

@@ -92,13 +92,14 @@ public sealed class BacktestReportTests(ReportedReplayFixture run, ITestOutputHe
         trips.ShouldBeGreaterThan(0);
         Count(html, "<tr class=\"trip\">").ShouldBe((int)trips);
         Count(html, "class=\"trip-mark\"").ShouldBe((int)trips);
-        // The summary lists each trip under its "trips" row as "    LABEL  TIME DETAIL": the same label and time are in the report's table.
+        // The summary lists each trip under its "trips" row as "    LABEL  DATE TIME DETAIL" (UtcText: "2025-09-10 00:00:00Z"): the same
+        // label and time are in the report's table.
         var listed = run.Output.Split('\n').SkipWhile(l => !Regex.IsMatch(l, @"^  trips\s+\d")).Skip(1).TakeWhile(l => l.StartsWith("    ", StringComparison.Ordinal)).ToList();
         listed.Count.ShouldBe((int)trips);
         foreach (var line in listed)
         {
             var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var at = DateTimeOffset.Parse(parts[1], Inv).UtcDateTime.ToString("yyyy-MM-dd HH:mm", Inv);
+            var at = DateTimeOffset.Parse(parts[1] + " " + parts[2], Inv).UtcDateTime.ToString("yyyy-MM-dd HH:mm", Inv);
             html.ShouldContain($"<td class=\"time\">{at}</td><td>{parts[0]}</td>");
         }
 

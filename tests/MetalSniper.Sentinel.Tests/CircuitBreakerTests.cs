@@ -212,7 +212,7 @@ public sealed class CircuitBreakerTests
         trip.Breaker.ShouldBe(BreakerName.StaleFx);
         trip.Level.ShouldBe(KillLevel.NoEntries);
         trip.Formula.ShouldBe(
-            "stale FX ZARUSD: age = now 2026-03-03T15:00:01.0000000+00:00 − as-of 2026-03-03T14:54:00.0000000+00:00 = 00:06:01 > 00:05:00 (confirmed over 1 observation); " +
+            "stale FX ZARUSD: age = now 2026-03-03 15:00:01Z − as-of 2026-03-03 14:54:00Z = 00:06:01 > 00:05:00 (confirmed over 1 observation); " +
             "stale FX EURUSD: rate missing (no as-of time, read as stale; max age 00:05:00) (confirmed over 1 observation)");
         trip.Formula.ShouldNotContain("GBPUSD");
         trip.Inputs["ZARUSD.age"].ShouldBe("00:06:01");
@@ -350,7 +350,7 @@ public sealed class CircuitBreakerTests
         third.Inputs["tripsIn24h"].ShouldBe("3");
         third.Inputs["pausedForDay"].ShouldBe("true");
         third.Inputs["nextTradingDayStartUtc"].ShouldBe("2026-03-03T22:00:00.0000000+00:00");
-        third.Formula.ShouldEndWith("; trips in 24 h = 3 ≥ 3 → paused until max(next trading day 2026-03-03T22:00:00.0000000+00:00, now + 00:30:00) = 2026-03-03T22:00:00.0000000+00:00");
+        third.Formula.ShouldEndWith("; trips in 24 h = 3 ≥ 3 → paused until max(next trading day 2026-03-03 22:00:00Z, now + 00:30:00) = 2026-03-03 22:00:00Z");
 
         breakers.Observe(StaleFx(NextDayStart.AddTicks(-1))).ShouldBeEmpty();
         breakers.IsPaused(NextDayStart.AddTicks(-1), out var active).ShouldBeTrue();

@@ -65,7 +65,7 @@ public sealed class SentinelExitRulesTests
         var (decision, order) = outbox.Orders.ShouldHaveSingleItem();
         decision.Kind.ShouldBe(DecisionKind.MaxHoldingTime);
         decision.Source.ShouldBe("sentinel");
-        decision.Reason.ShouldContain("maximum holding time: XAUUSD 10 held since 2026-03-03T15:00:00");
+        decision.Reason.ShouldContain("maximum holding time: XAUUSD 10 held since 2026-03-03 15:00:00Z");
         decision.Inputs["maxHoldingTime"].ShouldBe("04:00:00");
         (order.Purpose, order.Side, order.Quantity, order.Type).ShouldBe((OrderPurpose.RiskFlatten, OrderSide.Sell, 10m, OrderType.Market));
 
