@@ -503,7 +503,8 @@ public sealed class IbSoakTests(ITestOutputHelper output) : IDisposable
                     problems.Add($"IB order {o.OrderId} '{o.OrderRef}' works, our record says {row.Status}");
                 }
 
-                // An earlier run's entry (its strategy is gone: this run starts cold) may stay only while it protects the position.
+                // An earlier run's entry may stay only while it protects the position (the hands withdraw, at a restart, the earlier
+                // runs' entries that protect nothing: EarlierRunEntriesWithdrawn).
                 var position = IbPosition(tws, o.Symbol);
                 var reduces = position != 0m && (o.Action == "SELL") == (position > 0m);
                 if (row.RunId != latest && row.Purpose is "Entry" or "Add" && !reduces)
