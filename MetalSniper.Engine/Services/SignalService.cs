@@ -785,13 +785,12 @@ public sealed class SignalService : PipelineService
     /// <summary>A bar as the brain hands it to the strategies that trade its symbol.</summary>
     private void HandToStrategies(Bar bar)
     {
+        SetBarTime(bar);
         for (var i = 0; i < _strategies.Count; i++)
         {
-            var s = _strategies[i];
-            if (s.Symbols.Contains(bar.Symbol))
+            if (_strategies[i].Symbols.Contains(bar.Symbol))
             {
-                _contexts[i].EventTime = bar.CloseTimeUtc;
-                s.OnBar(bar, _contexts[i]);
+                _strategies[i].OnBar(bar, _contexts[i]);
             }
         }
 
@@ -818,14 +817,28 @@ public sealed class SignalService : PipelineService
         return string.Join(',', levels);
     }
 
+    /// <summary>
+    /// The kill levels recorded with an input, back on the strategies. A strategy the recording run did not have (no level for
+    /// it) asks the kill switch; a level that does not read back is refused (never read as "running": that would allow entries).
+    /// </summary>
+    /// <exception cref="InvalidDataException">A recorded level is not a kill level.</exception>
     private void ApplyLevels(string levels)
     {
         var parts = levels.Split(',', StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < _contexts.Count; i++)
         {
-            _contexts[i].SeenLevel = i < parts.Length && int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var l)
-                ? (KillLevel)l
-                : KillLevel.Running;
+            if (i >= parts.Length)
+            {
+                _contexts[i].SeenLevel = null;
+            }
+            else if (int.TryParse(parts[i], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var l) && Enum.IsDefined((KillLevel)l))
+            {
+                _contexts[i].SeenLevel = (KillLevel)l;
+            }
+            else
+            {
+                throw new InvalidDataException($"brain input kill levels '{levels}': '{parts[i]}' is not a kill level");
+            }
         }
     }
 

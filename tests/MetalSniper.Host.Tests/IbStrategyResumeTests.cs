@@ -66,33 +66,54 @@ public sealed class IbStrategyResumeTests(ITestOutputHelper output) : IDisposabl
         return new RunningHost(host, probe);
     }
 
+    /// <summary>The fake TWS on a market clock, three days of recorded 15-minute metals bars, the configuration and our database.</summary>
+    private sealed record Market(ReplayTimeProvider Clock, FakeTwsServer Tws, MarketTape Tape, string Config, HostDatabase Db) : IAsyncDisposable
+    {
+        public static async Task<Market> StartAsync(TestEnvironment env)
+        {
+            var clock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
+            var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = clock, Accounts = [Account], FirstNextValidId = 3000 });
+            var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
+            var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
+            var config = env.WriteConfig(j =>
+            {
+                FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account);
+                FakeTwsConfig.LetSteppedTradesRun(j);
+            });
+            return new Market(clock, tws, tape, config, new HostDatabase(env.DatabasePath));
+        }
+
+        public ValueTask DisposeAsync() => Tws.DisposeAsync();
+    }
+
+    /// <summary>Steps bars until the strategy's protective sell stop works at IB (after the bar subscriptions are in place).</summary>
+    private static async Task<FakeOrderSnapshot> StepToTheProtectiveStopAsync(Market market, RunningHost host)
+    {
+        await Eventually.Until(() => market.Tws.Requests.Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2, "the bar subscriptions");
+        while (true)
+        {
+            market.Tape.Remaining.ShouldBeGreaterThan(0, "the strategy never had its protected position");
+            await host.Probe.CatchUpAsync(market.Tape.Step(), CatchUpLimit, "stepping to the protected position");
+            if (market.Tws.Orders.FirstOrDefault(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted") is { } stop)
+            {
+                return stop;
+            }
+        }
+    }
+
     [Fact]
     public async Task RestartWithASurvivorAndItsStopAtIb_TheNewRunsStrategyTrailsTheEarlierRunsStop()
     {
-        var clock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = clock, Accounts = [Account], FirstNextValidId = 3000 });
-        var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
-        var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
-        var config = _env.WriteConfig(j =>
-        {
-            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account);
-            FakeTwsConfig.LetSteppedTradesRun(j);
-        });
-        var db = new HostDatabase(_env.DatabasePath);
+        await using var market = await Market.StartAsync(_env);
+        var (clock, tws, tape, config, db) = (market.Clock, market.Tws, market.Tape, market.Config, market.Db);
 
         // The first run: long 20 oz with its stop working at IB, the stop trailed twice; then a SIGTERM-like stop.
-        FakeOrderSnapshot? stop = null;
+        FakeOrderSnapshot stop;
         string firstRun;
         await using (var first = await StartHostAsync(tws, clock, config, new TrailingStopStrategy("XAUUSD", 20m)))
         {
             firstRun = first.Probe.Run.RunId;
-            await Eventually.Until(() => tws.Requests.Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2, "the bar subscriptions");
-            while (stop is null)
-            {
-                tape.Remaining.ShouldBeGreaterThan(0, "the strategy never had its protected position");
-                await first.Probe.CatchUpAsync(tape.Step(), CatchUpLimit, "stepping to the protected position");
-                stop = tws.Orders.FirstOrDefault(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted");
-            }
+            stop = await StepToTheProtectiveStopAsync(market, first);
 
             for (var i = 0; i < 2; i++)
             {
@@ -145,25 +166,12 @@ public sealed class IbStrategyResumeTests(ITestOutputHelper output) : IDisposabl
     [Fact]
     public async Task StopFilledWhileDown_TheRestoredStrategySeesItsFill_AndStartsOver()
     {
-        var clock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = clock, Accounts = [Account], FirstNextValidId = 3000 });
-        var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
-        var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
-        var config = _env.WriteConfig(j =>
-        {
-            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account);
-            FakeTwsConfig.LetSteppedTradesRun(j);
-        });
-        var db = new HostDatabase(_env.DatabasePath);
-        FakeOrderSnapshot? stop = null;
+        await using var market = await Market.StartAsync(_env);
+        var (clock, tws, tape, config, db) = (market.Clock, market.Tws, market.Tape, market.Config, market.Db);
+        FakeOrderSnapshot stop;
         await using (var first = await StartHostAsync(tws, clock, config, new TrailingStopStrategy("XAUUSD", 20m)))
         {
-            await Eventually.Until(() => tws.Requests.Count(r => r.ClientId == ClientId && r.MessageId == 20) >= 2, "the bar subscriptions");
-            while (stop is null)
-            {
-                await first.Probe.CatchUpAsync(tape.Step(), CatchUpLimit, "stepping to the protected position");
-                stop = tws.Orders.FirstOrDefault(o => o.ClientId == ClientId && o.OrderType == "STP" && o.Action == "SELL" && o.Status is "Submitted" or "PreSubmitted");
-            }
+            stop = await StepToTheProtectiveStopAsync(market, first);
 
             await Eventually.Until(() => db.Scalar<string>("SELECT status FROM orders WHERE client_order_id=@id", new { id = stop.OrderRef }) == "Working", "the stop working in our database");
         }
@@ -187,19 +195,12 @@ public sealed class IbStrategyResumeTests(ITestOutputHelper output) : IDisposabl
         await Eventually.Until(() => db.Scalar<long>("SELECT COUNT(*) FROM decisions WHERE run_id=@run AND kind='Entry'", new { run = secondRun }) >= 1,
             "a new entry of the new run (its strategy saw its stop fill)", TimeSpan.FromSeconds(10));
     }
+
     [Fact]
     public async Task ARecordedDecisionThatTheReexecutionDoesNotMakeAgain_IsARedDivergenceNamingIt_AndTheServiceGoesOn()
     {
-        var clock = new ReplayTimeProvider(new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        await using var tws = await FakeTwsServer.StartAsync(new FakeTwsOptions { TimeProvider = clock, Accounts = [Account], FirstNextValidId = 3000 });
-        var from = new DateTimeOffset(2025, 9, 8, 0, 0, 0, TimeSpan.Zero);
-        var tape = MarketTape.Metals15(tws, from, from.AddDays(3));
-        var config = _env.WriteConfig(j =>
-        {
-            FakeTwsConfig.UseFakeTws(j, tws.Port, ClientId, Account);
-            FakeTwsConfig.LetSteppedTradesRun(j);
-        });
-        var db = new HostDatabase(_env.DatabasePath);
+        await using var market = await Market.StartAsync(_env);
+        var (clock, tws, tape, config, db) = (market.Clock, market.Tws, market.Tape, market.Config, market.Db);
         string firstRun;
         await using (var first = await StartHostAsync(tws, clock, config, new TrailingStopStrategy("XAUUSD", 20m)))
         {
