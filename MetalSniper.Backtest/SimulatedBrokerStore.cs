@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Dapper;
 using MetalSniper.Core.Money;
 using MetalSniper.Core.Orders;
@@ -37,13 +38,16 @@ public sealed record BrokerSessionState(
 /// for the service, <c>NORMAL</c> for replays (a killed process loses nothing; a power cut may lose the
 /// newest replay writes, which re-execution recreates).
 /// </summary>
-public sealed class SimulatedBrokerStore : IDisposable
+public sealed partial class SimulatedBrokerStore : IDisposable
 {
     private const int QueuedBatch = 2048;
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
     private readonly SqliteConnection _connection;
     private readonly bool _durable;
     private readonly Statements _statements;
+
+    // The current state of the orders this store wrote and that still work, by (session, client order id): a modification
+    // applies to it instead of reading the row back and parsing its JSON (touched by the writer only: one commit at a time).
+    private readonly Dictionary<(string Session, string Id), SubmitOrder> _working = [];
     private List<Change> _queued = new(QueuedBatch);
     private Task _writing = Task.CompletedTask;
     private Exception? _failure;
@@ -119,7 +123,7 @@ public sealed class SimulatedBrokerStore : IDisposable
             .Select(m => new BrokerMessage(m.Seq, m.Kind, m.Id, m.Outcome)).ToList();
         return new BrokerSessionState(
             orders.Select(o => new ClientOrderId(o.Id)).ToList(),
-            orders.Where(o => o.Status == nameof(OrderStatus.Working)).Select(o => JsonSerializer.Deserialize<SubmitOrder>(o.Json, Json)
+            orders.Where(o => o.Status == nameof(OrderStatus.Working)).Select(o => JsonSerializer.Deserialize(o.Json, BrokerJsonContext.Default.SubmitOrder)
                 ?? throw new InvalidDataException($"order {o.Id} of session {session} in {Path} does not parse")).ToList(),
             fills,
             head?.Executions ?? 0,
@@ -229,7 +233,11 @@ public sealed class SimulatedBrokerStore : IDisposable
         if (submitted is not null)
         {
             var status = events.Any(e => e is OrderAccepted) ? OrderStatus.Working : OrderStatus.Rejected;
-            _statements.Run(tx, _statements.Order, session, submitted.ClientOrderId.Value, message?.Sequence ?? 0, JsonSerializer.Serialize(submitted, Json), status.ToString());
+            _statements.Run(tx, _statements.Order, session, submitted.ClientOrderId.Value, message?.Sequence ?? 0, JsonSerializer.Serialize(submitted, BrokerJsonContext.Default.SubmitOrder), status.ToString());
+            if (status == OrderStatus.Working)
+            {
+                _working[(session, submitted.ClientOrderId.Value)] = submitted;
+            }
         }
 
         foreach (var e in events)
@@ -240,11 +248,26 @@ public sealed class SimulatedBrokerStore : IDisposable
                     SetStatus(session, cancelled.ClientOrderId, OrderStatus.Cancelled, tx);
                     break;
                 case OrderModified m:
-                    var json = _connection.ExecuteScalar<string>("SELECT order_json FROM broker_orders WHERE session=@session AND client_order_id=@id", new { session, id = m.ClientOrderId.Value }, tx)
-                        ?? throw new InvalidOperationException($"modified order {m.ClientOrderId} has no row");
-                    var order = JsonSerializer.Deserialize<SubmitOrder>(json, Json)! with { StopPrice = m.StopPrice, LimitPrice = m.LimitPrice, Quantity = m.Quantity };
-                    _connection.Execute("UPDATE broker_orders SET order_json=@json WHERE session=@session AND client_order_id=@id",
-                        new { session, id = m.ClientOrderId.Value, json = JsonSerializer.Serialize(order, Json) }, tx);
+                    var key = (session, m.ClientOrderId.Value);
+                    if (!_working.TryGetValue(key, out var before))
+                    {
+                        // An order an earlier process of this session stored: read back from its row.
+                        _statements.SelectOrder.Transaction = tx;
+                        _statements.SelectOrder.Parameters[0].Value = session;
+                        _statements.SelectOrder.Parameters[1].Value = m.ClientOrderId.Value;
+                        var json = _statements.SelectOrder.ExecuteScalar() as string
+                            ?? throw new InvalidOperationException($"modified order {m.ClientOrderId} has no row");
+                        before = JsonSerializer.Deserialize(json, BrokerJsonContext.Default.SubmitOrder)
+                            ?? throw new InvalidDataException($"order {m.ClientOrderId} of session {session} in {Path} does not parse");
+                    }
+
+                    var order = before with { StopPrice = m.StopPrice, LimitPrice = m.LimitPrice, Quantity = m.Quantity };
+                    _working[key] = order;
+                    if (_statements.Run(tx, _statements.OrderJson, JsonSerializer.Serialize(order, BrokerJsonContext.Default.SubmitOrder), session, m.ClientOrderId.Value) != 1)
+                    {
+                        throw new InvalidOperationException($"modified order {m.ClientOrderId} has no row");
+                    }
+
                     break;
                 case OrderFilled { Fill: var f } filled:
                     _statements.Run(tx, _statements.Fill, session, f.ExecutionId, f.ClientOrderId.Value, f.Symbol, f.Side.ToString(), D(f.Quantity), D(f.Price),
@@ -300,6 +323,7 @@ public sealed class SimulatedBrokerStore : IDisposable
 
     private void SetStatus(string session, ClientOrderId id, OrderStatus status, SqliteTransaction tx)
     {
+        _working.Remove((session, id.Value));
         if (_statements.Run(tx, _statements.Status, status.ToString(), session, id.Value) != 1)
         {
             throw new InvalidOperationException($"simulated broker: order {id} of session {session} has no row to mark {status}");
@@ -323,6 +347,10 @@ public sealed class SimulatedBrokerStore : IDisposable
 
         public SqliteCommand Status { get; } = Prepare(connection, "UPDATE broker_orders SET status=$1 WHERE session=$2 AND client_order_id=$3", 3);
 
+        public SqliteCommand OrderJson { get; } = Prepare(connection, "UPDATE broker_orders SET order_json=$1 WHERE session=$2 AND client_order_id=$3", 3);
+
+        public SqliteCommand SelectOrder { get; } = Prepare(connection, "SELECT order_json FROM broker_orders WHERE session=$1 AND client_order_id=$2", 2);
+
         public SqliteCommand Session { get; } = Prepare(connection, """
             INSERT INTO broker_sessions(session, bars_seen, execution_sequence, updated_utc) VALUES ($1,$2,$3,$4)
             ON CONFLICT(session) DO UPDATE SET bars_seen=excluded.bars_seen, execution_sequence=excluded.execution_sequence, updated_utc=excluded.updated_utc
@@ -345,6 +373,8 @@ public sealed class SimulatedBrokerStore : IDisposable
             Order.Dispose();
             Fill.Dispose();
             Status.Dispose();
+            OrderJson.Dispose();
+            SelectOrder.Dispose();
             Session.Dispose();
         }
 
@@ -360,6 +390,11 @@ public sealed class SimulatedBrokerStore : IDisposable
             return cmd;
         }
     }
+
+    /// <summary>Compile-time JSON metadata for the stored order (the same JSON as reflection with default options: enums as numbers).</summary>
+    [JsonSourceGenerationOptions(WriteIndented = false)]
+    [JsonSerializable(typeof(SubmitOrder))]
+    private sealed partial class BrokerJsonContext : JsonSerializerContext;
 
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 

@@ -51,7 +51,7 @@ public static class BrainInputs
     /// <summary>The kind of a bar input.</summary>
     public const string BarKind = "Bar";
 
-    private static readonly JsonSerializerOptions Json = RecordJsonContext.Combined;
+    private static readonly JsonSerializerOptions Json = RecordJson.Combined;
 
     /// <summary>A bar input.</summary>
     public static BrainInput ForBar(long sequence, Bar bar, string levels)

@@ -101,7 +101,7 @@ public sealed record PersistFlush(TaskCompletionSource Done) : PersistCommand;
 public sealed class PersistenceWriter : IAsyncDisposable
 {
     // The decision inputs and gate values are string maps (no enums): the generated metadata serializes them without reflection.
-    private static readonly JsonSerializerOptions Json = RecordJsonContext.Combined;
+    private static readonly JsonSerializerOptions Json = RecordJson.Combined;
     private readonly Database _database;
     private readonly int _maxBatch;
     private readonly ILogger<PersistenceWriter> _logger;

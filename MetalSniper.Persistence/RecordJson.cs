@@ -12,7 +12,7 @@ namespace MetalSniper.Persistence;
 /// Compile-time JSON metadata (System.Text.Json source generation) for what the engine journals (Journal/) and persists on every
 /// decision, order and fill: no reflection and no code emitted at run time, so a replay's writer does not spend its first
 /// seconds generating serializers. Enums as names, as the journal has always written them. Any other payload (an alert's
-/// anonymous details, a configuration snapshot) falls back to reflection through <see cref="Combined"/>.
+/// anonymous details, a configuration snapshot) falls back to reflection through <see cref="RecordJson.Combined"/>.
 /// </summary>
 [JsonSourceGenerationOptions(UseStringEnumConverter = true, WriteIndented = false)]
 [JsonSerializable(typeof(DecisionRecord))]
@@ -34,13 +34,25 @@ namespace MetalSniper.Persistence;
 [JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(MetalSniper.Core.MarketData.Bar))]
-internal sealed partial class RecordJsonContext : JsonSerializerContext
+internal sealed partial class RecordJsonContext : JsonSerializerContext;
+
+/// <summary>The journal's and the writers' JSON options.</summary>
+/// <remarks>
+/// A class of its own, not a static property of <see cref="RecordJsonContext"/>: there its initializer could run before the
+/// generated <c>Default</c>'s (the order of static initializers across a partial class's files is the compiler's), and
+/// <c>JsonTypeInfoResolver.Combine</c> skips a null resolver, so every record was serialized by reflection (members
+/// read through emitted code) instead of by the generated metadata. Here <see cref="RecordJsonContext.Default"/> is complete
+/// before it is used (<c>RecordJsonTests</c> checks that the generated metadata serves every record type).
+/// </remarks>
+internal static class RecordJson
 {
-    /// <summary>The journal's and the writer's options: the generated metadata first, reflection for anything else; enums as names.</summary>
+    /// <summary>The generated metadata first, reflection for anything else (an alert's anonymous details, a configuration snapshot); enums as names.</summary>
     public static JsonSerializerOptions Combined { get; } = new()
     {
         WriteIndented = false,
         Converters = { new JsonStringEnumConverter() },
-        TypeInfoResolver = JsonTypeInfoResolver.Combine(Default, new DefaultJsonTypeInfoResolver()),
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(
+            RecordJsonContext.Default ?? throw new InvalidOperationException("the generated JSON metadata (RecordJsonContext.Default) is not initialized"),
+            new DefaultJsonTypeInfoResolver()),
     };
 }

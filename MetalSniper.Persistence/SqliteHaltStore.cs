@@ -34,6 +34,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     private readonly string _table;
     private readonly string _anchorPath;
     private readonly ChainKeyring? _keyring;
+    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
 
     /// <summary>Opens the store on <paramref name="database"/>.</summary>
     /// <param name="database">The database.</param>
@@ -75,7 +76,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             // A chain that does not verify is left as it is, for the kill switch's restore to refuse and name.
             lock (_gate)
             {
-                var tail = Query($"SELECT * FROM {_table} ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
+                var tail = Query($"SELECT {Columns} FROM {_table} ORDER BY seq DESC LIMIT 1").SingleOrDefault();
                 AnchorFile.Write(_anchorPath, tail?.Sequence ?? 0, tail?.Hash ?? HaltChain.Genesis, flush: durable, neverBackwards: true, keyring);
             }
         }
@@ -99,7 +100,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             begin.ExecuteNonQuery();
             try
             {
-                var tail = Query($"SELECT * FROM {_table} ORDER BY seq DESC LIMIT 1", null).SingleOrDefault();
+                var tail = Query($"SELECT {Columns} FROM {_table} ORDER BY seq DESC LIMIT 1").SingleOrDefault();
                 if (tail is not null && HaltChain.Check(tail, _keyring) is { } bad)
                 {
                     throw new HaltStoreTamperedException(bad with { Problem = $"{bad.Problem} (the tail a new record would link to)" });
@@ -112,15 +113,22 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
                 }
 
                 var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow(), _keyring);
-                _connection.Execute($"""
+                var insert = Prepared($"""
                     INSERT INTO {_table}(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
-                    VALUES (@seq, @scope, @action, @level, @key, @source, @reason, @at, @until, @recorded, @prev, @hash)
-                    """, new
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                    """, 12);
+                object?[] values =
+                [
+                    record.Sequence, draft.Scope, draft.Action.ToString(), (long)draft.Level, draft.Key, draft.Source, draft.Reason,
+                    T(draft.AtUtc), draft.UntilUtc is { } u ? T(u) : null, T(record.RecordedUtc), record.PreviousHash, record.Hash,
+                ];
+                for (var i = 0; i < values.Length; i++)
                 {
-                    seq = record.Sequence, scope = draft.Scope, action = draft.Action.ToString(), level = (int)draft.Level, key = draft.Key, source = draft.Source, reason = draft.Reason,
-                    at = T(draft.AtUtc), until = draft.UntilUtc is { } u ? T(u) : null, recorded = T(record.RecordedUtc), prev = record.PreviousHash, hash = record.Hash,
-                });
-                var since = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+                    insert.Parameters[i].Value = values[i] ?? DBNull.Value;
+                }
+
+                insert.ExecuteNonQuery();
+                var since = Query($"SELECT {Columns} FROM {_table} WHERE seq > @p ORDER BY seq", afterSequence);
                 using var commit = _connection.CreateCommand();
                 commit.CommandText = "COMMIT";
                 commit.ExecuteNonQuery();
@@ -150,10 +158,10 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
 
             for (var attempt = 1; ; attempt++)
             {
-                var records = Query($"SELECT * FROM {_table} WHERE seq > @after ORDER BY seq", new { after = afterSequence });
+                var records = Query($"SELECT {Columns} FROM {_table} WHERE seq > @p ORDER BY seq", afterSequence);
                 try
                 {
-                    CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT * FROM {_table} WHERE seq = @max", new { max }).SingleOrDefault());
+                    CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT {Columns} FROM {_table} WHERE seq = @p", max).SingleOrDefault());
                     return records;
                 }
                 catch (HaltStoreTamperedException) when (attempt < 3 && (_connection.ExecuteScalar<long?>($"SELECT MAX(seq) FROM {_table}") ?? 0) > max)
@@ -184,7 +192,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     {
         var last = tail?.Sequence ?? 0;
         var problem = AnchorFile.Check(_anchorPath, last,
-            seq => seq == last ? tail?.Hash : Query($"SELECT * FROM {_table} WHERE seq = @seq", new { seq }).SingleOrDefault()?.Hash, "the chain", "record", "records",
+            seq => seq == last ? tail?.Hash : Query($"SELECT {Columns} FROM {_table} WHERE seq = @p", seq).SingleOrDefault()?.Hash, "the chain", "record", "records",
             _keyring, ChainKeyring.IsKeyed(tail?.Hash));
         if (problem is { } p)
         {
@@ -224,19 +232,70 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             }
         }
 
+        foreach (var command in _commands.Values)
+        {
+            command.Dispose();
+        }
+
         _connection.Dispose();
     }
 
-    private List<HaltRecord> Query(string sql, object? args) =>
-        _connection.Query<Row>(sql, args).Select(r => new HaltRecord(r.seq,
-            new HaltDraft(r.scope, Enum.Parse<HaltAction>(r.action), (KillLevel)r.level, r.key, r.source, r.reason, P(r.at_utc), r.until_utc is null ? null : P(r.until_utc)),
-            P(r.recorded_utc), r.prev_hash, r.hash)).ToList();
+    // Every record's columns, in the order Read takes them.
+    private const string Columns = "seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash";
+
+    /// <summary>
+    /// The records <paramref name="sql"/> selects (<see cref="Columns"/>; <c>@p</c> is <paramref name="p"/>), read through a
+    /// statement prepared once per store: an append reads the tail and the records since, on the replay's thread, and an
+    /// ad hoc query's preparation and mapping cost more than the append itself. Callers hold <c>_gate</c> (or construct).
+    /// </summary>
+    private List<HaltRecord> Query(string sql, long? p = null)
+    {
+        var command = Prepared(sql, 0);
+        if (p is { } value)
+        {
+            if (command.Parameters.Count == 0)
+            {
+                command.Parameters.Add(new SqliteParameter("@p", value));
+            }
+            else
+            {
+                command.Parameters[0].Value = value;
+            }
+        }
+
+        var records = new List<HaltRecord>();
+        using var r = command.ExecuteReader();
+        while (r.Read())
+        {
+            records.Add(new HaltRecord(r.GetInt64(0),
+                new HaltDraft(r.GetString(1), Enum.Parse<HaltAction>(r.GetString(2)), (KillLevel)r.GetInt64(3), r.GetString(4), r.GetString(5), r.GetString(6),
+                    P(r.GetString(7)), r.IsDBNull(8) ? null : P(r.GetString(8))),
+                P(r.GetString(9)), r.GetString(10), r.GetString(11)));
+        }
+
+        return records;
+    }
+
+    /// <summary>The store's prepared command for <paramref name="sql"/> (with <paramref name="parameters"/> positional parameters <c>$1</c>…), made on first use.</summary>
+    private SqliteCommand Prepared(string sql, int parameters)
+    {
+        if (!_commands.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            for (var i = 1; i <= parameters; i++)
+            {
+                command.Parameters.Add(new SqliteParameter("$" + i.ToString(CultureInfo.InvariantCulture), DBNull.Value));
+            }
+
+            command.Prepare();
+            _commands.Add(sql, command);
+        }
+
+        return command;
+    }
 
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset P(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-
-#pragma warning disable IDE1006, SA1300 // Dapper maps the column names.
-    private sealed record Row(long seq, string scope, string action, long level, string key, string source, string reason, string at_utc, string? until_utc, string recorded_utc, string prev_hash, string hash);
-#pragma warning restore IDE1006, SA1300
 }

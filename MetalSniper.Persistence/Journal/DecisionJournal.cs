@@ -166,7 +166,7 @@ public readonly record struct JournalTicket(long Sequence, Task<long> Durable)
 /// </summary>
 public sealed class DecisionJournal : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = RecordJsonContext.Combined;
+    private static readonly JsonSerializerOptions Json = RecordJson.Combined;
     private readonly string _connectionString;
     private readonly string _anchorPath;
     private readonly bool _durable;
