@@ -216,6 +216,36 @@ public sealed class ChainKeyTests : IDisposable
             .ShouldBe("hmac:k7:" + Convert.ToHexStringLower(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(text))));
     }
 
+    [Fact]
+    public async Task Sign_ReusingItsMacStates_SequentiallyAndFromManyThreads_EqualsAOneShotHmacPerContentAndKey()
+    {
+        var k1 = RandomNumberGenerator.GetBytes(32);
+        var k2 = RandomNumberGenerator.GetBytes(48);
+        File.WriteAllText(KeyPath, $"k1 {Convert.ToHexStringLower(k1)}\nk2 {Convert.ToHexStringLower(k2)}\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(KeyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        var keys = ChainKeyring.Load(KeyPath);
+        var contents = Enumerable.Range(0, 200).Select(i => RandomNumberGenerator.GetBytes(1 + (i * 37 % 900))).ToArray();
+
+        string Expected(int i, string id) => $"hmac:{id}:" + Convert.ToHexStringLower(HMACSHA256.HashData(id == "k1" ? k1 : k2, contents[i]));
+
+        for (var i = 0; i < contents.Length; i++)
+        {
+            keys.Sign(contents[i], "k1").ShouldBe(Expected(i, "k1"));
+            keys.Sign(contents[i]).ShouldBe(Expected(i, "k2"), "the signing key is the file's last");
+        }
+
+        var signed = await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(() =>
+            Enumerable.Range(0, contents.Length * 5).Select(n => (n % contents.Length, (n + t) % 2 == 0 ? "k1" : "k2")).Select(x => (x, keys.Sign(contents[x.Item1], x.Item2))).ToList())));
+        foreach (var ((i, id), mac) in signed.SelectMany(s => s))
+        {
+            mac.ShouldBe(Expected(i, id));
+        }
+    }
+
     // --- the halts store ---
 
     private SqliteHaltStore OpenStore(ChainKeyring? keyring) => new(new Database(DatabasePath, TimeProvider.System), TimeProvider.System, durable: true, SqliteHaltStore.ServiceTable, keyring);
