@@ -115,7 +115,8 @@ public sealed class ExecutionModeGate(ExecutionSafety safety) : IPreTradeGate
     public GateDenial? Check(PreTradeContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var values = new Dictionary<string, string>
+        // The recorded values are built for a denial only: this gate judges every order, and passes almost all of them.
+        Dictionary<string, string> Values() => new()
         {
             ["mode"] = safety.LiveMode ? "live" : "paper",
             ["optInConfig"] = safety.LiveOptInConfigured.ToString(),
@@ -125,18 +126,18 @@ public sealed class ExecutionModeGate(ExecutionSafety safety) : IPreTradeGate
         if (!safety.LiveMode)
         {
             return safety.BrokerPort is { } port && ExecutionSafety.LivePorts.Contains(port)
-                ? new GateDenial(Name, DenyReason.PaperModeOnLivePort, $"paper mode but the broker port {port} is a live port (7496/4001): fail closed") { Values = values }
+                ? new GateDenial(Name, DenyReason.PaperModeOnLivePort, $"paper mode but the broker port {port} is a live port (7496/4001): fail closed") { Values = Values() }
                 : null;
         }
 
         if (!safety.BrokerIsLiveCapable)
         {
-            return new GateDenial(Name, DenyReason.LiveTradingNotEnabled, "live mode against the simulated (paper-only) broker") { Values = values };
+            return new GateDenial(Name, DenyReason.LiveTradingNotEnabled, "live mode against the simulated (paper-only) broker") { Values = Values() };
         }
 
         return safety.LiveOptInConfigured && safety.LiveOptInEnvironment
             ? null
-            : new GateDenial(Name, DenyReason.LiveTradingNotEnabled, $"live trading needs both opt-ins: configuration {safety.LiveOptInConfigured}, environment {safety.LiveOptInEnvironment}") { Values = values };
+            : new GateDenial(Name, DenyReason.LiveTradingNotEnabled, $"live trading needs both opt-ins: configuration {safety.LiveOptInConfigured}, environment {safety.LiveOptInEnvironment}") { Values = Values() };
     }
 }
 
@@ -177,11 +178,36 @@ public sealed class PositionLimitGate(GateLimits limits) : IPreTradeGate
         }
 
         var o = context.Order;
-        var open = context.Book.Where(p => !p.IsFlat).Select(p => p.Symbol).ToHashSet(StringComparer.Ordinal);
-        if (!open.Contains(o.Symbol) && open.Count >= limits.MaxOpenPositions)
+        // The distinct open symbols, counted without building a set (this runs for every entry; a book is a handful of
+        // snapshots); they are listed for a denial only.
+        var book = context.Book;
+        var openCount = 0;
+        var symbolOpen = false;
+        for (var i = 0; i < book.Count; i++)
         {
+            if (book[i].IsFlat)
+            {
+                continue;
+            }
+
+            var seen = false;
+            for (var j = 0; j < i && !seen; j++)
+            {
+                seen = !book[j].IsFlat && string.Equals(book[j].Symbol, book[i].Symbol, StringComparison.Ordinal);
+            }
+
+            if (!seen)
+            {
+                openCount++;
+                symbolOpen |= string.Equals(book[i].Symbol, o.Symbol, StringComparison.Ordinal);
+            }
+        }
+
+        if (!symbolOpen && openCount >= limits.MaxOpenPositions)
+        {
+            var open = context.Book.Where(p => !p.IsFlat).Select(p => p.Symbol).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
             return new GateDenial(Name, DenyReason.MaxOpenPositions,
-                $"{open.Count} open position(s) [{string.Join(", ", open.Order(StringComparer.Ordinal))}] ≥ max {limits.MaxOpenPositions}; {o.Symbol} would be one more");
+                $"{open.Count} open position(s) [{string.Join(", ", open)}] ≥ max {limits.MaxOpenPositions}; {o.Symbol} would be one more");
         }
 
         if (limits.MaxPositionQuantity.TryGetValue(o.Symbol, out var max))
@@ -283,18 +309,19 @@ public sealed class ExposureGate(GateLimits limits, FxConverter fx, IInstrumentC
             net += notional.Amount;
         }
 
-        var values = new Dictionary<string, string>
+        // The recorded values are built for a denial only.
+        Dictionary<string, string> Values() => new()
         {
             ["gross"] = gross.ToString("0.00", CultureInfo.InvariantCulture),
             ["net"] = net.ToString("0.00", CultureInfo.InvariantCulture),
         };
         if (gross > limits.MaxGrossExposure)
         {
-            return new GateDenial(Name, DenyReason.GrossExposureCap, string.Create(CultureInfo.InvariantCulture, $"gross exposure after the order {gross:N2} {limits.BaseCurrency} > cap {limits.MaxGrossExposure:N2}")) { Values = values };
+            return new GateDenial(Name, DenyReason.GrossExposureCap, string.Create(CultureInfo.InvariantCulture, $"gross exposure after the order {gross:N2} {limits.BaseCurrency} > cap {limits.MaxGrossExposure:N2}")) { Values = Values() };
         }
 
         return Math.Abs(net) > limits.MaxNetExposure
-            ? new GateDenial(Name, DenyReason.NetExposureCap, string.Create(CultureInfo.InvariantCulture, $"net exposure after the order |{net:N2}| {limits.BaseCurrency} > cap {limits.MaxNetExposure:N2}")) { Values = values }
+            ? new GateDenial(Name, DenyReason.NetExposureCap, string.Create(CultureInfo.InvariantCulture, $"net exposure after the order |{net:N2}| {limits.BaseCurrency} > cap {limits.MaxNetExposure:N2}")) { Values = Values() }
             : null;
     }
 }
