@@ -32,10 +32,15 @@ internal sealed class ClientTestHarness : IAsyncDisposable
 
     public int ClientId { get; private set; } = 7;
 
+    /// <summary>
+    /// Fast heartbeat ticks (every 50 ms) with a 2 s reply timeout. The timeout was 400 ms, and on a loaded two-core CI host
+    /// (the host tests run beside these) a pause of that length dropped healthy links: a test then waited on a disconnected
+    /// client (seen twice in one CI run). The half-open test still sees its drop well within its wait.
+    /// </summary>
     public static TwsClientOptions FastOptions() => new()
     {
         HeartbeatInterval = TimeSpan.FromMilliseconds(50),
-        HeartbeatTimeout = TimeSpan.FromMilliseconds(400),
+        HeartbeatTimeout = TimeSpan.FromSeconds(2),
     };
 
     public static async Task<ClientTestHarness> StartAsync(FakeTwsOptions? fake = null, TwsClientOptions? options = null, bool connect = true, int clientId = 7)
