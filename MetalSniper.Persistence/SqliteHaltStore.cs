@@ -34,7 +34,8 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     private readonly string _table;
     private readonly string _anchorPath;
     private readonly ChainKeyring? _keyring;
-    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteCommand> _queries = new(StringComparer.Ordinal);
+    private SqliteRawStatement? _insert;
 
     /// <summary>Opens the store on <paramref name="database"/>.</summary>
     /// <param name="database">The database.</param>
@@ -113,22 +114,13 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
                 }
 
                 var record = HaltChain.Next(tail, draft, _wallClock.GetUtcNow(), _keyring);
-                var insert = Prepared($"""
+                _insert ??= new SqliteRawStatement(_connection, $"""
                     INSERT INTO {_table}(seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                    """, 12);
-                object?[] values =
-                [
-                    record.Sequence, draft.Scope, draft.Action.ToString(), (long)draft.Level, draft.Key, draft.Source, draft.Reason,
-                    T(draft.AtUtc), draft.UntilUtc is { } u ? T(u) : null, T(record.RecordedUtc), record.PreviousHash, record.Hash,
-                ];
-                for (var i = 0; i < values.Length; i++)
-                {
-                    insert.Parameters[i].Value = values[i] ?? DBNull.Value;
-                }
-
-                insert.ExecuteNonQuery();
-                var since = Query($"SELECT {Columns} FROM {_table} WHERE seq > @p ORDER BY seq", afterSequence);
+                    """, 12, nullIsNull: true);
+                _insert.Run(record.Sequence, draft.Scope, draft.Action.ToString(), (long)draft.Level, draft.Key, draft.Source, draft.Reason,
+                    T(draft.AtUtc), draft.UntilUtc is { } u ? T(u) : null, T(record.RecordedUtc), record.PreviousHash, record.Hash);
+                var since = Query($"SELECT {Columns} FROM {_table} WHERE seq > $1 ORDER BY seq", afterSequence);
                 using var commit = _connection.CreateCommand();
                 commit.CommandText = "COMMIT";
                 commit.ExecuteNonQuery();
@@ -158,10 +150,10 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
 
             for (var attempt = 1; ; attempt++)
             {
-                var records = Query($"SELECT {Columns} FROM {_table} WHERE seq > @p ORDER BY seq", afterSequence);
+                var records = Query($"SELECT {Columns} FROM {_table} WHERE seq > $1 ORDER BY seq", afterSequence);
                 try
                 {
-                    CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT {Columns} FROM {_table} WHERE seq = @p", max).SingleOrDefault());
+                    CheckAnchor(max == 0 ? null : afterSequence == 0 ? records.LastOrDefault() : Query($"SELECT {Columns} FROM {_table} WHERE seq = $1", max).SingleOrDefault());
                     return records;
                 }
                 catch (HaltStoreTamperedException) when (attempt < 3 && (_connection.ExecuteScalar<long?>($"SELECT MAX(seq) FROM {_table}") ?? 0) > max)
@@ -192,7 +184,7 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
     {
         var last = tail?.Sequence ?? 0;
         var problem = AnchorFile.Check(_anchorPath, last,
-            seq => seq == last ? tail?.Hash : Query($"SELECT {Columns} FROM {_table} WHERE seq = @p", seq).SingleOrDefault()?.Hash, "the chain", "record", "records",
+            seq => seq == last ? tail?.Hash : Query($"SELECT {Columns} FROM {_table} WHERE seq = $1", seq).SingleOrDefault()?.Hash, "the chain", "record", "records",
             _keyring, ChainKeyring.IsKeyed(tail?.Hash));
         if (problem is { } p)
         {
@@ -232,35 +224,41 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
             }
         }
 
-        foreach (var command in _commands.Values)
+        _insert?.Dispose();
+        foreach (var query in _queries.Values)
         {
-            command.Dispose();
+            query.Dispose();
         }
 
         _connection.Dispose();
     }
 
-    // Every record's columns, in the order Read takes them.
+    // Every record's columns, in the order Query reads them.
     private const string Columns = "seq, scope, action, level, key, source, reason, at_utc, until_utc, recorded_utc, prev_hash, hash";
 
     /// <summary>
-    /// The records <paramref name="sql"/> selects (<see cref="Columns"/>; <c>@p</c> is <paramref name="p"/>), read through a
-    /// statement prepared once per store: an append reads the tail and the records since, on the replay's thread, and an
-    /// ad hoc query's preparation and mapping cost more than the append itself. Callers hold <c>_gate</c> (or construct).
+    /// The records <paramref name="sql"/> selects (<see cref="Columns"/>; <c>$1</c> is <paramref name="p"/> when given), read
+    /// through a statement prepared once per store: an append reads the tail and the records since, on the replay's thread,
+    /// and an ad hoc query's preparation and mapping cost more than the append itself. Callers hold <c>_gate</c> (or construct).
     /// </summary>
     private List<HaltRecord> Query(string sql, long? p = null)
     {
-        var command = Prepared(sql, 0);
+        if (!_queries.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            if (p is not null)
+            {
+                command.Parameters.Add(new SqliteParameter("$1", DBNull.Value));
+            }
+
+            command.Prepare();
+            _queries.Add(sql, command);
+        }
+
         if (p is { } value)
         {
-            if (command.Parameters.Count == 0)
-            {
-                command.Parameters.Add(new SqliteParameter("@p", value));
-            }
-            else
-            {
-                command.Parameters[0].Value = value;
-            }
+            command.Parameters[0].Value = value;
         }
 
         var records = new List<HaltRecord>();
@@ -274,25 +272,6 @@ public sealed class SqliteHaltStore : IHaltStore, IDisposable
         }
 
         return records;
-    }
-
-    /// <summary>The store's prepared command for <paramref name="sql"/> (with <paramref name="parameters"/> positional parameters <c>$1</c>…), made on first use.</summary>
-    private SqliteCommand Prepared(string sql, int parameters)
-    {
-        if (!_commands.TryGetValue(sql, out var command))
-        {
-            command = _connection.CreateCommand();
-            command.CommandText = sql;
-            for (var i = 1; i <= parameters; i++)
-            {
-                command.Parameters.Add(new SqliteParameter("$" + i.ToString(CultureInfo.InvariantCulture), DBNull.Value));
-            }
-
-            command.Prepare();
-            _commands.Add(sql, command);
-        }
-
-        return command;
     }
 
     private static string T(DateTimeOffset t) => t.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);

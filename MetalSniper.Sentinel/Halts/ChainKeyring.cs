@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -39,7 +40,7 @@ public sealed class ChainKeyring
     // Keyed HMAC states ready for reuse, per key id: a one-shot HMACSHA256.HashData sets up a new OpenSSL MAC context (and
     // takes its locks) for every entry, which was about a third of the journal writer's hashing. A state is rented for one
     // MAC and returned reset, so concurrent signers (the journal's writer, the halts store) never share one.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentBag<IncrementalHash>> _macs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentBag<IncrementalHash>> _macs = new(StringComparer.Ordinal);
 
     private ChainKeyring(Dictionary<string, byte[]> keys, string signingKeyId, DateTimeOffset? keyedSince, string source)
     {
